@@ -1,0 +1,228 @@
+using System.Globalization;
+using System.Net;
+using System.Diagnostics.CodeAnalysis;
+
+namespace ClientLb.Endpoints;
+
+/// <summary>
+/// One backend of a service: where to connect (an IP address, or a DNS name for static configuration),
+/// the port, and what Kubernetes says about it (conditions, zone, node). Immutable.
+/// </summary>
+public sealed class Endpoint : IEquatable<Endpoint>
+{
+    /// <summary>Creates an endpoint for an IP address.</summary>
+    public Endpoint(IPAddress address, int port, EndpointConditions? conditions = null, string? hostname = null, string? zone = null, string? nodeName = null, int weight = 1, string? scheme = null)
+        : this(address ?? throw new ArgumentNullException(nameof(address)), address.ToString(), port, conditions, hostname, zone, nodeName, weight, scheme)
+    {
+    }
+
+    private Endpoint(IPAddress? address, string host, int port, EndpointConditions? conditions, string? hostname, string? zone, string? nodeName, int weight, string? scheme)
+    {
+        if (port is < 1 or > 65535)
+        {
+            throw new ArgumentOutOfRangeException(nameof(port), port, $"Endpoint '{host}': the port {port} is outside 1-65535.");
+        }
+        if (weight < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(weight), weight, $"Endpoint '{host}:{port}': the weight must be at least 1.");
+        }
+        Address = address;
+        Host = host;
+        Port = port;
+        Conditions = conditions ?? EndpointConditions.ReadyAndServing;
+        Hostname = hostname;
+        Zone = zone;
+        NodeName = nodeName;
+        Weight = weight;
+        Scheme = scheme;
+        string portText = port.ToString(CultureInfo.InvariantCulture);
+        Authority = address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? "[" + host + "]:" + portText : host + ":" + portText;
+        EndPoint = address is not null ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
+    }
+
+    /// <summary>Creates an endpoint for a DNS name (static configuration such as <c>localhost:5001</c>); resolved when connecting.</summary>
+    public static Endpoint ForDnsName(string dnsName, int port, string? scheme = null, int weight = 1)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(dnsName);
+        if (IPAddress.TryParse(dnsName, out IPAddress? address))
+        {
+            return new Endpoint(address, port, scheme: scheme, weight: weight);
+        }
+        if (Uri.CheckHostName(dnsName) != UriHostNameType.Dns)
+        {
+            throw new ArgumentException($"'{dnsName}' is neither an IP address nor a valid DNS name.", nameof(dnsName));
+        }
+        return new Endpoint(null, dnsName.ToLowerInvariant(), port, null, null, null, null, weight, scheme);
+    }
+
+    /// <summary>The IP address, or null when the endpoint is a DNS name.</summary>
+    public IPAddress? Address { get; }
+
+    /// <summary>The IP address as text, or the DNS name.</summary>
+    public string Host { get; }
+
+    /// <summary>The port to connect to (the pod's target port).</summary>
+    public int Port { get; }
+
+    /// <summary><c>host:port</c> (<c>[v6]:port</c>), used in logs, metrics and traces.</summary>
+    public string Authority { get; }
+
+    /// <summary>The socket endpoint to connect to.</summary>
+    public EndPoint EndPoint { get; }
+
+    /// <summary>The EndpointSlice conditions.</summary>
+    public EndpointConditions Conditions { get; }
+
+    /// <summary>The pod's hostname (EndpointSlice <c>endpoints[].hostname</c>), if any.</summary>
+    public string? Hostname { get; }
+
+    /// <summary>The zone (<c>topology.kubernetes.io/zone</c>) the endpoint runs in, if known.</summary>
+    public string? Zone { get; }
+
+    /// <summary>The node the endpoint runs on, if known.</summary>
+    public string? NodeName { get; }
+
+    /// <summary>A relative weight (SRV weight or configuration), at least 1.</summary>
+    public int Weight { get; }
+
+    /// <summary>The scheme this endpoint must be called with (<c>http</c>/<c>https</c>), when its source says so.</summary>
+    public string? Scheme { get; }
+
+    /// <summary>Returns a copy with other conditions.</summary>
+    public Endpoint WithConditions(EndpointConditions conditions) =>
+        new(Address, Host, Port, conditions, Hostname, Zone, NodeName, Weight, Scheme);
+
+    /// <summary>
+    /// Parses <c>host:port</c>, <c>[v6]:port</c> or <c>scheme://host:port</c> (a trailing <c>/</c> is allowed).
+    /// Without a port, the scheme's default port is used (80 for http, 443 for https).
+    /// </summary>
+    public static bool TryParse(string? text, [NotNullWhen(true)] out Endpoint? endpoint, [NotNullWhen(false)] out string? error)
+    {
+        endpoint = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            error = "the endpoint is empty";
+            return false;
+        }
+        string trimmed = text.Trim();
+        string? scheme = null;
+        string authority = trimmed;
+        int schemeEnd = trimmed.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd >= 0)
+        {
+            scheme = trimmed[..schemeEnd].ToLowerInvariant();
+            if (scheme is not ("http" or "https"))
+            {
+                error = $"the scheme '{scheme}' is not supported (use http or https)";
+                return false;
+            }
+            authority = trimmed[(schemeEnd + 3)..];
+            if (authority.EndsWith('/'))
+            {
+                authority = authority[..^1];
+            }
+            if (authority.IndexOfAny(['/', '?', '#', '@']) >= 0)
+            {
+                error = "an endpoint may not have a path, query, fragment or user information";
+                return false;
+            }
+        }
+
+        string host;
+        string? portText = null;
+        if (authority.StartsWith('['))
+        {
+            int close = authority.IndexOf(']');
+            if (close < 0)
+            {
+                error = "the IPv6 address has no closing ']'";
+                return false;
+            }
+            host = authority[1..close];
+            string after = authority[(close + 1)..];
+            if (after.Length > 0)
+            {
+                if (after[0] != ':')
+                {
+                    error = $"unexpected '{after}' after the IPv6 address";
+                    return false;
+                }
+                portText = after[1..];
+            }
+        }
+        else
+        {
+            int colon = authority.LastIndexOf(':');
+            if (colon >= 0 && authority.IndexOf(':') != colon)
+            {
+                error = "an IPv6 address must be written in brackets, e.g. '[::1]:5001'";
+                return false;
+            }
+            host = colon >= 0 ? authority[..colon] : authority;
+            portText = colon >= 0 ? authority[(colon + 1)..] : null;
+        }
+
+        int port;
+        if (portText is null)
+        {
+            if (scheme is null)
+            {
+                error = "the port is missing (write host:port, or give a scheme such as http:// for its default port)";
+                return false;
+            }
+            port = scheme == "https" ? 443 : 80;
+        }
+        else if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port))
+        {
+            error = $"the port '{portText}' is not a number";
+            return false;
+        }
+        if (port is < 1 or > 65535)
+        {
+            error = $"the port {port} is outside 1-65535";
+            return false;
+        }
+        if (host.Length == 0)
+        {
+            error = "the host is empty";
+            return false;
+        }
+        if (IPAddress.TryParse(host, out IPAddress? address))
+        {
+            endpoint = new Endpoint(address, port, scheme: scheme);
+        }
+        else if (Uri.CheckHostName(host) == UriHostNameType.Dns)
+        {
+            endpoint = new Endpoint(null, host.ToLowerInvariant(), port, null, null, null, null, 1, scheme);
+        }
+        else
+        {
+            error = $"'{host}' is neither an IP address nor a valid DNS name";
+            return false;
+        }
+        error = null;
+        return true;
+    }
+
+    /// <summary>Parses like <see cref="TryParse"/>, throwing <see cref="FormatException"/> naming the input.</summary>
+    public static Endpoint Parse(string text) =>
+        TryParse(text, out Endpoint? endpoint, out string? error) ? endpoint : throw new FormatException($"Invalid endpoint '{text}': {error}.");
+
+    /// <summary>True when both denote the same host and port (the identity used to merge and diff endpoint lists).</summary>
+    public bool SameAddress(Endpoint other) => Port == other.Port && string.Equals(Host, other.Host, StringComparison.Ordinal);
+
+    /// <summary>Value equality over every field.</summary>
+    public bool Equals(Endpoint? other) =>
+        other is not null && SameAddress(other) && Conditions == other.Conditions && Weight == other.Weight &&
+        string.Equals(Hostname, other.Hostname, StringComparison.Ordinal) && string.Equals(Zone, other.Zone, StringComparison.Ordinal) &&
+        string.Equals(NodeName, other.NodeName, StringComparison.Ordinal) && string.Equals(Scheme, other.Scheme, StringComparison.Ordinal);
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as Endpoint);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Host, Port, Conditions);
+
+    /// <summary>Returns <see cref="Authority"/>, with the scheme when one is set.</summary>
+    public override string ToString() => Scheme is null ? Authority : Scheme + "://" + Authority;
+}

@@ -1,0 +1,88 @@
+using System.Collections.Immutable;
+
+namespace ClientLb.Endpoints;
+
+/// <summary>
+/// Decides which endpoints may receive new traffic, the way kube-proxy does: ready endpoints; if none is
+/// ready, serving-and-terminating ones as a fallback (so a rolling update with every pod terminating still
+/// gets answers). The SDK and the agent both call this one piece of code.
+/// </summary>
+public static class EndpointSelector
+{
+    /// <summary>Selects the eligible endpoints of <paramref name="endpoints"/>.</summary>
+    public static EndpointSelection Select(ImmutableArray<Endpoint> endpoints)
+    {
+        if (endpoints.IsDefaultOrEmpty)
+        {
+            return new EndpointSelection([], EndpointSelectionKind.None, 0, 0, 0);
+        }
+
+        int ready = 0, servingTerminating = 0;
+        foreach (Endpoint e in endpoints)
+        {
+            if (e.Conditions.Ready)
+            {
+                ready++;
+            }
+            else if (e.Conditions.Serving && e.Conditions.Terminating)
+            {
+                servingTerminating++;
+            }
+        }
+
+        if (ready > 0)
+        {
+            return new EndpointSelection(Filter(endpoints, ready, static e => e.Conditions.Ready), EndpointSelectionKind.Ready, endpoints.Length, ready, servingTerminating);
+        }
+        if (servingTerminating > 0)
+        {
+            return new EndpointSelection(Filter(endpoints, servingTerminating, static e => e.Conditions.Serving && e.Conditions.Terminating),
+                EndpointSelectionKind.ServingTerminatingFallback, endpoints.Length, ready, servingTerminating);
+        }
+        return new EndpointSelection([], EndpointSelectionKind.None, endpoints.Length, 0, 0);
+    }
+
+    private static ImmutableArray<Endpoint> Filter(ImmutableArray<Endpoint> endpoints, int count, Func<Endpoint, bool> keep)
+    {
+        if (count == endpoints.Length)
+        {
+            return endpoints;
+        }
+        var builder = ImmutableArray.CreateBuilder<Endpoint>(count);
+        foreach (Endpoint e in endpoints)
+        {
+            if (keep(e))
+            {
+                builder.Add(e);
+            }
+        }
+        return builder.MoveToImmutable();
+    }
+}
+
+/// <summary>Which rule produced an <see cref="EndpointSelection"/>.</summary>
+public enum EndpointSelectionKind
+{
+    /// <summary>No endpoint is eligible.</summary>
+    None,
+
+    /// <summary>The ready endpoints.</summary>
+    Ready,
+
+    /// <summary>No endpoint was ready; serving endpoints that are terminating are used instead.</summary>
+    ServingTerminatingFallback,
+}
+
+/// <summary>The outcome of <see cref="EndpointSelector.Select"/>.</summary>
+/// <param name="Eligible">The endpoints that may receive new traffic.</param>
+/// <param name="Kind">Which rule selected them.</param>
+/// <param name="Total">How many endpoints there were in all.</param>
+/// <param name="Ready">How many were ready.</param>
+/// <param name="ServingTerminating">How many were serving but terminating.</param>
+public sealed record EndpointSelection(ImmutableArray<Endpoint> Eligible, EndpointSelectionKind Kind, int Total, int Ready, int ServingTerminating)
+{
+    /// <summary>Why nothing is eligible, e.g. <c>no ready endpoints; 3 not ready</c>; null when something is.</summary>
+    public string? EmptyReason => Eligible.Length > 0 ? null
+        : Total == 0 ? "the service has no endpoints"
+        : $"no ready endpoints; {Total} not ready";
+}
