@@ -1,0 +1,33 @@
+using ClientLb.Dns.Client;
+using ClientLb.Dns.Configuration;
+using ClientLb.Dns.Source;
+using ClientLb.Sources;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the ClientLb DNS source.</summary>
+public static class DnsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the DNS endpoint source factory (as one of the <see cref="IEndpointSourceFactory"/> services), its options,
+    /// the resolver settings (resolv.conf with overrides, read once at first use) and an <see cref="IDnsClient"/>
+    /// (<see cref="DnsStubClient"/> unless one is registered already).
+    /// </summary>
+    public static IServiceCollection AddClientLbDns(this IServiceCollection services, Action<DnsSourceOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        OptionsBuilder<DnsSourceOptions> options = services.AddOptions<DnsSourceOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DnsSourceOptions>, DnsSourceOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => DnsResolverSettings.FromOptions(sp.GetRequiredService<IOptions<DnsSourceOptions>>().Value));
+        services.TryAddSingleton<IDnsClient, DnsStubClient>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSourceFactory, DnsEndpointSourceFactory>());
+        return services;
+    }
+}

@@ -1,0 +1,63 @@
+using System.Text.Json.Nodes;
+using ClientLb.Sandbox.Store;
+
+namespace ClientLb.Sandbox.Admission;
+
+/// <summary>Defaulting and validation of a PodSpec, shared by pods and deployment templates.</summary>
+internal static class PodSpecRules
+{
+    public static void Default(JsonObject spec, long defaultGraceSeconds)
+    {
+        spec["restartPolicy"] ??= "Always";
+        spec["terminationGracePeriodSeconds"] ??= defaultGraceSeconds;
+        spec["dnsPolicy"] ??= "ClusterFirst";
+        spec["schedulerName"] ??= "default-scheduler";
+        if (spec["containers"] is JsonArray containers)
+            foreach (var c in containers.OfType<JsonObject>())
+            {
+                c["imagePullPolicy"] ??= "IfNotPresent";
+                if (c["ports"] is JsonArray ports)
+                    foreach (var p in ports.OfType<JsonObject>()) p["protocol"] ??= "TCP";
+            }
+    }
+
+    public static void Validate(JsonNode? specNode, string field, List<StatusCause> causes)
+    {
+        if (specNode is not JsonObject spec) { causes.Add(new("FieldValueRequired", field, "Required value")); return; }
+        if (spec["containers"] is not JsonArray { Count: > 0 } containers)
+        {
+            causes.Add(new("FieldValueRequired", $"{field}.containers", "Required value"));
+            return;
+        }
+        var names = new HashSet<string>();
+        var portNames = new HashSet<string>();
+        for (var i = 0; i < containers.Count; i++)
+        {
+            var cf = $"{field}.containers[{i}]";
+            if (containers[i] is not JsonObject c) { causes.Add(new("FieldValueInvalid", cf, "Invalid value: must be an object")); continue; }
+            var name = c.Str("name");
+            if (string.IsNullOrEmpty(name)) causes.Add(new("FieldValueRequired", $"{cf}.name", "Required value"));
+            else if (Validation.Dns1123LabelError(name) is { } err) causes.Add(new("FieldValueInvalid", $"{cf}.name", $"Invalid value: \"{name}\": {err}"));
+            else if (!names.Add(name)) causes.Add(new("FieldValueDuplicate", $"{cf}.name", $"Duplicate value: \"{name}\""));
+            if (string.IsNullOrEmpty(c.Str("image"))) causes.Add(new("FieldValueRequired", $"{cf}.image", "Required value"));
+            if (c["ports"] is not JsonArray ports) continue;
+            for (var j = 0; j < ports.Count; j++)
+            {
+                var pf = $"{cf}.ports[{j}]";
+                if (ports[j] is not JsonObject p) { causes.Add(new("FieldValueInvalid", pf, "Invalid value: must be an object")); continue; }
+                var number = p["containerPort"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : (long?)null;
+                if (number is null) causes.Add(new("FieldValueRequired", $"{pf}.containerPort", "Required value"));
+                else if (number is < 1 or > 65535) causes.Add(new("FieldValueInvalid", $"{pf}.containerPort", $"Invalid value: {number}: must be between 1 and 65535, inclusive"));
+                var proto = p.Str("protocol") ?? "TCP";
+                if (proto is not ("TCP" or "UDP" or "SCTP")) causes.Add(new("FieldValueNotSupported", $"{pf}.protocol", $"Unsupported value: \"{proto}\": supported values: \"SCTP\", \"TCP\", \"UDP\""));
+                if (p.Str("name") is { } pn)
+                {
+                    if (Validation.PortNameError(pn) is { } perr) causes.Add(new("FieldValueInvalid", $"{pf}.name", $"Invalid value: \"{pn}\": {perr}"));
+                    else if (!portNames.Add(pn)) causes.Add(new("FieldValueDuplicate", $"{pf}.name", $"Duplicate value: \"{pn}\""));
+                }
+            }
+        }
+        if (spec["terminationGracePeriodSeconds"] is JsonValue g && g.TryGetValue<long>(out var grace) && grace < 0)
+            causes.Add(new("FieldValueInvalid", $"{field}.terminationGracePeriodSeconds", $"Invalid value: {grace}: must be greater than or equal to 0"));
+    }
+}

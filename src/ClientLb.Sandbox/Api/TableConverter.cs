@@ -1,0 +1,119 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ClientLb.Sandbox.Store;
+
+namespace ClientLb.Sandbox.Api;
+
+/// <summary>How much of each object a Table row carries (the includeObject query parameter).</summary>
+internal enum IncludeObject { None, Metadata, Object }
+
+/// <summary>
+/// Server-side printing (meta.k8s.io/v1 Table), which <c>kubectl get</c> asks for: the same columns the
+/// real API server prints for these resources.
+/// </summary>
+internal static class TableConverter
+{
+    sealed record Column(string Name, string Type, string Description, int Priority = 0);
+
+    static readonly Column NameCol = new("Name", "string", "Name must be unique within a namespace.");
+    static readonly Column AgeCol = new("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created.");
+
+    static Column[] Columns(ResourceType t) => t.Kind switch
+    {
+        "Pod" => [NameCol, new("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
+            new("Status", "string", "The aggregate status of the containers in this pod."),
+            new("Restarts", "string", "The number of times the containers in this pod have been restarted."), AgeCol,
+            new("IP", "string", "IP address allocated to the pod.", 1), new("Node", "string", "Name of the Node this pod is assigned to.", 1)],
+        "Service" => [NameCol, new("Type", "string", "The type of the service."), new("Cluster-IP", "string", "The cluster IP of the service."),
+            new("External-IP", "string", "The external IP of the service."), new("Port(s)", "string", "The ports of the service."), AgeCol,
+            new("Selector", "string", "The label selector of the service.", 1)],
+        "Deployment" => [NameCol, new("Ready", "string", "Number of the pod with ready state"), new("Up-to-date", "integer", "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+            new("Available", "integer", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."), AgeCol,
+            new("Containers", "string", "Names of each container in the template.", 1), new("Images", "string", "Images referenced by each container in the template.", 1),
+            new("Selector", "string", "Label selector for pods.", 1)],
+        "EndpointSlice" => [NameCol, new("AddressType", "string", "The type of addresses in this slice."), new("Ports", "string", "The ports in this slice."),
+            new("Endpoints", "string", "The addresses of the endpoints in this slice."), AgeCol],
+        "Namespace" => [NameCol, new("Status", "string", "The status of the namespace"), AgeCol],
+        "Node" => [NameCol, new("Status", "string", "The status of the node"), new("Roles", "string", "The roles of the node"), AgeCol,
+            new("Version", "string", "Kubelet Version reported by the node."), new("Zone", "string", "The node's topology.kubernetes.io/zone label.", 1)],
+        _ => [NameCol, AgeCol],
+    };
+
+    static JsonNode?[] Cells(StoredObject o, DateTimeOffset now)
+    {
+        var r = o.Root;
+        var age = Age(r.Str("metadata", "creationTimestamp"), now);
+        switch (o.Type.Kind)
+        {
+            case "Pod":
+                var statuses = r.Items("status", "containerStatuses").ToList();
+                var total = r.Items("spec", "containers").Count();
+                var ready = statuses.Count(s => s.Get("ready") is { ValueKind: JsonValueKind.True });
+                var status = o.IsDeleting ? "Terminating" : r.Str("status", "reason") ?? r.Str("status", "phase") ?? "Unknown";
+                var restarts = statuses.Sum(s => s.Int("restartCount") ?? 0);
+                return [o.Name, $"{ready}/{total}", status, restarts.ToString(), age, r.Str("status", "podIP") ?? "<none>", r.Str("spec", "nodeName") ?? "<none>"];
+            case "Service":
+                var ports = string.Join(",", r.Items("spec", "ports").Select(p => $"{p.Int("port")}/{p.Str("protocol") ?? "TCP"}"));
+                var sel = string.Join(",", r.Map("spec", "selector").Select(kv => $"{kv.Key}={kv.Value}"));
+                return [o.Name, r.Str("spec", "type") ?? "ClusterIP", r.Str("spec", "clusterIP") ?? "<none>", "<none>", ports.Length == 0 ? "<none>" : ports, age, sel.Length == 0 ? "<none>" : sel];
+            case "Deployment":
+                var containers = r.Items("spec", "template", "spec", "containers").ToList();
+                var selector = string.Join(",", r.Map("spec", "selector", "matchLabels").Select(kv => $"{kv.Key}={kv.Value}"));
+                return [o.Name, $"{r.Int("status", "readyReplicas") ?? 0}/{r.Int("spec", "replicas") ?? 0}", r.Int("status", "updatedReplicas") ?? 0,
+                    r.Int("status", "availableReplicas") ?? 0, age, string.Join(",", containers.Select(c => c.Str("name"))),
+                    string.Join(",", containers.Select(c => c.Str("image"))), selector];
+            case "EndpointSlice":
+                var slicePorts = r.Items("ports").Select(p => p.Int("port")?.ToString() ?? "<unset>").ToList();
+                var addresses = r.Items("endpoints").SelectMany(e => e.Items("addresses")).Select(a => a.GetString() ?? "").ToList();
+                var shown = string.Join(",", addresses.Take(3)) + (addresses.Count > 3 ? $" + {addresses.Count - 3} more..." : "");
+                return [o.Name, r.Str("addressType") ?? "", slicePorts.Count == 0 ? "<unset>" : string.Join(",", slicePorts), addresses.Count == 0 ? "<unset>" : shown, age];
+            case "Namespace":
+                return [o.Name, r.Str("status", "phase") ?? "Active", age];
+            case "Node":
+                var nodeReady = r.Items("status", "conditions").Any(c => c.Str("type") == "Ready" && c.Str("status") == "True");
+                return [o.Name, nodeReady ? "Ready" : "NotReady", "<none>", age, r.Str("status", "nodeInfo", "kubeletVersion") ?? "", r.Str("metadata", "labels", "topology.kubernetes.io/zone") ?? "<none>"];
+            default:
+                return [o.Name, age];
+        }
+    }
+
+    /// <summary>Kubernetes' short human durations: 45s, 3m20s, 15m, 5h, 3d.</summary>
+    public static string Age(string? created, DateTimeOffset now)
+    {
+        if (!DateTimeOffset.TryParse(created, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t)) return "<unknown>";
+        var d = now - t;
+        if (d < TimeSpan.Zero) d = TimeSpan.Zero;
+        if (d.TotalSeconds < 120) return $"{(int)d.TotalSeconds}s";
+        if (d.TotalMinutes < 10) return d.Seconds == 0 ? $"{(int)d.TotalMinutes}m" : $"{(int)d.TotalMinutes}m{d.Seconds}s";
+        if (d.TotalHours < 3) return $"{(int)d.TotalMinutes}m";
+        if (d.TotalHours < 48) return $"{(int)d.TotalHours}h";
+        return $"{(int)d.TotalDays}d";
+    }
+
+    public static JsonObject ToTable(ResourceType t, IEnumerable<StoredObject> items, IncludeObject include, DateTimeOffset now, long? resourceVersion, string? continueToken, bool withColumns = true)
+    {
+        var rows = new JsonArray();
+        foreach (var o in items)
+        {
+            var row = new JsonObject { ["cells"] = Json.Array(Cells(o, now).Select(c => c is null ? null : c.DeepClone())) };
+            if (include != IncludeObject.None) row["object"] = include == IncludeObject.Object ? o.ToMutable() : PartialMetadata(o);
+            rows.Add(row);
+        }
+        var meta = new JsonObject();
+        if (resourceVersion is not null) meta["resourceVersion"] = resourceVersion.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (continueToken is not null) meta["continue"] = continueToken;
+        var table = new JsonObject { ["kind"] = "Table", ["apiVersion"] = "meta.k8s.io/v1", ["metadata"] = meta };
+        table["columnDefinitions"] = withColumns
+            ? Json.Array(Columns(t).Select(c => (JsonNode)new JsonObject { ["name"] = c.Name, ["type"] = c.Type, ["format"] = c.Name == "Name" ? "name" : "", ["description"] = c.Description, ["priority"] = c.Priority }))
+            : null;
+        table["rows"] = rows;
+        return table;
+    }
+
+    public static JsonObject PartialMetadata(StoredObject o) => new()
+    {
+        ["kind"] = "PartialObjectMetadata",
+        ["apiVersion"] = "meta.k8s.io/v1",
+        ["metadata"] = JsonNode.Parse(o.Root.Get("metadata")!.Value.GetRawText()),
+    };
+}

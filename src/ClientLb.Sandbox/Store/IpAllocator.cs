@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace ClientLb.Sandbox.Store;
+
+/// <summary>
+/// Hands out IPv4 addresses from a CIDR inside 127.0.0.0/8 (never a private or public range), skipping the
+/// network and broadcast addresses. Thread-safe.
+/// </summary>
+internal sealed class IpAllocator
+{
+    readonly Lock _lock = new();
+    readonly uint _base;
+    readonly uint _size;
+    readonly HashSet<uint> _used = [];
+    uint _next = 1;
+
+    public IpAllocator(string cidr, string what)
+    {
+        Cidr = cidr;
+        (_base, var prefix) = ParseLoopbackCidr(cidr, what);
+        _size = prefix == 32 ? 1u : 1u << (32 - prefix);
+    }
+
+    public string Cidr { get; }
+
+    /// <summary>Parses "a.b.c.d/n" and insists it lies inside 127.0.0.0/8.</summary>
+    public static (uint Base, int Prefix) ParseLoopbackCidr(string cidr, string what)
+    {
+        var slash = cidr.IndexOf('/');
+        if (slash < 0 || !IPAddress.TryParse(cidr[..slash], out var ip) || ip.AddressFamily != AddressFamily.InterNetwork
+            || !int.TryParse(cidr[(slash + 1)..], out var prefix) || prefix is < 8 or > 30)
+            throw new ArgumentException($"{what} \"{cidr}\" is not an IPv4 CIDR with a prefix length between 8 and 30 (e.g. 127.96.0.0/16)", what);
+        var bytes = ip.GetAddressBytes();
+        if (bytes[0] != 127)
+            throw new ArgumentException($"{what} \"{cidr}\" must lie inside the loopback range 127.0.0.0/8 so sandbox traffic never leaves the machine", what);
+        var value = (uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3];
+        var mask = prefix == 0 ? 0 : uint.MaxValue << (32 - prefix);
+        if ((value & mask) != value)
+            throw new ArgumentException($"{what} \"{cidr}\" has host bits set; did you mean {ToIp(value & mask)}/{prefix}?", what);
+        return (value, prefix);
+    }
+
+    static string ToIp(uint v) => $"{v >> 24}.{(v >> 16) & 255}.{(v >> 8) & 255}.{v & 255}";
+
+    public bool Contains(string address)
+    {
+        if (!IPAddress.TryParse(address, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork) return false;
+        var b = ip.GetAddressBytes();
+        var v = (uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3];
+        return v - _base < _size;
+    }
+
+    /// <summary>The next free address, or null when the range is exhausted.</summary>
+    public string? Allocate()
+    {
+        lock (_lock)
+        {
+            for (uint i = 0; i < _size; i++)
+            {
+                var offset = _next;
+                _next = _next + 1 >= _size - 1 ? 1 : _next + 1;
+                if (offset == 0 || offset >= _size - 1) continue;
+                if (_used.Add(offset)) return ToIp(_base + offset);
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Claims a specific address; false when it is outside the range or already taken.</summary>
+    public bool Reserve(string address)
+    {
+        if (!Contains(address)) return false;
+        var b = IPAddress.Parse(address).GetAddressBytes();
+        var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
+        lock (_lock) return _used.Add(offset);
+    }
+
+    public void Release(string address)
+    {
+        if (!Contains(address)) return;
+        var b = IPAddress.Parse(address).GetAddressBytes();
+        var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
+        lock (_lock) _used.Remove(offset);
+    }
+}

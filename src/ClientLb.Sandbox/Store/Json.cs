@@ -1,0 +1,109 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ClientLb.Sandbox.Store;
+
+/// <summary>Small helpers for reading and shaping Kubernetes objects held as JSON.</summary>
+internal static class Json
+{
+    public static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
+
+    /// <summary>Follows a path of property names; null when any step is missing or not an object.</summary>
+    public static JsonElement? Get(this JsonElement e, params ReadOnlySpan<string> path)
+    {
+        var cur = e;
+        foreach (var p in path)
+        {
+            if (cur.ValueKind != JsonValueKind.Object || !cur.TryGetProperty(p, out var next)) return null;
+            cur = next;
+        }
+        return cur;
+    }
+
+    /// <summary>The string at a path, or null when absent or not a string.</summary>
+    public static string? Str(this JsonElement e, params ReadOnlySpan<string> path)
+    {
+        var v = e.Get(path);
+        return v is { ValueKind: JsonValueKind.String } s ? s.GetString() : null;
+    }
+
+    /// <summary>The integer at a path, or null when absent or not a number.</summary>
+    public static long? Int(this JsonElement e, params ReadOnlySpan<string> path)
+    {
+        var v = e.Get(path);
+        return v is { ValueKind: JsonValueKind.Number } n && n.TryGetInt64(out var l) ? l : null;
+    }
+
+    /// <summary>The array items at a path, empty when absent.</summary>
+    public static IEnumerable<JsonElement> Items(this JsonElement e, params ReadOnlySpan<string> path)
+    {
+        var v = e.Get(path);
+        return v is { ValueKind: JsonValueKind.Array } a ? a.EnumerateArray() : [];
+    }
+
+    /// <summary>A string map (labels, annotations, matchLabels) at a path.</summary>
+    public static Dictionary<string, string> Map(this JsonElement e, params ReadOnlySpan<string> path)
+    {
+        var d = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (e.Get(path) is { ValueKind: JsonValueKind.Object } o)
+            foreach (var p in o.EnumerateObject())
+                if (p.Value.ValueKind == JsonValueKind.String) d[p.Name] = p.Value.GetString()!;
+        return d;
+    }
+
+    public static JsonNode? Node(this JsonObject o, params ReadOnlySpan<string> path)
+    {
+        JsonNode? cur = o;
+        foreach (var p in path)
+        {
+            if (cur is not JsonObject co || !co.TryGetPropertyValue(p, out cur)) return null;
+        }
+        return cur;
+    }
+
+    public static string? Str(this JsonObject o, params ReadOnlySpan<string> path)
+        => o.Node(path) is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    /// <summary>Returns the child object, creating it (and replacing a non-object) when needed.</summary>
+    public static JsonObject Obj(this JsonObject o, string name)
+    {
+        if (o[name] is JsonObject existing) return existing;
+        var created = new JsonObject();
+        o[name] = created;
+        return created;
+    }
+
+    public static JsonObject Metadata(this JsonObject o) => o.Obj("metadata");
+
+    public static JsonObject ToMap(IReadOnlyDictionary<string, string> map)
+    {
+        var o = new JsonObject();
+        foreach (var (k, v) in map) o[k] = v;
+        return o;
+    }
+
+    public static JsonArray Array(IEnumerable<JsonNode?> items)
+    {
+        var a = new JsonArray();
+        foreach (var i in items) a.Add(i);
+        return a;
+    }
+
+    public static JsonObject Parse(ReadOnlySpan<byte> utf8, string what)
+    {
+        try
+        {
+            return JsonNode.Parse(utf8) as JsonObject
+                ?? throw ApiException.BadRequest($"{what} must be a JSON object");
+        }
+        catch (JsonException ex)
+        {
+            throw ApiException.BadRequest($"{what} is not valid JSON: {ex.Message}");
+        }
+    }
+
+    /// <summary>Kubernetes timestamps: RFC 3339 in UTC with second precision.</summary>
+    public static string Timestamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    public static bool DeepEquals(JsonNode? a, JsonNode? b) => JsonNode.DeepEquals(a, b);
+}

@@ -1,0 +1,154 @@
+using System.Text.Json.Nodes;
+
+namespace ClientLb.Sandbox.Store;
+
+/// <summary>
+/// Patch formats: JSON merge patch (RFC 7386), which also serves strategic merge patches (lists are replaced
+/// whole instead of merged by key), and JSON patch (RFC 6902).
+/// </summary>
+internal static class Patches
+{
+    public const string Merge = "application/merge-patch+json";
+    public const string Strategic = "application/strategic-merge-patch+json";
+    public const string JsonPatch = "application/json-patch+json";
+    public const string Apply = "application/apply-patch+yaml";
+
+    public static JsonObject Apply(JsonObject target, byte[] patch, string contentType)
+    {
+        var mediaType = contentType.Split(';')[0].Trim().ToLowerInvariant();
+        switch (mediaType)
+        {
+            case Merge:
+            case Strategic:
+                var p = Json.Parse(patch, "the merge patch");
+                if (mediaType == Strategic && ContainsDirectives(p))
+                    throw ApiException.BadRequest("strategic merge patch directives ($patch, $retainKeys, $setElementOrder, $deleteFromPrimitiveList) are not supported by the sandbox; use a JSON merge patch or a JSON patch");
+                return (JsonObject)MergePatch(target, p)!;
+            case JsonPatch:
+                return ApplyJsonPatch(target, patch);
+            case Apply:
+                throw new ApiException(415, "UnsupportedMediaType", "server-side apply (application/apply-patch+yaml) is not supported by the sandbox; use kubectl create/replace/patch or client-side apply");
+            default:
+                throw ApiException.UnsupportedMediaType(contentType);
+        }
+    }
+
+    static bool ContainsDirectives(JsonNode? n) => n switch
+    {
+        JsonObject o => o.Any(kv => kv.Key.StartsWith('$') || ContainsDirectives(kv.Value)),
+        JsonArray a => a.Any(ContainsDirectives),
+        _ => false,
+    };
+
+    /// <summary>RFC 7386: objects merge recursively, null deletes, anything else replaces.</summary>
+    public static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)
+    {
+        if (patch is not JsonObject po) return patch?.DeepClone();
+        var result = target as JsonObject ?? new JsonObject();
+        foreach (var (key, value) in po)
+        {
+            if (value is null) result.Remove(key);
+            else
+            {
+                var existing = result[key];
+                result.Remove(key);
+                result[key] = MergePatch(existing?.DeepClone(), value);
+            }
+        }
+        return result;
+    }
+
+    static JsonObject ApplyJsonPatch(JsonObject target, byte[] patch)
+    {
+        JsonArray ops;
+        try { ops = JsonNode.Parse(patch) as JsonArray ?? throw ApiException.BadRequest("a JSON patch must be an array of operations"); }
+        catch (System.Text.Json.JsonException ex) { throw ApiException.BadRequest($"the JSON patch is not valid JSON: {ex.Message}"); }
+        JsonNode doc = target;
+        for (var i = 0; i < ops.Count; i++)
+        {
+            if (ops[i] is not JsonObject op) throw ApiException.BadRequest($"JSON patch operation {i} must be an object");
+            var name = op.Str("op") ?? throw ApiException.BadRequest($"JSON patch operation {i} has no \"op\"");
+            var path = op.Str("path") ?? throw ApiException.BadRequest($"JSON patch operation {i} ({name}) has no \"path\"");
+            switch (name)
+            {
+                case "add": doc = Add(doc, path, Value(op, i), i); break;
+                case "remove": doc = Remove(doc, path, i, out _); break;
+                case "replace": doc = Remove(doc, path, i, out _); doc = Add(doc, path, Value(op, i), i); break;
+                case "move":
+                    var from = op.Str("from") ?? throw ApiException.BadRequest($"JSON patch operation {i} (move) has no \"from\"");
+                    doc = Remove(doc, from, i, out var moved);
+                    doc = Add(doc, path, moved, i);
+                    break;
+                case "copy":
+                    var src = op.Str("from") ?? throw ApiException.BadRequest($"JSON patch operation {i} (copy) has no \"from\"");
+                    doc = Add(doc, path, Resolve(doc, src, i)?.DeepClone(), i);
+                    break;
+                case "test":
+                    if (!JsonNode.DeepEquals(Resolve(doc, path, i), op["value"]))
+                        throw new ApiException(422, "Invalid", $"JSON patch test operation {i} failed: the value at \"{path}\" differs");
+                    break;
+                default: throw ApiException.BadRequest($"JSON patch operation {i} has unknown op \"{name}\"");
+            }
+        }
+        return doc as JsonObject ?? throw ApiException.BadRequest("the JSON patch must leave an object");
+    }
+
+    static JsonNode? Value(JsonObject op, int i) =>
+        op.ContainsKey("value") ? op["value"]?.DeepClone() : throw ApiException.BadRequest($"JSON patch operation {i} has no \"value\"");
+
+    static string[] Tokens(string path, int i)
+    {
+        if (path.Length == 0) return [];
+        if (path[0] != '/') throw ApiException.BadRequest($"JSON patch operation {i}: path \"{path}\" must start with '/'");
+        return path[1..].Split('/').Select(t => t.Replace("~1", "/").Replace("~0", "~")).ToArray();
+    }
+
+    static JsonNode? Resolve(JsonNode doc, string path, int i)
+    {
+        JsonNode? cur = doc;
+        foreach (var t in Tokens(path, i))
+            cur = cur switch
+            {
+                JsonObject o when o.ContainsKey(t) => o[t],
+                JsonArray a when int.TryParse(t, out var idx) && idx >= 0 && idx < a.Count => a[idx],
+                _ => throw new ApiException(422, "Invalid", $"JSON patch operation {i}: path \"{path}\" does not exist"),
+            };
+        return cur;
+    }
+
+    static JsonNode Add(JsonNode doc, string path, JsonNode? value, int i)
+    {
+        var tokens = Tokens(path, i);
+        if (tokens.Length == 0) return value ?? throw ApiException.BadRequest($"JSON patch operation {i}: cannot replace the document with null");
+        var parent = Resolve(doc, ParentPath(tokens), i);
+        var last = tokens[^1];
+        switch (parent)
+        {
+            case JsonObject o: o[last] = value; break;
+            case JsonArray a when last == "-": a.Add(value); break;
+            case JsonArray a when int.TryParse(last, out var idx) && idx >= 0 && idx <= a.Count: a.Insert(idx, value); break;
+            default: throw new ApiException(422, "Invalid", $"JSON patch operation {i}: cannot add at \"{path}\"");
+        }
+        return doc;
+    }
+
+    static JsonNode Remove(JsonNode doc, string path, int i, out JsonNode? removed)
+    {
+        var tokens = Tokens(path, i);
+        if (tokens.Length == 0) throw ApiException.BadRequest($"JSON patch operation {i}: cannot remove the whole document");
+        var parent = Resolve(doc, ParentPath(tokens), i);
+        var last = tokens[^1];
+        switch (parent)
+        {
+            case JsonObject o when o.ContainsKey(last): removed = o[last]; o.Remove(last); break;
+            case JsonArray a when int.TryParse(last, out var idx) && idx >= 0 && idx < a.Count: removed = a[idx]; a.RemoveAt(idx); break;
+            default: throw new ApiException(422, "Invalid", $"JSON patch operation {i}: path \"{path}\" does not exist");
+        }
+        removed = removed?.DeepClone();
+        return doc;
+    }
+
+    static string ParentPath(string[] tokens) => tokens.Length == 1 ? "" : "/" + string.Join('/', tokens[..^1].Select(Escape));
+
+    static string Escape(string t) => t.Replace("~", "~0").Replace("/", "~1");
+}

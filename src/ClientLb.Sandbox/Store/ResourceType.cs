@@ -1,0 +1,83 @@
+namespace ClientLb.Sandbox.Store;
+
+/// <summary>How object names of a resource are validated (the API server's rules differ per resource).</summary>
+internal enum NameRule { Dns1123Label, Dns1035Label, Dns1123Subdomain }
+
+/// <summary>Static description of one API resource: where it is served and how discovery describes it.</summary>
+internal sealed class ResourceType
+{
+    public required string Group { get; init; }
+    public required string Version { get; init; }
+    public required string Plural { get; init; }
+    public required string Singular { get; init; }
+    public required string Kind { get; init; }
+    public required bool Namespaced { get; init; }
+    public required NameRule NameRule { get; init; }
+    public string[] ShortNames { get; init; } = [];
+    public string[] Categories { get; init; } = [];
+    public bool HasStatus { get; init; }
+    public bool HasScale { get; init; }
+    /// <summary>Field paths (besides metadata.name/namespace) accepted in fieldSelector.</summary>
+    public string[] SelectableFields { get; init; } = [];
+
+    public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
+    public string GroupVersion => ApiVersion;
+    public string ListKind => Kind + "List";
+    public override string ToString() => Group.Length == 0 ? Plural : $"{Plural}.{Group}";
+}
+
+/// <summary>The resources the sandbox serves.</summary>
+internal static class ResourceTypes
+{
+    public static readonly string[] AllVerbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+    public static readonly ResourceType Namespaces = new()
+    {
+        Group = "", Version = "v1", Plural = "namespaces", Singular = "namespace", Kind = "Namespace",
+        Namespaced = false, NameRule = NameRule.Dns1123Label, ShortNames = ["ns"], HasStatus = true,
+        SelectableFields = ["status.phase"],
+    };
+
+    public static readonly ResourceType Nodes = new()
+    {
+        Group = "", Version = "v1", Plural = "nodes", Singular = "node", Kind = "Node",
+        Namespaced = false, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["no"], HasStatus = true,
+    };
+
+    public static readonly ResourceType Services = new()
+    {
+        Group = "", Version = "v1", Plural = "services", Singular = "service", Kind = "Service",
+        Namespaced = true, NameRule = NameRule.Dns1035Label, ShortNames = ["svc"], Categories = ["all"], HasStatus = true,
+        SelectableFields = ["spec.clusterIP", "spec.type"],
+    };
+
+    public static readonly ResourceType Pods = new()
+    {
+        Group = "", Version = "v1", Plural = "pods", Singular = "pod", Kind = "Pod",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["po"], Categories = ["all"], HasStatus = true,
+        SelectableFields = ["spec.nodeName", "status.phase", "status.podIP"],
+    };
+
+    public static readonly ResourceType Deployments = new()
+    {
+        Group = "apps", Version = "v1", Plural = "deployments", Singular = "deployment", Kind = "Deployment",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["deploy"], Categories = ["all"],
+        HasStatus = true, HasScale = true,
+    };
+
+    public static readonly ResourceType EndpointSlices = new()
+    {
+        Group = "discovery.k8s.io", Version = "v1", Plural = "endpointslices", Singular = "endpointslice", Kind = "EndpointSlice",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, SelectableFields = ["addressType"],
+    };
+
+    public static readonly IReadOnlyList<ResourceType> All = [Namespaces, Nodes, Services, Pods, Deployments, EndpointSlices];
+
+    public static ResourceType? ByPath(string group, string version, string plural) =>
+        All.FirstOrDefault(t => t.Group == group && t.Version == version && t.Plural == plural);
+
+    public static ResourceType? ByKind(string apiVersion, string kind) =>
+        All.FirstOrDefault(t => t.ApiVersion == apiVersion && t.Kind == kind);
+
+    public static IEnumerable<string> GroupVersions => All.Select(t => t.ApiVersion).Distinct();
+}

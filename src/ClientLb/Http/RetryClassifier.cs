@@ -1,0 +1,43 @@
+using System.Net;
+
+namespace ClientLb.Http;
+
+/// <summary>Decides whether a failed attempt may be sent again on another endpoint.</summary>
+internal static class RetryClassifier
+{
+    /// <summary>
+    /// A connection that could not be made sent nothing, so any request may go elsewhere. After a response
+    /// of 502/503/504, or a transport error once the request may have been sent, only idempotent requests
+    /// whose body can be sent again are retried.
+    /// </summary>
+    public static bool IsRetryable(HttpResponseMessage? response, Exception? exception, HttpRequestMessage request, out string reason)
+    {
+        switch (exception)
+        {
+            case null:
+                int status = (int)response!.StatusCode;
+                reason = status switch { 502 => "status_502", 503 => "status_503", 504 => "status_504", _ => "" };
+                return reason.Length > 0 && IsIdempotent(request.Method) && CanResendContent(request.Content);
+            case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }:
+            case ObjectDisposedException:
+                // ObjectDisposedException: the endpoint left the service and its pool closed under a racing pick.
+                reason = "connection_error";
+                return true;
+            case HttpRequestException:
+                reason = "transport_error";
+                return IsIdempotent(request.Method) && CanResendContent(request.Content);
+            default:
+                reason = "";
+                return false;
+        }
+    }
+
+    /// <summary>The methods RFC 9110 section 9.2.2 calls idempotent.</summary>
+    public static bool IsIdempotent(HttpMethod method) =>
+        method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Options ||
+        method == HttpMethod.Trace || method == HttpMethod.Put || method == HttpMethod.Delete;
+
+    /// <summary>Buffered bodies can be sent twice; streams may already be consumed.</summary>
+    private static bool CanResendContent(HttpContent? content) =>
+        content is null or ByteArrayContent or ReadOnlyMemoryContent;
+}
