@@ -2,7 +2,10 @@ using System.Diagnostics;
 
 namespace ClientLb.Diagnostics;
 
-/// <summary>Tracing: the chosen endpoint and attempt number are tagged on the outgoing request's Activity.</summary>
+/// <summary>
+/// Tracing: each attempt is a <c>ClientLb.Attempt</c> activity tagged with the service, the chosen endpoint and the
+/// attempt number; HttpClient's outgoing request activity is its child.
+/// </summary>
 public static class ClientLbActivity
 {
     /// <summary>The ActivitySource name; it starts one <c>ClientLb.Attempt</c> activity per attempt when listened to.</summary>

@@ -117,13 +117,8 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         Endpoint target = endpoint.Endpoint;
         request.RequestUri = WithScheme(original, target, balancer.Service);
         _registry.Metrics.Picked(endpoint);
-        Activity? current = Activity.Current;
-        if (current is not null)
-        {
-            current.SetTag(ClientLbActivity.ServiceTag, endpoint.ServiceId);
-            current.SetTag(ClientLbActivity.EndpointTag, target.Authority);
-            current.SetTag(ClientLbActivity.AttemptTag, attempt);
-        }
+        // The attempt activity wraps the transport, so HttpClient's own request activity (created inside the
+        // endpoint's SocketsHttpHandler) is its child: the chosen endpoint is on the request's parent span.
         using Activity? span = ClientLbActivity.Source.HasListeners() ? StartAttemptActivity(endpoint, attempt) : null;
 
         EndpointTransport transport = endpoint.GetOrCreateTransport(_createTransport);

@@ -92,11 +92,11 @@ public sealed class BalancingTests : IAsyncLifetime
     public async Task A_refused_connection_is_retried_on_another_endpoint()
     {
         // 127.0.0.9 has no listener: every connection to it is refused.
-        var config = ClientLbTestHost.Endpoints("payments", "127.0.0.9:" + _backends[0].Port, _backends[0].Authority, _backends[1].Authority);
+        var config = ClientLbTestHost.Endpoints("refusing", "127.0.0.9:" + _backends[0].Port, _backends[0].Authority, _backends[1].Authority);
         await using var host = new ClientLbTestHost(config);
-        using var retries = new MeasurementCollector("clientlb.retries");
-        using var failures = new MeasurementCollector("clientlb.failures");
-        HttpClient client = host.CreateClient("http://payments");
+        using var retries = new MeasurementCollector("clientlb.retries", "refusing.default");
+        using var failures = new MeasurementCollector("clientlb.failures", "refusing.default");
+        HttpClient client = host.CreateClient("http://refusing");
         for (int i = 0; i < 30; i++)
         {
             // POST: not idempotent, but nothing was sent on a refused connection, so it is safe to retry.
@@ -156,7 +156,9 @@ public sealed class MeasurementCollector : IDisposable
     private readonly MeterListener _listener = new();
     private long _total;
 
-    public MeasurementCollector(string instrument)
+    /// <param name="instrument">The instrument name.</param>
+    /// <param name="service">Only measurements of this service (tests run in parallel and share the meter name).</param>
+    public MeasurementCollector(string instrument, string service)
     {
         _listener.InstrumentPublished = (i, l) =>
         {
@@ -165,7 +167,16 @@ public sealed class MeasurementCollector : IDisposable
                 l.EnableMeasurementEvents(i);
             }
         };
-        _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _total, value));
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == "clientlb.service" && (string?)tag.Value == service)
+                {
+                    Interlocked.Add(ref _total, value);
+                }
+            }
+        });
         _listener.Start();
     }
 

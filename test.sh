@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs what the tests need when it is missing, builds, runs every test project, and prints the total
+# over all of them as its last line: "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# --- tools the tests talk to (real peers) ---
+apt_packages=()
+command -v dnsmasq >/dev/null 2>&1 || apt_packages+=(dnsmasq)
+command -v kubectl >/dev/null 2>&1 || apt_packages+=(kubernetes-client)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${apt_packages[*]}; run as root (or install them) so the tests can use them." >&2
+  else
+    echo "test.sh: installing ${apt_packages[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null \
+      || echo "test.sh: apt-get install ${apt_packages[*]} failed; tests that need them will fail and say so." >&2
+    # The Debian package starts a system-wide dnsmasq; the tests start their own on loopback ports.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable --now dnsmasq >/dev/null 2>&1 || true; fi
+    pkill -x dnsmasq >/dev/null 2>&1 || true
+  fi
+fi
+
+# --- build everything (samples and benchmarks included, so they cannot rot) ---
+if ! dotnet build ClientLb.sln -c Release -nologo -v quiet; then
+  echo "test.sh: build failed" >&2
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+# --- run each test project, collecting TRX results ---
+results=TestResults
+rm -rf "$results"
+status=0
+for project in tests/*.Tests/*.csproj; do
+  name=$(basename "$project" .csproj)
+  echo "=== $name"
+  dotnet test "$project" -c Release --no-build --nologo \
+      --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
+      --results-directory "$results" --blame-hang-timeout 5m || status=1
+done
+
+# --- sum the TRX counters of all projects ---
+passed=0; failed=0; skipped=0; found=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  found=$((found + 1))
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  passed=$((passed + $(get passed)))
+  failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  skipped=$((skipped + $(get notExecuted)))
+done
+projects=$(ls tests/*.Tests/*.csproj | wc -l)
+if [ "$found" -lt "$projects" ]; then
+  echo "test.sh: only $found of $projects test projects produced results" >&2
+  failed=$((failed + projects - found))
+  status=1
+fi
+[ "$failed" -gt 0 ] && status=1
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status

@@ -1,0 +1,123 @@
+using System.Net;
+using BenchmarkDotNet.Attributes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Benchmarks;
+
+/// <summary>
+/// One GET to loopback Kestrel: directly to a fixed endpoint (baseline: a plain HttpClient over SocketsHttpHandler)
+/// versus through a ClientLb HttpClient balancing over three identical backends.
+/// </summary>
+[MemoryDiagnoser]
+public class HttpCallBenchmarks
+{
+    private readonly List<WebApplication> _servers = [];
+    private HttpClient _direct = null!;
+    private HttpClient _balanced = null!;
+    private HttpClient _directFactory = null!;
+    private HttpClient _balancedFactory = null!;
+    private ServiceProvider _provider = null!;
+
+    [Params("1.1", "2.0")]
+    public string Http { get; set; } = "1.1";
+
+    [GlobalSetup]
+    public async Task Setup()
+    {
+        var authorities = new List<string>();
+        for (int i = 0; i < 3; i++)
+        {
+            authorities.Add(await StartServerAsync($"127.0.5.{i + 2}"));
+        }
+        Version version = Version.Parse(Http);
+        _direct = new HttpClient(new SocketsHttpHandler()) { BaseAddress = new Uri("http://" + authorities[0]) };
+        ConfigureVersion(_direct, version);
+
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(
+            authorities.Select((a, i) => new KeyValuePair<string, string?>($"ClientLb:Services:bench:Endpoints:{i}", a))).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton(configuration);
+        services.AddHttpClient("bench", c => { c.BaseAddress = new Uri("http://bench"); ConfigureVersion(c, version); }).AddClientLb();
+        services.AddHttpClient("fixed", c => { c.BaseAddress = new Uri("http://" + authorities[0]); ConfigureVersion(c, version); });
+        _provider = services.BuildServiceProvider();
+        _balancedFactory = _provider.GetRequiredService<IHttpClientFactory>().CreateClient("bench");
+        _directFactory = _provider.GetRequiredService<IHttpClientFactory>().CreateClient("fixed");
+        _balanced = new HttpClient(new Http.ClientLbHttpHandler(_provider.GetRequiredService<ServiceDiscovery.ServiceRegistry>())) { BaseAddress = new Uri("http://bench") };
+        ConfigureVersion(_balanced, version);
+
+        // Warm every connection.
+        for (int i = 0; i < 30; i++)
+        {
+            await Direct();
+            await Balanced();
+            await DirectViaFactory();
+            await BalancedViaFactory();
+        }
+    }
+
+    private static void ConfigureVersion(HttpClient client, Version version)
+    {
+        client.DefaultRequestVersion = version;
+        client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+    }
+
+    private async Task<string> StartServerAsync(string address)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), 0, l => l.Protocols = Http == "2.0" ? HttpProtocols.Http2 : HttpProtocols.Http1));
+        WebApplication app = builder.Build();
+        app.Run(context => context.Response.WriteAsync("ok"));
+        await app.StartAsync();
+        _servers.Add(app);
+        return $"{address}:{new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port}";
+    }
+
+    [Benchmark(Baseline = true)]
+    public async Task<int> Direct()
+    {
+        using HttpResponseMessage response = await _direct.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
+        return (int)response.StatusCode;
+    }
+
+    [Benchmark]
+    public async Task<int> Balanced()
+    {
+        using HttpResponseMessage response = await _balanced.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
+        return (int)response.StatusCode;
+    }
+
+    [Benchmark]
+    public async Task<int> DirectViaFactory()
+    {
+        using HttpResponseMessage response = await _directFactory.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
+        return (int)response.StatusCode;
+    }
+
+    [Benchmark]
+    public async Task<int> BalancedViaFactory()
+    {
+        using HttpResponseMessage response = await _balancedFactory.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
+        return (int)response.StatusCode;
+    }
+
+    [GlobalCleanup]
+    public async Task Cleanup()
+    {
+        _direct.Dispose();
+        _balanced.Dispose();
+        await _provider.DisposeAsync();
+        foreach (WebApplication app in _servers)
+        {
+            await app.DisposeAsync();
+        }
+    }
+}
