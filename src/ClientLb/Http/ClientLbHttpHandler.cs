@@ -19,10 +19,7 @@ namespace ClientLb.Http;
 /// </summary>
 public sealed class ClientLbHttpHandler : HttpMessageHandler
 {
-    private static readonly ResiliencePropertyKey<HttpRequestMessage> RequestKey = new("clientlb.request");
-    private static readonly ResiliencePropertyKey<ServiceBalancer> BalancerKey = new("clientlb.balancer");
-    private static readonly ResiliencePropertyKey<BalancedEndpoint> LastEndpointKey = new("clientlb.endpoint");
-    private static readonly ResiliencePropertyKey<int> AttemptKey = new("clientlb.attempt");
+    private static readonly ResiliencePropertyKey<RetryState> StateKey = new("clientlb.retry");
 
     private readonly ServiceRegistry _registry;
     private readonly ILogger _logger;
@@ -61,33 +58,43 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ServiceBalancer balancer = GetBalancer(request);
-        await balancer.EnsureReadyAsync(_initialResolutionTimeout, cancellationToken).ConfigureAwait(false);
+        ValueTask ready = balancer.EnsureReadyAsync(_initialResolutionTimeout, cancellationToken);
+        if (!ready.IsCompletedSuccessfully)
+        {
+            await ready.ConfigureAwait(false);
+        }
         Uri original = request.RequestUri!;
         try
         {
-            if (_retry is null)
-            {
-                return await SendToAsync(balancer, request, original, balancer.Pick(new PickContext(request)), 0, cancellationToken).ConfigureAwait(false);
-            }
-
-            ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
+            // The first attempt runs inline: the common case costs one pick and no resilience machinery.
+            BalancedEndpoint endpoint = balancer.Pick(new PickContext(request));
+            Outcome<HttpResponseMessage> outcome;
+            Activity? span = BeginAttempt(balancer, request, original, endpoint, 0);
             try
             {
-                context.Properties.Set(RequestKey, request);
-                context.Properties.Set(BalancerKey, balancer);
-                Outcome<HttpResponseMessage> outcome = await _retry.ExecuteOutcomeAsync(
-                    static (ctx, state) => state.Item1.AttemptAsync(ctx, state.Item2, state.Item3, state.Item4),
-                    context, (this, balancer, request, original)).ConfigureAwait(false);
-                if (outcome.Exception is Exception error)
+                HttpResponseMessage response = await endpoint.GetOrCreateTransport(_createTransport).Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                EndAttempt(endpoint, span, response, null);
+                if (_retry is null || !IsRetryable(balancer, request, response, null))
                 {
-                    ExceptionDispatchInfo.Throw(error);
+                    return response;
                 }
-                return outcome.Result!;
+                outcome = Outcome.FromResult(response);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                EndAttempt(endpoint, span, null, ex);
+                if (_retry is null || !IsRetryable(balancer, request, null, ex))
+                {
+                    throw;
+                }
+                outcome = Outcome.FromException<HttpResponseMessage>(ex);
             }
             finally
             {
-                ResilienceContextPool.Shared.Return(context);
+                endpoint.OnRequestEnd();
+                span?.Dispose();
             }
+            return await RetryAsync(new RetryState(this, balancer, request, original, endpoint, outcome), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -95,52 +102,105 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         }
     }
 
-    private async ValueTask<Outcome<HttpResponseMessage>> AttemptAsync(ResilienceContext context, ServiceBalancer balancer, HttpRequestMessage request, Uri original)
+    // Only after a retryable failure: Polly's retry strategy runs, seeded with the failed first outcome, so it
+    // decides (ShouldHandle), counts attempts and reports retries; each further attempt avoids the last endpoint.
+    private async Task<HttpResponseMessage> RetryAsync(RetryState state, CancellationToken cancellationToken)
     {
+        ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
-            context.Properties.TryGetValue(LastEndpointKey, out BalancedEndpoint? previous);
-            BalancedEndpoint endpoint = balancer.Pick(new PickContext(request, previous));
-            int attempt = context.Properties.GetValue(AttemptKey, 0);
-            context.Properties.Set(LastEndpointKey, endpoint);
-            HttpResponseMessage response = await SendToAsync(balancer, request, original, endpoint, attempt, context.CancellationToken).ConfigureAwait(false);
-            return Outcome.FromResult(response);
-        }
-        catch (Exception ex)
-        {
-            return Outcome.FromException<HttpResponseMessage>(ex);
-        }
-    }
-
-    private async Task<HttpResponseMessage> SendToAsync(ServiceBalancer balancer, HttpRequestMessage request, Uri original, BalancedEndpoint endpoint, int attempt, CancellationToken cancellationToken)
-    {
-        Endpoint target = endpoint.Endpoint;
-        request.RequestUri = WithScheme(original, target, balancer.Service);
-        _registry.Metrics.Picked(endpoint);
-        // The attempt activity wraps the transport, so HttpClient's own request activity (created inside the
-        // endpoint's SocketsHttpHandler) is its child: the chosen endpoint is on the request's parent span.
-        using Activity? span = ClientLbActivity.Source.HasListeners() ? StartAttemptActivity(endpoint, attempt) : null;
-
-        EndpointTransport transport = endpoint.GetOrCreateTransport(_createTransport);
-        endpoint.OnRequestStart();
-        try
-        {
-            HttpResponseMessage response = await transport.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            if ((int)response.StatusCode >= 500)
+            context.Properties.Set(StateKey, state);
+            Outcome<HttpResponseMessage> outcome = await _retry!.ExecuteOutcomeAsync(
+                static (ctx, s) => s.NextAttemptAsync(ctx.CancellationToken), context, state).ConfigureAwait(false);
+            if (outcome.Exception is Exception error)
             {
-                _registry.Metrics.Failed(endpoint, "status_5xx");
+                ExceptionDispatchInfo.Throw(error);
             }
-            return response;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            _registry.Metrics.Failed(endpoint, ex is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } ? "connection_error" : "transport_error");
-            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            throw;
+            return outcome.Result!;
         }
         finally
         {
-            endpoint.OnRequestEnd();
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private Activity? BeginAttempt(ServiceBalancer balancer, HttpRequestMessage request, Uri original, BalancedEndpoint endpoint, int attempt)
+    {
+        request.RequestUri = WithScheme(original, endpoint.Endpoint, balancer.Service);
+        _registry.Metrics.Picked(endpoint);
+        endpoint.OnRequestStart();
+        // The attempt activity wraps the transport, so HttpClient's own request activity (created inside the
+        // endpoint's SocketsHttpHandler) is its child: the chosen endpoint is on the request's parent span.
+        return ClientLbActivity.Source.HasListeners() ? StartAttemptActivity(endpoint, attempt) : null;
+    }
+
+    private void EndAttempt(BalancedEndpoint endpoint, Activity? span, HttpResponseMessage? response, Exception? error)
+    {
+        if (error is not null)
+        {
+            _registry.Metrics.Failed(endpoint, error is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } ? "connection_error" : "transport_error");
+            span?.SetStatus(ActivityStatusCode.Error, error.Message);
+        }
+        else if ((int)response!.StatusCode >= 500)
+        {
+            _registry.Metrics.Failed(endpoint, "status_5xx");
+        }
+    }
+
+    private static bool IsRetryable(ServiceBalancer balancer, HttpRequestMessage request, HttpResponseMessage? response, Exception? error) =>
+        error is not OperationCanceledException && balancer.EligibleCount > 1 && RetryClassifier.IsRetryable(response, error, request, out _);
+
+    /// <summary>What the retry path carries between attempts (allocated only when a first attempt failed).</summary>
+    private sealed class RetryState(ClientLbHttpHandler handler, ServiceBalancer balancer, HttpRequestMessage request, Uri original, BalancedEndpoint first, Outcome<HttpResponseMessage> firstOutcome)
+    {
+        private bool _seedConsumed;
+
+        public ServiceBalancer Balancer { get; } = balancer;
+
+        public HttpRequestMessage Request { get; } = request;
+
+        public BalancedEndpoint Last { get; private set; } = first;
+
+        public int Attempt { get; private set; }
+
+        public async ValueTask<Outcome<HttpResponseMessage>> NextAttemptAsync(CancellationToken cancellationToken)
+        {
+            if (!_seedConsumed)
+            {
+                _seedConsumed = true;
+                return firstOutcome;
+            }
+            Attempt++;
+            BalancedEndpoint endpoint;
+            try
+            {
+                endpoint = Balancer.Pick(new PickContext(Request, Last));
+            }
+            catch (NoEndpointsException ex)
+            {
+                return Outcome.FromException<HttpResponseMessage>(ex);
+            }
+            Last = endpoint;
+            Activity? span = handler.BeginAttempt(Balancer, Request, original, endpoint, Attempt);
+            try
+            {
+                HttpResponseMessage response = await endpoint.GetOrCreateTransport(handler._createTransport).Invoker.SendAsync(Request, cancellationToken).ConfigureAwait(false);
+                handler.EndAttempt(endpoint, span, response, null);
+                return Outcome.FromResult(response);
+            }
+            catch (Exception ex)
+            {
+                if (ex is not OperationCanceledException)
+                {
+                    handler.EndAttempt(endpoint, span, null, ex);
+                }
+                return Outcome.FromException<HttpResponseMessage>(ex);
+            }
+            finally
+            {
+                endpoint.OnRequestEnd();
+                span?.Dispose();
+            }
         }
     }
 
@@ -153,28 +213,18 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         return activity;
     }
 
-    private static bool ShouldRetry(ResilienceContext context, Outcome<HttpResponseMessage> outcome)
-    {
-        if (outcome.Exception is OperationCanceledException || !context.Properties.TryGetValue(RequestKey, out HttpRequestMessage? request) ||
-            !context.Properties.TryGetValue(BalancerKey, out ServiceBalancer? balancer) || balancer.EligibleCount < 2)
-        {
-            return false;
-        }
-        return RetryClassifier.IsRetryable(outcome.Result, outcome.Exception, request, out _);
-    }
+    private static bool ShouldRetry(ResilienceContext context, Outcome<HttpResponseMessage> outcome) =>
+        context.Properties.TryGetValue(StateKey, out RetryState? state) && IsRetryable(state.Balancer, state.Request, outcome.Result, outcome.Exception);
 
     private ValueTask OnRetry(OnRetryArguments<HttpResponseMessage> args)
     {
         // The failed response is not returned to the caller: release its connection before the next attempt.
         args.Outcome.Result?.Dispose();
-        args.Context.Properties.Set(AttemptKey, args.AttemptNumber + 1);
-        if (args.Context.Properties.TryGetValue(BalancerKey, out ServiceBalancer? balancer) &&
-            args.Context.Properties.TryGetValue(LastEndpointKey, out BalancedEndpoint? endpoint) &&
-            args.Context.Properties.TryGetValue(RequestKey, out HttpRequestMessage? request))
+        if (args.Context.Properties.TryGetValue(StateKey, out RetryState? state))
         {
-            RetryClassifier.IsRetryable(args.Outcome.Result, args.Outcome.Exception, request, out string reason);
-            _registry.Metrics.Retried(balancer.Service.Id);
-            Log.Retrying(_logger, balancer.Service.Id, args.AttemptNumber, endpoint.Endpoint.Authority, reason);
+            RetryClassifier.IsRetryable(args.Outcome.Result, args.Outcome.Exception, state.Request, out string reason);
+            _registry.Metrics.Retried(state.Balancer.Service.Id);
+            Log.Retrying(_logger, state.Balancer.Service.Id, args.AttemptNumber, state.Last.Endpoint.Authority, reason);
         }
         return ValueTask.CompletedTask;
     }
