@@ -30,6 +30,9 @@ public sealed record DnsResolverSettings
     /// <summary>The EDNS(0) UDP payload size to advertise, or null to send no OPT record.</summary>
     public ushort? UdpPayloadSize { get; init; } = DnsEdns.RecommendedUdpPayloadSize;
 
+    /// <summary>Lines of the resolver configuration that were skipped, and why.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>Builds the settings from a parsed resolv.conf (servers on port 53).</summary>
     public static DnsResolverSettings FromResolvConf(ResolvConf conf)
     {
@@ -43,6 +46,7 @@ public sealed record DnsResolverSettings
             Timeout = conf.Timeout,
             Attempts = conf.Attempts,
             Rotate = conf.Rotate,
+            Warnings = conf.Warnings,
         };
     }
 

@@ -18,6 +18,8 @@ public static class DnsServiceCollectionExtensions
     public static IServiceCollection AddClientLbDns(this IServiceCollection services, Action<DnsSourceOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
+        // The core first, so the configuration source stays ahead of DNS: an explicitly configured service wins.
+        services.AddClientLb();
         OptionsBuilder<DnsSourceOptions> options = services.AddOptions<DnsSourceOptions>();
         if (configure is not null)
         {

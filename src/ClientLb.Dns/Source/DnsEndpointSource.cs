@@ -50,7 +50,8 @@ internal sealed partial class DnsEndpointSource : EndpointSource
         {
             _negativeSince = null;
             NoteSingleTarget(answer);
-            Publish(answer.Endpoints);
+            // Servers rotate record order (dnsmasq, CoreDNS): sort so an unchanged set is not published as a change.
+            Publish(answer.Endpoints.OrderBy(e => e.Host, StringComparer.Ordinal).ThenBy(e => e.Port));
             return _policy.AfterAnswer(answer.Ttl);
         }
         return OnNegativeAnswer(answer);
@@ -130,9 +131,9 @@ internal sealed partial class DnsEndpointSource : EndpointSource
     [LoggerMessage(Level = LogLevel.Error, Message = "DNS refresh of {Service}: removing all {Count} endpoint(s); DNS has had none for the grace period of {Grace}: {Error}")]
     private static partial void LogEmptied(ILogger logger, string service, int count, TimeSpan grace, string error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "DNS source for {Service} in ClusterIP mode resolves to the single virtual IP {Endpoint}: in-process balancing has one target and kube-proxy balances per connection, not per request. For per-request balancing use a headless Service, SRV (a named port), or the Kubernetes source (ClientLb.Kubernetes).")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "DNS source for {Service} in ClusterIP mode resolves to the single virtual IP {Endpoint}: in-process balancing has one target and kube-proxy balances per connection, not per request. For per-request balancing use a headless Service, SRV (a named port), or the Kubernetes EndpointSlice source.")]
     private static partial void LogClusterIp(ILogger logger, string service, string endpoint);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "DNS source for {Service} found a single address {Endpoint}. If this is a ClusterIP virtual IP, in-process balancing has one target and kube-proxy balances per connection; use a headless Service, SRV (a named port), or the Kubernetes source (ClientLb.Kubernetes) for per-request balancing.")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "DNS source for {Service} found a single address {Endpoint}. If this is a ClusterIP virtual IP, in-process balancing has one target and kube-proxy balances per connection; use a headless Service, SRV (a named port), or the Kubernetes EndpointSlice source for per-request balancing.")]
     private static partial void LogSingleAddress(ILogger logger, string service, string endpoint);
 }

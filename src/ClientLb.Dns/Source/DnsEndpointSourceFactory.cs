@@ -31,6 +31,10 @@ public sealed partial class DnsEndpointSourceFactory : IEndpointSourceFactory
         _time = timeProvider ?? TimeProvider.System;
         _loggers = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggers.CreateLogger<DnsEndpointSourceFactory>();
+        foreach (string warning in settings.Warnings)
+        {
+            LogConfigWarning(_logger, warning);
+        }
     }
 
     /// <inheritdoc />
@@ -78,6 +82,9 @@ public sealed partial class DnsEndpointSourceFactory : IEndpointSourceFactory
         "http" => 80,
         _ => null,
     };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Resolver configuration: {Warning}")]
+    private static partial void LogConfigWarning(ILogger logger, string warning);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The DNS source does not serve {Service}: {Reason}")]
     private static partial void LogNotServed(ILogger logger, string service, string reason);

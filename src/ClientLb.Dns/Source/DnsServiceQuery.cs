@@ -39,12 +39,12 @@ internal sealed class DnsServiceQuery
     public string Name { get; }
 
     public Task<DnsServiceAnswer> ResolveAsync(CancellationToken cancellationToken) =>
-        Mode == DnsResolutionMode.Srv ? ResolveSrvAsync(cancellationToken) : ResolveAddressesAsync(Name, Port!.Value, 1, cancellationToken);
+        Mode == DnsResolutionMode.Srv ? ResolveSrvAsync(cancellationToken) : ResolveAddressesAsync(Name, Port!.Value, cancellationToken);
 
-    private async Task<DnsServiceAnswer> ResolveAddressesAsync(string name, int port, int weight, CancellationToken cancellationToken)
+    private async Task<DnsServiceAnswer> ResolveAddressesAsync(string name, int port, CancellationToken cancellationToken)
     {
         (IReadOnlyList<IPAddress> addresses, uint? ttl, string? notFound) = await LookupAddressesAsync(name, [], cancellationToken).ConfigureAwait(false);
-        var endpoints = addresses.Select(a => new Endpoint(a, port, weight: weight)).ToList();
+        var endpoints = addresses.Select(a => new Endpoint(a, port)).ToList();
         return new DnsServiceAnswer(name, endpoints, ttl, endpoints.Count > 0 ? null : notFound);
     }
 

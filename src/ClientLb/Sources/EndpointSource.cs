@@ -121,7 +121,7 @@ public abstract class EndpointSource : IEndpointSource
         lock (_gate)
         {
             EndpointSnapshot? current = _current;
-            changed = current is null || !current.Endpoints.SequenceEqual(list);
+            changed = current is null || !SameSet(current.Endpoints, list);
             if (changed)
             {
                 Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, (current?.Version ?? 0) + 1, now, list));
@@ -135,6 +135,28 @@ public abstract class EndpointSource : IEndpointSource
         {
             Notify();
         }
+    }
+
+    // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
+    private static bool SameSet(ImmutableArray<Endpoint> current, ImmutableArray<Endpoint> next)
+    {
+        if (current.Length != next.Length)
+        {
+            return false;
+        }
+        if (current.SequenceEqual(next))
+        {
+            return true;
+        }
+        var set = new HashSet<Endpoint>(current);
+        foreach (Endpoint endpoint in next)
+        {
+            if (!set.Contains(endpoint))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Records a failed refresh. The current snapshot (if any) stays in service.</summary>

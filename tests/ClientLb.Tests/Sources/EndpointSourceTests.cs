@@ -20,6 +20,8 @@ public class EndpointSourceTests
         source.Set(E(1), E(2));
         Assert.Equal(1, source.Current!.Version);
         Assert.Equal(1, notified);
+        source.Set(E(2), E(1));
+        Assert.Equal(1, source.Current!.Version);
         source.Set(E(1));
         Assert.Equal(2, source.Current!.Version);
         Assert.Equal(2, notified);
