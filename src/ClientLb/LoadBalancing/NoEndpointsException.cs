@@ -10,7 +10,7 @@ public sealed class NoEndpointsException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public NoEndpointsException(ServiceName service, string source, string reason, Exception? inner = null)
-        : base($"Service '{service}' (source {source}): {reason}.", inner)
+        : base($"Service '{service}' (source {source}): {reason}" + (reason.EndsWith('.') ? "" : "."), inner)
     {
         Service = service;
         SourceDescription = source;
