@@ -115,7 +115,7 @@ public sealed class DnsSourceTests : IAsyncLifetime
         Assert.Equal(["10.96.0.20:80"], Authorities(source));
         string log = Assert.Single(harness.Logs.Messages, m => m.Contains("single virtual IP", StringComparison.Ordinal));
         Assert.Contains("kube-proxy balances per connection", log, StringComparison.Ordinal);
-        Assert.Contains("Kubernetes source", log, StringComparison.Ordinal);
+        Assert.Contains("Kubernetes EndpointSlice source", log, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,8 +26,10 @@ public class ServiceCollectionTests
         services.AddClientLbDns();
         await using ServiceProvider provider = services.BuildServiceProvider();
 
-        IEndpointSourceFactory factory = Assert.Single(provider.GetServices<IEndpointSourceFactory>());
-        Assert.IsType<DnsEndpointSourceFactory>(factory);
+        // Called twice, still one DNS factory, and it comes after the configuration source (explicit config wins).
+        IEndpointSourceFactory[] factories = [.. provider.GetServices<IEndpointSourceFactory>()];
+        Assert.Equal(["config", "dns"], factories.Select(f => f.Kind));
+        IEndpointSourceFactory factory = Assert.IsType<DnsEndpointSourceFactory>(factories[1]);
         Assert.IsType<DnsStubClient>(provider.GetRequiredService<IDnsClient>());
         await using IEndpointSource source = factory.TryCreate(ServiceName.Parse("http://api.prod:8080"))!;
         EndpointSnapshot snapshot = await source.GetSnapshotAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
