@@ -7,8 +7,17 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 # --- tools the tests talk to (real peers) ---
 apt_packages=()
-command -v dnsmasq >/dev/null 2>&1 || apt_packages+=(dnsmasq)
-command -v kubectl >/dev/null 2>&1 || apt_packages+=(kubernetes-client)
+need() { command -v "$1" >/dev/null 2>&1 || apt_packages+=("$2"); }
+need dnsmasq dnsmasq          # real DNS server for the DNS source tests
+need dig dnsutils             # queries the sandbox's cluster DNS as a pod would
+need nft nftables             # the agent's kernel side (libnftables1 comes with it)
+need conntrack conntrack      # UDP conntrack cleanup by the agent
+need ip iproute2              # network namespaces and veth pairs for agent tests
+need curl curl                # non-.NET client of agent VIPs
+need java default-jdk-headless # JDK java.net.http client of agent VIPs
+need node nodejs              # grpc-js test peers
+need npm npm
+need kubectl kubernetes-client
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${apt_packages[*]}; run as root (or install them) so the tests can use them." >&2
@@ -22,6 +31,16 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
     pkill -x dnsmasq >/dev/null 2>&1 || true
   fi
 fi
+
+# --- test peers that are not .NET (lock files committed) ---
+for peer in tests/peers/*/package-lock.json; do
+  [ -f "$peer" ] || continue
+  dir=$(dirname "$peer")
+  if [ ! -d "$dir/node_modules" ] || [ "$peer" -nt "$dir/node_modules" ]; then
+    echo "test.sh: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: npm ci failed in $dir; its tests will fail and say so." >&2
+  fi
+done
 
 # --- build everything (samples and benchmarks included, so they cannot rot) ---
 if ! dotnet build ClientLb.sln -c Release -nologo -v quiet; then
