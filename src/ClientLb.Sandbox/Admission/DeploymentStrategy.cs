@@ -35,18 +35,18 @@ internal sealed class DeploymentStrategy(long defaultGraceSeconds) : DefaultStra
         if (spec.Node("template", "spec") is JsonObject podSpec) PodSpecRules.Default(podSpec, defaultGraceSeconds);
 
         var causes = new List<StatusCause>();
-        var replicas = spec["replicas"] is JsonValue rv && rv.TryGetValue<long>(out var r) ? r : (long?)null;
+        var replicas = Json.AsLong(spec["replicas"]) is long r ? r : (long?)null;
         if (replicas is null or < 0) causes.Add(InvalidValue("spec.replicas", spec["replicas"], "must be greater than or equal to 0"));
         var selectorNode = spec["selector"] as JsonObject;
         if (selectorNode is null || (selectorNode["matchLabels"] is not JsonObject { Count: > 0 } && selectorNode["matchExpressions"] is not JsonArray { Count: > 0 }))
             causes.Add(new("FieldValueRequired", "spec.selector", "Required value: empty selector is invalid for deployment"));
         else
         {
-            var selectorEl = JsonSerializer.SerializeToElement(selectorNode);
+            var selectorEl = Json.ToElement(selectorNode);
             LabelSelector selector;
             try { selector = LabelSelector.FromObject(selectorEl, "spec.selector"); }
             catch (ApiException ex) { causes.Add(new("FieldValueInvalid", "spec.selector", ex.Message)); selector = LabelSelector.Everything; }
-            var templateLabels = JsonSerializer.SerializeToElement(spec.Node("template", "metadata") ?? new JsonObject()).Map("labels");
+            var templateLabels = Json.ToElement(spec.Node("template", "metadata") ?? new JsonObject()).Map("labels");
             if (!selector.Matches(templateLabels))
                 causes.Add(InvalidValue("spec.template.metadata.labels", spec.Node("template", "metadata", "labels")?.ToJsonString() ?? "{}", "`selector` does not match template `labels`"));
             if (old is not null && old.Root.Get("spec", "selector") is { } oldSel && !JsonNode.DeepEquals(JsonNode.Parse(oldSel.GetRawText()), selectorNode))

@@ -61,7 +61,7 @@ internal sealed class EndpointSliceStrategy : DefaultStrategy
                 p["protocol"] ??= "TCP";
                 var name = p.Str("name") ?? "";
                 if (!names.Add(name)) causes.Add(new("FieldValueDuplicate", $"ports[{i}].name", $"Duplicate value: \"{name}\""));
-                if (p["port"] is JsonValue pv && (!pv.TryGetValue<long>(out var pn) || pn is < 1 or > 65535))
+                if (p["port"] is JsonValue pv && (Json.AsLong(pv) is not long pn || pn is < 1 or > 65535))
                     causes.Add(InvalidValue($"ports[{i}].port", pv, "must be between 1 and 65535, inclusive"));
                 if (p.Str("protocol") is not ("TCP" or "UDP" or "SCTP")) causes.Add(Unsupported($"ports[{i}].protocol", p.Str("protocol"), "SCTP", "TCP", "UDP"));
             }

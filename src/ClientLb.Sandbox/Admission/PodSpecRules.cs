@@ -45,7 +45,7 @@ internal static class PodSpecRules
             {
                 var pf = $"{cf}.ports[{j}]";
                 if (ports[j] is not JsonObject p) { causes.Add(new("FieldValueInvalid", pf, "Invalid value: must be an object")); continue; }
-                var number = p["containerPort"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : (long?)null;
+                var number = Json.AsLong(p["containerPort"]) is long n ? n : (long?)null;
                 if (number is null) causes.Add(new("FieldValueRequired", $"{pf}.containerPort", "Required value"));
                 else if (number is < 1 or > 65535) causes.Add(new("FieldValueInvalid", $"{pf}.containerPort", $"Invalid value: {number}: must be between 1 and 65535, inclusive"));
                 var proto = p.Str("protocol") ?? "TCP";
@@ -57,7 +57,7 @@ internal static class PodSpecRules
                 }
             }
         }
-        if (spec["terminationGracePeriodSeconds"] is JsonValue g && g.TryGetValue<long>(out var grace) && grace < 0)
+        if (Json.AsLong(spec["terminationGracePeriodSeconds"]) is long grace && grace < 0)
             causes.Add(new("FieldValueInvalid", $"{field}.terminationGracePeriodSeconds", $"Invalid value: {grace}: must be greater than or equal to 0"));
     }
 }

@@ -109,7 +109,7 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
                 if (Validation.Dns1123LabelError(name) is { } ne) causes.Add(InvalidValue($"{f}.name", name, ne));
                 else if (!names.Add(name)) causes.Add(new("FieldValueDuplicate", $"{f}.name", $"Duplicate value: \"{name}\""));
             }
-            var port = p["port"] is JsonValue pv && pv.TryGetValue<long>(out var pn) ? pn : (long?)null;
+            var port = Json.AsLong(p["port"]) is long pn ? pn : (long?)null;
             if (port is null) causes.Add(Required($"{f}.port"));
             else if (port is < 1 or > 65535) causes.Add(InvalidValue($"{f}.port", port, "must be between 1 and 65535, inclusive"));
             var proto = p.Str("protocol");
@@ -117,7 +117,7 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
             else if (port is not null && !seen.Add($"{proto}/{port}")) causes.Add(new("FieldValueDuplicate", $"{f}", $"Duplicate value: port {port}/{proto}"));
             switch (p["targetPort"])
             {
-                case JsonValue tv when tv.TryGetValue<long>(out var tn):
+                case JsonValue tv when Json.AsLong(tv) is long tn:
                     if (tn is < 1 or > 65535) causes.Add(InvalidValue($"{f}.targetPort", tn, "must be between 1 and 65535, inclusive"));
                     break;
                 case JsonValue tv when tv.TryGetValue<string>(out var ts):

@@ -67,11 +67,11 @@ internal static class Discovery
             };
             if (t.ShortNames.Length > 0) r["shortNames"] = Json.Array(t.ShortNames.Select(s => (JsonNode?)s));
             if (t.Categories.Length > 0) r["categories"] = Json.Array(t.Categories.Select(s => (JsonNode?)s));
-            resources.Add(r);
+            resources.Add((JsonNode)r);
             if (t.HasStatus)
-                resources.Add(new JsonObject { ["name"] = $"{t.Plural}/status", ["singularName"] = "", ["namespaced"] = t.Namespaced, ["kind"] = t.Kind, ["verbs"] = new JsonArray("get", "patch", "update") });
+                resources.Add((JsonNode)new JsonObject { ["name"] = $"{t.Plural}/status", ["singularName"] = "", ["namespaced"] = t.Namespaced, ["kind"] = t.Kind, ["verbs"] = new JsonArray("get", "patch", "update") });
             if (t.HasScale)
-                resources.Add(new JsonObject { ["name"] = $"{t.Plural}/scale", ["singularName"] = "", ["namespaced"] = t.Namespaced, ["group"] = "autoscaling", ["version"] = "v1", ["kind"] = "Scale", ["verbs"] = new JsonArray("get", "patch", "update") });
+                resources.Add((JsonNode)new JsonObject { ["name"] = $"{t.Plural}/scale", ["singularName"] = "", ["namespaced"] = t.Namespaced, ["group"] = "autoscaling", ["version"] = "v1", ["kind"] = "Scale", ["verbs"] = new JsonArray("get", "patch", "update") });
         }
         if (resources.Count == 0) throw ApiException.NotFoundPath($"/apis/{gv}");
         return new JsonObject { ["kind"] = "APIResourceList", ["apiVersion"] = "v1", ["groupVersion"] = gv, ["resources"] = resources };

@@ -28,6 +28,8 @@ internal static class HttpIo
     {
         var ct = ctx.Request.ContentType ?? "application/json";
         var media = ct.Split(';')[0].Trim().ToLowerInvariant();
+        if (media == "application/vnd.kubernetes.protobuf")
+            throw new ApiException(415, "UnsupportedMediaType", "the sandbox API server speaks JSON only, not protobuf (kubectl's typed generators such as `kubectl create namespace|deployment` send protobuf; use `kubectl create -f` with a manifest instead)");
         if (media is not ("application/json" or "*/*"))
             throw ApiException.UnsupportedMediaType(ct);
         var body = await ReadBodyAsync(ctx);
@@ -39,7 +41,7 @@ internal static class HttpIo
     {
         ctx.Response.StatusCode = code;
         ctx.Response.ContentType = "application/json";
-        return ctx.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(node, Json.Compact), ctx.RequestAborted).AsTask();
+        return ctx.Response.Body.WriteAsync(Json.ToUtf8(node), ctx.RequestAborted).AsTask();
     }
 
     public static Task WriteRawAsync(HttpContext ctx, int code, byte[] utf8)

@@ -53,6 +53,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
                     case "PUT": await ScaleAsync(ctx, t, p.Namespace, p.Name, await HttpIo.ReadObjectAsync(ctx, "the Scale object")); return;
                     case "PATCH":
                         var current = Scale.From(store.GetRequired(t, p.Namespace, p.Name));
+                        current.Metadata().Remove("resourceVersion"); // only a version in the patch itself is a precondition
                         var patched = Patches.Apply(current, await HttpIo.ReadBodyAsync(ctx), ctx.Request.ContentType ?? "");
                         await ScaleAsync(ctx, t, p.Namespace, p.Name, patched);
                         return;
@@ -148,6 +149,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
     async Task CreateAsync(HttpContext ctx, ResourceType t, string? ns)
     {
         var obj = await HttpIo.ReadObjectAsync(ctx, $"the {t.Kind} object");
+        FieldValidation.Check(ctx, t, obj);
         var created = store.Create(t, ns, obj);
         await HttpIo.WriteRawAsync(ctx, 201, created.Utf8);
     }
@@ -155,6 +157,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
     async Task UpdateAsync(HttpContext ctx, ResourceType t, string? ns, string name, UpdateMode mode)
     {
         var obj = await HttpIo.ReadObjectAsync(ctx, $"the {t.Kind} object");
+        FieldValidation.Check(ctx, t, obj);
         var updated = store.Update(t, ns, name, obj, mode);
         await HttpIo.WriteRawAsync(ctx, 200, updated.Utf8);
     }
@@ -163,13 +166,18 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
     {
         var patch = await HttpIo.ReadBodyAsync(ctx);
         var contentType = ctx.Request.ContentType ?? "";
-        var updated = store.Mutate(t, ns, name, current => Patches.Apply(current, patch, contentType), mode);
+        var updated = store.Mutate(t, ns, name, current =>
+        {
+            var patched = Patches.Apply(current, patch, contentType);
+            FieldValidation.Check(ctx, t, patched);
+            return patched;
+        }, mode);
         await HttpIo.WriteRawAsync(ctx, 200, updated.Utf8);
     }
 
     async Task ScaleAsync(HttpContext ctx, ResourceType t, string? ns, string name, JsonObject scale)
     {
-        var replicas = scale.Node("spec", "replicas") is JsonValue v && v.TryGetValue<long>(out var r) ? r : (long?)null;
+        var replicas = Json.AsLong(scale.Node("spec", "replicas")) is long r ? r : (long?)null;
         if (replicas is null or < 0)
             throw new ApiException(422, "Invalid", $"Scale.autoscaling \"{name}\" is invalid: spec.replicas: Invalid value: {scale.Node("spec", "replicas")?.ToJsonString() ?? "null"}: must be greater than or equal to 0")
             { DetailsName = name, DetailsGroup = "autoscaling", DetailsKind = "Scale", Causes = [new("FieldValueInvalid", "spec.replicas", "must be greater than or equal to 0")] };
@@ -222,7 +230,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
         {
             var o = Json.Parse(body, "the DeleteOptions body");
             if (o["gracePeriodSeconds"] is JsonValue g)
-                grace = g.TryGetValue<long>(out var gv) ? gv : throw ApiException.BadRequest("DeleteOptions.gracePeriodSeconds must be an integer");
+                grace = Json.AsLong(g) is long gv ? gv : throw ApiException.BadRequest("DeleteOptions.gracePeriodSeconds must be an integer");
             uid = o.Str("preconditions", "uid");
             rv = o.Str("preconditions", "resourceVersion");
             if (o.Str("dryRun") is not null || o["dryRun"] is JsonArray { Count: > 0 })

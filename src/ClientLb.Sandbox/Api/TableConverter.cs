@@ -97,7 +97,7 @@ internal static class TableConverter
         {
             var row = new JsonObject { ["cells"] = Json.Array(Cells(o, now).Select(c => c is null ? null : c.DeepClone())) };
             if (include != IncludeObject.None) row["object"] = include == IncludeObject.Object ? o.ToMutable() : PartialMetadata(o);
-            rows.Add(row);
+            rows.Add((JsonNode)row);
         }
         var meta = new JsonObject();
         if (resourceVersion is not null) meta["resourceVersion"] = resourceVersion.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);

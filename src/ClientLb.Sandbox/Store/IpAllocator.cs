@@ -14,9 +14,17 @@ internal sealed class IpAllocator
     readonly uint _size;
     readonly HashSet<uint> _used = [];
     uint _next = 1;
+    readonly bool _processWide;
 
-    public IpAllocator(string cidr, string what)
+    // Pod addresses are bound by real sockets: clusters in one process (parallel tests) must not share them,
+    // and a released address is not handed out again until the whole range has been used (as an IPAM would
+    // avoid), so a client still talking to a deleted pod's address never reaches another cluster's new pod.
+    static readonly HashSet<uint> ProcessWideClaims = [];
+    static uint ProcessWideNext = 1;
+
+    public IpAllocator(string cidr, string what, bool processWide = false)
     {
+        _processWide = processWide;
         Cidr = cidr;
         (_base, var prefix) = ParseLoopbackCidr(cidr, what);
         _size = prefix == 32 ? 1u : 1u << (32 - prefix);
@@ -58,10 +66,24 @@ internal sealed class IpAllocator
         {
             for (uint i = 0; i < _size; i++)
             {
-                var offset = _next;
-                _next = _next + 1 >= _size - 1 ? 1 : _next + 1;
+                uint offset;
+                if (_processWide)
+                {
+                    lock (ProcessWideClaims)
+                    {
+                        offset = ProcessWideNext;
+                        ProcessWideNext = ProcessWideNext + 1 >= _size - 1 ? 1 : ProcessWideNext + 1;
+                    }
+                }
+                else
+                {
+                    offset = _next;
+                    _next = _next + 1 >= _size - 1 ? 1 : _next + 1;
+                }
                 if (offset == 0 || offset >= _size - 1) continue;
-                if (_used.Add(offset)) return ToIp(_base + offset);
+                if (_used.Contains(offset) || !ClaimProcessWide(_base + offset)) continue;
+                _used.Add(offset);
+                return ToIp(_base + offset);
             }
             return null;
         }
@@ -81,6 +103,14 @@ internal sealed class IpAllocator
         if (!Contains(address)) return;
         var b = IPAddress.Parse(address).GetAddressBytes();
         var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
-        lock (_lock) _used.Remove(offset);
+        lock (_lock)
+            if (_used.Remove(offset) && _processWide)
+                lock (ProcessWideClaims) ProcessWideClaims.Remove(_base + offset);
+    }
+
+    bool ClaimProcessWide(uint address)
+    {
+        if (!_processWide) return true;
+        lock (ProcessWideClaims) return ProcessWideClaims.Add(address);
     }
 }

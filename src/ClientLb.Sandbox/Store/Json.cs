@@ -6,7 +6,6 @@ namespace ClientLb.Sandbox.Store;
 /// <summary>Small helpers for reading and shaping Kubernetes objects held as JSON.</summary>
 internal static class Json
 {
-    public static readonly JsonSerializerOptions Compact = new() { WriteIndented = false };
 
     /// <summary>Follows a path of property names; null when any step is missing or not an object.</summary>
     public static JsonElement? Get(this JsonElement e, params ReadOnlySpan<string> path)
@@ -104,6 +103,23 @@ internal static class Json
 
     /// <summary>Kubernetes timestamps: RFC 3339 in UTC with second precision.</summary>
     public static string Timestamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Compact UTF-8 JSON of a node, without reflection-based serialization.</summary>
+    public static byte[] ToUtf8(JsonNode node)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer)) node.WriteTo(w);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>An integer node as long, whatever CLR type built it (TryGetValue&lt;long&gt; fails on an int-backed value).</summary>
+    public static long? AsLong(JsonNode? n)
+    {
+        if (n is not JsonValue v || v.GetValueKind() != JsonValueKind.Number) return null;
+        return long.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l) ? l : null;
+    }
+
+    public static JsonElement ToElement(JsonNode node) => JsonDocument.Parse(ToUtf8(node)).RootElement;
 
     public static bool DeepEquals(JsonNode? a, JsonNode? b) => JsonNode.DeepEquals(a, b);
 }

@@ -30,12 +30,19 @@ internal sealed partial class ObjectStore
             if (t.Namespaced) RequireLiveNamespace(ns!);
             if (_data[t].ContainsKey(Key(t, ns, name))) throw ApiException.AlreadyExists(t, name);
 
-            ValidateMetadata(t, obj);
+            var metaCauses = MetadataCauses(t, obj);
             meta["uid"] = Guid.NewGuid().ToString();
             meta["creationTimestamp"] = Json.Timestamp(_time.GetUtcNow());
             meta["generation"] = 1;
             foreach (var f in new[] { "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink" }) meta.Remove(f);
-            _strategies[t].PrepareForCreate(obj, this);
+            // Report metadata and spec problems together, as the API server does.
+            try { _strategies[t].PrepareForCreate(obj, this); }
+            catch (ApiException ex) when (ex.Code == 422 && metaCauses.Count > 0) { throw ApiException.Invalid(t, name, [.. metaCauses, .. ex.Causes]); }
+            if (metaCauses.Count > 0)
+            {
+                _strategies[t].OnRemoved(StoredObject.From(t, obj)); // give back what the strategy allocated
+                throw ApiException.Invalid(t, name, metaCauses);
+            }
 
             meta["resourceVersion"] = (++_rv).ToString(System.Globalization.CultureInfo.InvariantCulture);
             var stored = StoredObject.From(t, obj);
@@ -82,16 +89,18 @@ internal sealed partial class ObjectStore
                 if (oldMeta[f] is { } v) meta[f] = v.DeepClone(); else meta.Remove(f);
             }
             if (!Json.DeepEquals(obj["spec"], old["spec"]))
-                meta["generation"] = (oldMeta["generation"]?.GetValue<long>() ?? 1) + 1;
+                meta["generation"] = (Json.AsLong(oldMeta["generation"]) ?? 1) + 1;
 
-            ValidateMetadata(t, obj);
-            _strategies[t].PrepareForUpdate(obj, current, mode, this);
+            var metaCauses = MetadataCauses(t, obj);
+            try { _strategies[t].PrepareForUpdate(obj, current, mode, this); }
+            catch (ApiException ex) when (ex.Code == 422 && metaCauses.Count > 0) { throw ApiException.Invalid(t, name, [.. metaCauses, .. ex.Causes]); }
+            if (metaCauses.Count > 0) throw ApiException.Invalid(t, name, metaCauses);
 
             meta["resourceVersion"] = old.Metadata()["resourceVersion"]?.DeepClone();
             if (Json.DeepEquals(obj, old)) return current; // no-op updates do not bump the resourceVersion
 
             // An object waiting only for its finalizers goes once the last one is removed.
-            if (meta["deletionTimestamp"] is not null && meta["deletionGracePeriodSeconds"]?.GetValue<long>() == 0 && !HasFinalizers(obj))
+            if (meta["deletionTimestamp"] is not null && Json.AsLong(meta["deletionGracePeriodSeconds"]) == 0 && !HasFinalizers(obj))
                 return RemoveLocked(t, current, obj);
 
             meta["resourceVersion"] = (++_rv).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -209,7 +218,7 @@ internal sealed partial class ObjectStore
         if (n.IsDeleting) throw ApiException.Forbidden($"unable to create new content in namespace {ns} because it is being terminated");
     }
 
-    static void ValidateMetadata(ResourceType t, JsonObject obj)
+    static List<StatusCause> MetadataCauses(ResourceType t, JsonObject obj)
     {
         var meta = obj.Metadata();
         var name = meta.Str("name") ?? "";
@@ -220,7 +229,7 @@ internal sealed partial class ObjectStore
             causes.Add(new("FieldValueInvalid", "metadata.namespace", $"Invalid value: \"{meta.Str("namespace")}\": {nsErr}"));
         CheckStringMap(meta, "labels", causes, labels: true);
         CheckStringMap(meta, "annotations", causes, labels: false);
-        if (causes.Count > 0) throw ApiException.Invalid(t, name, causes);
+        return causes;
     }
 
     static void CheckStringMap(JsonObject meta, string field, List<StatusCause> causes, bool labels)

@@ -11,7 +11,7 @@ internal static class Patches
     public const string Merge = "application/merge-patch+json";
     public const string Strategic = "application/strategic-merge-patch+json";
     public const string JsonPatch = "application/json-patch+json";
-    public const string Apply = "application/apply-patch+yaml";
+    public const string ApplyPatch = "application/apply-patch+yaml";
 
     public static JsonObject Apply(JsonObject target, byte[] patch, string contentType)
     {
@@ -26,7 +26,7 @@ internal static class Patches
                 return (JsonObject)MergePatch(target, p)!;
             case JsonPatch:
                 return ApplyJsonPatch(target, patch);
-            case Apply:
+            case ApplyPatch:
                 throw new ApiException(415, "UnsupportedMediaType", "server-side apply (application/apply-patch+yaml) is not supported by the sandbox; use kubectl create/replace/patch or client-side apply");
             default:
                 throw ApiException.UnsupportedMediaType(contentType);

@@ -35,5 +35,5 @@ internal sealed class StoredObject
     public JsonObject ToMutable() => JsonNode.Parse(Utf8)!.AsObject();
 
     public static StoredObject From(ResourceType type, JsonObject obj) =>
-        new(type, JsonSerializer.SerializeToUtf8Bytes(obj, Json.Compact));
+        new(type, Json.ToUtf8(obj));
 }

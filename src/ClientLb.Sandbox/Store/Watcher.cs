@@ -9,7 +9,7 @@ namespace ClientLb.Sandbox.Store;
 internal sealed class Watcher : IDisposable
 {
     readonly ObjectStore _store;
-    readonly Channel<WatchEvent> _channel = Channel.CreateUnbounded<WatchEvent>(new() { SingleReader = true });
+    readonly Channel<WatchEvent> _channel = Channel.CreateUnbounded<WatchEvent>(new() { SingleReader = false }); // multi-reader channels can Count, which bookmarks need
 
     internal Watcher(ObjectStore store, ResourceType type, string? ns, Func<StoredObject, bool> filter, bool isInternal)
     {

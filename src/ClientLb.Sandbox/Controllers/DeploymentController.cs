@@ -1,0 +1,136 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ClientLb.Sandbox.Store;
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Sandbox.Controllers;
+
+/// <summary>
+/// Deployments to pods, directly (no ReplicaSets): keeps spec.replicas pods of the current template
+/// (labelled pod-template-hash), replaces pods of an old template once the new ones are ready, and reports status.
+/// </summary>
+internal sealed class DeploymentController(ObjectStore store, ILogger logger) : Controller(store, logger)
+{
+    public const string TemplateHashLabel = "pod-template-hash";
+
+    protected override void OnEvent(WatchEvent e)
+    {
+        var o = e.Object!;
+        if (o.Type == ResourceTypes.Deployments) Enqueue(KeyOf(o));
+        else if (ControllerOwner(o, "Deployment") is { } owner) Enqueue(o.Namespace + "/" + owner);
+        else if (e.Previous is { } prev && ControllerOwner(prev, "Deployment") is { } prevOwner) Enqueue(prev.Namespace + "/" + prevOwner);
+    }
+
+    protected override Task ReconcileAsync(string key, CancellationToken ct)
+    {
+        var (ns, name) = SplitKey(key);
+        var d = Store.Get(ResourceTypes.Deployments, ns, name);
+        if (d is null || d.IsDeleting) return Task.CompletedTask; // dependents go through the garbage collector
+        var template = d.Root.Get("spec", "template")!.Value;
+        var hash = TemplateHash(template);
+        var owned = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, d.Uid));
+        var active = owned.Where(p => !p.IsDeleting && !PodStatus.IsFinished(p)).ToList();
+        var current = active.Where(p => p.Labels.GetValueOrDefault(TemplateHashLabel) == hash).ToList();
+        var old = active.Except(current).ToList();
+        var replicas = (int)(d.Root.Int("spec", "replicas") ?? 1);
+
+        for (var i = current.Count; i < replicas; i++)
+            current.Add(Store.Create(ResourceTypes.Pods, ns, NewPod(d, template, hash)));
+        if (current.Count > replicas)
+        {
+            // Like the ReplicaSet controller: unscheduled, then not ready, then newest pods go first.
+            var victims = current
+                .OrderBy(p => string.IsNullOrEmpty(p.Root.Str("spec", "nodeName")) ? 0 : 1)
+                .ThenBy(p => PodStatus.IsReady(p) ? 1 : 0)
+                .ThenByDescending(p => p.Root.Str("metadata", "creationTimestamp"), StringComparer.Ordinal)
+                .ThenByDescending(p => p.ResourceVersion)
+                .Take(current.Count - replicas).ToList();
+            foreach (var v in victims) Delete(v);
+            current = current.Except(victims).ToList();
+        }
+        // Old-template pods stay until the new ones are ready, so the service keeps endpoints during a rollout.
+        if (old.Count > 0 && current.Count(PodStatus.IsReady) >= replicas)
+            foreach (var p in old) Delete(p);
+
+        UpdateStatus(d, replicas, active, current);
+        return Task.CompletedTask;
+    }
+
+    void Delete(StoredObject pod)
+    {
+        try { Store.Delete(ResourceTypes.Pods, pod.Namespace, pod.Name, new DeleteOptions()); }
+        catch (ApiException ex) when (ex.Code == 404) { }
+    }
+
+    void UpdateStatus(StoredObject d, int replicas, List<StoredObject> active, List<StoredObject> current)
+    {
+        var ready = active.Count(PodStatus.IsReady);
+        var now = Json.Timestamp(Store.Time.GetUtcNow());
+        Store.Mutate(ResourceTypes.Deployments, d.Namespace, d.Name, obj =>
+        {
+            var oldStatus = obj["status"] as JsonObject;
+            var available = ready >= replicas;
+            var status = new JsonObject
+            {
+                ["observedGeneration"] = obj.Node("metadata", "generation")?.DeepClone(),
+                ["replicas"] = active.Count,
+                ["updatedReplicas"] = current.Count,
+                ["readyReplicas"] = ready,
+                ["availableReplicas"] = ready,
+            };
+            if (replicas - ready > 0) status["unavailableReplicas"] = replicas - ready;
+            status["conditions"] = new JsonArray(
+                Condition(oldStatus, "Available", available, available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+                    available ? "Deployment has minimum availability." : "Deployment does not have minimum availability.", now),
+                Condition(oldStatus, "Progressing", true, current.Count >= replicas ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
+                    $"Deployment \"{d.Name}\" is progressing.", now));
+            obj["status"] = status;
+            return obj;
+        }, UpdateMode.Internal);
+    }
+
+    /// <summary>A condition that keeps its lastTransitionTime while its status does not change.</summary>
+    internal static JsonObject Condition(JsonObject? oldStatus, string type, bool value, string reason, string message, string now)
+    {
+        var status = value ? "True" : "False";
+        var previous = (oldStatus?["conditions"] as JsonArray)?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == type);
+        var since = previous is not null && previous.Str("status") == status ? previous.Str("lastTransitionTime") ?? now : now;
+        return new JsonObject { ["type"] = type, ["status"] = status, ["lastTransitionTime"] = since, ["reason"] = reason, ["message"] = message };
+    }
+
+    static JsonObject NewPod(StoredObject d, JsonElement template, string hash)
+    {
+        var tmpl = JsonNode.Parse(template.GetRawText())!.AsObject();
+        var meta = tmpl["metadata"] as JsonObject ?? new JsonObject();
+        var labels = meta["labels"] as JsonObject ?? new JsonObject();
+        labels[TemplateHashLabel] = hash;
+        var podMeta = new JsonObject
+        {
+            ["generateName"] = $"{d.Name}-{hash}-",
+            ["namespace"] = d.Namespace,
+            ["labels"] = labels.DeepClone(),
+            ["ownerReferences"] = new JsonArray(new JsonObject
+            {
+                ["apiVersion"] = "apps/v1",
+                ["kind"] = "Deployment",
+                ["name"] = d.Name,
+                ["uid"] = d.Uid,
+                ["controller"] = true,
+                ["blockOwnerDeletion"] = true,
+            }),
+        };
+        if (meta["annotations"] is JsonObject annotations) podMeta["annotations"] = annotations.DeepClone();
+        return new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Pod", ["metadata"] = podMeta, ["spec"] = tmpl["spec"]?.DeepClone() };
+    }
+
+    /// <summary>FNV-1a of the template, encoded like Kubernetes' SafeEncodeString (no vowels, no look-alike characters).</summary>
+    public static string TemplateHash(JsonElement template)
+    {
+        uint h = 2166136261;
+        foreach (var b in Encoding.UTF8.GetBytes(template.GetRawText())) { h ^= b; h *= 16777619; }
+        const string alphabet = "bcdfghjklmnpqrstvwxz2456789";
+        var digits = h.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return string.Concat(digits.Select(c => alphabet[c % alphabet.Length]));
+    }
+}

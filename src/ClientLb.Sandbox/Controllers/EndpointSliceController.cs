@@ -1,0 +1,234 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ClientLb.Sandbox.Store;
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Sandbox.Controllers;
+
+/// <summary>
+/// The EndpointSlice controller, as kube-controller-manager runs it: for every service with a selector, slices
+/// labelled kubernetes.io/service-name and endpointslice.kubernetes.io/managed-by, at most N endpoints each,
+/// endpoints grouped by their resolved port set, conditions ready/serving/terminating, nodeName, zone, and zone
+/// hints when the service asks for topology-aware routing. Endpoints stay in their slice while they exist so
+/// one pod change rewrites one slice. Slices of selectorless services are left to their users.
+/// </summary>
+internal sealed class EndpointSliceController(ObjectStore store, ILogger logger, int maxEndpointsPerSlice) : Controller(store, logger)
+{
+    public const string ServiceNameLabel = "kubernetes.io/service-name";
+    public const string ManagedByLabel = "endpointslice.kubernetes.io/managed-by";
+    public const string ManagedByValue = "endpointslice-controller.k8s.io";
+    public const string HeadlessLabel = "service.kubernetes.io/headless";
+
+    protected override void OnEvent(WatchEvent e)
+    {
+        var o = e.Object!;
+        if (o.Type == ResourceTypes.Services) Enqueue(KeyOf(o));
+        else if (o.Type == ResourceTypes.EndpointSlices)
+        {
+            // Someone else touched a managed slice: put it back.
+            if (o.Labels.GetValueOrDefault(ManagedByLabel) == ManagedByValue && o.Labels.TryGetValue(ServiceNameLabel, out var svc))
+                Enqueue(o.Namespace + "/" + svc);
+        }
+        else if (o.Type == ResourceTypes.Pods)
+        {
+            foreach (var svc in Store.Snapshot(ResourceTypes.Services, o.Namespace))
+            {
+                var selector = svc.Root.Map("spec", "selector");
+                if (selector.Count == 0) continue;
+                var sel = LabelSelector.FromMap(selector);
+                if (sel.Matches(o.Labels) || (e.Previous is { } prev && sel.Matches(prev.Labels))) Enqueue(KeyOf(svc));
+            }
+        }
+        else if (o.Type == ResourceTypes.Nodes)
+        {
+            foreach (var svc in Store.Snapshot(ResourceTypes.Services)) Enqueue(KeyOf(svc));
+        }
+    }
+
+    protected override Task ReconcileAsync(string key, CancellationToken ct)
+    {
+        var (ns, name) = SplitKey(key);
+        var svc = Store.Get(ResourceTypes.Services, ns, name);
+        var managed = Store.Snapshot(ResourceTypes.EndpointSlices, ns, s =>
+            s.Labels.GetValueOrDefault(ServiceNameLabel) == name && s.Labels.GetValueOrDefault(ManagedByLabel) == ManagedByValue);
+        var selector = svc?.Root.Map("spec", "selector");
+        if (svc is null || svc.IsDeleting || selector is null || selector.Count == 0)
+        {
+            foreach (var s in managed) DeleteSlice(s);
+            return Task.CompletedTask;
+        }
+        var desired = DesiredEndpoints(svc, LabelSelector.FromMap(selector));
+        Place(svc, desired, managed);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Desired endpoints grouped by the JSON of their port list, keyed by pod UID.</summary>
+    Dictionary<string, (JsonArray Ports, Dictionary<string, (string PodName, JsonObject Endpoint)> Endpoints)> DesiredEndpoints(StoredObject svc, LabelSelector selector)
+    {
+        var zones = Store.Snapshot(ResourceTypes.Nodes).ToDictionary(n => n.Name, n => n.Labels.GetValueOrDefault("topology.kubernetes.io/zone"));
+        var publishNotReady = svc.Root.Get("spec", "publishNotReadyAddresses") is { ValueKind: JsonValueKind.True };
+        var pods = Store.Snapshot(ResourceTypes.Pods, svc.Namespace, p => selector.Matches(p.Labels)
+            && !string.IsNullOrEmpty(p.Root.Str("status", "podIP")) && !PodStatus.IsFinished(p));
+        var groups = new Dictionary<string, (JsonArray, Dictionary<string, (string, JsonObject)>)>(StringComparer.Ordinal);
+        var hinted = HintsWanted(svc) ? new List<JsonObject>() : null;
+        var zonesWithReady = new HashSet<string>();
+        foreach (var pod in pods)
+        {
+            var ports = EndpointPorts(svc, pod);
+            var portsKey = ports.ToJsonString();
+            if (!groups.TryGetValue(portsKey, out var group)) groups[portsKey] = group = (ports, new Dictionary<string, (string, JsonObject)>(StringComparer.Ordinal));
+            var podReady = PodStatus.IsReady(pod);
+            var terminating = pod.IsDeleting;
+            var nodeName = pod.Root.Str("spec", "nodeName");
+            var endpoint = new JsonObject
+            {
+                ["addresses"] = new JsonArray(pod.Root.Str("status", "podIP")),
+                ["conditions"] = new JsonObject
+                {
+                    ["ready"] = publishNotReady || (podReady && !terminating),
+                    ["serving"] = publishNotReady || podReady,
+                    ["terminating"] = terminating,
+                },
+                ["targetRef"] = new JsonObject { ["kind"] = "Pod", ["namespace"] = pod.Namespace, ["name"] = pod.Name, ["uid"] = pod.Uid },
+            };
+            if (nodeName is not null)
+            {
+                endpoint["nodeName"] = nodeName;
+                if (zones.GetValueOrDefault(nodeName) is { } zone)
+                {
+                    endpoint["zone"] = zone;
+                    if (podReady && !terminating) zonesWithReady.Add(zone);
+                    hinted?.Add(endpoint);
+                }
+            }
+            group.Item2[pod.Uid] = (pod.Name, endpoint);
+        }
+        // Hints only when every zone with nodes has a ready endpoint; otherwise none, as the real controller falls back.
+        if (hinted is not null && zones.Values.OfType<string>().Distinct().All(zonesWithReady.Contains))
+            foreach (var e in hinted) e["hints"] = new JsonObject { ["forZones"] = new JsonArray(new JsonObject { ["name"] = e.Str("zone") }) };
+        return groups;
+    }
+
+    static bool HintsWanted(StoredObject svc)
+    {
+        var annotations = svc.Root.Map("metadata", "annotations");
+        return annotations.GetValueOrDefault("service.kubernetes.io/topology-mode") is "Auto" or "auto"
+            || annotations.GetValueOrDefault("service.kubernetes.io/topology-aware-hints") is "Auto" or "auto";
+    }
+
+    /// <summary>The service ports as this pod serves them: targetPort by number, or by name looked up in the pod's containers.</summary>
+    static JsonArray EndpointPorts(StoredObject svc, StoredObject pod)
+    {
+        var result = new JsonArray();
+        foreach (var sp in svc.Root.Items("spec", "ports"))
+        {
+            long? port = null;
+            var target = sp.Get("targetPort");
+            if (target is { ValueKind: JsonValueKind.Number } n) port = n.GetInt64();
+            else if (target is { ValueKind: JsonValueKind.String } s)
+            {
+                var portName = s.GetString();
+                port = pod.Root.Items("spec", "containers").SelectMany(c => c.Items("ports"))
+                    .Where(p => p.Str("name") == portName && (p.Str("protocol") ?? "TCP") == (sp.Str("protocol") ?? "TCP"))
+                    .Select(p => p.Int("containerPort")).FirstOrDefault();
+            }
+            else port = sp.Int("port");
+            if (port is null) continue; // a named port this pod does not have: it serves the other ports only
+            var ep = new JsonObject { ["name"] = sp.Str("name") ?? "", ["port"] = port, ["protocol"] = sp.Str("protocol") ?? "TCP" };
+            if (sp.Str("appProtocol") is { } app) ep["appProtocol"] = app;
+            result.Add((JsonNode)ep);
+        }
+        return result;
+    }
+
+    void Place(StoredObject svc, Dictionary<string, (JsonArray Ports, Dictionary<string, (string PodName, JsonObject Endpoint)> Endpoints)> desired, List<StoredObject> managed)
+    {
+        var labels = SliceLabels(svc);
+        var placed = new HashSet<string>(StringComparer.Ordinal);
+        var kept = new List<(StoredObject Slice, string PortsKey, List<JsonObject> Endpoints)>();
+        foreach (var slice in managed)
+        {
+            var portsKey = (JsonNode.Parse(slice.Root.Get("ports")?.GetRawText() ?? "[]") ?? new JsonArray()).ToJsonString();
+            if (!desired.TryGetValue(portsKey, out var group)) { kept.Add((slice, "", [])); continue; }
+            var endpoints = new List<JsonObject>();
+            foreach (var e in slice.Root.Items("endpoints"))
+                if (e.Str("targetRef", "uid") is { } uid && group.Endpoints.TryGetValue(uid, out var want) && placed.Add(uid))
+                    endpoints.Add(want.Endpoint);
+            kept.Add((slice, portsKey, endpoints));
+        }
+        var fresh = new List<(string PortsKey, List<JsonObject> Endpoints)>();
+        foreach (var (portsKey, group) in desired)
+        {
+            var remaining = group.Endpoints.Where(kv => !placed.Contains(kv.Key)).OrderBy(kv => kv.Value.PodName, StringComparer.Ordinal).Select(kv => kv.Value.Endpoint);
+            var queue = new Queue<JsonObject>(remaining);
+            foreach (var k in kept.Where(k => k.PortsKey == portsKey))
+                while (queue.Count > 0 && k.Endpoints.Count < maxEndpointsPerSlice) k.Endpoints.Add(queue.Dequeue());
+            while (queue.Count > 0)
+            {
+                var chunk = new List<JsonObject>();
+                while (queue.Count > 0 && chunk.Count < maxEndpointsPerSlice) chunk.Add(queue.Dequeue());
+                fresh.Add((portsKey, chunk));
+            }
+        }
+
+        var total = kept.Sum(k => k.Endpoints.Count) + fresh.Sum(f => f.Endpoints.Count);
+        StoredObject? placeholder = null;
+        if (total == 0)
+        {
+            // A service without endpoints keeps exactly one empty slice, as Kubernetes does.
+            placeholder = kept.Count > 0 ? kept[0].Slice : null;
+            if (placeholder is null) fresh.Add(("[]", []));
+        }
+        foreach (var (slice, portsKey, endpoints) in kept)
+        {
+            if (slice == placeholder) { WriteSlice(svc, slice, new JsonArray(), [], labels); continue; }
+            if (endpoints.Count == 0) { DeleteSlice(slice); continue; }
+            WriteSlice(svc, slice, desired[portsKey].Ports, endpoints, labels);
+        }
+        foreach (var (portsKey, endpoints) in fresh)
+            WriteSlice(svc, null, portsKey == "[]" ? new JsonArray() : desired[portsKey].Ports, endpoints, labels);
+    }
+
+    static JsonObject SliceLabels(StoredObject svc)
+    {
+        var labels = new JsonObject();
+        foreach (var (k, v) in svc.Labels)
+            if (k is not (ServiceNameLabel or ManagedByLabel or HeadlessLabel)) labels[k] = v;
+        labels[ServiceNameLabel] = svc.Name;
+        labels[ManagedByLabel] = ManagedByValue;
+        if (svc.Root.Str("spec", "clusterIP") == "None") labels[HeadlessLabel] = "";
+        return labels;
+    }
+
+    void WriteSlice(StoredObject svc, StoredObject? existing, JsonArray ports, List<JsonObject> endpoints, JsonObject labels)
+    {
+        var obj = existing?.ToMutable() ?? new JsonObject
+        {
+            ["apiVersion"] = "discovery.k8s.io/v1",
+            ["kind"] = "EndpointSlice",
+            ["metadata"] = new JsonObject { ["generateName"] = svc.Name + "-", ["namespace"] = svc.Namespace },
+        };
+        var meta = obj.Metadata();
+        meta["labels"] = labels.DeepClone();
+        meta["ownerReferences"] = new JsonArray(new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Service",
+            ["name"] = svc.Name,
+            ["uid"] = svc.Uid,
+            ["controller"] = true,
+            ["blockOwnerDeletion"] = true,
+        });
+        obj["addressType"] = "IPv4";
+        obj["endpoints"] = Json.Array(endpoints.Select(e => e.DeepClone()));
+        obj["ports"] = ports.DeepClone();
+        if (existing is null) Store.Create(ResourceTypes.EndpointSlices, svc.Namespace, obj);
+        else Store.Update(ResourceTypes.EndpointSlices, existing.Namespace, existing.Name, obj, UpdateMode.Internal);
+    }
+
+    void DeleteSlice(StoredObject slice)
+    {
+        try { Store.Delete(ResourceTypes.EndpointSlices, slice.Namespace, slice.Name, new DeleteOptions()); }
+        catch (ApiException ex) when (ex.Code == 404) { }
+    }
+}

@@ -1,0 +1,201 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using ClientLb.Sandbox.Controllers;
+using ClientLb.Sandbox.Store;
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Sandbox.Pods;
+
+/// <summary>
+/// Scheduler and kubelet in one: binds pods to the least loaded node, gives each a pod IP from the loopback pod
+/// CIDR, runs its HTTP server, reports status (Ready follows the <see cref="ReadyAnnotation"/> annotation), and on
+/// deletion keeps serving for the grace period (measured with the cluster's TimeProvider) before stopping.
+/// </summary>
+internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator podIps, ILoggerFactory? loggerFactory) : Controller(store, logger)
+{
+    /// <summary>Set to "false" to make a pod unready (also works with <c>kubectl annotate</c>).</summary>
+    public const string ReadyAnnotation = "sandbox.clientlb.io/ready";
+
+    sealed class Instance(string uid, string ip)
+    {
+        public string Uid { get; } = uid;
+        public string Ip { get; } = ip;
+        public PodServer? Server { get; set; }
+        public string? Failure { get; set; }
+        public bool GraceStarted { get; set; }
+        public bool GraceElapsed { get; set; }
+    }
+
+    readonly ConcurrentDictionary<string, Instance> _instances = new(StringComparer.Ordinal);
+
+    protected override void OnEvent(WatchEvent e) => Enqueue(KeyOf(e.Object!));
+
+    protected override async Task ReconcileAsync(string key, CancellationToken ct)
+    {
+        var (ns, name) = SplitKey(key);
+        var pod = Store.Get(ResourceTypes.Pods, ns, name);
+        _instances.TryGetValue(key, out var instance);
+        if (instance is not null && (pod is null || pod.Uid != instance.Uid))
+        {
+            await StopAsync(key, instance);
+            instance = null;
+        }
+        if (pod is null) return;
+
+        if (pod.IsDeleting)
+        {
+            if (instance is null || instance.Server is null || instance.GraceElapsed)
+            {
+                if (instance is not null) await StopAsync(key, instance);
+                Store.Remove(ResourceTypes.Pods, ns, name, pod.Uid);
+                return;
+            }
+            if (!instance.GraceStarted)
+            {
+                instance.GraceStarted = true;
+                var grace = TimeSpan.FromSeconds(pod.Root.Int("metadata", "deletionGracePeriodSeconds") ?? 0);
+                _ = WaitGraceAsync(key, instance, grace);
+            }
+            return; // still serving while terminating
+        }
+
+        if (string.IsNullOrEmpty(pod.Root.Str("spec", "nodeName")))
+        {
+            var node = PickNode();
+            Store.Mutate(ResourceTypes.Pods, ns, name, o => { o.Obj("spec")["nodeName"] = node; return o; }, UpdateMode.Internal);
+            return;
+        }
+
+        if (instance is null)
+        {
+            instance = await StartInstanceAsync(pod, ct);
+            _instances[key] = instance;
+        }
+        WriteStatus(pod, instance);
+    }
+
+    /// <summary>Gives the pod an address and starts its server; an address taken by another process is skipped.</summary>
+    async Task<Instance> StartInstanceAsync(StoredObject pod, CancellationToken ct)
+    {
+        var ports = pod.Root.Items("spec", "containers").SelectMany(c => c.Items("ports"))
+            .Where(p => (p.Str("protocol") ?? "TCP") == "TCP").Select(p => (int)(p.Int("containerPort") ?? 0)).Where(p => p > 0).Distinct().ToList();
+        var http2Only = pod.Root.Items("spec", "containers").SelectMany(c => c.Items("ports"))
+            .Where(p => p.Str("name") is { } n && (n.StartsWith("h2c", StringComparison.Ordinal) || n.StartsWith("grpc", StringComparison.Ordinal)))
+            .Select(p => (int)(p.Int("containerPort") ?? 0)).ToHashSet();
+        var skipped = new List<string>();
+        try
+        {
+            for (var attempt = 0; attempt < 8; attempt++)
+            {
+                var ip = podIps.Allocate();
+                if (ip is null) return new Instance(pod.Uid, "") { Failure = $"the pod CIDR {podIps.Cidr} has no free address" };
+                var instance = new Instance(pod.Uid, ip);
+                if (ports.Count == 0) return instance;
+                try
+                {
+                    instance.Server = await PodServer.StartAsync(pod.Namespace, pod.Name, ip, ports, http2Only, loggerFactory, ct);
+                    return instance;
+                }
+                catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+                {
+                    skipped.Add(ip); // held by another process; released below, the allocator cursor has moved past it
+                }
+                catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidOperationException)
+                {
+                    Logger.LogWarning(ex, "Pod {Namespace}/{Name} could not start its server", pod.Namespace, pod.Name);
+                    return new Instance(pod.Uid, ip) { Failure = $"failed to listen on {ip} ports {string.Join(",", ports)}: {ex.Message}" };
+                }
+            }
+            return new Instance(pod.Uid, "") { Failure = $"addresses {string.Join(", ", skipped)} are in use by other processes" };
+        }
+        finally
+        {
+            foreach (var ip in skipped) podIps.Release(ip);
+        }
+    }
+
+    async Task WaitGraceAsync(string key, Instance instance, TimeSpan grace)
+    {
+        try { await Task.Delay(grace, Store.Time, Stopping); }
+        catch (OperationCanceledException) { return; }
+        instance.GraceElapsed = true;
+        Enqueue(key);
+    }
+
+    async Task StopAsync(string key, Instance instance)
+    {
+        _instances.TryRemove(new KeyValuePair<string, Instance>(key, instance));
+        if (instance.Server is not null) await instance.Server.DisposeAsync();
+        instance.Server = null;
+        if (instance.Ip.Length > 0) podIps.Release(instance.Ip);
+    }
+
+    string PickNode()
+    {
+        var load = Store.Snapshot(ResourceTypes.Pods, null, p => !p.IsDeleting)
+            .GroupBy(p => p.Root.Str("spec", "nodeName") ?? "").ToDictionary(g => g.Key, g => g.Count());
+        return Store.Snapshot(ResourceTypes.Nodes).Select(n => n.Name).OrderBy(n => load.GetValueOrDefault(n)).ThenBy(n => n, StringComparer.Ordinal).First();
+    }
+
+    void WriteStatus(StoredObject pod, Instance instance)
+    {
+        var wantReady = pod.Root.Str("metadata", "annotations", ReadyAnnotation) != "false";
+        var failed = instance.Failure is not null;
+        var ready = wantReady && !failed;
+        var now = Json.Timestamp(Store.Time.GetUtcNow());
+        Store.Mutate(ResourceTypes.Pods, pod.Namespace, pod.Name, o =>
+        {
+            var old = o["status"] as JsonObject;
+            var started = old?.Str("startTime") ?? now;
+            var status = new JsonObject
+            {
+                ["phase"] = failed ? "Failed" : "Running",
+                ["conditions"] = new JsonArray(
+                    DeploymentController.Condition(old, "PodScheduled", true, "Scheduled", "", now),
+                    DeploymentController.Condition(old, "Initialized", true, "Initialized", "", now),
+                    DeploymentController.Condition(old, "ContainersReady", ready, ready ? "ContainersReady" : "ContainersNotReady", "", now),
+                    DeploymentController.Condition(old, "Ready", ready, ready ? "PodReady" : wantReady ? "ContainersNotReady" : "SandboxReadinessOverride", "", now)),
+                ["hostIP"] = "127.0.0.1",
+                ["hostIPs"] = new JsonArray(new JsonObject { ["ip"] = "127.0.0.1" }),
+                ["startTime"] = started,
+                ["qosClass"] = "BestEffort",
+            };
+            if (failed)
+            {
+                status["reason"] = "PortBindFailed";
+                status["message"] = instance.Failure;
+            }
+            if (instance.Ip.Length > 0)
+            {
+                status["podIP"] = instance.Ip;
+                status["podIPs"] = new JsonArray(new JsonObject { ["ip"] = instance.Ip });
+            }
+            var containers = new JsonArray();
+            foreach (var c in (o.Node("spec", "containers") as JsonArray ?? []).OfType<JsonObject>())
+            {
+                var state = failed
+                    ? new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 1, ["reason"] = "PortBindFailed", ["message"] = instance.Failure } }
+                    : new JsonObject { ["running"] = new JsonObject { ["startedAt"] = started } };
+                containers.Add((JsonNode)new JsonObject
+                {
+                    ["name"] = c.Str("name"),
+                    ["image"] = c.Str("image"),
+                    ["imageID"] = "",
+                    ["ready"] = ready,
+                    ["started"] = !failed,
+                    ["restartCount"] = 0,
+                    ["state"] = state,
+                });
+            }
+            status["containerStatuses"] = containers;
+            o["status"] = status;
+            return o;
+        }, UpdateMode.Internal);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        foreach (var (key, instance) in _instances.ToArray()) await StopAsync(key, instance);
+    }
+}

@@ -1,0 +1,76 @@
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace ClientLb.Sandbox.Pods;
+
+/// <summary>
+/// A pod's workload: a real Kestrel server on the pod's own loopback address answering every request on its
+/// container ports with the pod name (plain text; X-Pod-Name, X-Pod-Namespace and X-Pod-IP headers too).
+/// Ports named h2c* or grpc* speak cleartext HTTP/2 (prior knowledge), the others HTTP/1.1.
+/// </summary>
+internal sealed class PodServer : IAsyncDisposable
+{
+    readonly KestrelServer _server;
+
+    PodServer(KestrelServer server) => _server = server;
+
+    /// <summary>Starts listening; ports in <paramref name="http2Only"/> speak cleartext HTTP/2 (prior knowledge) only.</summary>
+    public static async Task<PodServer> StartAsync(string ns, string podName, string ip, IReadOnlyList<int> ports, IReadOnlySet<int> http2Only, ILoggerFactory? loggerFactory, CancellationToken ct)
+    {
+        var options = new KestrelServerOptions { AddServerHeader = false };
+        options.ApplicationServices = new ServiceCollection().AddLogging().BuildServiceProvider();
+        var address = IPAddress.Parse(ip);
+        foreach (var port in ports)
+            // Without TLS Kestrel cannot negotiate: a port is either HTTP/1.1 or h2c.
+            options.Listen(address, port, l => l.Protocols = http2Only.Contains(port) ? HttpProtocols.Http2 : HttpProtocols.Http1);
+        var logs = loggerFactory ?? NullLoggerFactory.Instance;
+        var server = new KestrelServer(Options.Create(options), new SocketTransportFactory(Options.Create(new SocketTransportOptions()), logs), logs);
+        try
+        {
+            await server.StartAsync(new Application(ns, podName, ip), ct);
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+        return new PodServer(server);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try { await _server.StopAsync(cts.Token); } catch (OperationCanceledException) { }
+        _server.Dispose();
+    }
+
+    sealed class Application(string ns, string podName, string ip) : IHttpApplication<HttpContext>
+    {
+        readonly byte[] _body = Encoding.UTF8.GetBytes(podName);
+
+        public HttpContext CreateContext(IFeatureCollection contextFeatures) => new DefaultHttpContext(contextFeatures);
+
+        public async Task ProcessRequestAsync(HttpContext context)
+        {
+            var r = context.Response;
+            r.StatusCode = 200;
+            r.ContentType = "text/plain; charset=utf-8";
+            r.ContentLength = _body.Length;
+            r.Headers["X-Pod-Name"] = podName;
+            r.Headers["X-Pod-Namespace"] = ns;
+            r.Headers["X-Pod-IP"] = ip;
+            if (!HttpMethods.IsHead(context.Request.Method)) await r.Body.WriteAsync(_body, context.RequestAborted);
+        }
+
+        public void DisposeContext(HttpContext context, Exception? exception) { }
+    }
+}

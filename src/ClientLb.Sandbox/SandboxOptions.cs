@@ -1,0 +1,98 @@
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Sandbox;
+
+/// <summary>Options of a <see cref="SandboxCluster"/>. Every address stays inside 127.0.0.0/8.</summary>
+public sealed class SandboxOptions
+{
+    /// <summary>TCP port of the API server on 127.0.0.1; 0 (the default) picks a free port.</summary>
+    public int ApiPort { get; set; }
+
+    /// <summary>Where to write the kubeconfig; by default a new file under the temp directory, deleted on dispose.</summary>
+    public string? KubeconfigPath { get; set; }
+
+    /// <summary>Serve HTTPS with a freshly generated CA (kubeconfig gets certificate-authority-data) and require a bearer token.</summary>
+    public bool UseHttps { get; set; }
+
+    /// <summary>Bearer token the API server requires; generated when <see cref="UseHttps"/> is set and this is null.</summary>
+    public string? BearerToken { get; set; }
+
+    /// <summary>ClusterIP range; must lie inside 127.0.0.0/8. Default 127.96.0.0/16.</summary>
+    public string ServiceCidr { get; set; } = "127.96.0.0/16";
+
+    /// <summary>Pod IP range; must lie inside 127.0.0.0/8 and not overlap <see cref="ServiceCidr"/>. Default 127.244.0.0/16.</summary>
+    public string PodCidr { get; set; } = "127.244.0.0/16";
+
+    /// <summary>How many change events are retained for watches resuming from a resourceVersion (older ones get 410 Expired).</summary>
+    public int WatchHistorySize { get; set; } = 1000;
+
+    /// <summary>How often an idle watch with allowWatchBookmarks gets a BOOKMARK event. Default one minute, like the API server.</summary>
+    public TimeSpan BookmarkInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Maximum endpoints per managed EndpointSlice (kube-controller-manager's --max-endpoints-per-slice). Default 100.</summary>
+    public int MaxEndpointsPerSlice { get; set; } = 100;
+
+    /// <summary>Grace period of pods whose spec does not set terminationGracePeriodSeconds. Default 30 s, like Kubernetes.</summary>
+    public TimeSpan DefaultTerminationGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The nodes; pods are spread over them. Default: three nodes in zones zone-a, zone-b and zone-c.</summary>
+    public IList<SandboxNode> Nodes { get; set; } =
+    [
+        new("sandbox-node-a", "zone-a"),
+        new("sandbox-node-b", "zone-b"),
+        new("sandbox-node-c", "zone-c"),
+    ];
+
+    /// <summary>Namespaces created at start besides default, kube-system, kube-public and kube-node-lease.</summary>
+    public IList<string> Namespaces { get; set; } = [];
+
+    /// <summary>Serve cluster DNS (CoreDNS's kubernetes plugin behaviour) on 127.0.0.1. On by default.</summary>
+    public bool EnableDns { get; set; } = true;
+
+    /// <summary>UDP and TCP port of the cluster DNS on 127.0.0.1; 0 (the default) picks a free port.</summary>
+    public int DnsPort { get; set; }
+
+    /// <summary>The cluster domain served by the cluster DNS. Default cluster.local.</summary>
+    public string ClusterDomain { get; set; } = "cluster.local";
+
+    /// <summary>TTL of cluster DNS answers (and the SOA's negative TTL). Default 5 s, like CoreDNS.</summary>
+    public TimeSpan DnsTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The clock for grace periods, watch timeouts, bookmarks and timestamps. Tests may pass a manual one.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Receives the sandbox's logs (API errors, controller failures); none by default.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (ApiPort is < 0 or > 65535) throw new ArgumentException($"ApiPort {ApiPort} is not a TCP port (0-65535)", nameof(ApiPort));
+        var (svcBase, svcPrefix) = Store.IpAllocator.ParseLoopbackCidr(ServiceCidr, nameof(ServiceCidr));
+        var (podBase, podPrefix) = Store.IpAllocator.ParseLoopbackCidr(PodCidr, nameof(PodCidr));
+        var prefix = Math.Min(svcPrefix, podPrefix);
+        var mask = uint.MaxValue << (32 - prefix);
+        if ((svcBase & mask) == (podBase & mask))
+            throw new ArgumentException($"PodCidr {PodCidr} overlaps ServiceCidr {ServiceCidr}", nameof(PodCidr));
+        if (WatchHistorySize < 1) throw new ArgumentException($"WatchHistorySize must be at least 1 (got {WatchHistorySize})", nameof(WatchHistorySize));
+        if (BookmarkInterval <= TimeSpan.Zero) throw new ArgumentException($"BookmarkInterval must be positive (got {BookmarkInterval})", nameof(BookmarkInterval));
+        if (MaxEndpointsPerSlice is < 1 or > 1000) throw new ArgumentException($"MaxEndpointsPerSlice must be between 1 and 1000 (got {MaxEndpointsPerSlice})", nameof(MaxEndpointsPerSlice));
+        if (DefaultTerminationGracePeriod < TimeSpan.Zero) throw new ArgumentException("DefaultTerminationGracePeriod must not be negative", nameof(DefaultTerminationGracePeriod));
+        if (Nodes is null || Nodes.Count == 0) throw new ArgumentException("Nodes must contain at least one node", nameof(Nodes));
+        foreach (var n in Nodes)
+        {
+            if (Store.Validation.NameError(Store.NameRule.Dns1123Subdomain, n.Name) is { } err)
+                throw new ArgumentException($"node name \"{n.Name}\" is invalid: {err}", nameof(Nodes));
+            if (Store.Validation.LabelValueError(n.Zone) is { } zerr)
+                throw new ArgumentException($"zone \"{n.Zone}\" of node \"{n.Name}\" is not a valid label value: {zerr}", nameof(Nodes));
+        }
+        if (Nodes.Select(n => n.Name).Distinct().Count() != Nodes.Count) throw new ArgumentException("node names must be unique", nameof(Nodes));
+        foreach (var ns in Namespaces)
+            if (Store.Validation.Dns1123LabelError(ns) is { } nerr) throw new ArgumentException($"namespace \"{ns}\" is invalid: {nerr}", nameof(Namespaces));
+        if (DnsPort is < 0 or > 65535) throw new ArgumentException($"DnsPort {DnsPort} is not a port (0-65535)", nameof(DnsPort));
+        if (DnsTtl < TimeSpan.Zero || DnsTtl > TimeSpan.FromDays(1)) throw new ArgumentException($"DnsTtl must be between 0 and one day (got {DnsTtl})", nameof(DnsTtl));
+        if (string.IsNullOrWhiteSpace(ClusterDomain) || ClusterDomain.Trim('.').Split('.').Any(l => Store.Validation.Dns1123LabelError(l) is not null))
+            throw new ArgumentException($"ClusterDomain \"{ClusterDomain}\" is not a valid DNS name", nameof(ClusterDomain));
+        if (BearerToken is { Length: 0 }) throw new ArgumentException("BearerToken must not be empty (use null for none)", nameof(BearerToken));
+    }
+}
