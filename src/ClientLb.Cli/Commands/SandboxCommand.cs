@@ -1,0 +1,94 @@
+using System.CommandLine;
+using ClientLb.Sandbox;
+
+namespace ClientLb.Cli.Commands;
+
+/// <summary><c>clientlb sandbox</c>: runs an embedded cluster (API server, cluster DNS, loopback pods) until Ctrl-C.</summary>
+internal static class SandboxCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var manifests = new Option<FileInfo[]>("--manifest", "-f") { Description = "YAML manifests to apply at start (several allowed).", AllowMultipleArgumentsPerToken = true };
+        var apiPort = new Option<int>("--api-port") { Description = "API server port on 127.0.0.1 (0 picks a free one).", DefaultValueFactory = _ => 0 };
+        var dnsPort = new Option<int>("--dns-port") { Description = "Cluster DNS port on 127.0.0.1, UDP and TCP (0 picks a free one).", DefaultValueFactory = _ => 0 };
+        var kubeconfig = new Option<string?>("--kubeconfig-out") { Description = "Where to write the kubeconfig (default: a temporary file, deleted at exit)." };
+        var https = new Option<bool>("--https") { Description = "Serve HTTPS with a generated CA and require a bearer token (both in the kubeconfig)." };
+        foreach (Option<int> port in new[] { apiPort, dnsPort })
+        {
+            port.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 65535) { r.AddError($"{port.Name} must be a port number (0-65535)."); } });
+        }
+
+        var command = new Command("sandbox", "Run an embedded Kubernetes-like cluster for tests and demos until Ctrl-C.")
+        {
+            manifests, apiPort, dnsPort, kubeconfig, https,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new SandboxOptions
+            {
+                ApiPort = parse.GetValue(apiPort),
+                DnsPort = parse.GetValue(dnsPort),
+                KubeconfigPath = parse.GetValue(kubeconfig),
+                UseHttps = parse.GetValue(https),
+            };
+            // Read every manifest before starting, so a missing file fails fast and names itself.
+            var yaml = new List<(string File, string Text)>();
+            foreach (FileInfo file in parse.GetValue(manifests) ?? [])
+            {
+                if (!file.Exists)
+                {
+                    await error.WriteLineAsync($"clientlb sandbox: manifest '{file.FullName}' does not exist.");
+                    return 1;
+                }
+                yaml.Add((file.FullName, await File.ReadAllTextAsync(file.FullName, cancellationToken)));
+            }
+
+            SandboxCluster cluster;
+            try
+            {
+                cluster = await SandboxCluster.StartAsync(options, cancellationToken);
+            }
+            catch (ArgumentException ex)
+            {
+                await error.WriteLineAsync("clientlb sandbox: " + ex.Message);
+                return 1;
+            }
+            catch (IOException ex)
+            {
+                await error.WriteLineAsync("clientlb sandbox: could not listen: " + ex.Message);
+                return 1;
+            }
+            await using (cluster)
+            {
+                foreach ((string file, string text) in yaml)
+                {
+                    try
+                    {
+                        await cluster.ApplyManifestAsync(text);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        await error.WriteLineAsync($"clientlb sandbox: applying '{file}' failed: {ex.Message}");
+                        return 1;
+                    }
+                    await output.WriteLineAsync($"applied {file}");
+                }
+                await output.WriteLineAsync($"api server: {cluster.ApiServerUri}");
+                await output.WriteLineAsync($"kubeconfig: {cluster.KubeconfigPath}");
+                await output.WriteLineAsync($"cluster dns: {cluster.DnsEndPoint} (udp and tcp)");
+                await output.WriteLineAsync($"try: kubectl --kubeconfig {cluster.KubeconfigPath} get pods,svc,endpointslices -A");
+                await output.WriteLineAsync("press Ctrl-C to stop");
+                await output.FlushAsync(cancellationToken);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+            return 0;
+        });
+        return command;
+    }
+}
