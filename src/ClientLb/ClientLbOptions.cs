@@ -19,10 +19,20 @@ public sealed class ClientLbOptions
     /// <summary>The cluster domain, <c>cluster.local</c> by default.</summary>
     public string? ClusterDomain { get; set; }
 
-    /// <summary>The policy of services that name none. <c>RoundRobin</c> by default.</summary>
-    public string DefaultPolicy { get; set; } = RoundRobinPolicy.PolicyName;
+    /// <summary>
+    /// The policy of services that name none. <c>Auto</c> by default: round-robin for HTTP/1.x requests and
+    /// least-outstanding power-of-two-choices for HTTP/2 and HTTP/3 (and so gRPC), where many requests share a connection.
+    /// Set <c>RoundRobin</c> to restore round-robin for every request.
+    /// </summary>
+    public string DefaultPolicy { get; set; } = AutoPolicy.PolicyName;
 
-    /// <summary>Statically configured services, by name (<c>payments</c> or <c>payments.finance</c>).</summary>
+    /// <summary>Where this process runs (node, zone, address): used by topology preference and <c>ClientIp</c> affinity.</summary>
+    public LocalityOptions Locality { get; set; } = new();
+
+    /// <summary>
+    /// Services by name (<c>payments</c> or <c>payments.finance</c>): an entry with endpoints is a static service; an entry
+    /// without endpoints only sets the policy and its parameters for a service found by discovery (DNS, Kubernetes).
+    /// </summary>
     public IDictionary<string, ServiceOptions> Services { get; } = new Dictionary<string, ServiceOptions>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Retries on another endpoint.</summary>
@@ -50,6 +60,24 @@ public sealed class ServiceOptions
     /// <summary>The balancing policy name; the <see cref="ClientLbOptions.DefaultPolicy"/> when unset.</summary>
     public string? Policy { get; set; }
 
+    /// <summary>Parameters of the <c>PeakEwma</c> policy.</summary>
+    public PeakEwmaOptions PeakEwma { get; set; } = new();
+
+    /// <summary>The key of the <c>Hash</c> and <c>Sticky</c> policies, and the session timeout of <c>Sticky</c>.</summary>
+    public AffinityOptions Affinity { get; set; } = new();
+
+    /// <summary>Preference for endpoints on the same node, then in the same zone, in front of any policy.</summary>
+    public TopologyOptions Topology { get; set; } = new();
+
+    /// <summary>Passive health: outlier ejection, panic threshold and slow start.</summary>
+    public HealthOptions Health { get; set; } = new();
+
+    /// <summary>The share of recent requests that may be retried or hedged.</summary>
+    public RetryBudgetOptions RetryBudget { get; set; } = new();
+
+    /// <summary>Hedged attempts for idempotent requests (off by default).</summary>
+    public HedgingOptions Hedging { get; set; } = new();
+
     /// <summary>
     /// Endpoints by endpoint name, as Microsoft.Extensions.ServiceDiscovery configures them
     /// (<c>Services:{name}:{endpointName}</c>: <c>default</c>, a scheme such as <c>https</c>, or a named port).
@@ -63,6 +91,10 @@ public sealed class RetryOptions
     /// <summary>Whether requests are retried at all. On by default.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>How many times a request may be retried, each time on a different endpoint. 1 by default.</summary>
-    public int MaxRetryAttempts { get; set; } = 1;
+    /// <summary>
+    /// How many times a request may be retried, each time on another endpoint than the attempt before. 2 by default, so a
+    /// retry that meets a second failure (one endpoint refusing while another is being replaced) still succeeds; the
+    /// service's retry budget, not this number, keeps retries from multiplying an outage.
+    /// </summary>
+    public int MaxRetryAttempts { get; set; } = 2;
 }

@@ -49,7 +49,100 @@ internal sealed class ClientLbOptionsValidator(IEnumerable<ILoadBalancingPolicy>
             {
                 failures.Add($"{section}:Services:{key}:Policy ('{policy}'): unknown policy; known: {string.Join(", ", known.Order())}");
             }
+            ValidateService($"{section}:Services:{key}", service, failures);
+            if (service.Topology.Enabled && string.IsNullOrEmpty(options.Locality.NodeName) && string.IsNullOrEmpty(options.Locality.Zone))
+            {
+                failures.Add($"{section}:Services:{key}:Topology:Enabled (True): needs {section}:Locality:NodeName or {section}:Locality:Zone (e.g. from the downward API)");
+            }
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    // Every parameter of every policy is checked, whatever policy is chosen now: a later switch must not meet a bad value.
+    private static void ValidateService(string path, ServiceOptions service, List<string> failures)
+    {
+        Positive(failures, path + ":PeakEwma:DecayTime", service.PeakEwma.DecayTime);
+        Positive(failures, path + ":PeakEwma:DefaultLatency", service.PeakEwma.DefaultLatency);
+
+        AffinityOptions affinity = service.Affinity;
+        if (!Enum.IsDefined(affinity.Key))
+        {
+            failures.Add($"{path}:Affinity:Key ('{affinity.Key}'): unknown key source; known: {string.Join(", ", Enum.GetNames<AffinityKeySource>())}");
+        }
+        if (affinity.Key is AffinityKeySource.Header or AffinityKeySource.Cookie && string.IsNullOrWhiteSpace(affinity.Name))
+        {
+            failures.Add($"{path}:Affinity:Name: required when Affinity:Key is {affinity.Key} (the {(affinity.Key == AffinityKeySource.Header ? "header" : "cookie")} name)");
+        }
+        else if (affinity.Key == AffinityKeySource.Header && affinity.Name is { } header && !IsToken(header))
+        {
+            failures.Add($"{path}:Affinity:Name ('{header}'): not a valid header name");
+        }
+        Positive(failures, path + ":Affinity:Timeout", affinity.Timeout);
+
+        Share(failures, path + ":Topology:MinHealthyShare", service.Topology.MinHealthyShare);
+
+        HealthOptions health = service.Health;
+        if (health.ConsecutiveConnectionFailures < 0)
+        {
+            failures.Add($"{path}:Health:ConsecutiveConnectionFailures ({health.ConsecutiveConnectionFailures}): must be 0 (off) or more");
+        }
+        if (health.ConsecutiveServerErrors < 0)
+        {
+            failures.Add($"{path}:Health:ConsecutiveServerErrors ({health.ConsecutiveServerErrors}): must be 0 (off) or more");
+        }
+        Positive(failures, path + ":Health:BaseEjectionTime", health.BaseEjectionTime);
+        if (health.MaxEjectionTime < health.BaseEjectionTime)
+        {
+            failures.Add($"{path}:Health:MaxEjectionTime ({health.MaxEjectionTime}): must be at least Health:BaseEjectionTime ({health.BaseEjectionTime})");
+        }
+        Share(failures, path + ":Health:MaxEjectedShare", health.MaxEjectedShare);
+        Share(failures, path + ":Health:PanicThreshold", health.PanicThreshold);
+        if (health.SlowStartWindow < TimeSpan.Zero)
+        {
+            failures.Add($"{path}:Health:SlowStartWindow ({health.SlowStartWindow}): must be zero (off) or positive");
+        }
+
+        RetryBudgetOptions budget = service.RetryBudget;
+        if (budget.Ratio is < 0 or > 10 || double.IsNaN(budget.Ratio))
+        {
+            failures.Add($"{path}:RetryBudget:Ratio ({budget.Ratio}): must be 0 to 10");
+        }
+        if (budget.MinRetriesPerSecond < 0)
+        {
+            failures.Add($"{path}:RetryBudget:MinRetriesPerSecond ({budget.MinRetriesPerSecond}): must be 0 or more");
+        }
+        if (budget.Window < TimeSpan.FromSeconds(1) || budget.Window > TimeSpan.FromMinutes(10))
+        {
+            failures.Add($"{path}:RetryBudget:Window ({budget.Window}): must be 1 s to 10 min");
+        }
+
+        HedgingOptions hedging = service.Hedging;
+        if (hedging.Delay < TimeSpan.Zero)
+        {
+            failures.Add($"{path}:Hedging:Delay ({hedging.Delay}): must be zero or positive");
+        }
+        if (hedging.MaxHedgedAttempts is < 1 or > 10)
+        {
+            failures.Add($"{path}:Hedging:MaxHedgedAttempts ({hedging.MaxHedgedAttempts}): must be 1 to 10");
+        }
+    }
+
+    private static void Positive(List<string> failures, string path, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add($"{path} ({value}): must be positive");
+        }
+    }
+
+    private static void Share(List<string> failures, string path, double value)
+    {
+        if (value is < 0 or > 1 || double.IsNaN(value))
+        {
+            failures.Add($"{path} ({value}): must be a share from 0 to 1");
+        }
+    }
+
+    // RFC 9110 token characters.
+    private static bool IsToken(string name) => name.Length > 0 && name.All(c => c < 127 && (char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)));
 }

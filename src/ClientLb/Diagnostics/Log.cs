@@ -25,4 +25,28 @@ internal static partial class Log
 
     [LoggerMessage(7, LogLevel.Error, "Service {Service}: the balancing policy configuration is invalid; keeping the current picker")]
     public static partial void PolicyInvalid(ILogger logger, string service, Exception error);
+
+    [LoggerMessage(8, LogLevel.Warning, "Service {Service}: endpoint {Endpoint} ejected for {Duration} ({Reason}; ejection {Ejections} in a row)")]
+    public static partial void EndpointEjected(ILogger logger, string service, string endpoint, string reason, TimeSpan duration, int ejections);
+
+    [LoggerMessage(9, LogLevel.Information, "Service {Service}: endpoint {Endpoint} returns to rotation after its ejection")]
+    public static partial void EndpointReturned(ILogger logger, string service, string endpoint);
+
+    [LoggerMessage(10, LogLevel.Information, "Service {Service}: endpoint {Endpoint} failing ({Reason}) but not ejected: {Ejected} of {Total} already are (max ejected share)")]
+    public static partial void EjectionLimited(ILogger logger, string service, string endpoint, string reason, int ejected, int total);
+
+    [LoggerMessage(11, LogLevel.Warning, "Service {Service}: panic: only {Healthy} of {Total} endpoints healthy, below the panic threshold; using all of them")]
+    public static partial void PanicEntered(ILogger logger, string service, int healthy, int total);
+
+    [LoggerMessage(12, LogLevel.Information, "Service {Service}: panic over: {Healthy} of {Total} endpoints healthy")]
+    public static partial void PanicLeft(ILogger logger, string service, int healthy, int total);
+
+    [LoggerMessage(13, LogLevel.Information, "Service {Service}: topology preference now keeps traffic at level {Level} ({Candidates} of {Eligible} eligible endpoints)")]
+    public static partial void TopologyLevelChanged(ILogger logger, string service, string level, int candidates, int eligible);
+
+    [LoggerMessage(14, LogLevel.Debug, "Service {Service}: retry budget spent; attempt on {Endpoint} failed ({Reason}) and is not retried")]
+    public static partial void RetryBudgetExhausted(ILogger logger, string service, string endpoint, string reason);
+
+    [LoggerMessage(15, LogLevel.Debug, "Service {Service}: hedged attempt {Attempt} after {Endpoint} did not answer in time or failed")]
+    public static partial void Hedging(ILogger logger, string service, int attempt, string endpoint);
 }

@@ -11,12 +11,21 @@ namespace ClientLb.Endpoints;
 public sealed class Endpoint : IEquatable<Endpoint>
 {
     /// <summary>Creates an endpoint for an IP address.</summary>
-    public Endpoint(IPAddress address, int port, EndpointConditions? conditions = null, string? hostname = null, string? zone = null, string? nodeName = null, int weight = 1, string? scheme = null)
-        : this(address ?? throw new ArgumentNullException(nameof(address)), address.ToString(), port, conditions, hostname, zone, nodeName, weight, scheme)
+    /// <param name="address">The IP address.</param>
+    /// <param name="port">The port (1-65535).</param>
+    /// <param name="conditions">The EndpointSlice conditions; ready and serving when null.</param>
+    /// <param name="hostname">The pod's hostname, if any.</param>
+    /// <param name="zone">The zone the endpoint runs in, if known.</param>
+    /// <param name="nodeName">The node the endpoint runs on, if known.</param>
+    /// <param name="weight">A relative weight, at least 1.</param>
+    /// <param name="scheme">The scheme the endpoint must be called with, if its source says so.</param>
+    /// <param name="zoneHints">The zones this endpoint should serve (EndpointSlice <c>hints.forZones</c>); empty when none.</param>
+    public Endpoint(IPAddress address, int port, EndpointConditions? conditions = null, string? hostname = null, string? zone = null, string? nodeName = null, int weight = 1, string? scheme = null, IReadOnlyList<string>? zoneHints = null)
+        : this(address ?? throw new ArgumentNullException(nameof(address)), address.ToString(), port, conditions, hostname, zone, nodeName, weight, scheme, zoneHints)
     {
     }
 
-    private Endpoint(IPAddress? address, string host, int port, EndpointConditions? conditions, string? hostname, string? zone, string? nodeName, int weight, string? scheme)
+    private Endpoint(IPAddress? address, string host, int port, EndpointConditions? conditions, string? hostname, string? zone, string? nodeName, int weight, string? scheme, IReadOnlyList<string>? zoneHints = null)
     {
         if (port is < 1 or > 65535)
         {
@@ -35,6 +44,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
         NodeName = nodeName;
         Weight = weight;
         Scheme = scheme;
+        ZoneHints = zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints];
         string portText = port.ToString(CultureInfo.InvariantCulture);
         Authority = address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? "[" + host + "]:" + portText : host + ":" + portText;
         EndPoint = address is not null ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
@@ -88,9 +98,15 @@ public sealed class Endpoint : IEquatable<Endpoint>
     /// <summary>The scheme this endpoint must be called with (<c>http</c>/<c>https</c>), when its source says so.</summary>
     public string? Scheme { get; }
 
+    /// <summary>
+    /// The zones this endpoint should serve, from the EndpointSlice topology hints (<c>hints.forZones[].name</c>);
+    /// empty when the source gave none. Kube-proxy uses them only when every ready endpoint has hints.
+    /// </summary>
+    public IReadOnlyList<string> ZoneHints { get; }
+
     /// <summary>Returns a copy with other conditions.</summary>
     public Endpoint WithConditions(EndpointConditions conditions) =>
-        new(Address, Host, Port, conditions, Hostname, Zone, NodeName, Weight, Scheme);
+        new(Address, Host, Port, conditions, Hostname, Zone, NodeName, Weight, Scheme, ZoneHints);
 
     /// <summary>
     /// Parses <c>host:port</c>, <c>[v6]:port</c> or <c>scheme://host:port</c> (a trailing <c>/</c> is allowed).
@@ -215,7 +231,8 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public bool Equals(Endpoint? other) =>
         other is not null && SameAddress(other) && Conditions == other.Conditions && Weight == other.Weight &&
         string.Equals(Hostname, other.Hostname, StringComparison.Ordinal) && string.Equals(Zone, other.Zone, StringComparison.Ordinal) &&
-        string.Equals(NodeName, other.NodeName, StringComparison.Ordinal) && string.Equals(Scheme, other.Scheme, StringComparison.Ordinal);
+        string.Equals(NodeName, other.NodeName, StringComparison.Ordinal) && string.Equals(Scheme, other.Scheme, StringComparison.Ordinal) &&
+        ZoneHints.SequenceEqual(other.ZoneHints, StringComparer.Ordinal);
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => Equals(obj as Endpoint);

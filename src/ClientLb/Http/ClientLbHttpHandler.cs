@@ -7,6 +7,8 @@ using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
+using System.Net.Http.Headers;
+using Polly.Hedging;
 using Polly.Retry;
 
 namespace ClientLb.Http;
@@ -20,12 +22,16 @@ namespace ClientLb.Http;
 public sealed class ClientLbHttpHandler : HttpMessageHandler
 {
     private static readonly ResiliencePropertyKey<RetryState> StateKey = new("clientlb.retry");
+    private static readonly ResiliencePropertyKey<HedgeState> HedgeKey = new("clientlb.hedge");
 
     private readonly ServiceRegistry _registry;
     private readonly ILogger _logger;
     private readonly ResiliencePipeline<HttpResponseMessage>? _retry;
     private readonly Func<Endpoint, EndpointTransport> _createTransport;
     private readonly TimeSpan _initialResolutionTimeout;
+    private readonly TimeProvider _timeProvider;
+    private readonly int _maxRetryAttempts;
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<HedgingOptions, ResiliencePipeline<HttpResponseMessage>> _hedging = [];
     private CachedService[] _cache = [];
 
     /// <summary>Creates a handler that balances over the services of <paramref name="registry"/>.</summary>
@@ -35,11 +41,13 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ClientLb.Http");
         ClientLbOptions options = registry.Options;
         _initialResolutionTimeout = options.InitialResolutionTimeout;
+        _timeProvider = timeProvider ?? registry.TimeProvider;
+        _maxRetryAttempts = options.Retry.MaxRetryAttempts;
         Action<SocketsHttpHandler>? configure = options.ConfigureTransport;
         _createTransport = endpoint => new EndpointTransport(endpoint, configure);
         if (options.Retry.Enabled && options.Retry.MaxRetryAttempts > 0)
         {
-            _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = timeProvider ?? TimeProvider.System }
+            _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _timeProvider }
                 .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
                 {
                     Name = "ClientLb.RetryOnAnotherEndpoint",
@@ -66,15 +74,22 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         Uri original = request.RequestUri!;
         try
         {
+            if (balancer.Options.Hedging.Enabled && RetryClassifier.CanSendAgain(request))
+            {
+                return await HedgeAsync(balancer, request, original, cancellationToken).ConfigureAwait(false);
+            }
             // The first attempt runs inline: the common case costs one pick and no resilience machinery.
+            long start = balancer.OnAttemptStart();
+            balancer.RetryBudget.Deposit(start);
             BalancedEndpoint endpoint = balancer.Pick(new PickContext(request));
             Outcome<HttpResponseMessage> outcome;
+            string reason;
             Activity? span = BeginAttempt(balancer, request, original, endpoint, 0);
             try
             {
                 HttpResponseMessage response = await endpoint.GetOrCreateTransport(_createTransport).Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
-                EndAttempt(endpoint, span, response, null);
-                if (_retry is null || !IsRetryable(balancer, request, response, null))
+                EndAttempt(balancer, endpoint, start, span, response, null);
+                if (_retry is null || !IsRetryable(balancer, request, response, null, out reason))
                 {
                     return response;
                 }
@@ -82,8 +97,8 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                EndAttempt(endpoint, span, null, ex);
-                if (_retry is null || !IsRetryable(balancer, request, null, ex))
+                EndAttempt(balancer, endpoint, start, span, null, ex);
+                if (_retry is null || !IsRetryable(balancer, request, null, ex, out reason))
                 {
                     throw;
                 }
@@ -94,12 +109,29 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
                 endpoint.OnRequestEnd();
                 span?.Dispose();
             }
+            if (!TryWithdraw(balancer, endpoint, reason))
+            {
+                // The budget is spent: the caller gets the failure as it was, not a retry that would add to an outage.
+                outcome.ThrowIfException();
+                return outcome.Result!;
+            }
             return await RetryAsync(new RetryState(this, balancer, request, original, endpoint, outcome), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             request.RequestUri = original;
         }
+    }
+
+    private bool TryWithdraw(ServiceBalancer balancer, BalancedEndpoint failed, string reason)
+    {
+        if (balancer.RetryBudget.TryWithdraw())
+        {
+            return true;
+        }
+        _registry.Metrics.BudgetExhausted(balancer.Service.Id);
+        Log.RetryBudgetExhausted(_logger, balancer.Service.Id, failed.Endpoint.Authority, reason);
+        return false;
     }
 
     // Only after a retryable failure: Polly's retry strategy runs, seeded with the failed first outcome, so it
@@ -134,8 +166,9 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         return ClientLbActivity.Source.HasListeners() ? StartAttemptActivity(endpoint, attempt) : null;
     }
 
-    private void EndAttempt(BalancedEndpoint endpoint, Activity? span, HttpResponseMessage? response, Exception? error)
+    private void EndAttempt(ServiceBalancer balancer, BalancedEndpoint endpoint, long start, Activity? span, HttpResponseMessage? response, Exception? error)
     {
+        balancer.OnAttemptEnd(endpoint, start, response, error);
         if (error is not null)
         {
             _registry.Metrics.Failed(endpoint, error is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } ? "connection_error" : "transport_error");
@@ -147,13 +180,18 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         }
     }
 
-    private static bool IsRetryable(ServiceBalancer balancer, HttpRequestMessage request, HttpResponseMessage? response, Exception? error) =>
-        error is not OperationCanceledException && balancer.EligibleCount > 1 && RetryClassifier.IsRetryable(response, error, request, out _);
+    private static bool IsRetryable(ServiceBalancer balancer, HttpRequestMessage request, HttpResponseMessage? response, Exception? error, out string reason)
+    {
+        reason = "";
+        return error is not OperationCanceledException && balancer.EligibleCount > 1 && RetryClassifier.IsRetryable(response, error, request, out reason);
+    }
 
     /// <summary>What the retry path carries between attempts (allocated only when a first attempt failed).</summary>
     private sealed class RetryState(ClientLbHttpHandler handler, ServiceBalancer balancer, HttpRequestMessage request, Uri original, BalancedEndpoint first, Outcome<HttpResponseMessage> firstOutcome)
     {
         private bool _seedConsumed;
+
+        public ClientLbHttpHandler Handler => handler;
 
         public ServiceBalancer Balancer { get; } = balancer;
 
@@ -181,18 +219,19 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
                 return Outcome.FromException<HttpResponseMessage>(ex);
             }
             Last = endpoint;
+            long start = Balancer.OnAttemptStart();
             Activity? span = handler.BeginAttempt(Balancer, Request, original, endpoint, Attempt);
             try
             {
                 HttpResponseMessage response = await endpoint.GetOrCreateTransport(handler._createTransport).Invoker.SendAsync(Request, cancellationToken).ConfigureAwait(false);
-                handler.EndAttempt(endpoint, span, response, null);
+                handler.EndAttempt(Balancer, endpoint, start, span, response, null);
                 return Outcome.FromResult(response);
             }
             catch (Exception ex)
             {
                 if (ex is not OperationCanceledException)
                 {
-                    handler.EndAttempt(endpoint, span, null, ex);
+                    handler.EndAttempt(Balancer, endpoint, start, span, null, ex);
                 }
                 return Outcome.FromException<HttpResponseMessage>(ex);
             }
@@ -213,8 +252,12 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         return activity;
     }
 
+    // The first failure was classified and paid for from the budget before the pipeline was entered; later ones pay here,
+    // unless no attempt is left (Polly asks about the last outcome too, and a token must not be spent on it).
     private static bool ShouldRetry(ResilienceContext context, Outcome<HttpResponseMessage> outcome) =>
-        context.Properties.TryGetValue(StateKey, out RetryState? state) && IsRetryable(state.Balancer, state.Request, outcome.Result, outcome.Exception);
+        context.Properties.TryGetValue(StateKey, out RetryState? state) &&
+        (state.Attempt == 0 || (state.Attempt < state.Handler._maxRetryAttempts && IsRetryable(state.Balancer, state.Request, outcome.Result, outcome.Exception, out string reason) &&
+                                state.Handler.TryWithdraw(state.Balancer, state.Last, reason)));
 
     private ValueTask OnRetry(OnRetryArguments<HttpResponseMessage> args)
     {
@@ -276,4 +319,135 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
     }
 
     private sealed record CachedService(string Scheme, string Host, int Port, ServiceBalancer Balancer);
+
+    // Hedging (opt-in per service, idempotent requests with a replayable body): Polly's hedging strategy launches another
+    // attempt on another endpoint when the first has not answered within the delay, or at once when it failed in a
+    // retryable way; the first acceptable answer wins, the others are cancelled and their responses disposed.
+    private async Task<HttpResponseMessage> HedgeAsync(ServiceBalancer balancer, HttpRequestMessage request, Uri original, CancellationToken cancellationToken)
+    {
+        HedgingOptions options = balancer.Options.Hedging;
+        if (!_hedging.TryGetValue(options, out ResiliencePipeline<HttpResponseMessage>? pipeline))
+        {
+            pipeline = _hedging.GetValue(options, CreateHedgingPipeline);
+        }
+        var state = new HedgeState(this, balancer, request, original);
+        ResilienceContext context = ResilienceContextPool.Shared.Get(cancellationToken);
+        try
+        {
+            context.Properties.Set(HedgeKey, state);
+            Outcome<HttpResponseMessage> outcome = await pipeline.ExecuteOutcomeAsync(
+                static (ctx, s) => s.AttemptAsync(ctx.CancellationToken), context, state).ConfigureAwait(false);
+            outcome.ThrowIfException();
+            HttpResponseMessage response = outcome.Result!;
+            // A hedged attempt sent a copy of the request; the caller sees its own.
+            response.RequestMessage = request;
+            return response;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private ResiliencePipeline<HttpResponseMessage> CreateHedgingPipeline(HedgingOptions options) =>
+        new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _timeProvider }
+            .AddHedging(new HedgingStrategyOptions<HttpResponseMessage>
+            {
+                Name = "ClientLb.Hedging",
+                MaxHedgedAttempts = options.MaxHedgedAttempts,
+                Delay = options.Delay,
+                ShouldHandle = static args => new ValueTask<bool>(
+                    args.Context.Properties.TryGetValue(HedgeKey, out HedgeState? state) &&
+                    IsRetryable(state.Balancer, state.Request, args.Outcome.Result, args.Outcome.Exception, out _)),
+                ActionGenerator = static args =>
+                {
+                    // Every hedge is extra load: it is paid from the same budget as retries.
+                    if (!args.PrimaryContext.Properties.TryGetValue(HedgeKey, out HedgeState? state) ||
+                        !state.Handler.TryWithdraw(state.Balancer, state.Last ?? throw new InvalidOperationException("A hedge before any attempt."), "hedge"))
+                    {
+                        return null;
+                    }
+                    state.Handler._registry.Metrics.Hedged(state.Balancer.Service.Id);
+                    Log.Hedging(state.Handler._logger, state.Balancer.Service.Id, args.AttemptNumber, state.Last.Endpoint.Authority);
+                    return () => args.Callback(args.ActionContext);
+                },
+            })
+            .Build();
+
+    /// <summary>One hedged request: attempts run concurrently, each on its own copy of the request after the first.</summary>
+    private sealed class HedgeState(ClientLbHttpHandler handler, ServiceBalancer balancer, HttpRequestMessage request, Uri original)
+    {
+        private int _attempts;
+        private BalancedEndpoint? _last;
+
+        public ClientLbHttpHandler Handler { get; } = handler;
+
+        public ServiceBalancer Balancer { get; } = balancer;
+
+        public HttpRequestMessage Request { get; } = request;
+
+        public BalancedEndpoint? Last => Volatile.Read(ref _last);
+
+        public async ValueTask<Outcome<HttpResponseMessage>> AttemptAsync(CancellationToken cancellationToken)
+        {
+            int attempt = Interlocked.Increment(ref _attempts) - 1;
+            // Concurrent sends must not share one HttpRequestMessage (its URI and headers are per attempt); the body is
+            // replayable (checked before hedging), so copies share it.
+            HttpRequestMessage message = attempt == 0 ? Request : Copy(Request, original);
+            long start = Balancer.OnAttemptStart();
+            if (attempt == 0)
+            {
+                Balancer.RetryBudget.Deposit(start);
+            }
+            BalancedEndpoint endpoint;
+            try
+            {
+                endpoint = Balancer.Pick(new PickContext(message, Last));
+            }
+            catch (NoEndpointsException ex)
+            {
+                return Outcome.FromException<HttpResponseMessage>(ex);
+            }
+            Volatile.Write(ref _last, endpoint);
+            Activity? span = Handler.BeginAttempt(Balancer, message, original, endpoint, attempt);
+            try
+            {
+                HttpResponseMessage response = await endpoint.GetOrCreateTransport(Handler._createTransport).Invoker.SendAsync(message, cancellationToken).ConfigureAwait(false);
+                Handler.EndAttempt(Balancer, endpoint, start, span, response, null);
+                return Outcome.FromResult(response);
+            }
+            catch (Exception ex)
+            {
+                if (ex is not OperationCanceledException)
+                {
+                    Handler.EndAttempt(Balancer, endpoint, start, span, null, ex);
+                }
+                return Outcome.FromException<HttpResponseMessage>(ex);
+            }
+            finally
+            {
+                endpoint.OnRequestEnd();
+                span?.Dispose();
+            }
+        }
+
+        private static HttpRequestMessage Copy(HttpRequestMessage request, Uri original)
+        {
+            var copy = new HttpRequestMessage(request.Method, original)
+            {
+                Version = request.Version,
+                VersionPolicy = request.VersionPolicy,
+                Content = request.Content,
+            };
+            foreach (KeyValuePair<string, HeaderStringValues> header in request.Headers.NonValidated)
+            {
+                copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+            foreach (KeyValuePair<string, object?> option in request.Options)
+            {
+                ((IDictionary<string, object?>)copy.Options)[option.Key] = option.Value;
+            }
+            return copy;
+        }
+    }
 }

@@ -37,7 +37,14 @@ public static class ClientLbServiceCollectionExtensions
                 ClientLbOptions options = sp.GetRequiredService<IOptionsMonitor<ClientLbOptions>>().CurrentValue;
                 return ServiceNameDefaults.Resolve(options.Namespace, options.ClusterDomain);
             });
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancingPolicy, AutoPolicy>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancingPolicy, RoundRobinPolicy>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancingPolicy, RandomPolicy>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancingPolicy, PowerOfTwoChoicesPolicy>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancingPolicy, PeakEwmaPolicy>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancingPolicy, WeightedPolicy>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancingPolicy, HashPolicy>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoadBalancingPolicy, StickyPolicy>());
             // The configuration source is asked first: an explicitly configured service wins over discovery.
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSourceFactory, ConfigurationSourceFactory>());
             services.TryAddSingleton(sp => new ClientLbMetrics(sp.GetService<IMeterFactory>()));

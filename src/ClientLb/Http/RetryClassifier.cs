@@ -17,7 +17,7 @@ internal static class RetryClassifier
             case null:
                 int status = (int)response!.StatusCode;
                 reason = status switch { 502 => "status_502", 503 => "status_503", 504 => "status_504", _ => "" };
-                return reason.Length > 0 && IsIdempotent(request.Method) && CanResendContent(request.Content);
+                return reason.Length > 0 && MaySendAgain(request);
             case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }:
             case ObjectDisposedException:
                 // ObjectDisposedException: the endpoint left the service and its pool closed under a racing pick.
@@ -25,12 +25,24 @@ internal static class RetryClassifier
                 return true;
             case HttpRequestException:
                 reason = "transport_error";
-                return IsIdempotent(request.Method) && CanResendContent(request.Content);
+                return MaySendAgain(request);
             default:
                 reason = "";
                 return false;
         }
     }
+
+    /// <summary>
+    /// Whether a request that may have reached a server can be sent again: idempotent, or explicitly allowed by the caller
+    /// (<see cref="ClientLbRequestOptions.AllowRetry"/>), and with a body that can be sent twice.
+    /// </summary>
+    private static bool MaySendAgain(HttpRequestMessage request) =>
+        CanResendContent(request.Content) && (IsIdempotent(request.Method) ||
+            // Reading Options creates it: only on this failure path, and only for non-idempotent methods.
+            (request.Options.TryGetValue(ClientLbRequestOptions.AllowRetry, out bool allowed) && allowed));
+
+    /// <summary>Whether a request may be hedged: idempotent, with a body that can be sent more than once.</summary>
+    public static bool CanSendAgain(HttpRequestMessage request) => IsIdempotent(request.Method) && CanResendContent(request.Content);
 
     /// <summary>The methods RFC 9110 section 9.2.2 calls idempotent.</summary>
     public static bool IsIdempotent(HttpMethod method) =>

@@ -7,12 +7,25 @@ namespace ClientLb.LoadBalancing;
 /// reaches it. One instance lives as long as the endpoint stays in the service, across picker rebuilds,
 /// so counters and connections survive snapshot changes.
 /// </summary>
-public sealed class BalancedEndpoint
+public sealed partial class BalancedEndpoint
 {
     private Endpoint _endpoint;
     private int _outstanding;
     private int _retired;
     private IDisposable? _transport;
+
+    // Latency: a peak-EWMA estimate in timestamp ticks (linkerd2-proxy's PeakEwma); written under _latencyGate.
+    private readonly Lock _latencyGate = new();
+    private double _latencyTicks = -1;
+    private long _latencyStamp;
+    private bool _latencyObserved;
+
+    // Passive health: failures in a row, counted lock-free; ejection state written under the balancer's gate.
+    private int _connectionFailures;
+    private int _serverErrors;
+    private long _ejectedUntil;
+    private long _warmStart;
+    private long _warmEnd;
 
     internal BalancedEndpoint(Endpoint endpoint, string serviceId)
     {
@@ -32,7 +45,131 @@ public sealed class BalancedEndpoint
     /// <summary>True once the endpoint left the service; in-flight requests still complete.</summary>
     public bool IsRetired => Volatile.Read(ref _retired) != 0;
 
+    /// <summary>True while passive health keeps the endpoint out of rotation.</summary>
+    public bool IsEjected => Volatile.Read(ref _ejectedUntil) != 0;
+
+    /// <summary>The peak-EWMA latency estimate as last updated, or null before the first response.</summary>
+    public TimeSpan? Latency(TimeProvider timeProvider)
+    {
+        double ticks = Volatile.Read(ref _latencyTicks);
+        return ticks < 0 ? null : TimeSpan.FromSeconds(ticks / timeProvider.TimestampFrequency);
+    }
+
     internal void Update(Endpoint endpoint) => Volatile.Write(ref _endpoint, endpoint);
+
+    /// <summary>
+    /// The latency estimate decayed to <paramref name="now"/>, in timestamp ticks; <paramref name="defaultTicks"/> before
+    /// the first response. Decaying on read lets an endpoint that stopped getting traffic after a spike win picks again.
+    /// </summary>
+    internal double LatencyEstimate(long now, double decayTicks, double defaultTicks)
+    {
+        double estimate = Volatile.Read(ref _latencyTicks);
+        long stamp = Volatile.Read(ref _latencyStamp);
+        if (estimate < 0)
+        {
+            return defaultTicks;
+        }
+        long elapsed = now - stamp;
+        return elapsed <= 0 ? estimate : estimate * Math.Exp(-elapsed / decayTicks);
+    }
+
+    /// <summary>The estimate as last written (timestamp ticks; negative before any) and when it was written.</summary>
+    internal double RawLatency(out long stamp)
+    {
+        stamp = Volatile.Read(ref _latencyStamp);
+        return Volatile.Read(ref _latencyTicks);
+    }
+
+    /// <summary>Whether a latency was ever recorded or seeded.</summary>
+    internal bool HasLatency => Volatile.Read(ref _latencyTicks) >= 0;
+
+    /// <summary>Starts the estimate of an endpoint that has not answered yet at <paramref name="ticks"/>, decaying from <paramref name="now"/>.</summary>
+    internal void SeedLatency(long now, double ticks)
+    {
+        lock (_latencyGate)
+        {
+            if (_latencyTicks < 0)
+            {
+                _latencyTicks = ticks;
+                _latencyStamp = now;
+            }
+        }
+    }
+
+    /// <summary>Folds one observed latency into the peak-EWMA estimate: a higher value replaces it at once, a lower one decays in.</summary>
+    internal void RecordLatency(long now, long rttTicks, double decayTicks)
+    {
+        lock (_latencyGate)
+        {
+            double estimate = _latencyTicks;
+            // The first real answer replaces a seeded guess outright.
+            if (estimate < rttTicks || !_latencyObserved)
+            {
+                _latencyTicks = rttTicks;
+            }
+            else
+            {
+                double decay = Math.Exp(-Math.Max(0, now - _latencyStamp) / decayTicks);
+                _latencyTicks = estimate * decay + rttTicks * (1 - decay);
+            }
+            _latencyStamp = now;
+            _latencyObserved = true;
+        }
+    }
+
+    /// <summary>Counts a connection failure in a row; returns how many there are now.</summary>
+    internal int CountConnectionFailure() => Interlocked.Increment(ref _connectionFailures);
+
+    /// <summary>Counts a 5xx response in a row; returns how many there are now.</summary>
+    internal int CountServerError() => Interlocked.Increment(ref _serverErrors);
+
+    /// <summary>A success ends both runs of failures. Writes only when there is something to reset (no shared-line churn).</summary>
+    internal void CountSuccess()
+    {
+        if (Volatile.Read(ref _connectionFailures) != 0)
+        {
+            Volatile.Write(ref _connectionFailures, 0);
+        }
+        if (Volatile.Read(ref _serverErrors) != 0)
+        {
+            Volatile.Write(ref _serverErrors, 0);
+        }
+    }
+
+    /// <summary>The timestamp at which an ejection ends; 0 when not ejected.</summary>
+    internal long EjectedUntil => Volatile.Read(ref _ejectedUntil);
+
+    /// <summary>How many times in a row the endpoint was ejected (drives the exponential ejection time).</summary>
+    internal int Ejections { get; set; }
+
+    /// <summary>When the endpoint last came back from an ejection.</summary>
+    internal long ReturnedAt { get; set; }
+
+    internal void Eject(long until)
+    {
+        Volatile.Write(ref _ejectedUntil, until);
+        Volatile.Write(ref _connectionFailures, 0);
+        Volatile.Write(ref _serverErrors, 0);
+    }
+
+    internal void Return(long now)
+    {
+        Volatile.Write(ref _ejectedUntil, 0);
+        ReturnedAt = now;
+    }
+
+    /// <summary>The end of the slow-start ramp; 0 when the endpoint takes its full share.</summary>
+    internal long WarmEnd => Volatile.Read(ref _warmEnd);
+
+    internal long WarmStart => Volatile.Read(ref _warmStart);
+
+    internal void StartWarming(long now, long windowTicks)
+    {
+        Volatile.Write(ref _warmStart, now);
+        Volatile.Write(ref _warmEnd, now + windowTicks);
+    }
+
+    internal void EndWarming() => Volatile.Write(ref _warmEnd, 0);
 
     /// <summary>Counts a request as started; pair with <see cref="OnRequestEnd"/>.</summary>
     public void OnRequestStart() => Interlocked.Increment(ref _outstanding);
@@ -76,5 +213,5 @@ public sealed class BalancedEndpoint
     private void CloseTransport() => Interlocked.Exchange(ref _transport, null)?.Dispose();
 
     /// <inheritdoc />
-    public override string ToString() => $"{Endpoint} (outstanding {Outstanding})";
+    public override string ToString() => $"{Endpoint} (outstanding {Outstanding}{(IsEjected ? ", ejected" : "")})";
 }

@@ -8,28 +8,43 @@ namespace ClientLb.LoadBalancing;
 
 /// <summary>
 /// Balances one service: follows its source, decides which endpoints are eligible (<see cref="EndpointSelector"/>),
-/// builds an immutable picker with the service's policy and swaps it in. <see cref="Pick"/> reads one reference.
+/// applies passive health (ejection, panic threshold, slow start) and topology preference, builds an immutable picker
+/// with the service's policy and swaps it in. <see cref="Pick"/> reads one reference.
 /// </summary>
-public sealed class ServiceBalancer : IAsyncDisposable
+public sealed partial class ServiceBalancer : IAsyncDisposable
 {
     private readonly Lock _rebuildGate = new();
-    private readonly Func<ILoadBalancingPolicy> _policy;
+    private readonly Func<BalancerSettings> _settings;
     private readonly ILogger _logger;
+    private readonly ClientLbMetrics? _metrics;
     private readonly IDisposable _subscription;
     private readonly Dictionary<string, BalancedEndpoint> _byAuthority = new(StringComparer.Ordinal);
+    private readonly TimeProvider _timeProvider;
+    private readonly PolicyContext _context;
     private EndpointPicker _picker;
     private EndpointSelection? _selection;
     private bool _ready;
 
-    private readonly TimeProvider _timeProvider;
+    // Written under _rebuildGate; read lock-free on the request path.
+    private BalancedEndpoint[] _eligible = [];
+    private ILoadBalancingPolicy? _policy;
+    private HealthSettings _health;
+    private long _deadline = long.MaxValue;
+    private bool _resolvedOnce;
+    private bool _inPanic;
+    private int _topologyLevel = (int)TopologyLevel.Any;
 
-    internal ServiceBalancer(ServiceName service, IEndpointSource source, Func<ILoadBalancingPolicy> policy, ILogger logger, TimeProvider timeProvider)
+    internal ServiceBalancer(ServiceName service, IEndpointSource source, Func<BalancerSettings> settings, ILogger logger, TimeProvider timeProvider, ClientLbMetrics? metrics = null)
     {
         _timeProvider = timeProvider;
         Service = service;
         Source = source;
-        _policy = policy;
+        _settings = settings;
         _logger = logger;
+        _metrics = metrics;
+        _context = new PolicyContext(service.Id, timeProvider: timeProvider);
+        _health = HealthSettings.From(_context.Options, timeProvider);
+        RetryBudget = new RetryBudget(_context.Options.RetryBudget, timeProvider);
         _picker = new FailingPicker(new NoEndpointsException(source.Service, source.Description, "the source has not answered yet"));
         _subscription = source.Subscribe(_ => Rebuild());
         source.Start();
@@ -45,11 +60,35 @@ public sealed class ServiceBalancer : IAsyncDisposable
     /// <summary>The current picker.</summary>
     public EndpointPicker Picker => Volatile.Read(ref _picker);
 
-    /// <summary>How many endpoints are eligible now.</summary>
+    /// <summary>How many endpoints the current picker chooses from (eligible, healthy and local enough).</summary>
     public int EligibleCount => Picker.Endpoints.Count;
 
     /// <summary>The current eligibility decision, or null before the first snapshot.</summary>
     public EndpointSelection? Selection => Volatile.Read(ref _selection);
+
+    /// <summary>The service's options in effect (its configuration entry, or defaults).</summary>
+    public ServiceOptions Options => _context.Options;
+
+    /// <summary>The retry budget shared by every request to this service.</summary>
+    public RetryBudget RetryBudget { get; }
+
+    /// <summary>True while too few endpoints are healthy and every eligible endpoint is used regardless (panic threshold).</summary>
+    public bool InPanic => Volatile.Read(ref _inPanic);
+
+    /// <summary>The topology level traffic is kept in (<see cref="TopologyLevel.Any"/> when topology preference is off).</summary>
+    public TopologyLevel TopologyLevel => (TopologyLevel)Volatile.Read(ref _topologyLevel);
+
+    /// <summary>Every endpoint the balancer tracks, ejected ones included.</summary>
+    public IReadOnlyList<BalancedEndpoint> KnownEndpoints
+    {
+        get
+        {
+            lock (_rebuildGate)
+            {
+                return [.. _byAuthority.Values];
+            }
+        }
+    }
 
     /// <summary>Picks an endpoint. Throws <see cref="NoEndpointsException"/> at once when none is eligible.</summary>
     public BalancedEndpoint Pick(in PickContext context) => Volatile.Read(ref _picker).Pick(context);
@@ -80,6 +119,118 @@ public sealed class ServiceBalancer : IAsyncDisposable
         Volatile.Write(ref _ready, true);
     }
 
+    /// <summary>
+    /// Marks the start of an attempt and returns its timestamp. Ejections and slow-start windows end here, on the
+    /// request path, when their deadline has passed: no timers, and one comparison when nothing is due.
+    /// </summary>
+    internal long OnAttemptStart()
+    {
+        long now = _timeProvider.GetTimestamp();
+        if (now >= Volatile.Read(ref _deadline))
+        {
+            OnDeadline(now);
+        }
+        return now;
+    }
+
+    /// <summary>Records an attempt's outcome: latency for PeakEwma, and failures in a row for passive health.</summary>
+    internal void OnAttemptEnd(BalancedEndpoint endpoint, long start, HttpResponseMessage? response, Exception? error)
+    {
+        long now = _timeProvider.GetTimestamp();
+        HealthSettings health = Volatile.Read(ref _health);
+        if (response is not null)
+        {
+            // Only answers carry latency: a refused connection fails fast and must not look like a fast endpoint.
+            endpoint.RecordLatency(now, now - start, health.DecayTicks);
+            _metrics?.AttemptDuration(endpoint, (double)(now - start) / _timeProvider.TimestampFrequency);
+        }
+        if (!health.Enabled || error is OperationCanceledException or ObjectDisposedException)
+        {
+            return;
+        }
+        if (error is not null)
+        {
+            if (health.ConnectionFailures > 0 && endpoint.CountConnectionFailure() >= health.ConnectionFailures)
+            {
+                TryEject(endpoint, now, health, "connection_failures");
+            }
+        }
+        else if ((int)response!.StatusCode >= 500)
+        {
+            if (health.ServerErrors > 0 && endpoint.CountServerError() >= health.ServerErrors)
+            {
+                TryEject(endpoint, now, health, "server_errors");
+            }
+        }
+        else
+        {
+            endpoint.CountSuccess();
+        }
+    }
+
+    private void TryEject(BalancedEndpoint endpoint, long now, HealthSettings health, string reason)
+    {
+        lock (_rebuildGate)
+        {
+            BalancedEndpoint[] eligible = _eligible;
+            if (endpoint.IsEjected || endpoint.IsRetired || Array.IndexOf(eligible, endpoint) < 0)
+            {
+                return;
+            }
+            int ejected = eligible.Count(static e => e.IsEjected);
+            int allowed = health.MaxEjectedShare <= 0 ? 0 : Math.Max(1, (int)(health.MaxEjectedShare * eligible.Length));
+            if (ejected >= allowed)
+            {
+                Log.EjectionLimited(_logger, Service.Id, endpoint.Endpoint.Authority, reason, ejected, eligible.Length);
+                return;
+            }
+            // An endpoint healthy for longer than the longest ejection since its last return starts over at the base time.
+            if (endpoint.Ejections > 0 && now - endpoint.ReturnedAt > health.MaxEjectionTicks)
+            {
+                endpoint.Ejections = 0;
+            }
+            endpoint.Ejections++;
+            double ticks = Math.Min(health.BaseEjectionTicks * Math.Pow(2, endpoint.Ejections - 1), health.MaxEjectionTicks);
+            endpoint.Eject(now + (long)ticks);
+            TimeSpan duration = TimeSpan.FromSeconds(ticks / _timeProvider.TimestampFrequency);
+            Log.EndpointEjected(_logger, Service.Id, endpoint.Endpoint.Authority, reason, duration, endpoint.Ejections);
+            _metrics?.Ejected(endpoint, reason);
+            BuildPicker(now);
+        }
+    }
+
+    private void OnDeadline(long now)
+    {
+        lock (_rebuildGate)
+        {
+            if (now < _deadline)
+            {
+                return;
+            }
+            HealthSettings health = _health;
+            foreach (BalancedEndpoint endpoint in _eligible)
+            {
+                long until = endpoint.EjectedUntil;
+                if (until != 0 && until <= now)
+                {
+                    ReturnEndpoint(endpoint, now, health);
+                }
+            }
+            BuildPicker(now);
+        }
+    }
+
+    private void ReturnEndpoint(BalancedEndpoint endpoint, long now, HealthSettings health)
+    {
+        endpoint.Return(now);
+        if (health.SlowStartTicks > 0)
+        {
+            endpoint.StartWarming(now, health.SlowStartTicks);
+        }
+        Log.EndpointReturned(_logger, Service.Id, endpoint.Endpoint.Authority);
+        _metrics?.Returned(endpoint);
+    }
+
     /// <summary>Rebuilds the picker from the source's current snapshot (also when the policy configuration changed).</summary>
     internal void Rebuild()
     {
@@ -103,6 +254,27 @@ public sealed class ServiceBalancer : IAsyncDisposable
                     status.Staleness(_timeProvider.GetUtcNow()), error);
             }
 
+            try
+            {
+                BalancerSettings settings = _settings().WithSourceAffinity(Source);
+                _policy = settings.Policy;
+                _context.Update(settings.Options, settings.Locality);
+                Volatile.Write(ref _health, HealthSettings.From(settings.Options, _timeProvider));
+                RetryBudget.Configure(settings.Options.RetryBudget);
+            }
+            catch (Exception ex) when (ex is Microsoft.Extensions.Options.OptionsValidationException or Configuration.ClientLbConfigurationException)
+            {
+                // Invalid policy configuration: keep balancing with the last good settings rather than stop serving.
+                Log.PolicyInvalid(_logger, Service.Id, ex);
+                if (_policy is null)
+                {
+                    Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
+                    return;
+                }
+            }
+
+            long now = _timeProvider.GetTimestamp();
+            HealthSettings health = _health;
             EndpointSelection selection = EndpointSelector.Select(SchemeFilter.Apply(snapshot.Endpoints, Service.Schemes));
             var eligible = new List<BalancedEndpoint>(selection.Eligible.Length);
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -112,44 +284,35 @@ public sealed class ServiceBalancer : IAsyncDisposable
                 {
                     balanced = new BalancedEndpoint(endpoint, Service.Id);
                     _byAuthority[endpoint.Authority] = balanced;
+                    // Endpoints of the first answer start at full share; later arrivals ramp up (slow start).
+                    if (_resolvedOnce && health.SlowStartTicks > 0)
+                    {
+                        balanced.StartWarming(now, health.SlowStartTicks);
+                    }
                 }
                 else
                 {
                     balanced.Update(endpoint);
                 }
+                if (!health.Enabled && balanced.IsEjected)
+                {
+                    ReturnEndpoint(balanced, now, health);
+                }
                 seen.Add(endpoint.Authority);
                 eligible.Add(balanced);
             }
-
-            EndpointPicker picker;
-            ILoadBalancingPolicy policy;
-            try
-            {
-                policy = _policy();
-            }
-            catch (Exception ex) when (ex is Microsoft.Extensions.Options.OptionsValidationException or Configuration.ClientLbConfigurationException)
-            {
-                // Invalid policy configuration: keep balancing with the picker we have rather than stop serving.
-                Log.PolicyInvalid(_logger, Service.Id, ex);
-                if (_picker is FailingPicker)
-                {
-                    Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
-                }
-                return;
-            }
+            _resolvedOnce = true;
+            _eligible = [.. eligible];
+            Volatile.Write(ref _selection, selection);
+            BuildPicker(now);
             if (eligible.Count == 0)
             {
-                string reason = selection.EmptyReason ?? "no eligible endpoints";
-                Log.NoEndpoints(_logger, Service.Id, reason);
-                picker = new FailingPicker(new NoEndpointsException(Service, Source.Description, reason));
+                Log.NoEndpoints(_logger, Service.Id, selection.EmptyReason ?? "no eligible endpoints");
             }
             else
             {
-                picker = policy.CreatePicker(eligible);
-                Log.PickerUpdated(_logger, Service.Id, eligible.Count, snapshot.Endpoints.Length, Source.Description, snapshot.Version, policy.Name);
+                Log.PickerUpdated(_logger, Service.Id, eligible.Count, snapshot.Endpoints.Length, Source.Description, snapshot.Version, _policy!.Name);
             }
-            Volatile.Write(ref _selection, selection);
-            Volatile.Write(ref _picker, picker);
 
             // Endpoints that left: retire after the swap, so their connections close once in-flight requests end.
             foreach (string authority in _byAuthority.Keys.Where(a => !seen.Contains(a)).ToList())
@@ -158,6 +321,83 @@ public sealed class ServiceBalancer : IAsyncDisposable
                 gone!.Retire();
             }
         }
+    }
+
+    // Under _rebuildGate. Eligible -> topology level -> healthy (or all, in panic) -> policy picker (-> slow start).
+    private void BuildPicker(long now)
+    {
+        BalancedEndpoint[] eligible = _eligible;
+        if (eligible.Length == 0 || _policy is null)
+        {
+            EndpointSelection? selection = _selection;
+            Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, selection?.EmptyReason ?? "no eligible endpoints")));
+            Volatile.Write(ref _deadline, long.MaxValue);
+            return;
+        }
+        ServiceOptions options = _context.Options;
+        LocalityOptions locality = _context.Locality;
+        HealthSettings health = _health;
+
+        TopologyLevel level = options.Topology.Enabled
+            ? TopologyFilter.Choose(eligible, static e => e.Endpoint, static e => e.IsHealthy, locality.NodeName, locality.Zone, options.Topology.MinHealthyShare)
+            : TopologyLevel.Any;
+        BalancedEndpoint[] candidates = level == TopologyLevel.Any ? eligible
+            : [.. eligible.Where(e => TopologyFilter.IsIn(e.Endpoint, level, locality.NodeName, locality.Zone))];
+        BalancedEndpoint[] healthy = [.. candidates.Where(static e => e.IsHealthy)];
+        bool panic = healthy.Length == 0 || healthy.Length < health.PanicThreshold * candidates.Length;
+
+        if ((int)level != _topologyLevel)
+        {
+            Log.TopologyLevelChanged(_logger, Service.Id, level.ToString(), candidates.Length, eligible.Length);
+            Volatile.Write(ref _topologyLevel, (int)level);
+        }
+        if (panic != _inPanic)
+        {
+            if (panic)
+            {
+                Log.PanicEntered(_logger, Service.Id, healthy.Length, candidates.Length);
+                _metrics?.Panicked(Service.Id);
+            }
+            else
+            {
+                Log.PanicLeft(_logger, Service.Id, healthy.Length, candidates.Length);
+            }
+            Volatile.Write(ref _inPanic, panic);
+        }
+
+        BalancedEndpoint[] chosen = panic ? candidates : healthy;
+        EndpointPicker picker = _policy.CreatePicker(chosen, _context);
+
+        long deadline = long.MaxValue;
+        bool warming = false;
+        foreach (BalancedEndpoint endpoint in eligible)
+        {
+            long until = endpoint.EjectedUntil;
+            if (until != 0)
+            {
+                deadline = Math.Min(deadline, until);
+            }
+            long warmEnd = endpoint.WarmEnd;
+            if (warmEnd != 0)
+            {
+                if (now >= warmEnd)
+                {
+                    endpoint.EndWarming();
+                }
+                else
+                {
+                    warming = true;
+                    deadline = Math.Min(deadline, warmEnd);
+                }
+            }
+        }
+        // Affinity must not be broken by slow start: a key keeps its endpoint.
+        if (warming && _policy is not (HashPolicy or StickyPolicy))
+        {
+            picker = new SlowStartPicker(picker, _timeProvider);
+        }
+        Volatile.Write(ref _picker, picker);
+        Volatile.Write(ref _deadline, deadline);
     }
 
     /// <summary>Stops following the source (which the registry owns) and closes idle connections.</summary>
@@ -177,4 +417,53 @@ public sealed class ServiceBalancer : IAsyncDisposable
 
     /// <inheritdoc />
     public override string ToString() => $"{Service} via {Source.Description}: {EligibleCount} eligible";
+
+    /// <summary>Passive-health and latency parameters in timestamp ticks, computed once per rebuild.</summary>
+    private sealed record HealthSettings(bool Enabled, int ConnectionFailures, int ServerErrors, double BaseEjectionTicks, double MaxEjectionTicks,
+        double MaxEjectedShare, double PanicThreshold, long SlowStartTicks, double DecayTicks)
+    {
+        public static HealthSettings From(ServiceOptions options, TimeProvider time)
+        {
+            HealthOptions h = options.Health;
+            double f = time.TimestampFrequency;
+            return new HealthSettings(h.Enabled, h.ConsecutiveConnectionFailures, h.ConsecutiveServerErrors, h.BaseEjectionTime.TotalSeconds * f,
+                h.MaxEjectionTime.TotalSeconds * f, h.MaxEjectedShare, h.PanicThreshold, (long)(h.SlowStartWindow.TotalSeconds * f),
+                options.PeakEwma.DecayTime.TotalSeconds * f);
+        }
+    }
+}
+
+/// <summary>What a balancer needs from configuration for one service: its policy and that policy's parameters.</summary>
+/// <param name="Policy">The policy.</param>
+/// <param name="Options">The service's options.</param>
+/// <param name="Locality">Where this process runs.</param>
+/// <param name="PolicyExplicit">Whether the service's configuration names its policy (then a source's session affinity does not override it).</param>
+internal readonly record struct BalancerSettings(ILoadBalancingPolicy Policy, ServiceOptions Options, LocalityOptions Locality, bool PolicyExplicit = false)
+{
+    private static readonly StickyPolicy Sticky = new();
+
+    /// <summary>
+    /// kube-proxy's <c>sessionAffinity: ClientIP</c>, when the source reports it and configuration names no policy:
+    /// the Sticky policy on the client IP with the Service's timeout; every other option stays the service's.
+    /// </summary>
+    public BalancerSettings WithSourceAffinity(IEndpointSource source)
+    {
+        if (PolicyExplicit || source is not ISessionAffinitySource { ClientIpAffinityTimeout: TimeSpan timeout })
+        {
+            return this;
+        }
+        ServiceOptions o = Options;
+        var sticky = new ServiceOptions
+        {
+            Endpoints = o.Endpoints,
+            Policy = StickyPolicy.PolicyName,
+            PeakEwma = o.PeakEwma,
+            Affinity = new AffinityOptions { Key = AffinityKeySource.ClientIp, Timeout = timeout },
+            Topology = o.Topology,
+            Health = o.Health,
+            RetryBudget = o.RetryBudget,
+            Hedging = o.Hedging,
+        };
+        return this with { Policy = Sticky, Options = sticky };
+    }
 }

@@ -23,6 +23,7 @@ public sealed class ServiceRegistry : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly IDisposable? _onOptionsChange;
+    private static readonly ServiceOptions DefaultServiceOptions = new();
 
     /// <summary>Creates the registry (normally through <c>services.AddClientLb()</c>).</summary>
     public ServiceRegistry(IEnumerable<IEndpointSourceFactory> factories, IEnumerable<ILoadBalancingPolicy> policies,
@@ -48,6 +49,7 @@ public sealed class ServiceRegistry : IAsyncDisposable
             }
         });
         metrics.ObserveEndpoints(ObserveEndpoints);
+        metrics.ObserveEndpointStates(() => Balancers.SelectMany(b => b.KnownEndpoints), TimeProvider);
     }
 
     /// <summary>How short names expand.</summary>
@@ -103,7 +105,7 @@ public sealed class ServiceRegistry : IAsyncDisposable
             _sources.TryRemove(new KeyValuePair<string, Lazy<IEndpointSource>>(service.Id, lazy));
             throw;
         }
-        return new ServiceBalancer(service, source, () => PolicyFor(service), _loggerFactory.CreateLogger("ClientLb.Balancer"), TimeProvider);
+        return new ServiceBalancer(service, source, () => SettingsFor(service), _loggerFactory.CreateLogger("ClientLb.Balancer"), TimeProvider, Metrics);
     }
 
     private IEndpointSource CreateSource(ServiceName service)
@@ -119,16 +121,22 @@ public sealed class ServiceRegistry : IAsyncDisposable
         throw new ServiceNotFoundException(service, [.. _factories.Select(f => f.Kind)]);
     }
 
-    private ILoadBalancingPolicy PolicyFor(ServiceName service)
+    // The service's configuration entry (with or without endpoints) sets its policy and parameters; else the defaults.
+    private BalancerSettings SettingsFor(ServiceName service)
     {
         ClientLbOptions options = _options.CurrentValue;
         string name = options.DefaultPolicy;
-        if (Sources.ConfigurationSourceFactory.TryFind(options, service, Defaults, out _, out ServiceOptions? entry) && !string.IsNullOrEmpty(entry.Policy))
+        ServiceOptions serviceOptions = DefaultServiceOptions;
+        if (Sources.ConfigurationSourceFactory.TryFind(options, service, Defaults, out _, out ServiceOptions? entry))
         {
-            name = entry.Policy;
+            serviceOptions = entry;
+            if (!string.IsNullOrEmpty(entry.Policy))
+            {
+                name = entry.Policy;
+            }
         }
         return _policies.TryGetValue(name, out ILoadBalancingPolicy? policy)
-            ? policy
+            ? new BalancerSettings(policy, serviceOptions, options.Locality, !string.IsNullOrEmpty(entry?.Policy))
             : throw new Configuration.ClientLbConfigurationException($"{ClientLbOptions.SectionName}:Services:{service.Name}:Policy", name,
                 $"unknown policy; known: {string.Join(", ", _policies.Keys.Order())}");
     }

@@ -92,12 +92,52 @@ internal sealed class ConfigurationEndpointSource : EndpointSource
         {
             string itemPath = path + ":" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             string text = values[i];
-            if (!Endpoint.TryParse(sectionScheme is not null && !text.Contains("://", StringComparison.Ordinal) ? sectionScheme + "://" + text : text, out Endpoint? endpoint, out string? error))
+            // "host:port;weight=3;zone=z1;node=n1": attributes a static endpoint cannot get from anywhere else.
+            string[] parts = (text ?? "").Split(';', StringSplitOptions.TrimEntries);
+            string address = parts[0];
+            if (!Endpoint.TryParse(sectionScheme is not null && !address.Contains("://", StringComparison.Ordinal) ? sectionScheme + "://" + address : address, out Endpoint? endpoint, out string? error))
             {
                 throw new ClientLbConfigurationException(itemPath, text, error);
             }
-            into.Add(endpoint);
+            into.Add(parts.Length == 1 ? endpoint : WithAttributes(endpoint, parts.AsSpan(1), itemPath, text!));
         }
+    }
+
+    private static Endpoint WithAttributes(Endpoint endpoint, ReadOnlySpan<string> attributes, string path, string text)
+    {
+        int weight = endpoint.Weight;
+        string? zone = null, node = null;
+        foreach (string attribute in attributes)
+        {
+            int equals = attribute.IndexOf('=');
+            string name = equals < 0 ? attribute : attribute[..equals].Trim();
+            string value = equals < 0 ? "" : attribute[(equals + 1)..].Trim();
+            switch (name.ToLowerInvariant())
+            {
+                case "weight" when int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int w) && w >= 1:
+                    weight = w;
+                    break;
+                case "weight":
+                    throw new ClientLbConfigurationException(path, text, $"the weight '{value}' is not a whole number of at least 1");
+                case "zone" when value.Length > 0:
+                    zone = value;
+                    break;
+                case "node" when value.Length > 0:
+                    node = value;
+                    break;
+                default:
+                    throw new ClientLbConfigurationException(path, text, $"unknown or empty endpoint attribute '{attribute}' (known: weight=N, zone=NAME, node=NAME)");
+            }
+        }
+        if (endpoint.Address is null)
+        {
+            if (zone is not null || node is not null)
+            {
+                throw new ClientLbConfigurationException(path, text, "zone and node can only be given for an IP address endpoint");
+            }
+            return Endpoint.ForDnsName(endpoint.Host, endpoint.Port, endpoint.Scheme, weight);
+        }
+        return new Endpoint(endpoint.Address, endpoint.Port, zone: zone, nodeName: node, weight: weight, scheme: endpoint.Scheme);
     }
 
     private static string NamedPath(string key, string name) => $"{ClientLbOptionsSetup.ServiceDiscoverySectionName}:{key}:{name}";

@@ -99,18 +99,10 @@ public abstract class EndpointSource : IEndpointSource
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         var builder = ImmutableArray.CreateBuilder<Endpoint>();
+        var seen = new HashSet<(string Host, int Port)>();
         foreach (Endpoint endpoint in endpoints)
         {
-            bool duplicate = false;
-            foreach (Endpoint existing in builder)
-            {
-                if (existing.SameAddress(endpoint))
-                {
-                    duplicate = true;
-                    break;
-                }
-            }
-            if (!duplicate)
+            if (seen.Add((endpoint.Host, endpoint.Port)))
             {
                 builder.Add(endpoint);
             }
@@ -130,11 +122,13 @@ public abstract class EndpointSource : IEndpointSource
             Volatile.Write(ref _status, new SourceStatus(now, null, null, 0));
             changed |= statusChanged;
         }
-        _firstResult.TrySetResult();
+        // Subscribers (the balancer rebuilding its picker) run before waiters of the first result are released,
+        // so a first request never finds the source answered but the picker not yet built.
         if (changed)
         {
             Notify();
         }
+        _firstResult.TrySetResult();
     }
 
     // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
@@ -169,9 +163,15 @@ public abstract class EndpointSource : IEndpointSource
             SourceStatus old = _status;
             Volatile.Write(ref _status, new SourceStatus(old.LastSuccessAt, old.FailingSince ?? now, error, old.ConsecutiveFailures + 1));
         }
-        _firstResult.TrySetResult();
         Notify();
+        _firstResult.TrySetResult();
     }
+
+    /// <summary>
+    /// Tells subscribers that something other than the endpoint list changed (e.g. a Service's session affinity),
+    /// so they re-read what they derive from this source.
+    /// </summary>
+    protected void NotifyChanged() => Notify();
 
     /// <inheritdoc />
     public IDisposable Subscribe(Action<IEndpointSource> onChanged)

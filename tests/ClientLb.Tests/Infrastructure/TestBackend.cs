@@ -34,6 +34,9 @@ public sealed class TestBackend : IAsyncDisposable
 
     public int Requests => Volatile.Read(ref _requests);
 
+    /// <summary>Set to make the backend wait this long before answering (cancelled with the request).</summary>
+    public TimeSpan Delay { get; set; }
+
     /// <summary>Set to make the backend answer with this status code.</summary>
     public int StatusCode { get; set; } = 200;
 
@@ -65,6 +68,17 @@ public sealed class TestBackend : IAsyncDisposable
         app.Run(async context =>
         {
             Interlocked.Increment(ref self._requests);
+            if (self.Delay > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(self.Delay, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
             context.Response.StatusCode = self.StatusCode;
             context.Response.Headers["x-backend"] = name;
             await context.Response.WriteAsync($"{name}|{context.Request.Host}|{context.Request.Protocol}");

@@ -1,0 +1,31 @@
+using ClientLb.Endpoints;
+using ClientLb.LoadBalancing;
+
+namespace ClientLb.Http;
+
+/// <summary>
+/// The connection pools of balanced endpoints, for integrations that send through a picked endpoint themselves
+/// (ClientLb.Grpc). The pool is the endpoint's own, shared with <see cref="ClientLbHttpHandler"/>: it lives while the
+/// endpoint stays in the service and closes when the endpoint left and its last outstanding request ended.
+/// </summary>
+public sealed class EndpointTransports
+{
+    private readonly Func<Endpoint, EndpointTransport> _create;
+
+    /// <summary>Creates the accessor; <paramref name="configure"/> adjusts each pool created through it (as <see cref="ClientLbOptions.ConfigureTransport"/>).</summary>
+    public EndpointTransports(Action<SocketsHttpHandler>? configure)
+    {
+        _create = endpoint => new EndpointTransport(endpoint, configure);
+    }
+
+    /// <summary>
+    /// The invoker that sends over <paramref name="endpoint"/>'s connections, created on first use. The request URI keeps
+    /// the service name (Host, TLS SNI); the socket reaches the endpoint. A pool closed under a racing pick throws
+    /// <see cref="ObjectDisposedException"/> when used: nothing was sent.
+    /// </summary>
+    public HttpMessageInvoker Get(BalancedEndpoint endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        return endpoint.GetOrCreateTransport(_create).Invoker;
+    }
+}
