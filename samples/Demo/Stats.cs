@@ -4,11 +4,13 @@ using Spectre.Console.Rendering;
 
 namespace ClientLb.Samples.Demo;
 
-/// <summary>Counts answers per backend, and draws them.</summary>
-internal sealed class Stats(IEnumerable<string> backends)
+/// <summary>Counts answers per backend (backends may come and go), notes events, and draws it all.</summary>
+internal sealed class Stats
 {
-    private static readonly Color[] Colors = [Color.Green, Color.Blue, Color.Yellow, Color.Aqua, Color.Fuchsia];
-    private readonly ConcurrentDictionary<string, long> _counts = new(backends.Select(b => new KeyValuePair<string, long>(b, 0)));
+    private static readonly Color[] Colors = [Color.Green, Color.Blue, Color.Yellow, Color.Aqua, Color.Fuchsia, Color.Orange1, Color.Purple];
+    private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _notes = new();
+    private string? _lastError;
     private long _sent;
     private long _failed;
 
@@ -18,12 +20,13 @@ internal sealed class Stats(IEnumerable<string> backends)
 
     public IEnumerable<KeyValuePair<string, long>> Counts => _counts.OrderBy(kv => kv.Key, StringComparer.Ordinal);
 
-    public void Record(string? backend)
+    public void Record(string? backend, string? error = null)
     {
         Interlocked.Increment(ref _sent);
         if (backend is null)
         {
             Interlocked.Increment(ref _failed);
+            _lastError = error;
         }
         else
         {
@@ -31,18 +34,26 @@ internal sealed class Stats(IEnumerable<string> backends)
         }
     }
 
-    public string Line() =>
-        $"sent {Sent}, failed {Failed}: " + string.Join(", ", Counts.Select(kv => $"{kv.Key}={kv.Value}"));
+    public void Note(string note) => _notes.Enqueue(note);
 
-    public IRenderable Render(Backend victim)
+    public string Line(Func<string, string> label) =>
+        $"sent {Sent}, failed {Failed}: " + string.Join(", ", Counts.Select(kv => $"{label(kv.Key)}={kv.Value}")) +
+        (_notes.IsEmpty ? "" : " | " + string.Join("; ", _notes));
+
+    public IRenderable Render(Func<string, string> label)
     {
-        var chart = new BarChart().Width(70).Label($"[bold]answers per endpoint[/]  sent [blue]{Sent}[/]  failed [{(Failed == 0 ? "green" : "red")}]{Failed}[/]");
+        var chart = new BarChart().Width(78).Label($"[bold]answers per endpoint[/]  sent [blue]{Sent}[/]  failed [{(Failed == 0 ? "green" : "red")}]{Failed}[/]");
         int i = 0;
         foreach ((string name, long count) in Counts)
         {
-            string label = name == victim.Name && victim.Stopped ? $"{name} (stopped)" : name;
-            chart.AddItem(label, count, Colors[i++ % Colors.Length]);
+            chart.AddItem(Markup.Escape(label(name)), count, Colors[i++ % Colors.Length]);
         }
-        return chart;
+        var rows = new List<IRenderable> { chart };
+        rows.AddRange(_notes.Select(n => new Markup($"[grey]{Markup.Escape(n)}[/]")));
+        if (_lastError is string error)
+        {
+            rows.Add(new Markup($"[red]last error: {Markup.Escape(error)}[/]"));
+        }
+        return new Rows(rows);
     }
 }

@@ -12,6 +12,7 @@ public static class CliApp
         var root = new RootCommand("clientlb: client-side service discovery and load balancing for Kubernetes.")
         {
             ResolveCommand.Create(output, error),
+            WatchCommand.Create(output, error),
             SandboxCommand.Create(output, error),
         };
         ParseResult parse = root.Parse(args);

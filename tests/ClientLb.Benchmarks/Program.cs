@@ -1,4 +1,16 @@
 using BenchmarkDotNet.Running;
+using ClientLb.Benchmarks;
 
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- --filter '*'
+// dotnet run -c Release --project tests/ClientLb.Benchmarks -- churn [seconds] [backends] [workers]
+// dotnet run -c Release --project tests/ClientLb.Benchmarks -- k8s-latency [changes] | k8s-memory [services]
+if (args.Length > 0 && args[0] == "churn")
+{
+    return await ChurnLoad.RunAsync(args);
+}
+if (args.Length > 0 && args[0].StartsWith("k8s-", StringComparison.Ordinal))
+{
+    return await KubernetesLoad.RunAsync(args);
+}
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

@@ -32,7 +32,7 @@ public sealed class ResolveCommandTests : IAsyncLifetime
     [Fact]
     public async Task Headless_service_as_json()
     {
-        (int code, string json, string err) = await RunAsync("resolve", "http://web.shop", "--output", "json");
+        (int code, string json, string err) = await RunAsync("resolve", "http://web.shop", "--source", "dns", "--output", "json");
         Assert.True(code == 0, err);
         using JsonDocument doc = JsonDocument.Parse(json);
         JsonElement root = doc.RootElement;
@@ -47,7 +47,7 @@ public sealed class ResolveCommandTests : IAsyncLifetime
     [Fact]
     public async Task Srv_named_port_gives_targets_ports_and_weights()
     {
-        (int code, string json, string err) = await RunAsync("resolve", "api.shop:grpc", "-o", "json");
+        (int code, string json, string err) = await RunAsync("resolve", "api.shop:grpc", "--source", "dns", "-o", "json");
         Assert.True(code == 0, err);
         using JsonDocument doc = JsonDocument.Parse(json);
         var endpoints = doc.RootElement.GetProperty("endpoints").EnumerateArray()
@@ -58,7 +58,7 @@ public sealed class ResolveCommandTests : IAsyncLifetime
     [Fact]
     public async Task Text_output_is_a_table()
     {
-        (int code, string text, string err) = await RunAsync("resolve", "web.shop", "--port", "8080");
+        (int code, string text, string err) = await RunAsync("resolve", "web.shop", "--source", "dns", "--port", "8080");
         Assert.True(code == 0, err);
         Assert.Contains("127.54.1.2:8080", text);
         Assert.Contains("ELIGIBLE", text);
@@ -67,7 +67,7 @@ public sealed class ResolveCommandTests : IAsyncLifetime
     [Fact]
     public async Task An_unknown_service_fails_saying_why()
     {
-        (int code, string text, string err) = await RunAsync("resolve", "nope.shop", "--port", "80");
+        (int code, string text, string err) = await RunAsync("resolve", "nope.shop", "--source", "dns", "--port", "80");
         Assert.Equal(1, code);
         Assert.Equal("", text);
         Assert.Contains("NXDOMAIN", err);
@@ -79,7 +79,7 @@ public sealed class ResolveCommandTests : IAsyncLifetime
     [InlineData("web.shop", "no port, no http/https scheme")]
     public async Task Bad_input_is_named(string name, string message)
     {
-        (int code, _, string err) = await RunAsync("resolve", name);
+        (int code, _, string err) = await RunAsync("resolve", name, "--source", "dns");
         Assert.Equal(1, code);
         Assert.Contains(message, err);
     }

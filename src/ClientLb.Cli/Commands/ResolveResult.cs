@@ -41,7 +41,7 @@ internal sealed record ResolveResult(
         {
             string authority = e.Address.Contains(':') ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";
             table.AddRow(Markup.Escape(authority), Yes(e.Ready), Yes(e.Serving), Yes(e.Terminating), Yes(e.Eligible), e.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                Markup.Escape(e.Hostname ?? "-"), Markup.Escape(e.Zone ?? "-"), Markup.Escape(e.NodeName ?? "-"));
+                Markup.Escape(e.Hostname ?? "-"), Markup.Escape(e.Zone ?? "-"), Markup.Escape(e.Node ?? "-"));
         }
         console.Write(table);
         if (!result.Status.Healthy)
@@ -55,7 +55,7 @@ internal sealed record ResolveResult(
 
 /// <summary>One endpoint in <see cref="ResolveResult"/>.</summary>
 internal sealed record ResolvedEndpoint(string Address, int Port, string? Scheme, int Weight, bool Ready, bool Serving, bool Terminating, bool Eligible,
-    string? Hostname, string? Zone, string? NodeName);
+    string? Hostname, string? Zone, string? Node);
 
 /// <summary>The source's health in <see cref="ResolveResult"/>.</summary>
 internal sealed record ResolveStatus(bool Healthy, DateTimeOffset? LastSuccessAt, DateTimeOffset? FailingSince, string? LastError);
@@ -63,3 +63,8 @@ internal sealed record ResolveStatus(bool Healthy, DateTimeOffset? LastSuccessAt
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ResolveResult))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
+
+/// <summary>One JSON object per line, for <c>clientlb watch -o json</c>.</summary>
+[JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(ResolveResult), TypeInfoPropertyName = "ResolveResultCompact")]
+internal sealed partial class CliCompactJsonContext : JsonSerializerContext;

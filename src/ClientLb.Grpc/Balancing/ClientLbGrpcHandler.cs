@@ -1,0 +1,347 @@
+using System.Net.Http.Headers;
+using System.Net;
+using System.Runtime.ExceptionServices;
+using ClientLb.Grpc.Configuration;
+using ClientLb.Grpc.Diagnostics;
+using ClientLb.Grpc.Health;
+using ClientLb.Grpc.Protocol;
+using ClientLb.Http;
+using ClientLb.LoadBalancing;
+using ClientLb.ServiceDiscovery;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ClientLb.Grpc.Balancing;
+
+/// <summary>
+/// The HTTP handler for gRPC channels (<c>GrpcChannelOptions.HttpHandler</c>, or the primary handler of
+/// <c>AddGrpcClient</c>): every call picks an endpoint of the service its address names and runs over that endpoint's
+/// own HTTP/2 connections (h2c for http, h2 via ALPN for https; more connections when one's stream limit is reached). A
+/// streaming call stays on its endpoint by construction. UNAVAILABLE and connection failures count against the endpoint
+/// (ClientLb's passive health) and are retried on another endpoint when nothing was sent or the method is idempotent,
+/// within the call's <c>grpc-timeout</c>; every other status passes through untouched.
+/// </summary>
+public sealed class ClientLbGrpcHandler : HttpMessageHandler
+{
+    private readonly ServiceRegistry _registry;
+    private readonly EndpointTransports _transports;
+    private readonly MethodSet _idempotent;
+    private readonly MethodSet _unary;
+    private readonly int _maxRetries;
+    private readonly int _replayLimit;
+    private readonly GrpcHealthMonitor? _health;
+    private readonly bool _ownsHealth;
+    private readonly ILogger _logger;
+    private CachedService[] _cache = [];
+
+    /// <summary>Creates a handler over <paramref name="registry"/>'s services; it runs its own health checks if <paramref name="options"/> asks for any.</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (each fault is named).</exception>
+    public ClientLbGrpcHandler(ServiceRegistry registry, ClientLbGrpcOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(registry, options ?? new ClientLbGrpcOptions(), null, loggerFactory)
+    {
+    }
+
+    /// <summary>Creates a handler that shares <paramref name="health"/> (one monitor per process, as dependency injection registers it).</summary>
+    internal ClientLbGrpcHandler(ServiceRegistry registry, ClientLbGrpcOptions options, GrpcHealthMonitor? health, ILoggerFactory? loggerFactory)
+    {
+        _registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        ArgumentNullException.ThrowIfNull(options);
+        var validation = new ClientLbGrpcOptionsValidator().Validate(null, options);
+        if (validation.Failed)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException(ClientLbGrpcOptions.SectionName, typeof(ClientLbGrpcOptions), validation.Failures);
+        }
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger("ClientLb.Grpc");
+        _transports = new EndpointTransports(registry.Options.ConfigureTransport);
+        _idempotent = new MethodSet(options.IdempotentMethods);
+        _unary = new MethodSet(options.UnaryMethods);
+        _maxRetries = options.MaxRetryAttempts;
+        _replayLimit = options.MaxReplayBufferBytes;
+        if (health is null && options.HealthChecks.Values.Any(c => c.Enabled))
+        {
+            health = new GrpcHealthMonitor(registry, options, loggerFactory);
+            _ownsHealth = true;
+        }
+        _health = health;
+    }
+
+    /// <summary>The health monitor whose verdicts this handler's services follow, if any service has active checks.</summary>
+    public GrpcHealthMonitor? HealthMonitor => _health;
+
+    /// <inheritdoc />
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        string method = PrepareCall(request);
+        Uri original = request.RequestUri!;
+        ServiceBalancer balancer = GetBalancer(original);
+        ValueTask ready = balancer.EnsureReadyAsync(_registry.Options.InitialResolutionTimeout, cancellationToken);
+        if (!ready.IsCompletedSuccessfully)
+        {
+            await ready.ConfigureAwait(false);
+        }
+        TimeProvider time = _registry.TimeProvider;
+        long callStart = time.GetTimestamp();
+        TimeSpan? timeout = ReadTimeout(request, method);
+        bool idempotent = _idempotent.Contains(method);
+        CallContent? content = null;
+        if (_maxRetries > 0 && request.Content is HttpContent body)
+        {
+            content = new CallContent(body, _replayLimit);
+            request.Content = content;
+        }
+        balancer.RetryBudget.Deposit(callStart);
+
+        HttpResponseMessage? failedResponse = null;
+        ExceptionDispatchInfo? failedError = null;
+        BalancedEndpoint? failed = null;
+        try
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                BalancedEndpoint endpoint;
+                if (attempt == 0)
+                {
+                    endpoint = balancer.Pick(new PickContext(request));
+                }
+                else
+                {
+                    try
+                    {
+                        endpoint = balancer.Pick(new PickContext(request, failed));
+                    }
+                    catch (NoEndpointsException)
+                    {
+                        // Nowhere else to go: the caller gets the failure it had.
+                        return Outcome(failedResponse, failedError);
+                    }
+                    failedResponse?.Dispose();
+                    failedResponse = null;
+                    failedError = null;
+                    if (timeout is TimeSpan t)
+                    {
+                        // The server of this attempt gets what is left of the call's deadline.
+                        request.Headers.Remove(GrpcTimeout.HeaderName);
+                        request.Headers.TryAddWithoutValidation(GrpcTimeout.HeaderName, GrpcTimeout.Format(t - time.GetElapsedTime(callStart)));
+                    }
+                }
+                request.RequestUri = EndpointUri.For(original, endpoint.Endpoint, balancer.Service);
+                long start = balancer.StartAttempt(endpoint);
+                HttpResponseMessage response;
+                try
+                {
+                    response = await _transports.Get(endpoint).SendAsync(request, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    endpoint.OnRequestEnd();
+                    if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                    {
+                        throw;
+                    }
+                    balancer.EndAttempt(endpoint, start, null, ex);
+                    // No connection (or the pool closed under a racing pick): the server cannot have run the call, even if the
+                    // transport had begun sending it on a connection that then went away (GOAWAY) and retried internally.
+                    bool notProcessed = ex is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } or ObjectDisposedException;
+                    string reason = notProcessed ? "connection_error" : "transport_error";
+                    _registry.Metrics.Failed(endpoint, reason);
+                    if (!ShouldRetry(balancer, method, endpoint, attempt, ex is HttpRequestException or IOException or ObjectDisposedException, notProcessed, content, idempotent, timeout, callStart, reason))
+                    {
+                        throw;
+                    }
+                    failedError = ExceptionDispatchInfo.Capture(ex);
+                    failed = endpoint;
+                    continue;
+                }
+
+                // A status in the headers means the call is over (trailers-only, or an HTTP error a proxy answered).
+                GrpcStatus? status = GrpcStatus.FromHttpStatus(response.StatusCode) ?? GrpcStatus.FromHeaders(response.Headers);
+                bool ended = status is not null;
+                byte[]? prefix = null;
+                if (!ended && idempotent && _unary.Contains(method))
+                {
+                    ResponseReadAhead.Result ahead = await ResponseReadAhead.ReadAsync(response, _replayLimit, cancellationToken).ConfigureAwait(false);
+                    if (ahead.Error is Exception lost)
+                    {
+                        // The connection went away mid-answer: the call may have run, and the method says that is fine.
+                        endpoint.OnRequestEnd();
+                        response.Dispose();
+                        if (lost is OperationCanceledException)
+                        {
+                            ExceptionDispatchInfo.Throw(lost);
+                        }
+                        balancer.EndAttempt(endpoint, start, null, lost);
+                        _registry.Metrics.Failed(endpoint, "transport_error");
+                        if (!ShouldRetry(balancer, method, endpoint, attempt, true, false, content, idempotent, timeout, callStart, "transport_error"))
+                        {
+                            ExceptionDispatchInfo.Throw(lost);
+                        }
+                        failedError = ExceptionDispatchInfo.Capture(lost);
+                        failed = endpoint;
+                        continue;
+                    }
+                    if (ahead.Complete)
+                    {
+                        ended = true;
+                        response.Content = ResponseReadAhead.Buffered(response.Content, ahead.Body);
+                        status = GrpcStatus.FromHeaders(response.TrailingHeaders);
+                    }
+                    else
+                    {
+                        prefix = ahead.Body;
+                    }
+                }
+                bool unavailable = status?.Code == GrpcStatusCode.Unavailable;
+                balancer.EndAttempt(endpoint, start, response, null, unavailable);
+                if (!ended)
+                {
+                    response.Content = new CallResponseContent(response.Content, endpoint, prefix);
+                    return response;
+                }
+                endpoint.OnRequestEnd();
+                if (unavailable)
+                {
+                    _registry.Metrics.Failed(endpoint, "grpc_unavailable");
+                    if (ShouldRetry(balancer, method, endpoint, attempt, true, false, content, idempotent, timeout, callStart, "grpc_unavailable"))
+                    {
+                        failedResponse = response;
+                        failed = endpoint;
+                        continue;
+                    }
+                }
+                return response;
+            }
+        }
+        catch
+        {
+            failedResponse?.Dispose();
+            throw;
+        }
+        finally
+        {
+            request.RequestUri = original;
+        }
+    }
+
+    private static HttpResponseMessage Outcome(HttpResponseMessage? response, ExceptionDispatchInfo? error)
+    {
+        error?.Throw();
+        return response!;
+    }
+
+    // The call may go elsewhere when: retries are left, another endpoint exists, the deadline has not passed, the budget
+    // allows it, and its body can be sent (again): nothing was sent yet, or the body was kept and either the server cannot
+    // have run the call or the method is idempotent.
+    private bool ShouldRetry(ServiceBalancer balancer, string method, BalancedEndpoint endpoint, int attempt, bool retryableFailure,
+        bool notProcessed, CallContent? content, bool idempotent, TimeSpan? timeout, long callStart, string reason)
+    {
+        if (!retryableFailure || attempt >= _maxRetries || balancer.EligibleCount < 2)
+        {
+            return false;
+        }
+        if (timeout is TimeSpan t && _registry.TimeProvider.GetElapsedTime(callStart) >= t)
+        {
+            return false;
+        }
+        bool canSend = content is { Started: false } || (content is { CanReplay: true } && (notProcessed || idempotent));
+        if (!canSend)
+        {
+            return false;
+        }
+        if (!balancer.RetryBudget.TryWithdraw())
+        {
+            _registry.Metrics.BudgetExhausted(balancer.Service.Id);
+            Log.RetryBudgetExhausted(_logger, balancer.Service.Id, method, reason, endpoint.Endpoint.Authority);
+            return false;
+        }
+        _registry.Metrics.Retried(balancer.Service.Id);
+        Log.Retrying(_logger, balancer.Service.Id, method, attempt + 1, reason, endpoint.Endpoint.Authority);
+        return true;
+    }
+
+    // Checks the request is a gRPC call and makes it HTTP/2: gRPC is defined over HTTP/2 only (h2c needs prior knowledge,
+    // so the version is exact unless the caller allows higher). Returns the method path.
+    private static string PrepareCall(HttpRequestMessage request)
+    {
+        Uri? uri = request.RequestUri;
+        if (uri is null || !uri.IsAbsoluteUri)
+        {
+            throw new InvalidOperationException($"ClientLb needs an absolute gRPC address that names the service, such as 'http://greeter.shop' (got '{uri}'). Pass it to GrpcChannel.ForAddress or AddGrpcClient(o => o.Address = ...).");
+        }
+        string? contentType = request.Content?.Headers.NonValidated.TryGetValues("Content-Type", out HeaderStringValues values) == true ? values.ToString() : null;
+        if (contentType is null || !contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"ClientLbGrpcHandler sends gRPC calls; the request to '{uri}' has the content type '{contentType ?? "(none)"}', not application/grpc. Send other HTTP requests through ClientLbHttpHandler (AddClientLb()).");
+        }
+        string path = uri.AbsolutePath;
+        int slash = path.IndexOf('/', 1);
+        if (slash <= 1 || slash == path.Length - 1 || path.IndexOf('/', slash + 1) >= 0)
+        {
+            throw new InvalidOperationException($"The gRPC request path '{path}' of '{uri}' is not '/package.Service/Method'.");
+        }
+        if (!contentType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
+        {
+            if (request.Version < HttpVersion.Version20)
+            {
+                request.Version = HttpVersion.Version20;
+            }
+            if (request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower)
+            {
+                request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            }
+        }
+        return path;
+    }
+
+    private static TimeSpan? ReadTimeout(HttpRequestMessage request, string method)
+    {
+        if (!request.Headers.NonValidated.TryGetValues(GrpcTimeout.HeaderName, out HeaderStringValues values))
+        {
+            return null;
+        }
+        string text = values.ToString();
+        return GrpcTimeout.TryParse(text, out TimeSpan timeout)
+            ? timeout
+            : throw new InvalidOperationException($"The grpc-timeout header '{text}' of call {method} is not a gRPC timeout (1-8 digits and one of the units H, M, S, m, u, n).");
+    }
+
+    // The hot path: a short array of (scheme, host, port) -> balancer, scanned without locks or allocation.
+    private ServiceBalancer GetBalancer(Uri uri)
+    {
+        string host = uri.Host;
+        string scheme = uri.Scheme;
+        int port = uri.Port;
+        foreach (CachedService entry in Volatile.Read(ref _cache))
+        {
+            if (entry.Port == port && string.Equals(entry.Host, host, StringComparison.Ordinal) && string.Equals(entry.Scheme, scheme, StringComparison.Ordinal))
+            {
+                return entry.Balancer;
+            }
+        }
+        return Resolve(uri);
+    }
+
+    private ServiceBalancer Resolve(Uri uri)
+    {
+        string name = uri.Scheme + "://" + uri.Host + (uri.IsDefaultPort || uri.Port < 0 ? "" : ":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        ServiceBalancer balancer = _registry.GetBalancer(ServiceName.Parse(name, _registry.Defaults));
+        _health?.Watch(balancer, new Uri(uri.GetLeftPart(UriPartial.Authority)));
+        CachedService[] current = Volatile.Read(ref _cache);
+        var entry = new CachedService(uri.Scheme, uri.Host, uri.Port, balancer);
+        Volatile.Write(ref _cache, current.Length >= 16 ? [entry, .. current[..15]] : [entry, .. current]);
+        return balancer;
+    }
+
+    private sealed record CachedService(string Scheme, string Host, int Port, ServiceBalancer Balancer);
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && _ownsHealth)
+        {
+            _health!.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        base.Dispose(disposing);
+    }
+}

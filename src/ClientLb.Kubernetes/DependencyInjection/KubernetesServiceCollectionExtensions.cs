@@ -1,0 +1,55 @@
+using System.Diagnostics.Metrics;
+using ClientLb.Kubernetes;
+using ClientLb.Kubernetes.Client;
+using ClientLb.Kubernetes.Diagnostics;
+using ClientLb.Kubernetes.Health;
+using ClientLb.Kubernetes.Source;
+using ClientLb.Sources;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the ClientLb Kubernetes source.</summary>
+public static class KubernetesServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the Kubernetes endpoint source factory (one of the <see cref="IEndpointSourceFactory"/> services, after the
+    /// configuration source), its options and metrics. An <see cref="IKubernetesApi"/> registered before is used instead of
+    /// the built-in client (which is configured from the kubeconfig or the in-cluster service account on first use).
+    /// </summary>
+    public static IServiceCollection AddClientLbKubernetes(this IServiceCollection services, Action<KubernetesSourceOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        // The core first, so the configuration source stays ahead: an explicitly configured service wins.
+        services.AddClientLb();
+        OptionsBuilder<KubernetesSourceOptions> options = services.AddOptions<KubernetesSourceOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KubernetesSourceOptions>, KubernetesSourceOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new KubernetesMetrics(sp.GetService<IMeterFactory>()));
+        services.TryAddSingleton(sp => new KubernetesEndpointSourceFactory(
+            sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetService<IKubernetesApi>(), sp,
+            sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>(), sp.GetRequiredService<KubernetesMetrics>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSourceFactory, KubernetesEndpointSourceFactory>(sp => sp.GetRequiredService<KubernetesEndpointSourceFactory>()));
+        return services;
+    }
+
+    /// <summary>
+    /// Adds <see cref="KubernetesHealthCheck"/>: Degraded when a watched service is stale or has no endpoints,
+    /// <paramref name="failureStatus"/> (default Unhealthy) when one could never be read.
+    /// </summary>
+    public static IHealthChecksBuilder AddClientLbKubernetes(this IHealthChecksBuilder builder, string name = "clientlb-kubernetes", HealthStatus? failureStatus = null, IEnumerable<string>? tags = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddClientLbKubernetes();
+        return builder.Add(new HealthCheckRegistration(name,
+            sp => new KubernetesHealthCheck(sp.GetRequiredService<KubernetesEndpointSourceFactory>(), sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetRequiredService<TimeProvider>()),
+            failureStatus, tags));
+    }
+}

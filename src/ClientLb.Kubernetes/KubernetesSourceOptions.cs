@@ -1,0 +1,67 @@
+namespace ClientLb.Kubernetes;
+
+/// <summary>Where the Kubernetes source finds the API server.</summary>
+public enum KubernetesConfigMode
+{
+    /// <summary>
+    /// <see cref="KubernetesSourceOptions.KubeconfigPath"/> when set; else in-cluster when KUBERNETES_SERVICE_HOST is set;
+    /// else <c>KUBECONFIG</c> or <c>~/.kube/config</c>; else the source serves nothing (later factories such as DNS are asked).
+    /// </summary>
+    Auto,
+
+    /// <summary>Only the in-cluster service account.</summary>
+    InCluster,
+
+    /// <summary>Only a kubeconfig file (<see cref="KubernetesSourceOptions.KubeconfigPath"/>, <c>KUBECONFIG</c> or <c>~/.kube/config</c>).</summary>
+    Kubeconfig,
+}
+
+/// <summary>Options of the Kubernetes endpoint source (<c>services.AddClientLbKubernetes(o => ...)</c>).</summary>
+public sealed class KubernetesSourceOptions
+{
+    /// <summary>How the API server configuration is found.</summary>
+    public KubernetesConfigMode Mode { get; set; } = KubernetesConfigMode.Auto;
+
+    /// <summary>A kubeconfig file (or several separated by ':'), overriding <c>KUBECONFIG</c>.</summary>
+    public string? KubeconfigPath { get; set; }
+
+    /// <summary>The kubeconfig context to use instead of its current-context.</summary>
+    public string? Context { get; set; }
+
+    /// <summary>Overrides of the in-cluster file paths and environment (tests, sidecars); null uses the standard ones.</summary>
+    public Config.InClusterConfig? InCluster { get; set; }
+
+    /// <summary>The time limit of list requests and of opening a watch.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long one watch request lasts before it is renewed (from the last resourceVersion); jittered by up to +50 %
+    /// so many clients do not reconnect together. Default 5 minutes, like client-go's informers.
+    /// </summary>
+    public TimeSpan WatchTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>A full re-list as a safety net against a missed event, this often (jittered by up to +10 %). Default 10 minutes.</summary>
+    public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The first reconnect delay after a failure; doubled per failure with jitter.</summary>
+    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest reconnect delay.</summary>
+    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// When this many services of one namespace are watched, one namespace-wide watch replaces the per-service watches
+    /// (fewer requests and streams; the whole namespace's slices are cached). Default 10. The namespace stays on the
+    /// namespace-wide watch until none of its services is watched any more.
+    /// </summary>
+    public int NamespaceWatchThreshold { get; set; } = 10;
+
+    /// <summary>The health check reports Degraded when a service's endpoints have been stale (the API unreachable) this long.</summary>
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The kind of another registered source (e.g. <c>dns</c>) to serve a service while the API answers 403 Forbidden
+    /// (missing RBAC); null (default) keeps failing with an error naming the missing rule.
+    /// </summary>
+    public string? FallbackOnForbidden { get; set; }
+}

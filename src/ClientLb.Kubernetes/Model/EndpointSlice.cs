@@ -1,0 +1,98 @@
+namespace ClientLb.Kubernetes.Model;
+
+/// <summary>A <c>discovery.k8s.io/v1</c> EndpointSlice: a subset of a service's endpoints sharing one port list.</summary>
+public sealed class EndpointSlice
+{
+    /// <summary>The object metadata; the <c>kubernetes.io/service-name</c> label names the owning service.</summary>
+    public ObjectMeta Metadata { get; set; } = new();
+
+    /// <summary><c>IPv4</c>, <c>IPv6</c> or <c>FQDN</c>.</summary>
+    public string? AddressType { get; set; }
+
+    /// <summary>The endpoints.</summary>
+    public List<Endpoint>? Endpoints { get; set; }
+
+    /// <summary>The ports every endpoint of this slice serves; the name matches the Service port's name.</summary>
+    public List<EndpointPort>? Ports { get; set; }
+}
+
+/// <summary>One endpoint of a slice (usually one pod).</summary>
+public sealed class Endpoint
+{
+    /// <summary>The endpoint's addresses; consumers use the first (they are fungible).</summary>
+    public List<string> Addresses { get; set; } = [];
+
+    /// <summary>The conditions; a nil field has a defined meaning (see <see cref="ClientLb.Endpoints.EndpointConditions.FromApi"/>).</summary>
+    public EndpointConditions? Conditions { get; set; }
+
+    /// <summary>The pod's hostname.</summary>
+    public string? Hostname { get; set; }
+
+    /// <summary>The node hosting the endpoint.</summary>
+    public string? NodeName { get; set; }
+
+    /// <summary>The zone of the endpoint.</summary>
+    public string? Zone { get; set; }
+
+    /// <summary>Topology hints.</summary>
+    public EndpointHints? Hints { get; set; }
+
+    /// <summary>The object this endpoint stands for (normally a Pod).</summary>
+    public ObjectReference? TargetRef { get; set; }
+}
+
+/// <summary>The ready/serving/terminating conditions; each may be unset.</summary>
+public sealed class EndpointConditions
+{
+    /// <summary>Ready for new traffic.</summary>
+    public bool? Ready { get; set; }
+
+    /// <summary>Passing readiness, terminating or not.</summary>
+    public bool? Serving { get; set; }
+
+    /// <summary>Shutting down.</summary>
+    public bool? Terminating { get; set; }
+}
+
+/// <summary>Topology hints of an endpoint.</summary>
+public sealed class EndpointHints
+{
+    /// <summary>The zones this endpoint should serve.</summary>
+    public List<ForZone>? ForZones { get; set; }
+}
+
+/// <summary>A zone named in a hint.</summary>
+public sealed class ForZone
+{
+    /// <summary>The zone name.</summary>
+    public string Name { get; set; } = "";
+}
+
+/// <summary>A port of a slice: the pod's (target) port number, named after the Service port.</summary>
+public sealed class EndpointPort
+{
+    /// <summary>The Service port's name (empty or unset for a single unnamed port).</summary>
+    public string? Name { get; set; }
+
+    /// <summary>The port number the endpoints listen on; unset means "all ports" (not used by services).</summary>
+    public int? Port { get; set; }
+
+    /// <summary><c>TCP</c> (default), <c>UDP</c> or <c>SCTP</c>.</summary>
+    public string? Protocol { get; set; }
+
+    /// <summary>The application protocol, e.g. <c>kubernetes.io/h2c</c>.</summary>
+    public string? AppProtocol { get; set; }
+}
+
+/// <summary>A reference to another object.</summary>
+public sealed class ObjectReference
+{
+    /// <summary>The kind (e.g. <c>Pod</c>).</summary>
+    public string? Kind { get; set; }
+
+    /// <summary>The name.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>The namespace.</summary>
+    public string? Namespace { get; set; }
+}

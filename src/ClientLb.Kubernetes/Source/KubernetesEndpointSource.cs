@@ -1,0 +1,281 @@
+using ClientLb.Endpoints;
+using ClientLb.Kubernetes.Client;
+using ClientLb.Kubernetes.Diagnostics;
+using ClientLb.Kubernetes.Model;
+using Endpoint = ClientLb.Endpoints.Endpoint;
+using ClientLb.Kubernetes.Watching;
+using ClientLb.ServiceDiscovery;
+using ClientLb.Sources;
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Kubernetes.Source;
+
+/// <summary>
+/// The endpoints of one service name (service, namespace, port) from the shared watch of its service: every change of
+/// any of its slices or of the Service publishes the merged endpoints for this port. While the API is unreachable the
+/// last good endpoints stay and the failure (with its staleness) is reported. On 403 it can hand over to a fallback source.
+/// </summary>
+internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndpointSource, ISessionAffinitySource
+{
+    private readonly Lock _gate = new();
+    private readonly KubernetesWatchManager _manager;
+    private readonly Func<ServiceName, IEndpointSource?>? _fallbackFactory;
+    private readonly string? _fallbackKind;
+    private readonly ILogger _logger;
+    private ViewLease? _lease;
+    private IDisposable? _subscription;
+    private IEndpointSource? _fallback;
+    private IDisposable? _fallbackSubscription;
+    private bool _everSynced;
+    private bool _forbiddenLogged;
+    private string? _lastProblem;
+    private bool _disposed;
+    private KubernetesServiceInfo? _info;
+    private Dictionary<EndpointSlice, IReadOnlyList<Endpoint>> _mapped = new(ReferenceEqualityComparer.Instance);
+    private PortChoice _mappedChoice;
+
+    public KubernetesEndpointSource(ServiceName service, KubernetesWatchManager manager, Func<ServiceName, IEndpointSource?>? fallbackFactory, string? fallbackKind,
+        TimeProvider time, ILogger logger)
+        : base(service, "kubernetes", $"kubernetes endpointslices {service.Namespace}/{service.Name} via {manager.Api.Description}", time)
+    {
+        _manager = manager;
+        _fallbackFactory = fallbackFactory;
+        _fallbackKind = fallbackKind;
+        _logger = logger;
+    }
+
+    /// <inheritdoc />
+    public KubernetesServiceInfo? ServiceInfo => Volatile.Read(ref _info);
+
+    /// <inheritdoc />
+    public TimeSpan? ClientIpAffinityTimeout => ServiceInfo?.SessionAffinityTimeout;
+
+    /// <summary>True while a fallback source serves this service (403 from the API).</summary>
+    internal bool UsingFallback => Volatile.Read(ref _fallback) is not null;
+
+    protected override void OnStart()
+    {
+        ViewLease lease = _manager.Acquire(Service.Namespace, Service.Name);
+        lock (_gate)
+        {
+            _lease = lease;
+            _subscription = lease.View.Subscribe(OnViewChanged);
+        }
+        // The view may be synced already (another port or client of the same service).
+        OnViewChanged(lease.View);
+    }
+
+    private void OnViewChanged(ServiceView view)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            Exception? error = view.Error;
+            ServiceData data = view.Data;
+            if (error is not null)
+            {
+                OnError(error);
+                return;
+            }
+            if (!data.Synced)
+            {
+                return;
+            }
+            _everSynced = true;
+            StopFallback();
+            KubernetesServiceInfo? info = data.Service is null ? null : KubernetesServiceInfo.From(data.Service);
+            KubernetesServiceInfo? previous = Interlocked.Exchange(ref _info, info);
+            if (previous is not null && info is not null && previous.SessionAffinityTimeout != info.SessionAffinityTimeout)
+            {
+                // Affinity changed without an endpoint change: the balancer must re-read it.
+                NotifyChanged();
+            }
+            List<Endpoint>? endpoints = Compute(data, out string? problem);
+            if (endpoints is null && problem is null)
+            {
+                return; // the Service is on its way (its watch lags the slices' watch)
+            }
+            if (endpoints is not null)
+            {
+                _lastProblem = null;
+                Publish(endpoints);
+                return;
+            }
+            if (Current is { Endpoints.Length: > 0 })
+            {
+                // The Service or its port is gone: the old endpoints are not "last known good" for this name any more.
+                Publish([]);
+            }
+            if (problem != _lastProblem)
+            {
+                _lastProblem = problem;
+                Log.EndpointsUnavailable(_logger, Service.ToString(), problem!);
+            }
+            ReportFailure(new KubernetesSourceException(Service, problem!));
+        }
+    }
+
+    private List<Endpoint>? Compute(ServiceData data, out string? problem)
+    {
+        problem = null;
+        Service? service = data.Service;
+        if (service is null && data.Slices.IsEmpty)
+        {
+            problem = $"there is no Service '{Service.Name}' in namespace '{Service.Namespace}'";
+            return null;
+        }
+        if (service is null && data.Slices.Any(IsControllerManaged))
+        {
+            // The controller writes slices only for an existing Service: it has not reached us yet (or is being
+            // deleted and its slices will follow). Mapping ports without it could publish a wrong port: wait.
+            return null;
+        }
+        if (service?.Spec.Type == "ExternalName")
+        {
+            return ExternalName(service, out problem);
+        }
+        PortChoice choice = PortResolver.Resolve(Service, service, data.Slices, out problem);
+        return problem is null ? MapCached(data.Slices, choice) : null;
+    }
+
+    /// <summary>
+    /// Maps only the slices that changed: an unchanged slice is the same object in the next state, so its endpoints
+    /// are reused and one slice event in a large service costs that slice, plus the merge.
+    /// </summary>
+    private List<Endpoint> MapCached(IReadOnlyList<EndpointSlice> slices, PortChoice choice)
+    {
+        if (choice != _mappedChoice)
+        {
+            _mapped.Clear();
+            _mappedChoice = choice;
+        }
+        var next = new Dictionary<EndpointSlice, IReadOnlyList<Endpoint>>(slices.Count, ReferenceEqualityComparer.Instance);
+        var perSlice = new List<IReadOnlyList<Endpoint>>(slices.Count);
+        foreach (EndpointSlice slice in slices)
+        {
+            if (!_mapped.TryGetValue(slice, out IReadOnlyList<Endpoint>? endpoints))
+            {
+                endpoints = EndpointMapper.MapSlice(slice, choice);
+            }
+            next[slice] = endpoints;
+            perSlice.Add(endpoints);
+        }
+        _mapped = next;
+        return EndpointMapper.Merge(perSlice);
+    }
+
+    private static bool IsControllerManaged(EndpointSlice slice) =>
+        slice.Metadata.Labels?.GetValueOrDefault("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io";
+
+    /// <summary>An ExternalName service is a DNS alias: one endpoint, the name, resolved when connecting.</summary>
+    private List<Endpoint>? ExternalName(Service service, out string? problem)
+    {
+        problem = null;
+        string? host = service.Spec.ExternalName;
+        List<ServicePort> ports = service.Spec.Ports ?? [];
+        int? port = Service.Port
+            ?? (Service.PortName is string n ? ports.Find(p => p.Name == n)?.Port : null)
+            ?? (ports.Count == 1 ? ports[0].Port : (int?)null)
+            ?? (Service.Schemes.Count > 0 ? Service.Schemes[0] switch { "https" => 443, "http" => 80, _ => (int?)null } : null);
+        if (string.IsNullOrEmpty(host) || port is null)
+        {
+            problem = $"the ExternalName Service {Service.Key} gives no {(port is null ? "port" : "name")} for '{Service}'";
+            return null;
+        }
+        try
+        {
+            return [Endpoint.ForDnsName(host, port.Value)];
+        }
+        catch (ArgumentException ex)
+        {
+            problem = $"the ExternalName Service {Service.Key} names '{host}': {ex.Message}";
+            return null;
+        }
+    }
+
+    private void OnError(Exception error)
+    {
+        bool forbidden = error is KubernetesApiException { StatusCode: System.Net.HttpStatusCode.Forbidden };
+        if (forbidden && !_forbiddenLogged)
+        {
+            _forbiddenLogged = true;
+            Log.Forbidden(_logger, Service.ToString(), KubernetesApiClient.RbacHint);
+        }
+        if (forbidden && !_everSynced && _fallback is null && _fallbackFactory is not null)
+        {
+            StartFallback();
+        }
+        if (_fallback is null)
+        {
+            ReportFailure(error);
+        }
+    }
+
+    private void StartFallback()
+    {
+        IEndpointSource? fallback = _fallbackFactory!(Service);
+        if (fallback is null)
+        {
+            Log.NotServed(_logger, Service.ToString(), $"the fallback source '{_fallbackKind}' does not serve it either");
+            return;
+        }
+        Log.FallingBack(_logger, Service.ToString(), _fallbackKind ?? fallback.Kind);
+        _fallback = fallback;
+        _fallbackSubscription = fallback.Subscribe(OnFallbackChanged);
+        fallback.Start();
+        OnFallbackChanged(fallback);
+    }
+
+    private void OnFallbackChanged(IEndpointSource fallback)
+    {
+        lock (_gate)
+        {
+            if (_fallback != fallback || _disposed)
+            {
+                return;
+            }
+            if (fallback.Current is EndpointSnapshot snapshot)
+            {
+                Publish(snapshot.Endpoints);
+            }
+            if (fallback.Status.LastError is Exception error)
+            {
+                ReportFailure(error);
+            }
+        }
+    }
+
+    private void StopFallback()
+    {
+        if (_fallback is not IEndpointSource fallback)
+        {
+            return;
+        }
+        Log.FallbackEnded(_logger, Service.ToString(), fallback.Kind);
+        _fallbackSubscription?.Dispose();
+        _fallbackSubscription = null;
+        _fallback = null;
+        _ = fallback.DisposeAsync().AsTask();
+    }
+
+    protected override async ValueTask DisposeCoreAsync()
+    {
+        IEndpointSource? fallback;
+        lock (_gate)
+        {
+            _disposed = true;
+            _subscription?.Dispose();
+            _fallbackSubscription?.Dispose();
+            fallback = _fallback;
+            _fallback = null;
+        }
+        _lease?.Dispose();
+        if (fallback is not null)
+        {
+            await fallback.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+using ClientLb.Kubernetes.Client;
+using ClientLb.Kubernetes.Config;
+using ClientLb.Kubernetes.Diagnostics;
+using ClientLb.Kubernetes.Watching;
+using ClientLb.ServiceDiscovery;
+using ClientLb.Sources;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace ClientLb.Kubernetes.Source;
+
+/// <summary>
+/// Makes Kubernetes sources. The API configuration is found on first use (<see cref="KubernetesConfigResolver"/>);
+/// when there is none in <see cref="KubernetesConfigMode.Auto"/> mode this factory serves nothing, so a later
+/// factory (DNS) can. All its sources share one <see cref="IKubernetesApi"/> and one set of watches.
+/// </summary>
+public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IAsyncDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly KubernetesSourceOptions _options;
+    private readonly IServiceProvider? _services;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly KubernetesMetrics _metrics;
+    private IKubernetesApi? _api;
+    private KubernetesApiClient? _ownedApi;
+    private KubernetesWatchManager? _manager;
+    private bool _resolved;
+    private string? _notServed;
+
+    /// <summary>Creates the factory. <paramref name="api"/> replaces the client built from the options (tests, adapters).</summary>
+    public KubernetesEndpointSourceFactory(IOptions<KubernetesSourceOptions> options, IKubernetesApi? api = null, IServiceProvider? services = null,
+        TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, KubernetesMetrics? metrics = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        _api = api;
+        _services = services;
+        _time = timeProvider ?? TimeProvider.System;
+        _loggers = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggers.CreateLogger("ClientLb.Kubernetes");
+        _metrics = metrics ?? new KubernetesMetrics();
+    }
+
+    /// <inheritdoc />
+    public string Kind => "kubernetes";
+
+    /// <summary>The API in use, once the first source was made (null when there is no configuration).</summary>
+    public IKubernetesApi? Api
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _manager?.Api;
+            }
+        }
+    }
+
+    internal KubernetesWatchManager? Manager
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _manager;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="KubernetesConfigException">The configuration is invalid (named file and key).</exception>
+    public IEndpointSource? TryCreate(ServiceName service)
+    {
+        ArgumentNullException.ThrowIfNull(service);
+        KubernetesWatchManager? manager = GetManager();
+        if (manager is null)
+        {
+            Log.NotServed(_logger, service.ToString(), _notServed!);
+            return null;
+        }
+        Func<ServiceName, IEndpointSource?>? fallback = _options.FallbackOnForbidden is string kind ? name => FallbackFactory(kind)?.TryCreate(name) : null;
+        return new KubernetesEndpointSource(service, manager, fallback, _options.FallbackOnForbidden, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Source"));
+    }
+
+    private IEndpointSourceFactory? FallbackFactory(string kind) =>
+        _services?.GetServices<IEndpointSourceFactory>().FirstOrDefault(f => f.Kind == kind && f != this);
+
+    private KubernetesWatchManager? GetManager()
+    {
+        lock (_gate)
+        {
+            if (_resolved)
+            {
+                return _manager;
+            }
+            if (_api is null)
+            {
+                // Not cached on failure: a fixed file is picked up by the next name.
+                KubernetesClientConfiguration? config = KubernetesConfigResolver.TryResolve(_options, out string reason);
+                if (config is null)
+                {
+                    _notServed = reason;
+                    _resolved = true;
+                    return null;
+                }
+                _api = _ownedApi = new KubernetesApiClient(config, _options.RequestTimeout, _time);
+            }
+            Log.Configured(_logger, _api.Description);
+            _manager = new KubernetesWatchManager(_api, _options, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Watch"), _metrics);
+            _resolved = true;
+            return _manager;
+        }
+    }
+
+    /// <summary>Stops every watch.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        KubernetesWatchManager? manager;
+        lock (_gate)
+        {
+            manager = _manager;
+            _manager = null;
+        }
+        if (manager is not null)
+        {
+            await manager.DisposeAsync().ConfigureAwait(false);
+        }
+        _ownedApi?.Dispose();
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using ClientLb.Grpc.Calls;
+using ClientLb.Grpc.Tests.Infrastructure;
+using Greet;
+
+namespace ClientLb.Grpc.Tests.Balancing;
+
+/// <summary>https addresses: HTTP/2 negotiated by ALPN with grpc-js, the service name as TLS SNI and certificate name.</summary>
+public sealed class TlsTests
+{
+    [Fact]
+    public async Task HttpsCalls_NegotiateH2ByAlpn_AndVerifyTheServiceNameNotThePodAddress()
+    {
+        string directory = Directory.CreateTempSubdirectory("clientlb-grpc-tls").FullName;
+        try
+        {
+            using X509Certificate2 certificate = CreateCertificate("greeter");
+            await File.WriteAllTextAsync(Path.Combine(directory, "cert.pem"), certificate.ExportCertificatePem());
+            await File.WriteAllTextAsync(Path.Combine(directory, "key.pem"), certificate.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
+            var seen = new List<SslPolicyErrors>();
+            await using GreeterCluster cluster = await GreeterCluster.StartAsync(2,
+                peerArgs: ["--tls-cert", Path.Combine(directory, "cert.pem"), "--tls-key", Path.Combine(directory, "key.pem")],
+                services: s => s.Configure<ClientLbOptions>(o => o.ConfigureTransport = handler =>
+                    handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, errors) =>
+                    {
+                        lock (seen)
+                        {
+                            seen.Add(errors);
+                        }
+                        // Trust only this certificate; the name must have matched (SNI and host are the service name).
+                        return cert is not null && cert.GetCertHashString() == certificate.GetCertHashString() && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
+                    }),
+                https: true);
+            var caller = new GrpcCaller(new HttpMessageInvoker(cluster.Handler, disposeHandler: false), new Uri("https://greeter"));
+            var servers = new HashSet<string>();
+            for (int i = 0; i < 4; i++)
+            {
+                servers.Add((await caller.UnaryAsync(GreeterCluster.SayHello, new HelloRequest { Name = "tls" }, HelloReply.Parser)).Server);
+            }
+
+            Assert.Equal(["b1", "b2"], servers.Order());
+            Assert.NotEmpty(seen);
+            Assert.All(seen, errors => Assert.Equal(SslPolicyErrors.None, errors & SslPolicyErrors.RemoteCertificateNameMismatch));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static X509Certificate2 CreateCertificate(string dnsName)
+    {
+        using RSA key = RSA.Create(2048);
+        var request = new CertificateRequest($"CN={dnsName}", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName(dnsName);
+        request.CertificateExtensions.Add(names.Build());
+        using X509Certificate2 created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pfx), null);
+    }
+}

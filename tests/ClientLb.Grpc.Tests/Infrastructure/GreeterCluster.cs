@@ -1,0 +1,105 @@
+using ClientLb.Grpc.Calls;
+using ClientLb.Grpc.Configuration;
+using ClientLb.LoadBalancing;
+using ClientLb.ServiceDiscovery;
+using Greet;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ClientLb.Grpc.Tests.Infrastructure;
+
+/// <summary>
+/// N grpc-js greeter backends on their own 127.0.B.x addresses, a container whose ClientLb configuration lists them as
+/// the service <c>greeter</c>, and one ClientLb gRPC handler (one HTTP/2 client) calling <c>http://greeter</c>.
+/// </summary>
+public sealed class GreeterCluster : IAsyncDisposable
+{
+    public const string SayHello = "/greet.Greeter/SayHello";
+    public const string StreamHellos = "/greet.Greeter/StreamHellos";
+    private static int _nextBlock = 20;
+
+    private GreeterCluster(List<GrpcJsPeer> peers, ServiceProvider provider, HttpMessageHandler handler)
+    {
+        Peers = peers;
+        Provider = provider;
+        Handler = handler;
+        Caller = new GrpcCaller(new HttpMessageInvoker(handler, disposeHandler: false), new Uri("http://greeter"));
+    }
+
+    public IReadOnlyList<GrpcJsPeer> Peers { get; }
+
+    public ServiceProvider Provider { get; }
+
+    public HttpMessageHandler Handler { get; }
+
+    public GrpcCaller Caller { get; }
+
+    public ServiceRegistry Registry => Provider.GetRequiredService<ServiceRegistry>();
+
+    /// <summary>The balancer calls to <c>http://greeter</c> use.</summary>
+    public ServiceBalancer Balancer => Registry.GetBalancer(ServiceName.Parse("http://greeter", Registry.Defaults));
+
+    public GrpcJsPeer this[string name] => Peers.Single(p => p.Name == name);
+
+    /// <summary>Starts <paramref name="count"/> backends b1..bN; <paramref name="policy"/> and <paramref name="configure"/> set the client side.</summary>
+    public static async Task<GreeterCluster> StartAsync(int count, string policy = "RoundRobin", Action<ClientLbGrpcOptions>? configure = null,
+        IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null, string[]? peerArgs = null, bool https = false)
+    {
+        int block = Interlocked.Increment(ref _nextBlock);
+        GrpcJsPeer[] started = await Task.WhenAll(Enumerable.Range(1, count).Select(i => GrpcJsPeer.StartAsync($"b{i}", $"127.0.{block}.{i + 1}", peerArgs ?? [])));
+        var peers = started.ToList();
+        var values = new Dictionary<string, string?> { ["ClientLb:Services:greeter:Policy"] = policy };
+        for (int i = 0; i < peers.Count; i++)
+        {
+            values[$"ClientLb:Services:greeter:Endpoints:{i}"] = (https ? "https://" : "") + peers[i].Authority;
+        }
+        foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+        var collection = new ServiceCollection();
+        collection.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
+        services?.Invoke(collection);
+        collection.AddClientLbGrpc(configure);
+        ServiceProvider provider = collection.BuildServiceProvider();
+        return new GreeterCluster(peers, provider, ClientLbGrpc.CreateHandler(provider));
+    }
+
+    public Task FailAsync(string peer, int status, int delayMs = 0) => this[peer].FailAsync(status, delayMs);
+
+    public Task<HelloReply> HelloAsync(string name = "test", GrpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
+        Caller.UnaryAsync(SayHello, new HelloRequest { Name = name }, HelloReply.Parser, options, cancellationToken);
+
+    /// <summary>Makes <paramref name="calls"/> calls, <paramref name="parallelism"/> at a time, and counts replies per backend.</summary>
+    public async Task<Dictionary<string, int>> SpreadAsync(int calls, int parallelism = 1, Func<int, Task>? afterCall = null)
+    {
+        var counts = new Dictionary<string, int>();
+        int next = 0;
+        await Task.WhenAll(Enumerable.Range(0, parallelism).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) is int n && n <= calls)
+            {
+                HelloReply reply = await HelloAsync($"call {n}");
+                lock (counts)
+                {
+                    counts[reply.Server] = counts.GetValueOrDefault(reply.Server) + 1;
+                }
+                if (afterCall is not null)
+                {
+                    await afterCall(n);
+                }
+            }
+        }));
+        return counts;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Handler.Dispose();
+        await Provider.DisposeAsync();
+        foreach (GrpcJsPeer peer in Peers)
+        {
+            await peer.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using Microsoft.Extensions.Configuration;
+using ClientLb.Grpc.Calls;
+using ClientLb.Grpc.Configuration;
+using ClientLb.ServiceDiscovery;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace ClientLb.Grpc.Tests.Protocol;
+
+/// <summary>Every bad input gets an error that names what is at fault.</summary>
+public sealed class ValidationTests
+{
+    [Fact]
+    public void Options_WithBadEntries_FailNamingEachSetting()
+    {
+        var options = new ClientLbGrpcOptions { MaxRetryAttempts = -1, MaxReplayBufferBytes = -2 };
+        options.IdempotentMethods.Add("greet.Greeter");
+        options.IdempotentMethods.Add("greet.Greeter/Say*");
+        options.IdempotentMethods.Add("greet.Greeter/*");
+        options.HealthChecks["greeter"] = new() { Interval = TimeSpan.Zero, Timeout = TimeSpan.FromSeconds(-1), UnhealthyThreshold = 0 };
+
+        ValidateOptionsResult result = new ClientLbGrpcOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        string[] failures = [.. result.Failures!];
+        Assert.Contains(failures, f => f.StartsWith("ClientLb:Grpc:IdempotentMethods:0 'greet.Greeter'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("ClientLb:Grpc:IdempotentMethods:1 'greet.Greeter/Say*'", StringComparison.Ordinal));
+        Assert.DoesNotContain(failures, f => f.Contains("IdempotentMethods:2", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("ClientLb:Grpc:MaxRetryAttempts -1", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("ClientLb:Grpc:MaxReplayBufferBytes -2", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("ClientLb:Grpc:HealthChecks:greeter:Interval", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("ClientLb:Grpc:HealthChecks:greeter:Timeout", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("ClientLb:Grpc:HealthChecks:greeter:UnhealthyThreshold 0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CreateHandler_WithInvalidOptions_Throws()
+    {
+        await using ServiceProvider provider = new ServiceCollection().AddClientLb().BuildServiceProvider();
+        var options = new ClientLbGrpcOptions { MaxRetryAttempts = 11 };
+
+        var error = Assert.Throws<OptionsValidationException>(() => ClientLbGrpc.CreateHandler(provider.GetRequiredService<ServiceRegistry>(), options));
+        Assert.Contains("ClientLb:Grpc:MaxRetryAttempts 11", error.Message);
+    }
+
+    [Fact]
+    public async Task CreateHandler_FromAContainerWithoutClientLbGrpc_SaysWhatToCall()
+    {
+        await using ServiceProvider provider = new ServiceCollection().AddClientLb().BuildServiceProvider();
+        var error = Assert.Throws<InvalidOperationException>(() => ClientLbGrpc.CreateHandler(provider));
+        Assert.Contains("services.AddClientLbGrpc()", error.Message);
+    }
+
+    [Fact]
+    public async Task HealthCheckEntry_WithAnInvalidServiceName_IsNamed()
+    {
+        await using ServiceProvider provider = new ServiceCollection().AddClientLb().BuildServiceProvider();
+        var options = new ClientLbGrpcOptions();
+        options.HealthChecks["Not_A_Name!"] = new();
+
+        var error = Assert.Throws<ArgumentException>(() => ClientLbGrpc.CreateHandler(provider.GetRequiredService<ServiceRegistry>(), options));
+        Assert.Contains("ClientLb:Grpc:HealthChecks:Not_A_Name!", error.Message);
+    }
+
+    [Fact]
+    public async Task Options_BindFromConfiguration()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ClientLb:Grpc:IdempotentMethods:0"] = "greet.Greeter/SayHello",
+            ["ClientLb:Grpc:MaxRetryAttempts"] = "3",
+            ["ClientLb:Grpc:HealthChecks:greeter:ServiceName"] = "greet.Greeter",
+            ["ClientLb:Grpc:HealthChecks:greeter:Interval"] = "00:00:02",
+        }).Build();
+        await using ServiceProvider provider = new ServiceCollection().AddSingleton<Microsoft.Extensions.Configuration.IConfiguration>(configuration)
+            .AddClientLbGrpc().BuildServiceProvider();
+
+        ClientLbGrpcOptions options = provider.GetRequiredService<IOptions<ClientLbGrpcOptions>>().Value;
+
+        Assert.Equal(["greet.Greeter/SayHello"], options.IdempotentMethods);
+        Assert.Equal(3, options.MaxRetryAttempts);
+        Assert.Equal("greet.Greeter", options.HealthChecks["greeter"].ServiceName);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.HealthChecks["greeter"].Interval);
+    }
+
+    [Theory]
+    [InlineData("greeter.shop/x")]
+    [InlineData("ftp://greeter")]
+    [InlineData("http://greeter/prefix")]
+    public void Caller_RejectsAddressesThatAreNotAServiceRoot(string address)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new GrpcCaller(new HttpClient(), new Uri(address, UriKind.RelativeOrAbsolute)));
+        Assert.Contains($"The gRPC address '{new Uri(address, UriKind.RelativeOrAbsolute)}'", error.Message);
+    }
+
+    [Fact]
+    public async Task Handler_RejectsRequestsThatAreNotGrpcCalls()
+    {
+        await using ServiceProvider provider = new ServiceCollection().AddClientLbGrpc().BuildServiceProvider();
+        using var invoker = new HttpMessageInvoker(ClientLbGrpc.CreateHandler(provider));
+
+        var notGrpc = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Content = new StringContent("{}") }, default));
+        Assert.Contains("content type 'text/plain; charset=utf-8', not application/grpc", notGrpc.Message);
+
+        var badPath = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "http://greeter/SayHello") { Content = new GrpcMessageContent(new Greet.HelloRequest()) }, default));
+        Assert.Contains("'/SayHello'", badPath.Message);
+
+        var relative = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "/greet.Greeter/SayHello") { Content = new GrpcMessageContent(new Greet.HelloRequest()) }, default));
+        Assert.Contains("absolute gRPC address", relative.Message);
+    }
+}

@@ -1,0 +1,149 @@
+using System.Net;
+using ClientLb.Kubernetes.Client;
+using ClientLb.Kubernetes.Config;
+using ClientLb.Kubernetes.Model;
+using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Tests.Infrastructure;
+using ClientLb.Sandbox;
+using ClientLb.ServiceDiscovery;
+using ClientLb.Sources;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Kubernetes.Tests.Client;
+
+public sealed class ApiClientTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("clientlb-apiclient-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task A_403_names_the_missing_rbac_rule_and_the_source_reports_it()
+    {
+        await using FakeApiServer server = await FakeApiServer.StartAsync(ctx =>
+            FakeApiServer.StatusAsync(ctx, 403, "Forbidden", "endpointslices.discovery.k8s.io is forbidden: User \\\"system:serviceaccount:default:app\\\" cannot list resource"));
+        string kubeconfig = server.WriteKubeconfig(_dir, "token: forbidden-token-123");
+        var logs = new CapturingLoggerProvider();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
+        await using var factory = new KubernetesEndpointSourceFactory(Microsoft.Extensions.Options.Options.Create(TestFactory.Options(kubeconfig)), loggerFactory: loggers);
+        await using IEndpointSource source = factory.Source("http://web.default");
+
+        var error = await Assert.ThrowsAsync<EndpointSourceException>(() => source.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
+        var api = Assert.IsType<KubernetesApiException>(error.InnerException);
+        Assert.Equal(HttpStatusCode.Forbidden, api.StatusCode);
+        foreach (string text in new[] { error.Message, api.Message })
+        {
+            Assert.Contains("endpointslices", text);
+        }
+        Assert.Contains("\"discovery.k8s.io\"", api.Message);
+        Assert.Contains("\"services\"", api.Message);
+        Assert.Contains("\"get\",\"list\",\"watch\"", api.Message);
+        Assert.Contains(logs.Lines, l => l.Contains("403") && l.Contains("endpointslices.discovery.k8s.io"));
+        Assert.DoesNotContain(logs.Lines, l => l.Contains("forbidden-token-123"));
+    }
+
+    [Fact]
+    public async Task On_403_the_configured_fallback_source_serves_the_service()
+    {
+        await using FakeApiServer server = await FakeApiServer.StartAsync(ctx => FakeApiServer.StatusAsync(ctx, 403, "Forbidden", "no"));
+        string kubeconfig = server.WriteKubeconfig(_dir, "token: t");
+        var services = new ServiceCollection();
+        services.AddSingleton<IEndpointSourceFactory>(new StaticFactory("dns", "127.0.0.7:8080"));
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        await using var factory = new KubernetesEndpointSourceFactory(
+            Microsoft.Extensions.Options.Options.Create(TestFactory.Options(kubeconfig, o => o.FallbackOnForbidden = "dns")), services: provider);
+        await using IEndpointSource source = factory.Source("http://web.default");
+        await Await.EndpointsAsync(source, e => e.Count == 1 && e[0].Authority == "127.0.0.7:8080", "the fallback's endpoint");
+        Assert.Equal("kubernetes", source.Kind);
+        Assert.True(((KubernetesEndpointSource)source).UsingFallback);
+    }
+
+    [Fact]
+    public async Task A_rejected_token_file_is_read_again_and_tokens_never_reach_logs_or_errors()
+    {
+        string tokenFile = Path.Combine(_dir, "token");
+        File.WriteAllText(tokenFile, "old-token-aaaa");
+        await using FakeApiServer server = await FakeApiServer.StartAsync(ctx =>
+            ctx.Request.Headers.Authorization == "Bearer new-token-bbbb"
+                ? ctx.Response.WriteAsync("""{"metadata":{"resourceVersion":"7"},"items":[]}""")
+                : FakeApiServer.StatusAsync(ctx, 401, "Unauthorized", "Unauthorized"));
+        string kubeconfig = server.WriteKubeconfig(_dir, $"tokenFile: {tokenFile}");
+        using var client = new KubernetesApiClient(KubeconfigLoader.Load(kubeconfig));
+
+        var rejected = await Assert.ThrowsAsync<KubernetesApiException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+        Assert.Equal(HttpStatusCode.Unauthorized, rejected.StatusCode);
+        Assert.DoesNotContain("old-token-aaaa", rejected.ToString());
+        Assert.Contains("did not accept the credentials", rejected.Message);
+        // Two attempts: the 401 made the client re-read the file once.
+        Assert.Equal(["Bearer old-token-aaaa", "Bearer old-token-aaaa"], server.Authorizations);
+
+        File.WriteAllText(tokenFile, "new-token-bbbb");
+        KubernetesList<Service> list = await client.ListServicesAsync("default", default, CancellationToken.None);
+        Assert.Equal("7", list.Metadata.ResourceVersion);
+        Assert.DoesNotContain("new-token-bbbb", client.Description);
+        Assert.DoesNotContain("new-token-bbbb", client.Configuration.ToString());
+    }
+
+    [Fact]
+    public async Task Https_sandbox_with_token_and_ca_from_its_kubeconfig_speaks_http2()
+    {
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { UseHttps = true });
+        await TestFactory.DeployAsync(cluster, "web", 2);
+        KubernetesClientConfiguration config = KubeconfigLoader.Load(cluster.KubeconfigPath);
+        Assert.Equal("https", config.Server.Scheme);
+        Assert.NotNull(config.CertificateAuthorities);
+        using var client = new KubernetesApiClient(config);
+        KubernetesList<EndpointSlice> slices = await client.ListEndpointSlicesAsync("default", new ListOptions("kubernetes.io/service-name=web"), CancellationToken.None);
+        Assert.Equal(2, slices.Items.Sum(s => s.Endpoints?.Count ?? 0));
+        Assert.Equal(HttpVersion.Version20, client.LastHttpVersion);
+
+        var logs = new CapturingLoggerProvider();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        await using var factory = TestFactory.Create(cluster, logs: loggers);
+        await using IEndpointSource source = factory.Source("http://web.default");
+        await Await.EndpointsAsync(source, e => e.Count == 2, "2 endpoints over HTTPS");
+        Assert.DoesNotContain(logs.Lines, l => l.Contains(cluster.BearerToken!));
+        Assert.DoesNotContain(cluster.BearerToken!, source.Description);
+    }
+
+    [Fact]
+    public async Task Tls_is_verified_unless_the_kubeconfig_says_otherwise()
+    {
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { UseHttps = true });
+        KubernetesClientConfiguration trusted = KubeconfigLoader.Load(cluster.KubeconfigPath);
+        var untrusted = new KubernetesClientConfiguration(trusted.Server, "test") { BearerToken = cluster.BearerToken };
+        using (var client = new KubernetesApiClient(untrusted))
+        {
+            var ex = await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+            Assert.Contains("cannot reach the API server", ex.Message);
+            Assert.DoesNotContain(cluster.BearerToken!, ex.ToString());
+        }
+        var skipping = new KubernetesClientConfiguration(trusted.Server, "test") { BearerToken = cluster.BearerToken, SkipTlsVerify = true };
+        using (var client = new KubernetesApiClient(skipping))
+        {
+            Assert.NotNull(await client.ListServicesAsync("default", default, CancellationToken.None));
+        }
+        // A CA that did not sign the server's certificate is refused too.
+        var otherCa = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        otherCa.ImportFromPem(Config.KubeconfigTests.SelfSigned("other-ca").CertPem);
+        var wrongCa = new KubernetesClientConfiguration(trusted.Server, "test") { BearerToken = cluster.BearerToken, CertificateAuthorities = otherCa };
+        using (var client = new KubernetesApiClient(wrongCa))
+        {
+            await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+        }
+    }
+
+    private sealed class StaticFactory(string kind, string endpoint) : IEndpointSourceFactory
+    {
+        public string Kind => kind;
+
+        public IEndpointSource? TryCreate(ServiceName service) => new StaticSource(service, kind, endpoint);
+    }
+
+    private sealed class StaticSource(ServiceName service, string kind, string endpoint) : EndpointSource(service, kind, kind + " test")
+    {
+        protected override void OnStart() => Publish([Endpoints.Endpoint.Parse(endpoint)]);
+    }
+}

@@ -1,0 +1,244 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using ClientLb.Kubernetes.Config;
+
+namespace ClientLb.Kubernetes.Tests.Config;
+
+public sealed class KubeconfigTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("clientlb-kubeconfig-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string name, string text)
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    internal static (string CertPem, string KeyPem) SelfSigned(string cn)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=" + cn, key, HashAlgorithmName.SHA256);
+        using X509Certificate2 cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        return (cert.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
+    }
+
+    private static string Config(string cluster, string user, string context = "ctx", string? ns = "team-a", string current = "ctx") => $"""
+        apiVersion: v1
+        kind: Config
+        current-context: {current}
+        clusters:
+        - name: c1
+          cluster:
+        {cluster}
+        users:
+        - name: u1
+          user:
+        {user}
+        contexts:
+        - name: {context}
+          context:
+            cluster: c1
+            user: u1
+        {(ns is null ? "" : "    namespace: " + ns)}
+        """;
+
+    [Fact]
+    public void Reads_server_namespace_token_and_ca_data()
+    {
+        (string ca, _) = SelfSigned("test-ca");
+        string path = Write("config", Config(
+            $"    server: https://127.0.0.1:6443\n    certificate-authority-data: {B64(ca)}\n    tls-server-name: api.internal",
+            "    token: s3cr3t-token"));
+        KubernetesClientConfiguration config = KubeconfigLoader.Load(path);
+        Assert.Equal(new Uri("https://127.0.0.1:6443"), config.Server);
+        Assert.Equal("team-a", config.Namespace);
+        Assert.Equal("s3cr3t-token", config.BearerToken);
+        Assert.Equal("api.internal", config.TlsServerName);
+        Assert.False(config.SkipTlsVerify);
+        X509Certificate2 loaded = Assert.Single(config.CertificateAuthorities!);
+        Assert.Equal("CN=test-ca", loaded.Subject);
+        Assert.Contains("context ctx", config.Origin);
+        Assert.DoesNotContain("s3cr3t", config.ToString());
+    }
+
+    [Fact]
+    public void Reads_ca_and_client_certificate_from_files_relative_to_the_kubeconfig()
+    {
+        (string ca, _) = SelfSigned("file-ca");
+        (string cert, string key) = SelfSigned("client");
+        Directory.CreateDirectory(Path.Combine(_dir, "pki"));
+        Write("pki/ca.crt", ca);
+        Write("pki/client.crt", cert);
+        Write("pki/client.key", key);
+        Write("pki/token", "file-token\n");
+        string path = Write("config", Config(
+            "    server: https://127.0.0.1:6443\n    certificate-authority: pki/ca.crt",
+            "    client-certificate: pki/client.crt\n    client-key: pki/client.key\n    tokenFile: pki/token"));
+        KubernetesClientConfiguration config = KubeconfigLoader.Load(path);
+        Assert.Equal("CN=file-ca", Assert.Single(config.CertificateAuthorities!).Subject);
+        Assert.Equal("CN=client", config.ClientCertificate!.Subject);
+        Assert.True(config.ClientCertificate.HasPrivateKey);
+        Assert.Equal(Path.Combine(_dir, "pki", "token"), config.BearerTokenFile);
+        Assert.Equal("file-token", config.CreateTokenSource(TimeProvider.System)!.GetToken());
+    }
+
+    [Fact]
+    public void Reads_client_certificate_data_and_insecure_skip_only_when_set()
+    {
+        (string cert, string key) = SelfSigned("client-data");
+        string path = Write("config", Config(
+            "    server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: true",
+            $"    client-certificate-data: {B64(cert)}\n    client-key-data: {B64(key)}", ns: null));
+        KubernetesClientConfiguration config = KubeconfigLoader.Load(path);
+        Assert.True(config.SkipTlsVerify);
+        Assert.Null(config.Namespace);
+        Assert.Equal("CN=client-data", config.ClientCertificate!.Subject);
+        Assert.Contains("TLS NOT verified", config.ToString());
+
+        string strict = Write("strict", Config("    server: https://127.0.0.1:6443", "    token: t"));
+        Assert.False(KubeconfigLoader.Load(strict).SkipTlsVerify);
+    }
+
+    [Fact]
+    public void Chooses_an_explicit_context_and_merges_several_files_first_wins()
+    {
+        string first = Write("a", """
+            apiVersion: v1
+            kind: Config
+            current-context: one
+            clusters:
+            - name: c
+              cluster:
+                server: http://127.0.0.1:1001
+            contexts:
+            - name: one
+              context:
+                cluster: c
+            """);
+        string second = Write("b", """
+            apiVersion: v1
+            kind: Config
+            current-context: two
+            clusters:
+            - name: c
+              cluster:
+                server: http://127.0.0.1:9999
+            - name: d
+              cluster:
+                server: http://127.0.0.1:1002
+            users:
+            - name: u
+              user:
+                token: second-token
+            contexts:
+            - name: two
+              context:
+                cluster: d
+                user: u
+                namespace: ns-two
+            """);
+        KubernetesClientConfiguration merged = KubeconfigLoader.Load([first, second]);
+        Assert.Equal(1001, merged.Server.Port); // current-context and cluster c from the first file
+        KubernetesClientConfiguration two = KubeconfigLoader.Load([first, second], "two");
+        Assert.Equal(1002, two.Server.Port);
+        Assert.Equal("ns-two", two.Namespace);
+        Assert.Equal("second-token", two.BearerToken);
+    }
+
+    [Fact]
+    public void Default_paths_follow_KUBECONFIG_then_home()
+    {
+        var env = new Dictionary<string, string?> { ["KUBECONFIG"] = $"/x/a{Path.PathSeparator}/y/b" };
+        Assert.Equal(["/x/a", "/y/b"], KubeconfigLoader.DefaultPaths(k => env.GetValueOrDefault(k)));
+        Directory.CreateDirectory(Path.Combine(_dir, ".kube"));
+        Write(".kube/config", "kind: Config");
+        Assert.Equal([Path.Combine(_dir, ".kube", "config")], KubeconfigLoader.DefaultPaths(_ => null, _dir));
+        Assert.Empty(KubeconfigLoader.DefaultPaths(_ => null, Path.Combine(_dir, "nowhere")));
+    }
+
+    public static TheoryData<string, string, string> BadFiles() => new()
+    {
+        { "apiVersion: v1\nkind: Config\nclusters: [\n", "not valid YAML", "" },
+        { "- just\n- a list\n", "not a mapping", "" },
+        { "kind: Pod\n", "not a kubeconfig", "kind" },
+        { "kind: Config\nclusters: []\n", "is not set", "current-context" },
+        { "kind: Config\ncurrent-context: x\ncontexts: []\n", "the context 'x' is not defined", "current-context" },
+        { "kind: Config\ncurrent-context: x\ncontexts:\n- name: x\n  context:\n    cluster: nope\n", "the cluster 'nope' is not defined", "contexts[name=x].context.cluster" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster: {}\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "is missing", "clusters[name=c].cluster.server" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: ftp://host\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "not an absolute http or https URL", "clusters[name=c].cluster.server" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\n    certificate-authority-data: '%%%'\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "not valid base64", "clusters[name=c].cluster.certificate-authority-data" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\n    certificate-authority-data: aGVsbG8=\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "no PEM certificate", "clusters[name=c].cluster.certificate-authority-data" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\n    insecure-skip-tls-verify: maybe\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "not a boolean", "clusters[name=c].cluster.insecure-skip-tls-verify" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: ghost\n", "the user 'ghost' is not defined", "contexts[name=x].context.user" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n      command: aws\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n", "is not supported", "users[name=u].user.exec" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    tokenFile: /no/such/token\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n", "does not exist", "users[name=u].user.tokenFile" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    client-key-data: aGVsbG8=\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n", "is missing while a client key is set", "users[name=u].user.client-certificate-data" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster: []\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "expected a mapping", "clusters[name=c].cluster" },
+        { "kind: Config\nclusters:\n- cluster: {}\n", "is missing", "clusters[0].name" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadFiles))]
+    public void Bad_files_fail_naming_the_file_and_the_key(string yaml, string reason, string key)
+    {
+        string path = Write("bad", yaml);
+        var ex = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        Assert.Equal(path, ex.File);
+        Assert.Contains(path, ex.Message);
+        Assert.Contains(reason, ex.Message);
+        if (key.Length > 0)
+        {
+            Assert.Equal(key, ex.Key);
+            Assert.Contains(key, ex.Message);
+        }
+    }
+
+    [Fact]
+    public void A_key_that_does_not_match_its_certificate_is_named()
+    {
+        (string cert, _) = SelfSigned("a");
+        (_, string otherKey) = SelfSigned("b");
+        string path = Write("config", Config("    server: https://h", $"    client-certificate-data: {B64(cert)}\n    client-key-data: {B64(otherKey)}"));
+        var ex = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        Assert.Equal("users[name=u1].user.client-key-data", ex.Key);
+    }
+
+    [Fact]
+    public void A_missing_file_is_named()
+    {
+        string path = Path.Combine(_dir, "absent");
+        var ex = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        Assert.Contains(path, ex.Message);
+        Assert.Contains("does not exist", ex.Message);
+    }
+
+    [Fact]
+    public void Errors_never_quote_the_token()
+    {
+        string path = Write("config", """
+            kind: Config
+            current-context: x
+            clusters:
+            - name: c
+              cluster:
+                server: not a url
+            users:
+            - name: u
+              user:
+                token: super-secret-value
+            contexts:
+            - name: x
+              context:
+                cluster: c
+                user: u
+            """);
+        var ex = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        Assert.DoesNotContain("super-secret-value", ex.ToString());
+    }
+}
