@@ -14,6 +14,7 @@ need nft nftables             # the agent's kernel side (libnftables1 comes with
 need conntrack conntrack      # UDP conntrack cleanup by the agent
 need ip iproute2              # network namespaces and veth pairs for agent tests
 need curl curl                # non-.NET client of agent VIPs
+need python3 python3          # HTTP and UDP echo backends inside the agent test namespaces
 need java default-jdk-headless # JDK java.net.http client of agent VIPs
 need node nodejs              # grpc-js test peers
 need npm npm
