@@ -1,0 +1,27 @@
+namespace ClientLb.Agent.Interop;
+
+/// <summary>Prints each transaction instead of running it (<c>--dry-run</c>); the kernel is never read or changed.</summary>
+public sealed class DryRunRunner : INftablesRunner
+{
+    private readonly TextWriter _output;
+
+    /// <summary>Creates a runner that writes to <paramref name="output"/>.</summary>
+    public DryRunRunner(TextWriter output) => _output = output ?? throw new ArgumentNullException(nameof(output));
+
+    /// <inheritdoc />
+    public Task RunAsync(string commands, CancellationToken cancellationToken = default)
+    {
+        _output.Write("# transaction\n");
+        _output.Write(commands);
+        _output.Flush();
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default) => Task.FromResult<string?>(null);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+}

@@ -1,0 +1,14 @@
+namespace ClientLb.Agent.Interop;
+
+/// <summary>
+/// Runs nftables command text. Each <see cref="RunAsync"/> call is one atomic kernel transaction: all of it applies or
+/// none of it does. The agent renders and diffs without it, so tests of those parts need no root.
+/// </summary>
+public interface INftablesRunner : IDisposable
+{
+    /// <summary>Runs <paramref name="commands"/> (one command a line) as one transaction; throws <see cref="NftablesException"/> on failure.</summary>
+    Task RunAsync(string commands, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists table <c>clientlb</c> of <paramref name="family"/> (<c>ip</c> or <c>ip6</c>) as nftables JSON; null when it does not exist.</summary>
+    Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,195 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+
+namespace ClientLb.Agent.Interop;
+
+/// <summary>
+/// Talks to the kernel through <c>libnftables.so.1</c> on one dedicated thread. With a network namespace name the thread
+/// first joins <c>/var/run/netns/NAME</c> (setns, CLONE_NEWNET), so the contexts it creates, and every transaction, act
+/// on that namespace only; the rest of the process stays where it is.
+/// </summary>
+public sealed class LibNftablesRunner : INftablesRunner
+{
+    private readonly BlockingCollection<Action<Contexts>> _work = new();
+    private readonly Thread _thread;
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string? _namespace;
+
+    /// <summary>Starts the thread; <paramref name="networkNamespace"/> null means the process's own namespace.</summary>
+    /// <exception cref="ArgumentException">The name is not a plain namespace name.</exception>
+    /// <exception cref="NftablesException">The namespace cannot be joined or libnftables cannot be loaded.</exception>
+    public LibNftablesRunner(string? networkNamespace = null)
+    {
+        if (networkNamespace is not null && NetworkNamespaceName.Check(networkNamespace) is string error)
+        {
+            throw new ArgumentException(error, nameof(networkNamespace));
+        }
+        _namespace = networkNamespace;
+        _thread = new Thread(Loop) { IsBackground = true, Name = "clientlb-nft" + (networkNamespace is null ? "" : ":" + networkNamespace) };
+        _thread.Start();
+        try
+        {
+            _started.Task.GetAwaiter().GetResult();
+        }
+        catch
+        {
+            _work.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public Task RunAsync(string commands, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        return Enqueue(contexts =>
+        {
+            Run(contexts.Commands, commands, out _);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default)
+    {
+        if (family is not ("ip" or "ip6"))
+        {
+            throw new ArgumentException($"The family '{family}' is not ip or ip6.", nameof(family));
+        }
+        return Enqueue<string?>(contexts =>
+        {
+            try
+            {
+                Run(contexts.Json, $"list table {family} {Ruleset.Layout.TableName}", out string output);
+                return output;
+            }
+            catch (NftablesException e) when (e.Message.Contains("No such file or directory", StringComparison.Ordinal))
+            {
+                return null;
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>Stops the thread and frees the contexts.</summary>
+    public void Dispose()
+    {
+        if (!_work.IsAddingCompleted)
+        {
+            _work.CompleteAdding();
+            _thread.Join();
+            _work.Dispose();
+        }
+    }
+
+    private Task<T> Enqueue<T>(Func<Contexts, T> work, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_work.IsAddingCompleted, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _work.Add(contexts =>
+        {
+            try
+            {
+                done.SetResult(work(contexts));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }, cancellationToken);
+        return done.Task;
+    }
+
+    private void Loop()
+    {
+        Contexts contexts;
+        try
+        {
+            if (_namespace is not null)
+            {
+                JoinNamespace(_namespace);
+            }
+            contexts = new Contexts(CreateContext(json: false), CreateContext(json: true));
+        }
+        catch (Exception e) when (e is NftablesException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            _started.SetException(e is NftablesException ? e : new NftablesException(
+                "libnftables.so.1 could not be loaded (install Debian's nftables / libnftables1): " + e.Message, e));
+            return;
+        }
+        _started.SetResult();
+        try
+        {
+            foreach (Action<Contexts> item in _work.GetConsumingEnumerable())
+            {
+                item(contexts);
+            }
+        }
+        finally
+        {
+            NativeMethods.nft_ctx_free(contexts.Commands);
+            NativeMethods.nft_ctx_free(contexts.Json);
+        }
+    }
+
+    private static void JoinNamespace(string name)
+    {
+        string path = NetworkNamespaceName.PathOf(name);
+        int fd = NativeMethods.Open(path, NativeMethods.OpenReadOnlyCloseOnExec);
+        if (fd < 0)
+        {
+            throw new NftablesException($"The network namespace '{name}' cannot be opened ({path}): errno {Marshal.GetLastPInvokeError()}.");
+        }
+        try
+        {
+            if (NativeMethods.SetNs(fd, NativeMethods.CloneNewNet) != 0)
+            {
+                throw new NftablesException($"The network namespace '{name}' cannot be joined (setns): errno {Marshal.GetLastPInvokeError()} (root or CAP_SYS_ADMIN is needed).");
+            }
+        }
+        finally
+        {
+            NativeMethods.Close(fd);
+        }
+    }
+
+    private static IntPtr CreateContext(bool json)
+    {
+        IntPtr ctx = NativeMethods.nft_ctx_new(0);
+        if (ctx == IntPtr.Zero)
+        {
+            throw new NftablesException("nft_ctx_new failed.");
+        }
+        NativeMethods.nft_ctx_buffer_output(ctx);
+        NativeMethods.nft_ctx_buffer_error(ctx);
+        if (json)
+        {
+            NativeMethods.nft_ctx_output_set_flags(ctx, NativeMethods.OutputJson);
+        }
+        return ctx;
+    }
+
+    private static void Run(IntPtr ctx, string commands, out string output)
+    {
+        int rc = NativeMethods.nft_run_cmd_from_buffer(ctx, commands);
+        output = Marshal.PtrToStringUTF8(NativeMethods.nft_ctx_get_output_buffer(ctx)) ?? "";
+        string error = Marshal.PtrToStringUTF8(NativeMethods.nft_ctx_get_error_buffer(ctx)) ?? "";
+        if (rc != 0)
+        {
+            throw new NftablesException("nftables rejected the transaction (nothing was applied): " + Shorten(error.Trim()));
+        }
+    }
+
+    /// <summary>The error lines without nft's caret lines and the echoed (possibly huge) command, at most 2,000 characters.</summary>
+    private static string Shorten(string text)
+    {
+        IEnumerable<string> lines = text.Split('\n')
+            .Select(l => l.TrimEnd())
+            .Where(l => l.Length > 0 && l.Trim().Trim('^', '~').Length > 0)
+            .Select(l => l.Length <= 300 ? l : l[..300] + " ...");
+        string joined = string.Join(" | ", lines);
+        return joined.Length <= 2000 ? joined : joined[..2000] + " ...";
+    }
+
+    private sealed record Contexts(IntPtr Commands, IntPtr Json);
+}

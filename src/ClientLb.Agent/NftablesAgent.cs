@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using ClientLb.Agent.Conntrack;
+using ClientLb.Agent.Diagnostics;
+using ClientLb.Agent.Interop;
+using ClientLb.Agent.Model;
+using ClientLb.Agent.Ruleset;
+using ClientLb.Agent.State;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ClientLb.Agent;
+
+/// <summary>
+/// Programs Service VIP to endpoint translation into nftables (tables <c>ip clientlb</c> and <c>ip6 clientlb</c>). Feed it the
+/// desired services with <see cref="SyncAsync"/> (all of them) or <see cref="ApplyAsync"/> (changes); each call sends the
+/// kernel only what changed, as one transaction. The first call reads what an earlier run left in the kernel and
+/// reconciles with it without interrupting traffic. Rules stay when the agent stops; <see cref="CleanupAsync"/> removes them.
+/// Calls are serialized.
+/// </summary>
+public sealed class NftablesAgent : IDisposable
+{
+    private readonly NftablesAgentOptions _options;
+    private readonly INftablesRunner _runner;
+    private readonly IConntrackCleaner? _conntrack;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly bool _ownsRunner;
+    private ProgrammedState _state = new();
+
+    /// <summary>Creates an agent that talks to the kernel through libnftables (or prints, with <see cref="NftablesAgentOptions.DryRun"/>).</summary>
+    /// <exception cref="ArgumentException">An option is invalid.</exception>
+    /// <exception cref="NftablesException">libnftables or the network namespace is not available.</exception>
+    public NftablesAgent(NftablesAgentOptions options, ILogger<NftablesAgent>? logger = null)
+        : this(options, CreateRunner(options), options.ConntrackCleanup && !options.DryRun ? new ConntrackTool(options.NetworkNamespace, options.ConntrackPath) : null, logger)
+    {
+        _ownsRunner = true;
+    }
+
+    /// <summary>Creates an agent over a given runner and conntrack cleaner (tests, embedding); the caller disposes the runner.</summary>
+    public NftablesAgent(NftablesAgentOptions options, INftablesRunner runner, IConntrackCleaner? conntrack, ILogger<NftablesAgent>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _runner = runner ?? throw new ArgumentNullException(nameof(runner));
+        _conntrack = conntrack;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Counters for <c>/metrics</c> and <c>/healthz</c>.</summary>
+    public AgentMetrics Metrics { get; } = new();
+
+    /// <summary>Services programmed now.</summary>
+    public int ServiceCount => _state.Plans.Count;
+
+    /// <summary>Set and map elements programmed now.</summary>
+    public int ElementCount => _state.ElementCount;
+
+    /// <summary>
+    /// Makes the kernel match <paramref name="services"/>, the complete desired state: services not listed are removed.
+    /// Invalid services are rejected (see <see cref="SyncResult.Rejected"/>) and the rest is programmed.
+    /// </summary>
+    /// <exception cref="NftablesException">The kernel refused the transaction; nothing of it applied and the state is unchanged.</exception>
+    public Task<SyncResult> SyncAsync(IReadOnlyList<ServiceState> services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return RunAsync(services, [], full: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// Applies changes: <paramref name="upserts"/> are added or replaced, <paramref name="removals"/> (<c>namespace/name</c>)
+    /// removed; other services stay.
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><see cref="SyncAsync"/> has not succeeded yet since the start or the last cleanup.</exception>
+    /// <exception cref="NftablesException">The kernel refused the transaction; nothing of it applied and the state is unchanged.</exception>
+    public Task<SyncResult> ApplyAsync(IReadOnlyList<ServiceState> upserts, IReadOnlyCollection<string> removals, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(upserts);
+        ArgumentNullException.ThrowIfNull(removals);
+        return RunAsync(upserts, removals, full: false, cancellationToken);
+    }
+
+    /// <summary>Deletes both <c>clientlb</c> tables (everything the agent owns) and forgets the programmed state.</summary>
+    public async Task CleanupAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // "add" first makes the delete succeed when a table is absent (nft 1.0.6 has no "destroy").
+            string commands = string.Concat(Family.All.Select(f => $"add table {f.Table}\ndelete table {f.Table}\n"));
+            await _runner.RunAsync(commands, cancellationToken).ConfigureAwait(false);
+            _state = new ProgrammedState();
+            _logger.LogInformation("Removed tables ip {Table} and ip6 {Table}", Layout.TableName, Layout.TableName);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Stops the libnftables thread when the agent created it. The rules stay in the kernel.</summary>
+    public void Dispose()
+    {
+        if (_ownsRunner)
+        {
+            _runner.Dispose();
+        }
+        _gate.Dispose();
+    }
+
+    private async Task<SyncResult> RunAsync(IReadOnlyList<ServiceState> upserts, IReadOnlyCollection<string> removals, bool full, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            long start = Stopwatch.GetTimestamp();
+            try
+            {
+                SyncResult result = await SyncCoreAsync(upserts, removals, full, start, cancellationToken).ConfigureAwait(false);
+                Metrics.RecordSuccess(result, _state.Plans.Count, _state.ElementCount, DateTimeOffset.UtcNow);
+                return result;
+            }
+            catch (NftablesException e)
+            {
+                Metrics.RecordFailure(Stopwatch.GetElapsedTime(start), e.Message);
+                _logger.LogError(e, "Sync failed; nothing of it was applied");
+                throw;
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<SyncResult> SyncCoreAsync(IReadOnlyList<ServiceState> upserts, IReadOnlyCollection<string> removals, bool full, long start, CancellationToken cancellationToken)
+    {
+        if (!full && !_state.SkeletonApplied)
+        {
+            // A restart re-declares the endpoint maps in its first transaction (see Skeleton.Keeps); only a complete
+            // desired state can refill them, so the first call after a start or a cleanup must be SyncAsync.
+            throw new InvalidOperationException("The first sync of an agent must be SyncAsync with every service, not ApplyAsync.");
+        }
+        if (!_state.SnapshotRead)
+        {
+            await ReadKernelAsync(cancellationToken).ConfigureAwait(false);
+        }
+        PendingSync sync = new SyncPlanner(_state, _options.Mode, _options.ChunkElements).Plan(upserts, removals, full);
+        foreach (ServiceRejection rejection in sync.Rejected)
+        {
+            _logger.LogWarning("Service {Service} rejected: {Reason}", rejection.Service, rejection.Reason);
+        }
+        long kernelStart = Stopwatch.GetTimestamp();
+        for (int i = 0; i < sync.Transactions.Count; i++)
+        {
+            try
+            {
+                await _runner.RunAsync(sync.Transactions[i], cancellationToken).ConfigureAwait(false);
+            }
+            catch (NftablesException) when (i > 0)
+            {
+                // Earlier chunks of a cold start are in the kernel; re-read it on the next sync to stay exact.
+                _state = new ProgrammedState();
+                throw;
+            }
+        }
+        TimeSpan kernel = Stopwatch.GetElapsedTime(kernelStart);
+        _state.Commit(sync);
+        IReadOnlyList<string> conntrackFailures = [];
+        if (_conntrack is not null && sync.Conntrack.Count > 0)
+        {
+            conntrackFailures = await _conntrack.DeleteAsync(sync.Conntrack, cancellationToken).ConfigureAwait(false);
+            foreach (string failure in conntrackFailures)
+            {
+                _logger.LogWarning("Conntrack cleanup failed: {Failure}", failure);
+            }
+        }
+        var result = new SyncResult
+        {
+            Transactions = sync.Transactions.Count,
+            ServicesChanged = sync.Changes.Count,
+            ElementsAdded = sync.Adds.Count,
+            ElementsDeleted = sync.Deletes.Count,
+            Rejected = sync.Rejected,
+            ConntrackFilters = sync.Conntrack.Count,
+            ConntrackFailures = conntrackFailures,
+            Duration = Stopwatch.GetElapsedTime(start),
+            KernelDuration = kernel,
+        };
+        if (result.ServicesChanged > 0)
+        {
+            _logger.LogInformation("Synced {Changed} services: +{Added}/-{Deleted} elements in {Transactions} transactions, {Ms:F2} ms",
+                result.ServicesChanged, result.ElementsAdded, result.ElementsDeleted, result.Transactions, result.Duration.TotalMilliseconds);
+        }
+        return result;
+    }
+
+    private async Task ReadKernelAsync(CancellationToken cancellationToken)
+    {
+        string? v4 = await _runner.ListTableJsonAsync(Family.V4.NftFamily, cancellationToken).ConfigureAwait(false);
+        string? v6 = await _runner.ListTableJsonAsync(Family.V6.NftFamily, cancellationToken).ConfigureAwait(false);
+        _state.Load(v4 is null ? null : KernelTable.Parse(v4), v6 is null ? null : KernelTable.Parse(v6));
+        if (v4 is not null || v6 is not null)
+        {
+            _logger.LogInformation("Found {Elements} elements of an earlier run; reconciling without a flush", _state.ElementCount);
+        }
+    }
+
+    private static INftablesRunner CreateRunner(NftablesAgentOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return options.DryRun ? new DryRunRunner(options.DryRunOutput ?? Console.Out) : new LibNftablesRunner(options.NetworkNamespace);
+    }
+}

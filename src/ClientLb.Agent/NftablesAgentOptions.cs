@@ -1,0 +1,49 @@
+using ClientLb.Agent.Interop;
+
+namespace ClientLb.Agent;
+
+/// <summary>How the agent runs.</summary>
+public sealed class NftablesAgentOptions
+{
+    /// <summary>Node (prerouting + output hooks) or sidecar (output hook only). Default: sidecar.</summary>
+    public AgentMode Mode { get; set; } = AgentMode.Sidecar;
+
+    /// <summary>A named network namespace (<c>/var/run/netns/NAME</c>) to program from outside it; null for the agent's own.</summary>
+    public string? NetworkNamespace { get; set; }
+
+    /// <summary>Print each transaction to <see cref="DryRunOutput"/> instead of running it; the kernel is neither read nor changed.</summary>
+    public bool DryRun { get; set; }
+
+    /// <summary>Where <see cref="DryRun"/> prints; standard output when null.</summary>
+    public TextWriter? DryRunOutput { get; set; }
+
+    /// <summary>Most element changes per transaction when a sync is split (a cold start): each transaction holds whole services. Default 20,000.</summary>
+    public int ChunkElements { get; set; } = 20_000;
+
+    /// <summary>Delete conntrack entries of UDP/SCTP backends that left (Debian's <c>conntrack</c>). Default: on.</summary>
+    public bool ConntrackCleanup { get; set; } = true;
+
+    /// <summary>The <c>conntrack</c> executable. Default: <c>conntrack</c> from PATH.</summary>
+    public string ConntrackPath { get; set; } = "conntrack";
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Mode))
+        {
+            throw new ArgumentException($"{nameof(Mode)}: {(int)Mode} is not Sidecar or Node.", nameof(Mode));
+        }
+        if (NetworkNamespace is not null && NetworkNamespaceName.Check(NetworkNamespace) is string error)
+        {
+            throw new ArgumentException($"{nameof(NetworkNamespace)}: {error}.", nameof(NetworkNamespace));
+        }
+        if (ChunkElements < 100)
+        {
+            throw new ArgumentException($"{nameof(ChunkElements)}: {ChunkElements} is below 100.", nameof(ChunkElements));
+        }
+        if (string.IsNullOrWhiteSpace(ConntrackPath))
+        {
+            throw new ArgumentException($"{nameof(ConntrackPath)} is empty.", nameof(ConntrackPath));
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System.Globalization;
+
+namespace ClientLb.Agent.Ruleset;
+
+/// <summary>What an nftables set or map of the layout holds.</summary>
+internal enum ContainerKind
+{
+    /// <summary><c>eps-N</c> (shard N): VIP . proto . port . slot range (numgen) to endpoint address . target port.</summary>
+    Endpoints,
+
+    /// <summary><c>eps-aff-N</c> (shard N, IPv4): the same for ClientIP-affinity services, keyed on the slot carried in <c>ct mark</c>.</summary>
+    AffinityEndpoints,
+
+    /// <summary><c>noep</c>: VIP . proto . port of service ports with no eligible endpoint: rejected at once.</summary>
+    NoEndpoints,
+
+    /// <summary><c>affinity</c>: VIP . proto . port of services with ClientIP affinity.</summary>
+    Affinity,
+
+    /// <summary><c>aff-T</c>: the affinity services whose timeout is T seconds (one set per distinct timeout).</summary>
+    AffinityTimeout,
+
+    /// <summary><c>hairpin</c>: endpoint . endpoint, masqueraded when a pod reaches itself through a VIP.</summary>
+    Hairpin,
+}
+
+/// <summary>One set or map of one family's table; <paramref name="Index"/> is the shard of an endpoint map or the timeout of an <c>aff-T</c> set.</summary>
+internal readonly record struct Container(Family Family, ContainerKind Kind, int Index = 0)
+{
+    /// <summary>The set's name: fixed words and validated integers only.</summary>
+    public string Name => Kind switch
+    {
+        ContainerKind.Endpoints => "eps-" + Index.ToString(CultureInfo.InvariantCulture),
+        ContainerKind.AffinityEndpoints => "eps-aff-" + Index.ToString(CultureInfo.InvariantCulture),
+        ContainerKind.NoEndpoints => "noep",
+        ContainerKind.Affinity => "affinity",
+        ContainerKind.AffinityTimeout => "aff-" + Index.ToString(CultureInfo.InvariantCulture),
+        ContainerKind.Hairpin => "hairpin",
+        _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
+    };
+
+    public override string ToString() => Family.Table + " " + Name;
+}
+
+/// <summary>One element (with its data, for a map) in the canonical text both the renderer and the kernel reader produce.</summary>
+internal readonly record struct Element(Container Container, string Text);

@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text;
+
+namespace ClientLb.Agent.Ruleset;
+
+/// <summary>
+/// The fixed part of the ruleset: one table per family, a handful of sets and maps that hold all per-service data, and
+/// a handful of chains whose rules never change with services. No chain is ever created per service (see docs/agent.md:
+/// libnftables re-reads the chain cache before every command once chains are many, ~10 ms at 10,000).
+/// </summary>
+internal static class Layout
+{
+    public const string TableName = "clientlb";
+
+    /// <summary>The dynamic map of ClientIP affinity: client . VIP . proto . port to the slot drawn for the first connection.</summary>
+    public const string ClientsMap = "clients";
+
+    /// <summary>Most client entries the affinity map holds (per family).</summary>
+    public const int ClientsMapSize = 262144;
+
+    /// <summary>
+    /// Endpoint maps are split in this many shards by the low 6 bits of the VIP. Measured with nft 1.0.6: deleting one
+    /// element of an interval map costs O(elements in that map) (6-19 ms at 20,000, 0.2 ms when small) while adding
+    /// costs 0.4 ms, so an endpoint change at 10,000 services must only touch a small map.
+    /// </summary>
+    public const int Shards = 64;
+
+    /// <summary>The shard of a VIP: its last byte's low 6 bits, what <c>daddr &amp; 0.0.0.63</c> (<c>&amp; ::3f</c>) selects.</summary>
+    public static int Shard(System.Net.IPAddress vip)
+    {
+        byte[] bytes = vip.GetAddressBytes();
+        return bytes[^1] & (Shards - 1);
+    }
+
+    /// <summary>The sets and maps every table has (the <c>aff-T</c> sets come and go with the timeouts in use).</summary>
+    public static IEnumerable<Container> FixedContainers(Family f)
+    {
+        for (int shard = 0; shard < Shards; shard++)
+        {
+            yield return new Container(f, ContainerKind.Endpoints, shard);
+        }
+        if (StatefulAffinity(f))
+        {
+            for (int shard = 0; shard < Shards; shard++)
+            {
+                yield return new Container(f, ContainerKind.AffinityEndpoints, shard);
+            }
+        }
+        yield return new Container(f, ContainerKind.NoEndpoints);
+        yield return new Container(f, ContainerKind.Affinity);
+        yield return new Container(f, ContainerKind.Hairpin);
+    }
+
+    /// <summary>The body of a set or map declaration.</summary>
+    public static string Declaration(Container container)
+    {
+        Family f = container.Family;
+        string key3 = $"{f.AddressType} . inet_proto . inet_service";
+        return container.Kind switch
+        {
+            ContainerKind.Endpoints => $"typeof {f.Payload} daddr . meta l4proto . th dport . numgen random mod 65536 : {f.Payload} daddr . th dport; flags interval;",
+            ContainerKind.AffinityEndpoints => $"type {key3} . mark : {f.AddressType} . inet_service; flags interval;",
+            ContainerKind.NoEndpoints or ContainerKind.Affinity or ContainerKind.AffinityTimeout => $"type {key3};",
+            ContainerKind.Hairpin => $"type {f.AddressType} . {f.AddressType};",
+            _ => throw new ArgumentOutOfRangeException(nameof(container)),
+        };
+    }
+
+    /// <summary>How the kernel listing (JSON) describes a container declared with <see cref="Declaration"/>: key types | data type | flags.</summary>
+    public static string Signature(Container container)
+    {
+        Family f = container.Family;
+        string key3 = $"{f.AddressType},inet_proto,inet_service";
+        return container.Kind switch
+        {
+            ContainerKind.Endpoints => $"{key3},integer|{f.AddressType} . inet_service|interval",
+            ContainerKind.AffinityEndpoints => $"{key3},mark|{f.AddressType} . inet_service|interval",
+            ContainerKind.NoEndpoints or ContainerKind.Affinity or ContainerKind.AffinityTimeout => $"{key3}||",
+            ContainerKind.Hairpin => $"{f.AddressType},{f.AddressType}||",
+            _ => throw new ArgumentOutOfRangeException(nameof(container)),
+        };
+    }
+
+    /// <summary>The affinity map's declaration (IPv4 only): client . VIP . proto . port to the slot of the first connection.</summary>
+    public static string ClientsDeclaration(Family f) =>
+        $"type {f.AddressType} . {f.AddressType} . inet_proto . inet_service : mark; flags dynamic,timeout; size {ClientsMapSize.ToString(CultureInfo.InvariantCulture)};";
+
+    /// <summary>How the kernel listing describes the affinity map (the JSON shows <c>timeout</c>, not <c>dynamic</c>).</summary>
+    public static string ClientsSignature(Family f) => $"{f.AddressType},{f.AddressType},inet_proto,inet_service|mark|timeout";
+
+    /// <summary>
+    /// Whether ClientIP affinity is stateful (a dynamic map with the Service's timeout) in this family. IPv6 is not: nft
+    /// 1.0.6 aborts (netlink_linearize.c assertion, the whole process) on a dynamic-map update whose key exceeds 16 bytes,
+    /// and segfaults listing a map declared by <c>typeof jhash</c>. IPv6 affinity is therefore stateless:
+    /// <c>jhash ip6 saddr</c> picks the slot, so a client keeps its endpoint while the endpoint set is unchanged, without expiry.
+    /// </summary>
+    public static bool StatefulAffinity(Family f) => f == Family.V4;
+
+    /// <summary>The chains of a mode and family: name and base-chain definition (null for a regular chain).</summary>
+    public static IReadOnlyList<(string Name, string? Hook)> Chains(AgentMode mode, Family f)
+    {
+        var chains = new List<(string, string?)> { ("filter-output", "type filter hook output priority -110; policy accept;") };
+        if (mode == AgentMode.Node)
+        {
+            chains.Add(("filter-forward", "type filter hook forward priority -110; policy accept;"));
+            chains.Add(("nat-prerouting", "type nat hook prerouting priority -100; policy accept;"));
+        }
+        chains.Add(("nat-output", "type nat hook output priority -100; policy accept;"));
+        chains.Add(("nat-postrouting", "type nat hook postrouting priority 100; policy accept;"));
+        chains.Add(("services", null));
+        if (StatefulAffinity(f))
+        {
+            chains.Add(("affinity", null));
+        }
+        for (int shard = 0; shard < Shards; shard++)
+        {
+            chains.Add(("svc-" + shard.ToString(CultureInfo.InvariantCulture), null));
+        }
+        return chains;
+    }
+
+    /// <summary>The rules of a chain (the affinity chain depends on the timeouts in use).</summary>
+    public static IReadOnlyList<string> Rules(Family f, string chain, IEnumerable<int> affinityTimeouts)
+    {
+        string p = f.Payload;
+        string service = $"{p} daddr . meta l4proto . th dport";
+        switch (chain)
+        {
+            case "filter-output" or "filter-forward":
+                return
+                [
+                    $"meta l4proto tcp {service} @noep reject with tcp reset",
+                    $"meta l4proto {{ udp, sctp }} {service} @noep reject",
+                ];
+            case "nat-prerouting" or "nat-output":
+                return ["jump services"];
+            case "nat-postrouting":
+                return [$"ct status dnat {p} saddr . {p} daddr @hairpin masquerade"];
+            case "services":
+                string mask = f == Family.V4 ? "0.0.0.63" : "::3f";
+                string shards = string.Join(", ", Enumerable.Range(0, Shards).Select(k =>
+                    (f == Family.V4 ? "0.0.0." + k.ToString(CultureInfo.InvariantCulture) : "::" + k.ToString("x", CultureInfo.InvariantCulture)) +
+                    " : goto svc-" + k.ToString(CultureInfo.InvariantCulture)));
+                return
+                [
+                    "meta l4proto != { tcp, udp, sctp } return",
+                    $"{p} daddr & {mask} vmap {{ {shards} }}",
+                ];
+            case "affinity":
+                var rules = new List<string>();
+                foreach (int timeout in affinityTimeouts.Order())
+                {
+                    string t = timeout.ToString(CultureInfo.InvariantCulture);
+                    rules.Add($"{service} @aff-{t} update @{ClientsMap} {{ {p} saddr . {service} timeout {t}s : numgen random mod 65536 }}");
+                }
+                rules.Add($"ct mark set {p} saddr . {service} map @{ClientsMap}");
+                return rules;
+            case not null when chain.StartsWith("svc-", StringComparison.Ordinal):
+                string k = chain[4..];
+                string random = $"meta l4proto {{ tcp, udp, sctp }} dnat {p} to {service} . numgen random mod 65536 map @eps-{k}";
+                return StatefulAffinity(f)
+                    ?
+                    [
+                        $"{service} @affinity jump affinity",
+                        $"{service} @affinity meta l4proto {{ tcp, udp, sctp }} dnat {p} to {service} . ct mark map @eps-aff-{k}",
+                        random,
+                    ]
+                    :
+                    [
+                        $"{service} @affinity meta l4proto {{ tcp, udp, sctp }} dnat {p} to {service} . jhash {p} saddr mod 65536 seed 0x636c62 map @eps-{k}",
+                        random,
+                    ];
+            default:
+                throw new ArgumentOutOfRangeException(nameof(chain), chain, "Not a chain of the layout.");
+        }
+    }
+
+    /// <summary>
+    /// Appends <c>add element</c>/<c>delete element</c> commands, at most <paramref name="perCommand"/> elements each. Many
+    /// commands still make one transaction. Measured with nft 1.0.6: one command with ~1,900 or more interval elements
+    /// fails with "File exists" (no element overlaps; the same elements in commands of 1,000 load), hence 500.
+    /// </summary>
+    public static void AppendElements(StringBuilder text, string verb, Container container, IReadOnlyList<string> elements, int perCommand = 500)
+    {
+        for (int start = 0; start < elements.Count; start += perCommand)
+        {
+            text.Append(verb).Append(" element ").Append(container.Family.Table).Append(' ').Append(container.Name).Append(" { ");
+            int end = Math.Min(elements.Count, start + perCommand);
+            for (int i = start; i < end; i++)
+            {
+                if (i > start)
+                {
+                    text.Append(", ");
+                }
+                text.Append(elements[i]);
+            }
+            text.Append(" }\n");
+        }
+    }
+}

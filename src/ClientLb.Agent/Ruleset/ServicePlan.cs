@@ -1,0 +1,70 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Net;
+using ClientLb.Agent.Model;
+using ClientLb.Agent.Validation;
+
+namespace ClientLb.Agent.Ruleset;
+
+/// <summary>The backends of one connectionless service port, kept to clean conntrack entries when they change.</summary>
+internal sealed record ConntrackPort(IPAddress Vip, ServiceProtocol Protocol, int Port, ImmutableArray<Target> Targets);
+
+/// <summary>Everything one validated service contributes to the ruleset: elements only, never rules or chains.</summary>
+internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements, ImmutableArray<ConntrackPort> ConntrackPorts, int? AffinityTimeout)
+{
+    public static ServicePlan Empty(string key) => new(key, [], [], null);
+
+    /// <summary>Renders the elements of <paramref name="service"/>. Every value is a parsed address, an integer or a keyword.</summary>
+    public static ServicePlan For(ValidatedService service)
+    {
+        var elements = ImmutableArray.CreateBuilder<Element>();
+        var conntrack = ImmutableArray.CreateBuilder<ConntrackPort>();
+        int? timeout = service.AffinityTimeoutSeconds;
+        foreach (ValidatedPort port in service.Ports)
+        {
+            Family family = Family.Of(port.Family);
+            string key = $"{port.Vip} . {ServiceProtocols.Keyword(port.Protocol)} . {port.Port.ToString(CultureInfo.InvariantCulture)}";
+            bool stateful = timeout is not null && Layout.StatefulAffinity(family);
+            if (timeout is int t)
+            {
+                elements.Add(new Element(new Container(family, ContainerKind.Affinity), key));
+                if (stateful)
+                {
+                    elements.Add(new Element(new Container(family, ContainerKind.AffinityTimeout, t), key));
+                }
+            }
+            if (port.Targets.IsEmpty)
+            {
+                elements.Add(new Element(new Container(family, ContainerKind.NoEndpoints), key));
+            }
+            else
+            {
+                var eps = new Container(family, stateful ? ContainerKind.AffinityEndpoints : ContainerKind.Endpoints, Layout.Shard(port.Vip));
+                (int Low, int High)[] ranges = SlotRanges.Split(port.Targets.Select(t => t.Weight).ToArray());
+                for (int i = 0; i < ranges.Length; i++)
+                {
+                    Target target = port.Targets[i];
+                    string address = target.Address.ToString();
+                    elements.Add(new Element(eps, $"{key} . {Range(ranges[i])} : {address} . {target.Port.ToString(CultureInfo.InvariantCulture)}"));
+                    elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                }
+            }
+            if (port.Protocol is ServiceProtocol.Udp or ServiceProtocol.Sctp)
+            {
+                conntrack.Add(new ConntrackPort(port.Vip, port.Protocol, port.Port, port.Targets));
+            }
+        }
+        return new ServicePlan(service.Key, elements.ToImmutable(), conntrack.ToImmutable(), timeout);
+    }
+
+    /// <summary><c>low-high</c>, or one number when the range is a single slot (as the kernel lists it).</summary>
+    public static string Range((int Low, int High) range) => range.Low == range.High
+        ? range.Low.ToString(CultureInfo.InvariantCulture)
+        : range.Low.ToString(CultureInfo.InvariantCulture) + "-" + range.High.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The (family, VIP, protocol, port) keys this plan claims, to detect two services on one VIP port.</summary>
+    public IEnumerable<string> Claims() => Elements
+        .Where(e => e.Container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints or ContainerKind.NoEndpoints)
+        .Select(e => e.Container.Kind == ContainerKind.NoEndpoints ? e.Text : e.Text[..e.Text.LastIndexOf(" . ", e.Text.IndexOf(" : ", StringComparison.Ordinal), StringComparison.Ordinal)])
+        .Distinct(StringComparer.Ordinal);
+}

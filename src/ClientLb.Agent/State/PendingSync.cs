@@ -1,0 +1,38 @@
+using ClientLb.Agent.Conntrack;
+using ClientLb.Agent.Model;
+using ClientLb.Agent.Ruleset;
+
+namespace ClientLb.Agent.State;
+
+/// <summary>One service's move from its old plan to its new one (an empty plan and no input: removed).</summary>
+internal sealed record ServiceChange(string Key, ServicePlan OldPlan, ServicePlan NewPlan, ServiceState? Input);
+
+/// <summary>A computed sync: the transactions to run and the state changes to commit once they ran.</summary>
+internal sealed class PendingSync
+{
+    public List<string> Transactions { get; } = [];
+
+    public List<ServiceChange> Changes { get; } = [];
+
+    public Dictionary<Element, int> Deltas { get; } = [];
+
+    public List<Element> Adds { get; } = [];
+
+    public List<Element> Deletes { get; } = [];
+
+    public Dictionary<string, string?> ClaimChanges { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<int, int> TimeoutDeltas { get; } = [];
+
+    public List<int> TimeoutsDeclared { get; } = [];
+
+    public List<int> TimeoutsDropped { get; } = [];
+
+    public List<ServiceRejection> Rejected { get; } = [];
+
+    public List<ConntrackFilter> Conntrack { get; } = [];
+
+    public bool ReconcilesOrphans { get; set; }
+
+    public int OrphansDeleted { get; set; }
+}

@@ -1,0 +1,148 @@
+using ClientLb.Agent.Model;
+using ClientLb.Agent.Ruleset;
+
+namespace ClientLb.Agent.State;
+
+/// <summary>
+/// What the agent believes the kernel holds and why: elements per set, how many services want each element, each
+/// service's last plan and input. Only <see cref="Commit"/> changes it, after the kernel accepted the transaction.
+/// </summary>
+internal sealed class ProgrammedState
+{
+    public Dictionary<Container, HashSet<string>> Kernel { get; } = [];
+
+    public Dictionary<Element, int> Desired { get; } = [];
+
+    public Dictionary<string, ServicePlan> Plans { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, ServiceState> Inputs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>VIP . proto . port to the service that owns it.</summary>
+    public Dictionary<string, string> Claims { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Affinity timeout to how many services use it.</summary>
+    public Dictionary<int, int> TimeoutUse { get; } = [];
+
+    /// <summary>The <c>aff-T</c> sets that exist in the kernel.</summary>
+    public HashSet<int> DeclaredTimeouts { get; } = [];
+
+    /// <summary>Whether the skeleton was applied by this process (a restart applies it once over the old one).</summary>
+    public bool SkeletonApplied { get; set; }
+
+    /// <summary>Whether elements found in the kernel at start and wanted by no service were deleted (first full sync).</summary>
+    public bool OrphansReconciled { get; set; }
+
+    /// <summary>The tables as read at start (null per family when absent or not read yet).</summary>
+    public KernelTable?[] Snapshot { get; } = new KernelTable?[2];
+
+    public bool SnapshotRead { get; set; }
+
+    public int ElementCount => Kernel.Values.Sum(s => s.Count);
+
+    public HashSet<string> KernelSet(Container container)
+    {
+        if (!Kernel.TryGetValue(container, out HashSet<string>? set))
+        {
+            set = new HashSet<string>(StringComparer.Ordinal);
+            Kernel[container] = set;
+        }
+        return set;
+    }
+
+    /// <summary>Loads the kernel's tables: sets of the layout keep their elements; anything else will be replaced.</summary>
+    public void Load(KernelTable? v4, KernelTable? v6)
+    {
+        Snapshot[0] = v4;
+        Snapshot[1] = v6;
+        SnapshotRead = true;
+        foreach ((Family family, KernelTable? table) in new[] { (Family.V4, v4), (Family.V6, v6) })
+        {
+            if (table is null)
+            {
+                continue;
+            }
+            foreach (KernelSet set in table.Sets.Values)
+            {
+                if (Skeleton.TryContainer(family, set.Name, out Container container) && Skeleton.Keeps(family, set, [container.Index]))
+                {
+                    KernelSet(container).UnionWith(set.Elements);
+                    if (container.Kind == ContainerKind.AffinityTimeout)
+                    {
+                        DeclaredTimeouts.Add(container.Index);
+                    }
+                }
+            }
+        }
+    }
+
+    public void Commit(PendingSync sync)
+    {
+        foreach ((Element element, int delta) in sync.Deltas)
+        {
+            int count = Desired.GetValueOrDefault(element) + delta;
+            if (count == 0)
+            {
+                Desired.Remove(element);
+            }
+            else
+            {
+                Desired[element] = count;
+            }
+        }
+        foreach (Element element in sync.Deletes)
+        {
+            KernelSet(element.Container).Remove(element.Text);
+        }
+        foreach (Element element in sync.Adds)
+        {
+            KernelSet(element.Container).Add(element.Text);
+        }
+        foreach (ServiceChange change in sync.Changes)
+        {
+            if (change.NewPlan.Elements.IsEmpty && change.Input is null)
+            {
+                Plans.Remove(change.Key);
+                Inputs.Remove(change.Key);
+            }
+            else
+            {
+                Plans[change.Key] = change.NewPlan;
+                Inputs[change.Key] = change.Input!;
+            }
+        }
+        foreach ((string claim, string? owner) in sync.ClaimChanges)
+        {
+            if (owner is null)
+            {
+                Claims.Remove(claim);
+            }
+            else
+            {
+                Claims[claim] = owner;
+            }
+        }
+        foreach ((int timeout, int delta) in sync.TimeoutDeltas)
+        {
+            int count = TimeoutUse.GetValueOrDefault(timeout) + delta;
+            if (count == 0)
+            {
+                TimeoutUse.Remove(timeout);
+            }
+            else
+            {
+                TimeoutUse[timeout] = count;
+            }
+        }
+        foreach (int timeout in sync.TimeoutsDropped)
+        {
+            DeclaredTimeouts.Remove(timeout);
+            foreach (Family family in Family.All)
+            {
+                Kernel.Remove(new Container(family, ContainerKind.AffinityTimeout, timeout));
+            }
+        }
+        DeclaredTimeouts.UnionWith(sync.TimeoutsDeclared);
+        SkeletonApplied = true;
+        OrphansReconciled |= sync.ReconcilesOrphans;
+    }
+}

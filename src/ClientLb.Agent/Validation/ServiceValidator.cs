@@ -1,0 +1,202 @@
+using System.Collections.Immutable;
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+using System.Net.Sockets;
+using ClientLb.Agent.Model;
+using ClientLb.Endpoints;
+
+namespace ClientLb.Agent.Validation;
+
+/// <summary>
+/// Checks every value of a <see cref="ServiceState"/> and turns it into a <see cref="ValidatedService"/>; eligibility of
+/// endpoints is decided by the core's <see cref="EndpointSelector"/>, once per address family as kube-proxy does.
+/// </summary>
+internal static class ServiceValidator
+{
+    /// <summary>Most ports one service may have.</summary>
+    public const int MaxPorts = 256;
+
+    /// <summary>Most endpoints one service port may have per family (each needs at least one of the 65,536 slots).</summary>
+    public const int MaxEndpointsPerPort = 8192;
+
+    /// <summary>Longest ClientIP affinity timeout Kubernetes accepts (one day).</summary>
+    public const int MaxAffinityTimeoutSeconds = 86400;
+
+    public static bool TryValidate(ServiceState service, [NotNullWhen(true)] out ValidatedService? validated, [NotNullWhen(false)] out string? error)
+    {
+        validated = null;
+        error = NameRules.CheckLabel(service.Namespace, "namespace") ?? NameRules.CheckLabel(service.Name, "service name");
+        if (error is not null)
+        {
+            return false;
+        }
+        if (service.ClientIPAffinityTimeoutSeconds is int timeout && timeout is < 1 or > MaxAffinityTimeoutSeconds)
+        {
+            error = $"the ClientIP affinity timeout {timeout} s is outside 1-{MaxAffinityTimeoutSeconds}";
+            return false;
+        }
+        if (!TryValidateVips(service.ClusterIPs, out IPAddress? v4, out IPAddress? v6, out error))
+        {
+            return false;
+        }
+        if (service.Ports.Length == 0)
+        {
+            error = "the service has no ports";
+            return false;
+        }
+        if (service.Ports.Length > MaxPorts)
+        {
+            error = $"the service has {service.Ports.Length} ports (at most {MaxPorts})";
+            return false;
+        }
+
+        var ports = ImmutableArray.CreateBuilder<ValidatedPort>();
+        var seen = new HashSet<(ServiceProtocol, int)>();
+        foreach (ServicePortState port in service.Ports)
+        {
+            if (port is null)
+            {
+                error = "a port is null";
+                return false;
+            }
+            string portLabel = $"port {(port.Name ?? port.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))}";
+            if (port.Name is not null && NameRules.CheckPortName(port.Name) is string nameError)
+            {
+                error = nameError;
+                return false;
+            }
+            if (!Enum.IsDefined(port.Protocol))
+            {
+                error = $"{portLabel}: the protocol value {(int)port.Protocol} is not one of TCP, UDP, SCTP";
+                return false;
+            }
+            if (port.Port is < 1 or > 65535)
+            {
+                error = $"{portLabel}: the port {port.Port} is outside 1-65535";
+                return false;
+            }
+            if (!seen.Add((port.Protocol, port.Port)))
+            {
+                error = $"{portLabel}: {ServiceProtocols.Keyword(port.Protocol).ToUpperInvariant()} port {port.Port} is listed twice";
+                return false;
+            }
+            if (port.Endpoints.Length > 2 * MaxEndpointsPerPort)
+            {
+                error = $"{portLabel}: {port.Endpoints.Length} endpoints (at most {MaxEndpointsPerPort} per family)";
+                return false;
+            }
+            foreach (Endpoint endpoint in port.Endpoints)
+            {
+                if (CheckEndpoint(endpoint) is string endpointError)
+                {
+                    error = $"{portLabel}: {endpointError}";
+                    return false;
+                }
+            }
+            foreach (IPAddress? vip in new[] { v4, v6 })
+            {
+                if (vip is null)
+                {
+                    continue;
+                }
+                ValidatedPort validatedPort = ForFamily(vip, port);
+                if (validatedPort.Targets.Length > MaxEndpointsPerPort)
+                {
+                    error = $"{portLabel}: {validatedPort.Targets.Length} eligible endpoints for {vip} (at most {MaxEndpointsPerPort})";
+                    return false;
+                }
+                ports.Add(validatedPort);
+            }
+        }
+        validated = new ValidatedService(service.Key, ports.ToImmutable(), service.ClientIPAffinityTimeoutSeconds);
+        return true;
+    }
+
+    private static bool TryValidateVips(ImmutableArray<string> clusterIPs, out IPAddress? v4, out IPAddress? v6, [NotNullWhen(false)] out string? error)
+    {
+        v4 = null;
+        v6 = null;
+        if (clusterIPs.IsDefaultOrEmpty)
+        {
+            error = "the service has no cluster IP";
+            return false;
+        }
+        if (clusterIPs.Length > 2)
+        {
+            error = $"the service has {clusterIPs.Length} cluster IPs (at most one per family)";
+            return false;
+        }
+        foreach (string text in clusterIPs)
+        {
+            if (text is null)
+            {
+                error = "a cluster IP is null";
+                return false;
+            }
+            if (text == "None")
+            {
+                error = "the service is headless (clusterIP: None): there is no VIP to program";
+                return false;
+            }
+            if (!AddressRules.TryParseVip(text, out IPAddress? vip, out error))
+            {
+                return false;
+            }
+            if (vip.AddressFamily == AddressFamily.InterNetwork ? v4 is not null : v6 is not null)
+            {
+                error = $"the service has two cluster IPs of the family of {vip}";
+                return false;
+            }
+            if (vip.AddressFamily == AddressFamily.InterNetwork)
+            {
+                v4 = vip;
+            }
+            else
+            {
+                v6 = vip;
+            }
+        }
+        error = null;
+        return true;
+    }
+
+    private static string? CheckEndpoint(Endpoint endpoint)
+    {
+        if (endpoint is null)
+        {
+            return "an endpoint is null";
+        }
+        if (endpoint.Address is null)
+        {
+            return $"the endpoint '{NameRules.Display(endpoint.Host)}' is a DNS name, not an IP address";
+        }
+        if (endpoint.Port is < 1 or > 65535)
+        {
+            return $"the endpoint {endpoint.Host} has target port {endpoint.Port}, outside 1-65535";
+        }
+        return AddressRules.CheckUnicast(endpoint.Address, "endpoint address");
+    }
+
+    private static ValidatedPort ForFamily(IPAddress vip, ServicePortState port)
+    {
+        ImmutableArray<Endpoint> sameFamily = [.. port.Endpoints.Where(e => e.Address!.AddressFamily == vip.AddressFamily)];
+        EndpointSelection selection = EndpointSelector.Select(sameFamily);
+        var targets = new SortedDictionary<(UInt128 Address, int Port), Target>();
+        foreach (Endpoint endpoint in selection.Eligible)
+        {
+            targets.TryAdd((SortKey(endpoint.Address!), endpoint.Port), new Target(endpoint.Address!, endpoint.Port, endpoint.Weight));
+        }
+        string? empty = targets.Count > 0 ? null : selection.EmptyReason ?? "the service has no endpoints";
+        return new ValidatedPort(vip.AddressFamily, vip, port.Protocol, port.Port, [.. targets.Values], empty);
+    }
+
+    private static UInt128 SortKey(IPAddress address)
+    {
+        UInt128 key = 0;
+        foreach (byte b in address.GetAddressBytes())
+        {
+            key = (key << 8) | b;
+        }
+        return key;
+    }
+}

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using ClientLb.Agent.Model;
+using ClientLb.Agent.Tests.Netns;
+
+namespace ClientLb.Agent.Tests.Host;
+
+/// <summary>
+/// <c>dotnet ClientLb.Agent.Tests.dll agent-bench [services]</c>: the agent's load test, run as root in two namespaces it
+/// creates and deletes (client 10.232.0.1, backend 10.232.0.2, no route out). Measures cold sync, one service added, one
+/// endpoint changed and a restart at N services (default 10,000 x 2 endpoints), the same operations for a kube-proxy
+/// style iptables layout (KUBE-SERVICES, one rule per service, iptables-restore) and first-packet latency (TCP connect
+/// through the VIP) at 10, 1,000, 10,000 and 30,000 services for both. Prints Markdown.
+/// </summary>
+public static class AgentBench
+{
+    private const string Backend = "10.232.0.2";
+    private const int Repeats = 21;
+
+    public static int Run(string[] args)
+    {
+        int count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000;
+        string id = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.Next()))[..6].ToLowerInvariant();
+        string client = $"clbb{id}-c", backend = $"clbb{id}-b";
+        Process? server = null;
+        try
+        {
+            Shell.Must("ip", "netns", "add", client);
+            Shell.Must("ip", "netns", "add", backend);
+            Shell.Must("ip", "-n", client, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", backend);
+            Shell.Must("ip", "-n", client, "addr", "add", "10.232.0.1/24", "dev", "eth0");
+            Shell.Must("ip", "-n", backend, "addr", "add", Backend + "/24", "dev", "eth0");
+            foreach (string ns in (string[])[client, backend])
+            {
+                Shell.Must("ip", "-n", ns, "link", "set", "eth0", "up");
+                Shell.Must("ip", "-n", ns, "link", "set", "lo", "up");
+            }
+            Shell.Must("ip", "-n", client, "route", "add", "10.96.0.0/12", "dev", "eth0");
+            server = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", backend, "python3", "-c",
+                $"import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{Backend}', 8080)); s.listen(4096)\nwhile True:\n    c, _ = s.accept(); c.close()"]) { UseShellExecute = false })!;
+            Thread.Sleep(500);
+
+            var report = new StringBuilder();
+            report.AppendLine(CultureInfo.InvariantCulture, $"| operation at {count:N0} services x 2 endpoints | clientlb nftables (libnftables) | kube-proxy-style iptables-restore |");
+            report.AppendLine("|---|---|---|");
+            (string Cold, string Add, string Change, string Restart) nft = Nftables(client, count);
+            (string Cold, string Add, string Change, string Restart) ipt = Iptables(client, count);
+            report.AppendLine(CultureInfo.InvariantCulture, $"| cold sync | {nft.Cold} | {ipt.Cold} |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| add one service (median / max of {Repeats}) | {nft.Add} | {ipt.Add} |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| one endpoint change (median / max of {Repeats}) | {nft.Change} | {ipt.Change} |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| restart (new process state, same services) | {nft.Restart} | {ipt.Restart} |");
+            report.AppendLine();
+            report.AppendLine("| services | first-packet latency nftables (median / p99 of 300 connects) | iptables |");
+            report.AppendLine("|---|---|---|");
+            foreach (int n in (int[])[10, 1_000, 10_000, 30_000])
+            {
+                report.AppendLine(CultureInfo.InvariantCulture, $"| {n:N0} | {NftLatency(client, n)} | {IptLatency(client, n)} |");
+            }
+            Console.WriteLine(report);
+            return 0;
+        }
+        finally
+        {
+            if (server is { HasExited: false })
+            {
+                server.Kill(entireProcessTree: true);
+            }
+            Shell.Run("ip", "netns", "del", client);
+            Shell.Run("ip", "netns", "del", backend);
+        }
+    }
+
+    private static string Vip(int i) => $"10.{96 + i / 65536}.{i / 256 % 256}.{i % 256}";
+
+    private static string Ep(int i, int which) => $"10.{112 + which}.{i / 256 % 256}.{i % 256}";
+
+    /// <summary>Service <paramref name="i"/>; the last one of a set is the measured one and points at the real backend.</summary>
+    private static ServiceState Service(int i, bool real = false, int variant = 0) =>
+        Services.Tcp($"svc{i}", Vip(i), 80, 8080, real ? [Backend] : [Ep(i, 0), Ep(i, 1 + variant % 2)]);
+
+    private static List<ServiceState> ServiceSet(int count) => [.. Enumerable.Range(1, count).Select(i => Service(i, real: i == count))];
+
+    private static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString(t.TotalMilliseconds < 10 ? "F2" : "F0", CultureInfo.InvariantCulture) + " ms";
+
+    private static string MedianMax(List<TimeSpan> samples)
+    {
+        samples.Sort();
+        return $"{Ms(samples[samples.Count / 2])} / {Ms(samples[^1])}";
+    }
+
+    private static (string, string, string, string) Nftables(string ns, int count)
+    {
+        var options = new NftablesAgentOptions { Mode = AgentMode.Sidecar, NetworkNamespace = ns, ConntrackCleanup = false };
+        List<ServiceState> services = ServiceSet(count);
+        string cold, add, change, restart;
+        using (var agent = new NftablesAgent(options))
+        {
+            SyncResult first = agent.SyncAsync(services).GetAwaiter().GetResult();
+            cold = $"{Ms(first.Duration)} (kernel {Ms(first.KernelDuration)}; {first.Transactions} transactions, {first.ElementsAdded:N0} elements)";
+            var adds = new List<TimeSpan>();
+            for (int r = 0; r < Repeats; r++)
+            {
+                var watch = Stopwatch.StartNew();
+                agent.ApplyAsync([Service(count + 1 + r)], []).GetAwaiter().GetResult();
+                adds.Add(watch.Elapsed);
+            }
+            var changes = new List<TimeSpan>();
+            for (int r = 0; r < Repeats; r++)
+            {
+                var watch = Stopwatch.StartNew();
+                agent.ApplyAsync([Service(count / 2, variant: r + 1)], []).GetAwaiter().GetResult();
+                changes.Add(watch.Elapsed);
+            }
+            List<ServiceState> current = [.. services, .. Enumerable.Range(0, Repeats).Select(r => Service(count + 1 + r))];
+            current[count / 2 - 1] = Service(count / 2, variant: Repeats);
+            agent.SyncAsync(current).GetAwaiter().GetResult();
+            List<ServiceState> plusOne = [.. current, Service(count + 100)];
+            var fullSync = Stopwatch.StartNew();
+            agent.SyncAsync(plusOne).GetAwaiter().GetResult();
+            add = MedianMax(adds) + $"; via a full SyncAsync of {plusOne.Count:N0}: {Ms(fullSync.Elapsed)}";
+            change = MedianMax(changes);
+        }
+        using (var agent = new NftablesAgent(options))
+        {
+            var watch = Stopwatch.StartNew();
+            SyncResult again = agent.SyncAsync(services).GetAwaiter().GetResult();
+            restart = $"{Ms(watch.Elapsed)} (kernel {Ms(again.KernelDuration)}; read once, +{again.ElementsAdded:N0}/-{again.ElementsDeleted:N0} elements, {again.Transactions} transaction)";
+            agent.CleanupAsync().GetAwaiter().GetResult();
+        }
+        return (cold, add, change, restart);
+    }
+
+    private static (string, string, string, string) Iptables(string ns, int count)
+    {
+        var watch = Stopwatch.StartNew();
+        Restore(ns, IptablesLayout.Full(Enumerable.Range(1, count).Select(i => IptService(i, count)).ToList()), noflush: false);
+        string cold = Ms(watch.Elapsed);
+        var all = Enumerable.Range(1, count).Select(i => IptService(i, count)).ToList();
+        var adds = new List<TimeSpan>();
+        for (int r = 0; r < Repeats; r++)
+        {
+            var added = IptService(count + 1 + r, count);
+            all.Add(added);
+            watch.Restart();
+            Restore(ns, IptablesLayout.Partial(all, [added]), noflush: true);
+            adds.Add(watch.Elapsed);
+        }
+        var changes = new List<TimeSpan>();
+        int changed = count / 2 - 1;
+        for (int r = 0; r < Repeats; r++)
+        {
+            all[changed] = all[changed] with { Endpoints = [Ep(changed + 1, 0), Ep(changed + 1, 1 + (r + 1) % 2)] };
+            watch.Restart();
+            Restore(ns, IptablesLayout.Partial(all, [all[changed]]), noflush: true);
+            changes.Add(watch.Elapsed);
+        }
+        watch.Restart();
+        Restore(ns, IptablesLayout.Full(all), noflush: false);
+        string restart = Ms(watch.Elapsed) + " (full restore)";
+        Shell.Must("ip", "netns", "exec", ns, "iptables", "-t", "nat", "-F");
+        Shell.Must("ip", "netns", "exec", ns, "iptables", "-t", "nat", "-X");
+        return (cold, MedianMax(adds), MedianMax(changes), restart);
+    }
+
+    private static IptablesLayout.Svc IptService(int i, int count) =>
+        new(i, Vip(i), i == count ? [Backend] : [Ep(i, 0), Ep(i, 1)]);
+
+    private static void Restore(string ns, string input, bool noflush)
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, input);
+            (int code, _, string error) = Shell.Run("ip", ["netns", "exec", ns, "sh", "-c", $"iptables-restore {(noflush ? "--noflush " : "")}< {file}"], TimeSpan.FromMinutes(10));
+            if (code != 0)
+            {
+                throw new InvalidOperationException("iptables-restore failed: " + error);
+            }
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static string Connects(string ns, string vip)
+    {
+        string script = $"import socket, time\nlat = []\nfor i in range(300):\n    s = socket.socket(); t = time.perf_counter(); s.connect(('{vip}', 80)); lat.append(time.perf_counter() - t); s.close()\nlat.sort()\nprint('%.0f us / %.0f us' % (lat[150] * 1e6, lat[296] * 1e6))";
+        (int code, string output, string error) = Shell.Run("ip", ["netns", "exec", ns, "python3", "-c", script], TimeSpan.FromMinutes(2));
+        return code == 0 ? output.Trim() : "failed: " + error.Trim();
+    }
+
+    private static string NftLatency(string ns, int n)
+    {
+        using var agent = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, NetworkNamespace = ns, ConntrackCleanup = false });
+        agent.SyncAsync(ServiceSet(n)).GetAwaiter().GetResult();
+        string result = Connects(ns, Vip(n));
+        agent.CleanupAsync().GetAwaiter().GetResult();
+        return result;
+    }
+
+    private static string IptLatency(string ns, int n)
+    {
+        Restore(ns, IptablesLayout.Full(Enumerable.Range(1, n).Select(i => IptService(i, n)).ToList()), noflush: false);
+        string result = Connects(ns, Vip(n));
+        Shell.Must("ip", "netns", "exec", ns, "iptables", "-t", "nat", "-F");
+        Shell.Must("ip", "netns", "exec", ns, "iptables", "-t", "nat", "-X");
+        return result;
+    }
+}
+
+/// <summary>
+/// kube-proxy's iptables layout, as iptables-restore input: KUBE-SERVICES with one rule per service port jumping to
+/// KUBE-SVC-*, which picks a KUBE-SEP-* with <c>statistic --mode random</c>; each SEP marks hairpin traffic and DNATs.
+/// With MinimizeIPTablesRestore (kube-proxy 1.27+) a partial sync rewrites KUBE-SERVICES whole and only changed chains.
+/// </summary>
+internal static class IptablesLayout
+{
+    public sealed record Svc(int Id, string Vip, string[] Endpoints);
+
+    public static string Full(IReadOnlyList<Svc> services) => Render(services, services);
+
+    public static string Partial(IReadOnlyList<Svc> services, IReadOnlyList<Svc> changed) => Render(services, changed);
+
+    private static string Render(IReadOnlyList<Svc> services, IReadOnlyList<Svc> chains)
+    {
+        var t = new StringBuilder("*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n:KUBE-POSTROUTING - [0:0]\n");
+        foreach (Svc s in chains)
+        {
+            t.Append(":KUBE-SVC-").Append(s.Id).Append(" - [0:0]\n");
+            for (int e = 0; e < s.Endpoints.Length; e++)
+            {
+                t.Append(":KUBE-SEP-").Append(s.Id).Append('-').Append(e).Append(" - [0:0]\n");
+            }
+        }
+        if (chains.Count == services.Count)
+        {
+            t.Append("-A OUTPUT -j KUBE-SERVICES\n-A PREROUTING -j KUBE-SERVICES\n-A POSTROUTING -j KUBE-POSTROUTING\n");
+            t.Append("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n-A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE\n");
+        }
+        foreach (Svc s in services)
+        {
+            t.Append("-A KUBE-SERVICES -d ").Append(s.Vip).Append("/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-").Append(s.Id).Append('\n');
+        }
+        foreach (Svc s in chains)
+        {
+            for (int e = 0; e < s.Endpoints.Length; e++)
+            {
+                t.Append("-A KUBE-SVC-").Append(s.Id);
+                int left = s.Endpoints.Length - e;
+                if (left > 1)
+                {
+                    t.Append(" -m statistic --mode random --probability ").Append((1.0 / left).ToString("F5", CultureInfo.InvariantCulture));
+                }
+                t.Append(" -j KUBE-SEP-").Append(s.Id).Append('-').Append(e).Append('\n');
+                t.Append("-A KUBE-SEP-").Append(s.Id).Append('-').Append(e).Append(" -s ").Append(s.Endpoints[e]).Append("/32 -j KUBE-MARK-MASQ\n");
+                t.Append("-A KUBE-SEP-").Append(s.Id).Append('-').Append(e).Append(" -p tcp -m tcp -j DNAT --to-destination ").Append(s.Endpoints[e]).Append(":8080\n");
+            }
+        }
+        t.Append("COMMIT\n");
+        return t.ToString();
+    }
+}

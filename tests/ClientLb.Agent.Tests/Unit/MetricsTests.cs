@@ -1,0 +1,34 @@
+using ClientLb.Agent.Interop;
+
+namespace ClientLb.Agent.Tests.Unit;
+
+public sealed class MetricsTests
+{
+    [Fact]
+    public async Task Metrics_count_syncs_services_elements_rejections_and_failures_and_health_follows_the_last_sync()
+    {
+        var runner = new RecordingRunner();
+        using var agent = new NftablesAgent(new NftablesAgentOptions(), runner, null);
+        Assert.False(agent.Metrics.IsHealthy(TimeSpan.Zero, DateTimeOffset.UtcNow)); // never synced
+
+        await agent.SyncAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.1"), Services.Tcp("bad", "10.96.0.300", 80, 8080, "10.1.0.1")]);
+        Assert.True(agent.Metrics.IsHealthy(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow));
+        Assert.False(agent.Metrics.IsHealthy(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(2))); // stale
+
+        runner.FailWhen = _ => true;
+        await Assert.ThrowsAsync<NftablesException>(() => agent.SyncAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.2")]));
+        Assert.False(agent.Metrics.IsHealthy(TimeSpan.Zero, DateTimeOffset.UtcNow));
+        Assert.Contains("injected failure", agent.Metrics.LastError);
+
+        var text = new StringWriter();
+        agent.Metrics.WritePrometheus(text);
+        string metrics = text.ToString();
+        Assert.Contains("clientlb_agent_sync_duration_seconds_count 2\n", metrics);
+        Assert.Contains("clientlb_agent_sync_duration_seconds_bucket{le=\"+Inf\"} 2\n", metrics);
+        Assert.Contains("clientlb_agent_sync_failures_total 1\n", metrics);
+        Assert.Contains("clientlb_agent_services 1\n", metrics);
+        Assert.Contains("clientlb_agent_elements 2\n", metrics);
+        Assert.Contains("clientlb_agent_rejected_services 1\n", metrics);
+        Assert.Contains("# TYPE clientlb_agent_elements gauge\n", metrics);
+    }
+}
