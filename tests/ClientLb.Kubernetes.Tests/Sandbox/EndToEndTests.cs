@@ -34,13 +34,10 @@ public class EndToEndTests
         services.AddHttpClient("payments", c => c.BaseAddress = new Uri("http://payment-service.finance")).AddClientLb();
         await using ServiceProvider provider = services.BuildServiceProvider();
         HttpClient client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("payments");
-        // Core race (reported): EndpointSource.Publish completes GetSnapshotAsync before it notifies the balancer, so a
-        // first request may still see the "not answered yet" picker. Wait for the picker here; the source is what is tested.
-        ServiceBalancer balancer = provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://payment-service.finance");
-        await Await.UntilAsync(() => balancer.EligibleCount == 3, "the balancer's first picker");
-
+        // The very first request waits for the source's first answer and finds the picker already built.
         HashSet<string> pods = [.. cluster.GetPods(ns: "finance").Select(p => p.Name)];
         Assert.True(pods.SetEquals(await PodsAnsweringAsync(client, 12)));
+        ServiceBalancer balancer = provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://payment-service.finance");
 
         var source = balancer.Source;
         Assert.Equal("kubernetes", source.Kind);
@@ -58,6 +55,35 @@ public class EndToEndTests
 
         HealthReport report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Healthy, report.Status);
+    }
+
+    [Fact]
+    public async Task A_service_with_client_ip_session_affinity_keeps_this_client_on_one_pod()
+    {
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
+        await cluster.CreateDeploymentAsync("sticky", 3);
+        await cluster.ApplyManifestAsync("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: sticky
+            spec:
+              selector: {app: sticky}
+              sessionAffinity: ClientIP
+              ports:
+              - {name: http, port: 80, targetPort: http}
+            """);
+        await cluster.WaitForReadyEndpointsAsync("sticky", 3, cancellationToken: new CancellationTokenSource(Await.DefaultTimeout).Token);
+        var services = new ServiceCollection();
+        services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+        services.AddHttpClient("sticky", c => c.BaseAddress = new Uri("http://sticky.default")).AddClientLb();
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        HttpClient client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("sticky");
+
+        // kube-proxy's ClientIP affinity: every request of this client goes to one pod, as long as it is ready.
+        Assert.Single(await PodsAnsweringAsync(client, 15));
+        ServiceBalancer balancer = provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://sticky.default");
+        Assert.Equal("Sticky", balancer.Options.Policy);
     }
 
     [Fact]

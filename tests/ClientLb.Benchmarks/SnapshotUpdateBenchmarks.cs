@@ -1,0 +1,69 @@
+using System.Net;
+using BenchmarkDotNet.Attributes;
+using ClientLb.Endpoints;
+using ClientLb.LoadBalancing;
+using ClientLb.ServiceDiscovery;
+using ClientLb.Sources;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ClientLb.Benchmarks;
+
+/// <summary>
+/// The SDK side of one EndpointSlice update in a large service: a source publishes the service's endpoints with one
+/// endpoint's readiness flipped, and the balancer rebuilds and swaps its picker (snapshot diff, eligibility,
+/// topology, health, policy). The 100-endpoint rows are the baseline for the 10,000-endpoint rows.
+/// </summary>
+[MemoryDiagnoser]
+public class SnapshotUpdateBenchmarks
+{
+    private ServiceProvider _provider = null!;
+    private ManualSource _source = null!;
+    private ServiceBalancer _balancer = null!;
+    private Endpoint[] _a = null!;
+    private Endpoint[] _b = null!;
+    private bool _flip;
+
+    [Params(100, 10_000)]
+    public int Endpoints { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _a = [.. Enumerable.Range(0, Endpoints).Select(i => new Endpoint(new IPAddress([127, 1, (byte)(i / 250), (byte)(i % 250 + 1)]), 8080))];
+        _b = [.. _a];
+        _b[Endpoints / 2] = _b[Endpoints / 2].WithConditions(new EndpointConditions(false, true, true));
+        var factory = new ManualFactory();
+        var services = new ServiceCollection();
+        services.AddClientLb(o => o.DefaultPolicy = RoundRobinPolicy.PolicyName);
+        services.AddSingleton<IEndpointSourceFactory>(factory);
+        _provider = services.BuildServiceProvider();
+        _balancer = _provider.GetRequiredService<ServiceRegistry>().GetBalancer("big.default");
+        _source = factory.Source!;
+        _source.Set(_a);
+    }
+
+    [Benchmark]
+    public int OneEndpointChanged()
+    {
+        _flip = !_flip;
+        _source.Set(_flip ? _b : _a);
+        return _balancer.EligibleCount;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _provider.Dispose();
+
+    private sealed class ManualSource(ServiceName service) : EndpointSource(service, "bench", "benchmark source")
+    {
+        public void Set(Endpoint[] endpoints) => Publish(endpoints);
+    }
+
+    private sealed class ManualFactory : IEndpointSourceFactory
+    {
+        public ManualSource? Source { get; private set; }
+
+        public string Kind => "bench";
+
+        public IEndpointSource? TryCreate(ServiceName service) => Source = new ManualSource(service);
+    }
+}
