@@ -14,6 +14,7 @@ public static class CliApp
             ResolveCommand.Create(output, error),
             WatchCommand.Create(output, error),
             SandboxCommand.Create(output, error),
+            AgentCommand.Create(output, error),
         };
         ParseResult parse = root.Parse(args);
         return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancellationToken);

@@ -9,7 +9,7 @@ public readonly record struct ListOptions(string? LabelSelector = null, string? 
 
 /// <summary>
 /// The narrow part of the Kubernetes API that service discovery needs: list and watch EndpointSlices and Services
-/// in a namespace. Shaped after the API (and KubernetesClient), so an adapter to that library can replace
+/// in a namespace, or in all namespaces when the namespace argument is empty (<c>""</c>). Shaped after the API (and KubernetesClient), so an adapter to that library can replace
 /// <see cref="KubernetesApiClient"/> when it is available.
 /// </summary>
 public interface IKubernetesApi

@@ -71,8 +71,9 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 
     private static string Path(string group, string ns, string resource)
     {
-        ArgumentException.ThrowIfNullOrEmpty(ns);
-        return $"{group}/namespaces/{Uri.EscapeDataString(ns)}/{resource}";
+        ArgumentNullException.ThrowIfNull(ns);
+        // An empty namespace means all namespaces (the cluster-wide collection), as in the API and KubernetesClient.
+        return ns.Length == 0 ? $"{group}/{resource}" : $"{group}/namespaces/{Uri.EscapeDataString(ns)}/{resource}";
     }
 
     private static string Query(ListOptions options, params (string Key, string? Value)[] extra)

@@ -19,6 +19,9 @@ public sealed class ServiceSpec
     /// <summary>The virtual IP, or <c>None</c> for a headless service.</summary>
     public string? ClusterIP { get; set; }
 
+    /// <summary>Every virtual IP (dual-stack: one per family, the first equal to <see cref="ClusterIP"/>), or null when not set.</summary>
+    public List<string>? ClusterIPs { get; set; }
+
     /// <summary>The ports.</summary>
     public List<ServicePort>? Ports { get; set; }
 

@@ -1,0 +1,124 @@
+using System.Text.Json.Nodes;
+using ClientLb.Sandbox;
+
+namespace ClientLb.Cli.Tests;
+
+/// <summary><c>clientlb agent</c> against the sandbox's API server, in dry-run mode (no root, the kernel untouched).</summary>
+public sealed class AgentCommandTests : IAsyncLifetime
+{
+    private SandboxCluster _cluster = null!;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await SandboxCluster.StartAsync(new SandboxOptions());
+        await _cluster.ApplyManifestAsync("""
+            apiVersion: v1
+            kind: Service
+            metadata: { name: x, namespace: default }
+            spec:
+              ports:
+              - { name: http, port: 80 }
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: { name: x-1, namespace: default, labels: { kubernetes.io/service-name: x } }
+            addressType: IPv4
+            ports:
+            - { name: http, port: 8080 }
+            endpoints:
+            - { addresses: [10.231.0.11], conditions: { ready: true } }
+            - { addresses: [10.231.0.12], conditions: { ready: true } }
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: { name: other, namespace: default }
+            spec:
+              ports:
+              - { port: 81 }
+            """);
+    }
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Once_dry_run_prints_the_ruleset_and_the_service_with_its_vip_and_endpoints()
+    {
+        JsonObject service = (await _cluster.GetAsync("v1", "Service", "x"))!;
+        string vip = service["spec"]!["clusterIP"]!.GetValue<string>();
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await CliApp.RunAsync(["agent", "--once", "--dry-run", "--kubeconfig", _cluster.KubeconfigPath, "--mode", "sidecar", "--service", "default/x"], output, error);
+        string text = output.ToString();
+        Assert.True(code == 0, error.ToString());
+        Assert.Contains("# transaction\nadd table ip clientlb\n", text, StringComparison.Ordinal);
+        Assert.Contains($"# service default/x: {vip}; tcp 80 -> 10.231.0.11:8080 10.231.0.12:8080", text, StringComparison.Ordinal);
+        Assert.Contains("# sync: 1 service(s) sent", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("default/other", text, StringComparison.Ordinal);
+        // The sandbox allocates cluster IPs from 127.96.0.0/16; the agent refuses loopback VIPs and says so.
+        Assert.Contains($"rejected default/x: the cluster IP {vip} is a loopback address", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--mode", "sidecar" }, "--service")]
+    [InlineData(new[] { "--mode", "node", "--service", "default/x" }, "--service")]
+    [InlineData(new[] { "--mode", "sidecar", "--service", "default" }, "--service")]
+    [InlineData(new[] { "--mode", "sidecar", "--service", "default/x", "--namespace", "default" }, "--namespace")]
+    [InlineData(new[] { "--mode", "node", "--namespace", "Not_A_Label" }, "--namespace")]
+    [InlineData(new[] { "--mode", "node", "--metrics-port", "70000" }, "--metrics-port")]
+    [InlineData(new[] { "--mode", "node", "--netns", "../etc" }, "--netns")]
+    [InlineData(new[] { "--mode", "node", "--kubeconfig", "/nonexistent/kubeconfig" }, "--kubeconfig")]
+    public async Task Errors_name_the_option_at_fault(string[] args, string option)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = await CliApp.RunAsync(["agent", "--once", "--dry-run", .. args], output, error);
+        Assert.Equal(1, code);
+        Assert.StartsWith("clientlb agent: " + option, error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_listener_serves_healthz_and_metrics_on_loopback()
+    {
+        int port = FreePort();
+        var output = new StringWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        Task<int> run = CliApp.RunAsync(["agent", "--dry-run", "--kubeconfig", _cluster.KubeconfigPath, "--mode", "node", "--namespace", "default", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            TextWriter.Synchronized(output), TextWriter.Synchronized(new StringWriter()), stop.Token);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        HttpResponseMessage health = await PollAsync(http, "healthz", stop.Token);
+        Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+        string metrics = await http.GetStringAsync("metrics", stop.Token);
+        Assert.Contains("clientlb_agent_last_sync_success_timestamp_seconds", metrics, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("other", stop.Token)).StatusCode);
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+    }
+
+    /// <summary>Waits until the listener answers 200 (the first sync done); fails the test after the token's deadline.</summary>
+    private static async Task<HttpResponseMessage> PollAsync(HttpClient http, string path, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                HttpResponseMessage response = await http.GetAsync(path, cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return response;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
