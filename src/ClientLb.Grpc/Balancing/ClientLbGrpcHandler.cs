@@ -32,7 +32,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     private readonly GrpcHealthMonitor? _health;
     private readonly bool _ownsHealth;
     private readonly ILogger _logger;
-    private CachedService[] _cache = [];
+    private readonly ServiceBalancerLookup _lookup;
 
     /// <summary>Creates a handler over <paramref name="registry"/>'s services; it runs its own health checks if <paramref name="options"/> asks for any.</summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (each fault is named).</exception>
@@ -64,6 +64,8 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             _ownsHealth = true;
         }
         _health = health;
+        // A newly seen service gets active health checks (when configured) against the authority it was called on.
+        _lookup = new ServiceBalancerLookup(registry, health is null ? null : (balancer, uri) => health.Watch(balancer, new Uri(uri.GetLeftPart(UriPartial.Authority))));
     }
 
     /// <summary>The health monitor whose verdicts this handler's services follow, if any service has active checks.</summary>
@@ -75,7 +77,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         ArgumentNullException.ThrowIfNull(request);
         string method = PrepareCall(request);
         Uri original = request.RequestUri!;
-        ServiceBalancer balancer = GetBalancer(original);
+        ServiceBalancer balancer = _lookup.Get(original);
         ValueTask ready = balancer.EnsureReadyAsync(_registry.Options.InitialResolutionTimeout, cancellationToken);
         if (!ready.IsCompletedSuccessfully)
         {
@@ -305,35 +307,6 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             ? timeout
             : throw new InvalidOperationException($"The grpc-timeout header '{text}' of call {method} is not a gRPC timeout (1-8 digits and one of the units H, M, S, m, u, n).");
     }
-
-    // The hot path: a short array of (scheme, host, port) -> balancer, scanned without locks or allocation.
-    private ServiceBalancer GetBalancer(Uri uri)
-    {
-        string host = uri.Host;
-        string scheme = uri.Scheme;
-        int port = uri.Port;
-        foreach (CachedService entry in Volatile.Read(ref _cache))
-        {
-            if (entry.Port == port && string.Equals(entry.Host, host, StringComparison.Ordinal) && string.Equals(entry.Scheme, scheme, StringComparison.Ordinal))
-            {
-                return entry.Balancer;
-            }
-        }
-        return Resolve(uri);
-    }
-
-    private ServiceBalancer Resolve(Uri uri)
-    {
-        string name = uri.Scheme + "://" + uri.Host + (uri.IsDefaultPort || uri.Port < 0 ? "" : ":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        ServiceBalancer balancer = _registry.GetBalancer(ServiceName.Parse(name, _registry.Defaults));
-        _health?.Watch(balancer, new Uri(uri.GetLeftPart(UriPartial.Authority)));
-        CachedService[] current = Volatile.Read(ref _cache);
-        var entry = new CachedService(uri.Scheme, uri.Host, uri.Port, balancer);
-        Volatile.Write(ref _cache, current.Length >= 16 ? [entry, .. current[..15]] : [entry, .. current]);
-        return balancer;
-    }
-
-    private sealed record CachedService(string Scheme, string Host, int Port, ServiceBalancer Balancer);
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)

@@ -32,12 +32,13 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
     private readonly TimeProvider _timeProvider;
     private readonly int _maxRetryAttempts;
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<HedgingOptions, ResiliencePipeline<HttpResponseMessage>> _hedging = [];
-    private CachedService[] _cache = [];
+    private readonly ServiceBalancerLookup _lookup;
 
     /// <summary>Creates a handler that balances over the services of <paramref name="registry"/>.</summary>
     public ClientLbHttpHandler(ServiceRegistry registry, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         _registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        _lookup = new ServiceBalancerLookup(registry);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ClientLb.Http");
         ClientLbOptions options = registry.Options;
         _initialResolutionTimeout = options.InitialResolutionTimeout;
@@ -65,7 +66,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
     /// <inheritdoc />
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        ServiceBalancer balancer = GetBalancer(request);
+        ServiceBalancer balancer = _lookup.Get(request.RequestUri);
         ValueTask ready = balancer.EnsureReadyAsync(_initialResolutionTimeout, cancellationToken);
         if (!ready.IsCompletedSuccessfully)
         {
@@ -285,40 +286,6 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         var builder = new UriBuilder(original) { Scheme = wanted, Port = original.IsDefaultPort || original.Port < 0 ? -1 : original.Port };
         return builder.Uri;
     }
-
-    // The hot path: a short array of (scheme, host, port) -> balancer, scanned without locks or allocation.
-    private ServiceBalancer GetBalancer(HttpRequestMessage request)
-    {
-        Uri? uri = request.RequestUri;
-        if (uri is null || !uri.IsAbsoluteUri)
-        {
-            throw new InvalidOperationException($"ClientLb needs an absolute request URI that names the service, such as 'http://payments/orders' (got '{uri}'). Set HttpClient.BaseAddress to the service URL.");
-        }
-        string host = uri.Host;
-        string scheme = uri.Scheme;
-        int port = uri.Port;
-        foreach (CachedService entry in Volatile.Read(ref _cache))
-        {
-            if (entry.Port == port && string.Equals(entry.Host, host, StringComparison.Ordinal) && string.Equals(entry.Scheme, scheme, StringComparison.Ordinal))
-            {
-                return entry.Balancer;
-            }
-        }
-        return Resolve(uri);
-    }
-
-    private ServiceBalancer Resolve(Uri uri)
-    {
-        string name = uri.Scheme + "://" + uri.Host + (uri.IsDefaultPort || uri.Port < 0 ? "" : ":" + uri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        ServiceBalancer balancer = _registry.GetBalancer(ServiceName.Parse(name, _registry.Defaults));
-        CachedService[] current = Volatile.Read(ref _cache);
-        // Keep the scan short; a client talking to many hosts still works, with the registry as the slow path.
-        CachedService[] next = current.Length >= 16 ? [new CachedService(uri.Scheme, uri.Host, uri.Port, balancer), .. current[..15]] : [new CachedService(uri.Scheme, uri.Host, uri.Port, balancer), .. current];
-        Volatile.Write(ref _cache, next);
-        return balancer;
-    }
-
-    private sealed record CachedService(string Scheme, string Host, int Port, ServiceBalancer Balancer);
 
     // Hedging (opt-in per service, idempotent requests with a replayable body): Polly's hedging strategy launches another
     // attempt on another endpoint when the first has not answered within the delay, or at once when it failed in a
