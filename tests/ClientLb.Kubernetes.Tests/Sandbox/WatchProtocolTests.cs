@@ -31,11 +31,16 @@ public sealed class WatchProtocolTests : IDisposable
         // Other services change the cluster's resourceVersion; this watch sees none of it but bookmarks carry it.
         await TestFactory.DeployAsync(cluster, "other", 2);
         long target = cluster.ResourceVersion;
-        await Await.UntilAsync(() =>
+        // Drop the watch only after it has lived a few bookmark intervals (dropping it on every poll could kill each
+        // new watch before its first bookmark); each round waits for the client's re-watch and checks where it resumed.
+        for (int round = 0; api.SliceWatchVersions[^1] < target; round++)
         {
+            Assert.True(round < 100, $"no re-watch resumed at or after resourceVersion {target}: {string.Join(", ", api.SliceWatchVersions)}");
+            int watches = api.SliceWatchVersions.Count;
+            await Task.Delay(TimeSpan.FromMilliseconds(200));
             cluster.DropWatches();
-            return api.SliceWatchVersions[^1] >= target;
-        }, "a re-watch from a bookmarked resourceVersion");
+            await Await.UntilAsync(() => api.SliceWatchVersions.Count > watches, "a re-watch after the drop");
+        }
         Assert.True(api.SliceWatchVersions[^1] > first);
         Assert.Equal(1, api.Count("list slices"));
     }
