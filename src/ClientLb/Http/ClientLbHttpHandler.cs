@@ -187,6 +187,33 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         return error is not OperationCanceledException && balancer.EligibleCount > 1 && RetryClassifier.IsRetryable(response, error, request, out reason);
     }
 
+    // One further attempt (a retry or a hedge) on a picked endpoint, as an outcome for Polly. The first attempt is
+    // the same steps inlined in SendAsync, to keep the common path free of this extra state machine.
+    private async ValueTask<Outcome<HttpResponseMessage>> SendAttemptAsync(ServiceBalancer balancer, HttpRequestMessage message, Uri original,
+        BalancedEndpoint endpoint, long start, int attempt, CancellationToken cancellationToken)
+    {
+        Activity? span = BeginAttempt(balancer, message, original, endpoint, attempt);
+        try
+        {
+            HttpResponseMessage response = await endpoint.GetOrCreateTransport(_createTransport).Invoker.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            EndAttempt(balancer, endpoint, start, span, response, null);
+            return Outcome.FromResult(response);
+        }
+        catch (Exception ex)
+        {
+            if (ex is not OperationCanceledException)
+            {
+                EndAttempt(balancer, endpoint, start, span, null, ex);
+            }
+            return Outcome.FromException<HttpResponseMessage>(ex);
+        }
+        finally
+        {
+            endpoint.OnRequestEnd();
+            span?.Dispose();
+        }
+    }
+
     /// <summary>What the retry path carries between attempts (allocated only when a first attempt failed).</summary>
     private sealed class RetryState(ClientLbHttpHandler handler, ServiceBalancer balancer, HttpRequestMessage request, Uri original, BalancedEndpoint first, Outcome<HttpResponseMessage> firstOutcome)
     {
@@ -220,27 +247,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
                 return Outcome.FromException<HttpResponseMessage>(ex);
             }
             Last = endpoint;
-            long start = Balancer.OnAttemptStart();
-            Activity? span = handler.BeginAttempt(Balancer, Request, original, endpoint, Attempt);
-            try
-            {
-                HttpResponseMessage response = await endpoint.GetOrCreateTransport(handler._createTransport).Invoker.SendAsync(Request, cancellationToken).ConfigureAwait(false);
-                handler.EndAttempt(Balancer, endpoint, start, span, response, null);
-                return Outcome.FromResult(response);
-            }
-            catch (Exception ex)
-            {
-                if (ex is not OperationCanceledException)
-                {
-                    handler.EndAttempt(Balancer, endpoint, start, span, null, ex);
-                }
-                return Outcome.FromException<HttpResponseMessage>(ex);
-            }
-            finally
-            {
-                endpoint.OnRequestEnd();
-                span?.Dispose();
-            }
+            return await handler.SendAttemptAsync(Balancer, Request, original, endpoint, Balancer.OnAttemptStart(), Attempt, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -376,26 +383,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
                 return Outcome.FromException<HttpResponseMessage>(ex);
             }
             Volatile.Write(ref _last, endpoint);
-            Activity? span = Handler.BeginAttempt(Balancer, message, original, endpoint, attempt);
-            try
-            {
-                HttpResponseMessage response = await endpoint.GetOrCreateTransport(Handler._createTransport).Invoker.SendAsync(message, cancellationToken).ConfigureAwait(false);
-                Handler.EndAttempt(Balancer, endpoint, start, span, response, null);
-                return Outcome.FromResult(response);
-            }
-            catch (Exception ex)
-            {
-                if (ex is not OperationCanceledException)
-                {
-                    Handler.EndAttempt(Balancer, endpoint, start, span, null, ex);
-                }
-                return Outcome.FromException<HttpResponseMessage>(ex);
-            }
-            finally
-            {
-                endpoint.OnRequestEnd();
-                span?.Dispose();
-            }
+            return await Handler.SendAttemptAsync(Balancer, message, original, endpoint, start, attempt, cancellationToken).ConfigureAwait(false);
         }
 
         private static HttpRequestMessage Copy(HttpRequestMessage request, Uri original)
