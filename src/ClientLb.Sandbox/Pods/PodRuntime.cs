@@ -142,6 +142,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         var wantReady = pod.Root.Str("metadata", "annotations", ReadyAnnotation) != "false";
         var failed = instance.Failure is not null;
         var ready = wantReady && !failed;
+        if (instance.Server is { } server) server.Ready = ready; // what its gRPC health service answers
         var now = Json.Timestamp(Store.Time.GetUtcNow());
         Store.Mutate(ResourceTypes.Pods, pod.Namespace, pod.Name, o =>
         {

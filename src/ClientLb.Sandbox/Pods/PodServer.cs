@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using ClientLb.Sandbox.Pods.Grpc;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -15,13 +16,26 @@ namespace ClientLb.Sandbox.Pods;
 /// <summary>
 /// A pod's workload: a real Kestrel server on the pod's own loopback address answering every request on its
 /// container ports with the pod name (plain text; X-Pod-Name, X-Pod-Namespace and X-Pod-IP headers too).
-/// Ports named h2c* or grpc* speak cleartext HTTP/2 (prior knowledge), the others HTTP/1.1.
+/// Ports named h2c* or grpc* speak cleartext HTTP/2 (prior knowledge), the others HTTP/1.1; on them, gRPC calls
+/// (content-type application/grpc) reach the greeter and grpc.health.v1 of <see cref="PodGrpcService"/>.
 /// </summary>
 internal sealed class PodServer : IAsyncDisposable
 {
     readonly KestrelServer _server;
+    readonly PodGrpcService _grpc;
 
-    PodServer(KestrelServer server) => _server = server;
+    PodServer(KestrelServer server, PodGrpcService grpc)
+    {
+        _server = server;
+        _grpc = grpc;
+    }
+
+    /// <summary>Whether the pod is ready: gRPC health checks answer SERVING while it is, NOT_SERVING otherwise.</summary>
+    public bool Ready
+    {
+        get => _grpc.Ready;
+        set => _grpc.Ready = value;
+    }
 
     /// <summary>Starts listening; ports in <paramref name="http2Only"/> speak cleartext HTTP/2 (prior knowledge) only.</summary>
     public static async Task<PodServer> StartAsync(string ns, string podName, string ip, IReadOnlyList<int> ports, IReadOnlySet<int> http2Only, ILoggerFactory? loggerFactory, CancellationToken ct)
@@ -33,17 +47,18 @@ internal sealed class PodServer : IAsyncDisposable
             // Without TLS Kestrel cannot negotiate: a port is either HTTP/1.1 or h2c.
             options.Listen(address, port, l => l.Protocols = http2Only.Contains(port) ? HttpProtocols.Http2 : HttpProtocols.Http1);
         var logs = loggerFactory ?? NullLoggerFactory.Instance;
+        var grpc = new PodGrpcService(podName);
         var server = new KestrelServer(Options.Create(options), new SocketTransportFactory(Options.Create(new SocketTransportOptions()), logs), logs);
         try
         {
-            await server.StartAsync(new Application(ns, podName, ip), ct);
+            await server.StartAsync(new Application(ns, podName, ip, http2Only, grpc), ct);
         }
         catch
         {
             server.Dispose();
             throw;
         }
-        return new PodServer(server);
+        return new PodServer(server, grpc);
     }
 
     public async ValueTask DisposeAsync()
@@ -53,7 +68,7 @@ internal sealed class PodServer : IAsyncDisposable
         _server.Dispose();
     }
 
-    sealed class Application(string ns, string podName, string ip) : IHttpApplication<HttpContext>
+    sealed class Application(string ns, string podName, string ip, IReadOnlySet<int> http2Only, PodGrpcService grpc) : IHttpApplication<HttpContext>
     {
         readonly byte[] _body = Encoding.UTF8.GetBytes(podName);
 
@@ -62,10 +77,15 @@ internal sealed class PodServer : IAsyncDisposable
         public async Task ProcessRequestAsync(HttpContext context)
         {
             var r = context.Response;
+            r.Headers["X-Pod-Name"] = podName;
+            if (http2Only.Contains(context.Connection.LocalPort) && PodGrpcService.IsGrpc(context.Request))
+            {
+                await grpc.HandleAsync(context);
+                return;
+            }
             r.StatusCode = 200;
             r.ContentType = "text/plain; charset=utf-8";
             r.ContentLength = _body.Length;
-            r.Headers["X-Pod-Name"] = podName;
             r.Headers["X-Pod-Namespace"] = ns;
             r.Headers["X-Pod-IP"] = ip;
             if (!HttpMethods.IsHead(context.Request.Method)) await r.Body.WriteAsync(_body, context.RequestAborted);
