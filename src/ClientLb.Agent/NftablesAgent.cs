@@ -26,6 +26,7 @@ public sealed class NftablesAgent : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly bool _ownsRunner;
     private ProgrammedState _state = new();
+    private bool _routeLocalnet;
 
     /// <summary>Creates an agent that talks to the kernel through libnftables (or prints, with <see cref="NftablesAgentOptions.DryRun"/>).</summary>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
@@ -145,12 +146,20 @@ public sealed class NftablesAgent : IDisposable
         {
             await ReadKernelAsync(cancellationToken).ConfigureAwait(false);
         }
-        PendingSync sync = new SyncPlanner(_state, _options.Mode, _options.ChunkElements).Plan(upserts, removals, full);
+        PendingSync sync = new SyncPlanner(_state, _options.Mode, _options.ChunkElements, Validation.ValidationPolicy.For(_options)).Plan(upserts, removals, full);
         foreach (ServiceRejection rejection in sync.Rejected)
         {
             _logger.LogWarning("Service {Service} rejected: {Reason}", rejection.Service, rejection.Reason);
         }
         long kernelStart = Stopwatch.GetTimestamp();
+        if (sync.LoopbackVips && !_routeLocalnet)
+        {
+            // Before the rules: a connection to a 127.0.0.0/8 VIP is DNATed out of lo with a loopback source, which the
+            // kernel drops unless route_localnet is on; the fixed nat-postrouting rule then masquerades it.
+            await _runner.EnableRouteLocalnetAsync(cancellationToken).ConfigureAwait(false);
+            _routeLocalnet = true;
+            _logger.LogInformation("Set net.ipv4.conf.all.route_localnet=1 in {Namespace} for 127.0.0.0/8 VIPs", _options.NetworkNamespace ?? "the agent's namespace");
+        }
         for (int i = 0; i < sync.Transactions.Count; i++)
         {
             try

@@ -26,6 +26,16 @@ public sealed class NftablesAgentOptions
     /// <summary>The <c>conntrack</c> executable. Default: <c>conntrack</c> from PATH.</summary>
     public string ConntrackPath { get; set; } = "conntrack";
 
+    /// <summary>
+    /// The node the agent's clients run on (e.g. from the downward API's <c>spec.nodeName</c>). With it, or with
+    /// <see cref="Zone"/>, each service port gets only its most local eligible endpoints: same node, else same zone,
+    /// else all (the SDK's <c>TopologyFilter</c>). Null (default): no topology filtering.
+    /// </summary>
+    public string? NodeName { get; set; }
+
+    /// <summary>The zone of the agent's clients (<c>topology.kubernetes.io/zone</c>); see <see cref="NodeName"/>. Null: no zone preference.</summary>
+    public string? Zone { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -36,6 +46,13 @@ public sealed class NftablesAgentOptions
         if (NetworkNamespace is not null && NetworkNamespaceName.Check(NetworkNamespace) is string error)
         {
             throw new ArgumentException($"{nameof(NetworkNamespace)}: {error}.", nameof(NetworkNamespace));
+        }
+        foreach ((string name, string? value) in new[] { (nameof(NodeName), NodeName), (nameof(Zone), Zone) })
+        {
+            if (value is not null && (value.Length > 253 || value.Any(char.IsControl)))
+            {
+                throw new ArgumentException($"{name}: '{Validation.NameRules.Display(value)}' is not a node or zone name (at most 253 characters, no control characters).", name);
+            }
         }
         if (ChunkElements < 100)
         {

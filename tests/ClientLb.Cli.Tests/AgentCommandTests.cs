@@ -54,8 +54,10 @@ public sealed class AgentCommandTests : IAsyncLifetime
         Assert.Contains($"# service default/x: {vip}; tcp 80 -> 10.231.0.11:8080 10.231.0.12:8080", text, StringComparison.Ordinal);
         Assert.Contains("# sync: 1 service(s) sent", text, StringComparison.Ordinal);
         Assert.DoesNotContain("default/other", text, StringComparison.Ordinal);
-        // The sandbox allocates cluster IPs from 127.96.0.0/16; the agent refuses loopback VIPs and says so.
-        Assert.Contains($"rejected default/x: the cluster IP {vip} is a loopback address", error.ToString(), StringComparison.Ordinal);
+        // The sandbox allocates cluster IPs from 127.96.0.0/16: sidecar mode programs them, with route_localnet first.
+        Assert.DoesNotContain("rejected", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("# sysctl net.ipv4.conf.all.route_localnet=1\n# transaction\n", text, StringComparison.Ordinal);
+        Assert.Contains($"{vip} . tcp . 80 . 0-32767 : 10.231.0.11 . 8080", text, StringComparison.Ordinal);
     }
 
     [Theory]

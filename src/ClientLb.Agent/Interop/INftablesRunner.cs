@@ -11,4 +11,10 @@ public interface INftablesRunner : IDisposable
 
     /// <summary>Lists table <c>clientlb</c> of <paramref name="family"/> (<c>ip</c> or <c>ip6</c>) as nftables JSON; null when it does not exist.</summary>
     Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sets <c>net.ipv4.conf.all.route_localnet=1</c> in the namespace this runner programs, so connections to a
+    /// 127.0.0.0/8 VIP (sidecar mode) may leave lo after DNAT; throws <see cref="NftablesException"/> on failure.
+    /// </summary>
+    Task EnableRouteLocalnetAsync(CancellationToken cancellationToken = default);
 }

@@ -15,6 +15,8 @@ public sealed class LibNftablesRunner : INftablesRunner
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _namespace;
 
+    private const string RouteLocalnetPath = "/proc/sys/net/ipv4/conf/all/route_localnet";
+
     /// <summary>Starts the thread; <paramref name="networkNamespace"/> null means the process's own namespace.</summary>
     /// <exception cref="ArgumentException">The name is not a plain namespace name.</exception>
     /// <exception cref="NftablesException">The namespace cannot be joined or libnftables cannot be loaded.</exception>
@@ -69,6 +71,27 @@ public sealed class LibNftablesRunner : INftablesRunner
             }
         }, cancellationToken);
     }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Written on the runner's thread, which did setns into the namespace: /proc/sys/net resolves to the network
+    /// namespace of the task that opens the file, so this changes the programmed namespace only, never the process's own
+    /// (unless that is the one programmed). No child process is needed, unlike <c>ip netns exec NAME sysctl</c>.
+    /// </remarks>
+    public Task EnableRouteLocalnetAsync(CancellationToken cancellationToken = default) =>
+        Enqueue(_ =>
+        {
+            try
+            {
+                // Synchronous open and write on this thread (a FileStream opens on the calling thread).
+                File.WriteAllText(RouteLocalnetPath, "1\n");
+                return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new NftablesException($"{RouteLocalnetPath} cannot be written in {(_namespace is null ? "the agent's namespace" : "'" + _namespace + "'")}: {e.Message}", e);
+            }
+        }, cancellationToken);
 
     /// <summary>Stops the thread and frees the contexts.</summary>
     public void Dispose()

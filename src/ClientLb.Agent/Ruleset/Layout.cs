@@ -135,7 +135,11 @@ internal static class Layout
             case "nat-prerouting" or "nat-output":
                 return ["jump services"];
             case "nat-postrouting":
-                return [$"ct status dnat {p} saddr . {p} daddr @hairpin masquerade"];
+                // IPv4 also masquerades DNATed connections from 127.0.0.0/8: a 127/8 VIP (sidecar mode) is reached from a
+                // loopback source, which must not leave the namespace (kube-proxy's rule for localhost NodePorts).
+                return f == Family.V4
+                    ? [$"ct status dnat {p} saddr . {p} daddr @hairpin masquerade", "ct status dnat ip saddr 127.0.0.0/8 masquerade"]
+                    : [$"ct status dnat {p} saddr . {p} daddr @hairpin masquerade"];
             case "services":
                 string mask = f == Family.V4 ? "0.0.0.63" : "::3f";
                 string shards = string.Join(", ", Enumerable.Range(0, Shards).Select(k =>

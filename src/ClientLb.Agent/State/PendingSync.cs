@@ -32,6 +32,9 @@ internal sealed class PendingSync
 
     public List<ConntrackFilter> Conntrack { get; } = [];
 
+    /// <summary>A service of this sync programs a 127.0.0.0/8 VIP (sidecar mode): the namespace needs <c>route_localnet</c>.</summary>
+    public bool LoopbackVips { get; set; }
+
     public bool ReconcilesOrphans { get; set; }
 
     public int OrphansDeleted { get; set; }

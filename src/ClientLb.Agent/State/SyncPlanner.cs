@@ -16,11 +16,13 @@ internal sealed class SyncPlanner
     private readonly ProgrammedState _state;
     private readonly AgentMode _mode;
     private readonly int _chunkElements;
+    private readonly ValidationPolicy _policy;
 
-    public SyncPlanner(ProgrammedState state, AgentMode mode, int chunkElements)
+    public SyncPlanner(ProgrammedState state, AgentMode mode, int chunkElements, ValidationPolicy? policy = null)
     {
         _state = state;
         _mode = mode;
+        _policy = policy ?? new ValidationPolicy(AllowLoopbackVips: mode == AgentMode.Sidecar);
         _chunkElements = chunkElements;
     }
 
@@ -67,19 +69,19 @@ internal sealed class SyncPlanner
 
         candidates.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
         // Validating and rendering is pure per service: spread it over the cores on a large sync (a cold start).
-        var rendered = new (ServicePlan? Plan, string? Error)[candidates.Count];
+        var rendered = new (ServicePlan? Plan, string? Error, bool LoopbackVip)[candidates.Count];
         Parallel.For(0, candidates.Count, new ParallelOptions { MaxDegreeOfParallelism = candidates.Count >= 512 ? Environment.ProcessorCount : 1 }, i =>
         {
             try
             {
-                rendered[i] = ServiceValidator.TryValidate(candidates[i], out ValidatedService? validated, out string? error)
-                    ? (ServicePlan.For(validated), null)
-                    : (null, error);
+                rendered[i] = ServiceValidator.TryValidate(candidates[i], _policy, out ValidatedService? validated, out string? error)
+                    ? (ServicePlan.For(validated), null, validated.Ports.Any(static p => AddressRules.IsLoopbackVip(p.Vip)))
+                    : (null, error, false);
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or NullReferenceException or FormatException or OverflowException)
             {
                 // Defense in depth: whatever slipped past validation rejects this service only, never the sync.
-                rendered[i] = (null, "the service could not be rendered: " + e.Message);
+                rendered[i] = (null, "the service could not be rendered: " + e.Message, false);
             }
         });
         for (int index = 0; index < candidates.Count; index++)
@@ -116,6 +118,7 @@ internal sealed class SyncPlanner
                 sync.ClaimChanges[claim] = service.Key;
             }
             sync.Changes.Add(new ServiceChange(service.Key, old, plan, service));
+            sync.LoopbackVips |= rendered[index].LoopbackVip;
         }
 
         Diff(sync, full);

@@ -10,8 +10,9 @@ internal static class AddressRules
     /// <summary>
     /// Parses a VIP as the API spells it. Stricter than <see cref="IPAddress.TryParse(string, out IPAddress)"/>: IPv4 must be a
     /// dotted quad of decimal octets (no <c>10.1</c>, <c>0x0a000001</c> or leading zeros), IPv6 may carry no zone.
+    /// <paramref name="allowLoopback4"/> admits 127.0.0.0/8 (sidecar mode only, see <see cref="IsLoopbackVip"/>); <c>::1</c> never.
     /// </summary>
-    public static bool TryParseVip(string text, [NotNullWhen(true)] out IPAddress? address, [NotNullWhen(false)] out string? error)
+    public static bool TryParseVip(string text, bool allowLoopback4, [NotNullWhen(true)] out IPAddress? address, [NotNullWhen(false)] out string? error)
     {
         address = null;
         if (text.Length is 0 or > 45)
@@ -33,7 +34,14 @@ internal static class AddressRules
             error = $"the cluster IP '{NameRules.Display(text)}' is not a canonical IPv4 or IPv6 address";
             return false;
         }
-        error = CheckUnicast(parsed, "cluster IP");
+        if (IsLoopbackVip(parsed))
+        {
+            error = allowLoopback4 ? null : $"the cluster IP {parsed} is a loopback address (127.0.0.0/8 VIPs are accepted in sidecar mode only)";
+        }
+        else
+        {
+            error = CheckUnicast(parsed, "cluster IP");
+        }
         if (error is not null)
         {
             return false;
@@ -41,6 +49,14 @@ internal static class AddressRules
         address = parsed;
         return true;
     }
+
+    /// <summary>
+    /// Whether <paramref name="address"/> is in 127.0.0.0/8. Such a VIP works only in the namespace the agent programs
+    /// for itself (sidecar mode): connections to it leave with a loopback source, which needs <c>route_localnet</c> and
+    /// the masquerade rule for <c>ct status dnat</c> traffic from 127.0.0.0/8, as kube-proxy does for localhost NodePorts.
+    /// </summary>
+    public static bool IsLoopbackVip(IPAddress address) =>
+        address.AddressFamily == AddressFamily.InterNetwork && address.GetAddressBytes()[0] == 127;
 
     /// <summary>Null when <paramref name="address"/> may be a VIP or a DNAT target; otherwise why not.</summary>
     public static string? CheckUnicast(IPAddress address, string what)

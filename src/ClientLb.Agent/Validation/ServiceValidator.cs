@@ -22,8 +22,16 @@ internal static class ServiceValidator
     /// <summary>Longest ClientIP affinity timeout Kubernetes accepts (one day).</summary>
     public const int MaxAffinityTimeoutSeconds = 86400;
 
-    public static bool TryValidate(ServiceState service, [NotNullWhen(true)] out ValidatedService? validated, [NotNullWhen(false)] out string? error)
+    public static bool TryValidate(ServiceState service, [NotNullWhen(true)] out ValidatedService? validated, [NotNullWhen(false)] out string? error) =>
+        TryValidate(service, ValidationPolicy.Node, out validated, out error);
+
+    /// <summary>
+    /// Validates under <paramref name="policy"/>: which VIPs the mode accepts, and the node and zone whose endpoints are
+    /// preferred (the SDK's <see cref="TopologyFilter"/> after <see cref="EndpointSelector"/>).
+    /// </summary>
+    public static bool TryValidate(ServiceState service, ValidationPolicy policy, [NotNullWhen(true)] out ValidatedService? validated, [NotNullWhen(false)] out string? error)
     {
+        ArgumentNullException.ThrowIfNull(policy);
         validated = null;
         error = NameRules.CheckLabel(service.Namespace, "namespace") ?? NameRules.CheckLabel(service.Name, "service name");
         if (error is not null)
@@ -35,7 +43,7 @@ internal static class ServiceValidator
             error = $"the ClientIP affinity timeout {timeout} s is outside 1-{MaxAffinityTimeoutSeconds}";
             return false;
         }
-        if (!TryValidateVips(service.ClusterIPs, out IPAddress? v4, out IPAddress? v6, out error))
+        if (!TryValidateVips(service.ClusterIPs, policy.AllowLoopbackVips, out IPAddress? v4, out IPAddress? v6, out error))
         {
             return false;
         }
@@ -99,7 +107,7 @@ internal static class ServiceValidator
                 {
                     continue;
                 }
-                ValidatedPort validatedPort = ForFamily(vip, port);
+                ValidatedPort validatedPort = ForFamily(vip, port, policy);
                 if (validatedPort.Targets.Length > MaxEndpointsPerPort)
                 {
                     error = $"{portLabel}: {validatedPort.Targets.Length} eligible endpoints for {vip} (at most {MaxEndpointsPerPort})";
@@ -112,7 +120,7 @@ internal static class ServiceValidator
         return true;
     }
 
-    private static bool TryValidateVips(ImmutableArray<string> clusterIPs, out IPAddress? v4, out IPAddress? v6, [NotNullWhen(false)] out string? error)
+    private static bool TryValidateVips(ImmutableArray<string> clusterIPs, bool allowLoopback4, out IPAddress? v4, out IPAddress? v6, [NotNullWhen(false)] out string? error)
     {
         v4 = null;
         v6 = null;
@@ -138,7 +146,7 @@ internal static class ServiceValidator
                 error = "the service is headless (clusterIP: None): there is no VIP to program";
                 return false;
             }
-            if (!AddressRules.TryParseVip(text, out IPAddress? vip, out error))
+            if (!AddressRules.TryParseVip(text, allowLoopback4, out IPAddress? vip, out error))
             {
                 return false;
             }
@@ -177,12 +185,20 @@ internal static class ServiceValidator
         return AddressRules.CheckUnicast(endpoint.Address, "endpoint address");
     }
 
-    private static ValidatedPort ForFamily(IPAddress vip, ServicePortState port)
+    private static ValidatedPort ForFamily(IPAddress vip, ServicePortState port, ValidationPolicy policy)
     {
         ImmutableArray<Endpoint> sameFamily = [.. port.Endpoints.Where(e => e.Address!.AddressFamily == vip.AddressFamily)];
         EndpointSelection selection = EndpointSelector.Select(sameFamily);
+        IEnumerable<Endpoint> chosen = selection.Eligible;
+        if (policy.NodeName is not null || policy.Zone is not null)
+        {
+            // Every eligible endpoint counts as healthy: the kernel has no passive health, so the narrowest non-empty
+            // level (node, then zone, then all) wins, as the SDK decides with every endpoint healthy.
+            TopologyLevel level = TopologyFilter.Choose(selection.Eligible, static e => e, static _ => true, policy.NodeName, policy.Zone, ValidationPolicy.MinHealthyShare);
+            chosen = selection.Eligible.Where(e => TopologyFilter.IsIn(e, level, policy.NodeName, policy.Zone));
+        }
         var targets = new SortedDictionary<(UInt128 Address, int Port), Target>();
-        foreach (Endpoint endpoint in selection.Eligible)
+        foreach (Endpoint endpoint in chosen)
         {
             targets.TryAdd((SortKey(endpoint.Address!), endpoint.Port), new Target(endpoint.Address!, endpoint.Port, endpoint.Weight));
         }

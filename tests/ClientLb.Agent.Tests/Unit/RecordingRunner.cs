@@ -31,6 +31,20 @@ internal sealed class RecordingRunner : INftablesRunner
         return Task.FromResult(Listings.GetValueOrDefault(family));
     }
 
+    /// <summary>How often the agent asked for route_localnet, and before how many transactions the first time.</summary>
+    public int RouteLocalnetCalls { get; private set; }
+
+    public int TransactionsBeforeRouteLocalnet { get; private set; } = -1;
+
+    public Task EnableRouteLocalnetAsync(CancellationToken cancellationToken = default)
+    {
+        if (RouteLocalnetCalls++ == 0)
+        {
+            TransactionsBeforeRouteLocalnet = Transactions.Count;
+        }
+        return Task.CompletedTask;
+    }
+
     public void Dispose()
     {
     }

@@ -24,7 +24,8 @@ public sealed class ValidationTests
     [InlineData("fe80::1%eth0", "is not an IP address")]
     [InlineData("::ffff:10.1.1.1", "IPv4-mapped")]
     [InlineData("224.0.0.1", "multicast")]
-    [InlineData("127.0.0.1", "loopback")]
+    [InlineData("127.0.0.1", "loopback address (127.0.0.0/8 VIPs are accepted in sidecar mode only)")] // node mode
+    [InlineData("::1", "loopback")]
     [InlineData("0.0.0.0", "unspecified")]
     [InlineData("169.254.1.1", "link-local")]
     [InlineData("None", "headless")]

@@ -7,8 +7,8 @@ namespace ClientLb.Agent.Tests.Watch;
 
 /// <summary>
 /// Watch events to kernel rules: the controller in sidecar mode programs the test's client namespace and curl goes
-/// through the VIP. Needs root (see <see cref="NetnsFixture"/>). The API is in memory because the sandbox only hands
-/// out loopback cluster IPs, which the agent refuses.
+/// through a routable 10.96/16 VIP (an in-memory API; <see cref="ControllerSandboxNetnsTests"/> does the same with the
+/// sandbox's 127.96/16 VIPs). Needs root (see <see cref="NetnsFixture"/>).
 /// </summary>
 [Collection(NetnsCollection.Name)]
 public sealed class ControllerNetnsTests(NetnsFixture net)

@@ -6,9 +6,9 @@ using ClientLb.Kubernetes.Model;
 namespace ClientLb.Agent.Tests.Watch;
 
 /// <summary>
-/// The controller's path into accepted rules: the sandbox only hands out loopback VIPs (which the agent rejects), so
-/// this drives the controller through an in-memory <see cref="IKubernetesApi"/> with a 10.96/16 VIP and checks the
-/// dry-run ruleset: the initial elements, a slice change, and a 410 re-list that lost the slice.
+/// The controller's path into accepted rules with a routable 10.96/16 VIP (the sandbox hands out 127.96/16 ones, see
+/// <see cref="ControllerSandboxNetnsTests"/>): an in-memory <see cref="IKubernetesApi"/> drives the controller and the
+/// test checks the dry-run ruleset: the initial elements, a slice change, and a 410 re-list that lost the slice.
 /// </summary>
 public sealed class ControllerProgrammingTests
 {

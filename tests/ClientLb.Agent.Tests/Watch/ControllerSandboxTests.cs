@@ -10,8 +10,9 @@ namespace ClientLb.Agent.Tests.Watch;
 
 /// <summary>
 /// <see cref="KubernetesAgentController"/> against the real sandbox API server, the agent in dry-run mode (no root).
-/// The sandbox allocates cluster IPs from a loopback CIDR only, which the agent rejects by design, so these tests check
-/// what the controller sends (<see cref="AgentBatch"/>) and that the agent names the sandbox's VIP when rejecting it.
+/// The sandbox allocates cluster IPs from 127.96.0.0/16; node mode rejects such VIPs (sidecar mode accepts them, see
+/// <see cref="ControllerSandboxNetnsTests"/>), so these tests check what the controller sends (<see cref="AgentBatch"/>)
+/// and that node mode names the sandbox's VIP and the reason when rejecting it.
 /// </summary>
 public sealed class ControllerSandboxTests : IAsyncLifetime
 {
@@ -128,8 +129,8 @@ public sealed class ControllerSandboxTests : IAsyncLifetime
         Assert.Equal((null, ServiceProtocol.Tcp, 443), (https.Name, https.Protocol, https.Port));
         Assert.Equal(["10.231.0.21:8443"], https.Endpoints.Select(e => $"{e.Host}:{e.Port}"));
 
-        // The sandbox's VIPs are loopback addresses: the agent rejects them by name, programming nothing for them.
-        Assert.Contains(first.Result.Rejected, r => r.Service == "default/web" && r.Reason.Contains(webVip, StringComparison.Ordinal) && r.Reason.Contains("loopback", StringComparison.Ordinal));
+        // The sandbox's VIPs are loopback addresses: node mode rejects them by name, programming nothing for them.
+        Assert.Contains(first.Result.Rejected, r => r.Service == "default/web" && r.Reason == $"the cluster IP {webVip} is a loopback address (127.0.0.0/8 VIPs are accepted in sidecar mode only)");
         Assert.Contains("add table ip clientlb", output.ToString(), StringComparison.Ordinal);
 
         // One slice changes: only its service is applied.
@@ -174,6 +175,7 @@ public sealed class ControllerSandboxTests : IAsyncLifetime
         Assert.Equal("shop/api", api.Key);
         Assert.Equal(["10.231.0.21:8443"], api.Ports.Single().Endpoints.Select(e => $"{e.Host}:{e.Port}"));
         Assert.Equal(["shop/api"], controller.Programmed.Keys);
+        Assert.Empty(batch.Result.Rejected); // sidecar mode accepts the sandbox's 127.96/16 VIP
     }
 
     [Fact]
