@@ -8,11 +8,10 @@ namespace ClientLb.Agent.Diagnostics;
 /// </summary>
 public sealed class AgentMetrics
 {
-    private static readonly double[] Buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
     private readonly object _gate = new();
-    private readonly long[] _bucketCounts = new long[Buckets.Length];
-    private double _durationSum;
-    private long _syncs;
+    private readonly Histogram _syncDuration = new("clientlb_agent_sync_duration_seconds", "Time from a sync call to the kernel's acknowledgement.");
+    private readonly Histogram _programming = new("clientlb_agent_network_programming_duration_seconds",
+        "Time from the agent receiving a Service or EndpointSlice change to the change being programmed in the kernel.");
     private long _failures;
     private long _rejectedTotal;
     private long _conntrackFailures;
@@ -59,7 +58,7 @@ public sealed class AgentMetrics
     {
         lock (_gate)
         {
-            Observe(result.Duration);
+            _syncDuration.Observe(result.Duration);
             _rejectedLast = result.Rejected.Count;
             _rejectedTotal += result.Rejected.Count;
             _conntrackFailures += result.ConntrackFailures.Count;
@@ -74,7 +73,7 @@ public sealed class AgentMetrics
     {
         lock (_gate)
         {
-            Observe(duration);
+            _syncDuration.Observe(duration);
             _failures++;
             _lastError = error;
         }
@@ -86,16 +85,8 @@ public sealed class AgentMetrics
         ArgumentNullException.ThrowIfNull(output);
         lock (_gate)
         {
-            output.Write("# HELP clientlb_agent_sync_duration_seconds Time from a sync call to the kernel's acknowledgement.\n# TYPE clientlb_agent_sync_duration_seconds histogram\n");
-            long cumulative = 0;
-            for (int i = 0; i < Buckets.Length; i++)
-            {
-                cumulative += _bucketCounts[i];
-                output.Write($"clientlb_agent_sync_duration_seconds_bucket{{le=\"{Buckets[i].ToString(CultureInfo.InvariantCulture)}\"}} {cumulative}\n");
-            }
-            output.Write($"clientlb_agent_sync_duration_seconds_bucket{{le=\"+Inf\"}} {_syncs}\n");
-            output.Write($"clientlb_agent_sync_duration_seconds_sum {_durationSum.ToString("R", CultureInfo.InvariantCulture)}\n");
-            output.Write($"clientlb_agent_sync_duration_seconds_count {_syncs}\n");
+            _syncDuration.Write(output);
+            _programming.Write(output);
             Line(output, "clientlb_agent_sync_failures_total", "counter", "Syncs the kernel refused (nothing of them applied).", _failures);
             Line(output, "clientlb_agent_services", "gauge", "Services programmed.", _services);
             Line(output, "clientlb_agent_elements", "gauge", "nftables set and map elements programmed.", _elements);
@@ -106,18 +97,47 @@ public sealed class AgentMetrics
         }
     }
 
-    private void Observe(TimeSpan duration)
+    /// <summary>Records how long a watched change took to reach the kernel (network programming latency).</summary>
+    internal void RecordProgrammingLatency(TimeSpan latency)
     {
-        double seconds = duration.TotalSeconds;
-        _syncs++;
-        _durationSum += seconds;
-        for (int i = 0; i < Buckets.Length; i++)
+        lock (_gate)
         {
-            if (seconds <= Buckets[i])
+            _programming.Observe(latency);
+        }
+    }
+
+    /// <summary>A Prometheus histogram over seconds; callers hold the metrics lock.</summary>
+    private sealed class Histogram(string name, string help)
+    {
+        private static readonly double[] Buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+        private readonly long[] _counts = new long[Buckets.Length];
+        private double _sum;
+        private long _count;
+
+        public void Observe(TimeSpan duration)
+        {
+            double seconds = duration.TotalSeconds;
+            _count++;
+            _sum += seconds;
+            int i = Array.FindIndex(Buckets, b => seconds <= b);
+            if (i >= 0)
             {
-                _bucketCounts[i]++;
-                break;
+                _counts[i]++;
             }
+        }
+
+        public void Write(TextWriter output)
+        {
+            output.Write($"# HELP {name} {help}\n# TYPE {name} histogram\n");
+            long cumulative = 0;
+            for (int i = 0; i < Buckets.Length; i++)
+            {
+                cumulative += _counts[i];
+                output.Write($"{name}_bucket{{le=\"{Buckets[i].ToString(CultureInfo.InvariantCulture)}\"}} {cumulative}\n");
+            }
+            output.Write($"{name}_bucket{{le=\"+Inf\"}} {_count}\n");
+            output.Write($"{name}_sum {_sum.ToString("R", CultureInfo.InvariantCulture)}\n");
+            output.Write($"{name}_count {_count}\n");
         }
     }
 

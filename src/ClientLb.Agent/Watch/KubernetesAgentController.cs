@@ -30,6 +30,7 @@ public sealed class KubernetesAgentController
     private readonly Dictionary<string, (string Service, EndpointSlice Slice)> _slices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SortedDictionary<string, EndpointSlice>> _slicesOf = new(StringComparer.Ordinal);
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
+    private long _dirtySince; // timestamp of the oldest change not yet programmed (0: none)
     private readonly Dictionary<string, ServiceState> _sent = new(StringComparer.Ordinal);
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private int _running;
@@ -231,12 +232,14 @@ public sealed class KubernetesAgentController
     private async Task ApplyDirtyAsync(CancellationToken cancellationToken)
     {
         List<string> keys;
+        long since;
         var upserts = new List<ServiceState>();
         var removed = new List<string>();
         lock (_gate)
         {
             keys = [.. _dirty.Order(StringComparer.Ordinal)];
             _dirty.Clear();
+            since = _dirtySince;
             foreach (string key in keys)
             {
                 if (Build(key) is ServiceState state)
@@ -265,10 +268,13 @@ public sealed class KubernetesAgentController
         {
             lock (_gate)
             {
-                _dirty.UnionWith(keys); // rebuilt from the latest objects on the retry
+                // Rebuilt from the latest objects on the retry; the latency still counts from the first change.
+                _dirtySince = _dirty.Count == 0 ? since : Math.Min(since, _dirtySince);
+                _dirty.UnionWith(keys);
             }
             throw;
         }
+        _agent.Metrics.RecordProgrammingLatency(_time.GetElapsedTime(since));
         lock (_gate)
         {
             upserts.ForEach(s => _sent[s.Key] = s);
@@ -306,6 +312,10 @@ public sealed class KubernetesAgentController
 
     private void MarkDirty(string key)
     {
+        if (_dirty.Count == 0)
+        {
+            _dirtySince = _time.GetTimestamp();
+        }
         _dirty.Add(key);
         _signal.Writer.TryWrite(true);
     }

@@ -152,6 +152,10 @@ public sealed class ControllerSandboxTests : IAsyncLifetime
         Assert.Equal(["10.231.0.11:8080", "10.231.0.12:8080", "10.231.0.13:8080", "10.231.0.14:8080"],
             change.Upserts[0].Ports.Single(p => p.Name == "http").Endpoints.Select(e => $"{e.Host}:{e.Port}"));
         Assert.Equal(sent["default/web"].Ports.Single(p => p.Name == "dns"), change.Upserts[0].Ports.Single(p => p.Name == "dns"));
+        // The change's way from the watch to the kernel is measured (network programming latency).
+        var metrics = new StringWriter();
+        agent.Metrics.WritePrometheus(metrics);
+        Assert.Contains("clientlb_agent_network_programming_duration_seconds_count 1\n", metrics.ToString(), StringComparison.Ordinal);
 
         // A deleted service is removed by key.
         await _cluster.DeleteAsync("v1", "Service", "api", "shop");
