@@ -22,6 +22,7 @@ public class HttpCallBenchmarks
     private readonly List<WebApplication> _servers = [];
     private HttpClient _direct = null!;
     private HttpClient _balanced = null!;
+    private HttpClient _balancedSame = null!;
     private HttpClient _directFactory = null!;
     private HttpClient _balancedFactory = null!;
     private ServiceProvider _provider = null!;
@@ -41,8 +42,11 @@ public class HttpCallBenchmarks
         _direct = new HttpClient(new SocketsHttpHandler()) { BaseAddress = new Uri("http://" + authorities[0]) };
         ConfigureVersion(_direct, version);
 
+        // "bench" spreads over the three backends; "same" is ClientLb over only the direct call's backend, which
+        // isolates the handler's own cost from the effect of talking to three servers on two cores.
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(
-            authorities.Select((a, i) => new KeyValuePair<string, string?>($"ClientLb:Services:bench:Endpoints:{i}", a))).Build();
+            authorities.Select((a, i) => new KeyValuePair<string, string?>($"ClientLb:Services:bench:Endpoints:{i}", a))
+                .Append(new KeyValuePair<string, string?>("ClientLb:Services:same:Endpoints:0", authorities[0]))).Build();
         var services = new ServiceCollection();
         services.AddSingleton(configuration);
         services.AddHttpClient("bench", c => { c.BaseAddress = new Uri("http://bench"); ConfigureVersion(c, version); }).AddClientLb();
@@ -52,12 +56,15 @@ public class HttpCallBenchmarks
         _directFactory = _provider.GetRequiredService<IHttpClientFactory>().CreateClient("fixed");
         _balanced = new HttpClient(new Http.ClientLbHttpHandler(_provider.GetRequiredService<ServiceDiscovery.ServiceRegistry>())) { BaseAddress = new Uri("http://bench") };
         ConfigureVersion(_balanced, version);
+        _balancedSame = new HttpClient(new Http.ClientLbHttpHandler(_provider.GetRequiredService<ServiceDiscovery.ServiceRegistry>())) { BaseAddress = new Uri("http://same") };
+        ConfigureVersion(_balancedSame, version);
 
         // Warm every connection.
         for (int i = 0; i < 30; i++)
         {
             await Direct();
             await Balanced();
+            await BalancedSameBackend();
             await DirectViaFactory();
             await BalancedViaFactory();
         }
@@ -96,6 +103,13 @@ public class HttpCallBenchmarks
     }
 
     [Benchmark]
+    public async Task<int> BalancedSameBackend()
+    {
+        using HttpResponseMessage response = await _balancedSame.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
+        return (int)response.StatusCode;
+    }
+
+    [Benchmark]
     public async Task<int> DirectViaFactory()
     {
         using HttpResponseMessage response = await _directFactory.GetAsync("/", HttpCompletionOption.ResponseHeadersRead);
@@ -114,6 +128,7 @@ public class HttpCallBenchmarks
     {
         _direct.Dispose();
         _balanced.Dispose();
+        _balancedSame.Dispose();
         await _provider.DisposeAsync();
         foreach (WebApplication app in _servers)
         {

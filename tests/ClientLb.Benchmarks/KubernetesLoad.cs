@@ -51,8 +51,8 @@ public static class KubernetesLoad
         ["addressType"] = "IPv4",
         ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = 8080, ["protocol"] = "TCP" }),
         ["endpoints"] = new JsonArray(
-            new JsonObject { ["addresses"] = new JsonArray($"127.246.{index / 200}.{index % 200 * 2 + 1}"), ["conditions"] = new JsonObject { ["ready"] = firstReady } },
-            new JsonObject { ["addresses"] = new JsonArray($"127.246.{index / 200}.{index % 200 * 2 + 2}"), ["conditions"] = new JsonObject { ["ready"] = true } }),
+            new JsonObject { ["addresses"] = new JsonArray($"127.246.{index / 100}.{index % 100 * 2 + 1}"), ["conditions"] = new JsonObject { ["ready"] = firstReady } },
+            new JsonObject { ["addresses"] = new JsonArray($"127.246.{index / 100}.{index % 100 * 2 + 2}"), ["conditions"] = new JsonObject { ["ready"] = true } }),
     };
 
     private static ServiceProvider Client(SandboxCluster cluster)
