@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -164,13 +165,8 @@ public static class ChurnLoad
 
         public async Task StartAsync()
         {
-            WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(address, _port));
-            WebApplication app = builder.Build();
-            app.Run(context => context.Response.WriteAsync("ok"));
-            await app.StartAsync();
-            _port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+            (WebApplication app, string authority) = await LoopbackKestrel.StartAsync(address.ToString(), HttpProtocols.Http1, _port);
+            _port = new Uri("http://" + authority).Port;
             _app = app;
         }
 

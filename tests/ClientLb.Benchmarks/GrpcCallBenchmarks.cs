@@ -65,21 +65,16 @@ public class GrpcCallBenchmarks
 
     private async Task<string> StartServerAsync(string address)
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), 0, l => l.Protocols = HttpProtocols.Http2));
-        WebApplication app = builder.Build();
         byte[] reply = Frame(new StringValue { Value = "pong" });
-        app.MapPost(Method, async context =>
+        (WebApplication app, string authority) = await LoopbackKestrel.StartAsync(address, HttpProtocols.Http2, map: app => app.MapPost(Method, async context =>
         {
             await context.Request.Body.CopyToAsync(Stream.Null);
             context.Response.ContentType = "application/grpc";
             await context.Response.Body.WriteAsync(reply);
             context.Response.AppendTrailer("grpc-status", "0");
-        });
-        await app.StartAsync();
+        }));
         _servers.Add(app);
-        return $"{address}:{new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port}";
+        return authority;
     }
 
     private static byte[] Frame(IMessage message)

@@ -78,14 +78,9 @@ public class HttpCallBenchmarks
 
     private async Task<string> StartServerAsync(string address)
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), 0, l => l.Protocols = Http == "2.0" ? HttpProtocols.Http2 : HttpProtocols.Http1));
-        WebApplication app = builder.Build();
-        app.Run(context => context.Response.WriteAsync("ok"));
-        await app.StartAsync();
+        (WebApplication app, string authority) = await LoopbackKestrel.StartAsync(address, Http == "2.0" ? HttpProtocols.Http2 : HttpProtocols.Http1);
         _servers.Add(app);
-        return $"{address}:{new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port}";
+        return authority;
     }
 
     [Benchmark(Baseline = true)]

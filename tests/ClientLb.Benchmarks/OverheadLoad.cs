@@ -31,7 +31,7 @@ public static class OverheadLoad
             var authorities = new List<string>();
             for (int i = 0; i < 3; i++)
             {
-                (WebApplication app, string authority) = await StartAsync($"127.0.6.{i + 2}", version);
+                (WebApplication app, string authority) = await LoopbackKestrel.StartAsync($"127.0.6.{i + 2}", version == HttpVersion.Version20 ? HttpProtocols.Http2 : HttpProtocols.Http1);
                 servers.Add(app);
                 authorities.Add(authority);
             }
@@ -101,17 +101,5 @@ public static class OverheadLoad
     {
         var sorted = values.Order().ToList();
         return sorted[(int)Math.Round(q * (sorted.Count - 1))];
-    }
-
-    private static async Task<(WebApplication, string)> StartAsync(string address, Version version)
-    {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), 0, l => l.Protocols = version == HttpVersion.Version20 ? HttpProtocols.Http2 : HttpProtocols.Http1));
-        WebApplication app = builder.Build();
-        app.Run(context => context.Response.WriteAsync("ok"));
-        await app.StartAsync();
-        var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        return (app, $"{address}:{bound.Port}");
     }
 }

@@ -1,0 +1,35 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Benchmarks;
+
+/// <summary>The backends of the benchmarks and load tests: a Kestrel server on a loopback address, answering "ok" unless told otherwise.</summary>
+public static class LoopbackKestrel
+{
+    /// <summary>Starts a server on <paramref name="address"/>:<paramref name="port"/> (0: a free port); returns it and its host:port.</summary>
+    public static async Task<(WebApplication App, string Authority)> StartAsync(string address, HttpProtocols protocols = HttpProtocols.Http1, int port = 0, Action<WebApplication>? map = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), port, l => l.Protocols = protocols));
+        WebApplication app = builder.Build();
+        if (map is null)
+        {
+            app.Run(context => context.Response.WriteAsync("ok"));
+        }
+        else
+        {
+            map(app);
+        }
+        await app.StartAsync();
+        int bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+        return (app, $"{address}:{bound}");
+    }
+}
