@@ -49,6 +49,10 @@ static async Task<int> RunAsync(IScenario scenario, TimeSpan duration, int rps, 
     await load;
 
     Console.WriteLine($"Summary: {stats.Sent} requests sent, {stats.Failed} failed; per endpoint: {string.Join(", ", stats.Counts.Select(kv => $"{kv.Key}={kv.Value}"))}");
+    if (stats.LastError is string error)
+    {
+        Console.WriteLine($"Last failure: {error}");
+    }
     return stats.Failed == 0 ? 0 : 1;
 }
 

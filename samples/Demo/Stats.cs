@@ -36,6 +36,9 @@ internal sealed class Stats
 
     public void Note(string note) => _notes.Enqueue(note);
 
+    /// <summary>The last failure's message, or null when nothing failed.</summary>
+    public string? LastError => _lastError;
+
     public string Line(Func<string, string> label) =>
         $"sent {Sent}, failed {Failed}: " + string.Join(", ", Counts.Select(kv => $"{label(kv.Key)}={kv.Value}")) +
         (_notes.IsEmpty ? "" : " | " + string.Join("; ", _notes));

@@ -24,6 +24,8 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private EndpointPicker _picker;
     private EndpointSelection? _selection;
     private bool _ready;
+    // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place.
+    private readonly TaskCompletionSource _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // Written under _rebuildGate; read lock-free on the request path.
     private BalancedEndpoint[] _eligible = [];
@@ -107,6 +109,10 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         try
         {
             await Source.GetSnapshotAsync(cancellationToken).AsTask().WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            // The source may hand out its snapshot a moment before this balancer's rebuild (on the source's thread)
+            // has swapped in the picker built from it: wait for that picker too, or a first request could still
+            // meet the "not answered yet" one.
+            await _firstPickerBuilt.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException ex)
         {
@@ -245,6 +251,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
                     Log.SourceFailedInitially(_logger, Service.Id, Source.Description, initial);
                     Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description,
                         "the source failed before its first answer: " + initial.Message, initial)));
+                    _firstPickerBuilt.TrySetResult();
                 }
                 return;
             }
@@ -269,6 +276,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
                 if (_policy is null)
                 {
                     Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
+                    _firstPickerBuilt.TrySetResult();
                     return;
                 }
             }
@@ -305,6 +313,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             _eligible = [.. eligible];
             Volatile.Write(ref _selection, selection);
             BuildPicker(now);
+            _firstPickerBuilt.TrySetResult();
             if (eligible.Count == 0)
             {
                 Log.NoEndpoints(_logger, Service.Id, selection.EmptyReason ?? "no eligible endpoints");
