@@ -10,8 +10,8 @@ using Microsoft.Extensions.Options;
 namespace ClientLb.ServiceDiscovery;
 
 /// <summary>
-/// The one registry of a process: maps a service to its live balancer. Every HttpClient (and later gRPC
-/// channel or CLI command) asking for the same service shares one source, one watch or refresh loop.
+/// The one registry of a process: maps a service to its live balancer. Every HttpClient, gRPC
+/// channel or CLI command asking for the same service shares one source, one watch or refresh loop.
 /// </summary>
 public sealed class ServiceRegistry : IAsyncDisposable
 {
