@@ -31,7 +31,10 @@ public sealed class HedgingTests
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
         // Every first attempt on the slow backend was hedged (hedge picks advance round-robin too, so that is 2 to 4 of them).
         Assert.InRange(slow.Requests, 2, 4);
-        Assert.Equal(slow.Requests, hedges.Total);
+        // Each request the slow backend saw was either a first attempt (then hedged) or itself a hedge; a first attempt
+        // on the fast backend that took over 50 ms on a loaded machine is hedged too, and that hedge may be cancelled
+        // before it reaches the slow backend. So at least one hedge per slow request, and at most one per request.
+        Assert.InRange(hedges.Total, slow.Requests, 4);
         Assert.Equal(4, fast.Requests);
     }
 
