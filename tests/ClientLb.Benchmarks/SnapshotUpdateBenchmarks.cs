@@ -9,9 +9,10 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ClientLb.Benchmarks;
 
 /// <summary>
-/// The SDK side of one EndpointSlice update in a large service: a source publishes the service's endpoints with one
-/// endpoint's readiness flipped, and the balancer rebuilds and swaps its picker (snapshot diff, eligibility,
-/// topology, health, policy). The 100-endpoint rows are the baseline for the 10,000-endpoint rows.
+/// The SDK side of one endpoint changing in a large service, two ways: a source that republishes the whole list (DNS,
+/// configuration: the snapshot diff is O(N)) and a source that publishes the change (the Kubernetes source: O(changed)
+/// plus array copies). Either way the balancer applies the snapshot's changes and swaps a new picker. The 100-endpoint
+/// rows are the baseline for the 10,000-endpoint rows.
 /// </summary>
 [MemoryDiagnoser]
 public class SnapshotUpdateBenchmarks
@@ -50,12 +51,22 @@ public class SnapshotUpdateBenchmarks
         return _balancer.EligibleCount;
     }
 
+    [Benchmark]
+    public int OneEndpointChangedAsDelta()
+    {
+        _flip = !_flip;
+        _source.Change(_flip ? _b[Endpoints / 2] : _a[Endpoints / 2]);
+        return _balancer.EligibleCount;
+    }
+
     [GlobalCleanup]
-    public void Cleanup() => _provider.Dispose();
+    public void Cleanup() => _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private sealed class ManualSource(ServiceName service) : EndpointSource(service, "bench", "benchmark source")
     {
         public void Set(Endpoint[] endpoints) => Publish(endpoints);
+
+        public void Change(Endpoint endpoint) => PublishChanges([endpoint], []);
     }
 
     private sealed class ManualFactory : IEndpointSourceFactory

@@ -27,16 +27,53 @@ internal static class EndpointMapper
         var result = new List<ClientEndpoint>(slice.Endpoints.Count);
         foreach (Model.Endpoint endpoint in slice.Endpoints)
         {
-            // Kubernetes: consumers use the first address; the rest are fungible.
-            if (endpoint.Addresses.Count == 0 || !IPAddress.TryParse(endpoint.Addresses[0], out IPAddress? address))
+            if (MapEndpoint(endpoint, port) is ClientEndpoint mapped)
             {
-                continue;
+                result.Add(mapped);
             }
-            ClientConditions conditions = ClientConditions.FromApi(endpoint.Conditions?.Ready, endpoint.Conditions?.Serving, endpoint.Conditions?.Terminating);
-            List<string>? hints = endpoint.Hints?.ForZones?.Select(z => z.Name).Where(z => z.Length > 0).ToList();
-            result.Add(new ClientEndpoint(address, port, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName, zoneHints: hints));
         }
         return result;
+    }
+
+    /// <summary>One API endpoint on <paramref name="port"/>; null when it has no usable address.</summary>
+    public static ClientEndpoint? MapEndpoint(Model.Endpoint endpoint, int port)
+    {
+        // Kubernetes: consumers use the first address; the rest are fungible.
+        if (endpoint.Addresses.Count == 0 || !IPAddress.TryParse(endpoint.Addresses[0], out IPAddress? address))
+        {
+            return null;
+        }
+        ClientConditions conditions = ClientConditions.FromApi(endpoint.Conditions?.Ready, endpoint.Conditions?.Serving, endpoint.Conditions?.Terminating);
+        List<string>? hints = endpoint.Hints?.ForZones?.Select(z => z.Name).Where(z => z.Length > 0).ToList();
+        return new ClientEndpoint(address, port, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName, zoneHints: hints);
+    }
+
+    /// <summary>
+    /// Whether two API endpoints map to equal ClientLb endpoints: compares every field <see cref="MapEndpoint"/> reads,
+    /// so an unchanged endpoint of a changed slice can keep its mapped object (no parsing, no allocation).
+    /// </summary>
+    public static bool SameMapping(Model.Endpoint a, Model.Endpoint b)
+    {
+        if (a.Addresses.Count == 0 || b.Addresses.Count == 0 || !string.Equals(a.Addresses[0], b.Addresses[0], StringComparison.Ordinal)
+            || !string.Equals(a.Hostname, b.Hostname, StringComparison.Ordinal) || !string.Equals(a.Zone, b.Zone, StringComparison.Ordinal)
+            || !string.Equals(a.NodeName, b.NodeName, StringComparison.Ordinal)
+            || a.Conditions?.Ready != b.Conditions?.Ready || a.Conditions?.Serving != b.Conditions?.Serving || a.Conditions?.Terminating != b.Conditions?.Terminating)
+        {
+            return false;
+        }
+        List<ForZone>? za = a.Hints?.ForZones, zb = b.Hints?.ForZones;
+        if ((za?.Count ?? 0) != (zb?.Count ?? 0))
+        {
+            return false;
+        }
+        for (int i = 0; i < (za?.Count ?? 0); i++)
+        {
+            if (!string.Equals(za![i].Name, zb![i].Name, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>Concatenates per-slice endpoints; an address+port seen twice appears once, the ready copy winning.</summary>

@@ -31,8 +31,11 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     private string? _lastProblem;
     private bool _disposed;
     private KubernetesServiceInfo? _info;
-    private Dictionary<EndpointSlice, IReadOnlyList<Endpoint>> _mapped = new(ReferenceEqualityComparer.Instance);
-    private PortChoice _mappedChoice;
+    private readonly SliceMerger _merger = new();
+    // Whether the current snapshot is the merger's state, so the merger's changes can be published as a delta.
+    private bool _publishedMerge;
+    private readonly List<Endpoint> _upserted = [];
+    private readonly List<Endpoint> _removed = [];
 
     public KubernetesEndpointSource(ServiceName service, KubernetesWatchManager manager, Func<ServiceName, IEndpointSource?>? fallbackFactory, string? fallbackKind,
         TimeProvider time, ILogger logger)
@@ -93,32 +96,62 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
                 // Affinity changed without an endpoint change: the balancer must re-read it.
                 NotifyChanged();
             }
-            List<Endpoint>? endpoints = Compute(data, out string? problem);
-            if (endpoints is null && problem is null)
+            if (Compute(data, out string? problem) is not Computed computed)
             {
-                return; // the Service is on its way (its watch lags the slices' watch)
-            }
-            if (endpoints is not null)
-            {
-                _lastProblem = null;
-                Publish(endpoints);
+                if (problem is null)
+                {
+                    return; // the Service is on its way (its watch lags the slices' watch)
+                }
+                if (Current is { Endpoints.Length: > 0 })
+                {
+                    // The Service or its port is gone: the old endpoints are not "last known good" for this name any more.
+                    PublishWhole([]);
+                }
+                if (problem != _lastProblem)
+                {
+                    _lastProblem = problem;
+                    Log.EndpointsUnavailable(_logger, Service.ToString(), problem!);
+                }
+                ReportFailure(new KubernetesSourceException(Service, problem!));
                 return;
             }
-            if (Current is { Endpoints.Length: > 0 })
+            _lastProblem = null;
+            if (computed.Whole is not null)
             {
-                // The Service or its port is gone: the old endpoints are not "last known good" for this name any more.
-                Publish([]);
+                PublishWhole(computed.Whole);
+                return;
             }
-            if (problem != _lastProblem)
+            try
             {
-                _lastProblem = problem;
-                Log.EndpointsUnavailable(_logger, Service.ToString(), problem!);
+                if (_merger.Update(data.Slices, computed.Port, _upserted, _removed) && _publishedMerge)
+                {
+                    PublishChanges(_upserted, _removed);
+                }
+                else
+                {
+                    Publish(_merger.Endpoints);
+                    _publishedMerge = true;
+                }
             }
-            ReportFailure(new KubernetesSourceException(Service, problem!));
+            finally
+            {
+                _upserted.Clear();
+                _removed.Clear();
+            }
         }
     }
 
-    private List<Endpoint>? Compute(ServiceData data, out string? problem)
+    /// <summary>Publishes a list that is not the slices' merge (ExternalName, nothing, the fallback's).</summary>
+    private void PublishWhole(IEnumerable<Endpoint> endpoints)
+    {
+        _publishedMerge = false;
+        Publish(endpoints);
+    }
+
+    /// <summary>What a service state gives this source: slices to merge on a port, or a whole list (ExternalName).</summary>
+    private readonly record struct Computed(PortChoice Port, List<Endpoint>? Whole);
+
+    private Computed? Compute(ServiceData data, out string? problem)
     {
         problem = null;
         Service? service = data.Service;
@@ -135,36 +168,10 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
         }
         if (service?.Spec.Type == "ExternalName")
         {
-            return ExternalName(service, out problem);
+            return ExternalName(service, out problem) is List<Endpoint> alias ? new Computed(default, alias) : null;
         }
         PortChoice choice = PortResolver.Resolve(Service, service, data.Slices, out problem);
-        return problem is null ? MapCached(data.Slices, choice) : null;
-    }
-
-    /// <summary>
-    /// Maps only the slices that changed: an unchanged slice is the same object in the next state, so its endpoints
-    /// are reused and one slice event in a large service costs that slice, plus the merge.
-    /// </summary>
-    private List<Endpoint> MapCached(IReadOnlyList<EndpointSlice> slices, PortChoice choice)
-    {
-        if (choice != _mappedChoice)
-        {
-            _mapped.Clear();
-            _mappedChoice = choice;
-        }
-        var next = new Dictionary<EndpointSlice, IReadOnlyList<Endpoint>>(slices.Count, ReferenceEqualityComparer.Instance);
-        var perSlice = new List<IReadOnlyList<Endpoint>>(slices.Count);
-        foreach (EndpointSlice slice in slices)
-        {
-            if (!_mapped.TryGetValue(slice, out IReadOnlyList<Endpoint>? endpoints))
-            {
-                endpoints = EndpointMapper.MapSlice(slice, choice);
-            }
-            next[slice] = endpoints;
-            perSlice.Add(endpoints);
-        }
-        _mapped = next;
-        return EndpointMapper.Merge(perSlice);
+        return problem is null ? new Computed(choice, null) : null;
     }
 
     private static bool IsControllerManaged(EndpointSlice slice) =>
@@ -239,7 +246,7 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
             }
             if (fallback.Current is EndpointSnapshot snapshot)
             {
-                Publish(snapshot.Endpoints);
+                PublishWhole(snapshot.Endpoints);
             }
             if (fallback.Status.LastError is Exception error)
             {

@@ -16,7 +16,10 @@ internal sealed class WatchScope : IAsyncDisposable
     public const string ServiceNameLabel = "kubernetes.io/service-name";
 
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, Dictionary<string, EndpointSlice>> _slices = new(StringComparer.Ordinal);
+    // Per service, its slices sorted by name (what ServiceData hands out, so a delivery copies nothing); and which
+    // service each slice belongs to, so an event finds its service without scanning them all.
+    private readonly Dictionary<string, ImmutableArray<EndpointSlice>> _slices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _serviceOfSlice = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Service> _services = new(StringComparer.Ordinal);
     private readonly Func<string, ServiceView?> _viewOf;
     private readonly Func<IEnumerable<ServiceView>> _views;
@@ -112,9 +115,7 @@ internal sealed class WatchScope : IAsyncDisposable
 
     private ServiceData DataOfLocked(string service)
     {
-        ImmutableArray<EndpointSlice> slices = _slices.TryGetValue(service, out Dictionary<string, EndpointSlice>? byName)
-            ? [.. byName.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value)]
-            : [];
+        ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
         return new ServiceData(Namespace, service, _services.GetValueOrDefault(service), slices, _slicesListed && _servicesListed);
     }
 
@@ -162,27 +163,29 @@ internal sealed class WatchScope : IAsyncDisposable
         lock (_gate)
         {
             var touched = new HashSet<string>(_slices.Keys, StringComparer.Ordinal);
+            var grouped = new Dictionary<string, List<EndpointSlice>>(StringComparer.Ordinal);
             _slices.Clear();
+            _serviceOfSlice.Clear();
             foreach (EndpointSlice slice in items)
             {
-                if (ServiceOf(slice) is string service && slice.Metadata.Name is string name)
+                if (ServiceOf(slice) is string service && slice.Metadata.Name is string name && _serviceOfSlice.TryAdd(name, service))
                 {
-                    GetOrAdd(service)[name] = slice;
+                    if (!grouped.TryGetValue(service, out List<EndpointSlice>? list))
+                    {
+                        grouped[service] = list = [];
+                    }
+                    list.Add(slice);
                     touched.Add(service);
                 }
+            }
+            foreach ((string service, List<EndpointSlice> list) in grouped)
+            {
+                list.Sort(static (a, b) => string.CompareOrdinal(a.Metadata.Name, b.Metadata.Name));
+                _slices[service] = [.. list];
             }
             _slicesListed = true;
             AfterListLocked(touched);
         }
-    }
-
-    private Dictionary<string, EndpointSlice> GetOrAdd(string service)
-    {
-        if (!_slices.TryGetValue(service, out Dictionary<string, EndpointSlice>? byName))
-        {
-            _slices[service] = byName = new Dictionary<string, EndpointSlice>(StringComparer.Ordinal);
-        }
-        return byName;
     }
 
     private void UpsertSlice(EndpointSlice slice)
@@ -194,14 +197,15 @@ internal sealed class WatchScope : IAsyncDisposable
                 return;
             }
             // A relabelled slice moves: drop it from the service it belonged to.
-            foreach ((string other, Dictionary<string, EndpointSlice> byName) in _slices)
+            if (_serviceOfSlice.TryGetValue(name, out string? owner) && owner != service)
             {
-                if (other != service && byName.Remove(name))
-                {
-                    DeliverLocked(other);
-                }
+                RemoveLocked(owner, name);
+                DeliverLocked(owner);
             }
-            GetOrAdd(service)[name] = slice;
+            _serviceOfSlice[name] = service;
+            ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
+            int at = IndexOf(slices, name);
+            _slices[service] = at >= 0 ? slices.SetItem(at, slice) : slices.Insert(~at, slice);
             DeliverLocked(service);
         }
     }
@@ -210,18 +214,54 @@ internal sealed class WatchScope : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (slice.Metadata.Name is not string name)
+            if (slice.Metadata.Name is string name && _serviceOfSlice.Remove(name, out string? service))
             {
-                return;
-            }
-            foreach ((string service, Dictionary<string, EndpointSlice> byName) in _slices)
-            {
-                if (byName.Remove(name))
-                {
-                    DeliverLocked(service);
-                }
+                RemoveLocked(service, name);
+                DeliverLocked(service);
             }
         }
+    }
+
+    private void RemoveLocked(string service, string slice)
+    {
+        ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
+        int at = IndexOf(slices, slice);
+        if (at < 0)
+        {
+            return;
+        }
+        if (slices.Length == 1)
+        {
+            _slices.Remove(service);
+        }
+        else
+        {
+            _slices[service] = slices.RemoveAt(at);
+        }
+    }
+
+    /// <summary>Binary search by slice name: the index, or the complement of where it would go.</summary>
+    private static int IndexOf(ImmutableArray<EndpointSlice> slices, string name)
+    {
+        int lo = 0, hi = slices.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = lo + ((hi - lo) >> 1);
+            int order = string.CompareOrdinal(slices[mid].Metadata.Name, name);
+            if (order == 0)
+            {
+                return mid;
+            }
+            if (order < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return ~lo;
     }
 
     private void ListedServices(IReadOnlyList<Service> items)

@@ -139,6 +139,9 @@ public sealed partial class BalancedEndpoint
     /// <summary>The timestamp at which an ejection ends; 0 when not ejected.</summary>
     internal long EjectedUntil => Volatile.Read(ref _ejectedUntil);
 
+    /// <summary>The endpoint's index in its balancer's eligible array, -1 when not in it; written under the balancer's gate.</summary>
+    internal int Slot { get; set; } = -1;
+
     /// <summary>How many times in a row the endpoint was ejected (drives the exponential ejection time).</summary>
     internal int Ejections { get; set; }
 

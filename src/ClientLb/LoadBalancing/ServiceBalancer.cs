@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using ClientLb.Diagnostics;
 using ClientLb.Endpoints;
 using ClientLb.ServiceDiscovery;
@@ -22,7 +23,6 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private readonly TimeProvider _timeProvider;
     private readonly PolicyContext _context;
     private EndpointPicker _picker;
-    private EndpointSelection? _selection;
     private bool _ready;
     // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place.
     private readonly TaskCompletionSource _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,6 +36,17 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private bool _inPanic;
     private int _topologyLevel = (int)TopologyLevel.Any;
 
+    // The eligibility decision the picker reflects, kept as counts so a change can be applied without a full pass.
+    private long _builtVersion;
+    private bool _schemeSensitive;
+    private EndpointSelectionKind _selectionKind;
+    private int _total, _readyCount, _servingTerminating;
+    private int _ejectedCount;
+    private EndpointSelection? _selectionView;
+    // The source's session affinity the settings were last read with: a change needs the full rebuild.
+    private TimeSpan? _appliedAffinity;
+    private long _deltaRebuilds, _fullRebuilds;
+
     internal ServiceBalancer(ServiceName service, IEndpointSource source, Func<BalancerSettings> settings, ILogger logger, TimeProvider timeProvider, ClientLbMetrics? metrics = null)
     {
         _timeProvider = timeProvider;
@@ -48,7 +59,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         _health = HealthSettings.From(_context.Options, timeProvider);
         RetryBudget = new RetryBudget(_context.Options.RetryBudget, timeProvider);
         _picker = new FailingPicker(new NoEndpointsException(source.Service, source.Description, "the source has not answered yet"));
-        _subscription = source.Subscribe(_ => Rebuild());
+        _subscription = source.Subscribe(_ => OnSourceChanged());
         source.Start();
         Rebuild();
     }
@@ -66,7 +77,18 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     public int EligibleCount => Picker.Endpoints.Count;
 
     /// <summary>The current eligibility decision, or null before the first snapshot.</summary>
-    public EndpointSelection? Selection => Volatile.Read(ref _selection);
+    public EndpointSelection? Selection
+    {
+        get
+        {
+            lock (_rebuildGate)
+            {
+                // Built on demand: the request path never needs the list, and a delta rebuild should not pay for it.
+                return _builtVersion == 0 ? null
+                    : _selectionView ??= new EndpointSelection([.. _eligible.Select(e => e.Endpoint)], _selectionKind, _total, _readyCount, _servingTerminating);
+            }
+        }
+    }
 
     /// <summary>The service's options in effect (its configuration entry, or defaults).</summary>
     public ServiceOptions Options => _context.Options;
@@ -88,6 +110,18 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             lock (_rebuildGate)
             {
                 return [.. _byAuthority.Values];
+            }
+        }
+    }
+
+    /// <summary>How many source changes were applied as a delta, and how many needed the full rebuild (tests, diagnostics).</summary>
+    internal (long Delta, long Full) RebuildCounts
+    {
+        get
+        {
+            lock (_rebuildGate)
+            {
+                return (_deltaRebuilds, _fullRebuilds);
             }
         }
     }
@@ -179,11 +213,11 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         lock (_rebuildGate)
         {
             BalancedEndpoint[] eligible = _eligible;
-            if (endpoint.IsEjected || endpoint.IsRetired || Array.IndexOf(eligible, endpoint) < 0)
+            if (endpoint.IsEjected || endpoint.IsRetired || !IsIn(eligible, endpoint))
             {
                 return;
             }
-            int ejected = eligible.Count(static e => e.IsEjected);
+            int ejected = _ejectedCount;
             int allowed = health.MaxEjectedShare <= 0 ? 0 : Math.Max(1, (int)(health.MaxEjectedShare * eligible.Length));
             if (ejected >= allowed)
             {
@@ -198,6 +232,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             endpoint.Ejections++;
             double ticks = Math.Min(health.BaseEjectionTicks * Math.Pow(2, endpoint.Ejections - 1), health.MaxEjectionTicks);
             endpoint.Eject(now + (long)ticks);
+            _ejectedCount++;
             TimeSpan duration = TimeSpan.FromSeconds(ticks / _timeProvider.TimestampFrequency);
             Log.EndpointEjected(_logger, Service.Id, endpoint.Endpoint.Authority, reason, duration, endpoint.Ejections);
             _metrics?.Ejected(endpoint, reason);
@@ -226,9 +261,13 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         }
     }
 
+    private static bool IsIn(BalancedEndpoint[] eligible, BalancedEndpoint endpoint) =>
+        (uint)endpoint.Slot < (uint)eligible.Length && ReferenceEquals(eligible[endpoint.Slot], endpoint);
+
     private void ReturnEndpoint(BalancedEndpoint endpoint, long now, HealthSettings health)
     {
         endpoint.Return(now);
+        _ejectedCount--;
         if (health.SlowStartTicks > 0)
         {
             endpoint.StartWarming(now, health.SlowStartTicks);
@@ -237,99 +276,338 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         _metrics?.Returned(endpoint);
     }
 
-    /// <summary>Rebuilds the picker from the source's current snapshot (also when the policy configuration changed).</summary>
+    /// <summary>Rebuilds everything from the source's current snapshot and the configuration (also when the policy configuration changed).</summary>
     internal void Rebuild()
     {
         lock (_rebuildGate)
         {
-            EndpointSnapshot? snapshot = Source.Current;
-            SourceStatus status = Source.Status;
-            if (snapshot is null)
+            RebuildLocked();
+        }
+    }
+
+    /// <summary>
+    /// The source published: a snapshot that says what changed since the one the picker was built from is applied as a
+    /// delta (O(changed) plus array copies); anything else (first snapshot, missed version, failure, eligibility rule
+    /// flipping) goes through the full rebuild.
+    /// </summary>
+    private void OnSourceChanged()
+    {
+        lock (_rebuildGate)
+        {
+            if (Source.Current is EndpointSnapshot { Changes: EndpointChanges changes } snapshot && snapshot.Version == _builtVersion + 1
+                && _policy is not null && Source.Status.LastError is null && SourceAffinity == _appliedAffinity && TryApplyLocked(snapshot, changes))
             {
-                if (status.LastError is Exception initial)
-                {
-                    Log.SourceFailedInitially(_logger, Service.Id, Source.Description, initial);
-                    Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description,
-                        "the source failed before its first answer: " + initial.Message, initial)));
-                    _firstPickerBuilt.TrySetResult();
-                }
                 return;
             }
-            if (status.LastError is Exception error)
-            {
-                Log.SourceFailing(_logger, Service.Id, Source.Description, status.ConsecutiveFailures, snapshot.Version,
-                    status.Staleness(_timeProvider.GetUtcNow()), error);
-            }
+            RebuildLocked();
+        }
+    }
 
-            try
+    private void RebuildLocked()
+    {
+        EndpointSnapshot? snapshot = Source.Current;
+        SourceStatus status = Source.Status;
+        if (snapshot is null)
+        {
+            if (status.LastError is Exception initial)
             {
-                BalancerSettings settings = _settings().WithSourceAffinity(Source);
-                _policy = settings.Policy;
-                _context.Update(settings.Options, settings.Locality);
-                Volatile.Write(ref _health, HealthSettings.From(settings.Options, _timeProvider));
-                RetryBudget.Configure(settings.Options.RetryBudget);
+                Log.SourceFailedInitially(_logger, Service.Id, Source.Description, initial);
+                Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description,
+                    "the source failed before its first answer: " + initial.Message, initial)));
+                _firstPickerBuilt.TrySetResult();
             }
-            catch (Exception ex) when (ex is Microsoft.Extensions.Options.OptionsValidationException or Configuration.ClientLbConfigurationException)
-            {
-                // Invalid policy configuration: keep balancing with the last good settings rather than stop serving.
-                Log.PolicyInvalid(_logger, Service.Id, ex);
-                if (_policy is null)
-                {
-                    Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
-                    _firstPickerBuilt.TrySetResult();
-                    return;
-                }
-            }
+            return;
+        }
+        if (status.LastError is Exception error)
+        {
+            Log.SourceFailing(_logger, Service.Id, Source.Description, status.ConsecutiveFailures, snapshot.Version,
+                status.Staleness(_timeProvider.GetUtcNow()), error);
+        }
 
-            long now = _timeProvider.GetTimestamp();
-            HealthSettings health = _health;
-            EndpointSelection selection = EndpointSelector.Select(SchemeFilter.Apply(snapshot.Endpoints, Service.Schemes));
-            var eligible = new List<BalancedEndpoint>(selection.Eligible.Length);
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (Endpoint endpoint in selection.Eligible)
+        try
+        {
+            _appliedAffinity = SourceAffinity;
+            BalancerSettings settings = _settings().WithSourceAffinity(Source);
+            _policy = settings.Policy;
+            _context.Update(settings.Options, settings.Locality);
+            Volatile.Write(ref _health, HealthSettings.From(settings.Options, _timeProvider));
+            RetryBudget.Configure(settings.Options.RetryBudget);
+        }
+        catch (Exception ex) when (ex is Microsoft.Extensions.Options.OptionsValidationException or Configuration.ClientLbConfigurationException)
+        {
+            // Invalid policy configuration: keep balancing with the last good settings rather than stop serving.
+            Log.PolicyInvalid(_logger, Service.Id, ex);
+            if (_policy is null)
             {
-                if (!_byAuthority.TryGetValue(endpoint.Authority, out BalancedEndpoint? balanced) || balanced.IsRetired)
-                {
-                    balanced = new BalancedEndpoint(endpoint, Service.Id);
-                    _byAuthority[endpoint.Authority] = balanced;
-                    // Endpoints of the first answer start at full share; later arrivals ramp up (slow start).
-                    if (_resolvedOnce && health.SlowStartTicks > 0)
-                    {
-                        balanced.StartWarming(now, health.SlowStartTicks);
-                    }
-                }
-                else
-                {
-                    balanced.Update(endpoint);
-                }
-                if (!health.Enabled && balanced.IsEjected)
-                {
-                    ReturnEndpoint(balanced, now, health);
-                }
-                seen.Add(endpoint.Authority);
-                eligible.Add(balanced);
+                Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
+                _firstPickerBuilt.TrySetResult();
+                return;
             }
-            _resolvedOnce = true;
-            _eligible = [.. eligible];
-            Volatile.Write(ref _selection, selection);
-            BuildPicker(now);
-            _firstPickerBuilt.TrySetResult();
-            if (eligible.Count == 0)
+        }
+
+        _fullRebuilds++;
+        long now = _timeProvider.GetTimestamp();
+        HealthSettings health = _health;
+        ImmutableArray<Endpoint> filtered = SchemeFilter.Apply(snapshot.Endpoints, Service.Schemes);
+        EndpointSelection selection = EndpointSelector.Select(filtered);
+        var eligible = new BalancedEndpoint[selection.Eligible.Length];
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        int ejected = 0;
+        for (int i = 0; i < eligible.Length; i++)
+        {
+            Endpoint endpoint = selection.Eligible[i];
+            if (!_byAuthority.TryGetValue(endpoint.Authority, out BalancedEndpoint? balanced) || balanced.IsRetired)
             {
-                Log.NoEndpoints(_logger, Service.Id, selection.EmptyReason ?? "no eligible endpoints");
+                balanced = Join(endpoint, now, health);
             }
             else
             {
-                Log.PickerUpdated(_logger, Service.Id, eligible.Count, snapshot.Endpoints.Length, Source.Description, snapshot.Version, _policy!.Name);
+                balanced.Update(endpoint);
             }
-
-            // Endpoints that left: retire after the swap, so their connections close once in-flight requests end.
-            foreach (string authority in _byAuthority.Keys.Where(a => !seen.Contains(a)).ToList())
+            if (!health.Enabled && balanced.IsEjected)
             {
-                _byAuthority.Remove(authority, out BalancedEndpoint? gone);
-                gone!.Retire();
+                ReturnEndpoint(balanced, now, health);
+            }
+            ejected += balanced.IsEjected ? 1 : 0;
+            balanced.Slot = i;
+            seen.Add(endpoint.Authority);
+            eligible[i] = balanced;
+        }
+        _resolvedOnce = true;
+        _eligible = eligible;
+        _builtVersion = snapshot.Version;
+        _schemeSensitive = Service.Schemes.Count > 0 && snapshot.Endpoints.Any(static e => e.Scheme is not null);
+        SetSelection(selection.Kind, selection.Total, selection.Ready, selection.ServingTerminating);
+        BuildPicker(now);
+        _firstPickerBuilt.TrySetResult();
+        LogPicker(snapshot);
+
+        // Endpoints that left: retire after the swap, so their connections close once in-flight requests end.
+        foreach (string authority in _byAuthority.Keys.Where(a => !seen.Contains(a)).ToList())
+        {
+            _byAuthority.Remove(authority, out BalancedEndpoint? gone);
+            Leave(gone!);
+        }
+        _ejectedCount = ejected; // counted over the new eligible set; set after the leavers' own bookkeeping
+    }
+
+    /// <summary>
+    /// Applies one snapshot's changes to the eligible set: counts move by the changed endpoints, endpoints that became
+    /// eligible join and those that stopped leave (moving the last one into the hole), then the picker is rebuilt over
+    /// the new array. Returns false, having changed nothing, when the change needs the full rebuild.
+    /// </summary>
+    private bool TryApplyLocked(EndpointSnapshot snapshot, EndpointChanges changes)
+    {
+        if (_schemeSensitive || (Service.Schemes.Count > 0 && HasScheme(changes)))
+        {
+            return false;
+        }
+        int total = _total + changes.Added.Length - changes.Removed.Length, ready = _readyCount, servingTerminating = _servingTerminating;
+        foreach (Endpoint endpoint in changes.Removed)
+        {
+            Count(endpoint, -1, ref ready, ref servingTerminating);
+        }
+        foreach (Endpoint endpoint in changes.Added)
+        {
+            Count(endpoint, 1, ref ready, ref servingTerminating);
+        }
+        foreach (EndpointUpdate update in changes.Updated)
+        {
+            Count(update.Previous, -1, ref ready, ref servingTerminating);
+            Count(update.Current, 1, ref ready, ref servingTerminating);
+        }
+        EndpointSelectionKind kind = ready > 0 ? EndpointSelectionKind.Ready
+            : servingTerminating > 0 ? EndpointSelectionKind.ServingTerminatingFallback : EndpointSelectionKind.None;
+        if (kind != _selectionKind)
+        {
+            return false; // e.g. the last ready endpoint went: every terminating one becomes eligible at once
+        }
+
+        long now = _timeProvider.GetTimestamp();
+        HealthSettings health = _health;
+        List<BalancedEndpoint>? leaving = null, joining = null;
+        foreach (Endpoint endpoint in changes.Removed)
+        {
+            if (IsEligible(endpoint, kind) && _byAuthority.Remove(endpoint.Authority, out BalancedEndpoint? gone))
+            {
+                (leaving ??= []).Add(gone);
             }
         }
+        foreach (EndpointUpdate update in changes.Updated)
+        {
+            bool wasEligible = IsEligible(update.Previous, kind), isEligible = IsEligible(update.Current, kind);
+            if (wasEligible && _byAuthority.TryGetValue(update.Current.Authority, out BalancedEndpoint? existing))
+            {
+                if (isEligible)
+                {
+                    existing.Update(update.Current);
+                }
+                else
+                {
+                    _byAuthority.Remove(update.Current.Authority);
+                    (leaving ??= []).Add(existing);
+                }
+            }
+            else if (isEligible)
+            {
+                (joining ??= []).Add(Join(update.Current, now, health));
+            }
+        }
+        foreach (Endpoint endpoint in changes.Added)
+        {
+            if (IsEligible(endpoint, kind))
+            {
+                (joining ??= []).Add(Join(endpoint, now, health));
+            }
+        }
+
+        if (leaving is not null || joining is not null)
+        {
+            _eligible = Edit(_eligible, leaving, joining);
+        }
+        _builtVersion = snapshot.Version;
+        _deltaRebuilds++;
+        SetSelection(kind, total, ready, servingTerminating);
+        if (!TryBuildPickerFast(joining))
+        {
+            BuildPicker(now);
+        }
+        LogPicker(snapshot);
+        foreach (BalancedEndpoint gone in leaving ?? [])
+        {
+            Leave(gone);
+        }
+        return true;
+    }
+
+    // A copy of the eligible array with the leavers taken out (the last endpoint moves into each hole) and the joiners
+    // appended; keeps every endpoint's Slot equal to its index.
+    private static BalancedEndpoint[] Edit(BalancedEndpoint[] current, List<BalancedEndpoint>? leaving, List<BalancedEndpoint>? joining)
+    {
+        var next = new BalancedEndpoint[current.Length + (joining?.Count ?? 0)];
+        Array.Copy(current, next, current.Length);
+        int count = current.Length;
+        foreach (BalancedEndpoint gone in leaving ?? [])
+        {
+            int hole = gone.Slot;
+            if ((uint)hole >= (uint)count || !ReferenceEquals(next[hole], gone))
+            {
+                continue;
+            }
+            BalancedEndpoint last = next[--count];
+            next[hole] = last;
+            last.Slot = hole;
+            next[count] = null!;
+            gone.Slot = -1;
+        }
+        foreach (BalancedEndpoint joined in joining ?? [])
+        {
+            joined.Slot = count;
+            next[count++] = joined;
+        }
+        if (count != next.Length)
+        {
+            Array.Resize(ref next, count);
+        }
+        return next;
+    }
+
+    private BalancedEndpoint Join(Endpoint endpoint, long now, HealthSettings health)
+    {
+        var balanced = new BalancedEndpoint(endpoint, Service.Id);
+        _byAuthority[endpoint.Authority] = balanced;
+        // Endpoints of the first answer start at full share; later arrivals ramp up (slow start).
+        if (_resolvedOnce && health.SlowStartTicks > 0)
+        {
+            balanced.StartWarming(now, health.SlowStartTicks);
+        }
+        return balanced;
+    }
+
+    private void Leave(BalancedEndpoint gone)
+    {
+        if (gone.IsEjected)
+        {
+            _ejectedCount--;
+        }
+        gone.Slot = -1;
+        gone.Retire();
+    }
+
+    private TimeSpan? SourceAffinity => (Source as ISessionAffinitySource)?.ClientIpAffinityTimeout;
+
+    private static bool IsEligible(Endpoint endpoint, EndpointSelectionKind kind) => kind switch
+    {
+        EndpointSelectionKind.Ready => endpoint.Conditions.Ready,
+        EndpointSelectionKind.ServingTerminatingFallback => endpoint.Conditions.Serving && endpoint.Conditions.Terminating,
+        _ => false,
+    };
+
+    // Mirrors EndpointSelector's counting: ready, else serving and terminating.
+    private static void Count(Endpoint endpoint, int delta, ref int ready, ref int servingTerminating)
+    {
+        if (endpoint.Conditions.Ready)
+        {
+            ready += delta;
+        }
+        else if (endpoint.Conditions.Serving && endpoint.Conditions.Terminating)
+        {
+            servingTerminating += delta;
+        }
+    }
+
+    private static bool HasScheme(EndpointChanges changes) =>
+        changes.Added.Any(static e => e.Scheme is not null) || changes.Updated.Any(static u => u.Current.Scheme is not null);
+
+    private void SetSelection(EndpointSelectionKind kind, int total, int ready, int servingTerminating)
+    {
+        _selectionKind = kind;
+        _total = total;
+        _readyCount = ready;
+        _servingTerminating = servingTerminating;
+        _selectionView = null;
+    }
+
+    private string EmptyReason => new EndpointSelection([], _selectionKind, _total, _readyCount, _servingTerminating).EmptyReason ?? "no eligible endpoints";
+
+    private void LogPicker(EndpointSnapshot snapshot)
+    {
+        int eligible = _eligible.Length;
+        if (eligible == 0)
+        {
+            Log.NoEndpoints(_logger, Service.Id, EmptyReason);
+        }
+        else
+        {
+            Log.PickerUpdated(_logger, Service.Id, eligible, snapshot.Endpoints.Length, Source.Description, snapshot.Version, _policy!.Name);
+        }
+    }
+
+    /// <summary>
+    /// The picker over the whole eligible array when nothing narrows it: no topology preference, nothing ejected (so no
+    /// panic either). Only the endpoints that just joined can add a slow-start deadline. False when the full build is needed.
+    /// </summary>
+    private bool TryBuildPickerFast(List<BalancedEndpoint>? joining)
+    {
+        BalancedEndpoint[] eligible = _eligible;
+        if (eligible.Length == 0 || _policy is null || _ejectedCount != 0 || _inPanic || _topologyLevel != (int)TopologyLevel.Any || _context.Options.Topology.Enabled)
+        {
+            return false;
+        }
+        EndpointPicker picker = _policy.CreatePicker(eligible, _context);
+        long deadline = _deadline;
+        bool warming = Volatile.Read(ref _picker) is SlowStartPicker;
+        foreach (BalancedEndpoint joined in joining ?? [])
+        {
+            long warmEnd = joined.WarmEnd;
+            if (warmEnd != 0)
+            {
+                warming = true;
+                deadline = Math.Min(deadline, warmEnd);
+            }
+        }
+        Swap(picker, warming, deadline);
+        return true;
     }
 
     // Under _rebuildGate. Eligible -> topology level -> healthy (or all, in panic) -> policy picker (-> slow start).
@@ -338,8 +616,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         BalancedEndpoint[] eligible = _eligible;
         if (eligible.Length == 0 || _policy is null)
         {
-            EndpointSelection? selection = _selection;
-            Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, selection?.EmptyReason ?? "no eligible endpoints")));
+            Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, EmptyReason)));
             Volatile.Write(ref _deadline, long.MaxValue);
             return;
         }
@@ -400,6 +677,11 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
                 }
             }
         }
+        Swap(picker, warming, deadline);
+    }
+
+    private void Swap(EndpointPicker picker, bool warming, long deadline)
+    {
         // Affinity must not be broken by slow start: a key keeps its endpoint.
         if (warming && _policy is not (HashPolicy or StickyPolicy))
         {

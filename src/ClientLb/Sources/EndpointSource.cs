@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using ClientLb.Endpoints;
 using ClientLb.ServiceDiscovery;
 
@@ -15,6 +16,8 @@ public abstract class EndpointSource : IEndpointSource
     private readonly CancellationTokenSource _stopping = new();
     private ImmutableArray<Action<IEndpointSource>> _subscribers = [];
     private EndpointSnapshot? _current;
+    // Authority -> position in _current.Endpoints; written under _gate with every new snapshot.
+    private Dictionary<string, int> _index = new(StringComparer.Ordinal);
     private SourceStatus _status = SourceStatus.NotStarted;
     private Task? _loop;
     private int _started;
@@ -93,35 +96,195 @@ public abstract class EndpointSource : IEndpointSource
 
     /// <summary>
     /// Publishes the endpoints of a successful refresh. Endpoints with the same host and port are merged (the first wins).
-    /// When the set equals the current one only the status is refreshed; otherwise a new snapshot with the next version is swapped in.
+    /// When the set equals the current one (in any order) only the status is refreshed; otherwise a new snapshot with the
+    /// next version, and what changed, is swapped in.
     /// </summary>
     protected void Publish(IEnumerable<Endpoint> endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var builder = ImmutableArray.CreateBuilder<Endpoint>();
-        var seen = new HashSet<(string Host, int Port)>();
+        var list = new List<Endpoint>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (Endpoint endpoint in endpoints)
         {
-            if (seen.Add((endpoint.Host, endpoint.Port)))
+            if (index.TryAdd(endpoint.Authority, list.Count))
             {
-                builder.Add(endpoint);
+                list.Add(endpoint);
             }
         }
-        ImmutableArray<Endpoint> list = builder.ToImmutable();
         DateTimeOffset now = TimeProvider.GetUtcNow();
         bool changed;
         lock (_gate)
         {
             EndpointSnapshot? current = _current;
-            changed = current is null || !SameSet(current.Endpoints, list);
+            EndpointChanges? changes = current is null ? null : Diff(current.Endpoints, list, index);
+            changed = current is null || changes!.Count > 0;
             if (changed)
             {
-                Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, (current?.Version ?? 0) + 1, now, list));
+                _index = index;
+                Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, (current?.Version ?? 0) + 1, now, [.. list], changes));
             }
-            bool statusChanged = !_status.IsHealthy;
-            Volatile.Write(ref _status, new SourceStatus(now, null, null, 0));
-            changed |= statusChanged;
+            changed |= RefreshStatusLocked(now);
         }
+        AfterPublish(changed);
+    }
+
+    /// <summary>
+    /// Publishes a change to the current endpoints, in O(changed) apart from one copy of the endpoint array: each of
+    /// <paramref name="upserted"/> is added or replaces the endpoint with its authority, each of <paramref name="removed"/>
+    /// (matched by authority) leaves. Endpoints equal to the current ones are no change; with no change at all only the
+    /// status is refreshed. Before the first snapshot <paramref name="upserted"/> is the whole list.
+    /// </summary>
+    /// <exception cref="ArgumentException">An authority appears twice in <paramref name="upserted"/>, or in both lists.</exception>
+    protected void PublishChanges(IReadOnlyCollection<Endpoint> upserted, IReadOnlyCollection<Endpoint> removed)
+    {
+        ArgumentNullException.ThrowIfNull(upserted);
+        ArgumentNullException.ThrowIfNull(removed);
+        if (removed.Count > 0 || upserted.Count > 1)
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            foreach (Endpoint endpoint in upserted)
+            {
+                if (!names.Add(endpoint.Authority))
+                {
+                    throw new ArgumentException($"{this}: the endpoint {endpoint.Authority} is upserted twice in one change.", nameof(upserted));
+                }
+            }
+            foreach (Endpoint endpoint in removed)
+            {
+                if (names.Contains(endpoint.Authority))
+                {
+                    throw new ArgumentException($"{this}: the endpoint {endpoint.Authority} is both upserted and removed in one change.", nameof(removed));
+                }
+            }
+        }
+        DateTimeOffset now = TimeProvider.GetUtcNow();
+        bool changed;
+        lock (_gate)
+        {
+            EndpointSnapshot? current = _current;
+            if (current is null)
+            {
+                var index = new Dictionary<string, int>(StringComparer.Ordinal);
+                foreach (Endpoint endpoint in upserted)
+                {
+                    index[endpoint.Authority] = index.Count;
+                }
+                _index = index;
+                Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, 1, now, [.. upserted]));
+                changed = true;
+            }
+            else
+            {
+                EndpointSnapshot? next = ApplyLocked(current, upserted, removed, now);
+                changed = next is not null;
+                if (next is not null)
+                {
+                    Volatile.Write(ref _current, next);
+                }
+            }
+            changed |= RefreshStatusLocked(now);
+        }
+        AfterPublish(changed);
+    }
+
+    // Classifies first (lookups only), then copies the array once and edits the copy: updates in place, removals by
+    // moving the last endpoint into the hole (order carries no meaning), additions at the end.
+    private EndpointSnapshot? ApplyLocked(EndpointSnapshot current, IReadOnlyCollection<Endpoint> upserted, IReadOnlyCollection<Endpoint> removed, DateTimeOffset now)
+    {
+        ImmutableArray<Endpoint> old = current.Endpoints;
+        List<Endpoint>? added = null;
+        List<EndpointUpdate>? updated = null;
+        List<Endpoint>? gone = null;
+        foreach (Endpoint endpoint in upserted)
+        {
+            if (!_index.TryGetValue(endpoint.Authority, out int at))
+            {
+                (added ??= []).Add(endpoint);
+            }
+            else if (!ReferenceEquals(old[at], endpoint) && !old[at].Equals(endpoint))
+            {
+                (updated ??= []).Add(new EndpointUpdate(old[at], endpoint));
+            }
+        }
+        foreach (Endpoint endpoint in removed)
+        {
+            if (_index.TryGetValue(endpoint.Authority, out int at))
+            {
+                (gone ??= []).Add(old[at]);
+            }
+        }
+        if (added is null && updated is null && gone is null)
+        {
+            return null;
+        }
+
+        var next = new Endpoint[old.Length + (added?.Count ?? 0)];
+        old.CopyTo(next);
+        int count = old.Length;
+        foreach (EndpointUpdate update in updated ?? [])
+        {
+            next[_index[update.Current.Authority]] = update.Current;
+        }
+        foreach (Endpoint endpoint in gone ?? [])
+        {
+            _index.Remove(endpoint.Authority, out int hole);
+            Endpoint last = next[--count];
+            if (hole != count)
+            {
+                next[hole] = last;
+                _index[last.Authority] = hole;
+            }
+        }
+        foreach (Endpoint endpoint in added ?? [])
+        {
+            _index[endpoint.Authority] = count;
+            next[count++] = endpoint;
+        }
+        if (count != next.Length)
+        {
+            Array.Resize(ref next, count);
+        }
+        var changes = new EndpointChanges([.. added ?? []], [.. updated ?? []], [.. gone ?? []]);
+        return new EndpointSnapshot(Service, Kind, current.Version + 1, now, ImmutableCollectionsMarshal.AsImmutableArray(next), changes);
+    }
+
+    // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
+    private EndpointChanges Diff(ImmutableArray<Endpoint> current, List<Endpoint> next, Dictionary<string, int> nextIndex)
+    {
+        List<Endpoint>? added = null;
+        List<EndpointUpdate>? updated = null;
+        List<Endpoint>? removed = null;
+        foreach (Endpoint endpoint in next)
+        {
+            if (!_index.TryGetValue(endpoint.Authority, out int at))
+            {
+                (added ??= []).Add(endpoint);
+            }
+            else if (!current[at].Equals(endpoint))
+            {
+                (updated ??= []).Add(new EndpointUpdate(current[at], endpoint));
+            }
+        }
+        foreach (Endpoint endpoint in current)
+        {
+            if (!nextIndex.ContainsKey(endpoint.Authority))
+            {
+                (removed ??= []).Add(endpoint);
+            }
+        }
+        return new EndpointChanges([.. added ?? []], [.. updated ?? []], [.. removed ?? []]);
+    }
+
+    // Under _gate: a publish means the source reached its origin; returns whether the status changed.
+    private bool RefreshStatusLocked(DateTimeOffset now)
+    {
+        bool statusChanged = !_status.IsHealthy;
+        Volatile.Write(ref _status, new SourceStatus(now, null, null, 0));
+        return statusChanged;
+    }
+
+    private void AfterPublish(bool changed)
+    {
         // Subscribers (the balancer rebuilding its picker) run before waiters of the first result are released,
         // so a first request never finds the source answered but the picker not yet built.
         if (changed)
@@ -129,28 +292,6 @@ public abstract class EndpointSource : IEndpointSource
             Notify();
         }
         _firstResult.TrySetResult();
-    }
-
-    // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
-    private static bool SameSet(ImmutableArray<Endpoint> current, ImmutableArray<Endpoint> next)
-    {
-        if (current.Length != next.Length)
-        {
-            return false;
-        }
-        if (current.SequenceEqual(next))
-        {
-            return true;
-        }
-        var set = new HashSet<Endpoint>(current);
-        foreach (Endpoint endpoint in next)
-        {
-            if (!set.Contains(endpoint))
-            {
-                return false;
-            }
-        }
-        return true;
     }
 
     /// <summary>Records a failed refresh. The current snapshot (if any) stays in service.</summary>

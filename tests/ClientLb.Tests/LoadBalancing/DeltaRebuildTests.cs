@@ -1,0 +1,157 @@
+using System.Net;
+using ClientLb.Endpoints;
+using ClientLb.LoadBalancing;
+using ClientLb.Tests.Infrastructure;
+using ClientLb.Tests.Sources;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ClientLb.Tests.LoadBalancing;
+
+/// <summary>
+/// A source change that says what changed is applied to the balancer as a delta; whatever the path, the picker must
+/// equal what a full rebuild from the same snapshot gives, and endpoints that stay keep their state.
+/// </summary>
+public sealed class DeltaRebuildTests
+{
+    private readonly ManualTimeProvider _time = new();
+
+    private (ClientLbTestHost Host, TestSource Source) Create(string service, Dictionary<string, string?>? config = null)
+    {
+        var factory = new TestSourceFactory();
+        TestSource source = factory.Add(service);
+        var host = new ClientLbTestHost(config ?? [], services =>
+        {
+            services.AddSingleton<ClientLb.Sources.IEndpointSourceFactory>(factory);
+            services.AddSingleton<TimeProvider>(_time);
+        });
+        return (host, source);
+    }
+
+    private static Endpoint At(int last, EndpointConditions? conditions = null) => new(IPAddress.Parse($"10.0.0.{last}"), 80, conditions);
+
+    private static readonly EndpointConditions NotReady = new(false, false, false);
+    private static readonly EndpointConditions Terminating = new(false, true, true);
+
+    [Theory]
+    [InlineData(RoundRobinPolicy.PolicyName)]
+    [InlineData(PowerOfTwoChoicesPolicy.PolicyName)]
+    [InlineData("Weighted")]
+    [InlineData("Hash")]
+    public async Task Every_change_leaves_the_picker_equal_to_a_full_rebuild(string policy)
+    {
+        (ClientLbTestHost host, TestSource source) = Create("svc", new() { ["ClientLb:Services:svc:Policy"] = policy });
+        await using ClientLbTestHost _ = host;
+        var random = new Random(policy.Length);
+        source.Set([.. Enumerable.Range(1, 20).Select(i => At(i))]);
+        ServiceBalancer balancer = host.Registry.GetBalancer("svc");
+        var model = source.Current!.Endpoints.ToDictionary(e => e.Authority);
+
+        for (int step = 0; step < 600; step++)
+        {
+            Dictionary<string, BalancedEndpoint> before = balancer.Picker.Endpoints.ToDictionary(e => e.Endpoint.Authority);
+            var upserted = new Dictionary<string, Endpoint>();
+            for (int i = random.Next(0, 3); i > 0; i--)
+            {
+                Endpoint e = EndpointChangesTests.RandomEndpoint(random);
+                upserted[e.Authority] = e;
+            }
+            Endpoint[] removed = [.. model.Values.Where(e => !upserted.ContainsKey(e.Authority) && random.Next(12) == 0)];
+            source.Change([.. upserted.Values], removed);
+            foreach (Endpoint e in removed)
+            {
+                model.Remove(e.Authority);
+            }
+            foreach (Endpoint e in upserted.Values)
+            {
+                model[e.Authority] = e;
+            }
+
+            EndpointSelection expected = EndpointSelector.Select([.. model.Values]);
+            Assert.Equal(expected.Eligible.Select(e => e.Authority).Order(), balancer.Picker.Endpoints.Select(e => e.Endpoint.Authority).Order());
+            Assert.All(balancer.Picker.Endpoints, e => Assert.Equal(model[e.Endpoint.Authority], e.Endpoint));
+            Assert.All(balancer.Picker.Endpoints, e => Assert.False(e.IsRetired));
+            EndpointSelection selection = balancer.Selection!;
+            Assert.Equal((expected.Kind, expected.Total, expected.Ready, expected.ServingTerminating),
+                (selection.Kind, selection.Total, selection.Ready, selection.ServingTerminating));
+            // An endpoint eligible before and after keeps its BalancedEndpoint (counters, health, connections);
+            // one that left is retired.
+            foreach ((string authority, BalancedEndpoint old) in before)
+            {
+                BalancedEndpoint? now = balancer.Picker.Endpoints.FirstOrDefault(e => e.Endpoint.Authority == authority);
+                if (now is not null)
+                {
+                    Assert.Same(old, now);
+                }
+                else if (now is null)
+                {
+                    Assert.True(old.IsRetired, $"{authority} left but is not retired");
+                }
+            }
+            if (expected.Eligible.Length > 0)
+            {
+                Assert.Contains(balancer.Pick(new PickContext(null)), balancer.Picker.Endpoints);
+            }
+        }
+        (long delta, long full) = balancer.RebuildCounts;
+        Assert.True(delta > 400, $"only {delta} of 600 changes went through the delta path ({full} full rebuilds)");
+    }
+
+    [Fact]
+    public async Task One_readiness_flip_is_a_delta_and_the_last_ready_endpoint_leaving_falls_back_to_terminating_ones()
+    {
+        (ClientLbTestHost host, TestSource source) = Create("svc");
+        await using ClientLbTestHost _ = host;
+        source.Set(At(1), At(2), At(3, Terminating));
+        ServiceBalancer balancer = host.Registry.GetBalancer("svc");
+        (long delta, long full) = balancer.RebuildCounts;
+
+        source.Change([At(2, NotReady)]);
+        Assert.Equal(["10.0.0.1"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host));
+        Assert.Equal((delta + 1, full), balancer.RebuildCounts);
+
+        // No ready endpoint left: the eligibility rule changes for everyone, which needs the full pass.
+        source.Change([], At(1));
+        Assert.Equal(["10.0.0.3"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host));
+        Assert.Equal(EndpointSelectionKind.ServingTerminatingFallback, balancer.Selection!.Kind);
+        Assert.Equal((delta + 1, full + 1), balancer.RebuildCounts);
+    }
+
+    [Fact]
+    public async Task An_ejected_endpoint_that_leaves_frees_its_share_of_the_ejection_limit()
+    {
+        (ClientLbTestHost host, TestSource source) = Create("svc", new()
+        {
+            ["ClientLb:Services:svc:Health:ConsecutiveServerErrors"] = "1",
+            ["ClientLb:Services:svc:Health:MaxEjectedShare"] = "0.5",
+        });
+        await using ClientLbTestHost _ = host;
+        source.Set(At(1), At(2), At(3), At(4));
+        ServiceBalancer balancer = host.Registry.GetBalancer("svc");
+        BalancedEndpoint Find(int last) => balancer.KnownEndpoints.Single(e => e.Endpoint.Host == $"10.0.0.{last}");
+
+        FailOnce(balancer, Find(1));
+        Assert.True(Find(1).IsEjected);
+        source.Change([At(5)], At(1));
+        Assert.Equal(4, balancer.EligibleCount);
+
+        // 4 endpoints, half may be ejected: 2 more, had the departed ejection been forgotten only 1.
+        FailOnce(balancer, Find(2));
+        FailOnce(balancer, Find(3));
+        Assert.True(Find(2).IsEjected);
+        Assert.True(Find(3).IsEjected);
+        FailOnce(balancer, Find(4));
+        Assert.False(Find(4).IsEjected);
+        Assert.Equal(["10.0.0.4", "10.0.0.5"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host).Order());
+
+        // A change while endpoints are ejected still keeps them out of the picker.
+        source.Change([At(6)]);
+        Assert.Equal(["10.0.0.4", "10.0.0.5", "10.0.0.6"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host).Order());
+    }
+
+    private static void FailOnce(ServiceBalancer balancer, BalancedEndpoint endpoint)
+    {
+        long start = balancer.OnAttemptStart();
+        using var response = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+        balancer.OnAttemptEnd(endpoint, start, response, null);
+    }
+}
