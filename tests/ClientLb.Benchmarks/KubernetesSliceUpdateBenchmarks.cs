@@ -17,6 +17,7 @@ namespace ClientLb.Benchmarks;
 /// update. Slices hold 100 endpoints each, as the EndpointSlice controller writes them; the 100-endpoint service is the baseline.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class KubernetesSliceUpdateBenchmarks
 {
     private const int PerSlice = 100;

@@ -15,6 +15,7 @@ namespace ClientLb.Benchmarks;
 /// rows are the baseline for the 10,000-endpoint rows.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class SnapshotUpdateBenchmarks
 {
     private ServiceProvider _provider = null!;

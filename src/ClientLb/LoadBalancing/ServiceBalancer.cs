@@ -294,12 +294,33 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     {
         lock (_rebuildGate)
         {
-            if (Source.Current is EndpointSnapshot { Changes: EndpointChanges changes } snapshot && snapshot.Version == _builtVersion + 1
-                && _policy is not null && Source.Status.LastError is null && SourceAffinity == _appliedAffinity && TryApplyLocked(snapshot, changes))
+            EndpointSnapshot? snapshot = Source.Current;
+            SourceStatus status = Source.Status;
+            if (snapshot is not null && _policy is not null && SourceAffinity == _appliedAffinity)
             {
-                return;
+                if (snapshot.Version == _builtVersion)
+                {
+                    // Only the status moved (a failure while the last good endpoints stay, or the recovery): the
+                    // picker already reflects this snapshot.
+                    LogFailing(snapshot, status);
+                    return;
+                }
+                if (snapshot is { Changes: EndpointChanges changes } && snapshot.Version == _builtVersion + 1 && status.LastError is null
+                    && TryApplyLocked(snapshot, changes))
+                {
+                    return;
+                }
             }
             RebuildLocked();
+        }
+    }
+
+    private void LogFailing(EndpointSnapshot snapshot, SourceStatus status)
+    {
+        if (status.LastError is Exception error)
+        {
+            Log.SourceFailing(_logger, Service.Id, Source.Description, status.ConsecutiveFailures, snapshot.Version,
+                status.Staleness(_timeProvider.GetUtcNow()), error);
         }
     }
 
@@ -318,11 +339,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             }
             return;
         }
-        if (status.LastError is Exception error)
-        {
-            Log.SourceFailing(_logger, Service.Id, Source.Description, status.ConsecutiveFailures, snapshot.Version,
-                status.Staleness(_timeProvider.GetUtcNow()), error);
-        }
+        LogFailing(snapshot, status);
 
         try
         {

@@ -117,6 +117,28 @@ public sealed class DeltaRebuildTests
     }
 
     [Fact]
+    public async Task Failures_and_the_recovery_of_the_source_keep_the_picker_without_rebuilding_it()
+    {
+        (ClientLbTestHost host, TestSource source) = Create("svc");
+        await using ClientLbTestHost _ = host;
+        source.Set(At(1), At(2));
+        ServiceBalancer balancer = host.Registry.GetBalancer("svc");
+        EndpointPicker picker = balancer.Picker;
+        (long delta, long full) = balancer.RebuildCounts;
+
+        source.Fail(new IOException("api unreachable"));
+        source.Fail(new IOException("api still unreachable"));
+        source.Set(At(2), At(1));
+        Assert.Same(picker, balancer.Picker);
+        Assert.Equal((delta, full), balancer.RebuildCounts);
+
+        // A change after the recovery is a delta again.
+        source.Change([At(3)]);
+        Assert.Equal(3, balancer.EligibleCount);
+        Assert.Equal((delta + 1, full), balancer.RebuildCounts);
+    }
+
+    [Fact]
     public async Task An_ejected_endpoint_that_leaves_frees_its_share_of_the_ejection_limit()
     {
         (ClientLbTestHost host, TestSource source) = Create("svc", new()
