@@ -51,12 +51,14 @@ public sealed partial class ServiceBalancer
         ArgumentNullException.ThrowIfNull(endpoint);
         lock (_rebuildGate)
         {
+            bool wasHealthy = endpoint.IsHealthy;
             if (!endpoint.SetFailingHealthChecks(!serving))
             {
                 return false;
             }
-            if (Array.IndexOf(_eligible, endpoint) >= 0)
+            if (IsIn(_eligible, endpoint))
             {
+                _unhealthyCount += (wasHealthy ? 1 : 0) - (endpoint.IsHealthy ? 1 : 0);
                 BuildPicker(_timeProvider.GetTimestamp());
             }
             return true;

@@ -42,6 +42,8 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private EndpointSelectionKind _selectionKind;
     private int _total, _readyCount, _servingTerminating;
     private int _ejectedCount;
+    // Eligible endpoints the picker must skip (ejected or failing active health checks); zero allows the fast picker.
+    private int _unhealthyCount;
     private EndpointSelection? _selectionView;
     // The source's session affinity the settings were last read with: a change needs the full rebuild.
     private TimeSpan? _appliedAffinity;
@@ -231,8 +233,10 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             }
             endpoint.Ejections++;
             double ticks = Math.Min(health.BaseEjectionTicks * Math.Pow(2, endpoint.Ejections - 1), health.MaxEjectionTicks);
+            bool wasHealthy = endpoint.IsHealthy;
             endpoint.Eject(now + (long)ticks);
             _ejectedCount++;
+            _unhealthyCount += wasHealthy ? 1 : 0;
             TimeSpan duration = TimeSpan.FromSeconds(ticks / _timeProvider.TimestampFrequency);
             Log.EndpointEjected(_logger, Service.Id, endpoint.Endpoint.Authority, reason, duration, endpoint.Ejections);
             _metrics?.Ejected(endpoint, reason);
@@ -268,6 +272,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     {
         endpoint.Return(now);
         _ejectedCount--;
+        _unhealthyCount -= endpoint.IsHealthy ? 1 : 0;
         if (health.SlowStartTicks > 0)
         {
             endpoint.StartWarming(now, health.SlowStartTicks);
@@ -369,7 +374,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         EndpointSelection selection = EndpointSelector.Select(filtered);
         var eligible = new BalancedEndpoint[selection.Eligible.Length];
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        int ejected = 0;
+        int ejected = 0, unhealthy = 0;
         for (int i = 0; i < eligible.Length; i++)
         {
             Endpoint endpoint = selection.Eligible[i];
@@ -386,6 +391,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
                 ReturnEndpoint(balanced, now, health);
             }
             ejected += balanced.IsEjected ? 1 : 0;
+            unhealthy += balanced.IsHealthy ? 0 : 1;
             balanced.Slot = i;
             seen.Add(endpoint.Authority);
             eligible[i] = balanced;
@@ -405,7 +411,9 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             _byAuthority.Remove(authority, out BalancedEndpoint? gone);
             Leave(gone!);
         }
-        _ejectedCount = ejected; // counted over the new eligible set; set after the leavers' own bookkeeping
+        // Counted over the new eligible set; set after the leavers' own bookkeeping.
+        _ejectedCount = ejected;
+        _unhealthyCount = unhealthy;
     }
 
     /// <summary>
@@ -547,6 +555,10 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             _ejectedCount--;
         }
+        if (!gone.IsHealthy)
+        {
+            _unhealthyCount--;
+        }
         gone.Slot = -1;
         gone.Retire();
     }
@@ -601,13 +613,13 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The picker over the whole eligible array when nothing narrows it: no topology preference, nothing ejected (so no
-    /// panic either). Only the endpoints that just joined can add a slow-start deadline. False when the full build is needed.
+    /// The picker over the whole eligible array when nothing narrows it: no topology preference, nothing ejected or
+    /// failing health checks (so no panic either). Only the endpoints that just joined can add a slow-start deadline. False when the full build is needed.
     /// </summary>
     private bool TryBuildPickerFast(List<BalancedEndpoint>? joining)
     {
         BalancedEndpoint[] eligible = _eligible;
-        if (eligible.Length == 0 || _policy is null || _ejectedCount != 0 || _inPanic || _topologyLevel != (int)TopologyLevel.Any || _context.Options.Topology.Enabled)
+        if (eligible.Length == 0 || _policy is null || _unhealthyCount != 0 || _inPanic || _topologyLevel != (int)TopologyLevel.Any || _context.Options.Topology.Enabled)
         {
             return false;
         }

@@ -170,6 +170,23 @@ public sealed class DeltaRebuildTests
         Assert.Equal(["10.0.0.4", "10.0.0.5", "10.0.0.6"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host).Order());
     }
 
+    [Fact]
+    public async Task An_endpoint_failing_active_health_checks_stays_out_through_later_changes()
+    {
+        (ClientLbTestHost host, TestSource source) = Create("svc");
+        await using ClientLbTestHost _ = host;
+        source.Set(At(1), At(2), At(3));
+        ServiceBalancer balancer = host.Registry.GetBalancer("svc");
+        BalancedEndpoint two = balancer.KnownEndpoints.Single(e => e.Endpoint.Host == "10.0.0.2");
+        Assert.True(balancer.ReportHealthCheck(two, serving: false));
+
+        source.Change([At(4)]);
+        Assert.Equal(["10.0.0.1", "10.0.0.3", "10.0.0.4"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host).Order());
+        Assert.True(balancer.ReportHealthCheck(two, serving: true));
+        source.Change([At(5)], At(1));
+        Assert.Equal(["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host).Order());
+    }
+
     private static void FailOnce(ServiceBalancer balancer, BalancedEndpoint endpoint)
     {
         long start = balancer.OnAttemptStart();
