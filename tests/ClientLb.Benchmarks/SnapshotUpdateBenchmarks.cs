@@ -28,15 +28,27 @@ public class SnapshotUpdateBenchmarks
     [Params(100, 10_000)]
     public int Endpoints { get; set; }
 
+    /// <summary>With topology preference on (half the endpoints in the client's zone), the picker is rebuilt over the whole array.</summary>
+    [Params(false, true)]
+    public bool Topology { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
-        _a = [.. Enumerable.Range(0, Endpoints).Select(i => new Endpoint(new IPAddress([127, 1, (byte)(i / 250), (byte)(i % 250 + 1)]), 8080))];
+        _a = [.. Enumerable.Range(0, Endpoints).Select(i => new Endpoint(new IPAddress([127, 1, (byte)(i / 250), (byte)(i % 250 + 1)]), 8080, zone: i % 2 == 0 ? "zone-a" : "zone-b"))];
         _b = [.. _a];
         _b[Endpoints / 2] = _b[Endpoints / 2].WithConditions(new EndpointConditions(false, true, true));
         var factory = new ManualFactory();
         var services = new ServiceCollection();
-        services.AddClientLb(o => o.DefaultPolicy = RoundRobinPolicy.PolicyName);
+        services.AddClientLb(o =>
+        {
+            o.DefaultPolicy = RoundRobinPolicy.PolicyName;
+            if (Topology)
+            {
+                o.Locality.Zone = "zone-a";
+                o.Services["big"] = new ServiceOptions { Topology = { Enabled = true } };
+            }
+        });
         services.AddSingleton<IEndpointSourceFactory>(factory);
         _provider = services.BuildServiceProvider();
         _balancer = _provider.GetRequiredService<ServiceRegistry>().GetBalancer("big.default");

@@ -398,6 +398,8 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         }
         _resolvedOnce = true;
         _eligible = eligible;
+        _ejectedCount = ejected;
+        _unhealthyCount = unhealthy;
         _builtVersion = snapshot.Version;
         _schemeSensitive = Service.Schemes.Count > 0 && snapshot.Endpoints.Any(static e => e.Scheme is not null);
         SetSelection(selection.Kind, selection.Total, selection.Ready, selection.ServingTerminating);
@@ -406,14 +408,13 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         LogPicker(snapshot);
 
         // Endpoints that left: retire after the swap, so their connections close once in-flight requests end.
+        // (The counts above already exclude them.)
         foreach (string authority in _byAuthority.Keys.Where(a => !seen.Contains(a)).ToList())
         {
             _byAuthority.Remove(authority, out BalancedEndpoint? gone);
-            Leave(gone!);
+            gone!.Slot = -1;
+            gone.Retire();
         }
-        // Counted over the new eligible set; set after the leavers' own bookkeeping.
-        _ejectedCount = ejected;
-        _unhealthyCount = unhealthy;
     }
 
     /// <summary>
@@ -658,7 +659,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             : TopologyLevel.Any;
         BalancedEndpoint[] candidates = level == TopologyLevel.Any ? eligible
             : [.. eligible.Where(e => TopologyFilter.IsIn(e.Endpoint, level, locality.NodeName, locality.Zone))];
-        BalancedEndpoint[] healthy = [.. candidates.Where(static e => e.IsHealthy)];
+        BalancedEndpoint[] healthy = _unhealthyCount == 0 ? candidates : [.. candidates.Where(static e => e.IsHealthy)];
         bool panic = healthy.Length == 0 || healthy.Length < health.PanicThreshold * candidates.Length;
 
         if ((int)level != _topologyLevel)
