@@ -45,6 +45,16 @@ public sealed class ClientLbOptions
     public TimeSpan InitialResolutionTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long a service no client holds any more (every HttpClient handler and gRPC channel using it disposed, or
+    /// evicted from their caches) keeps its balancer and source before both are disposed, which stops the source's watch
+    /// or refresh loop. A client that comes back within it gets the same balancer, with its endpoint health, latency
+    /// estimates and connections. 5 minutes by default: longer than HttpClientFactory's 2-minute handler lifetime, so
+    /// a rotated handler finds the service still there even when the old handler is disposed before the new one's first
+    /// request, while a watch nobody needs stops within minutes. Zero releases at once; at most 49 days (a timer's limit).
+    /// </summary>
+    public TimeSpan IdleServiceTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// Adjusts the per-endpoint <see cref="SocketsHttpHandler"/> (TLS options, timeouts, HTTP/2 settings).
     /// ClientLb sets its connect callback, and turns off proxies, redirects and cookies, which cannot work per endpoint.
     /// </summary>

@@ -22,7 +22,8 @@ internal static class ResolveCommand
             {
                 await using ServiceProvider provider = options.BuildServices(parse);
                 ServiceRegistry registry = provider.GetRequiredService<ServiceRegistry>();
-                ServiceBalancer balancer = registry.GetBalancer(options.ServiceNameFrom(parse, registry));
+                using ServiceBalancerLease lease = registry.AcquireBalancer(options.ServiceNameFrom(parse, registry));
+                ServiceBalancer balancer = lease.Balancer;
                 await balancer.EnsureReadyAsync(TimeSpan.FromSeconds(parse.GetValue(timeout)), cancellationToken);
                 ResolveResult result = ResolveResult.From(balancer);
                 if (parse.GetValue(options.Output) == "json")

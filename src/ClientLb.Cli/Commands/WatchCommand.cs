@@ -24,7 +24,8 @@ internal static class WatchCommand
             {
                 await using ServiceProvider provider = options.BuildServices(parse);
                 ServiceRegistry registry = provider.GetRequiredService<ServiceRegistry>();
-                ServiceBalancer balancer = registry.GetBalancer(options.ServiceNameFrom(parse, registry));
+                using ServiceBalancerLease lease = registry.AcquireBalancer(options.ServiceNameFrom(parse, registry));
+                ServiceBalancer balancer = lease.Balancer;
                 // Changes arrive on the source's thread; the channel hands them to this loop in order.
                 var changes = Channel.CreateUnbounded<bool>(new UnboundedChannelOptions { SingleReader = true });
                 using IDisposable subscription = balancer.Source.Subscribe(_ => changes.Writer.TryWrite(true));

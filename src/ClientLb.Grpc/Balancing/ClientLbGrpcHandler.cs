@@ -308,12 +308,16 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             : throw new InvalidOperationException($"The grpc-timeout header '{text}' of call {method} is not a gRPC timeout (1-8 digits and one of the units H, M, S, m, u, n).");
     }
 
-    /// <inheritdoc />
+    /// <summary>Releases the handler's leases on its services, and stops its own health monitor if it has one.</summary>
     protected override void Dispose(bool disposing)
     {
-        if (disposing && _ownsHealth)
+        if (disposing)
         {
-            _health!.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _lookup.Dispose();
+            if (_ownsHealth)
+            {
+                _health!.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
         }
         base.Dispose(disposing);
     }

@@ -50,7 +50,8 @@ public sealed class GrpcHealthMonitor : IAsyncDisposable
 
     /// <summary>
     /// Starts checking <paramref name="balancer"/>'s endpoints if its service opted in; <paramref name="address"/> is the
-    /// logical address calls use (scheme, name and port: the checks' Host and TLS SNI). Returns whether it is checked.
+    /// logical address calls use (scheme, name and port: the checks' Host and TLS SNI). Returns whether it is checked. The
+    /// checks stop when the balancer does (<see cref="ServiceBalancer.Stopped"/>).
     /// </summary>
     public bool Watch(ServiceBalancer balancer, Uri address)
     {
@@ -69,7 +70,11 @@ public sealed class GrpcHealthMonitor : IAsyncDisposable
         var checker = new ServiceHealthChecker(this, balancer, address, options);
         if (_checkers.TryAdd(balancer, checker))
         {
-            checker.Start(_stopping.Token);
+            // A balancer the registry released (no client for the idle-service timeout) takes its checks with it.
+            var stopping = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, balancer.Stopped);
+            checker.Start(stopping.Token);
+            _ = checker.Completion.ContinueWith(static (_, cts) => ((CancellationTokenSource)cts!).Dispose(), stopping, TaskScheduler.Default);
+            balancer.Stopped.Register(() => _checkers.TryRemove(new KeyValuePair<ServiceBalancer, ServiceHealthChecker>(balancer, checker)));
         }
         return true;
     }
@@ -110,7 +115,7 @@ public sealed class GrpcHealthMonitor : IAsyncDisposable
         HealthChanged?.Invoke(this, new GrpcHealthChangedEventArgs(balancer.Service, endpoint.Endpoint, serving, reason));
     }
 
-    /// <summary>Stops every check loop.</summary>
+    /// <summary>Stops every check loop (a released balancer's loop has stopped already).</summary>
     public async ValueTask DisposeAsync()
     {
         if (_stopping.IsCancellationRequested)

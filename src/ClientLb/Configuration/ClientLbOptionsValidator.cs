@@ -7,6 +7,9 @@ namespace ClientLb.Configuration;
 /// <summary>Rejects options that cannot work, naming each value at fault; nothing invalid is ignored silently.</summary>
 internal sealed class ClientLbOptionsValidator(IEnumerable<ILoadBalancingPolicy> policies) : IValidateOptions<ClientLbOptions>
 {
+    // The longest due time a timer takes (uint.MaxValue - 1 milliseconds, about 49.7 days).
+    private static readonly TimeSpan MaxIdleServiceTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     public ValidateOptionsResult Validate(string? name, ClientLbOptions options)
     {
         var failures = new List<string>();
@@ -28,6 +31,10 @@ internal sealed class ClientLbOptionsValidator(IEnumerable<ILoadBalancingPolicy>
         if (options.InitialResolutionTimeout <= TimeSpan.Zero)
         {
             failures.Add($"{section}:InitialResolutionTimeout ({options.InitialResolutionTimeout}): must be positive");
+        }
+        if (options.IdleServiceTimeout < TimeSpan.Zero || options.IdleServiceTimeout > MaxIdleServiceTimeout)
+        {
+            failures.Add($"{section}:IdleServiceTimeout ({options.IdleServiceTimeout}): must be zero (release at once) to 49 days");
         }
 
         ServiceNameDefaults defaults;

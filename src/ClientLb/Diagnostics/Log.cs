@@ -49,4 +49,10 @@ internal static partial class Log
 
     [LoggerMessage(15, LogLevel.Debug, "Service {Service}: hedged attempt {Attempt} after {Endpoint} did not answer in time or failed")]
     public static partial void Hedging(ILogger logger, string service, int attempt, string endpoint);
+
+    [LoggerMessage(16, LogLevel.Information, "Service {Service} (schemes {Schemes}): no client used it for {IdleTimeout}; its balancer is released and its source {SourceState}")]
+    public static partial void ServiceReleased(ILogger logger, string service, string schemes, TimeSpan idleTimeout, string sourceState);
+
+    [LoggerMessage(17, LogLevel.Warning, "Service {Service}: stopping source {Source} failed")]
+    public static partial void SourceDisposeFailed(ILogger logger, string service, string source, Exception error);
 }

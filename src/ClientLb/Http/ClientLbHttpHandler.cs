@@ -124,6 +124,17 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         }
     }
 
+    /// <summary>Releases the handler's leases on its services (HttpClientFactory disposes a handler when its lifetime is over).</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            // A rotated handler's successor leases the same balancers again: they linger for the idle-service timeout.
+            _lookup.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
     private bool TryWithdraw(ServiceBalancer balancer, BalancedEndpoint failed, string reason)
     {
         if (balancer.RetryBudget.TryWithdraw())

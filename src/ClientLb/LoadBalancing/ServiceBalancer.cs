@@ -26,6 +26,8 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private bool _ready;
     // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place.
     private readonly TaskCompletionSource _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _stopped = new();
+    private int _disposed;
 
     // Written under _rebuildGate; read lock-free on the request path.
     private BalancedEndpoint[] _eligible = [];
@@ -71,6 +73,12 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
 
     /// <summary>The source it follows (shared with every other balancer of the same service).</summary>
     public IEndpointSource Source { get; }
+
+    /// <summary>
+    /// Cancelled when the balancer is disposed: the registry released it (no lease for the idle-service timeout) or was
+    /// disposed. Whatever runs per service beside it (active health checks) stops with it.
+    /// </summary>
+    public CancellationToken Stopped => _stopped.Token;
 
     /// <summary>The current picker.</summary>
     public EndpointPicker Picker => Volatile.Read(ref _picker);
@@ -286,7 +294,10 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     {
         lock (_rebuildGate)
         {
-            RebuildLocked();
+            if (Volatile.Read(ref _disposed) == 0)
+            {
+                RebuildLocked();
+            }
         }
     }
 
@@ -299,6 +310,11 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     {
         lock (_rebuildGate)
         {
+            // A notification or options change that raced with DisposeAsync must not bring endpoints back.
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
             EndpointSnapshot? snapshot = Source.Current;
             SourceStatus status = Source.Status;
             if (snapshot is not null && _policy is not null && SourceAffinity == _appliedAffinity)
@@ -721,9 +737,17 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         Volatile.Write(ref _deadline, deadline);
     }
 
-    /// <summary>Stops following the source (which the registry owns) and closes idle connections.</summary>
+    /// <summary>
+    /// Stops following the source (the registry disposes it once no balancer follows it) and closes idle connections;
+    /// requests in flight finish on their endpoints. The registry calls it when it releases the balancer; a second call does nothing.
+    /// </summary>
     public ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return ValueTask.CompletedTask;
+        }
+        _stopped.Cancel();
         _subscription.Dispose();
         lock (_rebuildGate)
         {

@@ -84,4 +84,24 @@ public sealed class ActiveHealthTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => monitor.CheckNowAsync(cluster.Balancer));
         Assert.Contains("ClientLb:Grpc:HealthChecks:greeter", error.Message);
     }
+
+    [Fact]
+    public async Task ReleasedService_StopsItsChecks_WhenItsLastHandlerIsDisposed()
+    {
+        await using GreeterCluster cluster = await GreeterCluster.StartAsync(2,
+            configure: o => o.HealthChecks["greeter"] = new() { Interval = TimeSpan.FromHours(1) },
+            settings: new Dictionary<string, string?> { ["ClientLb:IdleServiceTimeout"] = "00:00:00" });
+        await cluster.HelloAsync();
+        GrpcHealthMonitor monitor = ((ClientLb.Grpc.Balancing.ClientLbGrpcHandler)cluster.Handler).HealthMonitor!;
+        ServiceBalancer balancer = Assert.Single(cluster.Registry.Balancers);
+        await monitor.CheckNowAsync(balancer);
+
+        // The monitor is the container's and outlives the handler; with no idle timeout the service goes with the handler.
+        cluster.Handler.Dispose();
+
+        Assert.True(balancer.Stopped.IsCancellationRequested);
+        Assert.Empty(cluster.Registry.Balancers);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => monitor.CheckNowAsync(balancer));
+        Assert.Contains("has no active health checks", error.Message);
+    }
 }

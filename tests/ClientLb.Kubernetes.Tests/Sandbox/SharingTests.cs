@@ -1,9 +1,15 @@
 using System.Text.Json.Nodes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
+using ClientLb.Kubernetes.Source;
 using ClientLb.Kubernetes.Tests.Infrastructure;
+using ClientLb.Http;
 using ClientLb.Sandbox;
+using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
+using ClientLb.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ClientLb.Kubernetes.Tests.Sandbox;
 
@@ -92,5 +98,45 @@ public class SharingTests
             await source.DisposeAsync();
         }
         Assert.Empty(factory.Manager!.Scopes);
+    }
+
+    [Fact]
+    public async Task The_watch_stops_once_the_last_HttpClient_of_its_service_is_disposed_and_the_idle_timeout_passed()
+    {
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
+        await TestFactory.DeployAsync(cluster, "orders", 2);
+        // The registry's clock (the idle-service timeout) is moved by hand; the watches keep the real one.
+        var time = new ManualTimeProvider();
+        var logs = new CapturingLoggerProvider();
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(logs));
+        services.AddSingleton<TimeProvider>(time);
+        services.AddSingleton(factory);
+        services.AddClientLbKubernetes();
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        ServiceRegistry registry = provider.GetRequiredService<ServiceRegistry>();
+        TimeSpan idle = registry.Options.IdleServiceTimeout;
+        var first = new HttpClient(new ClientLbHttpHandler(registry)) { BaseAddress = new Uri("http://orders.default") };
+        var second = new HttpClient(new ClientLbHttpHandler(registry)) { BaseAddress = new Uri("http://orders.default") };
+        (await first.GetAsync("/")).EnsureSuccessStatusCode();
+        (await second.GetAsync("/")).EnsureSuccessStatusCode();
+        Assert.Equal([("default", (string?)"orders")], factory.Manager!.Scopes);
+        Assert.Single(registry.Balancers);
+
+        // One client left: the service keeps its watch however long the other has been gone.
+        first.Dispose();
+        time.Advance(idle * 3);
+        Assert.Single(registry.Balancers);
+        Assert.Equal([("default", (string?)"orders")], factory.Manager.Scopes);
+
+        second.Dispose();
+        time.Advance(idle - TimeSpan.FromSeconds(1));
+        Assert.Equal([("default", (string?)"orders")], factory.Manager.Scopes);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await Await.UntilAsync(() => factory.Manager.Scopes.Count == 0, "the watch of orders to stop");
+        Assert.Empty(factory.Manager.Views);
+        Assert.Empty(registry.Balancers);
+        Assert.Contains(logs.Lines, l => l.Contains("Service orders.default") && l.Contains("its balancer is released and its source stopped"));
     }
 }

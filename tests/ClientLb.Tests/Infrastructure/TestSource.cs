@@ -7,19 +7,33 @@ namespace ClientLb.Tests.Infrastructure;
 /// <summary>A source the test drives by hand.</summary>
 public sealed class TestSource(ServiceName service, TimeProvider? time = null) : EndpointSource(service, "test", "test source", time)
 {
+    private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the source has been disposed (its DisposeAsync ran to the end).</summary>
+    public Task Disposed => _disposed.Task;
+
     public void Set(params Endpoint[] endpoints) => Publish(endpoints);
 
     public void Change(Endpoint[] upserted, params Endpoint[] removed) => PublishChanges(upserted, removed);
 
     public void Fail(Exception error) => ReportFailure(error);
+
+    protected override ValueTask DisposeCoreAsync()
+    {
+        _disposed.TrySetResult();
+        return ValueTask.CompletedTask;
+    }
 }
 
-/// <summary>Serves the services a test registers.</summary>
+/// <summary>Serves the services a test registers; a service whose source was disposed gets a new one.</summary>
 public sealed class TestSourceFactory : IEndpointSourceFactory
 {
     private readonly Dictionary<string, TestSource> _sources = new();
 
     public string Kind => "test";
+
+    /// <summary>How many sources <see cref="TryCreate"/> handed out.</summary>
+    public int Created { get; private set; }
 
     public TestSource Add(string service)
     {
@@ -28,5 +42,20 @@ public sealed class TestSourceFactory : IEndpointSourceFactory
         return source;
     }
 
-    public IEndpointSource? TryCreate(ServiceName service) => _sources.GetValueOrDefault(service.Key);
+    /// <summary>The source the factory hands out now for <paramref name="service"/>.</summary>
+    public TestSource this[string service] => _sources[ServiceName.Parse(service).Key];
+
+    public IEndpointSource? TryCreate(ServiceName service)
+    {
+        if (!_sources.TryGetValue(service.Key, out TestSource? source))
+        {
+            return null;
+        }
+        if (source.Disposed.IsCompleted)
+        {
+            _sources[service.Key] = source = new TestSource(source.Service);
+        }
+        Created++;
+        return source;
+    }
 }
