@@ -33,8 +33,7 @@ internal static class EndpointMapper
                 continue;
             }
             ClientConditions conditions = ClientConditions.FromApi(endpoint.Conditions?.Ready, endpoint.Conditions?.Serving, endpoint.Conditions?.Terminating);
-            List<string>? hints = endpoint.Hints?.ForZones?.Select(z => z.Name).Where(z => z.Length > 0).ToList();
-            result.Add(new ClientEndpoint(address, port, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName, zoneHints: hints));
+            result.Add(new ClientEndpoint(address, port, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName, zoneHints: endpoint.ZoneHintNames(), nodeHints: endpoint.NodeHintNames()));
         }
         return result;
     }
