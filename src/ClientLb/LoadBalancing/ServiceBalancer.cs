@@ -77,7 +77,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     /// <summary>True while too few endpoints are healthy and every eligible endpoint is used regardless (panic threshold).</summary>
     public bool InPanic => Volatile.Read(ref _inPanic);
 
-    /// <summary>The topology level traffic is kept in (<see cref="TopologyLevel.Any"/> when topology preference is off).</summary>
+    /// <summary>Where traffic is kept: EndpointSlice hints, the opt-in location preference, or <see cref="TopologyLevel.Any"/>.</summary>
     public TopologyLevel TopologyLevel => (TopologyLevel)Volatile.Read(ref _topologyLevel);
 
     /// <summary>Every endpoint the balancer tracks, ejected ones included.</summary>
@@ -347,9 +347,9 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         LocalityOptions locality = _context.Locality;
         HealthSettings health = _health;
 
-        TopologyLevel level = options.Topology.Enabled
-            ? TopologyFilter.Choose(eligible, static e => e.Endpoint, static e => e.IsHealthy, locality.NodeName, locality.Zone, options.Topology.MinHealthyShare)
-            : TopologyLevel.Any;
+        // EndpointSlice hints whenever the service has them; the location preference only when opted in.
+        TopologyLevel level = TopologyFilter.Choose(eligible, static e => e.Endpoint, static e => e.IsHealthy, locality.NodeName, locality.Zone,
+            options.Topology.Enabled ? options.Topology.MinHealthyShare : null);
         BalancedEndpoint[] candidates = level == TopologyLevel.Any ? eligible
             : [.. eligible.Where(e => TopologyFilter.IsIn(e.Endpoint, level, locality.NodeName, locality.Zone))];
         BalancedEndpoint[] healthy = [.. candidates.Where(static e => e.IsHealthy)];
@@ -357,7 +357,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
 
         if ((int)level != _topologyLevel)
         {
-            Log.TopologyLevelChanged(_logger, Service.Id, level.ToString(), candidates.Length, eligible.Length);
+            Log.TopologyLevelChanged(_logger, Service.Id, TopologyFilter.Describe(level), candidates.Length, eligible.Length);
             Volatile.Write(ref _topologyLevel, (int)level);
         }
         if (panic != _inPanic)
