@@ -110,16 +110,43 @@ public class SharingTests
     private static ServiceView ViewOf(KubernetesEndpointSourceFactory factory, string service) =>
         factory.Manager!.Views.Single(v => v.Name == service);
 
-    private static async Task<List<IEndpointSource>> StartAsync(KubernetesEndpointSourceFactory factory, params string[] names)
+    /// <summary>A sandbox with namespace shop, one deployment and service per name, and one started source each, namespace-wide.</summary>
+    private sealed record Shop(SandboxCluster Cluster, CountingApi Api, KubernetesEndpointSourceFactory Factory) : IAsyncDisposable
     {
-        var sources = new List<IEndpointSource>();
-        foreach (string name in names)
+        public List<IEndpointSource> Sources { get; } = [];
+
+        public static async Task<Shop> StartAsync(int threshold, params (string Name, int Replicas)[] services)
         {
-            IEndpointSource source = factory.Source($"http://{name}.shop");
-            await Await.EndpointsAsync(source, e => e.Count > 0, "endpoints of " + name);
-            sources.Add(source);
+            SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Namespaces = ["shop"] });
+            var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
+            var shop = new Shop(cluster, api, TestFactory.Create(cluster, o => o.NamespaceWatchThreshold = threshold, api: api));
+            try
+            {
+                foreach ((string name, int replicas) in services)
+                {
+                    await TestFactory.DeployAsync(cluster, name, replicas, "shop");
+                }
+                foreach ((string name, _) in services)
+                {
+                    IEndpointSource source = shop.Factory.Source($"http://{name}.shop");
+                    await Await.EndpointsAsync(source, e => e.Count > 0, "endpoints of " + name);
+                    shop.Sources.Add(source);
+                }
+                await Await.UntilAsync(() => shop.Factory.Manager!.Scopes.SequenceEqual(Wide), "only the namespace-wide scope");
+                return shop;
+            }
+            catch
+            {
+                await shop.DisposeAsync();
+                throw;
+            }
         }
-        return sources;
+
+        public async ValueTask DisposeAsync()
+        {
+            await Factory.DisposeAsync();
+            await Cluster.DisposeAsync();
+        }
     }
 
     private static int Ready(IEndpointSource source) => source.Current?.Endpoints.Count(e => e.Conditions.Ready) ?? 0;
@@ -127,16 +154,8 @@ public class SharingTests
     [Fact]
     public async Task Below_half_the_threshold_the_namespace_switches_back_to_per_service_watches_without_a_gap()
     {
-        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Namespaces = ["shop"] });
-        string[] names = ["a", "b", "c", "d", "e"];
-        foreach (string name in names)
-        {
-            await TestFactory.DeployAsync(cluster, name, name == "b" ? 2 : 1, "shop");
-        }
-        var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
-        await using var factory = TestFactory.Create(cluster, o => o.NamespaceWatchThreshold = 5, api: api);
-        List<IEndpointSource> sources = await StartAsync(factory, names);
-        await Await.UntilAsync(() => factory.Manager!.Scopes.SequenceEqual(Wide), "only the namespace-wide scope");
+        await using Shop shop = await Shop.StartAsync(5, ("a", 1), ("b", 2), ("c", 1), ("d", 1), ("e", 1));
+        (SandboxCluster cluster, CountingApi api, KubernetesEndpointSourceFactory factory, List<IEndpointSource> sources) = (shop.Cluster, shop.Api, shop.Factory, shop.Sources);
         IEndpointSource a = sources[0], b = sources[1];
 
         // Every state a and b publish from here on, to prove none is missing or older than the one before.
@@ -200,15 +219,8 @@ public class SharingTests
     [Fact]
     public async Task A_count_moving_around_the_threshold_keeps_the_one_namespace_wide_watch()
     {
-        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Namespaces = ["shop"] });
-        foreach (string name in new[] { "a", "b", "c" })
-        {
-            await TestFactory.DeployAsync(cluster, name, 1, "shop");
-        }
-        var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
-        await using var factory = TestFactory.Create(cluster, o => o.NamespaceWatchThreshold = 3, api: api);
-        List<IEndpointSource> sources = await StartAsync(factory, "a", "b", "c");
-        await Await.UntilAsync(() => factory.Manager!.Scopes.SequenceEqual(Wide), "only the namespace-wide scope");
+        await using Shop shop = await Shop.StartAsync(3, ("a", 1), ("b", 1), ("c", 1));
+        (CountingApi api, KubernetesEndpointSourceFactory factory, List<IEndpointSource> sources) = (shop.Api, shop.Factory, shop.Sources);
 
         for (int round = 0; round < 4; round++)
         {
@@ -231,16 +243,9 @@ public class SharingTests
     [Fact]
     public async Task Climbing_back_while_switching_back_keeps_the_running_namespace_wide_watch()
     {
-        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Namespaces = ["shop"] });
         string[] names = ["a", "b", "c", "d"];
-        foreach (string name in names)
-        {
-            await TestFactory.DeployAsync(cluster, name, 1, "shop");
-        }
-        var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
-        await using var factory = TestFactory.Create(cluster, o => o.NamespaceWatchThreshold = 4, api: api);
-        List<IEndpointSource> sources = await StartAsync(factory, names);
-        await Await.UntilAsync(() => factory.Manager!.Scopes.SequenceEqual(Wide), "only the namespace-wide scope");
+        await using Shop shop = await Shop.StartAsync(4, [.. names.Select(n => (n, 1))]);
+        (CountingApi api, KubernetesEndpointSourceFactory factory, List<IEndpointSource> sources) = (shop.Api, shop.Factory, shop.Sources);
 
         // Per-service lists never answer: the switch back cannot complete, a keeps being fed by the namespace-wide scope.
         api.Hold("list slices shop kubernetes.io/service-name=");

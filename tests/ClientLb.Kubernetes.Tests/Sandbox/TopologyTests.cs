@@ -12,7 +12,31 @@ namespace ClientLb.Kubernetes.Tests.Sandbox;
 /// <summary>trafficDistribution hints from the sandbox's EndpointSlice controller, followed by an application's HttpClient.</summary>
 public class TopologyTests
 {
-    private const string Manifest = """
+    /// <summary>Pods labelled app=web pinned to <paramref name="node"/> (the scheduler's choice, as a pod's nodeName).</summary>
+    private static string PinnedDeployment(string name, int replicas, string node) => $$"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{name}}
+        spec:
+          replicas: {{replicas}}
+          selector:
+            matchLabels:
+              app: web
+              at: {{node}}
+          template:
+            metadata:
+              labels:
+                app: web
+                at: {{node}}
+            spec:
+              nodeName: {{node}}
+              containers:
+              - {name: app, image: clientlb/sandbox-echo:latest, ports: [{name: http, containerPort: 8080}]}
+        """;
+
+    private static readonly string Manifest = string.Join("\n---\n",
+        """
         apiVersion: v1
         kind: Service
         metadata:
@@ -22,49 +46,10 @@ public class TopologyTests
           trafficDistribution: PreferSameNode
           ports:
           - {name: http, port: 80, targetPort: 8080}
-        ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: web-one
-        spec:
-          replicas: 2
-          selector: {matchLabels: {app: web, at: one}}
-          template:
-            metadata: {labels: {app: web, at: one}}
-            spec:
-              nodeName: node-one
-              containers:
-              - {name: app, image: clientlb/sandbox-echo:latest, ports: [{name: http, containerPort: 8080}]}
-        ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: web-two
-        spec:
-          replicas: 1
-          selector: {matchLabels: {app: web, at: two}}
-          template:
-            metadata: {labels: {app: web, at: two}}
-            spec:
-              nodeName: node-two
-              containers:
-              - {name: app, image: clientlb/sandbox-echo:latest, ports: [{name: http, containerPort: 8080}]}
-        ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: web-three
-        spec:
-          replicas: 2
-          selector: {matchLabels: {app: web, at: three}}
-          template:
-            metadata: {labels: {app: web, at: three}}
-            spec:
-              nodeName: node-three
-              containers:
-              - {name: app, image: clientlb/sandbox-echo:latest, ports: [{name: http, containerPort: 8080}]}
-        """;
+        """,
+        PinnedDeployment("web-one", 2, "node-one"),
+        PinnedDeployment("web-two", 1, "node-two"),
+        PinnedDeployment("web-three", 2, "node-three"));
 
     [Fact]
     public async Task Prefer_same_node_keeps_requests_on_this_node_then_moves_to_this_zone_without_a_failed_request()
@@ -98,7 +83,7 @@ public class TopologyTests
             string pod = await client.GetStringAsync("/");
             answered[pod] = answered.GetValueOrDefault(pod) + 1;
         }
-        string[] onNodeOne = [.. cluster.GetPods("at=one").Select(p => p.Name).Order()];
+        string[] onNodeOne = [.. cluster.GetPods("at=node-one").Select(p => p.Name).Order()];
         Assert.Equal(onNodeOne, answered.Keys.Order());
         Assert.All(answered.Values, count => Assert.Equal(15, count));
         Assert.Equal(TopologyLevel.NodeHints, balancer.TopologyLevel);
@@ -131,9 +116,9 @@ public class TopologyTests
         await traffic;
 
         Assert.Empty(outcomes.Where(o => o.Error is not null).Select(o => o.Error));
-        string onNodeTwo = cluster.GetPods("at=two").Single().Name;
+        string onNodeTwo = cluster.GetPods("at=node-two").Single().Name;
         Assert.All(outcomes.Where(o => o.AfterMove), o => Assert.Equal(onNodeTwo, o.Pod));
-        Assert.DoesNotContain(outcomes, o => cluster.GetPods("at=three").Any(p => p.Name == o.Pod));
+        Assert.DoesNotContain(outcomes, o => cluster.GetPods("at=node-three").Any(p => p.Name == o.Pod));
         Assert.Contains(logs.Lines, l => l.Contains("topology now keeps traffic on node hints", StringComparison.Ordinal));
         Assert.Contains(logs.Lines, l => l.Contains("topology now keeps traffic on zone hints (1 of 3 eligible endpoints)", StringComparison.Ordinal));
     }
