@@ -183,6 +183,7 @@ internal sealed class KubernetesWatchManager : IAsyncDisposable
     /// <summary>Stops the scopes of the mode being left once no view is fed by them any more.</summary>
     private void CollectLocked(NamespaceGroup group)
     {
+        // Feeder is read without the view's lock: a view switching meanwhile calls HandedOver, which collects again.
         var retired = new List<WatchScope>();
         if (group.WideTarget)
         {
