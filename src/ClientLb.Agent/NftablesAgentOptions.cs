@@ -28,8 +28,9 @@ public sealed class NftablesAgentOptions
 
     /// <summary>
     /// The node the agent's clients run on (e.g. from the downward API's <c>spec.nodeName</c>). With it, or with
-    /// <see cref="Zone"/>, each service port gets only its most local eligible endpoints: same node, else same zone,
-    /// else all (the SDK's <c>TopologyFilter</c>). Null (default): no topology filtering.
+    /// <see cref="Zone"/>, each service port gets only its most local eligible endpoints: those the EndpointSlice hints
+    /// assign to this node, else to this zone (as kube-proxy); without usable hints same node, else same zone, else all
+    /// (the SDK's <c>TopologyFilter</c>). Null (default): no topology filtering.
     /// </summary>
     public string? NodeName { get; set; }
 

@@ -51,8 +51,10 @@ public sealed class KubernetesSourceOptions
 
     /// <summary>
     /// When this many services of one namespace are watched, one namespace-wide watch replaces the per-service watches
-    /// (fewer requests and streams; the whole namespace's slices are cached). Default 10. The namespace stays on the
-    /// namespace-wide watch until none of its services is watched any more.
+    /// (fewer requests and streams; the whole namespace's slices are cached). Default 10. The namespace goes back to
+    /// per-service watches when fewer than half this many of its services remain watched (never for 1 and 2), so a
+    /// count moving around the threshold does not re-list each time. Each switch hands every service over only once
+    /// the new watch has listed it: endpoints never go missing nor back to an older state.
     /// </summary>
     public int NamespaceWatchThreshold { get; set; } = 10;
 

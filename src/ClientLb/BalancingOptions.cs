@@ -1,12 +1,16 @@
 namespace ClientLb;
 
-/// <summary>Where this process runs. Bind from the downward API, e.g. <c>ClientLb__Locality__NodeName</c> from <c>spec.nodeName</c>.</summary>
+/// <summary>
+/// Where this process runs. Bind from the downward API, e.g. <c>ClientLb__Locality__NodeName</c> from <c>spec.nodeName</c>;
+/// unset node and zone fall back to the environment variables <c>NODE_NAME</c>/<c>KUBERNETES_NODE_NAME</c> and
+/// <c>NODE_ZONE</c>/<c>TOPOLOGY_ZONE</c>.
+/// </summary>
 public sealed class LocalityOptions
 {
-    /// <summary>The node this process runs on, for same-node preference.</summary>
+    /// <summary>The node this process runs on, for EndpointSlice node hints and same-node preference.</summary>
     public string? NodeName { get; set; }
 
-    /// <summary>The zone (<c>topology.kubernetes.io/zone</c>) this process runs in, for same-zone preference.</summary>
+    /// <summary>The zone (<c>topology.kubernetes.io/zone</c>) this process runs in, for EndpointSlice zone hints and same-zone preference.</summary>
     public string? Zone { get; set; }
 
     /// <summary>This process's IP address (the pod IP): the key of <c>ClientIp</c> affinity, as kube-proxy sees the client.</summary>
@@ -55,7 +59,10 @@ public sealed class AffinityOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10800);
 }
 
-/// <summary>Topology preference: same node first, then same zone, widening when too little of the local set is healthy.</summary>
+/// <summary>
+/// Topology preference: same node first, then same zone, widening when too little of the local set is healthy. EndpointSlice
+/// hints (a Service's <c>trafficDistribution</c>) apply without it, and take precedence when they apply.
+/// </summary>
 public sealed class TopologyOptions
 {
     /// <summary>Whether to prefer local endpoints. Off by default (it needs <see cref="ClientLbOptions.Locality"/>).</summary>

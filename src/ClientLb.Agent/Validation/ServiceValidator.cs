@@ -192,8 +192,8 @@ internal static class ServiceValidator
         IEnumerable<Endpoint> chosen = selection.Eligible;
         if (policy.NodeName is not null || policy.Zone is not null)
         {
-            // Every eligible endpoint counts as healthy: the kernel has no passive health, so the narrowest non-empty
-            // level (node, then zone, then all) wins, as the SDK decides with every endpoint healthy.
+            // Every eligible endpoint counts as healthy: the kernel has no passive health, so the hints when they apply,
+            // else the narrowest non-empty level (node, then zone, then all) win, as the SDK decides with every endpoint healthy.
             TopologyLevel level = TopologyFilter.Choose(selection.Eligible, static e => e, static _ => true, policy.NodeName, policy.Zone, ValidationPolicy.MinHealthyShare);
             chosen = selection.Eligible.Where(e => TopologyFilter.IsIn(e, level, policy.NodeName, policy.Zone));
         }

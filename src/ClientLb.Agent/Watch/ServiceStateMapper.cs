@@ -84,7 +84,8 @@ internal static class ServiceStateMapper
                 continue;
             }
             ClientConditions conditions = ClientConditions.FromApi(endpoint.Conditions?.Ready, endpoint.Conditions?.Serving, endpoint.Conditions?.Terminating);
-            result.Add(new ClientEndpoint(address, targetPort, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName));
+            result.Add(new ClientEndpoint(address, targetPort, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName,
+                zoneHints: endpoint.ZoneHintNames(), nodeHints: endpoint.NodeHintNames()));
         }
         return result;
     }

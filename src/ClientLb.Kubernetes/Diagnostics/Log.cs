@@ -20,8 +20,8 @@ internal static partial class Log
     [LoggerMessage(104, LogLevel.Debug, "Watch of {What} broke after progress; resuming from resourceVersion {Version}: {Error}")]
     public static partial void WatchBroken(ILogger logger, string what, string? version, string error);
 
-    [LoggerMessage(105, LogLevel.Information, "Namespace {Namespace}: {Count} services watched; one namespace-wide watch replaces the per-service watches")]
-    public static partial void NamespaceWide(ILogger logger, string @namespace, int count);
+    [LoggerMessage(105, LogLevel.Information, "Namespace {Namespace}: {Count} services watched; one namespace-wide watch replaces the per-service watches (resuming the running one: {Resumed})")]
+    public static partial void NamespaceWide(ILogger logger, string @namespace, int count, bool resumed);
 
     [LoggerMessage(106, LogLevel.Error, "Service {Service}: the API server forbids reading it (403). {Hint}")]
     public static partial void Forbidden(ILogger logger, string service, string hint);
@@ -40,4 +40,7 @@ internal static partial class Log
 
     [LoggerMessage(111, LogLevel.Warning, "Service {Service}: {Reason}")]
     public static partial void EndpointsUnavailable(ILogger logger, string service, string reason);
+
+    [LoggerMessage(112, LogLevel.Information, "Namespace {Namespace}: only {Count} services watched; per-service watches replace the namespace-wide watch")]
+    public static partial void PerServiceWatches(ILogger logger, string @namespace, int count);
 }

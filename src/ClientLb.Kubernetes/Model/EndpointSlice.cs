@@ -37,6 +37,14 @@ public sealed class Endpoint
     /// <summary>Topology hints.</summary>
     public EndpointHints? Hints { get; set; }
 
+    /// <summary>The names of <see cref="EndpointHints.ForZones"/>; null when there are none.</summary>
+    internal List<string>? ZoneHintNames() => Names(Hints?.ForZones?.Select(static z => z.Name));
+
+    /// <summary>The names of <see cref="EndpointHints.ForNodes"/>; null when there are none.</summary>
+    internal List<string>? NodeHintNames() => Names(Hints?.ForNodes?.Select(static n => n.Name));
+
+    private static List<string>? Names(IEnumerable<string>? names) => names?.Where(static n => n.Length > 0).ToList() is { Count: > 0 } list ? list : null;
+
     /// <summary>The object this endpoint stands for (normally a Pod).</summary>
     public ObjectReference? TargetRef { get; set; }
 }
@@ -54,17 +62,27 @@ public sealed class EndpointConditions
     public bool? Terminating { get; set; }
 }
 
-/// <summary>Topology hints of an endpoint.</summary>
+/// <summary>Topology hints of an endpoint, set by the EndpointSlice controller for the Service's <c>trafficDistribution</c>.</summary>
 public sealed class EndpointHints
 {
     /// <summary>The zones this endpoint should serve.</summary>
     public List<ForZone>? ForZones { get; set; }
+
+    /// <summary>The nodes this endpoint should serve (Kubernetes 1.33+, <c>trafficDistribution: PreferSameNode</c>).</summary>
+    public List<ForNode>? ForNodes { get; set; }
 }
 
 /// <summary>A zone named in a hint.</summary>
 public sealed class ForZone
 {
     /// <summary>The zone name.</summary>
+    public string Name { get; set; } = "";
+}
+
+/// <summary>A node named in a hint.</summary>
+public sealed class ForNode
+{
+    /// <summary>The node name.</summary>
     public string Name { get; set; } = "";
 }
 

@@ -44,8 +44,8 @@ internal static class EndpointMapper
             return null;
         }
         ClientConditions conditions = ClientConditions.FromApi(endpoint.Conditions?.Ready, endpoint.Conditions?.Serving, endpoint.Conditions?.Terminating);
-        List<string>? hints = endpoint.Hints?.ForZones?.Select(z => z.Name).Where(z => z.Length > 0).ToList();
-        return new ClientEndpoint(address, port, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName, zoneHints: hints);
+        return new ClientEndpoint(address, port, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName,
+            zoneHints: endpoint.ZoneHintNames(), nodeHints: endpoint.NodeHintNames());
     }
 
     /// <summary>
@@ -61,14 +61,19 @@ internal static class EndpointMapper
         {
             return false;
         }
-        List<ForZone>? za = a.Hints?.ForZones, zb = b.Hints?.ForZones;
-        if ((za?.Count ?? 0) != (zb?.Count ?? 0))
+        return SameNames(a.Hints?.ForZones, b.Hints?.ForZones, static z => z.Name) && SameNames(a.Hints?.ForNodes, b.Hints?.ForNodes, static n => n.Name);
+    }
+
+    private static bool SameNames<T>(List<T>? a, List<T>? b, Func<T, string> name)
+    {
+        int count = a?.Count ?? 0;
+        if (count != (b?.Count ?? 0))
         {
             return false;
         }
-        for (int i = 0; i < (za?.Count ?? 0); i++)
+        for (int i = 0; i < count; i++)
         {
-            if (!string.Equals(za![i].Name, zb![i].Name, StringComparison.Ordinal))
+            if (!string.Equals(name(a![i]), name(b![i]), StringComparison.Ordinal))
             {
                 return false;
             }

@@ -9,7 +9,9 @@ namespace ClientLb.Kubernetes.Watching;
 /// <summary>
 /// Shares watches: one view per (namespace, service) however many sources (ports, schemes) use it, one watch
 /// scope per service, and one namespace-wide scope instead once <see cref="KubernetesSourceOptions.NamespaceWatchThreshold"/>
-/// services of a namespace are watched. A scope stops when no source uses it any more.
+/// services of a namespace are watched, back to per-service scopes when fewer than half of that remain. Every switch
+/// is a hand-over per view (<see cref="WatchScope.Adopt"/>): the old scope feeds a view until the new one's state is
+/// not older, and stops when it feeds no view. A scope stops when no source uses it any more.
 /// </summary>
 internal sealed class KubernetesWatchManager : IAsyncDisposable
 {
@@ -76,24 +78,20 @@ internal sealed class KubernetesWatchManager : IAsyncDisposable
                 view.References++;
                 return new ViewLease(this, view);
             }
-            view = new ServiceView(ns, service, _time) { References = 1 };
+            view = new ServiceView(ns, service, _time, _ => HandedOver(group)) { References = 1 };
             group.Views = group.Views.Add(service, view);
-            if (group.Wide is null && group.Views.Count >= _options.NamespaceWatchThreshold)
+            if (!group.WideTarget && group.Views.Count >= _options.NamespaceWatchThreshold)
             {
-                StartWideLocked(group);
+                GoWideLocked(group);
             }
-            if (group.Wide is WatchScope wide)
+            if (group.WideTarget)
             {
                 // Served from the namespace-wide cache, or from its first list when that is still running.
-                wide.Attach(view);
+                group.Wide!.Attach(view);
             }
             else
             {
-                var scope = new WatchScope(_api, ns, service,
-                    name => name == service ? group.Views.GetValueOrDefault(name) : null,
-                    () => group.Views.TryGetValue(service, out ServiceView? v) ? [v] : [],
-                    null, _settings, _time, _logger, _metrics);
-                group.PerService[service] = scope;
+                WatchScope scope = StartPerServiceLocked(group, service);
                 scope.Attach(view);
                 scope.Start();
             }
@@ -101,42 +99,112 @@ internal sealed class KubernetesWatchManager : IAsyncDisposable
         }
     }
 
-    private void StartWideLocked(NamespaceGroup group)
+    /// <summary>
+    /// Fewer than this many watched services switch a namespace-wide namespace back to per-service scopes: half the
+    /// threshold, so a count moving around the threshold does not re-list the namespace (or every service) each time,
+    /// while a namespace that lost most of its services stops caching and streaming all the others. Thresholds of 1
+    /// and 2 never switch back (the namespace-wide scope then ends with the last service).
+    /// </summary>
+    private bool BelowLowWater(NamespaceGroup group) => group.Views.Count * 2 < _options.NamespaceWatchThreshold;
+
+    private WatchScope StartPerServiceLocked(NamespaceGroup group, string service)
     {
-        Log.NamespaceWide(_logger, group.Namespace, group.Views.Count);
-        WatchScope? wide = null;
-        wide = new WatchScope(_api, group.Namespace, null,
+        var scope = new WatchScope(_api, group.Namespace, service,
+            name => name == service ? group.Views.GetValueOrDefault(name) : null,
+            () => group.Views.TryGetValue(service, out ServiceView? v) ? [v] : [],
+            _settings, _time, _logger, _metrics);
+        group.PerService[service] = scope;
+        return scope;
+    }
+
+    private void GoWideLocked(NamespaceGroup group)
+    {
+        group.WideTarget = true;
+        if (group.Wide is WatchScope running)
+        {
+            // Still switching back: the namespace-wide scope is current, take back the views it handed over.
+            Log.NamespaceWide(_logger, group.Namespace, group.Views.Count, resumed: true);
+            foreach (ServiceView view in group.Views.Values)
+            {
+                running.Adopt(view);
+            }
+            CollectLocked(group);
+            return;
+        }
+        Log.NamespaceWide(_logger, group.Namespace, group.Views.Count, resumed: false);
+        var wide = new WatchScope(_api, group.Namespace, null,
             name => group.Views.GetValueOrDefault(name),
             () => group.Views.Values,
-            // Called under the scope's lock: hand over on another thread to keep the lock order manager -> scope -> view.
-            synced => _ = Task.Run(() => HandOver(group, synced)),
             _settings, _time, _logger, _metrics);
         group.Wide = wide;
+        foreach (ServiceView view in group.Views.Values)
+        {
+            // Each view moves once the namespace-wide list caught up with it; its per-service scope feeds it until then.
+            wide.Adopt(view);
+        }
         wide.Start();
     }
 
-    /// <summary>The namespace-wide scope has listed everything: it feeds every view and the per-service scopes stop.</summary>
-    private void HandOver(NamespaceGroup group, WatchScope wide)
+    private void GoPerServiceLocked(NamespaceGroup group)
     {
-        List<WatchScope> retired;
-        lock (_gate)
+        Log.PerServiceWatches(_logger, group.Namespace, group.Views.Count);
+        group.WideTarget = false;
+        foreach ((string service, ServiceView view) in group.Views)
         {
-            if (group.Wide != wide)
+            // A per-service scope left from an unfinished switch to namespace-wide still runs: take it back.
+            if (group.PerService.TryGetValue(service, out WatchScope? scope))
             {
-                return;
+                scope.Adopt(view);
+                continue;
             }
-            group.WideSynced = true;
-            foreach (ServiceView view in group.Views.Values)
+            scope = StartPerServiceLocked(group, service);
+            scope.Adopt(view);
+            scope.Start();
+        }
+        CollectLocked(group);
+    }
+
+    /// <summary>A view changed feeder: stop the scopes that no longer feed anything.</summary>
+    private void HandedOver(NamespaceGroup group)
+    {
+        // Called under a scope's and a view's lock: collect on another thread to keep the lock order manager -> scope -> view.
+        _ = Task.Run(() =>
+        {
+            lock (_gate)
             {
-                if (view.Feeder != wide)
+                if (!_disposed && _groups.GetValueOrDefault(group.Namespace) == group)
                 {
-                    wide.Attach(view);
+                    CollectLocked(group);
                 }
             }
-            retired = [.. group.PerService.Values];
-            group.PerService.Clear();
-            StopLocked(retired);
+        });
+    }
+
+    /// <summary>Stops the scopes of the mode being left once no view is fed by them any more.</summary>
+    private void CollectLocked(NamespaceGroup group)
+    {
+        // Feeder is read without the view's lock: a view switching meanwhile calls HandedOver, which collects again.
+        var retired = new List<WatchScope>();
+        if (group.WideTarget)
+        {
+            foreach ((string service, WatchScope scope) in group.PerService)
+            {
+                if (group.Views.GetValueOrDefault(service)?.Feeder != scope)
+                {
+                    retired.Add(scope);
+                }
+            }
+            foreach (WatchScope scope in retired)
+            {
+                group.PerService.Remove(scope.ServiceName!);
+            }
         }
+        else if (group.Wide is WatchScope wide && group.Views.Values.All(v => v.Feeder != wide))
+        {
+            retired.Add(wide);
+            group.Wide = null;
+        }
+        StopLocked(retired);
     }
 
     internal void Release(ServiceView view)
@@ -162,6 +230,18 @@ internal sealed class KubernetesWatchManager : IAsyncDisposable
                 _groups.Remove(group.Namespace);
             }
             StopLocked(retired);
+            if (group.Views.Count > 0)
+            {
+                if (group.WideTarget && BelowLowWater(group))
+                {
+                    GoPerServiceLocked(group);
+                }
+                else
+                {
+                    // The released view may have been the last one a retiring scope still fed.
+                    CollectLocked(group);
+                }
+            }
         }
     }
 
@@ -210,9 +290,11 @@ internal sealed class KubernetesWatchManager : IAsyncDisposable
 
         public Dictionary<string, WatchScope> PerService { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>The namespace-wide scope: the target, or still feeding views while switching back.</summary>
         public WatchScope? Wide { get; set; }
 
-        public bool WideSynced { get; set; }
+        /// <summary>Whether views are (being) moved to <see cref="Wide"/>; else to their per-service scopes.</summary>
+        public bool WideTarget { get; set; }
 
         public IEnumerable<WatchScope> AllScopes() => Wide is null ? PerService.Values : PerService.Values.Append(Wide);
     }

@@ -6,22 +6,31 @@ namespace ClientLb.Kubernetes.Watching;
 /// The shared state of one (namespace, service): fed by exactly one watch scope at a time (per-service or
 /// namespace-wide), read by every source of the service whatever its port. Subscribers are called in order,
 /// one change at a time, under the view's lock, so no source can publish an older state after a newer one.
+/// A hand-over to another scope waits until that scope's state is not older than the view's (see
+/// <see cref="ServiceData.CanReplace"/>); until then the current feeder goes on feeding.
 /// </summary>
 internal sealed class ServiceView
 {
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
+    private readonly Action<ServiceView>? _handedOver;
     private ImmutableArray<Action<ServiceView>> _subscribers = [];
     private ServiceData _data;
     private Exception? _error;
     private DateTimeOffset? _failingSince;
     private DateTimeOffset? _lastSuccess;
+    private ServiceData? _pendingData;
 
-    public ServiceView(string ns, string name, TimeProvider time)
+    /// <param name="ns">The namespace.</param>
+    /// <param name="name">The service name.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="handedOver">Called, under the view's lock, after a hand-over made another scope the feeder.</param>
+    public ServiceView(string ns, string name, TimeProvider time, Action<ServiceView>? handedOver = null)
     {
         Namespace = ns;
         Name = name;
         _time = time;
+        _handedOver = handedOver;
         _data = ServiceData.Empty(ns, name);
     }
 
@@ -33,6 +42,9 @@ internal sealed class ServiceView
 
     /// <summary>The scope allowed to feed this view; changes only under the lock.</summary>
     public WatchScope? Feeder { get; private set; }
+
+    /// <summary>The scope a hand-over waits for, if any; changes only under the lock.</summary>
+    public WatchScope? Pending { get; private set; }
 
     /// <summary>How many sources use this view.</summary>
     public int References { get; set; }
@@ -67,17 +79,40 @@ internal sealed class ServiceView
         return new Unsubscriber(this, callback);
     }
 
-    /// <summary>Makes <paramref name="scope"/> the feeder and applies its current state for this service.</summary>
+    /// <summary>Makes <paramref name="scope"/> the feeder at once and applies its current state (a view with no data yet).</summary>
     public void SwitchFeeder(WatchScope scope, ServiceData data, bool healthy)
     {
         lock (_gate)
         {
             Feeder = scope;
+            Pending = null;
+            _pendingData = null;
             SetLocked(data, healthy ? null : _error);
         }
     }
 
-    /// <summary>Applies new data from <paramref name="scope"/>; ignored unless it is the feeder.</summary>
+    /// <summary>
+    /// Hands the view over to <paramref name="scope"/> as soon as its state (<paramref name="data"/> now, or what it
+    /// applies later) can replace the view's; the current feeder goes on feeding until then. Replaces any earlier
+    /// pending hand-over; cancels it when <paramref name="scope"/> already feeds the view.
+    /// </summary>
+    public void HandOverTo(WatchScope scope, ServiceData data)
+    {
+        lock (_gate)
+        {
+            if (Feeder == scope)
+            {
+                Pending = null;
+                _pendingData = null;
+                return;
+            }
+            Pending = scope;
+            _pendingData = data;
+            TryHandOverLocked();
+        }
+    }
+
+    /// <summary>Applies new data from <paramref name="scope"/> when it is the feeder; records it when a hand-over waits for it.</summary>
     public void Apply(WatchScope scope, ServiceData data)
     {
         lock (_gate)
@@ -86,7 +121,30 @@ internal sealed class ServiceView
             {
                 SetLocked(data, null);
             }
+            else if (Pending == scope)
+            {
+                _pendingData = data;
+            }
+            else
+            {
+                return;
+            }
+            // Either side may be the one that catches up: the pending scope's news, or the feeder reaching its state.
+            TryHandOverLocked();
         }
+    }
+
+    private void TryHandOverLocked()
+    {
+        if (Pending is not WatchScope next || _pendingData is not ServiceData data || !data.CanReplace(_data))
+        {
+            return;
+        }
+        Feeder = next;
+        Pending = null;
+        _pendingData = null;
+        SetLocked(data, null);
+        _handedOver?.Invoke(this);
     }
 
     /// <summary>Records a failure of the feeder; the data stays (last known good).</summary>

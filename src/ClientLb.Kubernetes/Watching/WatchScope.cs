@@ -31,25 +31,25 @@ internal sealed class WatchScope : IAsyncDisposable
     private bool _servicesListed;
     private bool _slicesFailing;
     private bool _servicesFailing;
+    private string? _slicesAt;
+    private string? _servicesAt;
 
     /// <param name="api">The API.</param>
     /// <param name="ns">The namespace.</param>
     /// <param name="service">The one service watched, or null for the whole namespace.</param>
     /// <param name="viewOf">The view of a service name, if any is in use.</param>
-    /// <param name="views">Every view this scope may feed (for failures).</param>
-    /// <param name="onSynced">Called once, after both lists completed.</param>
+    /// <param name="views">Every view this scope may feed (for failures, and to tell each the state once listed).</param>
     /// <param name="settings">Loop timing.</param>
     /// <param name="time">The clock.</param>
     /// <param name="logger">The logger.</param>
     /// <param name="metrics">The metrics.</param>
     public WatchScope(IKubernetesApi api, string ns, string? service, Func<string, ServiceView?> viewOf, Func<IEnumerable<ServiceView>> views,
-        Action<WatchScope>? onSynced, WatchSettings settings, TimeProvider time, ILogger logger, KubernetesMetrics metrics)
+        WatchSettings settings, TimeProvider time, ILogger logger, KubernetesMetrics metrics)
     {
         Namespace = ns;
         ServiceName = service;
         _viewOf = viewOf;
         _views = views;
-        OnSynced = onSynced;
         var sliceOptions = new ListOptions(LabelSelector: service is null ? ServiceNameLabel : $"{ServiceNameLabel}={service}");
         var serviceOptions = new ListOptions(FieldSelector: service is null ? null : $"metadata.name={service}");
         string where = service is null ? $"namespace {ns}" : $"{ns}/{service}";
@@ -99,8 +99,6 @@ internal sealed class WatchScope : IAsyncDisposable
         }
     }
 
-    private Action<WatchScope>? OnSynced { get; set; }
-
     /// <summary>
     /// Makes this scope the view's feeder with its current state for that service, under this scope's lock so no
     /// delivery can fall between reading the state and switching.
@@ -113,10 +111,26 @@ internal sealed class WatchScope : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Hands the view over to this scope once this scope's state of the service is not older than the view's (at once
+    /// when it is not); the view's current feeder goes on feeding until then. Under this scope's lock like <see cref="Attach"/>.
+    /// </summary>
+    public void Adopt(ServiceView view)
+    {
+        lock (_gate)
+        {
+            view.HandOverTo(this, DataOfLocked(view.Name));
+        }
+    }
+
     private ServiceData DataOfLocked(string service)
     {
         ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
-        return new ServiceData(Namespace, service, _services.GetValueOrDefault(service), slices, _slicesListed && _servicesListed);
+        return new ServiceData(Namespace, service, _services.GetValueOrDefault(service), slices, _slicesListed && _servicesListed)
+        {
+            SlicesVersion = _slicesAt,
+            ServicesVersion = _servicesAt,
+        };
     }
 
     /// <summary>Feeds the view of <paramref name="service"/>, if it exists, from the cache (caller holds the lock).</summary>
@@ -148,11 +162,6 @@ internal sealed class WatchScope : IAsyncDisposable
             }
         }
         DeliverAllLocked(touched);
-        if (synced && OnSynced is Action<WatchScope> callback)
-        {
-            OnSynced = null;
-            callback(this);
-        }
     }
 
     private static string? ServiceOf(EndpointSlice slice) =>
@@ -184,6 +193,8 @@ internal sealed class WatchScope : IAsyncDisposable
                 _slices[service] = [.. list];
             }
             _slicesListed = true;
+            // Set before the sink is called: the version this list was read at.
+            _slicesAt = _slicesWatcher.ResourceVersion;
             AfterListLocked(touched);
         }
     }
@@ -192,6 +203,7 @@ internal sealed class WatchScope : IAsyncDisposable
     {
         lock (_gate)
         {
+            _slicesAt = slice.Metadata.ResourceVersion ?? _slicesAt;
             if (ServiceOf(slice) is not string service || slice.Metadata.Name is not string name)
             {
                 return;
@@ -214,6 +226,8 @@ internal sealed class WatchScope : IAsyncDisposable
     {
         lock (_gate)
         {
+            // A deleted object carries the resourceVersion of its deletion.
+            _slicesAt = slice.Metadata.ResourceVersion ?? _slicesAt;
             if (slice.Metadata.Name is string name && _serviceOfSlice.Remove(name, out string? service))
             {
                 RemoveLocked(service, name);
@@ -279,6 +293,7 @@ internal sealed class WatchScope : IAsyncDisposable
                 }
             }
             _servicesListed = true;
+            _servicesAt = _servicesWatcher.ResourceVersion;
             AfterListLocked(touched);
         }
     }
@@ -287,6 +302,7 @@ internal sealed class WatchScope : IAsyncDisposable
     {
         lock (_gate)
         {
+            _servicesAt = service.Metadata.ResourceVersion ?? _servicesAt;
             if (service.Metadata.Name is string name)
             {
                 _services[name] = service;
@@ -299,6 +315,7 @@ internal sealed class WatchScope : IAsyncDisposable
     {
         lock (_gate)
         {
+            _servicesAt = service.Metadata.ResourceVersion ?? _servicesAt;
             if (service.Metadata.Name is string name && _services.Remove(name))
             {
                 DeliverLocked(name);

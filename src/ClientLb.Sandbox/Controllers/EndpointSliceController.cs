@@ -8,8 +8,8 @@ namespace ClientLb.Sandbox.Controllers;
 /// <summary>
 /// The EndpointSlice controller, as kube-controller-manager runs it: for every service with a selector, slices
 /// labelled kubernetes.io/service-name and endpointslice.kubernetes.io/managed-by, at most N endpoints each,
-/// endpoints grouped by their resolved port set, conditions ready/serving/terminating, nodeName, zone, and zone
-/// hints when the service asks for topology-aware routing. Endpoints stay in their slice while they exist so
+/// endpoints grouped by their resolved port set, conditions ready/serving/terminating, nodeName, zone, and hints
+/// when the service asks for topology-aware routing (annotation) or a trafficDistribution. Endpoints stay in their slice while they exist so
 /// one pod change rewrites one slice. Slices of selectorless services are left to their users.
 /// </summary>
 internal sealed class EndpointSliceController(ObjectStore store, ILogger logger, int maxEndpointsPerSlice) : Controller(store, logger)
@@ -71,6 +71,8 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
             && !string.IsNullOrEmpty(p.Root.Str("status", "podIP")) && !PodStatus.IsFinished(p));
         var groups = new Dictionary<string, (JsonArray, Dictionary<string, (string, JsonObject)>)>(StringComparer.Ordinal);
         var hinted = HintsWanted(svc) ? new List<JsonObject>() : null;
+        // The topology-mode annotation takes precedence over trafficDistribution, as in Kubernetes.
+        var distributionNodeHints = hinted is null ? DistributionHints(svc) : null;
         var zonesWithReady = new HashSet<string>();
         foreach (var pod in pods)
         {
@@ -80,12 +82,13 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
             var podReady = PodStatus.IsReady(pod);
             var terminating = pod.IsDeleting;
             var nodeName = pod.Root.Str("spec", "nodeName");
+            var ready = publishNotReady || (podReady && !terminating);
             var endpoint = new JsonObject
             {
                 ["addresses"] = new JsonArray(pod.Root.Str("status", "podIP")),
                 ["conditions"] = new JsonObject
                 {
-                    ["ready"] = publishNotReady || (podReady && !terminating),
+                    ["ready"] = ready,
                     ["serving"] = publishNotReady || podReady,
                     ["terminating"] = terminating,
                 },
@@ -101,6 +104,7 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
                     hinted?.Add(endpoint);
                 }
             }
+            if (distributionNodeHints is { } forNodes && ready) SetDistributionHints(endpoint, forNodes);
             group.Item2[pod.Uid] = (pod.Name, endpoint);
         }
         // Hints only when every zone with nodes has a ready endpoint; otherwise none, as the real controller falls back.
@@ -114,6 +118,29 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
         var annotations = svc.Root.Map("metadata", "annotations");
         return annotations.GetValueOrDefault("service.kubernetes.io/topology-mode") is "Auto" or "auto"
             || annotations.GetValueOrDefault("service.kubernetes.io/topology-aware-hints") is "Auto" or "auto";
+    }
+
+    /// <summary>
+    /// Whether trafficDistribution asks for hints: null when not; else whether node hints too (PreferSameNode). PreferClose
+    /// and its newer name PreferSameZone get zone hints only.
+    /// </summary>
+    static bool? DistributionHints(StoredObject svc) => svc.Root.Str("spec", "trafficDistribution") switch
+    {
+        "PreferClose" or "PreferSameZone" => false,
+        "PreferSameNode" => true,
+        _ => null,
+    };
+
+    /// <summary>
+    /// The real controller's hints for a trafficDistribution, on ready endpoints only: the endpoint's own zone, and its own
+    /// node when <paramref name="forNodes"/> (PreferSameNode keeps zone hints for proxies that do not read node hints).
+    /// </summary>
+    static void SetDistributionHints(JsonObject endpoint, bool forNodes)
+    {
+        var hints = new JsonObject();
+        if (endpoint["zone"]?.GetValue<string>() is { } zone) hints["forZones"] = new JsonArray(new JsonObject { ["name"] = zone });
+        if (forNodes && endpoint["nodeName"]?.GetValue<string>() is { } node) hints["forNodes"] = new JsonArray(new JsonObject { ["name"] = node });
+        if (hints.Count > 0) endpoint["hints"] = hints;
     }
 
     /// <summary>The service ports as this pod serves them: targetPort by number, or by name looked up in the pod's containers.</summary>

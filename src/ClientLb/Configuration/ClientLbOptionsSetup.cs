@@ -4,17 +4,27 @@ using Microsoft.Extensions.Options;
 namespace ClientLb.Configuration;
 
 /// <summary>
-/// Fills <see cref="ClientLbOptions"/> from the app's configuration, when it has one: the <c>ClientLb</c> section,
+/// Fills <see cref="ClientLbOptions"/> from the environment's locality variables (<see cref="NodeNameVariables"/>,
+/// <see cref="ZoneVariables"/>), then from the app's configuration, when it has one: the <c>ClientLb</c> section,
 /// and the <c>Services</c> section in the shape Microsoft.Extensions.ServiceDiscovery reads, so apps configured
-/// for it work unchanged. Runs before any code-based configure action.
+/// for it work unchanged. Runs before any code-based configure action, so configuration and code win over the environment.
 /// </summary>
-internal sealed class ClientLbOptionsSetup(IConfiguration? configuration = null) : IConfigureOptions<ClientLbOptions>
+internal sealed class ClientLbOptionsSetup(IConfiguration? configuration = null, Func<string, string?>? environment = null) : IConfigureOptions<ClientLbOptions>
 {
     /// <summary>The root section of Microsoft.Extensions.ServiceDiscovery's configuration provider.</summary>
     public const string ServiceDiscoverySectionName = "Services";
 
+    /// <summary>Where the node name comes from when nothing configures it, first set wins: the downward API's <c>spec.nodeName</c> as usually named.</summary>
+    public static readonly string[] NodeNameVariables = ["NODE_NAME", "KUBERNETES_NODE_NAME"];
+
+    /// <summary>Where the zone comes from when nothing configures it, first set wins: the node's <c>topology.kubernetes.io/zone</c> label, passed in by the deployment.</summary>
+    public static readonly string[] ZoneVariables = ["NODE_ZONE", "TOPOLOGY_ZONE"];
+
     public void Configure(ClientLbOptions options)
     {
+        Func<string, string?> variable = environment ?? Environment.GetEnvironmentVariable;
+        options.Locality.NodeName ??= FirstSet(variable, NodeNameVariables);
+        options.Locality.Zone ??= FirstSet(variable, ZoneVariables);
         if (configuration is null)
         {
             return;
@@ -32,6 +42,9 @@ internal sealed class ClientLbOptionsSetup(IConfiguration? configuration = null)
         IConfigurationSection section = configuration.GetSection(ClientLbOptions.SectionName);
         section.Bind(options);
     }
+
+    private static string? FirstSet(Func<string, string?> variable, string[] names) =>
+        names.Select(variable).FirstOrDefault(static value => !string.IsNullOrWhiteSpace(value))?.Trim();
 
     private static ServiceOptions GetOrAdd(ClientLbOptions options, string name)
     {

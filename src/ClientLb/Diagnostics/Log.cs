@@ -41,7 +41,7 @@ internal static partial class Log
     [LoggerMessage(12, LogLevel.Information, "Service {Service}: panic over: {Healthy} of {Total} endpoints healthy")]
     public static partial void PanicLeft(ILogger logger, string service, int healthy, int total);
 
-    [LoggerMessage(13, LogLevel.Information, "Service {Service}: topology preference now keeps traffic at level {Level} ({Candidates} of {Eligible} eligible endpoints)")]
+    [LoggerMessage(13, LogLevel.Information, "Service {Service}: topology now keeps traffic on {Level} ({Candidates} of {Eligible} eligible endpoints)")]
     public static partial void TopologyLevelChanged(ILogger logger, string service, string level, int candidates, int eligible);
 
     [LoggerMessage(14, LogLevel.Debug, "Service {Service}: retry budget spent; attempt on {Endpoint} failed ({Reason}) and is not retried")]

@@ -20,12 +20,15 @@ public sealed class Endpoint : IEquatable<Endpoint>
     /// <param name="weight">A relative weight, at least 1.</param>
     /// <param name="scheme">The scheme the endpoint must be called with, if its source says so.</param>
     /// <param name="zoneHints">The zones this endpoint should serve (EndpointSlice <c>hints.forZones</c>); empty when none.</param>
-    public Endpoint(IPAddress address, int port, EndpointConditions? conditions = null, string? hostname = null, string? zone = null, string? nodeName = null, int weight = 1, string? scheme = null, IReadOnlyList<string>? zoneHints = null)
-        : this(address ?? throw new ArgumentNullException(nameof(address)), address.ToString(), port, conditions, hostname, zone, nodeName, weight, scheme, zoneHints)
+    /// <param name="nodeHints">The nodes this endpoint should serve (EndpointSlice <c>hints.forNodes</c>); empty when none.</param>
+    public Endpoint(IPAddress address, int port, EndpointConditions? conditions = null, string? hostname = null, string? zone = null, string? nodeName = null, int weight = 1, string? scheme = null,
+        IReadOnlyList<string>? zoneHints = null, IReadOnlyList<string>? nodeHints = null)
+        : this(address ?? throw new ArgumentNullException(nameof(address)), address.ToString(), port, conditions, hostname, zone, nodeName, weight, scheme, zoneHints, nodeHints)
     {
     }
 
-    private Endpoint(IPAddress? address, string host, int port, EndpointConditions? conditions, string? hostname, string? zone, string? nodeName, int weight, string? scheme, IReadOnlyList<string>? zoneHints = null)
+    private Endpoint(IPAddress? address, string host, int port, EndpointConditions? conditions, string? hostname, string? zone, string? nodeName, int weight, string? scheme,
+        IReadOnlyList<string>? zoneHints = null, IReadOnlyList<string>? nodeHints = null)
     {
         if (port is < 1 or > 65535)
         {
@@ -45,6 +48,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
         Weight = weight;
         Scheme = scheme;
         ZoneHints = zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints];
+        NodeHints = nodeHints is null || nodeHints.Count == 0 ? [] : [.. nodeHints];
         string portText = port.ToString(CultureInfo.InvariantCulture);
         Authority = address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? "[" + host + "]:" + portText : host + ":" + portText;
         EndPoint = address is not null ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
@@ -104,9 +108,15 @@ public sealed class Endpoint : IEquatable<Endpoint>
     /// </summary>
     public IReadOnlyList<string> ZoneHints { get; }
 
+    /// <summary>
+    /// The nodes this endpoint should serve, from the EndpointSlice topology hints (<c>hints.forNodes[].name</c>, set for
+    /// <c>trafficDistribution: PreferSameNode</c>); empty when the source gave none. See <see cref="TopologyFilter"/>.
+    /// </summary>
+    public IReadOnlyList<string> NodeHints { get; }
+
     /// <summary>Returns a copy with other conditions.</summary>
     public Endpoint WithConditions(EndpointConditions conditions) =>
-        new(Address, Host, Port, conditions, Hostname, Zone, NodeName, Weight, Scheme, ZoneHints);
+        new(Address, Host, Port, conditions, Hostname, Zone, NodeName, Weight, Scheme, ZoneHints, NodeHints);
 
     /// <summary>
     /// Parses <c>host:port</c>, <c>[v6]:port</c> or <c>scheme://host:port</c> (a trailing <c>/</c> is allowed).
@@ -232,7 +242,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
         other is not null && SameAddress(other) && Conditions == other.Conditions && Weight == other.Weight &&
         string.Equals(Hostname, other.Hostname, StringComparison.Ordinal) && string.Equals(Zone, other.Zone, StringComparison.Ordinal) &&
         string.Equals(NodeName, other.NodeName, StringComparison.Ordinal) && string.Equals(Scheme, other.Scheme, StringComparison.Ordinal) &&
-        ZoneHints.SequenceEqual(other.ZoneHints, StringComparer.Ordinal);
+        ZoneHints.SequenceEqual(other.ZoneHints, StringComparer.Ordinal) && NodeHints.SequenceEqual(other.NodeHints, StringComparer.Ordinal);
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => Equals(obj as Endpoint);

@@ -1,50 +1,124 @@
 namespace ClientLb.Endpoints;
 
-/// <summary>How local a set of endpoints is.</summary>
+/// <summary>Which endpoints traffic is kept on, and by which rule.</summary>
 public enum TopologyLevel
 {
-    /// <summary>Endpoints on the same node as the client.</summary>
+    /// <summary>Endpoints on the same node as the client (the opt-in location preference).</summary>
     Node,
 
-    /// <summary>Endpoints in the same zone as the client.</summary>
+    /// <summary>Endpoints in the same zone as the client (the opt-in location preference).</summary>
     Zone,
 
     /// <summary>Every endpoint.</summary>
     Any,
+
+    /// <summary>Endpoints whose EndpointSlice hints name the client's node (<c>hints.forNodes</c>, <c>trafficDistribution: PreferSameNode</c>).</summary>
+    NodeHints,
+
+    /// <summary>Endpoints whose EndpointSlice hints name the client's zone (<c>hints.forZones</c>, e.g. <c>trafficDistribution: PreferSameZone</c>).</summary>
+    ZoneHints,
 }
 
 /// <summary>
-/// Topology preference, shared by the SDK and the agent: keep traffic on the client's node, else in its zone, as long
-/// as enough of that local set is healthy; below <c>minHealthyShare</c> widen to the next set, so a local outage
-/// spills over instead of overloading the few local survivors. Runs after <see cref="EndpointSelector"/>.
+/// Topology, shared by the SDK and the agent; runs after <see cref="EndpointSelector"/>. First the EndpointSlice hints,
+/// as kube-proxy reads them (<c>pkg/proxy/topology.go</c>): the Service's owner asked for them through
+/// <c>trafficDistribution</c>, so they apply whenever present and the client knows its node or zone. Then, opt-in, the
+/// location preference: the client's node, else its zone, as long as enough of that local set is healthy; below
+/// <c>minHealthyShare</c> it widens to the next set, so a local outage spills over instead of overloading the few local
+/// survivors.
 /// </summary>
 public static class TopologyFilter
 {
     /// <summary>
-    /// Chooses the narrowest level whose endpoints are at least <paramref name="minHealthyShare"/> healthy (and at least
-    /// one healthy). <paramref name="endpoints"/> are the eligible candidates; <paramref name="isHealthy"/> says which of
-    /// them may take traffic now (e.g. not ejected by passive health; for the agent, every eligible endpoint).
+    /// Chooses where traffic stays among <paramref name="endpoints"/>, the eligible candidates;
+    /// <paramref name="isHealthy"/> says which of them may take traffic now (e.g. not ejected by passive health; for the
+    /// agent, every eligible endpoint).
+    /// <list type="number">
+    /// <item><see cref="HintedLevel"/>: <see cref="TopologyLevel.NodeHints"/> or <see cref="TopologyLevel.ZoneHints"/>, unless
+    /// none of the hinted endpoints is healthy (the hints cannot know about passive health).</item>
+    /// <item>With <paramref name="minHealthyShare"/> (the location preference is on): the narrowest of
+    /// <see cref="TopologyLevel.Node"/> and <see cref="TopologyLevel.Zone"/> whose endpoints are at least that share
+    /// healthy, and at least one.</item>
+    /// <item>Else <see cref="TopologyLevel.Any"/>.</item>
+    /// </list>
     /// </summary>
-    public static TopologyLevel Choose<T>(IReadOnlyList<T> endpoints, Func<T, Endpoint> endpointOf, Func<T, bool> isHealthy, string? node, string? zone, double minHealthyShare)
+    public static TopologyLevel Choose<T>(IReadOnlyList<T> endpoints, Func<T, Endpoint> endpointOf, Func<T, bool> isHealthy, string? node, string? zone, double? minHealthyShare)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        if (!string.IsNullOrEmpty(node) && IsHealthyEnough(endpoints, endpointOf, isHealthy, TopologyLevel.Node, node, zone, minHealthyShare))
+        ArgumentNullException.ThrowIfNull(endpointOf);
+        ArgumentNullException.ThrowIfNull(isHealthy);
+        TopologyLevel hinted = HintedLevel(endpoints, endpointOf, node, zone);
+        if (hinted != TopologyLevel.Any && IsHealthyEnough(endpoints, endpointOf, isHealthy, hinted, node, zone, 0))
+        {
+            return hinted;
+        }
+        if (minHealthyShare is not double share)
+        {
+            return TopologyLevel.Any;
+        }
+        if (!string.IsNullOrEmpty(node) && IsHealthyEnough(endpoints, endpointOf, isHealthy, TopologyLevel.Node, node, zone, share))
         {
             return TopologyLevel.Node;
         }
-        if (!string.IsNullOrEmpty(zone) && IsHealthyEnough(endpoints, endpointOf, isHealthy, TopologyLevel.Zone, node, zone, minHealthyShare))
+        if (!string.IsNullOrEmpty(zone) && IsHealthyEnough(endpoints, endpointOf, isHealthy, TopologyLevel.Zone, node, zone, share))
         {
             return TopologyLevel.Zone;
         }
         return TopologyLevel.Any;
     }
 
-    /// <summary>Whether <paramref name="endpoint"/> belongs to the set of <paramref name="level"/>.</summary>
-    public static bool IsIn(Endpoint endpoint, TopologyLevel level, string? node, string? zone) => level switch
+    /// <summary>
+    /// Kube-proxy's reading of the hints, over the ready endpoints: <see cref="TopologyLevel.NodeHints"/> when every one
+    /// has node hints and one names <paramref name="node"/>; else <see cref="TopologyLevel.ZoneHints"/> when every one has
+    /// zone hints and one names <paramref name="zone"/>; else <see cref="TopologyLevel.Any"/> (also when none is ready:
+    /// the serving-terminating fallback ignores hints).
+    /// </summary>
+    public static TopologyLevel HintedLevel<T>(IReadOnlyList<T> endpoints, Func<T, Endpoint> endpointOf, string? node, string? zone)
     {
-        TopologyLevel.Node => node is not null && string.Equals(endpoint.NodeName, node, StringComparison.Ordinal),
-        TopologyLevel.Zone => zone is not null && string.Equals(endpoint.Zone, zone, StringComparison.Ordinal),
-        _ => true,
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(endpointOf);
+        bool anyReady = false, allNodeHinted = true, forNode = false, allZoneHinted = true, forZone = false;
+        foreach (T candidate in endpoints)
+        {
+            Endpoint endpoint = endpointOf(candidate);
+            if (!endpoint.Conditions.Ready)
+            {
+                continue;
+            }
+            anyReady = true;
+            allNodeHinted &= endpoint.NodeHints.Count > 0;
+            forNode |= IsIn(endpoint, TopologyLevel.NodeHints, node, zone);
+            allZoneHinted &= endpoint.ZoneHints.Count > 0;
+            forZone |= IsIn(endpoint, TopologyLevel.ZoneHints, node, zone);
+        }
+        return !anyReady ? TopologyLevel.Any
+            : allNodeHinted && forNode ? TopologyLevel.NodeHints
+            : allZoneHinted && forZone ? TopologyLevel.ZoneHints
+            : TopologyLevel.Any;
+    }
+
+    /// <summary>Whether <paramref name="endpoint"/> belongs to the set of <paramref name="level"/>.</summary>
+    public static bool IsIn(Endpoint endpoint, TopologyLevel level, string? node, string? zone)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        return level switch
+        {
+            TopologyLevel.Node => !string.IsNullOrEmpty(node) && string.Equals(endpoint.NodeName, node, StringComparison.Ordinal),
+            TopologyLevel.Zone => !string.IsNullOrEmpty(zone) && string.Equals(endpoint.Zone, zone, StringComparison.Ordinal),
+            TopologyLevel.NodeHints => !string.IsNullOrEmpty(node) && endpoint.NodeHints.Contains(node, StringComparer.Ordinal),
+            TopologyLevel.ZoneHints => !string.IsNullOrEmpty(zone) && endpoint.ZoneHints.Contains(zone, StringComparer.Ordinal),
+            _ => true,
+        };
+    }
+
+    /// <summary>The level in words for logs: <c>same node</c>, <c>same zone</c>, <c>all</c>, <c>node hints</c>, <c>zone hints</c>.</summary>
+    public static string Describe(TopologyLevel level) => level switch
+    {
+        TopologyLevel.Node => "same node",
+        TopologyLevel.Zone => "same zone",
+        TopologyLevel.NodeHints => "node hints",
+        TopologyLevel.ZoneHints => "zone hints",
+        _ => "all",
     };
 
     private static bool IsHealthyEnough<T>(IReadOnlyList<T> endpoints, Func<T, Endpoint> endpointOf, Func<T, bool> isHealthy, TopologyLevel level, string? node, string? zone, double minHealthyShare)

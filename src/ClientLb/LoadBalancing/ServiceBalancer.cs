@@ -46,6 +46,8 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private int _ejectedCount;
     // Eligible endpoints the picker must skip (ejected or failing active health checks); zero allows the fast picker.
     private int _unhealthyCount;
+    // Eligible ready endpoints without node / zone hints: while one exists, kube-proxy's hint rule cannot apply.
+    private int _missingNodeHints, _missingZoneHints;
     private EndpointSelection? _selectionView;
     // The source's session affinity the settings were last read with: a change needs the full rebuild.
     private TimeSpan? _appliedAffinity;
@@ -109,7 +111,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     /// <summary>True while too few endpoints are healthy and every eligible endpoint is used regardless (panic threshold).</summary>
     public bool InPanic => Volatile.Read(ref _inPanic);
 
-    /// <summary>The topology level traffic is kept in (<see cref="TopologyLevel.Any"/> when topology preference is off).</summary>
+    /// <summary>Where traffic is kept: EndpointSlice hints, the opt-in location preference, or <see cref="TopologyLevel.Any"/>.</summary>
     public TopologyLevel TopologyLevel => (TopologyLevel)Volatile.Read(ref _topologyLevel);
 
     /// <summary>Every endpoint the balancer tracks, ejected ones included.</summary>
@@ -391,6 +393,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         var eligible = new BalancedEndpoint[selection.Eligible.Length];
         var seen = new HashSet<string>(StringComparer.Ordinal);
         int ejected = 0, unhealthy = 0;
+        _missingNodeHints = _missingZoneHints = 0;
         for (int i = 0; i < eligible.Length; i++)
         {
             Endpoint endpoint = selection.Eligible[i];
@@ -408,6 +411,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             }
             ejected += balanced.IsEjected ? 1 : 0;
             unhealthy += balanced.IsHealthy ? 0 : 1;
+            CountHints(endpoint, 1);
             balanced.Slot = i;
             seen.Add(endpoint.Authority);
             eligible[i] = balanced;
@@ -472,6 +476,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             if (IsEligible(endpoint, kind) && _byAuthority.Remove(endpoint.Authority, out BalancedEndpoint? gone))
             {
+                CountHints(gone.Endpoint, -1);
                 (leaving ??= []).Add(gone);
             }
         }
@@ -482,17 +487,21 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             {
                 if (isEligible)
                 {
+                    CountHints(existing.Endpoint, -1);
+                    CountHints(update.Current, 1);
                     existing.Update(update.Current);
                 }
                 else
                 {
                     _byAuthority.Remove(update.Current.Authority);
+                    CountHints(existing.Endpoint, -1);
                     (leaving ??= []).Add(existing);
                 }
             }
             else if (isEligible)
             {
                 (joining ??= []).Add(Join(update.Current, now, health));
+                CountHints(update.Current, 1);
             }
         }
         foreach (Endpoint endpoint in changes.Added)
@@ -500,6 +509,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             if (IsEligible(endpoint, kind))
             {
                 (joining ??= []).Add(Join(endpoint, now, health));
+                CountHints(endpoint, 1);
             }
         }
 
@@ -552,6 +562,35 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             Array.Resize(ref next, count);
         }
         return next;
+    }
+
+    // Hint counts of the eligible set, moved wherever an endpoint joins, leaves or changes.
+    private void CountHints(Endpoint endpoint, int delta)
+    {
+        if (endpoint.Conditions.Ready)
+        {
+            _missingNodeHints += endpoint.NodeHints.Count == 0 ? delta : 0;
+            _missingZoneHints += endpoint.ZoneHints.Count == 0 ? delta : 0;
+        }
+    }
+
+    /// <summary>
+    /// Whether TopologyFilter would keep all endpoints without looking: the location preference is off and the hint rule
+    /// cannot apply (no ready endpoint, or for each of node and zone, this process does not know it or some ready
+    /// endpoint lacks that hint).
+    /// </summary>
+    private bool TopologyIsAll
+    {
+        get
+        {
+            if (_context.Options.Topology.Enabled)
+            {
+                return false;
+            }
+            LocalityOptions locality = _context.Locality;
+            return _selectionKind != EndpointSelectionKind.Ready
+                || ((string.IsNullOrEmpty(locality.NodeName) || _missingNodeHints > 0) && (string.IsNullOrEmpty(locality.Zone) || _missingZoneHints > 0));
+        }
     }
 
     private BalancedEndpoint Join(Endpoint endpoint, long now, HealthSettings health)
@@ -636,7 +675,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private bool TryBuildPickerFast(List<BalancedEndpoint>? joining)
     {
         BalancedEndpoint[] eligible = _eligible;
-        if (eligible.Length == 0 || _policy is null || _unhealthyCount != 0 || _inPanic || _topologyLevel != (int)TopologyLevel.Any || _context.Options.Topology.Enabled)
+        if (eligible.Length == 0 || _policy is null || _unhealthyCount != 0 || _inPanic || _topologyLevel != (int)TopologyLevel.Any || !TopologyIsAll)
         {
             return false;
         }
@@ -670,9 +709,10 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         LocalityOptions locality = _context.Locality;
         HealthSettings health = _health;
 
-        TopologyLevel level = options.Topology.Enabled
-            ? TopologyFilter.Choose(eligible, static e => e.Endpoint, static e => e.IsHealthy, locality.NodeName, locality.Zone, options.Topology.MinHealthyShare)
-            : TopologyLevel.Any;
+        // EndpointSlice hints whenever the service has them; the location preference only when opted in. The counts
+        // say when neither can apply, which spares the pass over every endpoint.
+        TopologyLevel level = TopologyIsAll ? TopologyLevel.Any : TopologyFilter.Choose(eligible, static e => e.Endpoint, static e => e.IsHealthy, locality.NodeName, locality.Zone,
+            options.Topology.Enabled ? options.Topology.MinHealthyShare : null);
         BalancedEndpoint[] candidates = level == TopologyLevel.Any ? eligible
             : [.. eligible.Where(e => TopologyFilter.IsIn(e.Endpoint, level, locality.NodeName, locality.Zone))];
         BalancedEndpoint[] healthy = _unhealthyCount == 0 ? candidates : [.. candidates.Where(static e => e.IsHealthy)];
@@ -680,7 +720,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
 
         if ((int)level != _topologyLevel)
         {
-            Log.TopologyLevelChanged(_logger, Service.Id, level.ToString(), candidates.Length, eligible.Length);
+            Log.TopologyLevelChanged(_logger, Service.Id, TopologyFilter.Describe(level), candidates.Length, eligible.Length);
             Volatile.Write(ref _topologyLevel, (int)level);
         }
         if (panic != _inPanic)

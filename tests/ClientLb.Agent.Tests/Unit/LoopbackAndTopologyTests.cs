@@ -1,6 +1,7 @@
 using System.Net;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Validation;
+using ClientLb.Agent.Watch;
 using ClientLb.Endpoints;
 
 namespace ClientLb.Agent.Tests.Unit;
@@ -107,5 +108,44 @@ public sealed class LoopbackAndTopologyTests
         await agent.ApplyAsync([Web("10.96.0.1", Ep("10.1.0.1", "zone-a", "node-2"), Ep("10.1.0.3", "zone-b", "node-3"))], []);
         Assert.Contains("10.96.0.1 . tcp . 80 . 0-65535 : 10.1.0.1 . 8080", runner.Last);
         Assert.DoesNotContain(": 10.1.0.3 . 8080", runner.Last);
+    }
+
+    [Fact]
+    public void Endpoint_slice_hints_are_mapped_and_win_over_where_endpoints_run()
+    {
+        // The zones the (topology-mode: Auto) controller allocated, not where the pods run: kube-proxy follows the hints.
+        Kubernetes.Model.Endpoint At(string ip, string zone, string forZone, string? forNode = null) => new()
+        {
+            Addresses = [ip],
+            Conditions = new Kubernetes.Model.EndpointConditions { Ready = true },
+            Zone = zone,
+            Hints = new Kubernetes.Model.EndpointHints
+            {
+                ForZones = [new Kubernetes.Model.ForZone { Name = forZone }],
+                ForNodes = forNode is null ? null : [new Kubernetes.Model.ForNode { Name = forNode }],
+            },
+        };
+        var service = new Kubernetes.Model.Service
+        {
+            Metadata = new() { Name = "web", Namespace = "shop" },
+            Spec = new() { ClusterIP = "10.96.0.1", Ports = [new() { Name = "http", Port = 80 }] },
+        };
+        var slice = new Kubernetes.Model.EndpointSlice
+        {
+            Metadata = new() { Name = "web-1", Labels = new() { [ServiceStateMapper.ServiceNameLabel] = "web" } },
+            AddressType = "IPv4",
+            Ports = [new() { Name = "http", Port = 8080 }],
+            Endpoints = [At("10.1.0.1", "zone-a", "zone-b"), At("10.1.0.2", "zone-b", "zone-a")],
+        };
+        ServiceState state = ServiceStateMapper.Map(service, [slice], out _, [])!;
+        Assert.True(ServiceValidator.TryValidate(state, new ValidationPolicy(false, "node-1", "zone-a"), out ValidatedService? hinted, out _));
+        Assert.Equal(["10.1.0.2"], hinted.Ports[0].Targets.Select(t => t.Address.ToString()));
+
+        // Node hints for this node beat zone hints.
+        slice.Endpoints = [At("10.1.0.1", "zone-a", "zone-b", "node-1"), At("10.1.0.2", "zone-b", "zone-a", "node-2")];
+        state = ServiceStateMapper.Map(service, [slice], out _, [])!;
+        Assert.Equal(["node-1"], state.Ports[0].Endpoints[0].NodeHints);
+        Assert.True(ServiceValidator.TryValidate(state, new ValidationPolicy(false, "node-1", "zone-a"), out hinted, out _));
+        Assert.Equal(["10.1.0.1"], hinted.Ports[0].Targets.Select(t => t.Address.ToString()));
     }
 }

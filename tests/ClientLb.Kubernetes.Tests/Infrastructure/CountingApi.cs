@@ -27,35 +27,50 @@ public sealed class CountingApi(IKubernetesApi inner) : IKubernetesApi
 
     public int Count(string prefix) => Calls.Count(c => c.StartsWith(prefix, StringComparison.Ordinal));
 
-    private void Record(string call)
+    private readonly List<(string Prefix, Task Released)> _holds = [];
+
+    /// <summary>Makes calls starting with <paramref name="prefix"/> (recorded at once) wait until the returned source completes.</summary>
+    public TaskCompletionSource Hold(string prefix)
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            _holds.Add((prefix, release.Task));
+        }
+        return release;
+    }
+
+    private Task Record(string call, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             _calls.Add(call);
+            Task[] held = [.. _holds.Where(h => call.StartsWith(h.Prefix, StringComparison.Ordinal)).Select(h => h.Released)];
+            return held.Length == 0 ? Task.CompletedTask : Task.WhenAll(held).WaitAsync(cancellationToken);
         }
     }
 
-    public Task<KubernetesList<EndpointSlice>> ListEndpointSlicesAsync(string ns, ListOptions options, CancellationToken cancellationToken)
+    public async Task<KubernetesList<EndpointSlice>> ListEndpointSlicesAsync(string ns, ListOptions options, CancellationToken cancellationToken)
     {
-        Record($"list slices {ns} {options.LabelSelector}");
-        return inner.ListEndpointSlicesAsync(ns, options, cancellationToken);
+        await Record($"list slices {ns} {options.LabelSelector}", cancellationToken);
+        return await inner.ListEndpointSlicesAsync(ns, options, cancellationToken);
     }
 
-    public Task<IWatchStream<EndpointSlice>> WatchEndpointSlicesAsync(string ns, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<IWatchStream<EndpointSlice>> WatchEndpointSlicesAsync(string ns, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        Record($"watch slices {ns} {options.LabelSelector} @{resourceVersion}");
-        return inner.WatchEndpointSlicesAsync(ns, options, resourceVersion, timeout, cancellationToken);
+        await Record($"watch slices {ns} {options.LabelSelector} @{resourceVersion}", cancellationToken);
+        return await inner.WatchEndpointSlicesAsync(ns, options, resourceVersion, timeout, cancellationToken);
     }
 
-    public Task<KubernetesList<Service>> ListServicesAsync(string ns, ListOptions options, CancellationToken cancellationToken)
+    public async Task<KubernetesList<Service>> ListServicesAsync(string ns, ListOptions options, CancellationToken cancellationToken)
     {
-        Record($"list services {ns} {options.FieldSelector}");
-        return inner.ListServicesAsync(ns, options, cancellationToken);
+        await Record($"list services {ns} {options.FieldSelector}", cancellationToken);
+        return await inner.ListServicesAsync(ns, options, cancellationToken);
     }
 
-    public Task<IWatchStream<Service>> WatchServicesAsync(string ns, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<IWatchStream<Service>> WatchServicesAsync(string ns, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        Record($"watch services {ns} {options.FieldSelector} @{resourceVersion}");
-        return inner.WatchServicesAsync(ns, options, resourceVersion, timeout, cancellationToken);
+        await Record($"watch services {ns} {options.FieldSelector} @{resourceVersion}", cancellationToken);
+        return await inner.WatchServicesAsync(ns, options, resourceVersion, timeout, cancellationToken);
     }
 }

@@ -150,6 +150,31 @@ public class MappingTests
     }
 
     [Fact]
+    public void Node_hints_are_read_from_json_mapped_and_take_part_in_endpoint_equality()
+    {
+        const string json = """{"metadata":{"name":"s1","labels":{"kubernetes.io/service-name":"pay"}},"addressType":"IPv4","endpoints":[""" +
+            """{"addresses":["10.0.0.1"],"conditions":{"ready":true},"nodeName":"n1","zone":"z1","hints":{"forZones":[{"name":"z1"}],"forNodes":[{"name":"n1"}]}},""" +
+            """{"addresses":["10.0.0.2"],"conditions":{"ready":true},"nodeName":"n2","zone":"z1","hints":{"forZones":[{"name":"z1"}],"forNodes":[{"name":""}]}},""" +
+            """{"addresses":["10.0.0.3"],"conditions":{"ready":true},"nodeName":"n3"}],"ports":[{"name":"http","port":8080,"protocol":"TCP"}]}""";
+        EndpointSlice slice = System.Text.Json.JsonSerializer.Deserialize(json, KubernetesJsonContext.Default.EndpointSlice)!;
+        Assert.Equal("n1", slice.Endpoints![0].Hints!.ForNodes![0].Name);
+
+        List<ClientEndpoint> endpoints = EndpointMapper.Map([slice], new PortChoice("http", null));
+        Assert.Equal(["n1"], endpoints[0].NodeHints);
+        Assert.Equal(["z1"], endpoints[0].ZoneHints);
+        Assert.Empty(endpoints[1].NodeHints); // an empty name is no hint
+        Assert.Equal(["z1"], endpoints[1].ZoneHints);
+        Assert.Empty(endpoints[2].NodeHints);
+        Assert.Empty(endpoints[2].ZoneHints);
+
+        var a = new ClientEndpoint(System.Net.IPAddress.Loopback, 80, nodeHints: ["n1"]);
+        Assert.NotEqual(a, new ClientEndpoint(System.Net.IPAddress.Loopback, 80, nodeHints: ["n2"]));
+        Assert.NotEqual(a, new ClientEndpoint(System.Net.IPAddress.Loopback, 80));
+        Assert.Equal(a, new ClientEndpoint(System.Net.IPAddress.Loopback, 80, nodeHints: ["n1"]));
+        Assert.Equal(["n1"], a.WithConditions(new Endpoints.EndpointConditions(false, true, true)).NodeHints);
+    }
+
+    [Fact]
     public void Service_info_reads_type_headless_affinity_and_traffic_distribution()
     {
         var svc = new Service

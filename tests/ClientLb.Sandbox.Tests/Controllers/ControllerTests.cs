@@ -96,6 +96,41 @@ public class ControllerTests
     }
 
     [Fact]
+    public async Task Traffic_distribution_hints_each_ready_endpoint_with_its_own_zone_and_for_prefer_same_node_its_node()
+    {
+        await using var cluster = await SandboxCluster.StartAsync();
+        await cluster.CreateDeploymentAsync("near", 3);
+        var svc = (await cluster.CreateServiceAsync("near", "near", port: 80, targetPort: 8080))!;
+        await cluster.WaitForReadyEndpointsAsync("near", 3, cancellationToken: Deadline.In());
+        async Task<List<JsonNode>> HintedWhenAsync(string distribution, Func<JsonNode, bool> done)
+        {
+            svc = (await cluster.GetAsync("v1", "Service", "near"))!;
+            svc["spec"]!["trafficDistribution"] = distribution;
+            await cluster.ApplyManifestAsync(svc.ToJsonString());
+            await cluster.WaitUntilAsync(c => Endpoints(c.ListAsync("discovery.k8s.io/v1", "EndpointSlice").Result).All(done), Deadline.In());
+            return Endpoints(await cluster.ListAsync("discovery.k8s.io/v1", "EndpointSlice"));
+        }
+
+        List<JsonNode> sameNode = await HintedWhenAsync("PreferSameNode", e => e.At("hints", "forNodes") is not null);
+        Assert.All(sameNode, e => Assert.Equal((e.S("zone"), e.S("nodeName")), (e.S("hints", "forZones", "0", "name"), e.S("hints", "forNodes", "0", "name"))));
+        Assert.Equal(3, sameNode.Select(e => e.S("nodeName")).Distinct().Count());
+
+        // PreferSameZone is PreferClose's newer name: zone hints only.
+        List<JsonNode> sameZone = await HintedWhenAsync("PreferSameZone", e => e.At("hints", "forNodes") is null);
+        Assert.All(sameZone, e => Assert.Equal(e.S("zone"), e.S("hints", "forZones", "0", "name")));
+
+        // Not ready: no hints (the controller hints ready endpoints only).
+        await HintedWhenAsync("PreferSameNode", e => e.At("hints", "forNodes") is not null);
+        var pod = cluster.GetPods("app=near")[0];
+        await cluster.SetPodReadyAsync(pod.Name, false);
+        await cluster.WaitForReadyEndpointsAsync("near", 2, cancellationToken: Deadline.In());
+        var endpoints = Endpoints(await cluster.ListAsync("discovery.k8s.io/v1", "EndpointSlice"));
+        Assert.Null(endpoints.Single(e => e.S("targetRef", "name") == pod.Name).At("hints"));
+        Assert.Equal(2, endpoints.Count(e => e.At("hints", "forNodes") is not null));
+        Assert.Empty(cluster.ControllerErrors);
+    }
+
+    [Fact]
     public async Task Readiness_can_be_flipped_and_shows_in_endpoint_conditions()
     {
         await using var cluster = await SandboxCluster.StartAsync();

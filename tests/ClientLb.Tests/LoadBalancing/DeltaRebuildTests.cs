@@ -187,6 +187,34 @@ public sealed class DeltaRebuildTests
         Assert.Equal(["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host).Order());
     }
 
+    [Fact]
+    public async Task Hints_that_start_to_apply_through_a_delta_narrow_the_picker_and_widen_it_again()
+    {
+        (ClientLbTestHost host, TestSource source) = Create("svc", new() { ["ClientLb:Locality:Zone"] = "z1" });
+        await using ClientLbTestHost _ = host;
+        Endpoint Hinted(int last, string? zone) => new(IPAddress.Parse($"10.0.0.{last}"), 80, zoneHints: zone is null ? null : [zone]);
+        source.Set(Hinted(1, "z1"), Hinted(2, "z2"), Hinted(3, null));
+        ServiceBalancer balancer = host.Registry.GetBalancer("svc");
+        Assert.Equal(TopologyLevel.Any, balancer.TopologyLevel);
+        Assert.Equal(3, balancer.EligibleCount);
+
+        // The last endpoint without a hint gets one: every ready endpoint is hinted now, and one names z1.
+        source.Change([Hinted(3, "z2")]);
+        Assert.Equal(TopologyLevel.ZoneHints, balancer.TopologyLevel);
+        Assert.Equal(["10.0.0.1"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host));
+
+        // An unhinted endpoint joins: kube-proxy's rule stops applying.
+        source.Change([Hinted(4, null)]);
+        Assert.Equal(TopologyLevel.Any, balancer.TopologyLevel);
+        Assert.Equal(4, balancer.EligibleCount);
+
+        // It becomes not ready (ready endpoints are all hinted again), then leaves.
+        source.Change([new Endpoint(IPAddress.Parse("10.0.0.4"), 80, NotReady)]);
+        Assert.Equal(TopologyLevel.ZoneHints, balancer.TopologyLevel);
+        source.Change([], At(4));
+        Assert.Equal(["10.0.0.1"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host));
+    }
+
     private static void FailOnce(ServiceBalancer balancer, BalancedEndpoint endpoint)
     {
         long start = balancer.OnAttemptStart();
