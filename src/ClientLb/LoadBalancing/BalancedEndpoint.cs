@@ -142,6 +142,9 @@ public sealed partial class BalancedEndpoint
     /// <summary>The endpoint's index in its balancer's eligible array, -1 when not in it; written under the balancer's gate.</summary>
     internal int Slot { get; set; } = -1;
 
+    /// <summary>The endpoint's index in its balancer's topology candidates when a topology level narrows traffic; stale otherwise.</summary>
+    internal int LocalSlot { get; set; } = -1;
+
     /// <summary>How many times in a row the endpoint was ejected (drives the exponential ejection time).</summary>
     internal int Ejections { get; set; }
 

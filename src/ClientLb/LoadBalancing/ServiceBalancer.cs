@@ -46,8 +46,12 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private int _ejectedCount;
     // Eligible endpoints the picker must skip (ejected or failing active health checks); zero allows the fast picker.
     private int _unhealthyCount;
-    // Eligible ready endpoints without node / zone hints: while one exists, kube-proxy's hint rule cannot apply.
-    private int _missingNodeHints, _missingZoneHints;
+    // Topology counts over the eligible set, so the level is known without a pass (while nothing is unhealthy):
+    // ready endpoints without node / zone hints (while one exists kube-proxy's hint rule cannot apply), ready ones
+    // hinted for this node / zone, and endpoints running on this node / in this zone.
+    private int _missingNodeHints, _missingZoneHints, _hintedNode, _hintedZone, _inNode, _inZone;
+    // The endpoints of the current topology level when it narrows traffic (each knows its LocalSlot); null for all.
+    private BalancedEndpoint[]? _candidates;
     private EndpointSelection? _selectionView;
     // The source's session affinity the settings were last read with: a change needs the full rebuild.
     private TimeSpan? _appliedAffinity;
@@ -393,7 +397,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         var eligible = new BalancedEndpoint[selection.Eligible.Length];
         var seen = new HashSet<string>(StringComparer.Ordinal);
         int ejected = 0, unhealthy = 0;
-        _missingNodeHints = _missingZoneHints = 0;
+        _missingNodeHints = _missingZoneHints = _hintedNode = _hintedZone = _inNode = _inZone = 0;
         for (int i = 0; i < eligible.Length; i++)
         {
             Endpoint endpoint = selection.Eligible[i];
@@ -411,7 +415,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             }
             ejected += balanced.IsEjected ? 1 : 0;
             unhealthy += balanced.IsHealthy ? 0 : 1;
-            CountHints(endpoint, 1);
+            CountTopology(endpoint, 1);
             balanced.Slot = i;
             seen.Add(endpoint.Authority);
             eligible[i] = balanced;
@@ -472,11 +476,12 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         long now = _timeProvider.GetTimestamp();
         HealthSettings health = _health;
         List<BalancedEndpoint>? leaving = null, joining = null;
+        List<(BalancedEndpoint Endpoint, Endpoint Previous)>? changedInPlace = null;
         foreach (Endpoint endpoint in changes.Removed)
         {
             if (IsEligible(endpoint, kind) && _byAuthority.Remove(endpoint.Authority, out BalancedEndpoint? gone))
             {
-                CountHints(gone.Endpoint, -1);
+                CountTopology(gone.Endpoint, -1);
                 (leaving ??= []).Add(gone);
             }
         }
@@ -487,21 +492,22 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             {
                 if (isEligible)
                 {
-                    CountHints(existing.Endpoint, -1);
-                    CountHints(update.Current, 1);
+                    CountTopology(existing.Endpoint, -1);
+                    CountTopology(update.Current, 1);
+                    (changedInPlace ??= []).Add((existing, existing.Endpoint));
                     existing.Update(update.Current);
                 }
                 else
                 {
                     _byAuthority.Remove(update.Current.Authority);
-                    CountHints(existing.Endpoint, -1);
+                    CountTopology(existing.Endpoint, -1);
                     (leaving ??= []).Add(existing);
                 }
             }
             else if (isEligible)
             {
                 (joining ??= []).Add(Join(update.Current, now, health));
-                CountHints(update.Current, 1);
+                CountTopology(update.Current, 1);
             }
         }
         foreach (Endpoint endpoint in changes.Added)
@@ -509,7 +515,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             if (IsEligible(endpoint, kind))
             {
                 (joining ??= []).Add(Join(endpoint, now, health));
-                CountHints(endpoint, 1);
+                CountTopology(endpoint, 1);
             }
         }
 
@@ -520,7 +526,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         _builtVersion = snapshot.Version;
         _deltaRebuilds++;
         SetSelection(kind, total, ready, servingTerminating);
-        if (!TryBuildPickerFast(joining))
+        if (!TryBuildPickerFast(leaving, joining, changedInPlace))
         {
             BuildPicker(now);
         }
@@ -532,29 +538,29 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         return true;
     }
 
-    // A copy of the eligible array with the leavers taken out (the last endpoint moves into each hole) and the joiners
-    // appended; keeps every endpoint's Slot equal to its index.
-    private static BalancedEndpoint[] Edit(BalancedEndpoint[] current, List<BalancedEndpoint>? leaving, List<BalancedEndpoint>? joining)
+    // A copy of an endpoint array (the eligible one, or the topology level's when local) with the leavers taken out
+    // (the last endpoint moves into each hole) and the joiners appended; keeps each endpoint's slot equal to its index.
+    private static BalancedEndpoint[] Edit(BalancedEndpoint[] current, List<BalancedEndpoint>? leaving, List<BalancedEndpoint>? joining, bool local = false)
     {
         var next = new BalancedEndpoint[current.Length + (joining?.Count ?? 0)];
         Array.Copy(current, next, current.Length);
         int count = current.Length;
         foreach (BalancedEndpoint gone in leaving ?? [])
         {
-            int hole = gone.Slot;
+            int hole = local ? gone.LocalSlot : gone.Slot;
             if ((uint)hole >= (uint)count || !ReferenceEquals(next[hole], gone))
             {
                 continue;
             }
             BalancedEndpoint last = next[--count];
             next[hole] = last;
-            last.Slot = hole;
+            SetSlot(last, hole, local);
             next[count] = null!;
-            gone.Slot = -1;
+            SetSlot(gone, -1, local);
         }
         foreach (BalancedEndpoint joined in joining ?? [])
         {
-            joined.Slot = count;
+            SetSlot(joined, count, local);
             next[count++] = joined;
         }
         if (count != next.Length)
@@ -564,14 +570,77 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         return next;
     }
 
-    // Hint counts of the eligible set, moved wherever an endpoint joins, leaves or changes.
-    private void CountHints(Endpoint endpoint, int delta)
+    private static void SetSlot(BalancedEndpoint endpoint, int slot, bool local)
     {
+        if (local)
+        {
+            endpoint.LocalSlot = slot;
+        }
+        else
+        {
+            endpoint.Slot = slot;
+        }
+    }
+
+    private BalancedEndpoint Join(Endpoint endpoint, long now, HealthSettings health)
+    {
+        var balanced = new BalancedEndpoint(endpoint, Service.Id);
+        _byAuthority[endpoint.Authority] = balanced;
+        // Endpoints of the first answer start at full share; later arrivals ramp up (slow start).
+        if (_resolvedOnce && health.SlowStartTicks > 0)
+        {
+            balanced.StartWarming(now, health.SlowStartTicks);
+        }
+        return balanced;
+    }
+
+    // Topology counts of the eligible set, moved wherever an endpoint joins, leaves or changes.
+    private void CountTopology(Endpoint endpoint, int delta)
+    {
+        LocalityOptions locality = _context.Locality;
         if (endpoint.Conditions.Ready)
         {
             _missingNodeHints += endpoint.NodeHints.Count == 0 ? delta : 0;
             _missingZoneHints += endpoint.ZoneHints.Count == 0 ? delta : 0;
+            _hintedNode += TopologyFilter.IsIn(endpoint, TopologyLevel.NodeHints, locality.NodeName, locality.Zone) ? delta : 0;
+            _hintedZone += TopologyFilter.IsIn(endpoint, TopologyLevel.ZoneHints, locality.NodeName, locality.Zone) ? delta : 0;
         }
+        _inNode += TopologyFilter.IsIn(endpoint, TopologyLevel.Node, locality.NodeName, locality.Zone) ? delta : 0;
+        _inZone += TopologyFilter.IsIn(endpoint, TopologyLevel.Zone, locality.NodeName, locality.Zone) ? delta : 0;
+    }
+
+    /// <summary>
+    /// What <see cref="TopologyFilter.Choose"/> returns when every eligible endpoint is healthy, from the counts alone:
+    /// the hints when kube-proxy's rule applies, else the opted-in location preference's narrowest non-empty set
+    /// (all healthy, so any share is met), else all.
+    /// </summary>
+    private TopologyLevel LevelWhileAllHealthy()
+    {
+        LocalityOptions locality = _context.Locality;
+        bool node = !string.IsNullOrEmpty(locality.NodeName), zone = !string.IsNullOrEmpty(locality.Zone);
+        if (_selectionKind == EndpointSelectionKind.Ready)
+        {
+            if (node && _missingNodeHints == 0 && _hintedNode > 0)
+            {
+                return TopologyLevel.NodeHints;
+            }
+            if (zone && _missingZoneHints == 0 && _hintedZone > 0)
+            {
+                return TopologyLevel.ZoneHints;
+            }
+        }
+        if (_context.Options.Topology.Enabled)
+        {
+            if (node && _inNode > 0)
+            {
+                return TopologyLevel.Node;
+            }
+            if (zone && _inZone > 0)
+            {
+                return TopologyLevel.Zone;
+            }
+        }
+        return TopologyLevel.Any;
     }
 
     /// <summary>
@@ -591,18 +660,6 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             return _selectionKind != EndpointSelectionKind.Ready
                 || ((string.IsNullOrEmpty(locality.NodeName) || _missingNodeHints > 0) && (string.IsNullOrEmpty(locality.Zone) || _missingZoneHints > 0));
         }
-    }
-
-    private BalancedEndpoint Join(Endpoint endpoint, long now, HealthSettings health)
-    {
-        var balanced = new BalancedEndpoint(endpoint, Service.Id);
-        _byAuthority[endpoint.Authority] = balanced;
-        // Endpoints of the first answer start at full share; later arrivals ramp up (slow start).
-        if (_resolvedOnce && health.SlowStartTicks > 0)
-        {
-            balanced.StartWarming(now, health.SlowStartTicks);
-        }
-        return balanced;
     }
 
     private void Leave(BalancedEndpoint gone)
@@ -669,17 +726,66 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The picker over the whole eligible array when nothing narrows it: no topology preference, nothing ejected or
-    /// failing health checks (so no panic either). Only the endpoints that just joined can add a slow-start deadline. False when the full build is needed.
+    /// The picker without a pass over the eligible endpoints, when nothing is ejected or failing health checks (so no
+    /// panic, and the topology level follows from the counts): over the whole eligible array, or over the level's
+    /// candidates edited by the endpoints that entered or left the level. Only the endpoints that just joined can add a
+    /// slow-start deadline. False when the full build is needed (e.g. the level changes).
     /// </summary>
-    private bool TryBuildPickerFast(List<BalancedEndpoint>? joining)
+    private bool TryBuildPickerFast(List<BalancedEndpoint>? leaving, List<BalancedEndpoint>? joining, List<(BalancedEndpoint Endpoint, Endpoint Previous)>? changedInPlace)
     {
         BalancedEndpoint[] eligible = _eligible;
-        if (eligible.Length == 0 || _policy is null || _unhealthyCount != 0 || _inPanic || _topologyLevel != (int)TopologyLevel.Any || !TopologyIsAll)
+        if (eligible.Length == 0 || _policy is null || _unhealthyCount != 0 || _inPanic)
         {
             return false;
         }
-        EndpointPicker picker = _policy.CreatePicker(eligible, _context);
+        TopologyLevel level = LevelWhileAllHealthy();
+        if ((int)level != _topologyLevel)
+        {
+            return false;
+        }
+        BalancedEndpoint[] chosen = eligible;
+        if (level != TopologyLevel.Any)
+        {
+            if (_candidates is not BalancedEndpoint[] candidates)
+            {
+                return false;
+            }
+            LocalityOptions locality = _context.Locality;
+            List<BalancedEndpoint>? localLeaving = null, localJoining = null;
+            foreach (BalancedEndpoint gone in leaving ?? [])
+            {
+                if ((uint)gone.LocalSlot < (uint)candidates.Length && ReferenceEquals(candidates[gone.LocalSlot], gone))
+                {
+                    (localLeaving ??= []).Add(gone);
+                }
+            }
+            foreach (BalancedEndpoint joined in joining ?? [])
+            {
+                if (TopologyFilter.IsIn(joined.Endpoint, level, locality.NodeName, locality.Zone))
+                {
+                    (localJoining ??= []).Add(joined);
+                }
+            }
+            foreach ((BalancedEndpoint endpoint, Endpoint previous) in changedInPlace ?? [])
+            {
+                bool was = TopologyFilter.IsIn(previous, level, locality.NodeName, locality.Zone);
+                bool now = TopologyFilter.IsIn(endpoint.Endpoint, level, locality.NodeName, locality.Zone);
+                if (was != now)
+                {
+                    (now ? localJoining ??= [] : localLeaving ??= []).Add(endpoint);
+                }
+            }
+            if (localLeaving is not null || localJoining is not null)
+            {
+                _candidates = candidates = Edit(candidates, localLeaving, localJoining, local: true);
+            }
+            chosen = candidates;
+            if (chosen.Length == 0)
+            {
+                return false;
+            }
+        }
+        EndpointPicker picker = _policy.CreatePicker(chosen, _context);
         long deadline = _deadline;
         bool warming = Volatile.Read(ref _picker) is SlowStartPicker;
         foreach (BalancedEndpoint joined in joining ?? [])
@@ -709,12 +815,23 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         LocalityOptions locality = _context.Locality;
         HealthSettings health = _health;
 
-        // EndpointSlice hints whenever the service has them; the location preference only when opted in. The counts
-        // say when neither can apply, which spares the pass over every endpoint.
-        TopologyLevel level = TopologyIsAll ? TopologyLevel.Any : TopologyFilter.Choose(eligible, static e => e.Endpoint, static e => e.IsHealthy, locality.NodeName, locality.Zone,
-            options.Topology.Enabled ? options.Topology.MinHealthyShare : null);
-        BalancedEndpoint[] candidates = level == TopologyLevel.Any ? eligible
-            : [.. eligible.Where(e => TopologyFilter.IsIn(e.Endpoint, level, locality.NodeName, locality.Zone))];
+        // EndpointSlice hints whenever the service has them; the location preference only when opted in. With every
+        // endpoint healthy the counts give the level without a pass over the endpoints.
+        TopologyLevel level = _unhealthyCount == 0 ? LevelWhileAllHealthy()
+            : TopologyIsAll ? TopologyLevel.Any
+            : TopologyFilter.Choose(eligible, static e => e.Endpoint, static e => e.IsHealthy, locality.NodeName, locality.Zone,
+                options.Topology.Enabled ? options.Topology.MinHealthyShare : null);
+        BalancedEndpoint[] candidates = eligible;
+        _candidates = null;
+        if (level != TopologyLevel.Any)
+        {
+            candidates = [.. eligible.Where(e => TopologyFilter.IsIn(e.Endpoint, level, locality.NodeName, locality.Zone))];
+            for (int i = 0; i < candidates.Length; i++)
+            {
+                candidates[i].LocalSlot = i;
+            }
+            _candidates = candidates;
+        }
         BalancedEndpoint[] healthy = _unhealthyCount == 0 ? candidates : [.. candidates.Where(static e => e.IsHealthy)];
         bool panic = healthy.Length == 0 || healthy.Length < health.PanicThreshold * candidates.Length;
 

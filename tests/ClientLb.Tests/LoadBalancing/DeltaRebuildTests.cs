@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Net;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
@@ -49,22 +50,7 @@ public sealed class DeltaRebuildTests
         for (int step = 0; step < 600; step++)
         {
             Dictionary<string, BalancedEndpoint> before = balancer.Picker.Endpoints.ToDictionary(e => e.Endpoint.Authority);
-            var upserted = new Dictionary<string, Endpoint>();
-            for (int i = random.Next(0, 3); i > 0; i--)
-            {
-                Endpoint e = EndpointChangesTests.RandomEndpoint(random);
-                upserted[e.Authority] = e;
-            }
-            Endpoint[] removed = [.. model.Values.Where(e => !upserted.ContainsKey(e.Authority) && random.Next(12) == 0)];
-            source.Change([.. upserted.Values], removed);
-            foreach (Endpoint e in removed)
-            {
-                model.Remove(e.Authority);
-            }
-            foreach (Endpoint e in upserted.Values)
-            {
-                model[e.Authority] = e;
-            }
+            RandomChange(source, model, random, () => EndpointChangesTests.RandomEndpoint(random), removeOneIn: 12);
 
             EndpointSelection expected = EndpointSelector.Select([.. model.Values]);
             Assert.Equal(expected.Eligible.Select(e => e.Authority).Order(), balancer.Picker.Endpoints.Select(e => e.Endpoint.Authority).Order());
@@ -94,6 +80,53 @@ public sealed class DeltaRebuildTests
         }
         (long delta, long full) = balancer.RebuildCounts;
         Assert.True(delta > 400, $"only {delta} of 600 changes went through the delta path ({full} full rebuilds)");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Every_change_leaves_the_topology_candidates_equal_to_the_topology_filter(bool locationPreference)
+    {
+        (ClientLbTestHost host, TestSource source) = Create("svc", new()
+        {
+            ["ClientLb:Locality:NodeName"] = "n1",
+            ["ClientLb:Locality:Zone"] = "z1",
+            ["ClientLb:Services:svc:Policy"] = RoundRobinPolicy.PolicyName,
+            ["ClientLb:Services:svc:Topology:Enabled"] = locationPreference ? "true" : "false",
+        });
+        await using ClientLbTestHost _ = host;
+        var random = new Random(locationPreference ? 5 : 6);
+        string? Pick(params string?[] values) => values[random.Next(values.Length)];
+        // Hinted most of the time, so the hint rule applies often and stops applying when one endpoint lacks a hint.
+        Endpoint Random() => new(IPAddress.Parse($"10.0.0.{random.Next(1, 30)}"), 80,
+            random.Next(6) == 0 ? new EndpointConditions(false, true, true) : random.Next(8) == 0 ? NotReady : EndpointConditions.ReadyAndServing,
+            zone: Pick("z1", "z2", null), nodeName: Pick("n1", "n2", "n3"),
+            zoneHints: random.Next(10) == 0 ? null : [Pick("z1", "z2")!], nodeHints: random.Next(10) == 0 ? null : [Pick("n1", "n2")!]);
+        source.Set([.. Enumerable.Range(0, 12).Select(_ => Random())]);
+        ServiceBalancer balancer = host.Registry.GetBalancer("svc");
+        var model = source.Current!.Endpoints.ToDictionary(e => e.Authority);
+        var levels = new HashSet<TopologyLevel>();
+
+        for (int step = 0; step < 800; step++)
+        {
+            RandomChange(source, model, random, Random, removeOneIn: 10);
+
+            ImmutableArray<Endpoint> eligible = EndpointSelector.Select([.. model.Values]).Eligible;
+            TopologyLevel level = TopologyFilter.Choose(eligible, e => e, _ => true, "n1", "z1", locationPreference ? 0.7 : null);
+            levels.Add(level);
+            Assert.Equal(level, balancer.TopologyLevel);
+            Assert.Equal(eligible.Where(e => TopologyFilter.IsIn(e, level, "n1", "z1")).Select(e => e.Authority).Order(),
+                balancer.Picker.Endpoints.Select(e => e.Endpoint.Authority).Order());
+        }
+        Assert.Contains(TopologyLevel.NodeHints, levels);
+        Assert.Contains(TopologyLevel.ZoneHints, levels);
+        Assert.Contains(TopologyLevel.Any, levels);
+        if (locationPreference)
+        {
+            Assert.Contains(TopologyLevel.Node, levels);
+        }
+        (long delta, long _) = balancer.RebuildCounts;
+        Assert.True(delta > 500, $"only {delta} of 800 changes went through the delta path");
     }
 
     [Fact]
@@ -213,6 +246,27 @@ public sealed class DeltaRebuildTests
         Assert.Equal(TopologyLevel.ZoneHints, balancer.TopologyLevel);
         source.Change([], At(4));
         Assert.Equal(["10.0.0.1"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host));
+    }
+
+    /// <summary>Upserts up to two random endpoints and removes some of the rest, in the source and in the model.</summary>
+    private static void RandomChange(TestSource source, Dictionary<string, Endpoint> model, Random random, Func<Endpoint> next, int removeOneIn)
+    {
+        var upserted = new Dictionary<string, Endpoint>();
+        for (int i = random.Next(0, 3); i > 0; i--)
+        {
+            Endpoint e = next();
+            upserted[e.Authority] = e;
+        }
+        Endpoint[] removed = [.. model.Values.Where(e => !upserted.ContainsKey(e.Authority) && random.Next(removeOneIn) == 0)];
+        source.Change([.. upserted.Values], removed);
+        foreach (Endpoint e in removed)
+        {
+            model.Remove(e.Authority);
+        }
+        foreach (Endpoint e in upserted.Values)
+        {
+            model[e.Authority] = e;
+        }
     }
 
     private static void FailOnce(ServiceBalancer balancer, BalancedEndpoint endpoint)
