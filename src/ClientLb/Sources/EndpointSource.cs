@@ -16,8 +16,10 @@ public abstract class EndpointSource : IEndpointSource
     private readonly CancellationTokenSource _stopping = new();
     private ImmutableArray<Action<IEndpointSource>> _subscribers = [];
     private EndpointSnapshot? _current;
-    // Authority -> position in _current.Endpoints; written under _gate with every new snapshot.
-    private Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    // Authority -> position in _current.Endpoints, written under _gate with every new snapshot; null while the list is
+    // shorter than IndexThreshold, where a scan is as fast and a process watching thousands of small services saves the memory.
+    private Dictionary<string, int>? _index;
+    private const int IndexThreshold = 16;
     private SourceStatus _status = SourceStatus.NotStarted;
     private Task? _loop;
     private int _started;
@@ -120,7 +122,7 @@ public abstract class EndpointSource : IEndpointSource
             changed = current is null || changes!.Count > 0;
             if (changed)
             {
-                _index = index;
+                _index = list.Count >= IndexThreshold ? index : null;
                 Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, (current?.Version ?? 0) + 1, now, [.. list], changes));
             }
             changed |= RefreshStatusLocked(now);
@@ -164,13 +166,9 @@ public abstract class EndpointSource : IEndpointSource
             EndpointSnapshot? current = _current;
             if (current is null)
             {
-                var index = new Dictionary<string, int>(StringComparer.Ordinal);
-                foreach (Endpoint endpoint in upserted)
-                {
-                    index[endpoint.Authority] = index.Count;
-                }
-                _index = index;
-                Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, 1, now, [.. upserted]));
+                Endpoint[] first = [.. upserted];
+                _index = IndexOf(first);
+                Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, 1, now, ImmutableCollectionsMarshal.AsImmutableArray(first)));
                 changed = true;
             }
             else
@@ -197,7 +195,8 @@ public abstract class EndpointSource : IEndpointSource
         List<Endpoint>? gone = null;
         foreach (Endpoint endpoint in upserted)
         {
-            if (!_index.TryGetValue(endpoint.Authority, out int at))
+            int at = Find(old.AsSpan(), endpoint.Authority);
+            if (at < 0)
             {
                 (added ??= []).Add(endpoint);
             }
@@ -208,7 +207,8 @@ public abstract class EndpointSource : IEndpointSource
         }
         foreach (Endpoint endpoint in removed)
         {
-            if (_index.TryGetValue(endpoint.Authority, out int at))
+            int at = Find(old.AsSpan(), endpoint.Authority);
+            if (at >= 0)
             {
                 (gone ??= []).Add(old[at]);
             }
@@ -223,29 +223,62 @@ public abstract class EndpointSource : IEndpointSource
         int count = old.Length;
         foreach (EndpointUpdate update in updated ?? [])
         {
-            next[_index[update.Current.Authority]] = update.Current;
+            next[Find(next.AsSpan(0, count), update.Current.Authority)] = update.Current;
         }
         foreach (Endpoint endpoint in gone ?? [])
         {
-            _index.Remove(endpoint.Authority, out int hole);
+            int hole = Find(next.AsSpan(0, count), endpoint.Authority);
+            _index?.Remove(endpoint.Authority);
             Endpoint last = next[--count];
             if (hole != count)
             {
                 next[hole] = last;
-                _index[last.Authority] = hole;
+                _index?[last.Authority] = hole;
             }
         }
         foreach (Endpoint endpoint in added ?? [])
         {
-            _index[endpoint.Authority] = count;
+            _index?[endpoint.Authority] = count;
             next[count++] = endpoint;
         }
         if (count != next.Length)
         {
             Array.Resize(ref next, count);
         }
+        _index = count < IndexThreshold ? null : _index ?? IndexOf(next);
         var changes = new EndpointChanges([.. added ?? []], [.. updated ?? []], [.. gone ?? []]);
         return new EndpointSnapshot(Service, Kind, current.Version + 1, now, ImmutableCollectionsMarshal.AsImmutableArray(next), changes);
+    }
+
+    /// <summary>The position of <paramref name="authority"/> in <paramref name="endpoints"/> (the current list), or -1.</summary>
+    private int Find(ReadOnlySpan<Endpoint> endpoints, string authority)
+    {
+        if (_index is not null)
+        {
+            return _index.TryGetValue(authority, out int at) ? at : -1;
+        }
+        for (int i = 0; i < endpoints.Length; i++)
+        {
+            if (string.Equals(endpoints[i].Authority, authority, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static Dictionary<string, int>? IndexOf(Endpoint[] endpoints)
+    {
+        if (endpoints.Length < IndexThreshold)
+        {
+            return null;
+        }
+        var index = new Dictionary<string, int>(endpoints.Length, StringComparer.Ordinal);
+        for (int i = 0; i < endpoints.Length; i++)
+        {
+            index[endpoints[i].Authority] = i;
+        }
+        return index;
     }
 
     // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
@@ -256,7 +289,8 @@ public abstract class EndpointSource : IEndpointSource
         List<Endpoint>? removed = null;
         foreach (Endpoint endpoint in next)
         {
-            if (!_index.TryGetValue(endpoint.Authority, out int at))
+            int at = Find(current.AsSpan(), endpoint.Authority);
+            if (at < 0)
             {
                 (added ??= []).Add(endpoint);
             }
