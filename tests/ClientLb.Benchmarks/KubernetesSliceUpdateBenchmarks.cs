@@ -32,6 +32,13 @@ public class KubernetesSliceUpdateBenchmarks
     [Params(100, 10_000)]
     public int Endpoints { get; set; }
 
+    /// <summary>
+    /// With zone hints on every endpoint (<c>trafficDistribution: PreferClose</c>) and the client in zone-0, traffic stays
+    /// on the third of the endpoints hinted for it, and the flipped endpoint is one of them.
+    /// </summary>
+    [Params(false, true)]
+    public bool Hints { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -40,21 +47,27 @@ public class KubernetesSliceUpdateBenchmarks
         _api = new InMemoryApi(all);
         var services = new ServiceCollection();
         services.AddSingleton<IKubernetesApi>(_api);
-        services.AddClientLb(o => o.DefaultPolicy = RoundRobinPolicy.PolicyName);
+        services.AddClientLb(o =>
+        {
+            o.DefaultPolicy = RoundRobinPolicy.PolicyName;
+            o.Locality.Zone = Hints ? "zone-0" : null;
+        });
         services.AddClientLbKubernetes();
         _provider = services.BuildServiceProvider();
         _balancer = _provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://big.bench");
         _balancer.EnsureReadyAsync(TimeSpan.FromSeconds(30), CancellationToken.None).AsTask().GetAwaiter().GetResult();
-        SpinWait.SpinUntil(() => _api.SlicesWatch is not null && _balancer.EligibleCount == Endpoints, TimeSpan.FromSeconds(30));
-        if (_balancer.EligibleCount != Endpoints || _api.SlicesWatch is null)
+        int picked = Hints ? Endpoints / 3 + 1 : Endpoints; // zone-0 holds every third endpoint, from the first
+        SpinWait.SpinUntil(() => _api.SlicesWatch is not null && _balancer.EligibleCount == picked, TimeSpan.FromSeconds(30));
+        if (_balancer.EligibleCount != picked || _api.SlicesWatch is null)
         {
-            throw new InvalidOperationException($"setup: {_balancer.EligibleCount} of {Endpoints} endpoints eligible");
+            throw new InvalidOperationException($"setup: {_balancer.EligibleCount} of {picked} endpoints picked from");
         }
-        // The middle slice's middle endpoint flips readiness back and forth.
-        _flipped = new WatchEvent<EndpointSlice> { Type = WatchEventTypes.Modified, Object = Slice(slices / 2, readyExcept: PerSlice / 2, version: 2) };
+        // In the middle slice, an endpoint of zone-0 flips readiness back and forth.
+        int flipped = Enumerable.Range(PerSlice / 2, 3).First(i => ((slices / 2 * PerSlice) + i) % 3 == 0);
+        _flipped = new WatchEvent<EndpointSlice> { Type = WatchEventTypes.Modified, Object = Slice(slices / 2, readyExcept: flipped, version: 2) };
         _restored = new WatchEvent<EndpointSlice> { Type = WatchEventTypes.Modified, Object = Slice(slices / 2, readyExcept: -1, version: 3) };
-        _eventJson = JsonSerializer.SerializeToUtf8Bytes(_flipped, BenchJson.Default.WatchEventEndpointSlice);
-        if (OneSliceUpdate() != Endpoints - 1 || OneSliceUpdate() != Endpoints)
+        _eventJson = JsonSerializer.SerializeToUtf8Bytes(_flipped, KubernetesJsonContext.Default.WatchEventEndpointSlice);
+        if (OneSliceUpdate() != picked - 1 || OneSliceUpdate() != picked)
         {
             throw new InvalidOperationException("setup: an update did not reach the picker synchronously");
         }
@@ -68,14 +81,14 @@ public class KubernetesSliceUpdateBenchmarks
         return _balancer.EligibleCount;
     }
 
-    /// <summary>For scale: decoding the event itself (one 100-endpoint slice), which does not depend on the service's size.</summary>
+    /// <summary>For scale: decoding the event itself (one 100-endpoint slice) with the client's decoder, which does not depend on the service's size.</summary>
     [Benchmark]
-    public EndpointSlice? DecodeOneSliceEvent() => JsonSerializer.Deserialize(_eventJson, BenchJson.Default.WatchEventEndpointSlice)!.Object;
+    public EndpointSlice? DecodeOneSliceEvent() => JsonSerializer.Deserialize(_eventJson, KubernetesJsonContext.Default.WatchEventEndpointSlice)!.Object;
 
     [GlobalCleanup]
     public void Cleanup() => _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private static EndpointSlice Slice(int index, int readyExcept, int version) => new()
+    private EndpointSlice Slice(int index, int readyExcept, int version) => new()
     {
         Metadata = new ObjectMeta
         {
@@ -91,7 +104,8 @@ public class KubernetesSliceUpdateBenchmarks
             Addresses = [$"10.{index / 250}.{index % 250}.{i + 1}"],
             Conditions = new EndpointConditions { Ready = i != readyExcept, Serving = true, Terminating = false },
             NodeName = $"node-{i % 7}",
-            Zone = $"zone-{i % 3}",
+            Zone = $"zone-{(index * PerSlice + i) % 3}",
+            Hints = Hints ? new EndpointHints { ForZones = [new ForZone { Name = $"zone-{(index * PerSlice + i) % 3}" }] } : null,
             TargetRef = new ObjectReference { Kind = "Pod", Name = $"big-{index}-{i}", Namespace = "bench" },
         })],
     };
@@ -181,9 +195,3 @@ public class KubernetesSliceUpdateBenchmarks
         }
     }
 }
-
-// The options of the client's own decoder (ClientLb.Kubernetes' internal JSON context).
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase,
-    DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-[System.Text.Json.Serialization.JsonSerializable(typeof(WatchEvent<EndpointSlice>))]
-internal sealed partial class BenchJson : System.Text.Json.Serialization.JsonSerializerContext;

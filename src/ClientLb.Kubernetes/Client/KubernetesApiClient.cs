@@ -147,14 +147,14 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     {
         public async IAsyncEnumerable<WatchEvent<T>> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            using var reader = new StreamReader(body, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, leaveOpen: true);
-            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is string line)
+            using var reader = new Utf8LineReader(body, path);
+            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is ReadOnlyMemory<byte> line)
             {
-                if (line.Length == 0)
+                if (line.IsEmpty)
                 {
                     continue;
                 }
-                yield return ParseEvent(line, type, path);
+                yield return ParseEvent(line.Span, type, path);
             }
         }
 
@@ -165,7 +165,11 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
         }
     }
 
-    internal static WatchEvent<T> ParseEvent<T>(string line, JsonTypeInfo<WatchEvent<T>> type, string path)
+    internal static WatchEvent<T> ParseEvent<T>(string line, JsonTypeInfo<WatchEvent<T>> type, string path) =>
+        ParseEvent(Encoding.UTF8.GetBytes(line), type, path);
+
+    /// <summary>One watch event from its line of UTF-8 JSON; an ERROR event's object is decoded as a Status.</summary>
+    internal static WatchEvent<T> ParseEvent<T>(ReadOnlySpan<byte> line, JsonTypeInfo<WatchEvent<T>> type, string path)
     {
         try
         {
