@@ -198,7 +198,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
             };
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
             request.Headers.UserAgent.Add(new ProductInfoHeaderValue("ClientLb.Kubernetes", "1.0"));
-            if (_tokens?.GetToken() is string bearer)
+            if (_tokens is not null && await _tokens.GetTokenAsync(callerToken).ConfigureAwait(false) is string bearer)
             {
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
             }
@@ -225,7 +225,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
             {
                 if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && _tokens is not null)
                 {
-                    // A rotated token file: read it again and retry once.
+                    // A rotated token file or an expired plugin token: get it again and retry once.
                     _tokens.Invalidate();
                     continue;
                 }

@@ -2,12 +2,15 @@ namespace ClientLb.Kubernetes.Config;
 
 /// <summary>
 /// Supplies the bearer token for each request. A token file is re-read when it changes (kubelet rotates projected
-/// service-account tokens) and at least every <see cref="FileTokenSource.MaxAge"/>; a 401 forces a re-read.
-/// Never prints the token.
+/// service-account tokens) and at least every <see cref="FileTokenSource.MaxAge"/>; an exec plugin's token is kept until
+/// it expires (<see cref="ExecTokenSource"/>); a 401 forces a re-read. Never prints the token.
 /// </summary>
 internal abstract class BearerTokenSource
 {
     public abstract string? GetToken();
+
+    /// <summary>The token for the next request; sources that must run something (an exec plugin) do it asynchronously.</summary>
+    public virtual ValueTask<string?> GetTokenAsync(CancellationToken cancellationToken) => ValueTask.FromResult(GetToken());
 
     /// <summary>Called after a 401: the next <see cref="GetToken"/> must not trust a cached value.</summary>
     public virtual void Invalidate()

@@ -145,15 +145,21 @@ public static class KubeconfigLoader
         X509Certificate2? clientCert = null;
         string? token = null;
         string? tokenFile = null;
+        ExecCredentialPlugin? exec = null;
         if (user is YamlReader u)
         {
-            foreach (string unsupported in new[] { "exec", "auth-provider", "username", "password" })
+            foreach (string unsupported in new[] { "auth-provider", "username", "password" })
             {
                 if (u.Has(unsupported))
                 {
                     throw new KubernetesConfigException(u.File, u.Key(unsupported),
-                        "is not supported by ClientLb.Kubernetes; use token, tokenFile or a client certificate (client-certificate(-data) and client-key(-data))");
+                        "is not supported by ClientLb.Kubernetes; use token, tokenFile, exec or a client certificate (client-certificate(-data) and client-key(-data))");
                 }
+            }
+            exec = ReadExec(u.Map("exec"));
+            if (exec is not null && (u.Has("token") || u.Has("tokenFile")))
+            {
+                throw new KubernetesConfigException(u.File, u.Key("exec"), "is set together with a token; keep one way to get the bearer token");
             }
             token = u.String("token");
             string? tokenPath = u.String("tokenFile");
@@ -182,7 +188,50 @@ public static class KubeconfigLoader
             TlsServerName = cluster.String("tls-server-name"),
             BearerToken = token,
             BearerTokenFile = tokenFile,
+            ExecCredential = exec,
         };
+    }
+
+    /// <summary>A <c>user.exec</c> credential plugin, validated the way client-go validates it.</summary>
+    private static ExecCredentialPlugin? ReadExec(YamlReader exec)
+    {
+        if (!exec.Exists)
+        {
+            return null;
+        }
+        string command = exec.String("command") ?? throw new KubernetesConfigException(exec.File, exec.Key("command"), "is missing");
+        string apiVersion = exec.String("apiVersion") ?? throw new KubernetesConfigException(exec.File, exec.Key("apiVersion"),
+            $"is missing (use one of {string.Join(", ", ExecCredentialPlugin.SupportedApiVersions)})");
+        if (!ExecCredentialPlugin.SupportedApiVersions.Contains(apiVersion))
+        {
+            throw new KubernetesConfigException(exec.File, exec.Key("apiVersion"),
+                $"'{apiVersion}' is not supported (use one of {string.Join(", ", ExecCredentialPlugin.SupportedApiVersions)})");
+        }
+        // client-go: v1 must say it; v1beta1 defaults to IfAvailable.
+        string mode = exec.String("interactiveMode") ?? (apiVersion.EndsWith("/v1", StringComparison.Ordinal)
+            ? throw new KubernetesConfigException(exec.File, exec.Key("interactiveMode"), "is required with apiVersion " + apiVersion + " (Never or IfAvailable)")
+            : "IfAvailable");
+        if (mode is not ("Never" or "IfAvailable" or "Always"))
+        {
+            throw new KubernetesConfigException(exec.File, exec.Key("interactiveMode"), $"'{mode}' is not one of Never, IfAvailable, Always");
+        }
+        if (mode == "Always")
+        {
+            throw new KubernetesConfigException(exec.File, exec.Key("interactiveMode"),
+                "is Always, but ClientLb runs plugins without a terminal; use a plugin mode that works non-interactively (Never or IfAvailable)");
+        }
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string name, YamlReader variable) in exec.NamedList("env"))
+        {
+            environment[name] = variable.String("value") ?? "";
+        }
+        // As client-go: a command with a directory part is relative to the kubeconfig; a bare name is looked up on PATH.
+        if (command.Contains('/', StringComparison.Ordinal) && !System.IO.Path.IsPathRooted(command))
+        {
+            command = Resolve(exec.File, command);
+        }
+        return new ExecCredentialPlugin(command, apiVersion, exec.StringList("args"), environment, mode, exec.Bool("provideClusterInfo") ?? false,
+            exec.String("installHint"), (exec.File, exec.Path));
     }
 
     private static string Resolve(string file, string path) =>

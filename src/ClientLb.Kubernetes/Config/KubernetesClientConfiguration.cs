@@ -47,16 +47,40 @@ public sealed class KubernetesClientConfiguration
     /// <summary>A file holding the bearer token, re-read when it changes (takes precedence over <see cref="BearerToken"/>).</summary>
     public string? BearerTokenFile { get; init; }
 
+    /// <summary>An exec credential plugin that supplies the bearer token (kubeconfig <c>user.exec</c>).</summary>
+    public ExecCredentialPlugin? ExecCredential { get; init; }
+
     /// <summary>Whether requests carry a bearer token.</summary>
-    public bool HasBearerToken => BearerToken is not null || BearerTokenFile is not null;
+    public bool HasBearerToken => BearerToken is not null || BearerTokenFile is not null || ExecCredential is not null;
 
     internal BearerTokenSource? CreateTokenSource(TimeProvider time) =>
-        BearerTokenFile is not null ? new FileTokenSource(BearerTokenFile, Origin, time)
+        ExecCredential is not null ? new ExecTokenSource(ExecCredential, ClusterInfo(), time)
+        : BearerTokenFile is not null ? new FileTokenSource(BearerTokenFile, Origin, time)
         : BearerToken is not null ? new StaticTokenSource(BearerToken)
         : null;
 
+    /// <summary>The cluster as client-go hands it to an exec plugin that asks for it (<c>provideClusterInfo</c>).</summary>
+    private string ClusterInfo()
+    {
+        var cluster = new System.Text.Json.Nodes.JsonObject { ["server"] = Server.ToString().TrimEnd('/') };
+        if (TlsServerName is not null)
+        {
+            cluster["tls-server-name"] = TlsServerName;
+        }
+        if (SkipTlsVerify)
+        {
+            cluster["insecure-skip-tls-verify"] = true;
+        }
+        if (CertificateAuthorities is { Count: > 0 } cas)
+        {
+            string pem = string.Concat(cas.Select(c => c.ExportCertificatePem() + "\n"));
+            cluster["certificate-authority-data"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(pem));
+        }
+        return cluster.ToJsonString();
+    }
+
     /// <summary>Describes the configuration without any secret.</summary>
     public override string ToString() =>
-        $"{Server} ({Origin}; auth: {(BearerTokenFile is not null ? "token file" : BearerToken is not null ? "token" : ClientCertificate is not null ? "client certificate" : "none")}" +
+        $"{Server} ({Origin}; auth: {(ExecCredential is not null ? "exec plugin " + ExecCredential.Command : BearerTokenFile is not null ? "token file" : BearerToken is not null ? "token" : ClientCertificate is not null ? "client certificate" : "none")}" +
         $"{(SkipTlsVerify ? "; TLS NOT verified" : "")})";
 }

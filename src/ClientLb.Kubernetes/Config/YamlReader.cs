@@ -59,6 +59,28 @@ internal readonly struct YamlReader(string file, string path, YamlMappingNode? n
 
     public bool Has(string name) => Child(name) is not null;
 
+    /// <summary>A list of strings (<c>args</c>); empty when absent.</summary>
+    public IReadOnlyList<string> StringList(string name)
+    {
+        switch (Child(name))
+        {
+            case null:
+            case YamlScalarNode { Value: null or "" or "~" }:
+                return [];
+            case YamlSequenceNode sequence:
+                var items = new List<string>(sequence.Children.Count);
+                for (int i = 0; i < sequence.Children.Count; i++)
+                {
+                    items.Add(sequence.Children[i] is YamlScalarNode { Value: string value }
+                        ? value
+                        : throw new KubernetesConfigException(file, $"{Key(name)}[{i}]", "expected a string"));
+                }
+                return items;
+            default:
+                throw new KubernetesConfigException(file, Key(name), "expected a list of strings");
+        }
+    }
+
     /// <summary>The items of a named list (<c>clusters</c>, <c>users</c>, <c>contexts</c>), each with its <c>name</c>.</summary>
     public IEnumerable<(string Name, YamlReader Item)> NamedList(string list)
     {
