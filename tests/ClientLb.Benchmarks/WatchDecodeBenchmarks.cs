@@ -9,8 +9,8 @@ namespace ClientLb.Benchmarks;
 /// <summary>
 /// Reading a watch response: 100 events, each one 100-endpoint EndpointSlice on its own line. Baseline: a
 /// <see cref="StreamReader"/> line (UTF-8 decoded to a string) parsed from the string (encoded back to UTF-8 inside the
-/// parser), which is what the client did before; against it, the client's <see cref="Utf8LineReader"/> parsing each line
-/// from the bytes as received.
+/// parser), which is what the client did before; against it, the client's <see cref="WatchLines"/> (System.IO.Pipelines)
+/// parsing each line from the bytes as received.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
@@ -58,13 +58,13 @@ public class WatchDecodeBenchmarks
     }
 
     [Benchmark]
-    public async Task<int> Utf8Lines()
+    public async Task<int> PipeReaderLines()
     {
         int endpoints = 0;
-        using var reader = new Utf8LineReader(new MemoryStream(_response), "bench");
-        while (await reader.ReadLineAsync(CancellationToken.None) is ReadOnlyMemory<byte> line)
+        await foreach (WatchEvent<EndpointSlice> e in WatchLines.ReadAsync(new MemoryStream(_response), "bench",
+            line => KubernetesApiClient.ParseEvent(line, KubernetesJsonContext.Default.WatchEventEndpointSlice, "bench"), CancellationToken.None))
         {
-            endpoints += KubernetesApiClient.ParseEvent(line.Span, KubernetesJsonContext.Default.WatchEventEndpointSlice, "bench").Object!.Endpoints!.Count;
+            endpoints += e.Object!.Endpoints!.Count;
         }
         return endpoints;
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -147,14 +148,9 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     {
         public async IAsyncEnumerable<WatchEvent<T>> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            using var reader = new Utf8LineReader(body, path);
-            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is ReadOnlyMemory<byte> line)
+            await foreach (WatchEvent<T> e in WatchLines.ReadAsync(body, path, line => ParseEvent(line, type, path), cancellationToken).ConfigureAwait(false))
             {
-                if (line.IsEmpty)
-                {
-                    continue;
-                }
-                yield return ParseEvent(line.Span, type, path);
+                yield return e;
             }
         }
 
@@ -166,18 +162,20 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     }
 
     internal static WatchEvent<T> ParseEvent<T>(string line, JsonTypeInfo<WatchEvent<T>> type, string path) =>
-        ParseEvent(Encoding.UTF8.GetBytes(line), type, path);
+        ParseEvent(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(line)), type, path);
 
     /// <summary>One watch event from its line of UTF-8 JSON; an ERROR event's object is decoded as a Status.</summary>
-    internal static WatchEvent<T> ParseEvent<T>(ReadOnlySpan<byte> line, JsonTypeInfo<WatchEvent<T>> type, string path)
+    internal static WatchEvent<T> ParseEvent<T>(ReadOnlySequence<byte> line, JsonTypeInfo<WatchEvent<T>> type, string path)
     {
         try
         {
-            WatchEvent<T> e = JsonSerializer.Deserialize(line, type) ?? throw new JsonException("null event");
+            var reader = new Utf8JsonReader(line);
+            WatchEvent<T> e = JsonSerializer.Deserialize(ref reader, type) ?? throw new JsonException("null event");
             if (e.Type == WatchEventTypes.Error)
             {
                 e.Object = default;
-                e.Status = JsonSerializer.Deserialize(line, KubernetesJsonContext.Default.WatchEventStatus)?.Object;
+                var again = new Utf8JsonReader(line);
+                e.Status = JsonSerializer.Deserialize(ref again, KubernetesJsonContext.Default.WatchEventStatus)?.Object;
             }
             return e;
         }

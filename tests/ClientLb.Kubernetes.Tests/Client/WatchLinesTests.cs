@@ -3,23 +3,22 @@ using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Kubernetes.Tests.Client;
 
-/// <summary>The watch response's line splitter, fed in chunks of every size, with lines longer than its buffer.</summary>
-public class Utf8LineReaderTests
+/// <summary>The watch response's line splitter, fed in chunks of every size, with lines longer than a read.</summary>
+public class WatchLinesTests
 {
     /// <summary>Returns at most a few bytes per read, like a slow network.</summary>
     private sealed class TrickleStream(byte[] data, Random random) : MemoryStream(data)
     {
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            base.ReadAsync(buffer[..Math.Min(buffer.Length, random.Next(1, 8))], cancellationToken);
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, random.Next(2) == 0 ? random.Next(1, 8) : random.Next(1, 70_000))], cancellationToken);
     }
 
-    private static async Task<List<string>> ReadAll(Stream stream, int initialSize)
+    private static async Task<List<string>> ReadAll(Stream stream, int maxLineBytes = WatchLines.MaxLineBytes)
     {
-        using var reader = new Utf8LineReader(stream, "test", initialSize);
         var lines = new List<string>();
-        while (await reader.ReadLineAsync(CancellationToken.None) is ReadOnlyMemory<byte> line)
+        await foreach (string line in WatchLines.ReadAsync(stream, "endpointslices (default)", static l => Encoding.UTF8.GetString(l), CancellationToken.None, maxLineBytes))
         {
-            lines.Add(Encoding.UTF8.GetString(line.Span));
+            lines.Add(line);
         }
         return lines;
     }
@@ -30,15 +29,15 @@ public class Utf8LineReaderTests
         var random = new Random(3);
         for (int round = 0; round < 200; round++)
         {
-            // Lines of 0 to 300 characters (some longer than the 64-byte start buffer), multi-byte text, CRLF and LF.
-            string[] lines = [.. Enumerable.Range(0, random.Next(1, 12)).Select(i => new string("aé{}\"x"[random.Next(6)], random.Next(0, 300)))];
+            // Lines of 1 to 100,000 characters (many reads each, across buffer segments), multi-byte text, CRLF and LF.
+            string[] lines = [.. Enumerable.Range(0, random.Next(1, 12)).Select(i => new string("aé{}\"x"[random.Next(6)], random.Next(1, random.Next(2) == 0 ? 300 : 100_000)))];
             string text = string.Concat(lines.Select(l => l + (random.Next(2) == 0 ? "\n" : "\r\n")));
             bool trailing = random.Next(3) == 0;
             if (trailing)
             {
                 text += "tail";
             }
-            List<string> read = await ReadAll(new TrickleStream(Encoding.UTF8.GetBytes(text), random), initialSize: 64);
+            List<string> read = await ReadAll(new TrickleStream(Encoding.UTF8.GetBytes(text), random));
             Assert.Equal(trailing ? [.. lines, "tail"] : lines, read);
         }
     }
@@ -46,8 +45,7 @@ public class Utf8LineReaderTests
     [Fact]
     public async Task A_line_past_the_limit_is_refused_naming_the_watch()
     {
-        using var reader = new Utf8LineReader(new MemoryStream(new byte[10_000]), "endpointslices (default)", initialSize: 16, maxLineBytes: 4096);
-        var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await reader.ReadLineAsync(CancellationToken.None));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAll(new MemoryStream(new byte[100_000]), maxLineBytes: 4096));
         Assert.Contains("endpointslices (default)", error.Message);
         Assert.Contains("4,096 bytes", error.Message);
     }
@@ -55,6 +53,6 @@ public class Utf8LineReaderTests
     [Fact]
     public async Task An_empty_stream_has_no_lines()
     {
-        Assert.Empty(await ReadAll(new MemoryStream(), 16));
+        Assert.Empty(await ReadAll(new MemoryStream()));
     }
 }
