@@ -26,7 +26,9 @@ public sealed class WatchProtocolTests : IDisposable
         await using var factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.EndpointsAsync(source, e => e.Count == 1, "1 endpoint");
-        long first = Assert.Single(api.SliceWatchVersions);
+        // The endpoints come from the list; the watch that follows it may not be open yet.
+        await Await.UntilAsync(() => api.SliceWatchVersions.Count > 0, "the first slice watch");
+        long first = api.SliceWatchVersions[0];
 
         // Other services change the cluster's resourceVersion; this watch sees none of it but bookmarks carry it.
         await TestFactory.DeployAsync(cluster, "other", 2);
