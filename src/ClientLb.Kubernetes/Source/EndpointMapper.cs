@@ -19,12 +19,11 @@ internal static class EndpointMapper
     /// <summary>The endpoints of one slice for the port choice (empty when the slice does not serve it).</summary>
     public static IReadOnlyList<ClientEndpoint> MapSlice(EndpointSlice slice, PortChoice choice)
     {
-        // FQDN slices are deprecated and name hosts, not pods: not endpoints of a service.
-        if (slice.AddressType is not ("IPv4" or "IPv6") || slice.Endpoints is null || PortOf(slice, choice) is not int port)
+        if (ServedPort(slice, choice) is not int port)
         {
             return [];
         }
-        var result = new List<ClientEndpoint>(slice.Endpoints.Count);
+        var result = new List<ClientEndpoint>(slice.Endpoints!.Count);
         foreach (Model.Endpoint endpoint in slice.Endpoints)
         {
             if (MapEndpoint(endpoint, port) is ClientEndpoint mapped)
@@ -34,6 +33,13 @@ internal static class EndpointMapper
         }
         return result;
     }
+
+    /// <summary>
+    /// The port the slice's endpoints serve for the choice, or null when the slice gives no endpoints for it: no port
+    /// matches, it has no endpoints, or it is an FQDN slice (deprecated, naming hosts rather than pods).
+    /// </summary>
+    public static int? ServedPort(EndpointSlice slice, PortChoice choice) =>
+        slice.AddressType is "IPv4" or "IPv6" && slice.Endpoints is not null ? PortOf(slice, choice) : null;
 
     /// <summary>One API endpoint on <paramref name="port"/>; null when it has no usable address.</summary>
     public static ClientEndpoint? MapEndpoint(Model.Endpoint endpoint, int port)

@@ -101,12 +101,12 @@ internal sealed class SliceMerger
     /// <summary>The slice's endpoints, aligned with its API endpoints (null where one has no usable address).</summary>
     private static ClientEndpoint?[] Map(EndpointSlice slice, PortChoice choice, SliceState? previous)
     {
-        // FQDN slices are deprecated and name hosts, not pods: not endpoints of a service.
-        if (slice.AddressType is not ("IPv4" or "IPv6") || slice.Endpoints is not List<Model.Endpoint> endpoints || EndpointMapper.PortOf(slice, choice) is not int port)
+        if (EndpointMapper.ServedPort(slice, choice) is not int port)
         {
             return [];
         }
-        List<Model.Endpoint>? before = previous is not null && previous.Slice.AddressType == slice.AddressType && EndpointMapper.PortOf(previous.Slice, choice) == port
+        List<Model.Endpoint> endpoints = slice.Endpoints!;
+        List<Model.Endpoint>? before = previous is not null && previous.Slice.AddressType == slice.AddressType && EndpointMapper.ServedPort(previous.Slice, choice) == port
             ? previous.Slice.Endpoints : null;
         var mapped = new ClientEndpoint?[endpoints.Count];
         for (int i = 0; i < mapped.Length; i++)

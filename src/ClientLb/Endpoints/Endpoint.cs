@@ -239,7 +239,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
 
     /// <summary>Value equality over every field.</summary>
     public bool Equals(Endpoint? other) =>
-        other is not null && SameAddress(other) && Conditions == other.Conditions && Weight == other.Weight &&
+        ReferenceEquals(this, other) || other is not null && SameAddress(other) && Conditions == other.Conditions && Weight == other.Weight &&
         string.Equals(Hostname, other.Hostname, StringComparison.Ordinal) && string.Equals(Zone, other.Zone, StringComparison.Ordinal) &&
         string.Equals(NodeName, other.NodeName, StringComparison.Ordinal) && string.Equals(Scheme, other.Scheme, StringComparison.Ordinal) &&
         ZoneHints.SequenceEqual(other.ZoneHints, StringComparer.Ordinal) && NodeHints.SequenceEqual(other.NodeHints, StringComparer.Ordinal);

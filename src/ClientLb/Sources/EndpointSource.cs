@@ -193,18 +193,7 @@ public abstract class EndpointSource : IEndpointSource
         List<Endpoint>? added = null;
         List<EndpointUpdate>? updated = null;
         List<Endpoint>? gone = null;
-        foreach (Endpoint endpoint in upserted)
-        {
-            int at = Find(old.AsSpan(), endpoint.Authority);
-            if (at < 0)
-            {
-                (added ??= []).Add(endpoint);
-            }
-            else if (!ReferenceEquals(old[at], endpoint) && !old[at].Equals(endpoint))
-            {
-                (updated ??= []).Add(new EndpointUpdate(old[at], endpoint));
-            }
-        }
+        Classify(old, upserted, ref added, ref updated);
         foreach (Endpoint endpoint in removed)
         {
             int at = Find(old.AsSpan(), endpoint.Authority);
@@ -281,13 +270,10 @@ public abstract class EndpointSource : IEndpointSource
         return index;
     }
 
-    // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
-    private EndpointChanges Diff(ImmutableArray<Endpoint> current, List<Endpoint> next, Dictionary<string, int> nextIndex)
+    // Each endpoint is added (authority not in current), updated (there, but different) or no change.
+    private void Classify(ImmutableArray<Endpoint> current, IEnumerable<Endpoint> endpoints, ref List<Endpoint>? added, ref List<EndpointUpdate>? updated)
     {
-        List<Endpoint>? added = null;
-        List<EndpointUpdate>? updated = null;
-        List<Endpoint>? removed = null;
-        foreach (Endpoint endpoint in next)
+        foreach (Endpoint endpoint in endpoints)
         {
             int at = Find(current.AsSpan(), endpoint.Authority);
             if (at < 0)
@@ -299,6 +285,15 @@ public abstract class EndpointSource : IEndpointSource
                 (updated ??= []).Add(new EndpointUpdate(current[at], endpoint));
             }
         }
+    }
+
+    // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
+    private EndpointChanges Diff(ImmutableArray<Endpoint> current, List<Endpoint> next, Dictionary<string, int> nextIndex)
+    {
+        List<Endpoint>? added = null;
+        List<EndpointUpdate>? updated = null;
+        List<Endpoint>? removed = null;
+        Classify(current, next, ref added, ref updated);
         foreach (Endpoint endpoint in current)
         {
             if (!nextIndex.ContainsKey(endpoint.Authority))
