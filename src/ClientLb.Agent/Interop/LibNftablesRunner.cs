@@ -52,7 +52,22 @@ public sealed class LibNftablesRunner : INftablesRunner
     }
 
     /// <inheritdoc />
-    public Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default)
+    public Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default) =>
+        ListJsonAsync(family, $"list table {family} {Ruleset.Layout.TableName}", terse: false, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<string?> ListSetJsonAsync(string family, string? set, bool map = false, CancellationToken cancellationToken = default)
+    {
+        if (set is not null && (set.Length == 0 || !set.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))
+        {
+            throw new ArgumentException($"The set name '{set}' is not one of the layout's names.", nameof(set));
+        }
+        return set is null
+            ? ListJsonAsync(family, $"list sets table {family} {Ruleset.Layout.TableName}", terse: true, cancellationToken)
+            : ListJsonAsync(family, $"list {(map ? "map" : "set")} {family} {Ruleset.Layout.TableName} {set}", terse: false, cancellationToken);
+    }
+
+    private Task<string?> ListJsonAsync(string family, string command, bool terse, CancellationToken cancellationToken)
     {
         if (family is not ("ip" or "ip6"))
         {
@@ -60,14 +75,25 @@ public sealed class LibNftablesRunner : INftablesRunner
         }
         return Enqueue<string?>(contexts =>
         {
+            if (terse)
+            {
+                NativeMethods.nft_ctx_output_set_flags(contexts.Json, NativeMethods.OutputJson | NativeMethods.OutputTerse);
+            }
             try
             {
-                Run(contexts.Json, $"list table {family} {Ruleset.Layout.TableName}", out string output);
+                Run(contexts.Json, command, out string output);
                 return output;
             }
             catch (NftablesException e) when (e.Message.Contains("No such file or directory", StringComparison.Ordinal))
             {
                 return null;
+            }
+            finally
+            {
+                if (terse)
+                {
+                    NativeMethods.nft_ctx_output_set_flags(contexts.Json, NativeMethods.OutputJson);
+                }
             }
         }, cancellationToken);
     }

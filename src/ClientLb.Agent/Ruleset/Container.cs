@@ -22,6 +22,15 @@ internal enum ContainerKind
 
     /// <summary><c>hairpin</c>: endpoint . endpoint, masqueraded when a pod reaches itself through a VIP.</summary>
     Hairpin,
+
+    /// <summary>
+    /// <c>gen</c>: VIP . proto . port to a 64-bit hash (two marks) of everything the owning service programs, written in
+    /// the same transaction as its elements; a restart reads this map instead of the endpoint maps.
+    /// </summary>
+    Generation,
+
+    /// <summary><c>layout</c>: one element, the hash of the skeleton that created the table (<see cref="Layout.Marker"/>).</summary>
+    LayoutMarker,
 }
 
 /// <summary>One set or map of one family's table; <paramref name="Index"/> is the shard of an endpoint map or the timeout of an <c>aff-T</c> set.</summary>
@@ -36,6 +45,8 @@ internal readonly record struct Container(Family Family, ContainerKind Kind, int
         ContainerKind.Affinity => "affinity",
         ContainerKind.AffinityTimeout => "aff-" + Index.ToString(CultureInfo.InvariantCulture),
         ContainerKind.Hairpin => "hairpin",
+        ContainerKind.Generation => "gen",
+        ContainerKind.LayoutMarker => "layout",
         _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
     };
 

@@ -49,6 +49,21 @@ internal static class Layout
         yield return new Container(f, ContainerKind.NoEndpoints);
         yield return new Container(f, ContainerKind.Affinity);
         yield return new Container(f, ContainerKind.Hairpin);
+        yield return new Container(f, ContainerKind.Generation);
+        yield return new Container(f, ContainerKind.LayoutMarker);
+    }
+
+    /// <summary>
+    /// The value of the <c>layout</c> set: a hash of the skeleton this build declares for <paramref name="mode"/> and
+    /// <paramref name="f"/> (sets, chains, rules; no timeouts). A restart that finds it unchanged trusts the chains and the
+    /// endpoint maps as they are and reads only the <c>gen</c> map; any other value means another layout, rebuilt.
+    /// </summary>
+    public static uint Marker(AgentMode mode, Family f)
+    {
+        var text = new StringBuilder();
+        Skeleton.AppendStructure(text, mode, f, null, []);
+        ulong hash = Fnv.Hash(Fnv.Offset, text.ToString());
+        return (uint)(hash ^ (hash >> 32));
     }
 
     /// <summary>The body of a set or map declaration.</summary>
@@ -62,6 +77,8 @@ internal static class Layout
             ContainerKind.AffinityEndpoints => $"type {key3} . mark : {f.AddressType} . inet_service; flags interval;",
             ContainerKind.NoEndpoints or ContainerKind.Affinity or ContainerKind.AffinityTimeout => $"type {key3};",
             ContainerKind.Hairpin => $"type {f.AddressType} . {f.AddressType};",
+            ContainerKind.Generation => $"type {key3} : mark . mark;",
+            ContainerKind.LayoutMarker => "type mark;",
             _ => throw new ArgumentOutOfRangeException(nameof(container)),
         };
     }
@@ -77,6 +94,8 @@ internal static class Layout
             ContainerKind.AffinityEndpoints => $"{key3},mark|{f.AddressType} . inet_service|interval",
             ContainerKind.NoEndpoints or ContainerKind.Affinity or ContainerKind.AffinityTimeout => $"{key3}||",
             ContainerKind.Hairpin => $"{f.AddressType},{f.AddressType}||",
+            ContainerKind.Generation => $"{key3}|mark . mark|",
+            ContainerKind.LayoutMarker => "mark||",
             _ => throw new ArgumentOutOfRangeException(nameof(container)),
         };
     }

@@ -19,11 +19,13 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
     {
         var elements = ImmutableArray.CreateBuilder<Element>();
         var conntrack = ImmutableArray.CreateBuilder<ConntrackPort>();
+        var keys = new List<(Family Family, string Key)>();
         int? timeout = service.AffinityTimeoutSeconds;
         foreach (ValidatedPort port in service.Ports)
         {
             Family family = Family.Of(port.Family);
             string key = $"{port.Vip} . {ServiceProtocols.Keyword(port.Protocol)} . {port.Port.ToString(CultureInfo.InvariantCulture)}";
+            keys.Add((family, key));
             bool stateful = timeout is not null && Layout.StatefulAffinity(family);
             if (timeout is int t)
             {
@@ -54,8 +56,32 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
                 conntrack.Add(new ConntrackPort(port.Vip, port.Protocol, port.Port, port.Targets));
             }
         }
+        AddGeneration(elements, keys);
         return new ServicePlan(service.Key, elements.ToImmutable(), conntrack.ToImmutable(), timeout);
     }
+
+    /// <summary>
+    /// One <c>gen</c> element per VIP . proto . port of the service: a hash of all its other elements (in a fixed order),
+    /// so a restart that finds the same value knows the service is programmed exactly so, without reading its elements.
+    /// </summary>
+    private static void AddGeneration(ImmutableArray<Element>.Builder elements, List<(Family Family, string Key)> keys)
+    {
+        string[] texts = [.. elements.Select(e => e.Container.ToString() + " " + e.Text)];
+        Array.Sort(texts, StringComparer.Ordinal);
+        ulong hash = Fnv.Offset;
+        foreach (string text in texts)
+        {
+            hash = Fnv.Hash(hash, text);
+        }
+        string value = ((uint)(hash >> 32)).ToString(CultureInfo.InvariantCulture) + " . " + ((uint)hash).ToString(CultureInfo.InvariantCulture);
+        foreach ((Family family, string key) in keys.Distinct())
+        {
+            elements.Add(new Element(new Container(family, ContainerKind.Generation), key + " : " + value));
+        }
+    }
+
+    /// <summary>The VIP . proto . port of a <c>gen</c> element (its text before <c> : </c>).</summary>
+    public static string GenerationKey(string text) => text[..text.IndexOf(" : ", StringComparison.Ordinal)];
 
     /// <summary><c>low-high</c>, or one number when the range is a single slot (as the kernel lists it).</summary>
     public static string Range((int Low, int High) range) => range.Low == range.High

@@ -13,6 +13,17 @@ internal static class Skeleton
     /// </summary>
     public static void AppendFull(StringBuilder text, AgentMode mode, Family family, KernelTable? existing, IReadOnlyCollection<int> timeouts)
     {
+        AppendStructure(text, mode, family, existing, timeouts);
+        // The marker names the layout these chains and sets follow; each service vouches for its own elements in gen.
+        string table = family.Table;
+        text.Append("flush set ").Append(table).Append(" layout\n");
+        text.Append("add element ").Append(table).Append(" layout { ")
+            .Append(Layout.Marker(mode, family).ToString(CultureInfo.InvariantCulture)).Append(" }\n");
+    }
+
+    /// <summary>The skeleton without its marker; <see cref="Layout.Marker"/> hashes it for no existing table and no timeouts.</summary>
+    public static void AppendStructure(StringBuilder text, AgentMode mode, Family family, KernelTable? existing, IReadOnlyCollection<int> timeouts)
+    {
         timeouts = Layout.StatefulAffinity(family) ? timeouts : [];
         text.Append("add table ").Append(family.Table).Append('\n');
         IReadOnlyList<(string Name, string? Hook)> chains = Layout.Chains(mode, family);
@@ -127,7 +138,7 @@ internal static class Skeleton
 
     private static void AppendDeclaration(StringBuilder text, Container container)
     {
-        bool map = container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints;
+        bool map = container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints or ContainerKind.Generation;
         // Names are fixed words and integers; nothing from a Service is part of a declaration.
         text.Append(map ? "add map " : "add set ").Append(container.Family.Table).Append(' ').Append(container.Name)
             .Append(" { ").Append(Layout.Declaration(container)).Append(" }\n");

@@ -37,6 +37,16 @@ internal sealed class ProgrammedState
 
     public bool SnapshotRead { get; set; }
 
+    /// <summary>
+    /// A restart found its own layout (the <c>layout</c> marker) and read only the <c>gen</c> map and the small sets: the
+    /// first full sync takes a service whose <c>gen</c> hash matches as programmed, and reads the endpoint maps only for
+    /// the services whose hash differs or that are gone (<see cref="StaleRead"/>). Cleared once that sync committed.
+    /// </summary>
+    public bool TrustsGenerations { get; set; }
+
+    /// <summary>The endpoint-map elements of the stale services of a <see cref="TrustsGenerations"/> restart were read.</summary>
+    public bool StaleRead { get; set; }
+
     public int ElementCount => Kernel.Values.Sum(s => s.Count);
 
     public HashSet<string> KernelSet(Container container)
@@ -63,7 +73,8 @@ internal sealed class ProgrammedState
             }
             foreach (KernelSet set in table.Sets.Values)
             {
-                if (Skeleton.TryContainer(family, set.Name, out Container container) && Skeleton.Keeps(family, set, [container.Index]))
+                if (Skeleton.TryContainer(family, set.Name, out Container container) && container.Kind != ContainerKind.LayoutMarker &&
+                    Skeleton.Keeps(family, set, [container.Index]))
                 {
                     KernelSet(container).UnionWith(set.Elements);
                     if (container.Kind == ContainerKind.AffinityTimeout)
@@ -94,6 +105,10 @@ internal sealed class ProgrammedState
             KernelSet(element.Container).Remove(element.Text);
         }
         foreach (Element element in sync.Adds)
+        {
+            KernelSet(element.Container).Add(element.Text);
+        }
+        foreach (Element element in sync.FoundInKernel)
         {
             KernelSet(element.Container).Add(element.Text);
         }
@@ -144,5 +159,6 @@ internal sealed class ProgrammedState
         DeclaredTimeouts.UnionWith(sync.TimeoutsDeclared);
         SkeletonApplied = true;
         OrphansReconciled |= sync.ReconcilesOrphans;
+        TrustsGenerations &= !sync.ReconcilesOrphans;
     }
 }

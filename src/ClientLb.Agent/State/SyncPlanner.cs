@@ -153,6 +153,10 @@ internal sealed class SyncPlanner
             AddConntrackFilters(sync, change);
         }
 
+        if (_state.TrustsGenerations)
+        {
+            MatchGenerations(sync);
+        }
         var adds = new List<(int Group, Element Element)>();
         var deletes = new List<(int Group, Element Element)>();
         foreach ((Element e, int delta) in sync.Deltas)
@@ -162,7 +166,7 @@ internal sealed class SyncPlanner
                 continue;
             }
             bool wanted = _state.Desired.GetValueOrDefault(e) + delta > 0;
-            bool present = _state.KernelSet(e.Container).Contains(e.Text);
+            bool present = _state.KernelSet(e.Container).Contains(e.Text) || sync.FoundInKernel.Contains(e);
             if (wanted && !present)
             {
                 adds.Add((group[e], e));
@@ -240,6 +244,44 @@ internal sealed class SyncPlanner
         }
 
         Render(sync, prologue.ToString(), epilogue.ToString(), adds, deletes);
+    }
+
+    /// <summary>
+    /// A restart that trusts the <c>gen</c> map: a service all of whose <c>gen</c> elements the kernel holds with the same
+    /// hash is programmed exactly as planned, so its elements count as present without being listed. Every other
+    /// <c>gen</c> entry in the kernel belongs to a service that changed or went; its elements must be read (StaleKeys).
+    /// </summary>
+    private void MatchGenerations(PendingSync sync)
+    {
+        var matched = new HashSet<Element>();
+        foreach (ServiceChange change in sync.Changes)
+        {
+            bool any = false, all = true;
+            foreach (Element e in change.NewPlan.Elements)
+            {
+                if (e.Container.Kind == ContainerKind.Generation)
+                {
+                    any = true;
+                    all &= _state.KernelSet(e.Container).Contains(e.Text);
+                }
+            }
+            if (any && all)
+            {
+                sync.FoundInKernel.UnionWith(change.NewPlan.Elements);
+                matched.UnionWith(change.NewPlan.Elements.Where(static e => e.Container.Kind == ContainerKind.Generation));
+            }
+        }
+        foreach (Family family in Family.All)
+        {
+            var gen = new Container(family, ContainerKind.Generation);
+            foreach (string text in _state.KernelSet(gen))
+            {
+                if (!matched.Contains(new Element(gen, text)))
+                {
+                    sync.StaleKeys.Add((family, ServicePlan.GenerationKey(text)));
+                }
+            }
+        }
     }
 
     private void Render(PendingSync sync, string prologue, string epilogue, List<(int Group, Element Element)> adds, List<(int Group, Element Element)> deletes)
@@ -342,7 +384,8 @@ internal sealed class SyncPlanner
                 }
             }
         }
-        if (firstAppearance && _state.SkeletonApplied)
+        // Not on a restart: a service found in the kernel keeps its flows (the slow path has SkeletonApplied false then).
+        if (firstAppearance && _state.SkeletonApplied && !_state.TrustsGenerations)
         {
             foreach (ConntrackPort now in change.NewPlan.ConntrackPorts.Where(p => !p.Targets.IsEmpty))
             {
