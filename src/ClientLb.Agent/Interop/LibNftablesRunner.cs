@@ -67,6 +67,34 @@ public sealed class LibNftablesRunner : INftablesRunner
             : ListJsonAsync(family, $"list {(map ? "map" : "set")} {family} {Ruleset.Layout.TableName} {set}", terse: false, cancellationToken);
     }
 
+    /// <inheritdoc />
+    public Task<string?> GetElementsAsync(string family, string set, IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (family is not ("ip" or "ip6"))
+        {
+            throw new ArgumentException($"The family '{family}' is not ip or ip6.", nameof(family));
+        }
+        if (set.Length == 0 || !set.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') ||
+            keys.Any(k => k.Length == 0 || !k.All(c => char.IsAsciiLetterOrDigit(c) || c is ' ' or '.' or ':')))
+        {
+            throw new ArgumentException("The set name or a key is not in the layout's canonical form.", nameof(keys));
+        }
+        string command = $"get element {family} {Ruleset.Layout.TableName} {set} {{ {string.Join(", ", keys)} }}";
+        return Enqueue<string?>(contexts =>
+        {
+            try
+            {
+                Run(contexts.Commands, command, out string output);
+                return output;
+            }
+            catch (NftablesException e) when (e.Message.Contains("No such file or directory", StringComparison.Ordinal))
+            {
+                return null;
+            }
+        }, cancellationToken);
+    }
+
     private Task<string?> ListJsonAsync(string family, string command, bool terse, CancellationToken cancellationToken)
     {
         if (family is not ("ip" or "ip6"))

@@ -5,8 +5,23 @@ namespace ClientLb.Agent.Ruleset;
 /// <summary>What an nftables set or map of the layout holds.</summary>
 internal enum ContainerKind
 {
-    /// <summary><c>eps-N</c> (shard N): VIP . proto . port . slot range (numgen) to endpoint address . target port.</summary>
+    /// <summary>
+    /// <c>eps-N</c> (shard N): VIP . proto . port . slot range (numgen) to endpoint address . target port; for the services
+    /// the indexed maps cannot hold (weighted endpoints, more than <see cref="Layout.MaxIndexed"/>, IPv6 affinity).
+    /// </summary>
     Endpoints,
+
+    /// <summary>
+    /// <c>epx</c>: VIP . proto . port . index to endpoint address . target port, indexes 0..n-1 (a hash map: adding or
+    /// deleting one element costs the same whatever its size, unlike an interval map).
+    /// </summary>
+    Indexed,
+
+    /// <summary><c>cnt</c>: VIP . proto . port . n, the number of indexed endpoints; rule n draws <c>numgen random mod n</c>.</summary>
+    IndexCount,
+
+    /// <summary><c>grp</c>: VIP . proto . port . g, the group of 16 counts its <c>cnt</c> element is in (16 lookups at most per group).</summary>
+    IndexGroup,
 
     /// <summary><c>eps-aff-N</c> (shard N, IPv4): the same for ClientIP-affinity services, keyed on the slot carried in <c>ct mark</c>.</summary>
     AffinityEndpoints,
@@ -40,6 +55,9 @@ internal readonly record struct Container(Family Family, ContainerKind Kind, int
     public string Name => Kind switch
     {
         ContainerKind.Endpoints => "eps-" + Index.ToString(CultureInfo.InvariantCulture),
+        ContainerKind.Indexed => "epx",
+        ContainerKind.IndexCount => "cnt",
+        ContainerKind.IndexGroup => "grp",
         ContainerKind.AffinityEndpoints => "eps-aff-" + Index.ToString(CultureInfo.InvariantCulture),
         ContainerKind.NoEndpoints => "noep",
         ContainerKind.Affinity => "affinity",

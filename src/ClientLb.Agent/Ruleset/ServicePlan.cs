@@ -39,6 +39,21 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
             {
                 elements.Add(new Element(new Container(family, ContainerKind.NoEndpoints), key));
             }
+            else if (timeout is null && Indexable(port.Targets))
+            {
+                // One hash-map element per endpoint, index i; rule n of idx-G draws numgen random mod n.
+                var indexed = new Container(family, ContainerKind.Indexed);
+                for (int i = 0; i < port.Targets.Length; i++)
+                {
+                    Target target = port.Targets[i];
+                    string address = target.Address.ToString();
+                    elements.Add(new Element(indexed, $"{key} . {i.ToString(CultureInfo.InvariantCulture)} : {address} . {target.Port.ToString(CultureInfo.InvariantCulture)}"));
+                    elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                }
+                int count = port.Targets.Length;
+                elements.Add(new Element(new Container(family, ContainerKind.IndexCount), $"{key} . {count.ToString(CultureInfo.InvariantCulture)}"));
+                elements.Add(new Element(new Container(family, ContainerKind.IndexGroup), $"{key} . {((count - 1) / Layout.IndexGroupSize).ToString(CultureInfo.InvariantCulture)}"));
+            }
             else
             {
                 var eps = new Container(family, stateful ? ContainerKind.AffinityEndpoints : ContainerKind.Endpoints, Layout.Shard(port.Vip));
@@ -59,6 +74,13 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
         AddGeneration(elements, keys);
         return new ServicePlan(service.Key, elements.ToImmutable(), conntrack.ToImmutable(), timeout);
     }
+
+    /// <summary>
+    /// Whether a port's endpoints fit the indexed hash map: equal weights (each index is drawn equally often) and at most
+    /// <see cref="Layout.MaxIndexed"/> of them. Others take slot ranges in an interval map.
+    /// </summary>
+    private static bool Indexable(ImmutableArray<Target> targets) =>
+        targets.Length <= Layout.MaxIndexed && targets.All(t => Math.Max(1, t.Weight) == Math.Max(1, targets[0].Weight));
 
     /// <summary>
     /// One <c>gen</c> element per VIP . proto . port of the service: a hash of all its other elements (in a fixed order),
@@ -90,7 +112,7 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
 
     /// <summary>The (family, VIP, protocol, port) keys this plan claims, to detect two services on one VIP port.</summary>
     public IEnumerable<string> Claims() => Elements
-        .Where(e => e.Container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints or ContainerKind.NoEndpoints)
+        .Where(e => e.Container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints or ContainerKind.Indexed or ContainerKind.NoEndpoints)
         .Select(e => e.Container.Kind == ContainerKind.NoEndpoints ? e.Text : e.Text[..e.Text.LastIndexOf(" . ", e.Text.IndexOf(" : ", StringComparison.Ordinal), StringComparison.Ordinal)])
         .Distinct(StringComparer.Ordinal);
 }

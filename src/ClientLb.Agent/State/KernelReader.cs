@@ -39,16 +39,43 @@ internal static class KernelReader
     }
 
     /// <summary>
-    /// Lists the endpoint-map shards holding the elements of <paramref name="keys"/> (VIP . proto . port of services whose
-    /// <c>gen</c> entry no desired service matched) and adds those elements, and the hairpin entries of their endpoints,
-    /// to the programmed state as present, so the sync deletes what is no longer wanted.
+    /// Reads the endpoint elements of <paramref name="keys"/> (VIP . proto . port of services whose <c>gen</c> entry no
+    /// desired service matched) and adds them, and the hairpin entries of their endpoints, to the programmed state as
+    /// present, so the sync deletes what is no longer wanted. An indexed port (its count is in <c>cnt</c>) is read with one
+    /// <c>get element</c> of its n keys; the others from the listing of their interval shard.
     /// </summary>
     public static async Task ReadStaleAsync(INftablesRunner runner, ProgrammedState state, IReadOnlyCollection<(Family Family, string Key)> keys, CancellationToken cancellationToken)
     {
-        foreach (IGrouping<Container, string> shard in keys.GroupBy(k => new Container(k.Family, ContainerKind.Endpoints, Layout.Shard(IPAddress.Parse(k.Key[..k.Key.IndexOf(' ', StringComparison.Ordinal)]))), k => k.Key))
+        var intervalKeys = new List<(Family Family, string Key)>();
+        foreach ((Family family, string key) in keys)
+        {
+            if (!TryParseKey(key, out IPAddress? _))
+            {
+                continue; // not a key this layout writes: nothing of ours to read for it
+            }
+            string? count = state.KernelSet(new Container(family, ContainerKind.IndexCount))
+                .FirstOrDefault(e => e.StartsWith(key + " . ", StringComparison.Ordinal));
+            if (count is null)
+            {
+                intervalKeys.Add((family, key));
+                continue;
+            }
+            int n = int.Parse(count.AsSpan(key.Length + 3), NumberStyles.None, CultureInfo.InvariantCulture);
+            var indexed = new Container(family, ContainerKind.Indexed);
+            string[] wanted = [.. Enumerable.Range(0, n).Select(i => key + " . " + i.ToString(CultureInfo.InvariantCulture))];
+            string? text = await runner.GetElementsAsync(family.NftFamily, indexed.Name, wanted, cancellationToken).ConfigureAwait(false);
+            if (text is null)
+            {
+                // Some index is missing (the table was edited by hand): read the whole map once rather than guess.
+                string? listing = await runner.ListSetJsonAsync(family.NftFamily, indexed.Name, map: true, cancellationToken).ConfigureAwait(false);
+                AddFound(state, indexed, listing is null ? [] : KernelTable.Parse(listing).Sets.GetValueOrDefault(indexed.Name)?.Elements ?? [], [key + " . "]);
+                continue;
+            }
+            AddFound(state, indexed, ParseElementsText(text), [key + " . "]);
+        }
+        foreach (IGrouping<Container, string> shard in intervalKeys.GroupBy(k => new Container(k.Family, ContainerKind.Endpoints, Layout.Shard(IPAddress.Parse(k.Key[..k.Key.IndexOf(' ', StringComparison.Ordinal)]))), k => k.Key))
         {
             Family family = shard.Key.Family;
-            var prefixes = shard.Select(k => k + " . ").ToList();
             var containers = new List<Container> { shard.Key };
             if (Layout.StatefulAffinity(family))
             {
@@ -57,30 +84,65 @@ internal static class KernelReader
             foreach (Container container in containers)
             {
                 string? listing = await runner.ListSetJsonAsync(family.NftFamily, container.Name, map: true, cancellationToken).ConfigureAwait(false);
-                if (listing is null || !KernelTable.Parse(listing).Sets.TryGetValue(container.Name, out KernelSet? set))
+                if (listing is not null && KernelTable.Parse(listing).Sets.TryGetValue(container.Name, out KernelSet? set))
                 {
-                    continue;
-                }
-                HashSet<string> kernel = state.KernelSet(container);
-                HashSet<string> hairpin = state.KernelSet(new Container(family, ContainerKind.Hairpin));
-                foreach (string element in set.Elements.Where(e => prefixes.Any(p => e.StartsWith(p, StringComparison.Ordinal))))
-                {
-                    kernel.Add(element);
-                    // The data is "endpoint . target port"; every programmed endpoint has its hairpin entry.
-                    string endpoint = element[(element.IndexOf(" : ", StringComparison.Ordinal) + 3)..];
-                    endpoint = endpoint[..endpoint.IndexOf(' ', StringComparison.Ordinal)];
-                    hairpin.Add(endpoint + " . " + endpoint);
+                    AddFound(state, container, set.Elements, [.. shard.Select(k => k + " . ")]);
                 }
             }
         }
         state.StaleRead = true;
     }
 
+    /// <summary>The elements of nft's text output (<c>elements = { a : b, c : d }</c>), addresses in canonical form.</summary>
+    public static List<string> ParseElementsText(string text)
+    {
+        int start = text.IndexOf("elements = {", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return [];
+        }
+        start += "elements = {".Length;
+        int end = text.IndexOf('}', start);
+        return [.. text[start..end].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(e => string.Join(' ', e.Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries)
+                .Select(token => IPAddress.TryParse(token, out IPAddress? address) && token.Contains(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? '.' : ':')
+                    ? address.ToString()
+                    : token)))];
+    }
+
+    private static void AddFound(ProgrammedState state, Container container, IEnumerable<string> elements, IReadOnlyList<string> prefixes)
+    {
+        HashSet<string> kernel = state.KernelSet(container);
+        HashSet<string> hairpin = state.KernelSet(new Container(container.Family, ContainerKind.Hairpin));
+        foreach (string element in elements.Where(e => prefixes.Any(p => e.StartsWith(p, StringComparison.Ordinal))))
+        {
+            kernel.Add(element);
+            // The data is "endpoint . target port"; every programmed endpoint has its hairpin entry.
+            string endpoint = element[(element.IndexOf(" : ", StringComparison.Ordinal) + 3)..];
+            endpoint = endpoint[..endpoint.IndexOf(' ', StringComparison.Ordinal)];
+            hairpin.Add(endpoint + " . " + endpoint);
+        }
+    }
+
+    /// <summary>A gen key as this layout writes it: address . tcp|udp|sctp . port.</summary>
+    private static bool TryParseKey(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? vip)
+    {
+        string[] parts = key.Split(" . ");
+        vip = null;
+        return parts.Length == 3 && IPAddress.TryParse(parts[0], out vip) && vip.ToString() == parts[0] &&
+            parts[1] is "tcp" or "udp" or "sctp" &&
+            int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is >= 1 and <= 65535;
+    }
+
     private static async Task ReadMarkedAsync(INftablesRunner runner, ProgrammedState state, CancellationToken cancellationToken)
     {
         foreach (Family family in Family.All)
         {
-            var small = new List<Container> { new(family, ContainerKind.Generation), new(family, ContainerKind.NoEndpoints), new(family, ContainerKind.Affinity) };
+            var small = new List<Container>
+            {
+                new(family, ContainerKind.Generation), new(family, ContainerKind.IndexCount), new(family, ContainerKind.IndexGroup),
+                new(family, ContainerKind.NoEndpoints), new(family, ContainerKind.Affinity),
+            };
             string? declarations = await runner.ListSetJsonAsync(family.NftFamily, null, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (declarations is not null)
             {

@@ -43,15 +43,18 @@ public sealed class MarkedRestartTests : IDisposable
 
         Assert.Equal(0, result.Transactions);
         Assert.Equal(0, runner.TableLists);
-        Assert.DoesNotContain(runner.SetLists, s => s.Contains(" eps-", StringComparison.Ordinal) || s.EndsWith(" hairpin", StringComparison.Ordinal));
+        Assert.DoesNotContain(runner.SetLists, s => s.Contains(" ep", StringComparison.Ordinal) || s.EndsWith(" hairpin", StringComparison.Ordinal));
+        Assert.Empty(runner.Gets);
         Assert.Equal(Initial().Count, again.ServiceCount);
 
         // The state it took on is exact: a later change sends only that service's difference.
         List<ServiceState> changed = Initial();
         changed[0] = Services.Tcp("svc1", "10.96.1.1", 80, 8080, "10.1.1.1", "10.9.9.9");
         SyncResult change = await again.ApplyAsync([changed[0]], []);
-        Assert.Equal(5, change.ElementsDeleted); // 3 ranges, hairpin 10.1.2.1 (10.9.9.9 is shared) and the old gen
-        Assert.Equal(3, change.ElementsAdded); // 2 ranges and the new gen
+        // Indexes 0..2 (10.1.1.1, 10.1.2.1, 10.9.9.9) become 0..1 (10.1.1.1, 10.9.9.9): index 1 changes, index 2 goes,
+        // hairpin 10.1.2.1 goes (10.9.9.9 is shared), cnt 3 becomes cnt 2, and the gen hash changes.
+        Assert.Equal(5, change.ElementsDeleted);
+        Assert.Equal(3, change.ElementsAdded);
         Assert.Equal(KernelOf(changed), await KernelAsync());
     }
 
@@ -75,8 +78,9 @@ public sealed class MarkedRestartTests : IDisposable
 
         Assert.Equal(1, result.Transactions);
         Assert.Equal(0, runner.TableLists);
-        // svc2 (10.96.1.2) and svc3 (10.96.1.3) live in shards 2 and 3; sticky's affinity map is eps-aff-3.
-        Assert.Equal(["ip eps-2", "ip eps-3", "ip eps-aff-2", "ip eps-aff-3"], runner.SetLists.Where(s => s.Contains(" eps", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        // svc2 and svc3 are indexed: one get of their 3 keys each; sticky (affinity) is in shard 3 of the interval maps.
+        Assert.Equal(["ip epx 3", "ip epx 3"], runner.Gets);
+        Assert.Equal(["ip eps-3", "ip eps-aff-3"], runner.SetLists.Where(s => s.Contains(" ep", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
         Assert.Equal(KernelOf(now), await KernelAsync());
     }
 
@@ -138,6 +142,14 @@ public sealed class MarkedRestartTests : IDisposable
         {
             SetLists.Add(family + " " + set);
             return inner.ListSetJsonAsync(family, set, map, cancellationToken);
+        }
+
+        public List<string> Gets { get; } = [];
+
+        public Task<string?> GetElementsAsync(string family, string set, IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+        {
+            Gets.Add($"{family} {set} {keys.Count}");
+            return inner.GetElementsAsync(family, set, keys, cancellationToken);
         }
 
         public Task EnableRouteLocalnetAsync(CancellationToken cancellationToken = default) => inner.EnableRouteLocalnetAsync(cancellationToken);

@@ -43,6 +43,9 @@ internal sealed class RecordingRunner : INftablesRunner
         return Task.FromResult(SetListings.GetValueOrDefault(key));
     }
 
+    public Task<string?> GetElementsAsync(string family, string set, IReadOnlyList<string> keys, CancellationToken cancellationToken = default) =>
+        Task.FromResult<string?>(null);
+
     /// <summary>How often the agent asked for route_localnet, and before how many transactions the first time.</summary>
     public int RouteLocalnetCalls { get; private set; }
 

@@ -33,13 +33,16 @@ public sealed class SyncTests
         Assert.Contains("add chain ip clientlb nat-output { type nat hook output priority -100; policy accept; }", text);
         Assert.DoesNotContain("prerouting", text); // sidecar: output hook only
         Assert.Contains("add rule ip clientlb svc-1 meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 65536 map @eps-1", text);
-        Assert.Contains("add rule ip clientlb services ip daddr & 0.0.0.63 vmap { 0.0.0.0 : goto svc-0, 0.0.0.1 : goto svc-1,", text);
-        Assert.Contains("add element ip clientlb eps-2 { 10.96.0.2 . tcp . 80 . 0-32767 : 10.1.0.2 . 8080", text);
+        Assert.Contains("add rule ip clientlb services ip daddr & 0.0.0.7 vmap { 0.0.0.0 : goto svc-0, 0.0.0.1 : goto svc-1,", text);
+        Assert.Contains("add rule ip clientlb services ip daddr . meta l4proto . th dport . numgen random mod 1 offset 3 @grp jump idx-3", text);
+        Assert.Contains("add rule ip clientlb idx-3 ip daddr . meta l4proto . th dport . numgen random mod 1 offset 50 @cnt meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 50 map @epx", text);
+        Assert.Contains("add element ip clientlb epx { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080, 10.96.0.1 . tcp . 80 . 1 : 10.2.0.1 . 8080, 10.96.0.2 . tcp . 80 . 0 : 10.1.0.2 . 8080", text);
+        Assert.Contains("add element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 2, 10.96.0.2 . tcp . 80 . 2", text);
+        Assert.Contains("add element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0, 10.96.0.2 . tcp . 80 . 0", text);
         Assert.Contains("add rule ip clientlb filter-output meta l4proto tcp ip daddr . meta l4proto . th dport @noep reject with tcp reset", text);
-        Assert.Contains("10.96.0.1 . tcp . 80 . 0-32767 : 10.1.0.1 . 8080", text);
         Assert.Contains("add element ip clientlb hairpin { 10.1.0.1 . 10.1.0.1", text);
         Assert.Matches(@"add element ip clientlb gen \{ 10\.96\.0\.1 \. tcp \. 80 : \d+ \. \d+", text);
-        Assert.Equal(3 * (2 + 2 + 1), first.ElementsAdded); // per service: 2 eps ranges + 2 hairpin + 1 gen
+        Assert.Equal(3 * (2 + 2 + 3), first.ElementsAdded); // per service: 2 indexed endpoints + 2 hairpin + cnt, grp, gen
 
         SyncResult again = await agent.SyncAsync([.. Many(3)]);
         Assert.Equal(0, again.Transactions);
@@ -71,9 +74,10 @@ public sealed class SyncTests
         string[] lines = Lines(_runner.Last);
         Assert.Equal(
         [
-            "delete element ip clientlb eps-1 { 10.96.2.1 . tcp . 80 . 0-32767 : 10.1.2.1 . 8080, 10.96.2.1 . tcp . 80 . 32768-65535 : 10.2.2.1 . 8080 }",
-            "add element ip clientlb eps-1 { 10.96.2.1 . tcp . 80 . 0-21844 : 10.1.2.1 . 8080, 10.96.2.1 . tcp . 80 . 21845-43690 : 10.2.2.1 . 8080, 10.96.2.1 . tcp . 80 . 43691-65535 : 10.3.0.1 . 8080 }",
+            "delete element ip clientlb cnt { 10.96.2.1 . tcp . 80 . 2 }",
+            "add element ip clientlb epx { 10.96.2.1 . tcp . 80 . 2 : 10.3.0.1 . 8080 }",
             "add element ip clientlb hairpin { 10.3.0.1 . 10.3.0.1 }",
+            "add element ip clientlb cnt { 10.96.2.1 . tcp . 80 . 3 }",
         ], lines);
     }
 
@@ -83,11 +87,16 @@ public sealed class SyncTests
         using NftablesAgent agent = Agent();
         await agent.SyncAsync(Many(10));
         SyncResult add = await agent.ApplyAsync([Services.Tcp("new", "10.96.9.9", 443, 8443, "10.9.9.9")], []);
-        Assert.Equal(["add element ip clientlb eps-9 { 10.96.9.9 . tcp . 443 . 0-65535 : 10.9.9.9 . 8443 }", "add element ip clientlb hairpin { 10.9.9.9 . 10.9.9.9 }"], Lines(_runner.Last));
+        string[] elements =
+        [
+            "element ip clientlb epx { 10.96.9.9 . tcp . 443 . 0 : 10.9.9.9 . 8443 }", "element ip clientlb hairpin { 10.9.9.9 . 10.9.9.9 }",
+            "element ip clientlb cnt { 10.96.9.9 . tcp . 443 . 1 }", "element ip clientlb grp { 10.96.9.9 . tcp . 443 . 0 }",
+        ];
+        Assert.Equal(elements.Select(e => "add " + e), Lines(_runner.Last));
         Assert.Equal(11, agent.ServiceCount);
 
         SyncResult remove = await agent.ApplyAsync([], ["default/new"]);
-        Assert.Equal(["delete element ip clientlb eps-9 { 10.96.9.9 . tcp . 443 . 0-65535 : 10.9.9.9 . 8443 }", "delete element ip clientlb hairpin { 10.9.9.9 . 10.9.9.9 }"], Lines(_runner.Last));
+        Assert.Equal(elements.Select(e => "delete " + e), Lines(_runner.Last));
         Assert.Equal(10, agent.ServiceCount);
         Assert.Equal(1, add.Transactions + remove.Transactions - 1);
     }
@@ -110,7 +119,12 @@ public sealed class SyncTests
         using NftablesAgent agent = Agent();
         await agent.SyncAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.1"), Services.Tcp("b", "10.96.0.2", 80, 8080, "10.1.0.1")]);
         await agent.SyncAsync([Services.Tcp("b", "10.96.0.2", 80, 8080, "10.1.0.1")]);
-        Assert.Equal(["delete element ip clientlb eps-1 { 10.96.0.1 . tcp . 80 . 0-65535 : 10.1.0.1 . 8080 }"], Lines(_runner.Last));
+        Assert.Equal(
+        [
+            "delete element ip clientlb epx { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080 }",
+            "delete element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 1 }",
+            "delete element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0 }",
+        ], Lines(_runner.Last));
     }
 
     [Fact]
@@ -123,8 +137,10 @@ public sealed class SyncTests
         Assert.Equal(
         [
             "delete element ip clientlb noep { 10.96.0.1 . tcp . 80 }",
-            "add element ip clientlb eps-1 { 10.96.0.1 . tcp . 80 . 0-65535 : 10.1.0.1 . 8080 }",
+            "add element ip clientlb epx { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080 }",
             "add element ip clientlb hairpin { 10.1.0.1 . 10.1.0.1 }",
+            "add element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 1 }",
+            "add element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0 }",
         ], Lines(_runner.Last));
     }
 
@@ -191,14 +207,14 @@ public sealed class SyncTests
     {
         using NftablesAgent agent = Agent(chunk: 100);
         SyncResult result = await agent.SyncAsync(Many(200));
-        Assert.Equal(10, result.Transactions); // 1,000 elements, 5 per service, cut after 100
+        Assert.Equal(14, result.Transactions); // 1,400 elements, 7 per service, cut after 105 (15 whole services)
         Assert.Contains("add table ip clientlb", _runner.Transactions[0]);
         Assert.All(_runner.Transactions.Skip(1), t => Assert.DoesNotContain("add table", t));
         for (int i = 0; i < 200; i++)
         {
             string vip = $"10.96.{i / 250}.{i % 250 + 1} . tcp";
-            Assert.Single(_runner.Transactions, t => t.Contains(vip + " . 80 . 0-32767", StringComparison.Ordinal));
-            Assert.Single(_runner.Transactions, t => t.Contains(vip + " . 80 . 0-32767", StringComparison.Ordinal) && t.Contains(vip + " . 80 . 32768-65535", StringComparison.Ordinal));
+            Assert.Single(_runner.Transactions, t => t.Contains(vip + " . 80 . 0 : ", StringComparison.Ordinal));
+            Assert.Single(_runner.Transactions, t => t.Contains(vip + " . 80 . 0 : ", StringComparison.Ordinal) && t.Contains(vip + " . 80 . 1 : ", StringComparison.Ordinal));
         }
     }
 
