@@ -7,9 +7,9 @@ namespace ClientLb.Agent.State;
 
 /// <summary>
 /// Reads what an earlier run left in the kernel, as little of it as possible. When both tables carry this build's
-/// <c>layout</c> marker, it reads the <c>gen</c> map (one element per service port) and the small sets, never the endpoint
-/// maps; the first sync then lists only the endpoint-map shards of services whose hash changed or that went
-/// (<see cref="ReadStaleAsync"/>). Any other table (another layout, an older agent) is listed whole once and rebuilt.
+/// <c>layout</c> marker, it reads the <c>gen</c> map (one element per service port) and the set names, never the endpoint
+/// maps; only when services changed or went while it was down does the first sync read the small per-port sets and
+/// those services' endpoint elements (<see cref="ReadStaleAsync"/>). Any other table (another layout, an older agent) is listed whole once and rebuilt.
 /// Nothing read is kept beyond the element texts the programmed state needs.
 /// </summary>
 internal static class KernelReader
@@ -46,6 +46,7 @@ internal static class KernelReader
     /// </summary>
     public static async Task ReadStaleAsync(INftablesRunner runner, ProgrammedState state, IReadOnlyCollection<(Family Family, string Key)> keys, CancellationToken cancellationToken)
     {
+        await ReadSmallSetsAsync(runner, state, cancellationToken).ConfigureAwait(false);
         var intervalKeys = new List<(Family Family, string Key)>();
         foreach ((Family family, string key) in keys)
         {
@@ -138,11 +139,6 @@ internal static class KernelReader
     {
         foreach (Family family in Family.All)
         {
-            var small = new List<Container>
-            {
-                new(family, ContainerKind.Generation), new(family, ContainerKind.IndexCount), new(family, ContainerKind.IndexGroup),
-                new(family, ContainerKind.NoEndpoints), new(family, ContainerKind.Affinity),
-            };
             string? declarations = await runner.ListSetJsonAsync(family.NftFamily, null, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (declarations is not null)
             {
@@ -150,23 +146,45 @@ internal static class KernelReader
                 {
                     if (Skeleton.TryContainer(family, name, out Container container) && container.Kind == ContainerKind.AffinityTimeout)
                     {
-                        small.Add(container);
                         state.DeclaredTimeouts.Add(container.Index);
                     }
                 }
             }
-            foreach (Container container in small)
-            {
-                bool map = container.Kind == ContainerKind.Generation;
-                string? listing = await runner.ListSetJsonAsync(family.NftFamily, container.Name, map, cancellationToken).ConfigureAwait(false);
-                if (listing is not null && KernelTable.Parse(listing).Sets.TryGetValue(container.Name, out KernelSet? set))
-                {
-                    state.KernelSet(container).UnionWith(set.Elements);
-                }
-            }
+            await ReadWholeAsync(runner, state, new Container(family, ContainerKind.Generation), cancellationToken).ConfigureAwait(false);
         }
         state.SnapshotRead = true;
         state.SkeletonApplied = true;
         state.TrustsGenerations = true;
+    }
+
+    /// <summary>
+    /// The small sets a stale service may have elements in (one element per service port each): read whole, only when a
+    /// restart found stale services. Matching services' elements in them are known without reading (FoundInKernel).
+    /// </summary>
+    private static async Task ReadSmallSetsAsync(INftablesRunner runner, ProgrammedState state, CancellationToken cancellationToken)
+    {
+        foreach (Family family in Family.All)
+        {
+            var small = new List<Container>
+            {
+                new(family, ContainerKind.IndexCount), new(family, ContainerKind.IndexGroup),
+                new(family, ContainerKind.NoEndpoints), new(family, ContainerKind.Affinity),
+            };
+            small.AddRange(state.DeclaredTimeouts.Select(t => new Container(family, ContainerKind.AffinityTimeout, t)).Where(c => Layout.StatefulAffinity(family)));
+            foreach (Container container in small)
+            {
+                await ReadWholeAsync(runner, state, container, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task ReadWholeAsync(INftablesRunner runner, ProgrammedState state, Container container, CancellationToken cancellationToken)
+    {
+        bool map = container.Kind is ContainerKind.Generation or ContainerKind.Indexed or ContainerKind.Endpoints or ContainerKind.AffinityEndpoints;
+        string? listing = await runner.ListSetJsonAsync(container.Family.NftFamily, container.Name, map, cancellationToken).ConfigureAwait(false);
+        if (listing is not null && KernelTable.Parse(listing).Sets.TryGetValue(container.Name, out KernelSet? set))
+        {
+            state.KernelSet(container).UnionWith(set.Elements);
+        }
     }
 }
