@@ -159,7 +159,7 @@ internal static class KernelReader
 
     /// <summary>
     /// The small sets a stale service may have elements in (one element per service port each): read whole, only when a
-    /// restart found stale services. Matching services' elements in them are known without reading (FoundInKernel).
+    /// restart found stale services. Matching services' elements in them are known without reading (their gen hash vouches for them).
     /// </summary>
     private static async Task ReadSmallSetsAsync(INftablesRunner runner, ProgrammedState state, CancellationToken cancellationToken)
     {

@@ -37,9 +37,6 @@ internal sealed class PendingSync
 
     public bool ReconcilesOrphans { get; set; }
 
-    /// <summary>Elements of services whose <c>gen</c> hash a restart found unchanged: in the kernel, though never listed.</summary>
-    public HashSet<Element> FoundInKernel { get; } = [];
-
     /// <summary>VIP . proto . port keys (per family) whose <c>gen</c> entry no service of a restart matches: their endpoint-map elements must be read.</summary>
     public HashSet<(Family Family, string Key)> StaleKeys { get; } = [];
 

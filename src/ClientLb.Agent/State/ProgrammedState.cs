@@ -4,13 +4,20 @@ using ClientLb.Agent.Ruleset;
 namespace ClientLb.Agent.State;
 
 /// <summary>
-/// What the agent believes the kernel holds and why: elements per set, how many services want each element, each
-/// service's last plan and input. Only <see cref="Commit"/> changes it, after the kernel accepted the transaction.
+/// What the agent believes the kernel holds and why: how many services want each element (every wanted element is in the
+/// kernel), the elements read from the kernel that no service has claimed yet, each service's last plan and input. Only
+/// <see cref="Commit"/> changes it, after the kernel accepted the transaction.
 /// </summary>
 internal sealed class ProgrammedState
 {
+    /// <summary>
+    /// Elements found in the kernel at start and not yet reconciled (per set). Once the first full sync committed they
+    /// are either wanted (then <see cref="Desired"/> holds them) or deleted, so this is empty: the state keeps one entry
+    /// per programmed element, not two.
+    /// </summary>
     public Dictionary<Container, HashSet<string>> Kernel { get; } = [];
 
+    /// <summary>How many services want each element; an element with a count is in the kernel.</summary>
     public Dictionary<Element, int> Desired { get; } = [];
 
     public Dictionary<string, ServicePlan> Plans { get; } = new(StringComparer.Ordinal);
@@ -47,7 +54,11 @@ internal sealed class ProgrammedState
     /// <summary>The endpoint-map elements of the stale services of a <see cref="TrustsGenerations"/> restart were read.</summary>
     public bool StaleRead { get; set; }
 
-    public int ElementCount => Kernel.Values.Sum(s => s.Count);
+    public int ElementCount => Desired.Count + Kernel.Values.Sum(s => s.Count);
+
+    /// <summary>Whether the kernel holds <paramref name="element"/>: wanted by a service, or found there and not yet reconciled.</summary>
+    public bool InKernel(Element element) =>
+        Desired.ContainsKey(element) || (Kernel.TryGetValue(element.Container, out HashSet<string>? found) && found.Contains(element.Text));
 
     public HashSet<string> KernelSet(Container container)
     {
@@ -100,17 +111,13 @@ internal sealed class ProgrammedState
                 Desired[element] = count;
             }
         }
+        // Added and found elements are wanted: Desired holds them now. Deleted ones leave the found sets too.
         foreach (Element element in sync.Deletes)
         {
-            KernelSet(element.Container).Remove(element.Text);
-        }
-        foreach (Element element in sync.Adds)
-        {
-            KernelSet(element.Container).Add(element.Text);
-        }
-        foreach (Element element in sync.FoundInKernel)
-        {
-            KernelSet(element.Container).Add(element.Text);
+            if (Kernel.TryGetValue(element.Container, out HashSet<string>? found))
+            {
+                found.Remove(element.Text);
+            }
         }
         foreach (ServiceChange change in sync.Changes)
         {
@@ -160,5 +167,11 @@ internal sealed class ProgrammedState
         SkeletonApplied = true;
         OrphansReconciled |= sync.ReconcilesOrphans;
         TrustsGenerations &= !sync.ReconcilesOrphans;
+        if (sync.ReconcilesOrphans)
+        {
+            // Every found element was either wanted (now in Desired) or deleted as an orphan.
+            Kernel.Clear();
+            Desired.TrimExcess();
+        }
     }
 }

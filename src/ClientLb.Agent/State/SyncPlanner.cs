@@ -153,10 +153,7 @@ internal sealed class SyncPlanner
             AddConntrackFilters(sync, change);
         }
 
-        if (_state.TrustsGenerations)
-        {
-            MatchGenerations(sync);
-        }
+        bool[]? matched = _state.TrustsGenerations ? MatchGenerations(sync) : null;
         var adds = new List<(int Group, Element Element)>();
         var deletes = new List<(int Group, Element Element)>();
         foreach ((Element e, int delta) in sync.Deltas)
@@ -166,7 +163,9 @@ internal sealed class SyncPlanner
                 continue;
             }
             bool wanted = _state.Desired.GetValueOrDefault(e) + delta > 0;
-            bool present = _state.KernelSet(e.Container).Contains(e.Text) || sync.FoundInKernel.Contains(e);
+            // A service found unchanged by its gen hash has all its elements in the kernel. (An element two services share,
+            // such as a hairpin entry, is judged by the last one: at worst it is added again, which a set accepts.)
+            bool present = _state.InKernel(e) || (matched is not null && matched[group[e]]);
             if (wanted && !present)
             {
                 adds.Add((group[e], e));
@@ -251,11 +250,13 @@ internal sealed class SyncPlanner
     /// hash is programmed exactly as planned, so its elements count as present without being listed. Every other
     /// <c>gen</c> entry in the kernel belongs to a service that changed or went; its elements must be read (StaleKeys).
     /// </summary>
-    private void MatchGenerations(PendingSync sync)
+    private bool[] MatchGenerations(PendingSync sync)
     {
+        var matchedChanges = new bool[sync.Changes.Count];
         var matched = new HashSet<Element>();
-        foreach (ServiceChange change in sync.Changes)
+        for (int i = 0; i < sync.Changes.Count; i++)
         {
+            ServiceChange change = sync.Changes[i];
             bool any = false, all = true;
             foreach (Element e in change.NewPlan.Elements)
             {
@@ -267,7 +268,7 @@ internal sealed class SyncPlanner
             }
             if (any && all)
             {
-                sync.FoundInKernel.UnionWith(change.NewPlan.Elements);
+                matchedChanges[i] = true;
                 matched.UnionWith(change.NewPlan.Elements.Where(static e => e.Container.Kind == ContainerKind.Generation));
             }
         }
@@ -282,6 +283,7 @@ internal sealed class SyncPlanner
                 }
             }
         }
+        return matchedChanges;
     }
 
     private void Render(PendingSync sync, string prologue, string epilogue, List<(int Group, Element Element)> adds, List<(int Group, Element Element)> deletes)
