@@ -20,7 +20,7 @@ internal enum ContainerKind
     /// <summary><c>cnt</c>: VIP . proto . port . n, the number of indexed endpoints; rule n draws <c>numgen random mod n</c>.</summary>
     IndexCount,
 
-    /// <summary><c>grp</c>: VIP . proto . port . g, the group of 16 counts its <c>cnt</c> element is in (16 lookups at most per group).</summary>
+    /// <summary><c>grp</c>: VIP . proto . port . g, the group of 8 counts its <c>cnt</c> element is in (8 lookups at most per group).</summary>
     IndexGroup,
 
     /// <summary><c>eps-aff-N</c> (shard N, IPv4): the same for ClientIP-affinity services, keyed on the slot carried in <c>ct mark</c>.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using ClientLb.Agent.Conntrack;
 using ClientLb.Agent.Interop;
 using ClientLb.Agent.Model;
+using ClientLb.Endpoints;
 
 namespace ClientLb.Agent.Tests.Unit;
 
@@ -35,7 +36,7 @@ public sealed class SyncTests
         Assert.Contains("add rule ip clientlb svc-1 meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 65536 map @eps-1", text);
         Assert.Contains("add rule ip clientlb services ip daddr & 0.0.0.7 vmap { 0.0.0.0 : goto svc-0, 0.0.0.1 : goto svc-1,", text);
         Assert.Contains("add rule ip clientlb services ip daddr . meta l4proto . th dport . numgen random mod 1 offset 3 @grp jump idx-3", text);
-        Assert.Contains("add rule ip clientlb idx-3 ip daddr . meta l4proto . th dport . numgen random mod 1 offset 50 @cnt meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 50 map @epx", text);
+        Assert.Contains("add rule ip clientlb idx-6 ip daddr . meta l4proto . th dport . numgen random mod 1 offset 50 @cnt meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 50 map @epx", text);
         Assert.Contains("add element ip clientlb epx { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080, 10.96.0.1 . tcp . 80 . 1 : 10.2.0.1 . 8080, 10.96.0.2 . tcp . 80 . 0 : 10.1.0.2 . 8080", text);
         Assert.Contains("add element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 2, 10.96.0.2 . tcp . 80 . 2", text);
         Assert.Contains("add element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0, 10.96.0.2 . tcp . 80 . 0", text);
@@ -79,6 +80,27 @@ public sealed class SyncTests
             "add element ip clientlb hairpin { 10.3.0.1 . 10.3.0.1 }",
             "add element ip clientlb cnt { 10.96.2.1 . tcp . 80 . 3 }",
         ], lines);
+    }
+
+    [Fact]
+    public async Task Ports_the_indexed_map_cannot_hold_take_slot_ranges_in_an_interval_shard()
+    {
+        using NftablesAgent agent = Agent();
+        string[] many = [.. Enumerable.Range(1, 65).Select(i => $"10.5.0.{i}")];
+        var weighted = new ServicePortState("http", ServiceProtocol.Tcp, 80, [new Endpoint(IPAddress.Parse("10.6.0.1"), 8080, weight: 3), Services.Ep("10.6.0.2", 8080)]);
+        await agent.SyncAsync(
+        [
+            Services.Tcp("large", "10.96.0.9", 80, 8080, many),
+            new ServiceState("default", "weighted", ["10.96.0.10"], [weighted]),
+            Services.Tcp("small", "10.96.0.11", 80, 8080, many[..64]),
+        ]);
+        string text = _runner.Last;
+        Assert.Contains("10.96.0.9 . tcp . 80 . 0-1007 : 10.5.0.1 . 8080", text); // 65 endpoints: past the 64 count rules
+        Assert.Contains("add element ip clientlb eps-2 { 10.96.0.10 . tcp . 80 . 0-49151 : 10.6.0.1 . 8080, 10.96.0.10 . tcp . 80 . 49152-65535 : 10.6.0.2 . 8080 }", text);
+        Assert.Contains("10.96.0.11 . tcp . 80 . 63 : 10.5.0.64 . 8080", text);
+        Assert.Contains("10.96.0.11 . tcp . 80 . 64", text); // cnt
+        Assert.DoesNotContain("10.96.0.9 . tcp . 80 . 0 : ", text); // not indexed
+        Assert.DoesNotContain("10.96.0.10 . tcp . 80 . 0 : ", text);
     }
 
     [Fact]
