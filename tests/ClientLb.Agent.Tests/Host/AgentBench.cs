@@ -19,6 +19,7 @@ public static class AgentBench
 {
     private const string Backend = "10.232.0.2";
     private const int Repeats = 21;
+    private const int WarmUp = 5;
 
     public static int Run(string[] args)
     {
@@ -154,6 +155,12 @@ public static class AgentBench
         using (var agent = new NftablesAgent(Options(ns)))
         {
             agent.SyncAsync(services).GetAwaiter().GetResult();
+            // Warm up (JIT tiers, first-use paths) on other services, so the samples are the steady-state cost.
+            for (int w = 0; w < WarmUp; w++)
+            {
+                agent.ApplyAsync([Service(count + 200 + w, perService)], []).GetAwaiter().GetResult();
+                agent.ApplyAsync([Service(count / 3, perService, variant: w + 1)], []).GetAwaiter().GetResult();
+            }
             var adds = new List<TimeSpan>();
             TimeSpan cpu = Cpu();
             for (int r = 0; r < Repeats; r++)
@@ -173,7 +180,9 @@ public static class AgentBench
             }
             TimeSpan changeCpu = (Cpu() - cpu) / Repeats;
             List<ServiceState> current = [.. services, .. Enumerable.Range(0, Repeats).Select(r => Service(count + 1 + r, perService))];
+            current.AddRange(Enumerable.Range(0, WarmUp).Select(w => Service(count + 200 + w, perService)));
             current[count / 2 - 1] = Service(count / 2, perService, variant: Repeats);
+            current[count / 3 - 1] = Service(count / 3, perService, variant: WarmUp);
             agent.SyncAsync(current).GetAwaiter().GetResult();
             List<ServiceState> plusOne = [.. current, Service(count + 100, perService)];
             var fullSync = Stopwatch.StartNew();
