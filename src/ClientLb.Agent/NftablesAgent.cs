@@ -151,7 +151,7 @@ public sealed class NftablesAgent : IDisposable
         if (_state.TrustsGenerations && !_state.StaleRead && sync.StaleKeys.Count > 0)
         {
             // A restart: services changed or went while the agent was down. Read only their shards, then plan again.
-            await KernelReader.ReadStaleAsync(_runner, _state, sync.StaleKeys, cancellationToken).ConfigureAwait(false);
+            await KernelReader.ReadStaleAsync(_runner, _options.Mode, _state, sync.StaleKeys, cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("Read the endpoint maps of {Stale} service ports that changed while the agent was down", sync.StaleKeys.Count);
             sync = planner.Plan(upserts, removals, full);
         }

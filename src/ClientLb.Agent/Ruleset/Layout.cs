@@ -36,6 +36,15 @@ internal static class Layout
     /// <summary>Counts per group rule: a new connection makes at most 64 / 8 + 8 set lookups to find its count.</summary>
     public const int IndexGroupSize = 8;
 
+    /// <summary>
+    /// Whether endpoints get <c>hairpin</c> entries in <paramref name="mode"/>. Only node mode needs them: a pod's packet
+    /// to a VIP that DNATs to the same pod is forwarded back out of the veth it came in on, and without masquerade the pod
+    /// would answer itself directly. In sidecar mode the connection starts in the pod's own namespace, so DNAT to its own
+    /// address is local delivery and conntrack undoes it on the reply: nothing to masquerade (TrafficTests:
+    /// a pod reaching itself through its VIP is answered), and half of the elements at 50 endpoints a service are saved.
+    /// </summary>
+    public static bool Hairpin(AgentMode mode) => mode == AgentMode.Node;
+
     /// <summary>The shard of a VIP: its last byte's low 3 bits, what <c>daddr &amp; 0.0.0.7</c> (<c>&amp; ::7</c>) selects.</summary>
     public static int Shard(System.Net.IPAddress vip)
     {

@@ -14,8 +14,11 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
 {
     public static ServicePlan Empty(string key) => new(key, [], [], null);
 
-    /// <summary>Renders the elements of <paramref name="service"/>. Every value is a parsed address, an integer or a keyword.</summary>
-    public static ServicePlan For(ValidatedService service)
+    /// <summary>
+    /// Renders the elements of <paramref name="service"/>. Every value is a parsed address, an integer or a keyword.
+    /// <paramref name="hairpin"/>: add each endpoint's <c>hairpin</c> entry (node mode; see <see cref="Layout.Hairpin"/>).
+    /// </summary>
+    public static ServicePlan For(ValidatedService service, bool hairpin)
     {
         var elements = ImmutableArray.CreateBuilder<Element>();
         var conntrack = ImmutableArray.CreateBuilder<ConntrackPort>();
@@ -48,7 +51,10 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
                     Target target = port.Targets[i];
                     string address = target.Address.ToString();
                     elements.Add(new Element(indexed, $"{key} . {i.ToString(CultureInfo.InvariantCulture)} : {address} . {target.Port.ToString(CultureInfo.InvariantCulture)}"));
-                    elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                    if (hairpin)
+                    {
+                        elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                    }
                 }
                 int count = port.Targets.Length;
                 elements.Add(new Element(new Container(family, ContainerKind.IndexCount), $"{key} . {count.ToString(CultureInfo.InvariantCulture)}"));
@@ -63,7 +69,10 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
                     Target target = port.Targets[i];
                     string address = target.Address.ToString();
                     elements.Add(new Element(eps, $"{key} . {Range(ranges[i])} : {address} . {target.Port.ToString(CultureInfo.InvariantCulture)}"));
-                    elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                    if (hairpin)
+                    {
+                        elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                    }
                 }
             }
             if (port.Protocol is ServiceProtocol.Udp or ServiceProtocol.Sctp)

@@ -44,8 +44,9 @@ internal static class KernelReader
     /// present, so the sync deletes what is no longer wanted. An indexed port (its count is in <c>cnt</c>) is read with one
     /// <c>get element</c> of its n keys; the others from the listing of their interval shard.
     /// </summary>
-    public static async Task ReadStaleAsync(INftablesRunner runner, ProgrammedState state, IReadOnlyCollection<(Family Family, string Key)> keys, CancellationToken cancellationToken)
+    public static async Task ReadStaleAsync(INftablesRunner runner, AgentMode mode, ProgrammedState state, IReadOnlyCollection<(Family Family, string Key)> keys, CancellationToken cancellationToken)
     {
+        bool hairpin = Layout.Hairpin(mode);
         await ReadSmallSetsAsync(runner, state, cancellationToken).ConfigureAwait(false);
         var intervalKeys = new List<(Family Family, string Key)>();
         foreach ((Family family, string key) in keys)
@@ -69,10 +70,10 @@ internal static class KernelReader
             {
                 // Some index is missing (the table was edited by hand): read the whole map once rather than guess.
                 string? listing = await runner.ListSetJsonAsync(family.NftFamily, indexed.Name, map: true, cancellationToken).ConfigureAwait(false);
-                AddFound(state, indexed, listing is null ? [] : KernelTable.Parse(listing).Sets.GetValueOrDefault(indexed.Name)?.Elements ?? [], [key + " . "]);
+                AddFound(state, indexed, listing is null ? [] : KernelTable.Parse(listing).Sets.GetValueOrDefault(indexed.Name)?.Elements ?? [], [key + " . "], hairpin);
                 continue;
             }
-            AddFound(state, indexed, ParseElementsText(text), [key + " . "]);
+            AddFound(state, indexed, ParseElementsText(text), [key + " . "], hairpin);
         }
         foreach (IGrouping<Container, string> shard in intervalKeys.GroupBy(k => new Container(k.Family, ContainerKind.Endpoints, Layout.Shard(IPAddress.Parse(k.Key[..k.Key.IndexOf(' ', StringComparison.Ordinal)]))), k => k.Key))
         {
@@ -87,7 +88,7 @@ internal static class KernelReader
                 string? listing = await runner.ListSetJsonAsync(family.NftFamily, container.Name, map: true, cancellationToken).ConfigureAwait(false);
                 if (listing is not null && KernelTable.Parse(listing).Sets.TryGetValue(container.Name, out KernelSet? set))
                 {
-                    AddFound(state, container, set.Elements, [.. shard.Select(k => k + " . ")]);
+                    AddFound(state, container, set.Elements, [.. shard.Select(k => k + " . ")], hairpin);
                 }
             }
         }
@@ -111,14 +112,18 @@ internal static class KernelReader
                     : token)))];
     }
 
-    private static void AddFound(ProgrammedState state, Container container, IEnumerable<string> elements, IReadOnlyList<string> prefixes)
+    private static void AddFound(ProgrammedState state, Container container, IEnumerable<string> elements, IReadOnlyList<string> prefixes, bool withHairpin)
     {
         HashSet<string> kernel = state.KernelSet(container);
         HashSet<string> hairpin = state.KernelSet(new Container(container.Family, ContainerKind.Hairpin));
         foreach (string element in elements.Where(e => prefixes.Any(p => e.StartsWith(p, StringComparison.Ordinal))))
         {
             kernel.Add(element);
-            // The data is "endpoint . target port"; every programmed endpoint has its hairpin entry.
+            if (!withHairpin)
+            {
+                continue;
+            }
+            // The data is "endpoint . target port"; in node mode every programmed endpoint has its hairpin entry.
             string endpoint = element[(element.IndexOf(" : ", StringComparison.Ordinal) + 3)..];
             endpoint = endpoint[..endpoint.IndexOf(' ', StringComparison.Ordinal)];
             hairpin.Add(endpoint + " . " + endpoint);

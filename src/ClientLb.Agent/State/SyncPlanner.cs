@@ -75,7 +75,7 @@ internal sealed class SyncPlanner
             try
             {
                 rendered[i] = ServiceValidator.TryValidate(candidates[i], _policy, out ValidatedService? validated, out string? error)
-                    ? (ServicePlan.For(validated), null, validated.Ports.Any(static p => AddressRules.IsLoopbackVip(p.Vip)))
+                    ? (ServicePlan.For(validated, Layout.Hairpin(_mode)), null, validated.Ports.Any(static p => AddressRules.IsLoopbackVip(p.Vip)))
                     : (null, error, false);
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or NullReferenceException or FormatException or OverflowException)

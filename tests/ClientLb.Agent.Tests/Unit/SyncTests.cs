@@ -41,9 +41,9 @@ public sealed class SyncTests
         Assert.Contains("add element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 2, 10.96.0.2 . tcp . 80 . 2", text);
         Assert.Contains("add element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0, 10.96.0.2 . tcp . 80 . 0", text);
         Assert.Contains("add rule ip clientlb filter-output meta l4proto tcp ip daddr . meta l4proto . th dport @noep reject with tcp reset", text);
-        Assert.Contains("add element ip clientlb hairpin { 10.1.0.1 . 10.1.0.1", text);
+        Assert.DoesNotContain("add element ip clientlb hairpin", text); // sidecar mode: no hairpin (Layout.Hairpin)
         Assert.Matches(@"add element ip clientlb gen \{ 10\.96\.0\.1 \. tcp \. 80 : \d+ \. \d+", text);
-        Assert.Equal(3 * (2 + 2 + 3), first.ElementsAdded); // per service: 2 indexed endpoints + 2 hairpin + cnt, grp, gen
+        Assert.Equal(3 * (2 + 3), first.ElementsAdded); // per service: 2 indexed endpoints + cnt, grp, gen
 
         SyncResult again = await agent.SyncAsync([.. Many(3)]);
         Assert.Equal(0, again.Transactions);
@@ -77,7 +77,6 @@ public sealed class SyncTests
         [
             "delete element ip clientlb cnt { 10.96.2.1 . tcp . 80 . 2 }",
             "add element ip clientlb epx { 10.96.2.1 . tcp . 80 . 2 : 10.3.0.1 . 8080 }",
-            "add element ip clientlb hairpin { 10.3.0.1 . 10.3.0.1 }",
             "add element ip clientlb cnt { 10.96.2.1 . tcp . 80 . 3 }",
         ], lines);
     }
@@ -111,7 +110,7 @@ public sealed class SyncTests
         SyncResult add = await agent.ApplyAsync([Services.Tcp("new", "10.96.9.9", 443, 8443, "10.9.9.9")], []);
         string[] elements =
         [
-            "element ip clientlb epx { 10.96.9.9 . tcp . 443 . 0 : 10.9.9.9 . 8443 }", "element ip clientlb hairpin { 10.9.9.9 . 10.9.9.9 }",
+            "element ip clientlb epx { 10.96.9.9 . tcp . 443 . 0 : 10.9.9.9 . 8443 }",
             "element ip clientlb cnt { 10.96.9.9 . tcp . 443 . 1 }", "element ip clientlb grp { 10.96.9.9 . tcp . 443 . 0 }",
         ];
         Assert.Equal(elements.Select(e => "add " + e), Lines(_runner.Last));
@@ -138,7 +137,7 @@ public sealed class SyncTests
     [Fact]
     public async Task A_shared_hairpin_element_stays_while_another_service_still_uses_the_endpoint()
     {
-        using NftablesAgent agent = Agent();
+        using NftablesAgent agent = Agent(AgentMode.Node); // node mode: hairpin entries (Layout.Hairpin)
         await agent.SyncAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.1"), Services.Tcp("b", "10.96.0.2", 80, 8080, "10.1.0.1")]);
         await agent.SyncAsync([Services.Tcp("b", "10.96.0.2", 80, 8080, "10.1.0.1")]);
         Assert.Equal(
@@ -160,7 +159,6 @@ public sealed class SyncTests
         [
             "delete element ip clientlb noep { 10.96.0.1 . tcp . 80 }",
             "add element ip clientlb epx { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080 }",
-            "add element ip clientlb hairpin { 10.1.0.1 . 10.1.0.1 }",
             "add element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 1 }",
             "add element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0 }",
         ], Lines(_runner.Last));
@@ -229,7 +227,7 @@ public sealed class SyncTests
     {
         using NftablesAgent agent = Agent(chunk: 100);
         SyncResult result = await agent.SyncAsync(Many(200));
-        Assert.Equal(14, result.Transactions); // 1,400 elements, 7 per service, cut after 105 (15 whole services)
+        Assert.Equal(10, result.Transactions); // 1,000 elements, 5 per service, cut after 100 (20 whole services)
         Assert.Contains("add table ip clientlb", _runner.Transactions[0]);
         Assert.All(_runner.Transactions.Skip(1), t => Assert.DoesNotContain("add table", t));
         for (int i = 0; i < 200; i++)
@@ -243,7 +241,7 @@ public sealed class SyncTests
     [Fact]
     public async Task A_refused_transaction_changes_no_state_so_the_next_sync_retries_it()
     {
-        using NftablesAgent agent = Agent();
+        using NftablesAgent agent = Agent(AgentMode.Node);
         await agent.SyncAsync(Many(1));
         _runner.FailWhen = _ => true;
         List<ServiceState> changed = [Services.Tcp("svc0", "10.96.0.1", 80, 8080, "10.1.0.1")];
