@@ -13,6 +13,9 @@ namespace ClientLb.Release.Tests;
 public class PackagedAppTests
 {
     private static readonly string Repo = FindRepo();
+
+    /// <summary>The repository's root folder (where ClientLb.sln is).</summary>
+    internal static string RepoRoot => Repo;
     private static readonly string Configuration =
         typeof(PackagedAppTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
     private static readonly string Version = typeof(ClientLb.ServiceDiscovery.ServiceRegistry).Assembly
