@@ -79,11 +79,19 @@ public class PackagedAppTests
         try
         {
             string feed = Path.Combine(work, "feed");
-            // The test project references every packable project, so they are built in this configuration already.
-            foreach (string project in PackableProjects())
-            {
-                await RunAsync("dotnet", $"pack \"{project}\" -c {Configuration} --no-build --no-restore -o \"{feed}\"", Repo);
-            }
+            // The test project references every packable project, so they are built in this configuration already; one
+            // MSBuild run packs them all (a dotnet pack per project would start eight).
+            string packAll = Path.Combine(work, "pack.proj");
+            await File.WriteAllTextAsync(packAll, $"""
+                <Project>
+                  <ItemGroup>{string.Concat(PackableProjects().Select(p => $"<Package Include=\"{p}\" />"))}</ItemGroup>
+                  <Target Name="Pack">
+                    <MSBuild Projects="@(Package)" Targets="Pack" BuildInParallel="true"
+                             Properties="Configuration={Configuration};NoBuild=true;PackageOutputPath={feed}" />
+                  </Target>
+                </Project>
+                """);
+            await RunAsync("dotnet", $"msbuild \"{packAll}\" -t:Pack -nologo -v:m", Repo);
             foreach (string id in new[] { "ClientLb", "ClientLb.Kubernetes", "ClientLb.Dns", "ClientLb.Grpc", "ClientLb.ServiceDiscovery", "ClientLb.Sandbox", "ClientLb.Agent", "ClientLb.Cli" })
             {
                 Assert.True(File.Exists(Path.Combine(feed, $"{id}.{Version}.nupkg")), $"{id}.{Version}.nupkg was not packed: {string.Join(", ", Directory.GetFiles(feed).Select(Path.GetFileName))}");
