@@ -44,6 +44,20 @@ public class PaymentSampleTests
     }
 
     [Fact]
+    public async Task The_one_command_runs_the_service_on_the_sandbox_and_the_client_against_it()
+    {
+        string output = await PackagedAppTests.RunAsync("bash", "samples/payment-on-sandbox.sh 9", PackagedAppTests.RepoRoot);
+        string serving = output.Split('\n').Single(l => l.StartsWith("payment-service.finance: 3 pods serving (", StringComparison.Ordinal));
+        string[] pods = serving[(serving.IndexOf('(') + 1)..serving.IndexOf(')')].Split(", ");
+        Assert.Equal(3, pods.Length);
+        foreach (string pod in pods)
+        {
+            Assert.Contains($"answered by {pod}: payment processed by {pod}", output);
+        }
+        Assert.Contains("9 answered, 0 failed", output);
+    }
+
+    [Fact]
     public async Task Every_pod_serves_the_grpc_method()
     {
         using var start = new CancellationTokenSource(Timeout);
