@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
+using System.Net.Security;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
@@ -31,6 +33,7 @@ public sealed class FaultyApiServer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly WebApplication _app;
     private readonly List<ApiHit> _hits = [];
+    private readonly List<DateTimeOffset> _handshakes = [];
     private readonly Dictionary<string, Stored> _slices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Stored> _services = new(StringComparer.Ordinal);
     private readonly List<(long Version, string Resource, Stored Object, string Type)> _history = [];
@@ -65,27 +68,55 @@ public sealed class FaultyApiServer : IAsyncDisposable
         }
     }
 
+    /// <summary>TLS handshakes begun at or after <paramref name="since"/> (a refused certificate never gets to a request).</summary>
+    public int Handshakes(DateTimeOffset since)
+    {
+        lock (_gate)
+        {
+            return _handshakes.Count(t => t >= since);
+        }
+    }
+
     /// <summary>Requests for <paramref name="resource"/> (<c>endpointslices</c> or <c>services</c>) at or after <paramref name="since"/>.</summary>
     public int Count(string resource, DateTimeOffset since, bool? watch = null) =>
         Hits.Count(h => h.Resource == resource && h.At >= since && (watch is null || h.Watch == watch));
 
-    public static async Task<FaultyApiServer> StartAsync(X509Certificate2? certificate = null, X509Certificate2Collection? chain = null)
+    /// <summary>
+    /// The certificate (with the intermediates it sends) of an HTTPS server; each request gets a new connection
+    /// (<c>Connection: close</c>), so a certificate set here is what the next request meets.
+    /// </summary>
+    public SslStreamCertificateContext? Tls { get; set; }
+
+    /// <summary>Starts the server: HTTPS with <paramref name="tls"/> (HTTP/1.1 only), else plain HTTP.</summary>
+    public static async Task<FaultyApiServer> StartAsync(SslStreamCertificateContext? tls = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        FaultyApiServer? created = null;
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
         {
-            if (certificate is not null)
+            if (tls is not null)
             {
-                listen.UseHttps(https =>
+                listen.Protocols = HttpProtocols.Http1;
+                listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
-                    https.ServerCertificate = certificate;
-                    https.ServerCertificateChain = chain;
+                    OnConnection = _ =>
+                    {
+                        lock (created!._gate)
+                        {
+                            created._handshakes.Add(created.Time.GetUtcNow());
+                        }
+                        return ValueTask.FromResult(new SslServerAuthenticationOptions
+                    {
+                        ServerCertificateContext = created!.Tls,
+                        ApplicationProtocols = [SslApplicationProtocol.Http11],
+                    });
+                    },
                 });
             }
         }));
         WebApplication app = builder.Build();
-        var server = new FaultyApiServer(app, new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 12, 0, 0, TimeSpan.Zero)));
+        var server = created = new FaultyApiServer(app, new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 12, 0, 0, TimeSpan.Zero))) { Tls = tls };
         app.Run(server.HandleAsync);
         await app.StartAsync();
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -233,6 +264,10 @@ public sealed class FaultyApiServer : IAsyncDisposable
         string path = ctx.Request.Path.Value ?? "";
         string resource = path.EndsWith("/endpointslices", StringComparison.Ordinal) ? "endpointslices" : path.EndsWith("/services", StringComparison.Ordinal) ? "services" : "";
         IQueryCollection query = ctx.Request.Query;
+        if (Tls is not null)
+        {
+            ctx.Response.Headers.Connection = "close";
+        }
         var hit = new ApiHit(resource, query["watch"] == "1", query["resourceVersion"].FirstOrDefault(), query["continue"].FirstOrDefault(), Time.GetUtcNow());
         lock (_gate)
         {

@@ -451,4 +451,48 @@ public sealed class HostileApiServerTests
         await h.DriveAsync(() => api.Current!.Endpoints.Length == 0 && h.Serves("10.0.0.5"), "the slice to move back");
         await h.AssertNoSecretsAsync();
     }
+
+    [Fact]
+    public async Task Tls_server_name_and_the_servers_intermediates_are_used_and_a_wrong_name_certificate_is_named()
+    {
+        // Defect 7: tls-server-name was ignored, intermediates the server sent were not used, TLS failures were opaque.
+        var pki = new TestPki();
+        FaultyApiServer server = await FaultyApiServer.StartAsync(pki.Server("api.cluster.test"));
+        await using FaultHarness h = await FaultHarness.StartAsync(server: server,
+            cluster: $"certificate-authority-data: {pki.RootPemBase64}\ntls-server-name: api.cluster.test");
+        await h.DriveAsync(() => h.Serves(Before) && h.Source.Status.IsHealthy, "the first truth over TLS with tls-server-name and an intermediate");
+
+        // The server now presents a certificate for another name: every new connection is refused, by name.
+        DateTimeOffset start = h.Time.GetUtcNow();
+        server.Tls = pki.Server("other.cluster.test");
+        h.Server.EndWatches();
+        h.Server.SetSlice("web-1", "web", "10.0.0.3");
+        await h.RunForAsync(TimeSpan.FromSeconds(60));
+        // Two watches (slices and services), each refused at the handshake: at most 2 attempts per second each after 10 s.
+        double handshakes = server.Handshakes(start + TimeSpan.FromSeconds(10)) / (h.Time.GetUtcNow() - start - TimeSpan.FromSeconds(10)).TotalSeconds;
+        Assert.True(handshakes <= 2 * 2, $"{handshakes:0.##} handshakes/s");
+        Assert.True(h.Serves(Before), "last known good: " + Await.Describe(h.Source));
+        Assert.Contains(h.Statuses, s => s.LastError?.Message.Contains("TLS: the server's certificate (CN=other.cluster.test) is not valid for the name 'api.cluster.test'", StringComparison.Ordinal) == true);
+
+        server.Tls = pki.Server("api.cluster.test");
+        h.Server.SetSlice("web-1", "web", "10.0.0.4");
+        await h.DriveAsync(() => h.Serves("10.0.0.4") && h.Source.Status.IsHealthy, "the final truth once the right certificate is back");
+        await h.AssertNoSecretsAsync();
+    }
+
+    [Fact]
+    public async Task A_certificate_that_does_not_name_the_server_is_refused_naming_the_host()
+    {
+        var pki = new TestPki();
+        FaultyApiServer server = await FaultyApiServer.StartAsync(pki.Server("api.cluster.test"));
+        // No tls-server-name: the certificate must name 127.0.0.1, which it does not.
+        await using FaultHarness h = await FaultHarness.StartAsync(server: server, cluster: $"certificate-authority-data: {pki.RootPemBase64}");
+        await h.DriveAsync(() => h.Source.Status.LastError is not null, "the TLS refusal");
+        Assert.Contains("TLS: the server's certificate (CN=api.cluster.test) is not valid for the name '127.0.0.1'", h.Source.Status.LastError!.Message);
+        DateTimeOffset start = h.Time.GetUtcNow();
+        await h.RunForAsync(TimeSpan.FromSeconds(30));
+        // Backoff 1, 2, 4, 8, 16 s for each of the two watches.
+        Assert.True(server.Handshakes(start) <= 14, $"{server.Handshakes(start)} handshakes in 30 s");
+        await h.AssertNoSecretsAsync();
+    }
 }
