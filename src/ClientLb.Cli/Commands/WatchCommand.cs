@@ -39,8 +39,8 @@ internal static class WatchCommand
                 {
                     EndpointSnapshot? snapshot = balancer.Source.Current;
                     SourceStatus status = balancer.Source.Status;
-                    // A change of health is news too: failing with the last known endpoints, or healthy again.
-                    bool statusChanged = lastStatus is not null && (status.IsHealthy != lastStatus.IsHealthy || status.LastError?.Message != lastStatus.LastError?.Message);
+                    // A change of health is news too: failing (serving the last known endpoints), or healthy again.
+                    bool statusChanged = lastStatus is not null && status.IsHealthy != lastStatus.IsHealthy;
                     if (snapshot is not null && (snapshot.Version != lastVersion || statusChanged))
                     {
                         lastVersion = snapshot.Version;
