@@ -14,7 +14,7 @@ namespace ClientLb.Kubernetes.Client;
 /// <summary>
 /// <see cref="IKubernetesApi"/> over HttpClient: JSON with source-generated metadata, bearer token or client
 /// certificate, HTTP/2 when the server offers it (ALPN), paged lists, newline-delimited watch streams. This is
-/// the part of KubernetesClient that ClientLb needs, written here because that package is not available.
+/// the requests ClientLb needs; it can also send them through a KubernetesClient client (<see cref="KubernetesApiClient(k8s.Kubernetes, TimeSpan?)"/>).
 /// </summary>
 public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 {
@@ -32,7 +32,13 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     public const int MaxErrorBodyBytes = 64 * 1024;
 
     private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly Uri _baseUri;
     private readonly BearerTokenSource? _tokens;
+    // A handed-over KubernetesClient authenticates each request itself (its token, exec plugin or client certificate).
+    private readonly Func<HttpRequestMessage, CancellationToken, Task>? _authorize;
+    private readonly string _displayServer;
+    private readonly string _origin;
     private readonly TimeSpan _requestTimeout;
     private int _lastVersion;
     private string? _tlsRefusal;
@@ -45,21 +51,46 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 
     internal KubernetesApiClient(KubernetesClientConfiguration configuration, HttpMessageHandler handler, TimeSpan? requestTimeout = null, TimeProvider? timeProvider = null)
     {
+        ArgumentNullException.ThrowIfNull(configuration);
         Configuration = configuration;
         _tokens = configuration.CreateTokenSource(timeProvider ?? TimeProvider.System);
         _requestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30);
-        handler ??= ApiHttpHandlerFactory.Create(configuration ?? throw new ArgumentNullException(nameof(configuration)), why => Volatile.Write(ref _tlsRefusal, why));
-        _http = new HttpClient(handler) { BaseAddress = configuration.Server, Timeout = Timeout.InfiniteTimeSpan };
+        handler ??= ApiHttpHandlerFactory.Create(configuration, why => Volatile.Write(ref _tlsRefusal, why));
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _ownsHttp = true;
+        _baseUri = WithTrailingSlash(configuration.Server);
+        _displayServer = configuration.DisplayServer;
+        _origin = configuration.Origin;
+        Description = configuration.ToString();
     }
 
-    /// <summary>The configuration in use.</summary>
-    public KubernetesClientConfiguration Configuration { get; }
+    /// <summary>
+    /// Sends ClientLb's lists and watches through a KubernetesClient client (its HttpClient, TLS settings and credentials),
+    /// e.g. the <c>IKubernetes</c> an application registered. The watch request, line framing and decoding stay ClientLb's.
+    /// A <c>tls-server-name</c> of that client is not applied (KubernetesClient sets it per request in its own pipeline).
+    /// </summary>
+    public KubernetesApiClient(k8s.Kubernetes kubernetes, TimeSpan? requestTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(kubernetes);
+        _http = kubernetes.HttpClient;
+        _baseUri = WithTrailingSlash(kubernetes.BaseUri);
+        _authorize = kubernetes.Credentials is { } credentials ? credentials.ProcessHttpRequestAsync : null;
+        _requestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30);
+        _displayServer = KubernetesClientConfiguration.WithoutUserInfo(kubernetes.BaseUri);
+        _origin = "the KubernetesClient IKubernetes given to ClientLb";
+        Description = $"{_displayServer} (through {_origin})";
+    }
+
+    private static Uri WithTrailingSlash(Uri server) => server.AbsoluteUri.EndsWith('/') ? server : new Uri(server.AbsoluteUri + "/");
+
+    /// <summary>The configuration in use; null when requests go through a KubernetesClient client.</summary>
+    public KubernetesClientConfiguration? Configuration { get; }
 
     /// <summary>The largest watch event accepted (default 16 MB); a larger one ends the watch with an error naming the object.</summary>
     public int MaxEventBytes { get; init; } = WatchLines.MaxLineBytes;
 
     /// <inheritdoc />
-    public string Description => Configuration.ToString();
+    public string Description { get; }
 
     /// <summary>The HTTP version of the last response (2.0 when the server negotiated HTTP/2).</summary>
     public Version? LastHttpVersion => Volatile.Read(ref _lastVersion) switch
@@ -243,7 +274,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     {
         for (int attempt = 0; ; attempt++)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, path + query)
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUri, path + query))
             {
                 Version = HttpVersion.Version20,
                 VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
@@ -254,6 +285,10 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
             {
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
             }
+            else if (_authorize is not null)
+            {
+                await _authorize(request, callerToken).ConfigureAwait(false);
+            }
             HttpResponseMessage response;
             try
             {
@@ -261,7 +296,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
             }
             catch (OperationCanceledException ex) when (!callerToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"{verb} {path}: no answer from {Configuration.DisplayServer} within {_requestTimeout.TotalSeconds:0.#} s", ex);
+                throw new TimeoutException($"{verb} {path}: no answer from {_displayServer} within {_requestTimeout.TotalSeconds:0.#} s", ex);
             }
             catch (HttpRequestException ex)
             {
@@ -269,7 +304,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
                 string why = ex.InnerException is System.Security.Authentication.AuthenticationException auth
                     ? "TLS: " + (Interlocked.Exchange(ref _tlsRefusal, null) ?? auth.Message)
                     : ex.Message;
-                throw new HttpRequestException($"{verb} {path}: cannot reach the API server {Configuration.DisplayServer}: {why}", ex, ex.StatusCode);
+                throw new HttpRequestException($"{verb} {path}: cannot reach the API server {_displayServer}: {why}", ex, ex.StatusCode);
             }
             Volatile.Write(ref _lastVersion, response.Version.Major * 10 + response.Version.Minor);
             if (response.IsSuccessStatusCode)
@@ -312,7 +347,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
         };
         string? hint = response.StatusCode switch
         {
-            HttpStatusCode.Unauthorized => $"The API server did not accept the credentials from {Configuration.Origin}",
+            HttpStatusCode.Unauthorized => $"The API server did not accept the credentials from {_origin}",
             HttpStatusCode.Forbidden => RbacHint,
             _ => null,
         };
@@ -436,5 +471,11 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose(); // a KubernetesClient client's HttpClient stays its owner's
+        }
+    }
 }

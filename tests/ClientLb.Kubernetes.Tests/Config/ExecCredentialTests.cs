@@ -139,7 +139,7 @@ public sealed class ExecCredentialTests : IDisposable
         KubernetesList<Service> services = await client.ListServicesAsync("default", default, CancellationToken.None);
         Assert.NotNull(services.Metadata.ResourceVersion);
         Assert.Equal(3, Runs);
-        Assert.DoesNotContain(cluster.BearerToken!, client.Configuration.ToString());
+        Assert.DoesNotContain(cluster.BearerToken!, client.Configuration!.ToString());
     }
 
     [Fact]

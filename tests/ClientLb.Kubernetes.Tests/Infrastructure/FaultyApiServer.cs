@@ -17,7 +17,11 @@ using Microsoft.Extensions.Time.Testing;
 namespace ClientLb.Kubernetes.Tests.Infrastructure;
 
 /// <summary>One request the fault-injecting API server received: what, and when on the test's fake clock.</summary>
-public sealed record ApiHit(string Resource, bool Watch, string? ResourceVersion, string? Continue, DateTimeOffset At);
+public sealed record ApiHit(string Resource, bool Watch, string? ResourceVersion, string? Continue, DateTimeOffset At)
+{
+    /// <summary>The request's Authorization header.</summary>
+    public string? Authorization { get; init; }
+}
 
 /// <summary>
 /// A Kestrel API server for EndpointSlices and Services in namespace <c>default</c> that answers correctly (lists with
@@ -268,7 +272,10 @@ public sealed class FaultyApiServer : IAsyncDisposable
         {
             ctx.Response.Headers.Connection = "close";
         }
-        var hit = new ApiHit(resource, query["watch"] == "1", query["resourceVersion"].FirstOrDefault(), query["continue"].FirstOrDefault(), Time.GetUtcNow());
+        var hit = new ApiHit(resource, query["watch"] == "1", query["resourceVersion"].FirstOrDefault(), query["continue"].FirstOrDefault(), Time.GetUtcNow())
+        {
+            Authorization = ctx.Request.Headers.Authorization.FirstOrDefault(),
+        };
         lock (_gate)
         {
             _hits.Add(hit);
