@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text;
 using System.Text.RegularExpressions;
 using ClientLb.Sandbox.Tests.Infrastructure;
 
@@ -118,5 +120,73 @@ public partial class PortForwardTests
         (exit, _, stderr) = await kubectl.RunAsync(["port-forward", "pod/missing", ":80"]);
         Assert.NotEqual(0, exit);
         Assert.Contains("not found", stderr);
+    }
+
+    [Fact]
+    public async Task The_v4_channel_websocket_protocol_forwards_each_port_on_its_data_channel()
+    {
+        var (cluster, kubectl) = await StartAsync();
+        await using var clusterScope = cluster;
+        using var kubectlScope = kubectl;
+        var pod = cluster.GetPods("app=my-app")[0].Name;
+        using var ws = new ClientWebSocket();
+        ws.Options.AddSubProtocol("v4.channel.k8s.io");
+        var uri = new UriBuilder(cluster.ApiServerUri) { Scheme = "ws", Path = $"/api/v1/namespaces/default/pods/{pod}/portforward", Query = "ports=80,9" }.Uri;
+        await ws.ConnectAsync(uri, Deadline.In());
+        Assert.Equal("v4.channel.k8s.io", ws.SubProtocol);
+
+        async Task<(int Channel, byte[] Data)?> ReceiveAsync()
+        {
+            var buffer = new byte[64 * 1024];
+            using var message = new MemoryStream();
+            WebSocketReceiveResult result;
+            do
+            {
+                result = await ws.ReceiveAsync(buffer, Deadline.In());
+                if (result.MessageType == WebSocketMessageType.Close) return null;
+                message.Write(buffer, 0, result.Count);
+            }
+            while (!result.EndOfMessage);
+            var bytes = message.ToArray();
+            return (bytes[0], bytes[1..]);
+        }
+
+        // First, every channel announces its port (two bytes, little-endian).
+        var announced = new List<(int, int)>();
+        for (var i = 0; i < 4; i++)
+        {
+            var m = (await ReceiveAsync())!.Value;
+            announced.Add((m.Channel, m.Data[0] | (m.Data[1] << 8)));
+        }
+        Assert.Equal([(0, 80), (1, 80), (2, 9), (3, 9)], announced);
+        // Nothing listens on 9: its error channel says so.
+        var error = (await ReceiveAsync())!.Value;
+        Assert.Equal(3, error.Channel);
+        Assert.Contains("error forwarding port 9", Encoding.UTF8.GetString(error.Data));
+
+        await ws.SendAsync((byte[])[0, .. "GET / HTTP/1.1\r\nHost: pod\r\nConnection: close\r\n\r\n"u8], WebSocketMessageType.Binary, true, Deadline.In());
+        var response = new StringBuilder();
+        while (await ReceiveAsync() is { } m)
+        {
+            Assert.Equal(0, m.Channel);
+            response.Append(Encoding.UTF8.GetString(m.Data));
+        }
+        Assert.StartsWith("HTTP/1.1 200", response.ToString());
+        Assert.EndsWith(pod, response.ToString());
+    }
+
+    [Fact]
+    public async Task The_v4_channel_protocol_refuses_a_bad_ports_query()
+    {
+        var (cluster, kubectl) = await StartAsync();
+        await using var clusterScope = cluster;
+        using var kubectlScope = kubectl;
+        var pod = cluster.GetPods("app=my-app")[0].Name;
+        using var ws = new ClientWebSocket();
+        ws.Options.AddSubProtocol("v4.channel.k8s.io");
+        ws.Options.CollectHttpResponseDetails = true;
+        var uri = new UriBuilder(cluster.ApiServerUri) { Scheme = "ws", Path = $"/api/v1/namespaces/default/pods/{pod}/portforward", Query = "ports=http" }.Uri;
+        await Assert.ThrowsAsync<WebSocketException>(() => ws.ConnectAsync(uri, Deadline.In()));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, ws.HttpStatusCode);
     }
 }

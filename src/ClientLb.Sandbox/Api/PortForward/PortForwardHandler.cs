@@ -15,6 +15,17 @@ internal sealed class PortForwardHandler(ObjectStore store, ILogger logger)
 {
     public const string TunnelProtocol = "SPDY/3.1+portforward.k8s.io";
 
+    /// <summary>The ports query of the channel protocol (comma-separated or repeated), each 1-65535.</summary>
+    static List<int> Ports(Microsoft.Extensions.Primitives.StringValues values)
+    {
+        var ports = new List<int>();
+        foreach (var part in values.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+            ports.Add(int.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 65535
+                ? p
+                : throw ApiException.BadRequest($"invalid port \"{part}\" in the ports query: must be an integer between 1 and 65535"));
+        return ports.Count > 0 ? ports : throw ApiException.BadRequest("port-forward over v4.channel.k8s.io needs at least one port in the ports query (?ports=8080)");
+    }
+
     public async Task HandleAsync(HttpContext ctx, string ns, string name)
     {
         var pod = store.GetRequired(ResourceTypes.Pods, ns, name).Root;
@@ -31,7 +42,17 @@ internal sealed class PortForwardHandler(ObjectStore store, ILogger logger)
         }
         var offered = ctx.WebSockets.WebSocketRequestedProtocols;
         if (!offered.Contains(TunnelProtocol, StringComparer.Ordinal))
-            throw ApiException.BadRequest($"none of the offered websocket subprotocols ({string.Join(", ", offered)}) is served for port-forward; the sandbox serves {TunnelProtocol}");
+        {
+            if (offered.Contains(ChannelPortForward.Protocol, StringComparer.Ordinal))
+            {
+                var ports = Ports(ctx.Request.Query["ports"]);
+                using var channels = await ctx.WebSockets.AcceptWebSocketAsync(ChannelPortForward.Protocol);
+                try { await ChannelPortForward.RunAsync(channels, address, $"{ns}/{name}", ports, logger, ctx.RequestAborted); }
+                catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException) { }
+                return;
+            }
+            throw ApiException.BadRequest($"none of the offered websocket subprotocols ({string.Join(", ", offered)}) is served for port-forward; the sandbox serves {TunnelProtocol} and {ChannelPortForward.Protocol}");
+        }
 
         // .NET refuses "/" in a subprotocol name (RFC 6455 tokens); Go's websocket does not, and kubectl needs this one
         // echoed: the header is set by hand and the WebSocket itself created without a subprotocol.
