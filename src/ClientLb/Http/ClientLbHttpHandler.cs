@@ -90,7 +90,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
             {
                 HttpResponseMessage response = await Send(endpoint, request, cancellationToken).ConfigureAwait(false);
                 EndAttempt(balancer, endpoint, start, span, response, null);
-                if (_retry is null || !IsRetryable(balancer, request, response, null, cancellationToken, out reason))
+                if (_retry is null || !IsRetryable(balancer, endpoint, request, response, null, cancellationToken, out reason))
                 {
                     return response;
                 }
@@ -100,7 +100,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
             {
                 Exception failure = AttemptFailure.Describe(ex, endpoint);
                 EndAttempt(balancer, endpoint, start, span, null, failure);
-                if (_retry is null || !IsRetryable(balancer, request, null, failure, cancellationToken, out reason))
+                if (_retry is null || !IsRetryable(balancer, endpoint, request, null, failure, cancellationToken, out reason))
                 {
                     if (ReferenceEquals(failure, ex))
                     {
@@ -203,11 +203,11 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         }
     }
 
-    private static bool IsRetryable(ServiceBalancer balancer, HttpRequestMessage request, HttpResponseMessage? response, Exception? error,
+    private static bool IsRetryable(ServiceBalancer balancer, BalancedEndpoint? failed, HttpRequestMessage request, HttpResponseMessage? response, Exception? error,
         CancellationToken callerToken, out string reason)
     {
         reason = "";
-        return balancer.EligibleCount > 1 && RetryClassifier.IsRetryable(response, error, request, callerToken, out reason);
+        return (failed is null ? balancer.EligibleCount > 1 : balancer.HasOtherEndpoint(failed)) && RetryClassifier.IsRetryable(response, error, request, callerToken, out reason);
     }
 
     // One further attempt (a retry or a hedge) on a picked endpoint, as an outcome for Polly. The first attempt is
@@ -289,7 +289,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
     // unless no attempt is left (Polly asks about the last outcome too, and a token must not be spent on it).
     private static bool ShouldRetry(ResilienceContext context, Outcome<HttpResponseMessage> outcome) =>
         context.Properties.TryGetValue(StateKey, out RetryState? state) &&
-        (state.Attempt == 0 || (state.Attempt < state.Handler._maxRetryAttempts && IsRetryable(state.Balancer, state.Request, outcome.Result, outcome.Exception, context.CancellationToken, out string reason) &&
+        (state.Attempt == 0 || (state.Attempt < state.Handler._maxRetryAttempts && IsRetryable(state.Balancer, state.Last, state.Request, outcome.Result, outcome.Exception, context.CancellationToken, out string reason) &&
                                 state.Handler.TryWithdraw(state.Balancer, state.Last, reason)));
 
     private ValueTask OnRetry(OnRetryArguments<HttpResponseMessage> args)
@@ -357,7 +357,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
                 Delay = options.Delay,
                 ShouldHandle = static args => new ValueTask<bool>(
                     args.Context.Properties.TryGetValue(HedgeKey, out HedgeState? state) &&
-                    IsRetryable(state.Balancer, state.Request, args.Outcome.Result, args.Outcome.Exception, args.Context.CancellationToken, out _)),
+                    IsRetryable(state.Balancer, state.Last, state.Request, args.Outcome.Result, args.Outcome.Exception, args.Context.CancellationToken, out _)),
                 ActionGenerator = static args =>
                 {
                     // Every hedge is extra load: it is paid from the same budget as retries.

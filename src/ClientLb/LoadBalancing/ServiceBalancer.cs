@@ -91,6 +91,16 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     public EndpointPicker Picker => Volatile.Read(ref _picker);
 
     /// <summary>
+    /// Whether the current picker has an endpoint other than <paramref name="failed"/> (which may have just been ejected
+    /// by its own failure): whether a retry has somewhere else to go.
+    /// </summary>
+    public bool HasOtherEndpoint(BalancedEndpoint failed)
+    {
+        IReadOnlyList<BalancedEndpoint> endpoints = Picker.Endpoints;
+        return endpoints.Count > 1 || (endpoints.Count == 1 && !ReferenceEquals(endpoints[0], failed));
+    }
+
+    /// <summary>
     /// Completes when the next picker is swapped in: endpoints came or went, one was ejected or returned. A caller that
     /// waits for an endpoint (gRPC wait-for-ready) takes this before it picks, then waits on it.
     /// </summary>
