@@ -211,7 +211,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     {
         long now = _timeProvider.GetTimestamp();
         HealthSettings health = Volatile.Read(ref _health);
-        if (response is not null)
+        if (response is not null && start >= 0)
         {
             // Only answers carry latency: a refused connection fails fast and must not look like a fast endpoint.
             endpoint.RecordLatency(now, now - start, health.DecayTicks);
