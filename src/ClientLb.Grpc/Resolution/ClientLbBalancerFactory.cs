@@ -40,11 +40,11 @@ public sealed class ClientLbBalancerFactory : LoadBalancerFactory
     /// <summary>The five factories, as <c>AddClientLbGrpc()</c> registers them.</summary>
     public static IReadOnlyList<ClientLbBalancerFactory> All { get; } =
     [
-        new(RoundRobin, new RoundRobinPolicy(), CallTracking.None),
+        new(RoundRobin, new RoundRobinPolicy(), CallTracking.Outstanding),
         new(P2c, new PowerOfTwoChoicesPolicy(), CallTracking.Outstanding),
         new(PeakEwma, new PeakEwmaPolicy(), CallTracking.Timed),
-        new(Hash, new HashPolicy(), CallTracking.None),
-        new(Sticky, new StickyPolicy(), CallTracking.None),
+        new(Hash, new HashPolicy(), CallTracking.Outstanding),
+        new(Sticky, new StickyPolicy(), CallTracking.Outstanding),
     ];
 
     /// <inheritdoc />
@@ -58,10 +58,12 @@ public sealed class ClientLbBalancerFactory : LoadBalancerFactory
     }
 }
 
-/// <summary>What a policy needs to know about each call: nothing, the calls in flight per endpoint, or also their latency.</summary>
+/// <summary>
+/// What is recorded of each call: its outcome for passive health and the calls in flight per endpoint (every policy: a
+/// failing endpoint is ejected and leaves the resolver's addresses), or also its latency (PeakEwma).
+/// </summary>
 internal enum CallTracking
 {
-    None,
     Outstanding,
     Timed,
 }

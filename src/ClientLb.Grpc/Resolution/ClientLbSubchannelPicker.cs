@@ -5,7 +5,8 @@ namespace ClientLb.Grpc.Resolution;
 
 /// <summary>
 /// Picks with a ClientLb picker and answers with the picked endpoint's subchannel. Each subchannel's
-/// <see cref="PickResult"/> is built once, so a pick allocates nothing (PeakEwma excepted: it times each call). The
+/// <see cref="PickResult"/> is built once, so a pick allocates nothing (PeakEwma excepted: it times each call; grpc-dotnet
+/// itself allocates a CompletionContext per call for any tracker). The
 /// endpoint is found by its slot in the balancer (no lookup), checked by reference, with a scan after a rebuild moved it.
 /// </summary>
 internal sealed class ClientLbSubchannelPicker : SubchannelPicker
@@ -31,7 +32,7 @@ internal sealed class ClientLbSubchannelPicker : SubchannelPicker
         Array.Fill(_bySlot, -1);
         for (int i = 0; i < endpoints.Length; i++)
         {
-            _results[i] = PickResult.ForSubchannel(_subchannels[i], tracking == CallTracking.Outstanding ? new OutstandingTracker(balancer, endpoints[i]) : null);
+            _results[i] = PickResult.ForSubchannel(_subchannels[i], new OutstandingTracker(balancer, endpoints[i]));
             if (endpoints[i].Slot >= 0)
             {
                 _bySlot[endpoints[i].Slot] = i;

@@ -68,7 +68,7 @@ public sealed class ResolverChannelTests
             using GrpcChannel channel = Channel(services, policy: "clientlb_round_robin");
             var client = new Greeter.GreeterClient(channel);
             // Wait until every subchannel is ready, so the rounds are over all three.
-            await WaitForAllAsync(client, 3);
+            await GreeterCalls.WaitForAllAsync(client, 3);
 
             var counts = new Dictionary<string, int>();
             for (int i = 0; i < 300; i++)
@@ -96,7 +96,7 @@ public sealed class ResolverChannelTests
         await WithPeersAsync(3, async services =>
         {
             using GrpcChannel channel = Channel(services);
-            await WaitForAllAsync(new Greeter.GreeterClient(channel), 3);
+            await GreeterCalls.WaitForAllAsync(new Greeter.GreeterClient(channel), 3);
         });
     }
 
@@ -160,20 +160,8 @@ public sealed class ResolverChannelTests
     public async Task AddGrpcClient_with_a_clientlb_address_balances_through_ClientLb()
     {
         await WithPeersAsync(2,
-            services => WaitForAllAsync(services.GetRequiredService<Greeter.GreeterClient>(), 2),
+            services => GreeterCalls.WaitForAllAsync(services.GetRequiredService<Greeter.GreeterClient>(), 2),
             s => s.AddGrpcClient<Greeter.GreeterClient>(o => o.Address = new Uri("clientlb:///greeter"))
                 .ConfigureChannel(o => o.Credentials = ChannelCredentials.Insecure));
-    }
-
-    // Calls until `count` distinct backends answered (a subchannel becomes ready a moment after the first).
-    private static async Task WaitForAllAsync(Greeter.GreeterClient client, int count)
-    {
-        var seen = new HashSet<string>();
-        DateTime give = DateTime.UtcNow.AddSeconds(10);
-        while (seen.Count < count)
-        {
-            Assert.True(DateTime.UtcNow < give, $"only {string.Join(", ", seen)} answered within 10 s");
-            seen.Add((await client.SayHelloAsync(new HelloRequest(), new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5)).WithWaitForReady())).Server);
-        }
     }
 }
