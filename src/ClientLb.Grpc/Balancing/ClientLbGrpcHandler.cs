@@ -80,8 +80,6 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         ArgumentNullException.ThrowIfNull(request);
         string method = PrepareCall(request);
         Uri original = request.RequestUri!;
-        // grpc-dotnet marks a call made with CallOptions.WithWaitForReady() on the request.
-        bool waitForReady = request.Options.TryGetValue(WaitForReadyKey, out bool wait) && wait;
         ServiceBalancer balancer;
         try
         {
@@ -126,7 +124,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                 }
                 catch (NoEndpointsException ex)
                 {
-                    if (waitForReady)
+                    if (WaitsForReady(request))
                     {
                         // Wait-for-ready: an endpoint may become eligible before the deadline (the caller's token).
                         await pickerChanged.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -178,7 +176,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                     {
                         continue;
                     }
-                    if (waitForReady && notSent)
+                    if (notSent && WaitsForReady(request))
                     {
                         // Wait-for-ready: no endpoint could take the call yet; try again after a short backoff, or at once
                         // when the picker changes, until the deadline.
@@ -261,6 +259,10 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             request.RequestUri = original;
         }
     }
+
+    // grpc-dotnet marks a call made with CallOptions.WithWaitForReady() on the request. Read on failure paths only: reading
+    // HttpRequestMessage.Options creates its dictionary, which grpc-dotnet leaves unallocated for other calls.
+    private static bool WaitsForReady(HttpRequestMessage request) => request.Options.TryGetValue(WaitForReadyKey, out bool wait) && wait;
 
     // Where another endpoint could take the call, the wait for a connection is bounded by half of what is left of the
     // deadline (and by the pool's connect timeout), so a connect that never completes leaves time for the retry.
