@@ -164,4 +164,58 @@ public sealed class ResolverChannelTests
             s => s.AddGrpcClient<Greeter.GreeterClient>(o => o.Address = new Uri("clientlb:///greeter"))
                 .ConfigureChannel(o => o.Credentials = ChannelCredentials.Insecure));
     }
+
+    [Fact]
+    public async Task A_backend_restarted_on_its_address_gets_calls_again_within_2s()
+    {
+        string block = Block();
+        await using GrpcJsPeer b1 = await GrpcJsPeer.StartAsync("b1", $"{block}.2");
+        GrpcJsPeer b2 = await GrpcJsPeer.StartAsync("b2", $"{block}.3");
+        string b2Authority = b2.Authority;
+        await using ServiceProvider services = Container([b1.Authority, b2Authority]);
+        // The user keeps grpc-dotnet's reconnect backoff; here it is capped at 1 s.
+        using GrpcChannel channel = GrpcChannel.ForAddress("clientlb:///greeter", new GrpcChannelOptions
+        {
+            ServiceProvider = services,
+            Credentials = ChannelCredentials.Insecure,
+            MaxReconnectBackoff = TimeSpan.FromSeconds(1),
+            ServiceConfig = new ServiceConfig
+            {
+                LoadBalancingConfigs = { new LoadBalancingConfig("clientlb_round_robin") },
+                // Until grpc-dotnet sees that b2's connection is gone, a call can still go there and be refused: retried.
+                MethodConfigs =
+                {
+                    new MethodConfig
+                    {
+                        Names = { MethodName.Default },
+                        RetryPolicy = new RetryPolicy
+                        {
+                            MaxAttempts = 5, InitialBackoff = TimeSpan.FromMilliseconds(50), MaxBackoff = TimeSpan.FromMilliseconds(500),
+                            BackoffMultiplier = 2, RetryableStatusCodes = { StatusCode.Unavailable },
+                        },
+                    },
+                },
+            },
+        });
+        var client = new Greeter.GreeterClient(channel);
+        await GreeterCalls.WaitForAllAsync(client, 2);
+
+        await b2.KillAsync();
+        await b2.DisposeAsync();
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal("b1", (await client.SayHelloAsync(new HelloRequest(), deadline: DateTime.UtcNow.AddSeconds(5))).Server);
+        }
+
+        await using GrpcJsPeer restarted = await GrpcJsPeer.StartAsync("b2", $"{block}.3", "--port", b2Authority.Split(':')[1]);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        bool reached = false;
+        while (!reached && clock.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            reached = (await client.SayHelloAsync(new HelloRequest())).Server == "b2";
+            await Task.Delay(20);
+        }
+
+        Assert.True(reached, "the restarted backend got no call within 2 s");
+    }
 }
