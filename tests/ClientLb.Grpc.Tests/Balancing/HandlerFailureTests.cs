@@ -133,13 +133,7 @@ public sealed class HandlerFailureTests
         Assert.True(endpoint.IsEjected);
 
         await using GrpcJsPeer restarted = await GrpcJsPeer.StartAsync("b2", $"{block}.3", "--port", b2Authority.Split(':')[1]);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        bool reached = false;
-        while (!reached && clock.Elapsed < TimeSpan.FromSeconds(2))
-        {
-            reached = (await channel.Client.SayHelloAsync(new HelloRequest())).Server == "b2";
-            await Task.Delay(20);
-        }
+        bool reached = await GreeterCalls.ReachesWithinAsync(channel.Client, "b2", TimeSpan.FromSeconds(2));
 
         Assert.True(reached, "the restarted backend got no call within 2 s (base ejection time: 30 s)");
     }

@@ -16,4 +16,19 @@ internal static class GreeterCalls
             seen.Add((await client.SayHelloAsync(new HelloRequest(), new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5)).WithWaitForReady())).Server);
         }
     }
+
+    /// <summary>Calls one after another until <paramref name="server"/> answers one; false if it did not within <paramref name="within"/>.</summary>
+    public static async Task<bool> ReachesWithinAsync(Greeter.GreeterClient client, string server, TimeSpan within)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < within)
+        {
+            if ((await client.SayHelloAsync(new HelloRequest())).Server == server)
+            {
+                return true;
+            }
+            await Task.Delay(20);
+        }
+        return false;
+    }
 }

@@ -208,13 +208,7 @@ public sealed class ResolverChannelTests
         }
 
         await using GrpcJsPeer restarted = await GrpcJsPeer.StartAsync("b2", $"{block}.3", "--port", b2Authority.Split(':')[1]);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        bool reached = false;
-        while (!reached && clock.Elapsed < TimeSpan.FromSeconds(2))
-        {
-            reached = (await client.SayHelloAsync(new HelloRequest())).Server == "b2";
-            await Task.Delay(20);
-        }
+        bool reached = await GreeterCalls.ReachesWithinAsync(client, "b2", TimeSpan.FromSeconds(2));
 
         Assert.True(reached, "the restarted backend got no call within 2 s");
     }
