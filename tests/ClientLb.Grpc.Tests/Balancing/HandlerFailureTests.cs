@@ -137,4 +137,41 @@ public sealed class HandlerFailureTests
 
         Assert.True(reached, "the restarted backend got no call within 2 s (base ejection time: 30 s)");
     }
+
+    [Fact]
+    public async Task An_endpoint_ejected_for_UNAVAILABLE_is_probed_with_grpc_health_and_returns_when_it_serves()
+    {
+        string block = Block();
+        await using GrpcJsPeer b1 = await GrpcJsPeer.StartAsync("b1", $"{block}.2");
+        await using GrpcJsPeer b2 = await GrpcJsPeer.StartAsync("b2", $"{block}.3");
+        await using GrpcJsPeer b3 = await GrpcJsPeer.StartAsync("b3", $"{block}.4");
+        await using HandlerChannel channel = HandlerChannel.Create([b1.Authority, b2.Authority, b3.Authority], new Dictionary<string, string?>
+        {
+            ["ClientLb:Services:greeter:Health:ConsecutiveServerErrors"] = "2",
+            ["ClientLb:Grpc:IdempotentMethods:0"] = "greet.Greeter/SayHello",
+            // Check rounds far apart: what brings b1 back is the probe of the ejected endpoint, not a round.
+            ["ClientLb:Grpc:HealthChecks:greeter:Interval"] = "01:00:00",
+        });
+        for (int i = 0; i < 3; i++)
+        {
+            await channel.Client.SayHelloAsync(new HelloRequest());
+        }
+        ServiceBalancer balancer = channel.Provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://greeter");
+        BalancedEndpoint endpoint = balancer.KnownEndpoints.Single(e => e.Endpoint.Authority == b1.Authority);
+        await b1.SetHealthAsync("", "NOT_SERVING");
+        await b1.FailAsync(14);
+        for (int i = 0; i < 12; i++)
+        {
+            Assert.NotEqual("b1", (await channel.Client.SayHelloAsync(new HelloRequest())).Server);
+        }
+        Assert.True(endpoint.IsEjected);
+
+        // A TCP connect would succeed now; the health probe says NOT_SERVING, so b1 stays out.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.True(endpoint.IsEjected, "an endpoint whose health check says NOT_SERVING returned");
+
+        await b1.FailAsync(0);
+        await b1.SetHealthAsync("", "SERVING");
+        Assert.True(await GreeterCalls.ReachesWithinAsync(channel.Client, "b1", TimeSpan.FromSeconds(2)), "b1 got no call within 2 s of serving again (ejection time: 30 s)");
+    }
 }
