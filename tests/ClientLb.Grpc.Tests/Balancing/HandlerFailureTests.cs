@@ -174,4 +174,26 @@ public sealed class HandlerFailureTests
         await b1.SetHealthAsync("", "SERVING");
         Assert.True(await GreeterCalls.ReachesWithinAsync(channel.Client, "b1", TimeSpan.FromSeconds(2)), "b1 got no call within 2 s of serving again (ejection time: 30 s)");
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_request_is_kept_for_a_replay_only_for_an_idempotent_method(bool idempotent)
+    {
+        await using KestrelGreeter server = await KestrelGreeter.StartAsync("k1", $"{Block()}.2");
+        await using HandlerChannel channel = HandlerChannel.Create([server.Authority], idempotent
+            ? new Dictionary<string, string?> { ["ClientLb:Grpc:IdempotentMethods:0"] = "greet.Greeter/SayHello" }
+            : null);
+        using var invoker = new HttpMessageInvoker(ClientLbGrpc.CreateHandler(channel.Provider));
+        byte[] message = Google.Protobuf.MessageExtensions.ToByteArray(new HelloRequest { Name = "body" });
+        byte[] frame = [0, 0, 0, 0, (byte)message.Length, .. message];
+        var body = new ByteArrayContent(frame);
+        body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Content = body, Version = System.Net.HttpVersion.Version20 };
+
+        using HttpResponseMessage response = await invoker.SendAsync(request, CancellationToken.None);
+
+        // Not idempotent: a retry happens only when nothing was sent, and then the caller's own body was never read.
+        Assert.Equal(idempotent, !ReferenceEquals(body, request.Content));
+    }
 }
