@@ -17,12 +17,14 @@ public sealed partial class SandboxCluster
         var runtime = new PodRuntime(_store, Log<PodRuntime>(), PodIps, _options.LoggerFactory);
         var deployments = new DeploymentController(_store, Log<DeploymentController>());
         var slices = new EndpointSliceController(_store, Log<EndpointSliceController>(), _options.MaxEndpointsPerSlice);
+        var endpoints = new EndpointsController(_store, Log<EndpointsController>());
         var gc = new GarbageCollector(_store, Log<GarbageCollector>());
         var namespaces = new NamespaceController(_store, Log<NamespaceController>());
-        _controllers.AddRange([runtime, deployments, slices, gc, namespaces]);
+        _controllers.AddRange([runtime, deployments, slices, endpoints, gc, namespaces]);
         runtime.Start(ResourceTypes.Pods);
         deployments.Start(ResourceTypes.Deployments, ResourceTypes.Pods);
         slices.Start(ResourceTypes.Services, ResourceTypes.Pods, ResourceTypes.EndpointSlices, ResourceTypes.Nodes);
+        endpoints.Start(ResourceTypes.Services, ResourceTypes.Pods, ResourceTypes.Endpoints);
         gc.Start(ResourceTypes.Deployments, ResourceTypes.Services, ResourceTypes.Pods);
         namespaces.Start(ResourceTypes.All.ToArray());
     }

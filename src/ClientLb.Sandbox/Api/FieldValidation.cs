@@ -21,6 +21,7 @@ internal static class FieldValidation
         ["Pod"] = ["spec", "status"],
         ["Deployment"] = ["spec", "status"],
         ["EndpointSlice"] = ["addressType", "endpoints", "ports"],
+        ["Endpoints"] = ["subsets"],
     };
 
     static readonly Dictionary<string, HashSet<string>> Spec = new()

@@ -15,6 +15,8 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
         if (ctx.Request.Query.ContainsKey("dryRun"))
             throw ApiException.BadRequest("dryRun is not supported by the sandbox API server (remove --dry-run=server)");
         var method = ctx.Request.Method;
+        if (t.ReadOnlyBecause is { } readOnly && method is not "GET")
+            throw ApiException.MethodNotAllowed($"{t} {(p.Name is null ? "" : $"\"{p.Name}\" ")}cannot be changed by a client ({method}): {readOnly}");
         if (p.Name is null)
         {
             switch (method)

@@ -33,6 +33,7 @@ internal static class TableConverter
             new("Selector", "string", "Label selector for pods.", 1)],
         "EndpointSlice" => [NameCol, new("AddressType", "string", "The type of addresses in this slice."), new("Ports", "string", "The ports in this slice."),
             new("Endpoints", "string", "The addresses of the endpoints in this slice."), AgeCol],
+        "Endpoints" => [NameCol, new("Endpoints", "string", "Endpoints is the list of ready addresses of the service."), AgeCol],
         "Namespace" => [NameCol, new("Status", "string", "The status of the namespace"), AgeCol],
         "Node" => [NameCol, new("Status", "string", "The status of the node"), new("Roles", "string", "The roles of the node"), AgeCol,
             new("Version", "string", "Kubelet Version reported by the node."), new("Zone", "string", "The node's topology.kubernetes.io/zone label.", 1)],
@@ -67,6 +68,8 @@ internal static class TableConverter
                 var addresses = r.Items("endpoints").SelectMany(e => e.Items("addresses")).Select(a => a.GetString() ?? "").ToList();
                 var shown = string.Join(",", addresses.Take(3)) + (addresses.Count > 3 ? $" + {addresses.Count - 3} more..." : "");
                 return [o.Name, r.Str("addressType") ?? "", slicePorts.Count == 0 ? "<unset>" : string.Join(",", slicePorts), addresses.Count == 0 ? "<unset>" : shown, age];
+            case "Endpoints":
+                return [o.Name, EndpointsCell(r), age];
             case "Namespace":
                 return [o.Name, r.Str("status", "phase") ?? "Active", age];
             case "Node":
@@ -75,6 +78,27 @@ internal static class TableConverter
             default:
                 return [o.Name, age];
         }
+    }
+
+    /// <summary>kubectl's endpoints column: ready ip:port pairs, subset by subset and port by port, three at most then "+ N more...".</summary>
+    static string EndpointsCell(JsonElement r)
+    {
+        const int max = 3;
+        var list = new List<string>();
+        var count = 0;
+        foreach (var subset in r.Items("subsets"))
+        {
+            var addresses = subset.Items("addresses").Select(a => a.Str("ip") ?? "").ToList();
+            var ports = subset.Items("ports").Select(p => p.Int("port")).ToList();
+            if (ports.Count == 0) { count += addresses.Count; list.AddRange(addresses.Take(max - list.Count)); continue; }
+            foreach (var port in ports)
+            {
+                count += addresses.Count;
+                list.AddRange(addresses.Take(max - list.Count).Select(a => $"{a}:{port}"));
+            }
+        }
+        if (list.Count == 0) return "<none>";
+        return string.Join(",", list) + (count > max ? $" + {count - max} more..." : "");
     }
 
     /// <summary>Kubernetes' short human durations: 45s, 3m20s, 15m, 5h, 3d.</summary>

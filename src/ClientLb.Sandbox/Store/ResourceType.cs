@@ -17,6 +17,10 @@ internal sealed class ResourceType
     public string[] Categories { get; init; } = [];
     public bool HasStatus { get; init; }
     public bool HasScale { get; init; }
+    /// <summary>Verbs discovery advertises; writes outside them are refused (Endpoints are the controller's alone).</summary>
+    public string[] Verbs { get; init; } = ResourceTypes.AllVerbs;
+    /// <summary>Why users may not write this resource, or null when they may.</summary>
+    public string? ReadOnlyBecause { get; init; }
     /// <summary>Field paths (besides metadata.name/namespace) accepted in fieldSelector.</summary>
     public string[] SelectableFields { get; init; } = [];
 
@@ -71,7 +75,14 @@ internal static class ResourceTypes
         Namespaced = true, NameRule = NameRule.Dns1123Subdomain, SelectableFields = ["addressType"],
     };
 
-    public static readonly IReadOnlyList<ResourceType> All = [Namespaces, Nodes, Services, Pods, Deployments, EndpointSlices];
+    public static readonly ResourceType Endpoints = new()
+    {
+        Group = "", Version = "v1", Plural = "endpoints", Singular = "endpoints", Kind = "Endpoints",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["ep"], Verbs = ["get", "list", "watch"],
+        ReadOnlyBecause = "the sandbox's endpoints controller keeps it from the Service's selector and its pods; change the Service or the pods instead",
+    };
+
+    public static readonly IReadOnlyList<ResourceType> All = [Namespaces, Nodes, Services, Pods, Deployments, EndpointSlices, Endpoints];
 
     public static ResourceType? ByPath(string group, string version, string plural) =>
         All.FirstOrDefault(t => t.Group == group && t.Version == version && t.Plural == plural);
