@@ -14,7 +14,7 @@ public sealed partial class SandboxCluster
     {
         var logs = _options.LoggerFactory ?? NullLoggerFactory.Instance;
         ILogger Log<T>() => logs.CreateLogger(typeof(T).FullName!);
-        var runtime = new PodRuntime(_store, Log<PodRuntime>(), PodIps, _options.LoggerFactory);
+        var runtime = new PodRuntime(_store, Log<PodRuntime>(), PodIps, _options.LoggerFactory, PodLogs);
         var deployments = new DeploymentController(_store, Log<DeploymentController>());
         var slices = new EndpointSliceController(_store, Log<EndpointSliceController>(), _options.MaxEndpointsPerSlice);
         var endpoints = new EndpointsController(_store, Log<EndpointsController>());

@@ -38,8 +38,10 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         Time = options.TimeProvider;
         _watchGate = new WatchDeliveryGate(Time);
         _store = new ObjectStore(Time, options.WatchHistorySize);
-        ServiceIps = new IpAllocator(options.ServiceCidr, nameof(options.ServiceCidr));
+        // ClusterIPs are bound by the service proxy: clusters in one process must not share them either.
+        ServiceIps = new IpAllocator(options.ServiceCidr, nameof(options.ServiceCidr), processWide: true);
         PodIps = new IpAllocator(options.PodCidr, nameof(options.PodCidr), processWide: true);
+        PodLogs = new Logs.PodLogs(Time);
         var grace = (long)options.DefaultTerminationGracePeriod.TotalSeconds;
         _store.SetStrategy(ResourceTypes.Namespaces, new NamespaceStrategy());
         _store.SetStrategy(ResourceTypes.Services, new ServiceStrategy(ServiceIps));
@@ -59,6 +61,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
     internal ObjectStore Store => _store;
     internal IpAllocator ServiceIps { get; }
     internal IpAllocator PodIps { get; }
+    internal Logs.PodLogs PodLogs { get; }
     internal TimeProvider Time { get; }
 
     /// <summary>The API server's base address, e.g. http://127.0.0.1:41234/.</summary>
@@ -91,8 +94,11 @@ public sealed partial class SandboxCluster : IAsyncDisposable
             cluster.StartControllers();
             await cluster.StartApiServerAsync(options.ApiPort, cancellationToken);
             if (options.EnableDns)
+            {
                 cluster._dns = Dns.ClusterDnsServer.Start(cluster._store, System.Net.IPAddress.Loopback, options.DnsPort, options.ClusterDomain,
                     (uint)options.DnsTtl.TotalSeconds, options.LoggerFactory);
+                cluster.PublishClusterDns(cluster._dns);
+            }
             return cluster;
         }
         catch
@@ -104,7 +110,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
 
     async Task StartApiServerAsync(int port, CancellationToken ct)
     {
-        var api = new ApiServer(_store, _certificates?.ServerCertificate, BearerToken, () => _options.BookmarkInterval, _watchGate, _options.LoggerFactory);
+        var api = new ApiServer(_store, _certificates?.ServerCertificate, BearerToken, () => _options.BookmarkInterval, _watchGate, _options.LoggerFactory, PodLogs);
         await api.StartAsync(port, ct);
         _api = api;
         _apiPort = api.Uri.Port;

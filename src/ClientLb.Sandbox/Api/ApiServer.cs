@@ -27,14 +27,15 @@ internal sealed class ApiServer : IAsyncDisposable
     int _failCode;
     WebApplication? _app;
 
-    public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory)
+    public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory,
+        Logs.PodLogs podLogs)
     {
         _store = store;
         _certificate = certificate;
         _token = token;
         _loggerFactory = loggerFactory;
         _logger = (ILogger?)loggerFactory?.CreateLogger("ClientLb.Sandbox.ApiServer") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate));
+        _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate), new PodSubresources(store, podLogs));
     }
 
     public Uri Uri { get; private set; } = null!;

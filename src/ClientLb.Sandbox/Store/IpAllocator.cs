@@ -95,7 +95,11 @@ internal sealed class IpAllocator
         if (!Contains(address)) return false;
         var b = IPAddress.Parse(address).GetAddressBytes();
         var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
-        lock (_lock) return _used.Add(offset);
+        lock (_lock)
+        {
+            if (_used.Contains(offset) || !ClaimProcessWide(_base + offset)) return false;
+            return _used.Add(offset);
+        }
     }
 
     public void Release(string address)
