@@ -9,6 +9,13 @@ namespace ClientLb.Sandbox;
 public sealed partial class SandboxCluster
 {
     readonly List<Controller> _controllers = [];
+    Proxy.ServiceProxy? _serviceProxy;
+
+    /// <summary>
+    /// Service ports the service proxy could not listen on ("namespace/name ip:port/PROTOCOL") with the reason and remedy;
+    /// empty when all are proxied or the proxy is off.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ServiceProxyFailures => _serviceProxy?.Failures ?? new Dictionary<string, string>();
 
     void StartControllers()
     {
@@ -27,6 +34,15 @@ public sealed partial class SandboxCluster
         endpoints.Start(ResourceTypes.Services, ResourceTypes.Pods, ResourceTypes.Endpoints);
         gc.Start(ResourceTypes.Deployments, ResourceTypes.Services, ResourceTypes.Pods);
         namespaces.Start(ResourceTypes.All.ToArray());
+        if (_options.EnableServiceProxy)
+        {
+            var proxyLogs = _options.Nodes.Select(n => PodLogs.Open("kube-system", CreateComponentPod("kube-proxy-" + ObjectStore.RandomSuffix(), "service-proxy",
+                new System.Text.Json.Nodes.JsonObject { ["k8s-app"] = "kube-proxy" }, "127.0.0.1", "kube-proxy", "registry.k8s.io/kube-proxy:" + Api.Discovery.KubernetesVersion,
+                [], n.Name), "kube-proxy")).ToList();
+            _serviceProxy = new Proxy.ServiceProxy(_store, Log<Proxy.ServiceProxy>(), line => { foreach (var l in proxyLogs) l.Write(line); }, null);
+            _controllers.Add(_serviceProxy);
+            _serviceProxy.Start(ResourceTypes.Services, ResourceTypes.EndpointSlices);
+        }
     }
 
     async Task StopControllersAsync()

@@ -61,6 +61,12 @@ public sealed class SandboxOptions
     /// <summary>The clock for grace periods, watch timeouts, bookmarks and timestamps. Tests may pass a manual one.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// Run the userspace service proxy: listen on every ClusterIP:port (TCP and UDP) and forward to the Service's ready
+    /// endpoints, so clients on the host reach Services by ClusterIP without root (ports below 1024 need root). On by default.
+    /// </summary>
+    public bool EnableServiceProxy { get; set; } = true;
+
     /// <summary>Receives the sandbox's logs (API errors, controller failures); none by default.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
