@@ -89,4 +89,18 @@ public sealed partial class SandboxCluster
         }, UpdateMode.Internal);
         return name;
     }
+
+    /// <summary>
+    /// Issues a token for an existing service account (as a TokenRequest would, valid for <paramref name="validFor"/>, default
+    /// one hour) and writes a kubeconfig that uses it; returns the kubeconfig's path (a new temporary file the caller deletes).
+    /// With <see cref="SandboxOptions.Authorization"/> set to RBAC, requests with it are allowed only by the stored Roles and bindings.
+    /// </summary>
+    public async Task<string> WriteServiceAccountKubeconfigAsync(string serviceAccount, string ns = "default", TimeSpan? validFor = null, CancellationToken cancellationToken = default)
+    {
+        var account = Call(() => _store.GetRequired(ResourceTypes.ServiceAccounts, ns, serviceAccount));
+        var token = Tokens.Issue(ns, serviceAccount, account.Uid, Time.GetUtcNow() + (validFor ?? TimeSpan.FromHours(1)));
+        var path = Path.Combine(Path.GetTempPath(), $"clientlb-sandbox-{ns}-{serviceAccount}-{Guid.NewGuid():N}.kubeconfig");
+        await File.WriteAllTextAsync(path, Api.Kubeconfig.Render(ApiServerUri, _certificates?.CaPem, token, ns), cancellationToken);
+        return path;
+    }
 }

@@ -67,6 +67,13 @@ public sealed class SandboxOptions
     /// </summary>
     public bool EnableServiceProxy { get; set; } = true;
 
+    /// <summary>
+    /// How requests are authorized. <see cref="SandboxAuthorization.AlwaysAllow"/> (the default) lets every authenticated
+    /// request through; <see cref="SandboxAuthorization.Rbac"/> checks requests made with a service account's token against the
+    /// Roles, ClusterRoles and bindings stored in the sandbox (the kubeconfig's own credentials stay cluster admin).
+    /// </summary>
+    public SandboxAuthorization Authorization { get; set; } = SandboxAuthorization.AlwaysAllow;
+
     /// <summary>Receives the sandbox's logs (API errors, controller failures); none by default.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
@@ -101,4 +108,14 @@ public sealed class SandboxOptions
             throw new ArgumentException($"ClusterDomain \"{ClusterDomain}\" is not a valid DNS name", nameof(ClusterDomain));
         if (BearerToken is { Length: 0 }) throw new ArgumentException("BearerToken must not be empty (use null for none)", nameof(BearerToken));
     }
+}
+
+/// <summary>The sandbox API server's authorization mode.</summary>
+public enum SandboxAuthorization
+{
+    /// <summary>Every authenticated request is allowed.</summary>
+    AlwaysAllow,
+
+    /// <summary>Service-account requests are allowed only by stored Roles/ClusterRoles and their bindings.</summary>
+    Rbac,
 }

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace ClientLb.Sandbox.Api;
 
 /// <summary>The resource verbs: get, list, create, update, patch, delete, deletecollection (watch lives in <see cref="WatchHandler"/>).</summary>
-internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, PodSubresources pods)
+internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, Subresources pods)
 {
     public async Task HandleAsync(HttpContext ctx, ApiPath p)
     {
@@ -29,7 +29,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, P
             }
         }
         if (p.LegacyWatch) { await watches.HandleAsync(ctx, t, p.Namespace, p.Name); return; }
-        if (PodSubresources.Handles(t, p.Subresource)) { await pods.HandleAsync(ctx, p.Namespace!, p.Name, p.Subresource!); return; }
+        if (Subresources.Handles(t, p.Subresource)) { await pods.HandleAsync(ctx, p.Namespace!, p.Name, p.Subresource!); return; }
         switch (p.Subresource)
         {
             case null:

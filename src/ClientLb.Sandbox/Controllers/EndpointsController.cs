@@ -12,7 +12,7 @@ namespace ClientLb.Sandbox.Controllers;
 /// terminating pods are left out. Past <see cref="MaxCapacity"/> addresses the object is truncated (ready ones kept first)
 /// and annotated <c>endpoints.kubernetes.io/over-capacity: truncated</c>.
 /// </summary>
-internal sealed class EndpointsController(ObjectStore store, ILogger logger) : Controller(store, logger)
+internal sealed class EndpointsController(ObjectStore store, ILogger logger, EventRecorder? events = null) : Controller(store, logger)
 {
     /// <summary>The upstream controller's cap on addresses in one Endpoints object.</summary>
     public const int MaxCapacity = 1000;
@@ -54,8 +54,12 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger) : C
         meta["labels"] = desired.Node("metadata", "labels")?.DeepClone();
         meta["annotations"] = desired.Node("metadata", "annotations")?.DeepClone();
         meta.Remove("ownerReferences");
+        var (wasReady, wasNotReady) = Count(existing.ToMutable());
         current["subsets"] = desired["subsets"]!.DeepClone();
         Store.Update(ResourceTypes.Endpoints, ns, name, current, UpdateMode.Internal);
+        var (ready, notReady) = Count(current);
+        if (ready != wasReady || notReady != wasNotReady)
+            events?.Normal(svc, "endpoint-controller", "EndpointsChanged", $"Endpoints of service {name}: {ready} ready, {notReady} not ready (were {wasReady} and {wasNotReady})");
         return Task.CompletedTask;
     }
 
@@ -95,6 +99,12 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger) : C
             result.Add((JsonNode)subset);
         }
         return new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Endpoints", ["metadata"] = meta, ["subsets"] = result };
+    }
+
+    static (int Ready, int NotReady) Count(JsonObject endpoints)
+    {
+        var subsets = (endpoints["subsets"] as JsonArray ?? []).OfType<JsonObject>().ToList();
+        return (subsets.Sum(s => (s["addresses"] as JsonArray)?.Count ?? 0), subsets.Sum(s => (s["notReadyAddresses"] as JsonArray)?.Count ?? 0));
     }
 
     static List<JsonObject> Sorted(List<JsonObject> addresses) =>

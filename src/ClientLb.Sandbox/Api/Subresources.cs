@@ -7,14 +7,46 @@ using Microsoft.AspNetCore.Http;
 namespace ClientLb.Sandbox.Api;
 
 /// <summary>
-/// Pod subresources besides status: <c>log</c> (the kubelet's container log API: follow, tailLines, sinceSeconds,
-/// sinceTime, timestamps, limitBytes, container) and the refusal of <c>exec</c>/<c>attach</c>, which need a container runtime.
+/// Subresources besides status and scale: pods' <c>log</c> (the kubelet's container log API: follow, tailLines,
+/// sinceSeconds, sinceTime, timestamps, limitBytes, container), the refusal of pods' <c>exec</c>/<c>attach</c>, which need a
+/// container runtime, and serviceaccounts' <c>token</c> (TokenRequest).
 /// </summary>
-internal sealed class PodSubresources(ObjectStore store, PodLogs logs)
+internal sealed class Subresources(ObjectStore store, PodLogs logs, Security.ServiceAccountTokens tokens)
 {
-    public static bool Handles(ResourceType t, string? subresource) => t == ResourceTypes.Pods && subresource is "log" or "exec" or "attach";
+    public static bool Handles(ResourceType t, string? subresource) =>
+        (t == ResourceTypes.Pods && subresource is "log" or "exec" or "attach") || (t == ResourceTypes.ServiceAccounts && subresource == "token");
 
-    public Task HandleAsync(HttpContext ctx, string ns, string name, string subresource)
+    public async Task HandleAsync(HttpContext ctx, string ns, string name, string subresource)
+    {
+        if (subresource == "token") { await TokenRequestAsync(ctx, ns, name); return; }
+        await PodAsync(ctx, ns, name, subresource);
+    }
+
+    /// <summary>POST serviceaccounts/NAME/token: a token for the account, valid for spec.expirationSeconds (default one hour, at least ten minutes).</summary>
+    async Task TokenRequestAsync(HttpContext ctx, string ns, string name)
+    {
+        if (ctx.Request.Method != "POST") throw ApiException.MethodNotAllowed($"the server does not allow this method on the requested resource ({ctx.Request.Method} serviceaccounts/token)");
+        var account = store.GetRequired(ResourceTypes.ServiceAccounts, ns, name);
+        var request = await HttpIo.ReadObjectAsync(ctx, "the TokenRequest object");
+        var seconds = Json.AsLong(request.Node("spec", "expirationSeconds")) ?? 3600;
+        if (seconds < 600)
+            throw new ApiException(422, "Invalid", $"TokenRequest.authentication.k8s.io \"{name}\" is invalid: spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than 10 minutes")
+            { DetailsName = name, DetailsGroup = "authentication.k8s.io", DetailsKind = "TokenRequest", Causes = [new("FieldValueInvalid", "spec.expirationSeconds", "may not specify a duration less than 10 minutes")] };
+        var expires = store.Time.GetUtcNow().AddSeconds(seconds);
+        request["apiVersion"] = "authentication.k8s.io/v1";
+        request["kind"] = "TokenRequest";
+        var meta = request.Metadata();
+        meta["name"] = name;
+        meta["namespace"] = ns;
+        meta["creationTimestamp"] = null;
+        var spec = request.Obj("spec");
+        spec["expirationSeconds"] = seconds;
+        spec["audiences"] ??= new System.Text.Json.Nodes.JsonArray("https://kubernetes.default.svc.cluster.local");
+        request["status"] = new System.Text.Json.Nodes.JsonObject { ["token"] = tokens.Issue(ns, name, account.Uid, expires), ["expirationTimestamp"] = Json.Timestamp(expires) };
+        await HttpIo.WriteJsonAsync(ctx, 201, request);
+    }
+
+    Task PodAsync(HttpContext ctx, string ns, string name, string subresource)
     {
         var pod = store.GetRequired(ResourceTypes.Pods, ns, name);
         if (subresource == "log")
