@@ -35,14 +35,23 @@ public class KubeSystemAndLogsTests
         await udp.ReceiveAsync(Deadline.In());
     }
 
+    /// <summary>A sandbox with the seed article's deployment and service created by kubectl, its two endpoints ready.</summary>
+    static async Task<(SandboxCluster, Infrastructure.Kubectl)> SeedAsync()
+    {
+        _ = Infrastructure.Kubectl.Path;
+        var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false });
+        var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
+        await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
+        await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
+        return (cluster, kubectl);
+    }
+
     [Fact]
     public async Task Logs_of_a_pod_show_its_requests_with_tail_since_timestamps_selector_and_follow()
     {
-        _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false });
-        using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
-        await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
-        await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
+        var (cluster, kubectl) = await SeedAsync();
+        await using var clusterScope = cluster;
+        using var kubectlScope = kubectl;
         var pod = cluster.GetPods("app=my-app")[0];
         using var http = new HttpClient();
         await http.GetStringAsync(new Uri(pod.GetUri(), "/process?x=1"));
@@ -66,14 +75,14 @@ public class KubeSystemAndLogsTests
         using var follow = kubectl.StartStreaming("logs", "-f", pod.Name, "--tail=0");
         try
         {
-            string? line = null;
-            for (var i = 0; i < 100 && line is null; i++)
+            // kubectl may connect after the first requests: keep requesting until the follower prints one.
+            var read = follow.StandardOutput.ReadLineAsync(Deadline.In()).AsTask();
+            for (var i = 0; !read.IsCompleted && i < 200; i++)
             {
                 await http.GetStringAsync(new Uri(pod.GetUri(), $"/followed-{i}"));
-                var read = follow.StandardOutput.ReadLineAsync(Deadline.In(1)).AsTask();
-                try { line = await read; } catch (OperationCanceledException) { }
+                await Task.WhenAny(read, Task.Delay(100));
             }
-            Assert.Contains("GET /followed-", line);
+            Assert.Contains("GET /followed-", await read);
         }
         finally { follow.Kill(); }
     }
@@ -81,11 +90,9 @@ public class KubeSystemAndLogsTests
     [Fact]
     public async Task Exec_and_attach_get_a_status_saying_pods_are_loopback_servers()
     {
-        _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false });
-        using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
-        await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
-        await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
+        var (cluster, kubectl) = await SeedAsync();
+        await using var clusterScope = cluster;
+        using var kubectlScope = kubectl;
         var pod = cluster.GetPods("app=my-app")[0];
         foreach (var args in new[] { new[] { "exec", "-it", pod.Name, "--", "curl", "http://my-service" }, ["exec", pod.Name, "--", "nslookup", "my-service"], ["attach", pod.Name] })
         {
