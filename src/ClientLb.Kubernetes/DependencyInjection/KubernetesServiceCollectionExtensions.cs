@@ -5,6 +5,7 @@ using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Health;
 using ClientLb.Kubernetes.Source;
 using ClientLb.Sources;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -18,7 +19,9 @@ public static class KubernetesServiceCollectionExtensions
     /// <summary>
     /// Adds the Kubernetes endpoint source factory (one of the <see cref="IEndpointSourceFactory"/> services, after the
     /// configuration source), its options and metrics. An <see cref="IKubernetesApi"/> registered before is used instead of
-    /// the built-in client (which is configured from the kubeconfig or the in-cluster service account on first use).
+    /// the built-in client; else a KubernetesClient <c>k8s.IKubernetes</c> registered before carries the requests (its
+    /// HttpClient and credentials); else the built-in client is configured from the kubeconfig or the in-cluster service
+    /// account on first use.
     /// </summary>
     public static IServiceCollection AddClientLbKubernetes(this IServiceCollection services, Action<KubernetesSourceOptions>? configure = null)
     {
@@ -26,6 +29,9 @@ public static class KubernetesServiceCollectionExtensions
         // The core first, so the configuration source stays ahead: an explicitly configured service wins.
         services.AddClientLb();
         OptionsBuilder<KubernetesSourceOptions> options = services.AddOptions<KubernetesSourceOptions>();
+        // The configuration section (environment variables, appsettings.json) first, then the code's delegates; bound once
+        // however often this is called.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KubernetesSourceOptions>, KubernetesOptionsFromConfiguration>());
         if (configure is not null)
         {
             options.Configure(configure);
@@ -34,10 +40,21 @@ public static class KubernetesServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new KubernetesMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(sp => new KubernetesEndpointSourceFactory(
-            sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetService<IKubernetesApi>(), sp,
+            sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetService<IKubernetesApi>() ?? FromKubernetesClient(sp), sp,
             sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>(), sp.GetRequiredService<KubernetesMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSourceFactory, KubernetesEndpointSourceFactory>(sp => sp.GetRequiredService<KubernetesEndpointSourceFactory>()));
         return services;
+    }
+
+    /// <summary>The application's KubernetesClient client, if it registered one: ClientLb's requests then go through it.</summary>
+    private static KubernetesApiClient? FromKubernetesClient(IServiceProvider services)
+    {
+        if (services.GetService<k8s.IKubernetes>() is not k8s.Kubernetes kubernetes)
+        {
+            return null;
+        }
+        KubernetesSourceOptions options = services.GetRequiredService<IOptions<KubernetesSourceOptions>>().Value;
+        return new KubernetesApiClient(kubernetes, options.RequestTimeout) { MaxEventBytes = options.MaxEventBytes };
     }
 
     /// <summary>
@@ -52,4 +69,10 @@ public static class KubernetesServiceCollectionExtensions
             sp => new KubernetesHealthCheck(sp.GetRequiredService<KubernetesEndpointSourceFactory>(), sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetRequiredService<TimeProvider>()),
             failureStatus, tags));
     }
+}
+
+/// <summary>Binds <see cref="KubernetesSourceOptions.SectionName"/> when the container has an <see cref="IConfiguration"/>.</summary>
+internal sealed class KubernetesOptionsFromConfiguration(IServiceProvider services) : IConfigureOptions<KubernetesSourceOptions>
+{
+    public void Configure(KubernetesSourceOptions options) => services.GetService<IConfiguration>()?.GetSection(KubernetesSourceOptions.SectionName).Bind(options);
 }
