@@ -5,14 +5,14 @@ using ClientLb.Samples.PaymentService;
 namespace ClientLb.Release.Tests;
 
 /// <summary>
-/// Seed 003's Java PaymentClient, unchanged (tests/peers/java-payment-client/PaymentClient.java, run with the JDK's
-/// single-file source launcher), reaches the same payment pods as the .NET PaymentClient, through the sandbox's
-/// userspace ClusterIP proxy instead of in-process balancing.
+/// Seed 003's Java PaymentClient, unchanged (deploy/overlays/sidecar/java/PaymentClient.java, the file the sidecar
+/// overlay ships in a ConfigMap), run with the JDK's single-file source launcher, reaches the same payment pods as the
+/// .NET PaymentClient, through the sandbox's userspace ClusterIP proxy instead of in-process balancing.
 /// </summary>
 public class JavaPaymentClientTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private static readonly string Peer = Path.Combine(PackagedAppTests.RepoRoot, "tests", "peers", "java-payment-client");
+    private static readonly string Peer = Path.Combine(PackagedAppTests.RepoRoot, "deploy", "overlays", "sidecar", "java");
 
     [Fact]
     public async Task The_seed_s_java_client_gets_answers_from_every_payment_pod_through_the_cluster_ip()
