@@ -19,6 +19,7 @@ internal sealed class ApiServer : IAsyncDisposable
     readonly ObjectStore _store;
     readonly ResourceHandler _resources;
     readonly Authorization _authorization;
+    readonly PortForward.PortForwardHandler _portForward;
     readonly X509Certificate2? _certificate;
     readonly string? _token;
     readonly ILogger _logger;
@@ -38,6 +39,7 @@ internal sealed class ApiServer : IAsyncDisposable
         _logger = (ILogger?)loggerFactory?.CreateLogger("ClientLb.Sandbox.ApiServer") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _authorization = new Authorization(tokens, rbac);
         _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate), new Subresources(store, podLogs, tokens));
+        _portForward = new PortForward.PortForwardHandler(store, _logger);
     }
 
     public Uri Uri { get; private set; } = null!;
@@ -58,6 +60,7 @@ internal sealed class ApiServer : IAsyncDisposable
             });
         });
         var app = builder.Build();
+        app.UseWebSockets(); // port-forward (websocket tunnel)
         app.Run(HandleAsync);
         try
         {
@@ -141,6 +144,12 @@ internal sealed class ApiServer : IAsyncDisposable
                 return;
             }
             if (apiPath.Type == ResourceTypes.SelfSubjectAccessReviews) { await _authorization.ReviewAsync(ctx); return; }
+            if (apiPath is { Subresource: "portforward", Namespace: { } forwardNs, Name: { } forwardPod } && apiPath.Type == ResourceTypes.Pods)
+            {
+                await _portForward.HandleAsync(ctx, forwardNs, forwardPod);
+                return;
+            }
+            Negotiation.SelectWireFormat(ctx);
             await _resources.HandleAsync(ctx, apiPath);
         }
         catch (ApiException ex)

@@ -99,7 +99,9 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
         var status = value ? "True" : "False";
         var previous = (oldStatus?["conditions"] as JsonArray)?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == type);
         var since = previous is not null && previous.Str("status") == status ? previous.Str("lastTransitionTime") ?? now : now;
-        return new JsonObject { ["type"] = type, ["status"] = status, ["lastTransitionTime"] = since, ["reason"] = reason, ["message"] = message };
+        var condition = new JsonObject { ["type"] = type, ["status"] = status, ["lastTransitionTime"] = since, ["reason"] = reason };
+        if (message.Length > 0) condition["message"] = message; // omitempty, as the API server writes it
+        return condition;
     }
 
     /// <summary>A pod from a workload's template, labelled with the template hash and owned by the workload.</summary>

@@ -55,4 +55,7 @@ internal static partial class Log
 
     [LoggerMessage(17, LogLevel.Warning, "Service {Service}: stopping source {Source} failed")]
     public static partial void SourceDisposeFailed(ILogger logger, string service, string source, Exception error);
+
+    [LoggerMessage(18, LogLevel.Debug, "Service {Service}: probe of ejected endpoint {Endpoint} failed: {Reason}")]
+    public static partial void ProbeFailed(ILogger logger, string service, string endpoint, string reason);
 }
