@@ -59,7 +59,10 @@ public sealed partial class SandboxCluster
             {
                 ["nodeName"] = nodeName ?? _options.Nodes[0].Name,
                 ["priorityClassName"] = "system-cluster-critical",
-                ["containers"] = new JsonArray(new JsonObject { ["name"] = container, ["image"] = image, ["ports"] = ports }),
+                ["containers"] = new JsonArray(ports.Count == 0
+                    // An empty list is omitted as the API server's omitempty does (protobuf cannot tell [] from absent).
+                    ? new JsonObject { ["name"] = container, ["image"] = image }
+                    : new JsonObject { ["name"] = container, ["image"] = image, ["ports"] = ports }),
             },
         });
         var now = Json.Timestamp(Time.GetUtcNow());

@@ -51,11 +51,16 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger, Eve
             && current.Node("metadata", "ownerReferences") is null)
             return Task.CompletedTask;
         var meta = current.Metadata();
-        meta["labels"] = desired.Node("metadata", "labels")?.DeepClone();
-        meta["annotations"] = desired.Node("metadata", "annotations")?.DeepClone();
+        foreach (var field in (string[])["labels", "annotations"])
+        {
+            // Absent, not null, when the desired object has none (as the API server stores it).
+            if (desired.Node("metadata", field) is { } value) meta[field] = value.DeepClone();
+            else meta.Remove(field);
+        }
         meta.Remove("ownerReferences");
         var (wasReady, wasNotReady) = Count(existing.ToMutable());
-        current["subsets"] = desired["subsets"]!.DeepClone();
+        if (desired["subsets"] is { } subsets) current["subsets"] = subsets.DeepClone();
+        else current.Remove("subsets");
         Store.Update(ResourceTypes.Endpoints, ns, name, current, UpdateMode.Internal);
         var (ready, notReady) = Count(current);
         if (ready != wasReady || notReady != wasNotReady)
@@ -98,7 +103,9 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger, Eve
             if (ports.Count > 0) subset["ports"] = ports;
             result.Add((JsonNode)subset);
         }
-        return new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Endpoints", ["metadata"] = meta, ["subsets"] = result };
+        var endpoints = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Endpoints", ["metadata"] = meta };
+        if (result.Count > 0) endpoints["subsets"] = result; // omitempty upstream: no endpoints, no "subsets"
+        return endpoints;
     }
 
     static (int Ready, int NotReady) Count(JsonObject endpoints)
