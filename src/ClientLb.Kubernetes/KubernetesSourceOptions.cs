@@ -66,4 +66,11 @@ public sealed class KubernetesSourceOptions
     /// (missing RBAC); null (default) keeps failing with an error naming the missing rule.
     /// </summary>
     public string? FallbackOnForbidden { get; set; }
+
+    /// <summary>
+    /// Whether EndpointSlice addresses in 127.0.0.0/8 and <c>::1</c> may be endpoints. False (default): a pod is never on
+    /// the client's loopback, so such an address is dropped and reported like any other unusable one. The sandbox (whose
+    /// pods are 127.244.x.y servers) and tests turn it on.
+    /// </summary>
+    public bool AllowLoopbackEndpoints { get; set; }
 }

@@ -83,7 +83,8 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
             return null;
         }
         Func<ServiceName, IEndpointSource?>? fallback = _options.FallbackOnForbidden is string kind ? name => FallbackFactory(kind)?.TryCreate(name) : null;
-        return new KubernetesEndpointSource(service, manager, fallback, _options.FallbackOnForbidden, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Source"));
+        return new KubernetesEndpointSource(service, manager, fallback, _options.FallbackOnForbidden, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Source"),
+            _options.AllowLoopbackEndpoints);
     }
 
     private IEndpointSourceFactory? FallbackFactory(string kind) =>

@@ -55,4 +55,7 @@ internal static partial class Log
 
     [LoggerMessage(17, LogLevel.Warning, "Service {Service}: stopping source {Source} failed")]
     public static partial void SourceDisposeFailed(ILogger logger, string service, string source, Exception error);
+
+    [LoggerMessage(18, LogLevel.Warning, "Service {Service}: source {Source} dropped the record {Record}: {Reason}; the rest of the service is served")]
+    public static partial void RecordDropped(ILogger logger, string service, string source, string record, string reason);
 }
