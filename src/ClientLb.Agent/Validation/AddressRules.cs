@@ -20,7 +20,7 @@ internal static class AddressRules
         if (!EndpointAddress.TryParseCanonical(text, out IPAddress? parsed, out error))
         {
             address = null;
-            error = "the cluster IP " + error;
+            error = text.Length == 0 ? "the cluster IP: " + error : "the cluster IP " + error;
             return false;
         }
         if (IsLoopbackVip(parsed) && !allowLoopback4)

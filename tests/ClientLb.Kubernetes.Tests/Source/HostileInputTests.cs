@@ -88,8 +88,9 @@ public sealed class HostileInputTests
         Gen<string> address = Gen.OneOf(Gen.Const("10.1.0.5"), Gen.Const("010.0.0.1"), Gen.Const("169.254.169.254"), Gen.Const("::"), Gen.Const("fe80::1"),
             Gen.Const("fd00::1"), Gen.Const("2001:DB8::1"), Gen.String["0123456789.:abcdefx"]);
         Gen<string> line = Gen.Select(Gen.OneOf(Gen.Const("ADDED"), Gen.Const("MODIFIED"), Gen.Const("ERROR"), Gen.String), address.Array[0, 6], Gen.Int[-1, 70000],
-            static (type, addresses, port) =>
-                9214"""{"type":"{{type.Replace("\"", "", StringComparison.Ordinal)}}","object":{"metadata":{"name":"s"},"addressType":"IPv4","endpoints":[{{string.Join(',', addresses.Select(a => 9214"""{"addresses":["{{a.Replace("\"", "", StringComparison.Ordinal)}}"]}"""))}}],"ports":[{"name":"http","port":{{port}}}]}}""");
+            static (type, addresses, port) => "{\"type\":\"" + type.Replace("\"", "", StringComparison.Ordinal) + "\",\"object\":{\"metadata\":{\"name\":\"s\"},\"addressType\":\"IPv4\",\"endpoints\":["
+                + string.Join(',', addresses.Select(a => "{\"addresses\":[\"" + a.Replace("\"", "", StringComparison.Ordinal) + "\"]}"))
+                + "],\"ports\":[{\"name\":\"http\",\"port\":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}]}}");
         Gen<byte[]> bytes = Gen.OneOf(line.Select(static l => Encoding.UTF8.GetBytes(l)), line.Select(static l => Encoding.UTF8.GetBytes(l)).SelectMany(b => Gen.Int[0, b.Length].Select(cut => b[..cut])), Gen.Byte.Array);
         bytes.Sample(input =>
         {
