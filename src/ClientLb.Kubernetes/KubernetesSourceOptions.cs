@@ -19,6 +19,9 @@ public enum KubernetesConfigMode
 /// <summary>Options of the Kubernetes endpoint source (<c>services.AddClientLbKubernetes(o => ...)</c>).</summary>
 public sealed class KubernetesSourceOptions
 {
+    /// <summary>The configuration section bound to these options (environment variables <c>ClientLb__Kubernetes__*</c>).</summary>
+    public const string SectionName = "ClientLb:Kubernetes";
+
     /// <summary>How the API server configuration is found.</summary>
     public KubernetesConfigMode Mode { get; set; } = KubernetesConfigMode.Auto;
 

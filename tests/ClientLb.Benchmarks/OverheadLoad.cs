@@ -22,14 +22,7 @@ public static class OverheadLoad
         int block = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 500;
         foreach (Version version in new[] { HttpVersion.Version11, HttpVersion.Version20 })
         {
-            var servers = new List<WebApplication>();
-            var authorities = new List<string>();
-            for (int i = 0; i < 3; i++)
-            {
-                (WebApplication app, string authority) = await LoopbackKestrel.StartAsync($"127.0.6.{i + 2}", version == HttpVersion.Version20 ? HttpProtocols.Http2 : HttpProtocols.Http1);
-                servers.Add(app);
-                authorities.Add(authority);
-            }
+            (List<WebApplication> servers, List<string> authorities) = await LoopbackKestrel.StartManyAsync("127.0.6", 3, version);
             IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(
             [
                 new("ClientLb:Services:same:Endpoints:0", authorities[0]),
@@ -72,14 +65,14 @@ public static class OverheadLoad
         return 0;
     }
 
-    private static HttpClient Client(HttpMessageHandler handler, string baseAddress, Version version) => new(handler)
+    internal static HttpClient Client(HttpMessageHandler handler, string baseAddress, Version version) => new(handler)
     {
         BaseAddress = new Uri(baseAddress),
         DefaultRequestVersion = version,
         DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
 
-    private static async Task<double> RunBlockAsync(HttpClient client, int requests)
+    internal static async Task<double> RunBlockAsync(HttpClient client, int requests)
     {
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < requests; i++)
@@ -90,9 +83,9 @@ public static class OverheadLoad
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
-    private static double Median(List<double> values) => Quantile(values, 0.5);
+    internal static double Median(List<double> values) => Quantile(values, 0.5);
 
-    private static double Quantile(List<double> values, double q)
+    internal static double Quantile(List<double> values, double q)
     {
         var sorted = values.Order().ToList();
         return sorted[(int)Math.Round(q * (sorted.Count - 1))];

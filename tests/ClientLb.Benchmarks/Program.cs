@@ -5,9 +5,14 @@ using ClientLb.Benchmarks;
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- churn [seconds] [backends] [workers]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- k8s-latency [changes] | k8s-memory [services]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- overhead [pairs] [requestsPerBlock]
+// dotnet run -c Release --project tests/ClientLb.Benchmarks -- mesd-overhead [groups] [requestsPerBlock]
 if (args.Length > 0 && args[0] == "churn")
 {
     return await ChurnLoad.RunAsync(args);
+}
+if (args.Length > 0 && args[0] == "mesd-overhead")
+{
+    return await MesdOverheadLoad.RunAsync(args);
 }
 if (args.Length > 0 && args[0] == "overhead")
 {

@@ -67,6 +67,7 @@ public sealed class AgentCommandTests : IAsyncLifetime
     [InlineData(new[] { "--mode", "sidecar", "--service", "default/x", "--namespace", "default" }, "--namespace")]
     [InlineData(new[] { "--mode", "node", "--namespace", "Not_A_Label" }, "--namespace")]
     [InlineData(new[] { "--mode", "node", "--metrics-port", "70000" }, "--metrics-port")]
+    [InlineData(new[] { "--mode", "node", "--metrics-port", "9464", "--metrics-address", "localhost" }, "--metrics-address")]
     [InlineData(new[] { "--mode", "node", "--netns", "../etc" }, "--netns")]
     [InlineData(new[] { "--mode", "node", "--kubeconfig", "/nonexistent/kubeconfig" }, "--kubeconfig")]
     public async Task Errors_name_the_option_at_fault(string[] args, string option)
@@ -94,6 +95,23 @@ public sealed class AgentCommandTests : IAsyncLifetime
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("other", stop.Token)).StatusCode);
         await stop.CancelAsync();
         Assert.Equal(0, await run);
+    }
+
+    [Fact]
+    public async Task Metrics_listener_on_all_addresses_for_a_sidecar_probe()
+    {
+        int port = FreePort();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var output = new StringWriter();
+        Task<int> run = CliApp.RunAsync(["agent", "--dry-run", "--kubeconfig", _cluster.KubeconfigPath, "--mode", "node", "--namespace", "default",
+            "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--metrics-address", "0.0.0.0"],
+            TextWriter.Synchronized(output), TextWriter.Synchronized(new StringWriter()), stop.Token);
+        // Reached on another local address than 127.0.0.1, as a kubelet reaches a pod IP.
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.3:{port}/") };
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await PollAsync(http, "healthz", stop.Token)).StatusCode);
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+        Assert.Contains($"serving /healthz and /metrics on http://*:{port}/", output.ToString());
     }
 
     /// <summary>Waits until the listener answers 200 (the first sync done); fails the test after the token's deadline.</summary>

@@ -29,11 +29,16 @@ internal static class AgentCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the ruleset transactions instead of running them; the kernel is not touched." };
         var once = new Option<bool>("--once") { Description = "Sync once from a list and exit." };
         var cleanup = new Option<bool>("--cleanup") { Description = "Delete the clientlb tables (ip and ip6) and exit." };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve /healthz and /metrics on http://127.0.0.1:N/." };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve /healthz and /metrics on http://127.0.0.1:N/ (or --metrics-address)." };
+        var metricsAddress = new Option<string>("--metrics-address")
+        {
+            Description = "The address of the /healthz and /metrics listener: 127.0.0.1 (default; enough for a hostNetwork DaemonSet's probes), the pod IP, or 0.0.0.0 (a sidecar, whose probes come from outside the pod).",
+            DefaultValueFactory = _ => "127.0.0.1",
+        };
 
         var command = new Command("agent", "Program Service VIPs into nftables from the Kubernetes API (node or sidecar agent).")
         {
-            kubeconfig, mode, netns, ns, selector, service, dryRun, once, cleanup, metricsPort,
+            kubeconfig, mode, netns, ns, selector, service, dryRun, once, cleanup, metricsPort, metricsAddress,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -117,6 +122,13 @@ internal static class AgentCommand
             {
                 return await Fail($"--metrics-port: {port} is not a TCP port (1-65535).");
             }
+            string listenAddress = parse.GetValue(metricsAddress)!;
+            if (!IPAddress.TryParse(listenAddress, out IPAddress? parsedAddress))
+            {
+                return await Fail($"--metrics-address: '{listenAddress}' is not an IP address.");
+            }
+            // HttpListener's "any address" is the host *.
+            string listenHost = parsedAddress.Equals(IPAddress.Any) ? "*" : parsedAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{parsedAddress}]" : parsedAddress.ToString();
 
             KubernetesClientConfiguration? configuration;
             string? kubeconfigPath = parse.GetValue(kubeconfig);
@@ -164,7 +176,7 @@ internal static class AgentCommand
                     await controller.SyncOnceAsync(cancellationToken);
                     return 0;
                 }
-                using MetricsListener? listener = port is int p ? MetricsListener.Start(p, agent) : null;
+                using MetricsListener? listener = port is int p ? MetricsListener.Start(listenHost, p, agent) : null;
                 if (listener is not null)
                 {
                     await output.WriteLineAsync($"serving /healthz and /metrics on {listener.Prefix}");
@@ -179,7 +191,7 @@ internal static class AgentCommand
             }
             catch (HttpListenerException ex)
             {
-                return await Fail($"--metrics-port: cannot listen on 127.0.0.1:{port}: {ex.Message}");
+                return await Fail($"--metrics-port: cannot listen on {listenAddress}:{port}: {ex.Message}");
             }
             catch (Exception ex) when (ex is KubernetesApiException or HttpRequestException or NftablesException or DllNotFoundException or InvalidDataException)
             {
@@ -228,17 +240,17 @@ internal static class AgentCommand
         error.Flush();
     }
 
-    /// <summary>The loopback listener for <c>/healthz</c> (200 when the last sync succeeded, else 503) and <c>/metrics</c>.</summary>
+    /// <summary>The listener (loopback by default) for <c>/healthz</c> (200 when the last sync succeeded, else 503) and <c>/metrics</c>.</summary>
     private sealed class MetricsListener : IDisposable
     {
         private readonly HttpListener _listener = new();
         private readonly NftablesAgent _agent;
         private readonly Task _loop;
 
-        private MetricsListener(int port, NftablesAgent agent)
+        private MetricsListener(string host, int port, NftablesAgent agent)
         {
             _agent = agent;
-            Prefix = $"http://127.0.0.1:{port}/";
+            Prefix = $"http://{host}:{port}/";
             _listener.Prefixes.Add(Prefix);
             _listener.Start();
             _loop = Task.Run(LoopAsync);
@@ -246,7 +258,7 @@ internal static class AgentCommand
 
         public string Prefix { get; }
 
-        public static MetricsListener Start(int port, NftablesAgent agent) => new(port, agent);
+        public static MetricsListener Start(string host, int port, NftablesAgent agent) => new(host, port, agent);
 
         private async Task LoopAsync()
         {

@@ -97,6 +97,16 @@ internal sealed class SourceOptions
         return services.BuildServiceProvider();
     }
 
+    /// <summary>The Kubernetes configuration the chosen source uses, or null for DNS/config or when none is found.</summary>
+    public KubernetesClientConfiguration? KubernetesConfiguration(ParseResult parse)
+    {
+        string source = parse.GetValue(Source)!;
+        string? kubeconfig = parse.GetValue(Kubeconfig);
+        return source is "auto" or "kubernetes"
+            ? KubernetesConfigResolver.TryResolve(new KubernetesSourceOptions { KubeconfigPath = kubeconfig, Mode = kubeconfig is not null ? KubernetesConfigMode.Kubeconfig : KubernetesConfigMode.Auto }, out _)
+            : null;
+    }
+
     /// <summary>The service name from the argument, with <c>--port</c> applied.</summary>
     public ServiceName ServiceNameFrom(ParseResult parse, ServiceRegistry registry)
     {

@@ -36,6 +36,9 @@ public enum DnsAddressFamilies
 /// <summary>Options of the DNS endpoint source (<c>services.AddClientLbDns(o => ...)</c>).</summary>
 public sealed class DnsSourceOptions
 {
+    /// <summary>The configuration section bound to these options (environment variables <c>ClientLb__Dns__*</c>).</summary>
+    public const string SectionName = "ClientLb:Dns";
+
     /// <summary>The resolver configuration file; <c>/etc/resolv.conf</c> by default.</summary>
     public string? ResolvConfPath { get; set; } = "/etc/resolv.conf";
 

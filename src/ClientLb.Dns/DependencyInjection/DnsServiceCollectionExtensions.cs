@@ -2,6 +2,7 @@ using ClientLb.Dns.Client;
 using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Source;
 using ClientLb.Sources;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -21,6 +22,9 @@ public static class DnsServiceCollectionExtensions
         // The core first, so the configuration source stays ahead of DNS: an explicitly configured service wins.
         services.AddClientLb();
         OptionsBuilder<DnsSourceOptions> options = services.AddOptions<DnsSourceOptions>();
+        // The configuration section (environment variables, appsettings.json) first, then the code's delegates; bound once
+        // however often this is called.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<DnsSourceOptions>, DnsOptionsFromConfiguration>());
         if (configure is not null)
         {
             options.Configure(configure);
@@ -32,4 +36,10 @@ public static class DnsServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSourceFactory, DnsEndpointSourceFactory>());
         return services;
     }
+}
+
+/// <summary>Binds <see cref="DnsSourceOptions.SectionName"/> when the container has an <see cref="IConfiguration"/>.</summary>
+internal sealed class DnsOptionsFromConfiguration(IServiceProvider services) : IConfigureOptions<DnsSourceOptions>
+{
+    public void Configure(DnsSourceOptions options) => services.GetService<IConfiguration>()?.GetSection(DnsSourceOptions.SectionName).Bind(options);
 }

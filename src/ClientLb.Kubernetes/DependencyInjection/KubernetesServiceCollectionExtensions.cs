@@ -5,6 +5,7 @@ using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Health;
 using ClientLb.Kubernetes.Source;
 using ClientLb.Sources;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,9 @@ public static class KubernetesServiceCollectionExtensions
         // The core first, so the configuration source stays ahead: an explicitly configured service wins.
         services.AddClientLb();
         OptionsBuilder<KubernetesSourceOptions> options = services.AddOptions<KubernetesSourceOptions>();
+        // The configuration section (environment variables, appsettings.json) first, then the code's delegates; bound once
+        // however often this is called.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KubernetesSourceOptions>, KubernetesOptionsFromConfiguration>());
         if (configure is not null)
         {
             options.Configure(configure);
@@ -52,4 +56,10 @@ public static class KubernetesServiceCollectionExtensions
             sp => new KubernetesHealthCheck(sp.GetRequiredService<KubernetesEndpointSourceFactory>(), sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetRequiredService<TimeProvider>()),
             failureStatus, tags));
     }
+}
+
+/// <summary>Binds <see cref="KubernetesSourceOptions.SectionName"/> when the container has an <see cref="IConfiguration"/>.</summary>
+internal sealed class KubernetesOptionsFromConfiguration(IServiceProvider services) : IConfigureOptions<KubernetesSourceOptions>
+{
+    public void Configure(KubernetesSourceOptions options) => services.GetService<IConfiguration>()?.GetSection(KubernetesSourceOptions.SectionName).Bind(options);
 }
