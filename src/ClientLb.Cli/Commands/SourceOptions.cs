@@ -24,7 +24,7 @@ internal sealed class SourceOptions
     public Option<DnsResolutionMode> DnsMode { get; } = new("--dns-mode") { Description = "DNS mode: Auto (SRV for a named port, else A/AAAA), Srv, Headless, ClusterIp.", DefaultValueFactory = _ => DnsResolutionMode.Auto };
     public Option<FileInfo?> Config { get; } = new("--config") { Description = "A JSON configuration file with ClientLb:Services (or Services:) entries, for --source config." };
     public Option<string> Output { get; } = new("--output", "-o") { Description = "table or json.", DefaultValueFactory = _ => "table" };
-    public Option<bool> AllowLoopback { get; } = new("--allow-loopback") { Description = "Accept endpoints on 127.0.0.0/8 and ::1 from Kubernetes or DNS (a sandbox, a local test server); refused otherwise." };
+    public Option<bool> AllowLoopback { get; } = new("--allow-loopback") { Description = "Accept endpoints on 127.0.0.0/8 and ::1 from DNS (a local test server) and from any Kubernetes API server (without it, only from one on loopback, such as the sandbox)." };
 
     public SourceOptions()
     {
@@ -73,7 +73,7 @@ internal sealed class SourceOptions
             {
                 o.KubeconfigPath = k8s.KubeconfigPath;
                 o.Mode = k8s.Mode;
-                o.AllowLoopbackEndpoints = parse.GetValue(AllowLoopback);
+                o.AllowLoopbackEndpoints = parse.GetValue(AllowLoopback) ? true : null; // null: allowed when the API server is on loopback (the sandbox)
             });
         }
         if (source is "auto" or "dns")

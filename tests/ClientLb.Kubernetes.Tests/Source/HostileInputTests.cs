@@ -43,6 +43,16 @@ public sealed class HostileInputTests
         Assert.Equal(["127.244.0.5:8080", "[::1]:8080"], endpoints.Select(e => e.Authority));
     }
 
+    [Theory]
+    [InlineData(null, "https://127.0.0.1:6443", true)]   // the sandbox: its pods are loopback servers on this host
+    [InlineData(null, "https://[::1]:6443", true)]
+    [InlineData(null, "https://10.0.0.1:6443", false)]   // a real cluster: a loopback endpoint is forged or broken
+    [InlineData(null, "https://api.example.com", false)]
+    [InlineData(true, "https://10.0.0.1:6443", true)]
+    [InlineData(false, "https://127.0.0.1:6443", false)]
+    public void Loopback_endpoints_are_allowed_by_the_option_else_only_from_an_API_server_on_loopback(bool? option, string server, bool allowed) =>
+        Assert.Equal(allowed, new KubernetesSourceOptions { AllowLoopbackEndpoints = option }.LoopbackEndpointsAllowed(new Uri(server)));
+
     [Fact]
     public void The_incremental_merge_drops_and_reports_a_bad_endpoint_once()
     {
