@@ -136,7 +136,7 @@ public sealed class NftablesAgent : IDisposable
 
     private async Task<SyncResult> SyncCoreAsync(IReadOnlyList<ServiceState> upserts, IReadOnlyCollection<string> removals, bool full, long start, CancellationToken cancellationToken)
     {
-        if (!full && !_state.SkeletonApplied)
+        if (!full && (!_state.SkeletonApplied || _state.TrustsGenerations))
         {
             // A restart re-declares the endpoint maps in its first transaction (see Skeleton.Keeps); only a complete
             // desired state can refill them, so the first call after a start or a cleanup must be SyncAsync.
@@ -146,7 +146,15 @@ public sealed class NftablesAgent : IDisposable
         {
             await ReadKernelAsync(cancellationToken).ConfigureAwait(false);
         }
-        PendingSync sync = new SyncPlanner(_state, _options.Mode, _options.ChunkElements, Validation.ValidationPolicy.For(_options)).Plan(upserts, removals, full);
+        var planner = new SyncPlanner(_state, _options.Mode, _options.ChunkElements, Validation.ValidationPolicy.For(_options));
+        PendingSync sync = planner.Plan(upserts, removals, full);
+        if (_state.TrustsGenerations && !_state.StaleRead && sync.StaleKeys.Count > 0)
+        {
+            // A restart: services changed or went while the agent was down. Read only their shards, then plan again.
+            await KernelReader.ReadStaleAsync(_runner, _options.Mode, _state, sync.StaleKeys, cancellationToken).ConfigureAwait(false);
+            _logger.LogInformation("Read the endpoint maps of {Stale} service ports that changed while the agent was down", sync.StaleKeys.Count);
+            sync = planner.Plan(upserts, removals, full);
+        }
         foreach (ServiceRejection rejection in sync.Rejected)
         {
             _logger.LogWarning("Service {Service} rejected: {Reason}", rejection.Service, rejection.Reason);
@@ -211,12 +219,11 @@ public sealed class NftablesAgent : IDisposable
 
     private async Task ReadKernelAsync(CancellationToken cancellationToken)
     {
-        string? v4 = await _runner.ListTableJsonAsync(Family.V4.NftFamily, cancellationToken).ConfigureAwait(false);
-        string? v6 = await _runner.ListTableJsonAsync(Family.V6.NftFamily, cancellationToken).ConfigureAwait(false);
-        _state.Load(v4 is null ? null : KernelTable.Parse(v4), v6 is null ? null : KernelTable.Parse(v6));
-        if (v4 is not null || v6 is not null)
+        if (await KernelReader.ReadAsync(_runner, _options.Mode, _state, cancellationToken).ConfigureAwait(false))
         {
-            _logger.LogInformation("Found {Elements} elements of an earlier run; reconciling without a flush", _state.ElementCount);
+            _logger.LogInformation(_state.TrustsGenerations
+                ? "Found this layout from an earlier run ({Elements} generation and small-set elements read); reconciling without a flush"
+                : "Found {Elements} elements of an earlier run in another layout; rebuilding it in one transaction", _state.ElementCount);
         }
     }
 

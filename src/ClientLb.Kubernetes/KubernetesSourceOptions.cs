@@ -46,11 +46,20 @@ public sealed class KubernetesSourceOptions
     /// <summary>A full re-list as a safety net against a missed event, this often (jittered by up to +10 %). Default 10 minutes.</summary>
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>The first reconnect delay after a failure; doubled per failure with jitter.</summary>
-    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>
+    /// The first reconnect delay after a failure (default 1 s); doubled per failure in a row with jitter, and back to this
+    /// only after 10 s without failing. A watch that ends early once after a healthy period reconnects at once.
+    /// </summary>
+    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>The longest reconnect delay.</summary>
+    /// <summary>The longest reconnect delay (default 30 s); a server's Retry-After is honoured up to this long.</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The largest watch event accepted, in bytes (default 16 MB, far above a 1,000-endpoint slice of about 250 KB). A larger
+    /// event ends the watch with an error naming the object, and the watch restarts after the backoff.
+    /// </summary>
+    public int MaxEventBytes { get; set; } = Client.WatchLines.MaxLineBytes;
 
     /// <summary>
     /// When this many services of one namespace are watched, one namespace-wide watch replaces the per-service watches

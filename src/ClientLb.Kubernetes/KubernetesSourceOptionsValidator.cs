@@ -27,6 +27,10 @@ internal sealed class KubernetesSourceOptionsValidator : IValidateOptions<Kubern
         {
             errors.Add($"KubernetesSourceOptions.MaxReconnectDelay ({options.MaxReconnectDelay}) must not be less than ReconnectDelay ({options.ReconnectDelay}).");
         }
+        if (options.MaxEventBytes < 64 * 1024)
+        {
+            errors.Add($"KubernetesSourceOptions.MaxEventBytes must be at least 65536 (got {options.MaxEventBytes}).");
+        }
         if (options.NamespaceWatchThreshold < 1)
         {
             errors.Add($"KubernetesSourceOptions.NamespaceWatchThreshold must be at least 1 (got {options.NamespaceWatchThreshold}).");

@@ -104,6 +104,17 @@ public sealed class HealthOptions
     /// default. Endpoints present when the service is first resolved start at full share.
     /// </summary>
     public TimeSpan SlowStartWindow { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// How often an ejected endpoint is probed; it returns (with <see cref="SlowStartWindow"/>) as soon as a probe
+    /// succeeds, instead of after its whole ejection time. An endpoint ejected for connection failures is probed with a TCP
+    /// connect (or the endpoint prober an integration installs, such as grpc.health.v1); one ejected for server errors
+    /// only by an installed prober (a TCP connect says nothing about its answers). 500 ms by default; zero turns probing off.
+    /// </summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long one probe may take. 1 s by default.</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>

@@ -1,12 +1,14 @@
-using System.Buffers.Binary;
-using System.Net;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using ClientLb.Grpc;
-using ClientLb.Grpc.Calls;
-using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
+using ClientLb.Grpc.Configuration;
+using ClientLb.ServiceDiscovery;
+using Greet;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Grpc.Net.Client.Balancer;
+using Grpc.Net.Client.Configuration;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,21 +16,29 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ClientLb.Benchmarks;
 
 /// <summary>
-/// One unary gRPC call (h2c, loopback Kestrel answering with a message and grpc-status trailers) made the same way each
-/// time: directly over one SocketsHttpHandler to a fixed backend (baseline) versus through ClientLb's gRPC handler
-/// balancing per call over three backends (with its defaults, and with retries off, which skips the replay copy).
+/// One unary call (Grpc.Net.Client's generated greeter client, h2c, Grpc.AspNetCore on loopback Kestrel), in one run:
+/// the clientlb:/// resolver with clientlb_round_robin and clientlb_p2c versus grpc-dotnet's own static-resolver
+/// round_robin channel to the same three backends; and the HttpHandler path (retries on, the default, and off) versus a
+/// plain channel to one backend. Sequential (1) and 16 calls at once (time and allocation are per operation: divide by
+/// Concurrency for one call).
 /// dotnet run -c Release --project tests/ClientLb.Benchmarks -- --filter '*GrpcCall*' --job short
 /// </summary>
 [MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
+[CategoriesColumn]
 public class GrpcCallBenchmarks
 {
-    private const string Method = "/bench.Echo/Say";
-    private static readonly StringValue Request = new() { Value = "ping" };
+    private const string ThreeBackends = "three backends", OneBackend = "one backend";
+    private static readonly HelloRequest Request = new() { Name = "bench" };
     private readonly List<WebApplication> _servers = [];
+    private readonly List<GrpcChannel> _channels = [];
     private ServiceProvider _provider = null!;
-    private GrpcCaller _direct = null!;
-    private GrpcCaller _balanced = null!;
-    private GrpcCaller _balancedNoRetry = null!;
+    private Greeter.GreeterClient _staticRoundRobin = null!, _clientLbRoundRobin = null!, _clientLbP2c = null!;
+    private Greeter.GreeterClient _plain = null!, _handler = null!, _handlerNoRetry = null!;
+
+    /// <summary>Calls made at once per operation.</summary>
+    [Params(1, 16)]
+    public int Concurrency { get; set; }
 
     [GlobalSetup]
     public async Task Setup()
@@ -36,67 +46,102 @@ public class GrpcCallBenchmarks
         var authorities = new List<string>();
         for (int i = 0; i < 3; i++)
         {
-            authorities.Add(await StartServerAsync($"127.0.6.{i + 2}"));
+            (WebApplication app, string authority) = await LoopbackKestrel.StartAsync($"127.0.6.{i + 2}", HttpProtocols.Http2,
+                map: app => app.MapGrpcService<BenchGreeter>(), services: s => s.AddGrpc());
+            _servers.Add(app);
+            authorities.Add(authority);
         }
-        _direct = new GrpcCaller(new HttpMessageInvoker(new SocketsHttpHandler()), new Uri("http://" + authorities[0]));
-
-        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(
-            authorities.Select((a, i) => new KeyValuePair<string, string?>($"ClientLb:Services:bench-grpc:Endpoints:{i}", a))).Build();
+        var settings = new Dictionary<string, string?> { ["ClientLb:Services:bench-one:Endpoints:0"] = authorities[0] };
+        for (int i = 0; i < authorities.Count; i++)
+        {
+            settings[$"ClientLb:Services:bench-grpc:Endpoints:{i}"] = authorities[i];
+        }
         var services = new ServiceCollection();
-        services.AddSingleton(configuration);
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
         services.AddClientLbGrpc();
+        services.AddSingleton<ResolverFactory>(new StaticResolverFactory(_ => [.. authorities.Select(a => new BalancerAddress(a.Split(':')[0], int.Parse(a.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture)))]));
         _provider = services.BuildServiceProvider();
-        _balanced = new GrpcCaller(new HttpMessageInvoker(ClientLbGrpc.CreateHandler(_provider)), new Uri("http://bench-grpc"));
-        _balancedNoRetry = new GrpcCaller(new HttpMessageInvoker(ClientLbGrpc.CreateHandler(
-            _provider.GetRequiredService<ServiceDiscovery.ServiceRegistry>(), new Grpc.Configuration.ClientLbGrpcOptions { MaxRetryAttempts = 0 })), new Uri("http://bench-grpc"));
 
-        // Warm every connection.
-        for (int i = 0; i < 30; i++)
+        _staticRoundRobin = Client("static:///bench", "round_robin");
+        _clientLbRoundRobin = Client("clientlb:///bench-grpc", "clientlb_round_robin");
+        _clientLbP2c = Client("clientlb:///bench-grpc", null);
+        _plain = Client("http://" + authorities[0], null);
+        _handler = Client("http://bench-one", null, ClientLbGrpc.CreateHandler(_provider));
+        _handlerNoRetry = Client("http://bench-one", null, ClientLbGrpc.CreateHandler(_provider.GetRequiredService<ServiceRegistry>(), new ClientLbGrpcOptions { MaxRetryAttempts = 0 }));
+
+        // Connect every channel's subchannels before measuring.
+        for (int i = 0; i < 50; i++)
         {
-            await Direct();
-            await Balanced();
-            await BalancedNoRetry();
+            foreach (Greeter.GreeterClient client in (Greeter.GreeterClient[])[_staticRoundRobin, _clientLbRoundRobin, _clientLbP2c, _plain, _handler, _handlerNoRetry])
+            {
+                await client.SayHelloAsync(Request, new CallOptions().WithWaitForReady());
+            }
         }
     }
 
-    private async Task<string> StartServerAsync(string address)
+    private Greeter.GreeterClient Client(string address, string? policy, HttpMessageHandler? handler = null)
     {
-        byte[] reply = Frame(new StringValue { Value = "pong" });
-        (WebApplication app, string authority) = await LoopbackKestrel.StartAsync(address, HttpProtocols.Http2, map: app => app.MapPost(Method, async context =>
+        GrpcChannel channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
-            await context.Request.Body.CopyToAsync(Stream.Null);
-            context.Response.ContentType = "application/grpc";
-            await context.Response.Body.WriteAsync(reply);
-            context.Response.AppendTrailer("grpc-status", "0");
-        }));
-        _servers.Add(app);
-        return authority;
+            ServiceProvider = handler is null ? _provider : null,
+            HttpHandler = handler,
+            Credentials = ChannelCredentials.Insecure,
+            ServiceConfig = policy is null ? null : new ServiceConfig { LoadBalancingConfigs = { new LoadBalancingConfig(policy) } },
+        });
+        _channels.Add(channel);
+        return new Greeter.GreeterClient(channel);
     }
 
-    private static byte[] Frame(IMessage message)
+    private Task Calls(Greeter.GreeterClient client)
     {
-        byte[] frame = new byte[5 + message.CalculateSize()];
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)(frame.Length - 5));
-        message.WriteTo(frame.AsSpan(5));
-        return frame;
+        if (Concurrency == 1)
+        {
+            return client.SayHelloAsync(Request).ResponseAsync;
+        }
+        var calls = new Task[Concurrency];
+        for (int i = 0; i < calls.Length; i++)
+        {
+            calls[i] = client.SayHelloAsync(Request).ResponseAsync;
+        }
+        return Task.WhenAll(calls);
     }
 
-    [Benchmark(Baseline = true)]
-    public async Task<string> Direct() => (await _direct.UnaryAsync(Method, Request, StringValue.Parser)).Value;
+    [Benchmark(Baseline = true), BenchmarkCategory(ThreeBackends)]
+    public Task GrpcDotnetStaticRoundRobin() => Calls(_staticRoundRobin);
 
-    [Benchmark]
-    public async Task<string> Balanced() => (await _balanced.UnaryAsync(Method, Request, StringValue.Parser)).Value;
+    [Benchmark, BenchmarkCategory(ThreeBackends)]
+    public Task ClientLbResolverRoundRobin() => Calls(_clientLbRoundRobin);
 
-    [Benchmark]
-    public async Task<string> BalancedNoRetry() => (await _balancedNoRetry.UnaryAsync(Method, Request, StringValue.Parser)).Value;
+    [Benchmark, BenchmarkCategory(ThreeBackends)]
+    public Task ClientLbResolverP2c() => Calls(_clientLbP2c);
+
+    [Benchmark(Baseline = true), BenchmarkCategory(OneBackend)]
+    public Task PlainChannel() => Calls(_plain);
+
+    [Benchmark, BenchmarkCategory(OneBackend)]
+    public Task HttpHandlerPath() => Calls(_handler);
+
+    [Benchmark, BenchmarkCategory(OneBackend)]
+    public Task HttpHandlerPathRetriesOff() => Calls(_handlerNoRetry);
 
     [GlobalCleanup]
     public async Task Cleanup()
     {
+        foreach (GrpcChannel channel in _channels)
+        {
+            channel.Dispose();
+        }
         await _provider.DisposeAsync();
         foreach (WebApplication app in _servers)
         {
             await app.DisposeAsync();
         }
+    }
+
+    private sealed class BenchGreeter : Greeter.GreeterBase
+    {
+        private static readonly HelloReply Reply = new() { Message = "Hello", Server = "bench", DeadlineMs = -1 };
+
+        public override Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context) => Task.FromResult(Reply);
     }
 }

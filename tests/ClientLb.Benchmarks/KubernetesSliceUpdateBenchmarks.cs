@@ -106,7 +106,6 @@ public class KubernetesSliceUpdateBenchmarks
             NodeName = $"node-{i % 7}",
             Zone = $"zone-{(index * PerSlice + i) % 3}",
             Hints = Hints ? new EndpointHints { ForZones = [new ForZone { Name = $"zone-{(index * PerSlice + i) % 3}" }] } : null,
-            TargetRef = new ObjectReference { Kind = "Pod", Name = $"big-{index}-{i}", Namespace = "bench" },
         })],
     };
 

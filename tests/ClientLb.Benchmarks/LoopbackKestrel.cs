@@ -28,10 +28,12 @@ public static class LoopbackKestrel
     }
 
     /// <summary>Starts a server on <paramref name="address"/>:<paramref name="port"/> (0: a free port); returns it and its host:port.</summary>
-    public static async Task<(WebApplication App, string Authority)> StartAsync(string address, HttpProtocols protocols = HttpProtocols.Http1, int port = 0, Action<WebApplication>? map = null)
+    public static async Task<(WebApplication App, string Authority)> StartAsync(string address, HttpProtocols protocols = HttpProtocols.Http1, int port = 0, Action<WebApplication>? map = null,
+        Action<IServiceCollection>? services = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        services?.Invoke(builder.Services);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), port, l => l.Protocols = protocols));
         WebApplication app = builder.Build();
         if (map is null)

@@ -37,7 +37,6 @@ public class WatchDecodeBenchmarks
                     Conditions = new EndpointConditions { Ready = true, Serving = true, Terminating = false },
                     NodeName = $"node-{i % 7}",
                     Zone = $"zone-{i % 3}",
-                    TargetRef = new ObjectReference { Kind = "Pod", Name = $"big-{e}-{i}", Namespace = "bench" },
                 })],
             };
             text.Append(JsonSerializer.Serialize(new WatchEvent<EndpointSlice> { Type = WatchEventTypes.Modified, Object = slice }, KubernetesJsonContext.Default.WatchEventEndpointSlice)).Append('\n');

@@ -62,6 +62,27 @@ public sealed class KubernetesCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Watch_prints_when_the_source_starts_failing_and_when_it_is_healthy_again()
+    {
+        var lines = new System.Collections.Concurrent.BlockingCollection<string>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var writer = new LineWriter(lines.Add);
+        Task<int> run = CliApp.RunAsync(["watch", "payment-service.finance", "--source", "kubernetes", "--kubeconfig", _cluster.KubeconfigPath, "-o", "json", "--count", "3"],
+            writer, new StringWriter(), stop.Token);
+        JsonElement Status(string line) => JsonDocument.Parse(line).RootElement.GetProperty("status");
+
+        Assert.True(Status(lines.Take(stop.Token)).GetProperty("healthy").GetBoolean());
+        // The API server goes away: same endpoints, but the status is news.
+        await _cluster.StopApiServerAsync();
+        JsonElement failing = Status(lines.Take(stop.Token));
+        Assert.False(failing.GetProperty("healthy").GetBoolean());
+        Assert.False(string.IsNullOrEmpty(failing.GetProperty("lastError").GetString()));
+        await _cluster.StartApiServerAsync(stop.Token);
+        Assert.True(Status(lines.Take(stop.Token)).GetProperty("healthy").GetBoolean());
+        Assert.Equal(0, await run.WaitAsync(stop.Token));
+    }
+
+    [Fact]
     public async Task A_missing_kubeconfig_or_service_is_named()
     {
         var error = new StringWriter();

@@ -21,6 +21,12 @@ public sealed class DryRunRunner : INftablesRunner
     public Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default) => Task.FromResult<string?>(null);
 
     /// <inheritdoc />
+    public Task<string?> GetElementsAsync(string family, string set, IReadOnlyList<string> keys, CancellationToken cancellationToken = default) => Task.FromResult<string?>(null);
+
+    /// <inheritdoc />
+    public Task<string?> ListSetJsonAsync(string family, string? set, bool map = false, CancellationToken cancellationToken = default) => Task.FromResult<string?>(null);
+
+    /// <inheritdoc />
     public Task EnableRouteLocalnetAsync(CancellationToken cancellationToken = default)
     {
         _output.Write("# sysctl net.ipv4.conf.all.route_localnet=1\n");

@@ -52,7 +52,50 @@ public sealed class LibNftablesRunner : INftablesRunner
     }
 
     /// <inheritdoc />
-    public Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default)
+    public Task<string?> ListTableJsonAsync(string family, CancellationToken cancellationToken = default) =>
+        ListJsonAsync(family, $"list table {family} {Ruleset.Layout.TableName}", terse: false, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<string?> ListSetJsonAsync(string family, string? set, bool map = false, CancellationToken cancellationToken = default)
+    {
+        if (set is not null && (set.Length == 0 || !set.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')))
+        {
+            throw new ArgumentException($"The set name '{set}' is not one of the layout's names.", nameof(set));
+        }
+        return set is null
+            ? ListJsonAsync(family, $"list sets table {family} {Ruleset.Layout.TableName}", terse: true, cancellationToken)
+            : ListJsonAsync(family, $"list {(map ? "map" : "set")} {family} {Ruleset.Layout.TableName} {set}", terse: false, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<string?> GetElementsAsync(string family, string set, IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        if (family is not ("ip" or "ip6"))
+        {
+            throw new ArgumentException($"The family '{family}' is not ip or ip6.", nameof(family));
+        }
+        if (set.Length == 0 || !set.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-') ||
+            keys.Any(k => k.Length == 0 || !k.All(c => char.IsAsciiLetterOrDigit(c) || c is ' ' or '.' or ':')))
+        {
+            throw new ArgumentException("The set name or a key is not in the layout's canonical form.", nameof(keys));
+        }
+        string command = $"get element {family} {Ruleset.Layout.TableName} {set} {{ {string.Join(", ", keys)} }}";
+        return Enqueue<string?>(contexts =>
+        {
+            try
+            {
+                Run(contexts.Commands, command, out string output);
+                return output;
+            }
+            catch (NftablesException e) when (e.Message.Contains("No such file or directory", StringComparison.Ordinal))
+            {
+                return null;
+            }
+        }, cancellationToken);
+    }
+
+    private Task<string?> ListJsonAsync(string family, string command, bool terse, CancellationToken cancellationToken)
     {
         if (family is not ("ip" or "ip6"))
         {
@@ -60,14 +103,25 @@ public sealed class LibNftablesRunner : INftablesRunner
         }
         return Enqueue<string?>(contexts =>
         {
+            if (terse)
+            {
+                NativeMethods.nft_ctx_output_set_flags(contexts.Json, NativeMethods.OutputJson | NativeMethods.OutputTerse);
+            }
             try
             {
-                Run(contexts.Json, $"list table {family} {Ruleset.Layout.TableName}", out string output);
+                Run(contexts.Json, command, out string output);
                 return output;
             }
             catch (NftablesException e) when (e.Message.Contains("No such file or directory", StringComparison.Ordinal))
             {
                 return null;
+            }
+            finally
+            {
+                if (terse)
+                {
+                    NativeMethods.nft_ctx_output_set_flags(contexts.Json, NativeMethods.OutputJson);
+                }
             }
         }, cancellationToken);
     }

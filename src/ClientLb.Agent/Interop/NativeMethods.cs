@@ -11,6 +11,9 @@ internal static partial class NativeMethods
     /// <summary><c>NFT_CTX_OUTPUT_JSON</c>.</summary>
     public const uint OutputJson = 1 << 4;
 
+    /// <summary>NFT_CTX_OUTPUT_TERSE: list sets without their elements.</summary>
+    public const uint OutputTerse = 1 << 11;
+
     /// <summary><c>CLONE_NEWNET</c>.</summary>
     public const int CloneNewNet = 0x40000000;
 

@@ -19,13 +19,33 @@ internal static class Layout
     public const int ClientsMapSize = 262144;
 
     /// <summary>
-    /// Endpoint maps are split in this many shards by the low 6 bits of the VIP. Measured with nft 1.0.6: deleting one
-    /// element of an interval map costs O(elements in that map) (6-19 ms at 20,000, 0.2 ms when small) while adding
-    /// costs 0.4 ms, so an endpoint change at 10,000 services must only touch a small map.
+    /// The interval endpoint maps (services the indexed maps cannot hold) are split in this many shards by the low 3 bits
+    /// of the VIP. Measured with nft 1.0.6: deleting one element of an interval map costs O(elements in that map), but
+    /// every set of the table also costs each element command ~4 us of libnftables' cache (128 maps: 0.7 ms a command),
+    /// so the shards are few now that most services live in the indexed hash map.
     /// </summary>
-    public const int Shards = 64;
+    public const int Shards = 8;
 
-    /// <summary>The shard of a VIP: its last byte's low 6 bits, what <c>daddr &amp; 0.0.0.63</c> (<c>&amp; ::3f</c>) selects.</summary>
+    /// <summary>
+    /// Most endpoints a service port has in the indexed maps (<c>numgen random mod n</c>, one rule per n). Every rule of
+    /// the table costs each later command ~1.6 us of libnftables' cache (measured: a delete took 0.21 ms with 72 rules,
+    /// 0.53 ms with 272), so the count rules are kept to 64 + 8.
+    /// </summary>
+    public const int MaxIndexed = 64;
+
+    /// <summary>Counts per group rule: a new connection makes at most 64 / 8 + 8 set lookups to find its count.</summary>
+    public const int IndexGroupSize = 8;
+
+    /// <summary>
+    /// Whether endpoints get <c>hairpin</c> entries in <paramref name="mode"/>. Only node mode needs them: a pod's packet
+    /// to a VIP that DNATs to the same pod is forwarded back out of the veth it came in on, and without masquerade the pod
+    /// would answer itself directly. In sidecar mode the connection starts in the pod's own namespace, so DNAT to its own
+    /// address is local delivery and conntrack undoes it on the reply: nothing to masquerade (TrafficTests:
+    /// a pod reaching itself through its VIP is answered), and half of the elements at 50 endpoints a service are saved.
+    /// </summary>
+    public static bool Hairpin(AgentMode mode) => mode == AgentMode.Node;
+
+    /// <summary>The shard of a VIP: its last byte's low 3 bits, what <c>daddr &amp; 0.0.0.7</c> (<c>&amp; ::7</c>) selects.</summary>
     public static int Shard(System.Net.IPAddress vip)
     {
         byte[] bytes = vip.GetAddressBytes();
@@ -46,9 +66,27 @@ internal static class Layout
                 yield return new Container(f, ContainerKind.AffinityEndpoints, shard);
             }
         }
+        yield return new Container(f, ContainerKind.Indexed);
+        yield return new Container(f, ContainerKind.IndexCount);
+        yield return new Container(f, ContainerKind.IndexGroup);
         yield return new Container(f, ContainerKind.NoEndpoints);
         yield return new Container(f, ContainerKind.Affinity);
         yield return new Container(f, ContainerKind.Hairpin);
+        yield return new Container(f, ContainerKind.Generation);
+        yield return new Container(f, ContainerKind.LayoutMarker);
+    }
+
+    /// <summary>
+    /// The value of the <c>layout</c> set: a hash of the skeleton this build declares for <paramref name="mode"/> and
+    /// <paramref name="f"/> (sets, chains, rules; no timeouts). A restart that finds it unchanged trusts the chains and the
+    /// endpoint maps as they are and reads only the <c>gen</c> map; any other value means another layout, rebuilt.
+    /// </summary>
+    public static uint Marker(AgentMode mode, Family f)
+    {
+        var text = new StringBuilder();
+        Skeleton.AppendStructure(text, mode, f, null, []);
+        ulong hash = Fnv.Hash(Fnv.Offset, text.ToString());
+        return (uint)(hash ^ (hash >> 32));
     }
 
     /// <summary>The body of a set or map declaration.</summary>
@@ -56,12 +94,17 @@ internal static class Layout
     {
         Family f = container.Family;
         string key3 = $"{f.AddressType} . inet_proto . inet_service";
+        string numbered = $"typeof {f.Payload} daddr . meta l4proto . th dport . numgen random mod 65536";
         return container.Kind switch
         {
-            ContainerKind.Endpoints => $"typeof {f.Payload} daddr . meta l4proto . th dport . numgen random mod 65536 : {f.Payload} daddr . th dport; flags interval;",
+            ContainerKind.Endpoints => $"{numbered} : {f.Payload} daddr . th dport; flags interval;",
+            ContainerKind.Indexed => $"{numbered} : {f.Payload} daddr . th dport;",
+            ContainerKind.IndexCount or ContainerKind.IndexGroup => numbered + ";",
             ContainerKind.AffinityEndpoints => $"type {key3} . mark : {f.AddressType} . inet_service; flags interval;",
             ContainerKind.NoEndpoints or ContainerKind.Affinity or ContainerKind.AffinityTimeout => $"type {key3};",
             ContainerKind.Hairpin => $"type {f.AddressType} . {f.AddressType};",
+            ContainerKind.Generation => $"type {key3} : mark . mark;",
+            ContainerKind.LayoutMarker => "type mark;",
             _ => throw new ArgumentOutOfRangeException(nameof(container)),
         };
     }
@@ -74,9 +117,13 @@ internal static class Layout
         return container.Kind switch
         {
             ContainerKind.Endpoints => $"{key3},integer|{f.AddressType} . inet_service|interval",
+            ContainerKind.Indexed => $"{key3},integer|{f.AddressType} . inet_service|",
+            ContainerKind.IndexCount or ContainerKind.IndexGroup => $"{key3},integer||",
             ContainerKind.AffinityEndpoints => $"{key3},mark|{f.AddressType} . inet_service|interval",
             ContainerKind.NoEndpoints or ContainerKind.Affinity or ContainerKind.AffinityTimeout => $"{key3}||",
             ContainerKind.Hairpin => $"{f.AddressType},{f.AddressType}||",
+            ContainerKind.Generation => $"{key3}|mark . mark|",
+            ContainerKind.LayoutMarker => "mark||",
             _ => throw new ArgumentOutOfRangeException(nameof(container)),
         };
     }
@@ -112,6 +159,10 @@ internal static class Layout
         {
             chains.Add(("affinity", null));
         }
+        for (int group = 0; group < MaxIndexed / IndexGroupSize; group++)
+        {
+            chains.Add(("idx-" + group.ToString(CultureInfo.InvariantCulture), null));
+        }
         for (int shard = 0; shard < Shards; shard++)
         {
             chains.Add(("svc-" + shard.ToString(CultureInfo.InvariantCulture), null));
@@ -141,15 +192,28 @@ internal static class Layout
                     ? [$"ct status dnat {p} saddr . {p} daddr @hairpin masquerade", "ct status dnat ip saddr 127.0.0.0/8 masquerade"]
                     : [$"ct status dnat {p} saddr . {p} daddr @hairpin masquerade"];
             case "services":
-                string mask = f == Family.V4 ? "0.0.0.63" : "::3f";
+                string mask = f == Family.V4 ? "0.0.0." + (Shards - 1).ToString(CultureInfo.InvariantCulture) : "::" + (Shards - 1).ToString("x", CultureInfo.InvariantCulture);
                 string shards = string.Join(", ", Enumerable.Range(0, Shards).Select(k =>
                     (f == Family.V4 ? "0.0.0." + k.ToString(CultureInfo.InvariantCulture) : "::" + k.ToString("x", CultureInfo.InvariantCulture)) +
                     " : goto svc-" + k.ToString(CultureInfo.InvariantCulture)));
-                return
-                [
-                    "meta l4proto != { tcp, udp, sctp } return",
-                    $"{p} daddr & {mask} vmap {{ {shards} }}",
-                ];
+                var dispatch = new List<string> { "meta l4proto != { tcp, udp, sctp } return" };
+                // Indexed services first: the group of the endpoint count, then (idx-G) the count itself. "numgen random
+                // mod 1 offset C" is the constant C typed as numgen's integer: nft 1.0.6 parses no bare constant in a
+                // concatenation, and the key type must match the typeof sets.
+                for (int group = 0; group < MaxIndexed / IndexGroupSize; group++)
+                {
+                    string g = group.ToString(CultureInfo.InvariantCulture);
+                    dispatch.Add($"{service} . numgen random mod 1 offset {g} @grp jump idx-{g}");
+                }
+                dispatch.Add($"{p} daddr & {mask} vmap {{ {shards} }}");
+                return dispatch;
+            case not null when chain.StartsWith("idx-", StringComparison.Ordinal):
+                int first = int.Parse(chain.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture) * IndexGroupSize + 1;
+                return [.. Enumerable.Range(first, IndexGroupSize).Select(n =>
+                {
+                    string count = n.ToString(CultureInfo.InvariantCulture);
+                    return $"{service} . numgen random mod 1 offset {count} @cnt meta l4proto {{ tcp, udp, sctp }} dnat {p} to {service} . numgen random mod {count} map @epx";
+                })];
             case "affinity":
                 var rules = new List<string>();
                 foreach (int timeout in affinityTimeouts.Order())

@@ -14,16 +14,21 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
 {
     public static ServicePlan Empty(string key) => new(key, [], [], null);
 
-    /// <summary>Renders the elements of <paramref name="service"/>. Every value is a parsed address, an integer or a keyword.</summary>
-    public static ServicePlan For(ValidatedService service)
+    /// <summary>
+    /// Renders the elements of <paramref name="service"/>. Every value is a parsed address, an integer or a keyword.
+    /// <paramref name="hairpin"/>: add each endpoint's <c>hairpin</c> entry (node mode; see <see cref="Layout.Hairpin"/>).
+    /// </summary>
+    public static ServicePlan For(ValidatedService service, bool hairpin)
     {
         var elements = ImmutableArray.CreateBuilder<Element>();
         var conntrack = ImmutableArray.CreateBuilder<ConntrackPort>();
+        var keys = new List<(Family Family, string Key)>();
         int? timeout = service.AffinityTimeoutSeconds;
         foreach (ValidatedPort port in service.Ports)
         {
             Family family = Family.Of(port.Family);
             string key = $"{port.Vip} . {ServiceProtocols.Keyword(port.Protocol)} . {port.Port.ToString(CultureInfo.InvariantCulture)}";
+            keys.Add((family, key));
             bool stateful = timeout is not null && Layout.StatefulAffinity(family);
             if (timeout is int t)
             {
@@ -37,6 +42,24 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
             {
                 elements.Add(new Element(new Container(family, ContainerKind.NoEndpoints), key));
             }
+            else if (timeout is null && Indexable(port.Targets))
+            {
+                // One hash-map element per endpoint, index i; rule n of idx-G draws numgen random mod n.
+                var indexed = new Container(family, ContainerKind.Indexed);
+                for (int i = 0; i < port.Targets.Length; i++)
+                {
+                    Target target = port.Targets[i];
+                    string address = target.Address.ToString();
+                    elements.Add(new Element(indexed, $"{key} . {i.ToString(CultureInfo.InvariantCulture)} : {address} . {target.Port.ToString(CultureInfo.InvariantCulture)}"));
+                    if (hairpin)
+                    {
+                        elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                    }
+                }
+                int count = port.Targets.Length;
+                elements.Add(new Element(new Container(family, ContainerKind.IndexCount), $"{key} . {count.ToString(CultureInfo.InvariantCulture)}"));
+                elements.Add(new Element(new Container(family, ContainerKind.IndexGroup), $"{key} . {((count - 1) / Layout.IndexGroupSize).ToString(CultureInfo.InvariantCulture)}"));
+            }
             else
             {
                 var eps = new Container(family, stateful ? ContainerKind.AffinityEndpoints : ContainerKind.Endpoints, Layout.Shard(port.Vip));
@@ -46,7 +69,10 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
                     Target target = port.Targets[i];
                     string address = target.Address.ToString();
                     elements.Add(new Element(eps, $"{key} . {Range(ranges[i])} : {address} . {target.Port.ToString(CultureInfo.InvariantCulture)}"));
-                    elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                    if (hairpin)
+                    {
+                        elements.Add(new Element(new Container(family, ContainerKind.Hairpin), $"{address} . {address}"));
+                    }
                 }
             }
             if (port.Protocol is ServiceProtocol.Udp or ServiceProtocol.Sctp)
@@ -54,8 +80,39 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
                 conntrack.Add(new ConntrackPort(port.Vip, port.Protocol, port.Port, port.Targets));
             }
         }
+        AddGeneration(elements, keys);
         return new ServicePlan(service.Key, elements.ToImmutable(), conntrack.ToImmutable(), timeout);
     }
+
+    /// <summary>
+    /// Whether a port's endpoints fit the indexed hash map: equal weights (each index is drawn equally often) and at most
+    /// <see cref="Layout.MaxIndexed"/> of them. Others take slot ranges in an interval map.
+    /// </summary>
+    private static bool Indexable(ImmutableArray<Target> targets) =>
+        targets.Length <= Layout.MaxIndexed && targets.All(t => Math.Max(1, t.Weight) == Math.Max(1, targets[0].Weight));
+
+    /// <summary>
+    /// One <c>gen</c> element per VIP . proto . port of the service: a hash of all its other elements (in a fixed order),
+    /// so a restart that finds the same value knows the service is programmed exactly so, without reading its elements.
+    /// </summary>
+    private static void AddGeneration(ImmutableArray<Element>.Builder elements, List<(Family Family, string Key)> keys)
+    {
+        string[] texts = [.. elements.Select(e => e.Container.ToString() + " " + e.Text)];
+        Array.Sort(texts, StringComparer.Ordinal);
+        ulong hash = Fnv.Offset;
+        foreach (string text in texts)
+        {
+            hash = Fnv.Hash(hash, text);
+        }
+        string value = ((uint)(hash >> 32)).ToString(CultureInfo.InvariantCulture) + " . " + ((uint)hash).ToString(CultureInfo.InvariantCulture);
+        foreach ((Family family, string key) in keys.Distinct())
+        {
+            elements.Add(new Element(new Container(family, ContainerKind.Generation), key + " : " + value));
+        }
+    }
+
+    /// <summary>The VIP . proto . port of a <c>gen</c> element (its text before <c> : </c>).</summary>
+    public static string GenerationKey(string text) => text[..text.IndexOf(" : ", StringComparison.Ordinal)];
 
     /// <summary><c>low-high</c>, or one number when the range is a single slot (as the kernel lists it).</summary>
     public static string Range((int Low, int High) range) => range.Low == range.High
@@ -64,7 +121,7 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
 
     /// <summary>The (family, VIP, protocol, port) keys this plan claims, to detect two services on one VIP port.</summary>
     public IEnumerable<string> Claims() => Elements
-        .Where(e => e.Container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints or ContainerKind.NoEndpoints)
+        .Where(e => e.Container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints or ContainerKind.Indexed or ContainerKind.NoEndpoints)
         .Select(e => e.Container.Kind == ContainerKind.NoEndpoints ? e.Text : e.Text[..e.Text.LastIndexOf(" . ", e.Text.IndexOf(" : ", StringComparison.Ordinal), StringComparison.Ordinal)])
         .Distinct(StringComparer.Ordinal);
 }

@@ -13,6 +13,17 @@ internal static class Skeleton
     /// </summary>
     public static void AppendFull(StringBuilder text, AgentMode mode, Family family, KernelTable? existing, IReadOnlyCollection<int> timeouts)
     {
+        AppendStructure(text, mode, family, existing, timeouts);
+        // The marker names the layout these chains and sets follow; each service vouches for its own elements in gen.
+        string table = family.Table;
+        text.Append("flush set ").Append(table).Append(" layout\n");
+        text.Append("add element ").Append(table).Append(" layout { ")
+            .Append(Layout.Marker(mode, family).ToString(CultureInfo.InvariantCulture)).Append(" }\n");
+    }
+
+    /// <summary>The skeleton without its marker; <see cref="Layout.Marker"/> hashes it for no existing table and no timeouts.</summary>
+    public static void AppendStructure(StringBuilder text, AgentMode mode, Family family, KernelTable? existing, IReadOnlyCollection<int> timeouts)
+    {
         timeouts = Layout.StatefulAffinity(family) ? timeouts : [];
         text.Append("add table ").Append(family.Table).Append('\n');
         IReadOnlyList<(string Name, string? Hook)> chains = Layout.Chains(mode, family);
@@ -81,15 +92,17 @@ internal static class Skeleton
     }
 
     /// <summary>
-    /// Whether an existing set matches the layout and is kept with its elements. The <c>eps</c> map never is: it is
-    /// declared with <c>typeof ... th dport ... numgen</c>, and nft 1.0.6 fails to add a rule naming such a map once it
-    /// comes from the kernel ("conflicting protocols specified: tcp vs. th", a bug in parsing the typeof data back). So a
-    /// restart deletes and re-declares it, with all its elements, in the same transaction that refills the chains: atomic,
-    /// no gap, at the cost of re-sending one element per endpoint once per start.
+    /// Whether an existing set of another layout matches this one and is kept with its elements. The <c>eps</c>,
+    /// <c>epx</c>, <c>cnt</c> and <c>grp</c> sets never are: they are declared with <c>typeof ... th dport ... numgen</c>,
+    /// and nft 1.0.6 fails to add a rule naming such a set once it comes from the kernel ("conflicting protocols specified:
+    /// tcp vs. th", a bug in parsing the typeof data back). So rebuilding a layout deletes and re-declares them, with all
+    /// their elements, in the same transaction that refills the chains: atomic, no gap. A restart that finds its own
+    /// layout (the <c>layout</c> marker) touches no chain and keeps them all (<see cref="State.KernelReader"/>).
     /// </summary>
     public static bool Keeps(Family family, KernelSet set, IReadOnlyCollection<int> timeouts)
     {
-        if (TryContainer(family, set.Name, out Container endpoints) && endpoints.Kind == ContainerKind.Endpoints)
+        if (TryContainer(family, set.Name, out Container endpoints) &&
+            endpoints.Kind is ContainerKind.Endpoints or ContainerKind.Indexed or ContainerKind.IndexCount or ContainerKind.IndexGroup)
         {
             return false;
         }
@@ -127,7 +140,7 @@ internal static class Skeleton
 
     private static void AppendDeclaration(StringBuilder text, Container container)
     {
-        bool map = container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints;
+        bool map = container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints or ContainerKind.Indexed or ContainerKind.Generation;
         // Names are fixed words and integers; nothing from a Service is part of a declaration.
         text.Append(map ? "add map " : "add set ").Append(container.Family.Table).Append(' ').Append(container.Name)
             .Append(" { ").Append(Layout.Declaration(container)).Append(" }\n");

@@ -40,5 +40,8 @@ internal sealed class PendingSync
 
     public bool ReconcilesOrphans { get; set; }
 
+    /// <summary>VIP . proto . port keys (per family) whose <c>gen</c> entry no service of a restart matches: their endpoint-map elements must be read.</summary>
+    public HashSet<(Family Family, string Key)> StaleKeys { get; } = [];
+
     public int OrphansDeleted { get; set; }
 }

@@ -4,13 +4,20 @@ using ClientLb.Agent.Ruleset;
 namespace ClientLb.Agent.State;
 
 /// <summary>
-/// What the agent believes the kernel holds and why: elements per set, how many services want each element, each
-/// service's last plan and input. Only <see cref="Commit"/> changes it, after the kernel accepted the transaction.
+/// What the agent believes the kernel holds and why: how many services want each element (every wanted element is in the
+/// kernel), the elements read from the kernel that no service has claimed yet, each service's last plan and input. Only
+/// <see cref="Commit"/> changes it, after the kernel accepted the transaction.
 /// </summary>
 internal sealed class ProgrammedState
 {
+    /// <summary>
+    /// Elements found in the kernel at start and not yet reconciled (per set). Once the first full sync committed they
+    /// are either wanted (then <see cref="Desired"/> holds them) or deleted, so this is empty: the state keeps one entry
+    /// per programmed element, not two.
+    /// </summary>
     public Dictionary<Container, HashSet<string>> Kernel { get; } = [];
 
+    /// <summary>How many services want each element; an element with a count is in the kernel.</summary>
     public Dictionary<Element, int> Desired { get; } = [];
 
     public Dictionary<string, ServicePlan> Plans { get; } = new(StringComparer.Ordinal);
@@ -37,7 +44,21 @@ internal sealed class ProgrammedState
 
     public bool SnapshotRead { get; set; }
 
-    public int ElementCount => Kernel.Values.Sum(s => s.Count);
+    /// <summary>
+    /// A restart found its own layout (the <c>layout</c> marker) and read only the <c>gen</c> map and the small sets: the
+    /// first full sync takes a service whose <c>gen</c> hash matches as programmed, and reads the endpoint maps only for
+    /// the services whose hash differs or that are gone (<see cref="StaleRead"/>). Cleared once that sync committed.
+    /// </summary>
+    public bool TrustsGenerations { get; set; }
+
+    /// <summary>The endpoint-map elements of the stale services of a <see cref="TrustsGenerations"/> restart were read.</summary>
+    public bool StaleRead { get; set; }
+
+    public int ElementCount => Desired.Count + Kernel.Values.Sum(s => s.Count);
+
+    /// <summary>Whether the kernel holds <paramref name="element"/>: wanted by a service, or found there and not yet reconciled.</summary>
+    public bool InKernel(Element element) =>
+        Desired.ContainsKey(element) || (Kernel.TryGetValue(element.Container, out HashSet<string>? found) && found.Contains(element.Text));
 
     public HashSet<string> KernelSet(Container container)
     {
@@ -63,7 +84,8 @@ internal sealed class ProgrammedState
             }
             foreach (KernelSet set in table.Sets.Values)
             {
-                if (Skeleton.TryContainer(family, set.Name, out Container container) && Skeleton.Keeps(family, set, [container.Index]))
+                if (Skeleton.TryContainer(family, set.Name, out Container container) && container.Kind != ContainerKind.LayoutMarker &&
+                    Skeleton.Keeps(family, set, [container.Index]))
                 {
                     KernelSet(container).UnionWith(set.Elements);
                     if (container.Kind == ContainerKind.AffinityTimeout)
@@ -89,13 +111,13 @@ internal sealed class ProgrammedState
                 Desired[element] = count;
             }
         }
+        // Added and found elements are wanted: Desired holds them now. Deleted ones leave the found sets too.
         foreach (Element element in sync.Deletes)
         {
-            KernelSet(element.Container).Remove(element.Text);
-        }
-        foreach (Element element in sync.Adds)
-        {
-            KernelSet(element.Container).Add(element.Text);
+            if (Kernel.TryGetValue(element.Container, out HashSet<string>? found))
+            {
+                found.Remove(element.Text);
+            }
         }
         foreach (ServiceChange change in sync.Changes)
         {
@@ -144,5 +166,12 @@ internal sealed class ProgrammedState
         DeclaredTimeouts.UnionWith(sync.TimeoutsDeclared);
         SkeletonApplied = true;
         OrphansReconciled |= sync.ReconcilesOrphans;
+        TrustsGenerations &= !sync.ReconcilesOrphans;
+        if (sync.ReconcilesOrphans)
+        {
+            // Every found element was either wanted (now in Desired) or deleted as an orphan.
+            Kernel.Clear();
+            Desired.TrimExcess();
+        }
     }
 }

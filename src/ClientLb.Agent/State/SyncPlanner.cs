@@ -76,7 +76,7 @@ internal sealed class SyncPlanner
             try
             {
                 rendered[i] = ServiceValidator.TryValidate(candidates[i], _policy, out ValidatedService? validated, out string? error)
-                    ? (ServicePlan.For(validated), null, validated.Ports.Any(static p => AddressRules.IsLoopbackVip(p.Vip)), validated.Dropped)
+                    ? (ServicePlan.For(validated, Layout.Hairpin(_mode)), null, validated.Ports.Any(static p => AddressRules.IsLoopbackVip(p.Vip)), validated.Dropped)
                     : (null, error, false, []);
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or NullReferenceException or FormatException or OverflowException)
@@ -155,6 +155,7 @@ internal sealed class SyncPlanner
             AddConntrackFilters(sync, change);
         }
 
+        bool[]? matched = _state.TrustsGenerations ? MatchGenerations(sync) : null;
         var adds = new List<(int Group, Element Element)>();
         var deletes = new List<(int Group, Element Element)>();
         foreach ((Element e, int delta) in sync.Deltas)
@@ -164,7 +165,9 @@ internal sealed class SyncPlanner
                 continue;
             }
             bool wanted = _state.Desired.GetValueOrDefault(e) + delta > 0;
-            bool present = _state.KernelSet(e.Container).Contains(e.Text);
+            // A service found unchanged by its gen hash has all its elements in the kernel. (An element two services share,
+            // such as a hairpin entry, is judged by the last one: at worst it is added again, which a set accepts.)
+            bool present = _state.InKernel(e) || (matched is not null && matched[group[e]]);
             if (wanted && !present)
             {
                 adds.Add((group[e], e));
@@ -242,6 +245,47 @@ internal sealed class SyncPlanner
         }
 
         Render(sync, prologue.ToString(), epilogue.ToString(), adds, deletes);
+    }
+
+    /// <summary>
+    /// A restart that trusts the <c>gen</c> map: a service all of whose <c>gen</c> elements the kernel holds with the same
+    /// hash is programmed exactly as planned, so its elements count as present without being listed. Every other
+    /// <c>gen</c> entry in the kernel belongs to a service that changed or went; its elements must be read (StaleKeys).
+    /// </summary>
+    private bool[] MatchGenerations(PendingSync sync)
+    {
+        var matchedChanges = new bool[sync.Changes.Count];
+        var matched = new HashSet<Element>();
+        for (int i = 0; i < sync.Changes.Count; i++)
+        {
+            ServiceChange change = sync.Changes[i];
+            bool any = false, all = true;
+            foreach (Element e in change.NewPlan.Elements)
+            {
+                if (e.Container.Kind == ContainerKind.Generation)
+                {
+                    any = true;
+                    all &= _state.KernelSet(e.Container).Contains(e.Text);
+                }
+            }
+            if (any && all)
+            {
+                matchedChanges[i] = true;
+                matched.UnionWith(change.NewPlan.Elements.Where(static e => e.Container.Kind == ContainerKind.Generation));
+            }
+        }
+        foreach (Family family in Family.All)
+        {
+            var gen = new Container(family, ContainerKind.Generation);
+            foreach (string text in _state.KernelSet(gen))
+            {
+                if (!matched.Contains(new Element(gen, text)))
+                {
+                    sync.StaleKeys.Add((family, ServicePlan.GenerationKey(text)));
+                }
+            }
+        }
+        return matchedChanges;
     }
 
     private void Render(PendingSync sync, string prologue, string epilogue, List<(int Group, Element Element)> adds, List<(int Group, Element Element)> deletes)
@@ -344,7 +388,8 @@ internal sealed class SyncPlanner
                 }
             }
         }
-        if (firstAppearance && _state.SkeletonApplied)
+        // Not on a restart: a service found in the kernel keeps its flows (the slow path has SkeletonApplied false then).
+        if (firstAppearance && _state.SkeletonApplied && !_state.TrustsGenerations)
         {
             foreach (ConntrackPort now in change.NewPlan.ConntrackPorts.Where(p => !p.Targets.IsEmpty))
             {

@@ -33,13 +33,18 @@ internal static class WatchCommand
                 bool json = parse.GetValue(options.Output) == "json";
                 int? limit = parse.GetValue(count);
                 long lastVersion = -1;
+                SourceStatus? lastStatus = null;
                 int printed = 0;
                 do
                 {
                     EndpointSnapshot? snapshot = balancer.Source.Current;
-                    if (snapshot is not null && snapshot.Version != lastVersion)
+                    SourceStatus status = balancer.Source.Status;
+                    // A change of health is news too: failing (serving the last known endpoints), or healthy again.
+                    bool statusChanged = lastStatus is not null && status.IsHealthy != lastStatus.IsHealthy;
+                    if (snapshot is not null && (snapshot.Version != lastVersion || statusChanged))
                     {
                         lastVersion = snapshot.Version;
+                        lastStatus = status;
                         ResolveResult result = ResolveResult.From(balancer);
                         if (json)
                         {

@@ -8,6 +8,7 @@ using ClientLb.Grpc.Protocol;
 using ClientLb.Http;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
+using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -33,6 +34,8 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     private readonly bool _ownsHealth;
     private readonly ILogger _logger;
     private readonly ServiceBalancerLookup _lookup;
+    // The request option grpc-dotnet sets for CallOptions.WithWaitForReady() (Grpc.Net.Client's BalancerHttpHandler.WaitForReadyKey).
+    private static readonly HttpRequestOptionsKey<bool> WaitForReadyKey = new("WaitForReady");
 
     /// <summary>Creates a handler over <paramref name="registry"/>'s services; it runs its own health checks if <paramref name="options"/> asks for any.</summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (each fault is named).</exception>
@@ -53,7 +56,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         }
         loggerFactory ??= NullLoggerFactory.Instance;
         _logger = loggerFactory.CreateLogger("ClientLb.Grpc");
-        _transports = new EndpointTransports(registry.Options.ConfigureTransport);
+        _transports = new EndpointTransports(registry.Options.ConfigureTransport, registry.TimeProvider);
         _idempotent = new MethodSet(options.IdempotentMethods);
         _unary = new MethodSet(options.UnaryMethods);
         _maxRetries = options.MaxRetryAttempts;
@@ -77,18 +80,28 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         ArgumentNullException.ThrowIfNull(request);
         string method = PrepareCall(request);
         Uri original = request.RequestUri!;
-        ServiceBalancer balancer = _lookup.Get(original);
-        ValueTask ready = balancer.EnsureReadyAsync(_registry.Options.InitialResolutionTimeout, cancellationToken);
-        if (!ready.IsCompletedSuccessfully)
+        ServiceBalancer balancer;
+        try
         {
-            await ready.ConfigureAwait(false);
+            balancer = _lookup.Get(original);
+            ValueTask ready = balancer.EnsureReadyAsync(_registry.Options.InitialResolutionTimeout, cancellationToken);
+            if (!ready.IsCompletedSuccessfully)
+            {
+                await ready.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is NoEndpointsException or ServiceNameFormatException or ServiceNotFoundException)
+        {
+            throw Unavailable(ex);
         }
         TimeProvider time = _registry.TimeProvider;
         long callStart = time.GetTimestamp();
         TimeSpan? timeout = ReadTimeout(request, method);
         bool idempotent = _idempotent.Contains(method);
         CallContent? content = null;
-        if (_maxRetries > 0 && request.Content is HttpContent body)
+        // The body is kept only where a retry may send it again after it went out: an idempotent method. Any other call
+        // is retried only when it was not sent (no connection), and then its own body was never read.
+        if (_maxRetries > 0 && idempotent && _replayLimit > 0 && request.Content is HttpContent body)
         {
             content = new CallContent(body, _replayLimit);
             request.Content = content;
@@ -98,26 +111,35 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         HttpResponseMessage? failedResponse = null;
         ExceptionDispatchInfo? failedError = null;
         BalancedEndpoint? failed = null;
+        int waits = 0;
         try
         {
             for (int attempt = 0; ; attempt++)
             {
                 BalancedEndpoint endpoint;
-                if (attempt == 0)
+                Task pickerChanged = balancer.PickerChanged;
+                try
                 {
-                    endpoint = balancer.Pick(new PickContext(request));
+                    endpoint = balancer.Pick(failed is null ? new PickContext(request) : new PickContext(request, failed));
                 }
-                else
+                catch (NoEndpointsException ex)
                 {
-                    try
+                    if (WaitsForReady(request))
                     {
-                        endpoint = balancer.Pick(new PickContext(request, failed));
+                        // Wait-for-ready: an endpoint may become eligible before the deadline (the caller's token).
+                        await pickerChanged.WaitAsync(cancellationToken).ConfigureAwait(false);
+                        attempt--;
+                        continue;
                     }
-                    catch (NoEndpointsException)
+                    if (failedResponse is not null || failedError is not null)
                     {
                         // Nowhere else to go: the caller gets the failure it had.
                         return Outcome(failedResponse, failedError);
                     }
+                    throw Unavailable(ex);
+                }
+                if (attempt > 0)
+                {
                     failedResponse?.Dispose();
                     failedResponse = null;
                     failedError = null;
@@ -133,28 +155,39 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                 HttpResponseMessage response;
                 try
                 {
-                    response = await _transports.Get(endpoint).SendAsync(request, cancellationToken).ConfigureAwait(false);
+                    response = await _transports.SendAsync(endpoint, request, ConnectBound(balancer, timeout, callStart), cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex)
+                catch (Exception raw)
                 {
                     endpoint.OnRequestEnd();
-                    if (ex is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                    AttemptFailureKind kind = AttemptFailure.Classify(raw, cancellationToken);
+                    if (kind == AttemptFailureKind.CallerCancelled)
                     {
                         throw;
                     }
+                    Exception ex = AttemptFailure.Describe(raw, endpoint);
                     balancer.EndAttempt(endpoint, start, null, ex);
-                    // No connection (or the pool closed under a racing pick): the server cannot have run the call, even if the
-                    // transport had begun sending it on a connection that then went away (GOAWAY) and retried internally.
-                    bool notProcessed = ex is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } or ObjectDisposedException;
-                    string reason = notProcessed ? "connection_error" : "transport_error";
+                    bool notSent = kind == AttemptFailureKind.NotSent;
+                    string reason = notSent ? "connection_error" : "transport_error";
                     _registry.Metrics.Failed(endpoint, reason);
-                    if (!ShouldRetry(balancer, method, endpoint, attempt, ex is HttpRequestException or IOException or ObjectDisposedException, notProcessed, content, idempotent, timeout, callStart, reason))
-                    {
-                        throw;
-                    }
                     failedError = ExceptionDispatchInfo.Capture(ex);
                     failed = endpoint;
-                    continue;
+                    if (ShouldRetry(balancer, method, endpoint, attempt, ex is HttpRequestException or IOException, notSent, content, idempotent, timeout, callStart, reason))
+                    {
+                        continue;
+                    }
+                    if (notSent && WaitsForReady(request))
+                    {
+                        // Wait-for-ready: no endpoint could take the call yet; try again after a short backoff, or at once
+                        // when the picker changes, until the deadline.
+                        await WaitToRetryAsync(pickerChanged, waits++, time, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+                    if (ReferenceEquals(ex, raw))
+                    {
+                        throw;
+                    }
+                    throw ex;
                 }
 
                 // A status in the headers means the call is over (trailers-only, or an HTTP error a proxy answered).
@@ -169,17 +202,18 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                         // The connection went away mid-answer: the call may have run, and the method says that is fine.
                         endpoint.OnRequestEnd();
                         response.Dispose();
-                        if (lost is OperationCanceledException)
+                        if (AttemptFailure.Classify(lost, cancellationToken) == AttemptFailureKind.CallerCancelled)
                         {
                             ExceptionDispatchInfo.Throw(lost);
                         }
-                        balancer.EndAttempt(endpoint, start, null, lost);
+                        Exception described = AttemptFailure.Describe(lost, endpoint);
+                        balancer.EndAttempt(endpoint, start, null, described);
                         _registry.Metrics.Failed(endpoint, "transport_error");
                         if (!ShouldRetry(balancer, method, endpoint, attempt, true, false, content, idempotent, timeout, callStart, "transport_error"))
                         {
-                            ExceptionDispatchInfo.Throw(lost);
+                            ExceptionDispatchInfo.Throw(described);
                         }
-                        failedError = ExceptionDispatchInfo.Capture(lost);
+                        failedError = ExceptionDispatchInfo.Capture(described);
                         failed = endpoint;
                         continue;
                     }
@@ -226,6 +260,38 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         }
     }
 
+    // grpc-dotnet marks a call made with CallOptions.WithWaitForReady() on the request. Read on failure paths only: reading
+    // HttpRequestMessage.Options creates its dictionary, which grpc-dotnet leaves unallocated for other calls.
+    private static bool WaitsForReady(HttpRequestMessage request) => request.Options.TryGetValue(WaitForReadyKey, out bool wait) && wait;
+
+    // Where another endpoint could take the call, the wait for a connection is bounded by half of what is left of the
+    // deadline (and by the pool's connect timeout), so a connect that never completes leaves time for the retry.
+    private TimeSpan ConnectBound(ServiceBalancer balancer, TimeSpan? timeout, long callStart)
+    {
+        if (timeout is not TimeSpan t || balancer.EligibleCount < 2 || _maxRetries == 0)
+        {
+            return Timeout.InfiniteTimeSpan;
+        }
+        TimeSpan left = t - _registry.TimeProvider.GetElapsedTime(callStart);
+        return left > TimeSpan.Zero ? left / 2 : TimeSpan.Zero;
+    }
+
+    private static async Task WaitToRetryAsync(Task pickerChanged, int waits, TimeProvider time, CancellationToken cancellationToken)
+    {
+        TimeSpan backoff = TimeSpan.FromMilliseconds(Math.Min(1000, 50 << Math.Min(waits, 5)));
+        try
+        {
+            await pickerChanged.WaitAsync(backoff, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The backoff passed without a picker change: try the endpoints again.
+        }
+    }
+
+    // grpc-dotnet keeps the status of an RpcException thrown by the handler: UNAVAILABLE with ClientLb's reason.
+    private static RpcException Unavailable(Exception reason) => new(new Status(StatusCode.Unavailable, reason.Message, reason));
+
     private static HttpResponseMessage Outcome(HttpResponseMessage? response, ExceptionDispatchInfo? error)
     {
         error?.Throw();
@@ -238,7 +304,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     private bool ShouldRetry(ServiceBalancer balancer, string method, BalancedEndpoint endpoint, int attempt, bool retryableFailure,
         bool notProcessed, CallContent? content, bool idempotent, TimeSpan? timeout, long callStart, string reason)
     {
-        if (!retryableFailure || attempt >= _maxRetries || balancer.EligibleCount < 2)
+        if (!retryableFailure || attempt >= _maxRetries || !balancer.HasOtherEndpoint(endpoint))
         {
             return false;
         }
@@ -246,7 +312,8 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         {
             return false;
         }
-        bool canSend = content is { Started: false } || (content is { CanReplay: true } && (notProcessed || idempotent));
+        // Not sent: the body was never read (with or without a kept copy). Sent: only a kept copy of an idempotent call.
+        bool canSend = notProcessed ? content is null or { Started: false } or { CanReplay: true } : content is { CanReplay: true } && idempotent;
         if (!canSend)
         {
             return false;

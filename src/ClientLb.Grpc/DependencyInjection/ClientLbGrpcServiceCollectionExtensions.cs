@@ -2,6 +2,8 @@ using ClientLb.Grpc;
 using ClientLb.Grpc.Balancing;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Health;
+using ClientLb.Grpc.Resolution;
+using Grpc.Net.Client.Balancer;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -15,7 +17,9 @@ public static class ClientLbGrpcServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the ClientLb core (<c>AddClientLb()</c>), <see cref="ClientLbGrpcOptions"/> bound from <c>ClientLb:Grpc</c> and
-    /// validated at first use, and the process's <see cref="GrpcHealthMonitor"/>. Safe to call more than once.
+    /// validated at first use, the process's <see cref="GrpcHealthMonitor"/>, grpc-dotnet's resolver for <c>clientlb:///</c>
+    /// addresses (<see cref="ClientLbResolverFactory"/>) and the <c>clientlb_*</c> load balancers
+    /// (<see cref="ClientLbBalancerFactory"/>). Safe to call more than once.
     /// </summary>
     public static IServiceCollection AddClientLbGrpc(this IServiceCollection services, Action<ClientLbGrpcOptions>? configure = null)
     {
@@ -29,6 +33,13 @@ public static class ClientLbGrpcServiceCollectionExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientLbGrpcOptions>, ClientLbGrpcOptionsValidator>());
             services.AddSingleton(sp => new GrpcHealthMonitor(sp.GetRequiredService<ServiceRegistry>(),
                 sp.GetRequiredService<IOptions<ClientLbGrpcOptions>>().Value, sp.GetService<ILoggerFactory>()));
+            // grpc-dotnet takes resolvers and balancers from GrpcChannelOptions.ServiceProvider: clientlb:/// addresses and
+            // the clientlb_* policies work on any channel built with this container (AddGrpcClient sets it).
+            services.AddSingleton<ResolverFactory>(sp => new ClientLbResolverFactory(sp.GetRequiredService<ServiceRegistry>()));
+            foreach (ClientLbBalancerFactory factory in ClientLbBalancerFactory.All)
+            {
+                services.AddSingleton<LoadBalancerFactory>(factory);
+            }
         }
         if (configure is not null)
         {

@@ -21,4 +21,7 @@ internal static partial class Log
 
     [LoggerMessage(6, LogLevel.Error, "Service {Service}: the health-check loop failed")]
     public static partial void HealthLoopFailed(ILogger logger, string service, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Error, "Service {Service}: the clientlb resolver stopped following the service")]
+    public static partial void ResolverFailed(ILogger logger, string service, Exception exception);
 }

@@ -72,6 +72,8 @@ public sealed class GrpcHealthMonitor : IAsyncDisposable
         {
             // A balancer the registry released (no client for the idle-service timeout) takes its checks with it.
             var stopping = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token, balancer.Stopped);
+            // An ejected endpoint of this service is probed with the same check, so it returns as soon as it serves.
+            balancer.Prober = checker.ProbeAsync;
             checker.Start(stopping.Token);
             _ = checker.Completion.ContinueWith(static (_, cts) => ((CancellationTokenSource)cts!).Dispose(), stopping, TaskScheduler.Default);
             balancer.Stopped.Register(() => _checkers.TryRemove(new KeyValuePair<ServiceBalancer, ServiceHealthChecker>(balancer, checker)));

@@ -120,6 +120,10 @@ internal sealed class ServiceHealthChecker(GrpcHealthMonitor monitor, ServiceBal
         }
     }
 
+    /// <summary>The probe of an ejected endpoint (<see cref="ServiceBalancer.Prober"/>): one check, SERVING returns it.</summary>
+    public async ValueTask<bool> ProbeAsync(BalancedEndpoint endpoint, CancellationToken cancellationToken) =>
+        (await CheckAsync(endpoint, cancellationToken).ConfigureAwait(false)).Kind == VerdictKind.Serving;
+
     private async Task<Verdict> CheckAsync(BalancedEndpoint endpoint, CancellationToken cancellationToken)
     {
         var caller = new GrpcCaller(monitor.Transports.Get(endpoint), Balancing.EndpointUri.For(address, endpoint.Endpoint, balancer.Service));

@@ -14,7 +14,7 @@ namespace ClientLb.Kubernetes.Client;
 /// <summary>
 /// <see cref="IKubernetesApi"/> over HttpClient: JSON with source-generated metadata, bearer token or client
 /// certificate, HTTP/2 when the server offers it (ALPN), paged lists, newline-delimited watch streams. This is
-/// the part of KubernetesClient that ClientLb needs, written here because that package is not available.
+/// the requests ClientLb needs; it can also send them through a KubernetesClient client (<see cref="KubernetesApiClient(k8s.Kubernetes, TimeSpan?)"/>).
 /// </summary>
 public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 {
@@ -22,30 +22,75 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     private const string CoreGroup = "api/v1";
     private const int PageSize = 500;
 
+    /// <summary>The most pages one list may take (500 objects each): a server paging on and on is an error, not a loop.</summary>
+    public const int MaxListPages = 1_000;
+
+    /// <summary>The largest list page read (500 EndpointSlices of 1,000 endpoints are about 125 MB).</summary>
+    public const long MaxListPageBytes = 256L * 1024 * 1024;
+
+    /// <summary>How much of an error response is read: enough for any Status, never a whole hostile body.</summary>
+    public const int MaxErrorBodyBytes = 64 * 1024;
+
     private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
+    private readonly Uri _baseUri;
     private readonly BearerTokenSource? _tokens;
+    // A handed-over KubernetesClient authenticates each request itself (its token, exec plugin or client certificate).
+    private readonly Func<HttpRequestMessage, CancellationToken, Task>? _authorize;
+    private readonly string _displayServer;
+    private readonly string _origin;
     private readonly TimeSpan _requestTimeout;
     private int _lastVersion;
+    private string? _tlsRefusal;
 
     /// <summary>Creates a client for <paramref name="configuration"/>.</summary>
     public KubernetesApiClient(KubernetesClientConfiguration configuration, TimeSpan? requestTimeout = null, TimeProvider? timeProvider = null)
-        : this(configuration, ApiHttpHandlerFactory.Create(configuration ?? throw new ArgumentNullException(nameof(configuration))), requestTimeout, timeProvider)
+        : this(configuration, null!, requestTimeout, timeProvider)
     {
     }
 
     internal KubernetesApiClient(KubernetesClientConfiguration configuration, HttpMessageHandler handler, TimeSpan? requestTimeout = null, TimeProvider? timeProvider = null)
     {
+        ArgumentNullException.ThrowIfNull(configuration);
         Configuration = configuration;
         _tokens = configuration.CreateTokenSource(timeProvider ?? TimeProvider.System);
         _requestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30);
-        _http = new HttpClient(handler) { BaseAddress = configuration.Server, Timeout = Timeout.InfiniteTimeSpan };
+        handler ??= ApiHttpHandlerFactory.Create(configuration, why => Volatile.Write(ref _tlsRefusal, why));
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _ownsHttp = true;
+        _baseUri = WithTrailingSlash(configuration.Server);
+        _displayServer = configuration.DisplayServer;
+        _origin = configuration.Origin;
+        Description = configuration.ToString();
     }
 
-    /// <summary>The configuration in use.</summary>
-    public KubernetesClientConfiguration Configuration { get; }
+    /// <summary>
+    /// Sends ClientLb's lists and watches through a KubernetesClient client (its HttpClient, TLS settings and credentials),
+    /// e.g. the <c>IKubernetes</c> an application registered. The watch request, line framing and decoding stay ClientLb's.
+    /// A <c>tls-server-name</c> of that client is not applied (KubernetesClient sets it per request in its own pipeline).
+    /// </summary>
+    public KubernetesApiClient(k8s.Kubernetes kubernetes, TimeSpan? requestTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(kubernetes);
+        _http = kubernetes.HttpClient;
+        _baseUri = WithTrailingSlash(kubernetes.BaseUri);
+        _authorize = kubernetes.Credentials is { } credentials ? credentials.ProcessHttpRequestAsync : null;
+        _requestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30);
+        _displayServer = KubernetesClientConfiguration.WithoutUserInfo(kubernetes.BaseUri);
+        _origin = "the KubernetesClient IKubernetes given to ClientLb";
+        Description = $"{_displayServer} (through {_origin})";
+    }
+
+    private static Uri WithTrailingSlash(Uri server) => server.AbsoluteUri.EndsWith('/') ? server : new Uri(server.AbsoluteUri + "/");
+
+    /// <summary>The configuration in use; null when requests go through a KubernetesClient client.</summary>
+    public KubernetesClientConfiguration? Configuration { get; }
+
+    /// <summary>The largest watch event accepted (default 16 MB); a larger one ends the watch with an error naming the object.</summary>
+    public int MaxEventBytes { get; init; } = WatchLines.MaxLineBytes;
 
     /// <inheritdoc />
-    public string Description => Configuration.ToString();
+    public string Description { get; }
 
     /// <summary>The HTTP version of the last response (2.0 when the server negotiated HTTP/2).</summary>
     public Version? LastHttpVersion => Volatile.Read(ref _lastVersion) switch
@@ -101,13 +146,21 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     {
         KubernetesList<T>? result = null;
         string? continueToken = null;
+        // A server that sends a continue token again (the same page, or a cycle) would page forever.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        int pages = 0;
         do
         {
+            if (++pages > MaxListPages)
+            {
+                throw new InvalidDataException($"list {path}: the server is still paging after {MaxListPages:N0} pages of {PageSize}; giving up this list");
+            }
             string query = Query(options, ("limit", PageSize.ToString(CultureInfo.InvariantCulture)), ("continue", continueToken));
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_requestTimeout);
-            using HttpResponseMessage response = await SendAsync("list", path, query, HttpCompletionOption.ResponseContentRead, timeout.Token, cancellationToken).ConfigureAwait(false);
-            KubernetesList<T> page = await ReadJsonAsync(response, type, "list", path, timeout.Token).ConfigureAwait(false);
+            using HttpResponseMessage response = await SendAsync("list", path, query, HttpCompletionOption.ResponseHeadersRead, timeout.Token, cancellationToken).ConfigureAwait(false);
+            KubernetesList<T> page = await ReadPageAsync(response, type, path, timeout.Token).ConfigureAwait(false);
+            page.Items ??= [];
             if (result is null)
             {
                 // The first page's resourceVersion is the snapshot every later page belongs to.
@@ -116,11 +169,16 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
             else
             {
                 result.Items.AddRange(page.Items);
+                result.Skipped.AddRange(page.Skipped);
             }
-            continueToken = string.IsNullOrEmpty(page.Metadata.Continue) ? null : page.Metadata.Continue;
+            continueToken = string.IsNullOrEmpty(page.Metadata?.Continue) ? null : page.Metadata.Continue;
+            if (continueToken is not null && !seen.Add(continueToken))
+            {
+                throw new InvalidDataException($"list {path}: page {pages} repeats the continue token of an earlier page; the list would never end");
+            }
         }
         while (continueToken is not null);
-        result.Metadata.Continue = null;
+        result.Metadata?.Continue = null;
         return result;
     }
 
@@ -135,7 +193,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
         try
         {
             Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            return new HttpWatchStream<T>(response, body, type, path);
+            return new HttpWatchStream<T>(response, body, type, path, MaxEventBytes);
         }
         catch
         {
@@ -144,11 +202,11 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
         }
     }
 
-    private sealed class HttpWatchStream<T>(HttpResponseMessage response, Stream body, JsonTypeInfo<WatchEvent<T>> type, string path) : IWatchStream<T>
+    private sealed class HttpWatchStream<T>(HttpResponseMessage response, Stream body, JsonTypeInfo<WatchEvent<T>> type, string path, int maxEventBytes) : IWatchStream<T>
     {
         public async IAsyncEnumerable<WatchEvent<T>> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            await foreach (WatchEvent<T> e in WatchLines.ReadAsync(body, path, line => ParseEvent(line, type, path), cancellationToken).ConfigureAwait(false))
+            await foreach (WatchEvent<T> e in WatchLines.ReadAsync(body, path, line => ParseEvent(line, type, path), cancellationToken, maxEventBytes).ConfigureAwait(false))
             {
                 yield return e;
             }
@@ -164,32 +222,59 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     internal static WatchEvent<T> ParseEvent<T>(string line, JsonTypeInfo<WatchEvent<T>> type, string path) =>
         ParseEvent(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(line)), type, path);
 
-    /// <summary>One watch event from its line of UTF-8 JSON; an ERROR event's object is decoded as a Status.</summary>
+    /// <summary>
+    /// One watch event from its line of UTF-8 JSON; an ERROR event's object is decoded as a Status. Valid JSON with types
+    /// the model cannot take gives an event marked <see cref="WatchEvent{T}.Poison"/> (with the object's name and
+    /// resourceVersion), so the watch skips it rather than failing on it again and again; a line that is not JSON throws.
+    /// </summary>
     internal static WatchEvent<T> ParseEvent<T>(ReadOnlySequence<byte> line, JsonTypeInfo<WatchEvent<T>> type, string path)
     {
         try
         {
-            var reader = new Utf8JsonReader(line);
-            WatchEvent<T> e = JsonSerializer.Deserialize(ref reader, type) ?? throw new JsonException("null event");
+            WatchEvent<T> e = Deserialize(line, type) ?? throw new JsonException("null event");
             if (e.Type == WatchEventTypes.Error)
             {
                 e.Object = default;
-                var again = new Utf8JsonReader(line);
-                e.Status = JsonSerializer.Deserialize(ref again, KubernetesJsonContext.Default.WatchEventStatus)?.Object;
+                e.Status = Deserialize(line, KubernetesJsonContext.Default.WatchEventStatus)?.Object;
             }
             return e;
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"watch {path}: the server sent an event that is not valid JSON: {ex.Message}", ex);
+            ObjectNames.Identity identity;
+            try
+            {
+                identity = ObjectNames.Read(line);
+            }
+            catch (JsonException)
+            {
+                throw new InvalidDataException($"watch {path}: the server sent an event that is not valid JSON: {ex.Message}", ex);
+            }
+            if (identity.Type == WatchEventTypes.Error)
+            {
+                return new WatchEvent<T> { Type = WatchEventTypes.Error }; // a Status of the wrong shape: an error all the same
+            }
+            string name = identity.Name is null ? "(unnamed)" : $"{identity.Namespace ?? "?"}/{identity.Name}";
+            return new WatchEvent<T> { Type = identity.Type ?? "", Poison = new PoisonObject(name, identity.ResourceVersion, "cannot be decoded: " + ex.Message) };
         }
+    }
+
+    // From the span when the line is in one segment (the usual case): no scan of the value ahead of parsing it.
+    private static TValue? Deserialize<TValue>(ReadOnlySequence<byte> line, JsonTypeInfo<TValue> type)
+    {
+        if (line.IsSingleSegment)
+        {
+            return JsonSerializer.Deserialize(line.FirstSpan, type);
+        }
+        var reader = new Utf8JsonReader(line);
+        return JsonSerializer.Deserialize(ref reader, type);
     }
 
     private async Task<HttpResponseMessage> SendAsync(string verb, string path, string query, HttpCompletionOption completion, CancellationToken token, CancellationToken callerToken)
     {
         for (int attempt = 0; ; attempt++)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, path + query)
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUri, path + query))
             {
                 Version = HttpVersion.Version20,
                 VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
@@ -200,6 +285,10 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
             {
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
             }
+            else if (_authorize is not null)
+            {
+                await _authorize(request, callerToken).ConfigureAwait(false);
+            }
             HttpResponseMessage response;
             try
             {
@@ -207,12 +296,15 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
             }
             catch (OperationCanceledException ex) when (!callerToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"{verb} {path}: no answer from {Configuration.Server} within {_requestTimeout.TotalSeconds:0.#} s", ex);
+                throw new TimeoutException($"{verb} {path}: no answer from {_displayServer} within {_requestTimeout.TotalSeconds:0.#} s", ex);
             }
             catch (HttpRequestException ex)
             {
                 // The inner message names the socket error; the request's headers (the token) are never part of it.
-                throw new HttpRequestException($"{verb} {path}: cannot reach the API server {Configuration.Server}: {ex.Message}", ex, ex.StatusCode);
+                string why = ex.InnerException is System.Security.Authentication.AuthenticationException auth
+                    ? "TLS: " + (Interlocked.Exchange(ref _tlsRefusal, null) ?? auth.Message)
+                    : ex.Message;
+                throw new HttpRequestException($"{verb} {path}: cannot reach the API server {_displayServer}: {why}", ex, ex.StatusCode);
             }
             Volatile.Write(ref _lastVersion, response.Version.Major * 10 + response.Version.Minor);
             if (response.IsSuccessStatusCode)
@@ -237,11 +329,15 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
         Status? status = null;
         try
         {
-            string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            string text = await ReadBoundedAsync(response, MaxErrorBodyBytes, cancellationToken).ConfigureAwait(false);
             status = text.StartsWith('{') ? JsonSerializer.Deserialize(text, KubernetesJsonContext.Default.Status) : new Status { Message = text.Length > 200 ? text[..200] : text };
         }
         catch (JsonException)
         {
+        }
+        catch (IOException)
+        {
+            // The body broke off: the status code says enough.
         }
         TimeSpan? retryAfter = response.Headers.RetryAfter switch
         {
@@ -251,11 +347,34 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
         };
         string? hint = response.StatusCode switch
         {
-            HttpStatusCode.Unauthorized => $"The API server did not accept the credentials from {Configuration.Origin}",
+            HttpStatusCode.Unauthorized => $"The API server did not accept the credentials from {_origin}",
             HttpStatusCode.Forbidden => RbacHint,
             _ => null,
         };
         return new KubernetesApiException(verb, path, response.StatusCode, status, retryAfter, hint);
+    }
+
+    /// <summary>At most <paramref name="limit"/> bytes of the body as text; the rest is never read.</summary>
+    private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, int limit, CancellationToken cancellationToken)
+    {
+        Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (body.ConfigureAwait(false))
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(limit);
+            try
+            {
+                int length = 0;
+                while (length < limit && await body.ReadAsync(buffer.AsMemory(length, limit - length), cancellationToken).ConfigureAwait(false) is int read and > 0)
+                {
+                    length += read;
+                }
+                return Encoding.UTF8.GetString(buffer, 0, length);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
     }
 
     /// <summary>The RBAC rule the source needs, quoted in 403 errors.</summary>
@@ -264,23 +383,99 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
         "a Role with rules [{apiGroups: [\"discovery.k8s.io\"], resources: [\"endpointslices\"], verbs: [\"get\",\"list\",\"watch\"]}, " +
         "{apiGroups: [\"\"], resources: [\"services\"], verbs: [\"get\",\"list\",\"watch\"]}] bound to the pod's service account";
 
-    private static async Task<T> ReadJsonAsync<T>(HttpResponseMessage response, JsonTypeInfo<T> type, string verb, string path, CancellationToken cancellationToken)
+    /// <summary>
+    /// One list page, buffered up to <see cref="MaxListPageBytes"/>. When the page does not decode, its items are decoded
+    /// one by one and those of the wrong shape are set aside in <see cref="KubernetesList{T}.Skipped"/> (a poison object
+    /// must not stop every list).
+    /// </summary>
+    private static async Task<KubernetesList<T>> ReadPageAsync<T>(HttpResponseMessage response, JsonTypeInfo<KubernetesList<T>> type, string path, CancellationToken cancellationToken)
     {
+        string tooLarge = $"list {path}: a page is larger than {MaxListPageBytes / (1024 * 1024)} MB";
+        if (response.Content.Headers.ContentLength > MaxListPageBytes)
+        {
+            throw new InvalidDataException(tooLarge);
+        }
         try
         {
-            Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await using (body.ConfigureAwait(false))
+            await response.Content.LoadIntoBufferAsync(MaxListPageBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException($"{tooLarge}, or the connection broke while reading it: {ex.Message}", ex);
+        }
+        Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (body.ConfigureAwait(false))
+        {
+            try
             {
                 return await JsonSerializer.DeserializeAsync(body, type, cancellationToken).ConfigureAwait(false)
-                    ?? throw new InvalidDataException($"{verb} {path}: the server sent null");
+                    ?? throw new InvalidDataException($"list {path}: the server sent null");
             }
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{verb} {path}: the server's answer is not a valid {typeof(T).Name}: {ex.Message}", ex);
+            catch (JsonException ex)
+            {
+                body.Position = 0;
+                return ItemByItem(body, type, path, ex);
+            }
         }
     }
 
+    private static KubernetesList<T> ItemByItem<T>(Stream body, JsonTypeInfo<KubernetesList<T>> type, string path, JsonException error)
+    {
+        JsonTypeInfo<T> itemType = (JsonTypeInfo<T>)type.Options.GetTypeInfo(typeof(T));
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException)
+        {
+            throw new InvalidDataException($"list {path}: the server's answer is not valid JSON: {error.Message}", error);
+        }
+        using (document)
+        {
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("items", out JsonElement items) || items.ValueKind != JsonValueKind.Array
+                || !root.TryGetProperty("metadata", out JsonElement metadata) || metadata.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"list {path}: the server's answer is not a list: {error.Message}", error);
+            }
+            var list = new KubernetesList<T>
+            {
+                Metadata = new ListMeta
+                {
+                    ResourceVersion = metadata.TryGetProperty("resourceVersion", out JsonElement rv) && rv.ValueKind == JsonValueKind.String ? rv.GetString() : null,
+                    Continue = metadata.TryGetProperty("continue", out JsonElement next) && next.ValueKind == JsonValueKind.String ? next.GetString() : null,
+                },
+            };
+            foreach (JsonElement item in items.EnumerateArray())
+            {
+                try
+                {
+                    list.Items.Add(item.Deserialize(itemType)!);
+                }
+                catch (JsonException ex)
+                {
+                    list.Skipped.Add(new PoisonObject(NameOf(item), null, "cannot be decoded: " + ex.Message));
+                }
+            }
+            return list;
+        }
+    }
+
+    private static string NameOf(JsonElement item)
+    {
+        static string? Text(JsonElement e, string key) => e.TryGetProperty(key, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        return item.ValueKind == JsonValueKind.Object && item.TryGetProperty("metadata", out JsonElement meta) && meta.ValueKind == JsonValueKind.Object && Text(meta, "name") is string name
+            ? $"{Text(meta, "namespace") ?? "?"}/{name}"
+            : "(unnamed)";
+    }
+
     /// <inheritdoc />
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose(); // a KubernetesClient client's HttpClient stays its owner's
+        }
+    }
 }

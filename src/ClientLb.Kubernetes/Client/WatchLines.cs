@@ -11,17 +11,17 @@ namespace ClientLb.Kubernetes.Client;
 /// </summary>
 internal static class WatchLines
 {
-    /// <summary>The longest line accepted by default: far above any real object (an EndpointSlice holds at most 1,000 endpoints).</summary>
-    public const int MaxLineBytes = 64 * 1024 * 1024;
+    /// <summary>The longest line accepted by default: far above any real object (an EndpointSlice of 1,000 endpoints is about 250 KB).</summary>
+    public const int MaxLineBytes = 16 * 1024 * 1024;
 
     // Large reads keep a typical event (a 100-endpoint slice is about 20 KB) in one segment.
     private static readonly StreamPipeReaderOptions Options = new(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true);
 
     /// <summary>
-    /// Each non-empty line of <paramref name="stream"/> (without <c>\n</c> or <c>\r\n</c>; a last line without a newline
-    /// too), parsed by <paramref name="parse"/>.
+    /// Each non-empty line of <paramref name="stream"/> (without <c>\n</c> or <c>\r\n</c>), parsed by <paramref name="parse"/>.
     /// </summary>
-    /// <exception cref="InvalidDataException">A line is longer than <paramref name="maxLineBytes"/>; the message names <paramref name="what"/>.</exception>
+    /// <exception cref="InvalidDataException">A line is longer than <paramref name="maxLineBytes"/>; the message names <paramref name="what"/> and the object.</exception>
+    /// <exception cref="IOException">The stream ended inside a line (a cut connection).</exception>
     public static async IAsyncEnumerable<T> ReadAsync<T>(Stream stream, string what, Func<ReadOnlySequence<byte>, T> parse,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken, int maxLineBytes = MaxLineBytes)
     {
@@ -42,14 +42,15 @@ internal static class WatchLines
                 if (buffer.Length > maxLineBytes)
                 {
                     throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
-                        $"watch {what}: the server sent a line longer than {maxLineBytes:N0} bytes without a newline"));
+                        $"watch {what}: the server sent an event longer than {maxLineBytes:N0} bytes ({ObjectNames.Peek(buffer)}); raise MaxEventBytes if such objects are expected"));
                 }
                 if (result.IsCompleted)
                 {
-                    ReadOnlySequence<byte> last = Trim(buffer);
-                    if (!last.IsEmpty)
+                    if (!Trim(buffer).IsEmpty)
                     {
-                        yield return parse(last);
+                        // Every event ends with a newline: the connection was cut in the middle of one.
+                        throw new IOException(string.Create(CultureInfo.InvariantCulture,
+                            $"watch {what}: the stream ended in the middle of an event ({buffer.Length:N0} bytes without a newline)"));
                     }
                     yield break;
                 }

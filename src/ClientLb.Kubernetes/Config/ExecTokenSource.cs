@@ -130,13 +130,18 @@ internal sealed class ExecTokenSource(ExecCredentialPlugin plugin, string? clust
             // Not the output itself: it may hold a token.
             throw Fail($"'{plugin}' printed something that is not an ExecCredential JSON object ({ex.Message})", ex);
         }
-        string? kind = (string?)credential["kind"], apiVersion = (string?)credential["apiVersion"];
+        string? kind = Text(credential, "kind"), apiVersion = Text(credential, "apiVersion");
         if (kind != "ExecCredential" || apiVersion != plugin.ApiVersion)
         {
             throw Fail($"'{plugin}' printed kind '{kind}' apiVersion '{apiVersion}'; expected an ExecCredential of {plugin.ApiVersion}");
         }
-        JsonObject? status = credential["status"] as JsonObject;
-        string? token = (string?)status?["token"];
+        JsonNode? statusNode = credential["status"];
+        if (statusNode is not null and not JsonObject)
+        {
+            throw Fail($"'{plugin}' returned status as a JSON {statusNode.GetValueKind().ToString().ToLowerInvariant()}, not an object");
+        }
+        var status = (JsonObject?)statusNode;
+        string? token = status is null ? null : Text(status, "token", "status.");
         if (string.IsNullOrEmpty(token))
         {
             throw Fail(status?["clientCertificateData"] is not null
@@ -144,7 +149,7 @@ internal sealed class ExecTokenSource(ExecCredentialPlugin plugin, string? clust
                 : $"'{plugin}' returned no status.token");
         }
         DateTimeOffset? expires = null;
-        if ((string?)status!["expirationTimestamp"] is string stamp)
+        if (Text(status!, "expirationTimestamp", "status.") is string stamp)
         {
             if (!DateTimeOffset.TryParse(stamp, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed))
             {
@@ -153,6 +158,20 @@ internal sealed class ExecTokenSource(ExecCredentialPlugin plugin, string? clust
             expires = parsed;
         }
         return new Credential(token, expires);
+    }
+
+    /// <summary>A string field of the plugin's output; another JSON type is an error naming the field (never its value: it may be a token).</summary>
+    private string? Text(JsonObject owner, string field, string prefix = "")
+    {
+        JsonNode? node = owner[field];
+        if (node is null)
+        {
+            return null;
+        }
+        JsonValueKind kind = node.GetValueKind();
+        return kind == JsonValueKind.String
+            ? node.GetValue<string>()
+            : throw Fail($"'{plugin}' returned {prefix}{field} as a JSON {kind.ToString().ToLowerInvariant()}, not a string");
     }
 
     private static string Shorten(string text) => text.Length <= 500 ? text : text[..500] + "...";

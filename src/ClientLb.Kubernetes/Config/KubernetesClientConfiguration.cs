@@ -14,14 +14,27 @@ public sealed class KubernetesClientConfiguration
         ArgumentNullException.ThrowIfNull(server);
         if (!server.IsAbsoluteUri || server.Scheme is not ("http" or "https"))
         {
-            throw new KubernetesConfigException(origin, "server", $"'{server}' is not an absolute http or https URL");
+            throw new KubernetesConfigException(origin, "server", $"'{WithoutUserInfo(server)}' is not an absolute http or https URL");
         }
         Server = server;
         Origin = origin ?? throw new ArgumentNullException(nameof(origin));
+        DisplayServer = WithoutUserInfo(server);
     }
 
     /// <summary>The API server's base URL.</summary>
     public Uri Server { get; }
+
+    /// <summary>The API server's URL for messages: a <c>user:password@</c> in it is left out.</summary>
+    public string DisplayServer { get; }
+
+    /// <summary><paramref name="server"/> without its user info (<c>https://user:pass@host</c> is <c>https://host/</c>).</summary>
+    public static string WithoutUserInfo(Uri server)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        return server.IsAbsoluteUri
+            ? server.GetComponents(UriComponents.SchemeAndServer | UriComponents.PathAndQuery, UriFormat.UriEscaped)
+            : "(a relative URL)";
+    }
 
     /// <summary>Where this configuration came from (kubeconfig path and context, or <c>in-cluster</c>), for messages.</summary>
     public string Origin { get; }
@@ -81,6 +94,6 @@ public sealed class KubernetesClientConfiguration
 
     /// <summary>Describes the configuration without any secret.</summary>
     public override string ToString() =>
-        $"{Server} ({Origin}; auth: {(ExecCredential is not null ? "exec plugin " + ExecCredential.Command : BearerTokenFile is not null ? "token file" : BearerToken is not null ? "token" : ClientCertificate is not null ? "client certificate" : "none")}" +
+        $"{DisplayServer} ({Origin}; auth: {(ExecCredential is not null ? "exec plugin " + ExecCredential.Command : BearerTokenFile is not null ? "token file" : BearerToken is not null ? "token" : ClientCertificate is not null ? "client certificate" : "none")}" +
         $"{(SkipTlsVerify ? "; TLS NOT verified" : "")})";
 }

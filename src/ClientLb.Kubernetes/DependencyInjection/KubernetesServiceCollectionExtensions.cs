@@ -19,7 +19,9 @@ public static class KubernetesServiceCollectionExtensions
     /// <summary>
     /// Adds the Kubernetes endpoint source factory (one of the <see cref="IEndpointSourceFactory"/> services, after the
     /// configuration source), its options and metrics. An <see cref="IKubernetesApi"/> registered before is used instead of
-    /// the built-in client (which is configured from the kubeconfig or the in-cluster service account on first use).
+    /// the built-in client; else a KubernetesClient <c>k8s.IKubernetes</c> registered before carries the requests (its
+    /// HttpClient and credentials); else the built-in client is configured from the kubeconfig or the in-cluster service
+    /// account on first use.
     /// </summary>
     public static IServiceCollection AddClientLbKubernetes(this IServiceCollection services, Action<KubernetesSourceOptions>? configure = null)
     {
@@ -38,10 +40,21 @@ public static class KubernetesServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new KubernetesMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(sp => new KubernetesEndpointSourceFactory(
-            sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetService<IKubernetesApi>(), sp,
+            sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetService<IKubernetesApi>() ?? FromKubernetesClient(sp), sp,
             sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>(), sp.GetRequiredService<KubernetesMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEndpointSourceFactory, KubernetesEndpointSourceFactory>(sp => sp.GetRequiredService<KubernetesEndpointSourceFactory>()));
         return services;
+    }
+
+    /// <summary>The application's KubernetesClient client, if it registered one: ClientLb's requests then go through it.</summary>
+    private static KubernetesApiClient? FromKubernetesClient(IServiceProvider services)
+    {
+        if (services.GetService<k8s.IKubernetes>() is not k8s.Kubernetes kubernetes)
+        {
+            return null;
+        }
+        KubernetesSourceOptions options = services.GetRequiredService<IOptions<KubernetesSourceOptions>>().Value;
+        return new KubernetesApiClient(kubernetes, options.RequestTimeout) { MaxEventBytes = options.MaxEventBytes };
     }
 
     /// <summary>

@@ -14,6 +14,7 @@ public sealed class KubernetesMetrics : IDisposable
     private readonly Counter<long> _restarts;
     private readonly Counter<long> _relists;
     private readonly Counter<long> _failures;
+    private readonly Counter<long> _poison;
     private Func<IEnumerable<Measurement<double>>>? _staleness;
     private Func<int>? _scopes;
 
@@ -24,6 +25,8 @@ public sealed class KubernetesMetrics : IDisposable
         _restarts = _meter.CreateCounter<long>("clientlb.kubernetes.watch.restarts", "{restart}", "Watches renewed, by resource and reason (ended, broken, expired).");
         _relists = _meter.CreateCounter<long>("clientlb.kubernetes.relists", "{list}", "Full lists, by resource and reason (initial, expired, resync).");
         _failures = _meter.CreateCounter<long>("clientlb.kubernetes.watch.failures", "{failure}", "Failed lists or watches, by resource.");
+        _poison = _meter.CreateCounter<long>("clientlb.kubernetes.objects.skipped", "{object}",
+            "Objects skipped because they cannot be used (nulls or wrong JSON types where the API never sends them), by resource.");
         _meter.CreateObservableGauge("clientlb.kubernetes.staleness", () => _staleness?.Invoke() ?? [], "s",
             "How long each watched service's endpoints have gone without reaching the API server (0 when current).");
         _meter.CreateObservableUpDownCounter("clientlb.kubernetes.watch.scopes", () => _scopes?.Invoke() ?? 0, "{scope}",
@@ -60,6 +63,14 @@ public sealed class KubernetesMetrics : IDisposable
         if (_failures.Enabled)
         {
             _failures.Add(1, new KeyValuePair<string, object?>("clientlb.kubernetes.watch", what));
+        }
+    }
+
+    internal void PoisonSkipped(string what)
+    {
+        if (_poison.Enabled)
+        {
+            _poison.Add(1, new KeyValuePair<string, object?>("clientlb.kubernetes.watch", what));
         }
     }
 

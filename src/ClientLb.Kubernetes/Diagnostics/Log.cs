@@ -43,4 +43,7 @@ internal static partial class Log
 
     [LoggerMessage(112, LogLevel.Information, "Namespace {Namespace}: only {Count} services watched; per-service watches replace the namespace-wide watch")]
     public static partial void PerServiceWatches(ILogger logger, string @namespace, int count);
+
+    [LoggerMessage(113, LogLevel.Warning, "Kubernetes {What}: skipped {Object} (resourceVersion {Version}), which cannot be used: {Problem}")]
+    public static partial void PoisonSkipped(ILogger logger, string what, string @object, string? version, string problem);
 }

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Options;
 namespace ClientLb.Kubernetes.Health;
 
 /// <summary>
-/// Healthy when every watched service is current and has endpoints; Degraded when one is stale (the API server
-/// unreachable for <see cref="KubernetesSourceOptions.StaleAfter"/>) or has no endpoints; Unhealthy when one has
+/// Healthy when every watched service is current and has endpoints; Degraded when one is stale (its watch failing for
+/// <see cref="KubernetesSourceOptions.StaleAfter"/>, shown as "failing since ...: reason" like <c>clientlb watch</c>) or has no endpoints; Unhealthy when one has
 /// never been read (e.g. 403 Forbidden from the start). The data names each service and why.
 /// </summary>
 public sealed class KubernetesHealthCheck : IHealthCheck
@@ -53,9 +53,10 @@ public sealed class KubernetesHealthCheck : IHealthCheck
                     problems[view.Key] = "never read from the API: " + error.Message;
                 }
             }
-            else if (stale >= _options.StaleAfter)
+            else if (stale >= _options.StaleAfter && view.Error is Exception failing)
             {
-                problems[view.Key] = $"stale for {stale.TotalSeconds:0} s (serving the last known endpoints): {view.Error?.Message}";
+                // The words `clientlb watch` prints for the same state (the source's status comes from the same view).
+                problems[view.Key] = $"failing since {view.FailingSince:O}: {failing.Message} (stale for {stale.TotalSeconds:0} s, serving the last known endpoints)";
             }
             else if (!data.Slices.Any(s => s.Endpoints?.Any(CanServe) == true))
             {

@@ -44,9 +44,6 @@ public sealed class Endpoint
     internal List<string>? NodeHintNames() => Names(Hints?.ForNodes?.Select(static n => n.Name));
 
     private static List<string>? Names(IEnumerable<string>? names) => names?.Where(static n => n.Length > 0).ToList() is { Count: > 0 } list ? list : null;
-
-    /// <summary>The object this endpoint stands for (normally a Pod).</summary>
-    public ObjectReference? TargetRef { get; set; }
 }
 
 /// <summary>The ready/serving/terminating conditions; each may be unset.</summary>
@@ -100,17 +97,4 @@ public sealed class EndpointPort
 
     /// <summary>The application protocol, e.g. <c>kubernetes.io/h2c</c>.</summary>
     public string? AppProtocol { get; set; }
-}
-
-/// <summary>A reference to another object.</summary>
-public sealed class ObjectReference
-{
-    /// <summary>The kind (e.g. <c>Pod</c>).</summary>
-    public string? Kind { get; set; }
-
-    /// <summary>The name.</summary>
-    public string? Name { get; set; }
-
-    /// <summary>The namespace.</summary>
-    public string? Namespace { get; set; }
 }

@@ -11,6 +11,10 @@ public sealed class KubernetesList<T>
 
     /// <summary>The items.</summary>
     public List<T> Items { get; set; } = [];
+
+    /// <summary>Items of the wrong shape that were left out of <see cref="Items"/> when the list was read.</summary>
+    [JsonIgnore]
+    internal List<PoisonObject> Skipped { get; } = [];
 }
 
 /// <summary>A watch event: <c>ADDED</c>, <c>MODIFIED</c>, <c>DELETED</c>, <c>BOOKMARK</c> or <c>ERROR</c>.</summary>
@@ -26,7 +30,14 @@ public sealed class WatchEvent<T>
     /// <summary>The Status of an ERROR event (decoded separately: its object is not a <typeparamref name="T"/>).</summary>
     [JsonIgnore]
     public Status? Status { get; set; }
+
+    /// <summary>Set instead of <see cref="Object"/> when the event's object could not be decoded (wrong JSON types): what is known of it.</summary>
+    [JsonIgnore]
+    internal PoisonObject? Poison { get; set; }
 }
+
+/// <summary>An object the client could not use: its name and resourceVersion (when they could be read) and why.</summary>
+internal sealed record PoisonObject(string Name, string? ResourceVersion, string Problem);
 
 /// <summary>The well-known watch event types.</summary>
 public static class WatchEventTypes

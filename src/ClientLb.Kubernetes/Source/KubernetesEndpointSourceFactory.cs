@@ -111,9 +111,8 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
                     _resolved = true;
                     return null;
                 }
-                _api = _ownedApi = new KubernetesApiClient(config, _options.RequestTimeout, _time);
+                _api = _ownedApi = new KubernetesApiClient(config, _options.RequestTimeout, _time) { MaxEventBytes = _options.MaxEventBytes };
                 _apiServer = config.Server; // on this host's loopback (the sandbox), its pods may be too: see AllowLoopbackEndpoints
-
             }
             Log.Configured(_logger, _api.Description);
             _manager = new KubernetesWatchManager(_api, _options, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Watch"), _metrics);

@@ -27,11 +27,15 @@ internal sealed class DeploymentStrategy(long defaultGraceSeconds) : DefaultStra
         spec["replicas"] ??= 1;
         spec["revisionHistoryLimit"] ??= 10;
         spec["progressDeadlineSeconds"] ??= 600;
-        spec["strategy"] ??= new JsonObject
+        // As upstream's SetDefaults_Deployment: a missing or empty strategy is RollingUpdate 25%/25% (protobuf clients send strategy: {}).
+        var strategy = spec.Obj("strategy");
+        strategy["type"] ??= "RollingUpdate";
+        if (strategy.Str("type") == "RollingUpdate")
         {
-            ["type"] = "RollingUpdate",
-            ["rollingUpdate"] = new JsonObject { ["maxUnavailable"] = "25%", ["maxSurge"] = "25%" },
-        };
+            var rolling = strategy.Obj("rollingUpdate");
+            rolling["maxUnavailable"] ??= "25%";
+            rolling["maxSurge"] ??= "25%";
+        }
         if (spec.Node("template", "spec") is JsonObject podSpec) PodSpecRules.Default(podSpec, defaultGraceSeconds);
 
         var causes = new List<StatusCause>();

@@ -18,6 +18,7 @@ internal sealed class ApiServer : IAsyncDisposable
 {
     readonly ObjectStore _store;
     readonly ResourceHandler _resources;
+    readonly PortForward.PortForwardHandler _portForward;
     readonly X509Certificate2? _certificate;
     readonly string? _token;
     readonly ILogger _logger;
@@ -35,6 +36,7 @@ internal sealed class ApiServer : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = (ILogger?)loggerFactory?.CreateLogger("ClientLb.Sandbox.ApiServer") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate));
+        _portForward = new PortForward.PortForwardHandler(store, _logger);
     }
 
     public Uri Uri { get; private set; } = null!;
@@ -55,6 +57,7 @@ internal sealed class ApiServer : IAsyncDisposable
             });
         });
         var app = builder.Build();
+        app.UseWebSockets(); // port-forward (websocket tunnel)
         app.Run(HandleAsync);
         try
         {
@@ -136,6 +139,12 @@ internal sealed class ApiServer : IAsyncDisposable
                     : Discovery.ResourceList(apiPath.DiscoveryGroup!, apiPath.DiscoveryVersion));
                 return;
             }
+            if (apiPath is { Subresource: "portforward", Namespace: { } forwardNs, Name: { } forwardPod } && apiPath.Type == ResourceTypes.Pods)
+            {
+                await _portForward.HandleAsync(ctx, forwardNs, forwardPod);
+                return;
+            }
+            Negotiation.SelectWireFormat(ctx);
             await _resources.HandleAsync(ctx, apiPath);
         }
         catch (ApiException ex)

@@ -106,6 +106,11 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
             await HttpIo.WriteJsonAsync(ctx, 200, TableConverter.ToTable(t, result.Items, IncludeFrom(ctx), store.Time.GetUtcNow(), result.ResourceVersion, result.Continue));
             return;
         }
+        if (HttpIo.WantsProtobuf(ctx))
+        {
+            await HttpIo.WriteJsonAsync(ctx, 200, Protobuf.ProtobufLists.Build(t, result, shape == ResponseShape.PartialObjectMetadata));
+            return;
+        }
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = "application/json";
         var w = new Utf8JsonWriter(ctx.Response.BodyWriter);
@@ -228,7 +233,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
         var body = await HttpIo.ReadBodyAsync(ctx);
         if (body.Length > 0)
         {
-            var o = Json.Parse(body, "the DeleteOptions body");
+            var o = HttpIo.ParseObject(ctx, body, "the DeleteOptions body");
             if (o["gracePeriodSeconds"] is JsonValue g)
                 grace = Json.AsLong(g) is long gv ? gv : throw ApiException.BadRequest("DeleteOptions.gracePeriodSeconds must be an integer");
             uid = o.Str("preconditions", "uid");

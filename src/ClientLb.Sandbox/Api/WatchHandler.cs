@@ -39,7 +39,7 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
             throw ApiException.BadRequest("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
 
         ctx.Response.StatusCode = 200;
-        ctx.Response.ContentType = "application/json";
+        ctx.Response.ContentType = HttpIo.WantsProtobuf(ctx) ? Protobuf.KubeProtobuf.WatchMediaType : "application/json";
         ctx.Response.Headers.CacheControl = "no-cache, private";
 
         Watcher watcher;
@@ -122,6 +122,11 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
                 await WriteLineAsync(ctx, e.Type, TableConverter.PartialMetadata(e.Object!));
                 break;
             default:
+                if (HttpIo.WantsProtobuf(ctx))
+                {
+                    await WriteLineAsync(ctx, e.Type, e.Object!.ToMutable());
+                    break;
+                }
                 var prefix = Encoding.UTF8.GetBytes($"{{\"type\":\"{e.Type}\",\"object\":");
                 await ctx.Response.Body.WriteAsync(prefix, ctx.RequestAborted);
                 await ctx.Response.Body.WriteAsync(e.Object!.Utf8, ctx.RequestAborted);
@@ -140,6 +145,12 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
 
     static async Task WriteLineAsync(HttpContext ctx, string type, JsonNode obj)
     {
+        if (HttpIo.WantsProtobuf(ctx) && obj is JsonObject o)
+        {
+            await ctx.Response.Body.WriteAsync(Protobuf.KubeProtobuf.EncodeWatchFrame(type, o), ctx.RequestAborted);
+            await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+            return;
+        }
         var line = new JsonObject { ["type"] = type, ["object"] = obj };
         await ctx.Response.Body.WriteAsync(Json.ToUtf8(line), ctx.RequestAborted);
         await ctx.Response.Body.WriteAsync(Newline, ctx.RequestAborted);

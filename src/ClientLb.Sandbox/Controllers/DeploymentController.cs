@@ -96,7 +96,9 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger) : 
         var status = value ? "True" : "False";
         var previous = (oldStatus?["conditions"] as JsonArray)?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == type);
         var since = previous is not null && previous.Str("status") == status ? previous.Str("lastTransitionTime") ?? now : now;
-        return new JsonObject { ["type"] = type, ["status"] = status, ["lastTransitionTime"] = since, ["reason"] = reason, ["message"] = message };
+        var condition = new JsonObject { ["type"] = type, ["status"] = status, ["lastTransitionTime"] = since, ["reason"] = reason };
+        if (message.Length > 0) condition["message"] = message; // omitempty, as the API server writes it
+        return condition;
     }
 
     static JsonObject NewPod(StoredObject d, JsonElement template, string hash)

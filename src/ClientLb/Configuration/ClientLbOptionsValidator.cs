@@ -108,6 +108,11 @@ internal sealed class ClientLbOptionsValidator(IEnumerable<ILoadBalancingPolicy>
         {
             failures.Add($"{path}:Health:SlowStartWindow ({health.SlowStartWindow}): must be zero (off) or positive");
         }
+        if (health.ProbeInterval < TimeSpan.Zero)
+        {
+            failures.Add($"{path}:Health:ProbeInterval ({health.ProbeInterval}): must be zero (off) or positive");
+        }
+        Positive(failures, path + ":Health:ProbeTimeout", health.ProbeTimeout);
 
         RetryBudgetOptions budget = service.RetryBudget;
         if (budget.Ratio is < 0 or > 10 || double.IsNaN(budget.Ratio))

@@ -56,6 +56,9 @@ internal static partial class Log
     [LoggerMessage(17, LogLevel.Warning, "Service {Service}: stopping source {Source} failed")]
     public static partial void SourceDisposeFailed(ILogger logger, string service, string source, Exception error);
 
-    [LoggerMessage(18, LogLevel.Warning, "Service {Service}: source {Source} dropped the record {Record}: {Reason}; the rest of the service is served")]
+    [LoggerMessage(18, LogLevel.Debug, "Service {Service}: probe of ejected endpoint {Endpoint} failed: {Reason}")]
+    public static partial void ProbeFailed(ILogger logger, string service, string endpoint, string reason);
+
+    [LoggerMessage(19, LogLevel.Warning, "Service {Service}: source {Source} dropped the record {Record}: {Reason}; the rest of the service is served")]
     public static partial void RecordDropped(ILogger logger, string service, string source, string record, string reason);
 }

@@ -88,22 +88,27 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
             Activity? span = BeginAttempt(balancer, request, original, endpoint, 0);
             try
             {
-                HttpResponseMessage response = await endpoint.GetOrCreateTransport(_createTransport).Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                HttpResponseMessage response = await Send(endpoint, request, cancellationToken).ConfigureAwait(false);
                 EndAttempt(balancer, endpoint, start, span, response, null);
-                if (_retry is null || !IsRetryable(balancer, request, response, null, out reason))
+                if (_retry is null || !IsRetryable(balancer, endpoint, request, response, null, cancellationToken, out reason))
                 {
                     return response;
                 }
                 outcome = Outcome.FromResult(response);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (AttemptFailure.Classify(ex, cancellationToken) != AttemptFailureKind.CallerCancelled)
             {
-                EndAttempt(balancer, endpoint, start, span, null, ex);
-                if (_retry is null || !IsRetryable(balancer, request, null, ex, out reason))
+                Exception failure = AttemptFailure.Describe(ex, endpoint);
+                EndAttempt(balancer, endpoint, start, span, null, failure);
+                if (_retry is null || !IsRetryable(balancer, endpoint, request, null, failure, cancellationToken, out reason))
                 {
-                    throw;
+                    if (ReferenceEquals(failure, ex))
+                    {
+                        throw;
+                    }
+                    throw failure;
                 }
-                outcome = Outcome.FromException<HttpResponseMessage>(ex);
+                outcome = Outcome.FromException<HttpResponseMessage>(failure);
             }
             finally
             {
@@ -178,12 +183,18 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         return ClientLbActivity.Source.HasListeners() ? StartAttemptActivity(endpoint, attempt) : null;
     }
 
+    // One attempt over the endpoint's pool; while it has no connection, the wait for one is bounded by the pool's connect
+    // timeout for this request too (the pool times out only the request that started the connect).
+    private Task<HttpResponseMessage> Send(BalancedEndpoint endpoint, HttpRequestMessage request, CancellationToken cancellationToken) =>
+        endpoint.GetOrCreateTransport(_createTransport).SendAsync(request, Timeout.InfiniteTimeSpan, _timeProvider, cancellationToken);
+
+    // Never called with the caller's own cancellation: that says nothing about the endpoint.
     private void EndAttempt(ServiceBalancer balancer, BalancedEndpoint endpoint, long start, Activity? span, HttpResponseMessage? response, Exception? error)
     {
         balancer.OnAttemptEnd(endpoint, start, response, error);
         if (error is not null)
         {
-            _registry.Metrics.Failed(endpoint, error is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } ? "connection_error" : "transport_error");
+            _registry.Metrics.Failed(endpoint, AttemptFailure.Classify(error, CancellationToken.None) == AttemptFailureKind.NotSent ? "connection_error" : "transport_error");
             span?.SetStatus(ActivityStatusCode.Error, error.Message);
         }
         else if ((int)response!.StatusCode >= 500)
@@ -192,10 +203,11 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         }
     }
 
-    private static bool IsRetryable(ServiceBalancer balancer, HttpRequestMessage request, HttpResponseMessage? response, Exception? error, out string reason)
+    private static bool IsRetryable(ServiceBalancer balancer, BalancedEndpoint? failed, HttpRequestMessage request, HttpResponseMessage? response, Exception? error,
+        CancellationToken callerToken, out string reason)
     {
         reason = "";
-        return error is not OperationCanceledException && balancer.EligibleCount > 1 && RetryClassifier.IsRetryable(response, error, request, out reason);
+        return (failed is null ? balancer.EligibleCount > 1 : balancer.HasOtherEndpoint(failed)) && RetryClassifier.IsRetryable(response, error, request, callerToken, out reason);
     }
 
     // One further attempt (a retry or a hedge) on a picked endpoint, as an outcome for Polly. The first attempt is
@@ -206,17 +218,19 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         Activity? span = BeginAttempt(balancer, message, original, endpoint, attempt);
         try
         {
-            HttpResponseMessage response = await endpoint.GetOrCreateTransport(_createTransport).Invoker.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            HttpResponseMessage response = await Send(endpoint, message, cancellationToken).ConfigureAwait(false);
             EndAttempt(balancer, endpoint, start, span, response, null);
             return Outcome.FromResult(response);
         }
         catch (Exception ex)
         {
-            if (ex is not OperationCanceledException)
+            if (AttemptFailure.Classify(ex, cancellationToken) == AttemptFailureKind.CallerCancelled)
             {
-                EndAttempt(balancer, endpoint, start, span, null, ex);
+                return Outcome.FromException<HttpResponseMessage>(ex);
             }
-            return Outcome.FromException<HttpResponseMessage>(ex);
+            Exception failure = AttemptFailure.Describe(ex, endpoint);
+            EndAttempt(balancer, endpoint, start, span, null, failure);
+            return Outcome.FromException<HttpResponseMessage>(failure);
         }
         finally
         {
@@ -275,7 +289,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
     // unless no attempt is left (Polly asks about the last outcome too, and a token must not be spent on it).
     private static bool ShouldRetry(ResilienceContext context, Outcome<HttpResponseMessage> outcome) =>
         context.Properties.TryGetValue(StateKey, out RetryState? state) &&
-        (state.Attempt == 0 || (state.Attempt < state.Handler._maxRetryAttempts && IsRetryable(state.Balancer, state.Request, outcome.Result, outcome.Exception, out string reason) &&
+        (state.Attempt == 0 || (state.Attempt < state.Handler._maxRetryAttempts && IsRetryable(state.Balancer, state.Last, state.Request, outcome.Result, outcome.Exception, context.CancellationToken, out string reason) &&
                                 state.Handler.TryWithdraw(state.Balancer, state.Last, reason)));
 
     private ValueTask OnRetry(OnRetryArguments<HttpResponseMessage> args)
@@ -284,7 +298,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
         args.Outcome.Result?.Dispose();
         if (args.Context.Properties.TryGetValue(StateKey, out RetryState? state))
         {
-            RetryClassifier.IsRetryable(args.Outcome.Result, args.Outcome.Exception, state.Request, out string reason);
+            RetryClassifier.IsRetryable(args.Outcome.Result, args.Outcome.Exception, state.Request, args.Context.CancellationToken, out string reason);
             _registry.Metrics.Retried(state.Balancer.Service.Id);
             Log.Retrying(_logger, state.Balancer.Service.Id, args.AttemptNumber, state.Last.Endpoint.Authority, reason);
         }
@@ -343,7 +357,7 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
                 Delay = options.Delay,
                 ShouldHandle = static args => new ValueTask<bool>(
                     args.Context.Properties.TryGetValue(HedgeKey, out HedgeState? state) &&
-                    IsRetryable(state.Balancer, state.Request, args.Outcome.Result, args.Outcome.Exception, out _)),
+                    IsRetryable(state.Balancer, state.Last, state.Request, args.Outcome.Result, args.Outcome.Exception, args.Context.CancellationToken, out _)),
                 ActionGenerator = static args =>
                 {
                     // Every hedge is extra load: it is paid from the same budget as retries.

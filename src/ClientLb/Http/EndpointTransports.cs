@@ -11,11 +11,13 @@ namespace ClientLb.Http;
 public sealed class EndpointTransports
 {
     private readonly Func<Endpoint, EndpointTransport> _create;
+    private readonly TimeProvider _time;
 
     /// <summary>Creates the accessor; <paramref name="configure"/> adjusts each pool created through it (as <see cref="ClientLbOptions.ConfigureTransport"/>).</summary>
-    public EndpointTransports(Action<SocketsHttpHandler>? configure)
+    public EndpointTransports(Action<SocketsHttpHandler>? configure, TimeProvider? timeProvider = null)
     {
         _create = endpoint => new EndpointTransport(endpoint, configure);
+        _time = timeProvider ?? TimeProvider.System;
     }
 
     /// <summary>
@@ -27,5 +29,17 @@ public sealed class EndpointTransports
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         return endpoint.GetOrCreateTransport(_create).Invoker;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> over <paramref name="endpoint"/>'s connections. While the endpoint has no open
+    /// connection, the wait for one is bounded by <paramref name="connectBound"/> (at most the pool's connect timeout): past
+    /// it the send fails with a <see cref="HttpRequestError.ConnectionError"/>, nothing sent.
+    /// </summary>
+    public Task<HttpResponseMessage> SendAsync(BalancedEndpoint endpoint, HttpRequestMessage request, TimeSpan connectBound, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        EndpointTransport transport = endpoint.GetOrCreateTransport(_create);
+        return transport.SendAsync(request, transport.BoundConnect(connectBound), _time, cancellationToken);
     }
 }

@@ -1,4 +1,4 @@
-using System.Net;
+using ClientLb.LoadBalancing;
 
 namespace ClientLb.Http;
 
@@ -10,20 +10,24 @@ internal static class RetryClassifier
     /// of 502/503/504, or a transport error once the request may have been sent, only idempotent requests
     /// whose body can be sent again are retried.
     /// </summary>
-    public static bool IsRetryable(HttpResponseMessage? response, Exception? exception, HttpRequestMessage request, out string reason)
+    /// <remarks>
+    /// A connect that timed out is a connection that could not be made; a cancellation is the caller's only when
+    /// <paramref name="callerToken"/> fired (<see cref="AttemptFailure.Classify"/>).
+    /// </remarks>
+    public static bool IsRetryable(HttpResponseMessage? response, Exception? exception, HttpRequestMessage request, CancellationToken callerToken, out string reason)
     {
-        switch (exception)
+        if (exception is null)
         {
-            case null:
-                int status = (int)response!.StatusCode;
-                reason = status switch { 502 => "status_502", 503 => "status_503", 504 => "status_504", _ => "" };
-                return reason.Length > 0 && MaySendAgain(request);
-            case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }:
-            case ObjectDisposedException:
-                // ObjectDisposedException: the endpoint left the service and its pool closed under a racing pick.
+            int status = (int)response!.StatusCode;
+            reason = status switch { 502 => "status_502", 503 => "status_503", 504 => "status_504", _ => "" };
+            return reason.Length > 0 && MaySendAgain(request);
+        }
+        switch (AttemptFailure.Classify(exception, callerToken))
+        {
+            case AttemptFailureKind.NotSent:
                 reason = "connection_error";
                 return true;
-            case HttpRequestException:
+            case AttemptFailureKind.Transport when exception is HttpRequestException or IOException:
                 reason = "transport_error";
                 return MaySendAgain(request);
             default:

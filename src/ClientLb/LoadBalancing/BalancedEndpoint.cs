@@ -26,6 +26,7 @@ public sealed partial class BalancedEndpoint
     private long _ejectedUntil;
     private long _warmStart;
     private long _warmEnd;
+    private int _probing;
 
     internal BalancedEndpoint(Endpoint endpoint, string serviceId)
     {
@@ -176,6 +177,11 @@ public sealed partial class BalancedEndpoint
     }
 
     internal void EndWarming() => Volatile.Write(ref _warmEnd, 0);
+
+    /// <summary>Claims the endpoint's one probe loop; false when one runs already.</summary>
+    internal bool TryStartProbing() => Interlocked.Exchange(ref _probing, 1) == 0;
+
+    internal void StopProbing() => Volatile.Write(ref _probing, 0);
 
     /// <summary>Counts a request as started; pair with <see cref="OnRequestEnd"/>.</summary>
     public void OnRequestStart() => Interlocked.Increment(ref _outstanding);

@@ -9,6 +9,7 @@ public sealed partial class ServiceBalancer
     // gRPC's HTTP mapping turns 503 into UNAVAILABLE; the stand-in carries a protocol-level "unavailable" answer into the
     // same consecutive-5xx accounting as a real 503. Only its status code is read.
     private static readonly HttpResponseMessage UnavailableStandIn = new(HttpStatusCode.ServiceUnavailable);
+    private static readonly HttpResponseMessage OkStandIn = new(HttpStatusCode.OK);
 
     /// <summary>
     /// Starts an attempt on <paramref name="endpoint"/> (just picked) for a caller that sends the request itself: ends
@@ -39,6 +40,29 @@ public sealed partial class ServiceBalancer
             throw new ArgumentException("An attempt ends with a response or an error.", nameof(response));
         }
         OnAttemptEnd(endpoint, start, unavailable && error is null && (int)response!.StatusCode < 500 ? UnavailableStandIn : response, error);
+    }
+
+    /// <summary>
+    /// Records the outcome of a call an integration tracks itself (a grpc-dotnet subchannel's call tracker): a success
+    /// (<paramref name="error"/> null) ends runs of failures and, with a <paramref name="start"/> timestamp (negative when
+    /// not timed), feeds latency; an error counts against the endpoint like a failed connection. Never pass the caller's own
+    /// cancellation.
+    /// </summary>
+    public void EndCall(BalancedEndpoint endpoint, long start, Exception? error)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        OnAttemptEnd(endpoint, start, error is null ? OkStandIn : null, error);
+    }
+
+    /// <summary>
+    /// A picker of <paramref name="policy"/> over <paramref name="endpoints"/> (never empty) with this service's options,
+    /// clock and policy state: for integrations that pick among a subset themselves (grpc-dotnet's ready subchannels).
+    /// </summary>
+    public EndpointPicker CreatePicker(ILoadBalancingPolicy policy, IReadOnlyList<BalancedEndpoint> endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(endpoints);
+        return policy.CreatePicker(endpoints, _context);
     }
 
     /// <summary>

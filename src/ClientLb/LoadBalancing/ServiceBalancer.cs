@@ -23,6 +23,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private readonly TimeProvider _timeProvider;
     private readonly PolicyContext _context;
     private EndpointPicker _picker;
+    private TaskCompletionSource _pickerChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _ready;
     // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place.
     private readonly TaskCompletionSource _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -88,6 +89,22 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
 
     /// <summary>The current picker.</summary>
     public EndpointPicker Picker => Volatile.Read(ref _picker);
+
+    /// <summary>
+    /// Whether the current picker has an endpoint other than <paramref name="failed"/> (which may have just been ejected
+    /// by its own failure): whether a retry has somewhere else to go.
+    /// </summary>
+    public bool HasOtherEndpoint(BalancedEndpoint failed)
+    {
+        IReadOnlyList<BalancedEndpoint> endpoints = Picker.Endpoints;
+        return endpoints.Count > 1 || (endpoints.Count == 1 && !ReferenceEquals(endpoints[0], failed));
+    }
+
+    /// <summary>
+    /// Completes when the next picker is swapped in: endpoints came or went, one was ejected or returned. A caller that
+    /// waits for an endpoint (gRPC wait-for-ready) takes this before it picks, then waits on it.
+    /// </summary>
+    public Task PickerChanged => Volatile.Read(ref _pickerChanged).Task;
 
     /// <summary>How many endpoints the current picker chooses from (eligible, healthy and local enough).</summary>
     public int EligibleCount => Picker.Endpoints.Count;
@@ -194,13 +211,14 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     {
         long now = _timeProvider.GetTimestamp();
         HealthSettings health = Volatile.Read(ref _health);
-        if (response is not null)
+        if (response is not null && start >= 0)
         {
             // Only answers carry latency: a refused connection fails fast and must not look like a fast endpoint.
             endpoint.RecordLatency(now, now - start, health.DecayTicks);
             _metrics?.AttemptDuration(endpoint, (double)(now - start) / _timeProvider.TimestampFrequency);
         }
-        if (!health.Enabled || error is OperationCanceledException or ObjectDisposedException)
+        // The caller's own cancellation never gets here (see AttemptFailure); a closed pool means the endpoint left.
+        if (!health.Enabled || error is ObjectDisposedException)
         {
             return;
         }
@@ -255,6 +273,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             Log.EndpointEjected(_logger, Service.Id, endpoint.Endpoint.Authority, reason, duration, endpoint.Ejections);
             _metrics?.Ejected(endpoint, reason);
             BuildPicker(now);
+            StartProbing(endpoint, health, reason);
         }
     }
 
@@ -360,7 +379,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             if (status.LastError is Exception initial)
             {
                 Log.SourceFailedInitially(_logger, Service.Id, Source.Description, initial);
-                Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description,
+                Publish(new FailingPicker(new NoEndpointsException(Service, Source.Description,
                     "the source failed before its first answer: " + initial.Message, initial)));
                 _firstPickerBuilt.TrySetResult();
             }
@@ -383,7 +402,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             Log.PolicyInvalid(_logger, Service.Id, ex);
             if (_policy is null)
             {
-                Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
+                Publish(new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
                 _firstPickerBuilt.TrySetResult();
                 return;
             }
@@ -499,7 +518,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         BalancedEndpoint[] eligible = _eligible;
         if (eligible.Length == 0 || _policy is null)
         {
-            Volatile.Write(ref _picker, new FailingPicker(new NoEndpointsException(Service, Source.Description, EmptyReason)));
+            Publish(new FailingPicker(new NoEndpointsException(Service, Source.Description, EmptyReason)));
             Volatile.Write(ref _deadline, long.MaxValue);
             return;
         }
@@ -582,8 +601,15 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             picker = new SlowStartPicker(picker, _timeProvider);
         }
-        Volatile.Write(ref _picker, picker);
+        Publish(picker);
         Volatile.Write(ref _deadline, deadline);
+    }
+
+    // Under _rebuildGate (or in the constructor): swaps the picker in and wakes whoever waits for a change.
+    private void Publish(EndpointPicker picker)
+    {
+        Volatile.Write(ref _picker, picker);
+        Interlocked.Exchange(ref _pickerChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     /// <summary>
@@ -614,7 +640,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
 
     /// <summary>Passive-health and latency parameters in timestamp ticks, computed once per rebuild.</summary>
     private sealed record HealthSettings(bool Enabled, int ConnectionFailures, int ServerErrors, double BaseEjectionTicks, double MaxEjectionTicks,
-        double MaxEjectedShare, double PanicThreshold, long SlowStartTicks, double DecayTicks)
+        double MaxEjectedShare, double PanicThreshold, long SlowStartTicks, double DecayTicks, TimeSpan ProbeInterval, TimeSpan ProbeTimeout)
     {
         public static HealthSettings From(ServiceOptions options, TimeProvider time)
         {
@@ -622,7 +648,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             double f = time.TimestampFrequency;
             return new HealthSettings(h.Enabled, h.ConsecutiveConnectionFailures, h.ConsecutiveServerErrors, h.BaseEjectionTime.TotalSeconds * f,
                 h.MaxEjectionTime.TotalSeconds * f, h.MaxEjectedShare, h.PanicThreshold, (long)(h.SlowStartWindow.TotalSeconds * f),
-                options.PeakEwma.DecayTime.TotalSeconds * f);
+                options.PeakEwma.DecayTime.TotalSeconds * f, h.ProbeInterval, h.ProbeTimeout);
         }
     }
 }

@@ -7,20 +7,31 @@ using ClientLb.Agent.Tests.Netns;
 namespace ClientLb.Agent.Tests.Host;
 
 /// <summary>
-/// <c>dotnet ClientLb.Agent.Tests.dll agent-bench [services]</c>: the agent's load test, run as root in two namespaces it
-/// creates and deletes (client 10.232.0.1, backend 10.232.0.2, no route out). Measures cold sync, one service added, one
-/// endpoint changed and a restart at N services (default 10,000 x 2 endpoints), the same operations for a kube-proxy
-/// style iptables layout (KUBE-SERVICES, one rule per service, iptables-restore) and first-packet latency (TCP connect
-/// through the VIP) at 10, 1,000, 10,000 and 30,000 services for both. Prints Markdown.
+/// <c>dotnet ClientLb.Agent.Tests.dll agent-bench [services] [endpoints-per-service] [--no-iptables] [--no-latency]</c>:
+/// the agent's load test, run as root in two namespaces it creates and deletes (client 10.232.0.1, backend 10.232.0.2, no
+/// route out). Measures cold sync, one service added, one endpoint changed and a restart at N services x E endpoints
+/// (default 10,000 x 2), the same operations for a kube-proxy style iptables layout (KUBE-SERVICES, one rule per service,
+/// iptables-restore) and first-packet latency (TCP connect through the VIP) at 10, 1,000, 10,000 and 30,000 services for
+/// both. The cold sync and the restart each run in a process of their own (<c>agent-bench-phase</c>), which reports its
+/// resident memory (VmRSS after the sync, VmHWM its peak). Prints Markdown.
 /// </summary>
 public static class AgentBench
 {
     private const string Backend = "10.232.0.2";
     private const int Repeats = 21;
+    private const int WarmUp = 5;
 
     public static int Run(string[] args)
     {
-        int count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000;
+        string[] numbers = [.. args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal))];
+        int count = numbers.Length > 0 ? int.Parse(numbers[0], CultureInfo.InvariantCulture) : 10_000;
+        int perService = numbers.Length > 1 ? int.Parse(numbers[1], CultureInfo.InvariantCulture) : 2;
+        if (count < 2 || perService is < 1 or > MaxEndpoints)
+        {
+            Console.Error.WriteLine($"agent-bench: services must be at least 2 and endpoints per service 1-{MaxEndpoints}");
+            return 2;
+        }
+        bool iptables = !args.Contains("--no-iptables"), latency = !args.Contains("--no-latency");
         string id = Convert.ToHexString(BitConverter.GetBytes(Random.Shared.Next()))[..6].ToLowerInvariant();
         string client = $"clbb{id}-c", backend = $"clbb{id}-b";
         Process? server = null;
@@ -42,15 +53,20 @@ public static class AgentBench
             Thread.Sleep(500);
 
             var report = new StringBuilder();
-            report.AppendLine(CultureInfo.InvariantCulture, $"| operation at {count:N0} services x 2 endpoints | clientlb nftables (libnftables) | kube-proxy-style iptables-restore |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| operation at {count:N0} services x {perService} endpoints | clientlb nftables (libnftables) | kube-proxy-style iptables-restore |");
             report.AppendLine("|---|---|---|");
-            (string Cold, string Add, string Change, string Restart) nft = Nftables(client, count);
-            (string Cold, string Add, string Change, string Restart) ipt = Iptables(client, count);
+            (string Cold, string Add, string Change, string Restart) nft = Nftables(client, count, perService);
+            (string Cold, string Add, string Change, string Restart) ipt = iptables ? Iptables(client, count, perService) : ("not run", "not run", "not run", "not run");
             report.AppendLine(CultureInfo.InvariantCulture, $"| cold sync | {nft.Cold} | {ipt.Cold} |");
             report.AppendLine(CultureInfo.InvariantCulture, $"| add one service (median / max of {Repeats}) | {nft.Add} | {ipt.Add} |");
             report.AppendLine(CultureInfo.InvariantCulture, $"| one endpoint change (median / max of {Repeats}) | {nft.Change} | {ipt.Change} |");
-            report.AppendLine(CultureInfo.InvariantCulture, $"| restart (new process state, same services) | {nft.Restart} | {ipt.Restart} |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| restart (new process, same services) | {nft.Restart} | {ipt.Restart} |");
             report.AppendLine();
+            if (!latency)
+            {
+                Console.WriteLine(report);
+                return 0;
+            }
             report.AppendLine("| services | first-packet latency nftables (median / p99 of 300 connects) | iptables |");
             report.AppendLine("|---|---|---|");
             foreach (int n in (int[])[10, 1_000, 10_000, 30_000])
@@ -73,13 +89,23 @@ public static class AgentBench
 
     private static string Vip(int i) => $"10.{96 + i / 65536}.{i / 256 % 256}.{i % 256}";
 
+    /// <summary>Endpoint addresses 10.112.x.y to 10.(112 + E).x.y stay clear of the VIPs (10.96.0.0/12).</summary>
+    private const int MaxEndpoints = 64;
+
     private static string Ep(int i, int which) => $"10.{112 + which}.{i / 256 % 256}.{i % 256}";
 
-    /// <summary>Service <paramref name="i"/>; the last one of a set is the measured one and points at the real backend.</summary>
-    private static ServiceState Service(int i, bool real = false, int variant = 0) =>
-        Services.Tcp($"svc{i}", Vip(i), 80, 8080, real ? [Backend] : [Ep(i, 0), Ep(i, 1 + variant % 2)]);
+    /// <summary>
+    /// Service <paramref name="i"/> with <paramref name="perService"/> endpoints; a <paramref name="variant"/> swaps the
+    /// last one for another address (one endpoint change). The last service of a set points at the real backend.
+    /// </summary>
+    private static ServiceState Service(int i, int perService, bool real = false, int variant = 0) =>
+        Services.Tcp($"svc{i}", Vip(i), 80, 8080, real ? [Backend] : Endpoints(i, perService, variant));
 
-    private static List<ServiceState> ServiceSet(int count) => [.. Enumerable.Range(1, count).Select(i => Service(i, real: i == count))];
+    private static string[] Endpoints(int i, int perService, int variant) =>
+        [.. Enumerable.Range(0, perService - 1).Select(k => Ep(i, k)), Ep(i, perService - 1 + variant % 2)];
+
+    private static List<ServiceState> ServiceSet(int count, int perService) =>
+        [.. Enumerable.Range(1, count).Select(i => Service(i, perService, real: i == count))];
 
     private static string Ms(TimeSpan t) => t.TotalMilliseconds.ToString(t.TotalMilliseconds < 10 ? "F2" : "F0", CultureInfo.InvariantCulture) + " ms";
 
@@ -89,58 +115,142 @@ public static class AgentBench
         return $"{Ms(samples[samples.Count / 2])} / {Ms(samples[^1])}";
     }
 
-    private static (string, string, string, string) Nftables(string ns, int count)
+    /// <summary>
+    /// The process's CPU time (user + system, all threads; getrusage is exact to the scheduler's accounting). On a machine
+    /// shared with other builds, wall time stretches with the load; the CPU an operation costs does not.
+    /// </summary>
+    private static TimeSpan Cpu()
     {
-        var options = new NftablesAgentOptions { Mode = AgentMode.Sidecar, NetworkNamespace = ns, ConntrackCleanup = false };
-        List<ServiceState> services = ServiceSet(count);
-        string cold, add, change, restart;
-        using (var agent = new NftablesAgent(options))
+        if (GetRusage(0, out Rusage usage) != 0)
         {
-            SyncResult first = agent.SyncAsync(services).GetAwaiter().GetResult();
-            cold = $"{Ms(first.Duration)} (kernel {Ms(first.KernelDuration)}; {first.Transactions} transactions, {first.ElementsAdded:N0} elements)";
+            throw new InvalidOperationException("getrusage failed");
+        }
+        return TimeSpan.FromMicroseconds(usage.UserSeconds * 1e6 + usage.UserMicroseconds + usage.SystemSeconds * 1e6 + usage.SystemMicroseconds);
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct Rusage
+    {
+        public long UserSeconds;
+        public long UserMicroseconds;
+        public long SystemSeconds;
+        public long SystemMicroseconds;
+        [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.ByValArray, SizeConst = 14)]
+        public long[] Rest;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage", SetLastError = true)]
+    private static extern int GetRusage(int who, out Rusage usage);
+
+    private static NftablesAgentOptions Options(string ns) =>
+        new() { Mode = AgentMode.Sidecar, NetworkNamespace = ns, ConntrackCleanup = false };
+
+    private static (string, string, string, string) Nftables(string ns, int count, int perService)
+    {
+        // Cold sync and restart each in a fresh process, so its resident memory is the agent's own.
+        string cold = Phase("cold", ns, count, perService);
+        string restart = Phase("restart", ns, count, perService);
+        List<ServiceState> services = ServiceSet(count, perService);
+        string add, change;
+        using (var agent = new NftablesAgent(Options(ns)))
+        {
+            agent.SyncAsync(services).GetAwaiter().GetResult();
+            // Warm up (JIT tiers, first-use paths) on other services, so the samples are the steady-state cost.
+            for (int w = 0; w < WarmUp; w++)
+            {
+                agent.ApplyAsync([Service(count + 200 + w, perService)], []).GetAwaiter().GetResult();
+                agent.ApplyAsync([Service(count / 3, perService, variant: w + 1)], []).GetAwaiter().GetResult();
+            }
             var adds = new List<TimeSpan>();
+            TimeSpan cpu = Cpu();
             for (int r = 0; r < Repeats; r++)
             {
                 var watch = Stopwatch.StartNew();
-                agent.ApplyAsync([Service(count + 1 + r)], []).GetAwaiter().GetResult();
+                agent.ApplyAsync([Service(count + 1 + r, perService)], []).GetAwaiter().GetResult();
                 adds.Add(watch.Elapsed);
             }
+            TimeSpan addCpu = (Cpu() - cpu) / Repeats;
             var changes = new List<TimeSpan>();
+            cpu = Cpu();
             for (int r = 0; r < Repeats; r++)
             {
                 var watch = Stopwatch.StartNew();
-                agent.ApplyAsync([Service(count / 2, variant: r + 1)], []).GetAwaiter().GetResult();
+                agent.ApplyAsync([Service(count / 2, perService, variant: r + 1)], []).GetAwaiter().GetResult();
                 changes.Add(watch.Elapsed);
             }
-            List<ServiceState> current = [.. services, .. Enumerable.Range(0, Repeats).Select(r => Service(count + 1 + r))];
-            current[count / 2 - 1] = Service(count / 2, variant: Repeats);
+            TimeSpan changeCpu = (Cpu() - cpu) / Repeats;
+            List<ServiceState> current = [.. services, .. Enumerable.Range(0, Repeats).Select(r => Service(count + 1 + r, perService))];
+            current.AddRange(Enumerable.Range(0, WarmUp).Select(w => Service(count + 200 + w, perService)));
+            current[count / 2 - 1] = Service(count / 2, perService, variant: Repeats);
+            current[count / 3 - 1] = Service(count / 3, perService, variant: WarmUp);
             agent.SyncAsync(current).GetAwaiter().GetResult();
-            List<ServiceState> plusOne = [.. current, Service(count + 100)];
+            List<ServiceState> plusOne = [.. current, Service(count + 100, perService)];
             var fullSync = Stopwatch.StartNew();
             agent.SyncAsync(plusOne).GetAwaiter().GetResult();
-            add = MedianMax(adds) + $"; via a full SyncAsync of {plusOne.Count:N0}: {Ms(fullSync.Elapsed)}";
-            change = MedianMax(changes);
-        }
-        using (var agent = new NftablesAgent(options))
-        {
-            var watch = Stopwatch.StartNew();
-            SyncResult again = agent.SyncAsync(services).GetAwaiter().GetResult();
-            restart = $"{Ms(watch.Elapsed)} (kernel {Ms(again.KernelDuration)}; read once, +{again.ElementsAdded:N0}/-{again.ElementsDeleted:N0} elements, {again.Transactions} transaction)";
+            add = MedianMax(adds) + $" (CPU {Ms(addCpu)} each); via a full SyncAsync of {plusOne.Count:N0}: {Ms(fullSync.Elapsed)}";
+            change = MedianMax(changes) + $" (CPU {Ms(changeCpu)} each)";
             agent.CleanupAsync().GetAwaiter().GetResult();
         }
         return (cold, add, change, restart);
     }
 
-    private static (string, string, string, string) Iptables(string ns, int count)
+    /// <summary>Runs one phase (<c>cold</c>: clean up, then sync; <c>restart</c>: sync over what is programmed) in a child process.</summary>
+    private static string Phase(string phase, string ns, int count, int perService)
+    {
+        string self = typeof(AgentBench).Assembly.Location;
+        (int code, string output, string error) = Shell.Run("dotnet",
+            [self, "agent-bench-phase", phase, ns, count.ToString(CultureInfo.InvariantCulture), perService.ToString(CultureInfo.InvariantCulture)],
+            TimeSpan.FromMinutes(20));
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"agent-bench-phase {phase} failed: {error}");
+        }
+        return output.Trim();
+    }
+
+    /// <summary><c>agent-bench-phase cold|restart NETNS SERVICES ENDPOINTS</c>: one sync in this process, then its memory.</summary>
+    public static int RunPhase(string[] args)
+    {
+        string phase = args[1], ns = args[2];
+        int count = int.Parse(args[3], CultureInfo.InvariantCulture), perService = int.Parse(args[4], CultureInfo.InvariantCulture);
+        List<ServiceState> services = ServiceSet(count, perService);
+        using var agent = new NftablesAgent(Options(ns));
+        if (phase == "cold")
+        {
+            agent.CleanupAsync().GetAwaiter().GetResult();
+        }
+        var watch = Stopwatch.StartNew();
+        TimeSpan cpu = Cpu();
+        SyncResult result = agent.SyncAsync(services).GetAwaiter().GetResult();
+        TimeSpan elapsed = watch.Elapsed;
+        cpu = Cpu() - cpu;
+        GC.Collect();
+        Console.WriteLine(phase == "cold"
+            ? $"{Ms(elapsed)}, CPU {Ms(cpu)} (kernel {Ms(result.KernelDuration)}; {result.Transactions} transactions, {result.ElementsAdded:N0} elements; {Memory()})"
+            : $"{Ms(elapsed)}, CPU {Ms(cpu)} (kernel {Ms(result.KernelDuration)}; +{result.ElementsAdded:N0}/-{result.ElementsDeleted:N0} elements, {result.Transactions} transaction; {Memory()})");
+        return 0;
+    }
+
+    /// <summary>This process's resident set now and at its peak, and the managed heap, from /proc/self/status and the GC.</summary>
+    private static string Memory()
+    {
+        string Field(string name) => File.ReadLines("/proc/self/status").First(l => l.StartsWith(name + ":", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        double Mb(string kb) => long.Parse(kb, CultureInfo.InvariantCulture) / 1024.0;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"RSS {Mb(Field("VmRSS")):F0} MB, peak {Mb(Field("VmHWM")):F0} MB, heap {GC.GetTotalMemory(false) / 1048576.0:F0} MB");
+    }
+
+    private static (string, string, string, string) Iptables(string ns, int count, int perService)
     {
         var watch = Stopwatch.StartNew();
-        Restore(ns, IptablesLayout.Full(Enumerable.Range(1, count).Select(i => IptService(i, count)).ToList()), noflush: false);
+        Restore(ns, IptablesLayout.Full(Enumerable.Range(1, count).Select(i => IptService(i, count, perService)).ToList()), noflush: false);
         string cold = Ms(watch.Elapsed);
-        var all = Enumerable.Range(1, count).Select(i => IptService(i, count)).ToList();
+        var all = Enumerable.Range(1, count).Select(i => IptService(i, count, perService)).ToList();
         var adds = new List<TimeSpan>();
         for (int r = 0; r < Repeats; r++)
         {
-            var added = IptService(count + 1 + r, count);
+            var added = IptService(count + 1 + r, count, perService);
             all.Add(added);
             watch.Restart();
             Restore(ns, IptablesLayout.Partial(all, [added]), noflush: true);
@@ -150,7 +260,7 @@ public static class AgentBench
         int changed = count / 2 - 1;
         for (int r = 0; r < Repeats; r++)
         {
-            all[changed] = all[changed] with { Endpoints = [Ep(changed + 1, 0), Ep(changed + 1, 1 + (r + 1) % 2)] };
+            all[changed] = all[changed] with { Endpoints = Endpoints(changed + 1, perService, r + 1) };
             watch.Restart();
             Restore(ns, IptablesLayout.Partial(all, [all[changed]]), noflush: true);
             changes.Add(watch.Elapsed);
@@ -163,8 +273,8 @@ public static class AgentBench
         return (cold, MedianMax(adds), MedianMax(changes), restart);
     }
 
-    private static IptablesLayout.Svc IptService(int i, int count) =>
-        new(i, Vip(i), i == count ? [Backend] : [Ep(i, 0), Ep(i, 1)]);
+    private static IptablesLayout.Svc IptService(int i, int count, int perService) =>
+        new(i, Vip(i), i == count ? [Backend] : Endpoints(i, perService, 0));
 
     private static void Restore(string ns, string input, bool noflush)
     {
@@ -193,8 +303,8 @@ public static class AgentBench
 
     private static string NftLatency(string ns, int n)
     {
-        using var agent = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, NetworkNamespace = ns, ConntrackCleanup = false });
-        agent.SyncAsync(ServiceSet(n)).GetAwaiter().GetResult();
+        using var agent = new NftablesAgent(Options(ns));
+        agent.SyncAsync(ServiceSet(n, 2)).GetAwaiter().GetResult();
         string result = Connects(ns, Vip(n));
         agent.CleanupAsync().GetAwaiter().GetResult();
         return result;
@@ -202,7 +312,7 @@ public static class AgentBench
 
     private static string IptLatency(string ns, int n)
     {
-        Restore(ns, IptablesLayout.Full(Enumerable.Range(1, n).Select(i => IptService(i, n)).ToList()), noflush: false);
+        Restore(ns, IptablesLayout.Full(Enumerable.Range(1, n).Select(i => IptService(i, n, 2)).ToList()), noflush: false);
         string result = Connects(ns, Vip(n));
         Shell.Must("ip", "netns", "exec", ns, "iptables", "-t", "nat", "-F");
         Shell.Must("ip", "netns", "exec", ns, "iptables", "-t", "nat", "-X");

@@ -15,9 +15,13 @@ public static class AgentHost
         {
             return AgentBench.Run(args);
         }
+        if (args.Length == 5 && args[0] == "agent-bench-phase" && args[1] is "cold" or "restart")
+        {
+            return AgentBench.RunPhase(args);
+        }
         if (args.Length != 3 || args[0] != "agent-host")
         {
-            Console.Error.WriteLine("usage: agent-host NETNS FILE | agent-bench [SERVICES]");
+            Console.Error.WriteLine("usage: agent-host NETNS FILE | agent-bench [SERVICES] [ENDPOINTS] [--no-iptables] [--no-latency]");
             return 2;
         }
         List<ServiceState> services = [.. File.ReadAllLines(args[2]).Where(l => l.Length > 0).Select(Parse)];

@@ -34,20 +34,20 @@ public sealed class RestartTests
             Assert.Equal(3, afterKill.Distinct().Count());
             Assert.Equal(["b1"], Traffic.Curl(_net.Client2, "http://10.96.2.11/", 3).Distinct());
 
-            // Restart while a client keeps connecting: the first sync keeps what it finds (eps is re-declared with its
-            // elements in the same transaction, see Skeleton.Keeps) and removes "old".
+            // Restart while a client keeps connecting: the layout marker matches, so the chains and maps stay as they are;
+            // "web" is found unchanged by its gen hash and "old" (gone) is read from its shard and removed.
             using Process load = StartCurlLoop(_net.Client2, "http://10.96.2.10/", seconds: 4);
             await Task.Delay(500);
             using (var agent = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, NetworkNamespace = _net.Client2 }))
             {
                 SyncResult restart = await agent.SyncAsync([Services.Tcp("web", "10.96.2.10", 80, NetnsFixture.HttpPort, AllBackends)]);
-                Assert.Equal(3, restart.ElementsAdded); // web's three eps ranges into the re-declared map; old's range went with the old map
-                Assert.Equal(0, restart.ElementsDeleted); // old's hairpin element b1 . b1 is still wanted by web
+                Assert.Equal(0, restart.ElementsAdded); // web is programmed already
+                Assert.Equal(4, restart.ElementsDeleted); // old's epx, cnt, grp and gen (sidecar mode: no hairpin entries)
                 Assert.Equal(1, restart.Transactions);
 
                 SyncResult change = await agent.SyncAsync([Services.Tcp("web", "10.96.2.10", 80, NetnsFixture.HttpPort, AllBackends[..2])]);
-                Assert.Equal(2, change.ElementsAdded);
-                Assert.Equal(4, change.ElementsDeleted);
+                Assert.Equal(2, change.ElementsAdded); // cnt 2 and the new gen (indexes 0 and 1 stay)
+                Assert.Equal(3, change.ElementsDeleted); // index 2 (b3), cnt 3 and the old gen
 
                 string loadOutput = await load.StandardOutput.ReadToEndAsync();
                 await load.WaitForExitAsync();

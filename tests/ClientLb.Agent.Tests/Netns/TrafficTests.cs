@@ -206,8 +206,10 @@ public sealed class TrafficTests : IDisposable
                 bodies = Traffic.Curl(_net.Client, "http://10.96.0.80/", 1);
             }
             Assert.Equal(["self"], bodies);
-            string counters = Shell.Must("ip", "netns", "exec", _net.Client, "nft", "list", "set", "ip", "clientlb", "hairpin");
-            Assert.Contains("10.231.0.1 . 10.231.0.1", counters);
+            // Answered without a hairpin entry: in sidecar mode DNAT to the pod's own address is local delivery, undone
+            // on the reply by conntrack, so the agent writes none (Layout.Hairpin; node mode still does).
+            string hairpin = Shell.Must("ip", "netns", "exec", _net.Client, "nft", "list", "set", "ip", "clientlb", "hairpin");
+            Assert.DoesNotContain("10.231.0.1 . 10.231.0.1", hairpin);
         }
         finally
         {

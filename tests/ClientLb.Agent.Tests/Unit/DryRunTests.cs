@@ -12,7 +12,7 @@ public sealed class DryRunTests
         await agent.SyncAsync([Services.Udp("dns", "10.96.0.40", 53, 9000, "10.231.0.11", "10.231.0.12")]);
         string text = output.ToString();
         Assert.StartsWith("# transaction\nadd table ip clientlb\n", text);
-        Assert.Contains("add element ip clientlb eps-40 { 10.96.0.40 . udp . 53 . 0-32767 : 10.231.0.11 . 9000, 10.96.0.40 . udp . 53 . 32768-65535 : 10.231.0.12 . 9000 }", text);
+        Assert.Contains("add element ip clientlb epx { 10.96.0.40 . udp . 53 . 0 : 10.231.0.11 . 9000, 10.96.0.40 . udp . 53 . 1 : 10.231.0.12 . 9000 }", text);
         Assert.DoesNotContain("add element ip clientlb noep", text);
     }
 }

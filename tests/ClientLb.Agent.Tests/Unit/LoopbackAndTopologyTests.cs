@@ -55,7 +55,7 @@ public sealed class LoopbackAndTopologyTests
         Assert.Empty(second.Rejected);
         Assert.Equal(1, runner.RouteLocalnetCalls);
         Assert.Equal(1, runner.TransactionsBeforeRouteLocalnet); // before the transaction that adds the VIP
-        Assert.Contains("127.96.0.10 . tcp . 80 . 0-65535 : 10.1.0.2 . 8080", runner.Last);
+        Assert.Contains("127.96.0.10 . tcp . 80 . 0 : 10.1.0.2 . 8080", runner.Last);
 
         await agent.ApplyAsync([Services.Tcp("web", "127.96.0.10", 80, 8080, "10.1.0.3")], []);
         Assert.Equal(1, runner.RouteLocalnetCalls); // once per agent
@@ -100,13 +100,13 @@ public sealed class LoopbackAndTopologyTests
         using var agent = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, NodeName = "node-1", Zone = "zone-a" }, runner, null);
         ServiceState service = Web("10.96.0.1", Ep("10.1.0.1", "zone-a", "node-2"), Ep("10.1.0.2", "zone-a", "node-1"), Ep("10.1.0.3", "zone-b", "node-3"));
         await agent.SyncAsync([service]);
-        Assert.Contains("10.96.0.1 . tcp . 80 . 0-65535 : 10.1.0.2 . 8080", runner.Last);
+        Assert.Contains("10.96.0.1 . tcp . 80 . 0 : 10.1.0.2 . 8080", runner.Last);
         Assert.DoesNotContain(": 10.1.0.1 . 8080", runner.Last);
         Assert.DoesNotContain(": 10.1.0.3 . 8080", runner.Last);
 
         // The node's endpoint goes: the zone's takes over.
         await agent.ApplyAsync([Web("10.96.0.1", Ep("10.1.0.1", "zone-a", "node-2"), Ep("10.1.0.3", "zone-b", "node-3"))], []);
-        Assert.Contains("10.96.0.1 . tcp . 80 . 0-65535 : 10.1.0.1 . 8080", runner.Last);
+        Assert.Contains("10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080", runner.Last);
         Assert.DoesNotContain(": 10.1.0.3 . 8080", runner.Last);
     }
 

@@ -27,7 +27,7 @@ public sealed class MetricsTests
         Assert.Contains("clientlb_agent_sync_duration_seconds_bucket{le=\"+Inf\"} 2\n", metrics);
         Assert.Contains("clientlb_agent_sync_failures_total 1\n", metrics);
         Assert.Contains("clientlb_agent_services 1\n", metrics);
-        Assert.Contains("clientlb_agent_elements 2\n", metrics);
+        Assert.Contains("clientlb_agent_elements 4\n", metrics); // epx, cnt, grp, gen (sidecar: no hairpin)
         Assert.Contains("clientlb_agent_rejected_services 1\n", metrics);
         Assert.Contains("# TYPE clientlb_agent_elements gauge\n", metrics);
     }

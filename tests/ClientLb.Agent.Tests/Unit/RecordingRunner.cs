@@ -9,6 +9,11 @@ internal sealed class RecordingRunner : INftablesRunner
 
     public Dictionary<string, string> Listings { get; } = [];
 
+    /// <summary>Per-set listings by "family name" ("ip gen"; "ip" + " " alone for the terse declarations), and what was asked.</summary>
+    public Dictionary<string, string> SetListings { get; } = [];
+
+    public List<string> SetLists { get; } = [];
+
     public Func<string, bool>? FailWhen { get; set; }
 
     public int Lists { get; private set; }
@@ -30,6 +35,16 @@ internal sealed class RecordingRunner : INftablesRunner
         Lists++;
         return Task.FromResult(Listings.GetValueOrDefault(family));
     }
+
+    public Task<string?> ListSetJsonAsync(string family, string? set, bool map = false, CancellationToken cancellationToken = default)
+    {
+        string key = family + " " + set;
+        SetLists.Add(key);
+        return Task.FromResult(SetListings.GetValueOrDefault(key));
+    }
+
+    public Task<string?> GetElementsAsync(string family, string set, IReadOnlyList<string> keys, CancellationToken cancellationToken = default) =>
+        Task.FromResult<string?>(null);
 
     /// <summary>How often the agent asked for route_localnet, and before how many transactions the first time.</summary>
     public int RouteLocalnetCalls { get; private set; }

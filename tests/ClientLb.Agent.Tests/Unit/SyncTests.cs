@@ -2,6 +2,7 @@ using System.Net;
 using ClientLb.Agent.Conntrack;
 using ClientLb.Agent.Interop;
 using ClientLb.Agent.Model;
+using ClientLb.Endpoints;
 
 namespace ClientLb.Agent.Tests.Unit;
 
@@ -17,7 +18,9 @@ public sealed class SyncTests
     private static List<ServiceState> Many(int count) =>
         [.. Enumerable.Range(0, count).Select(i => Services.Tcp($"svc{i}", $"10.96.{i / 250}.{i % 250 + 1}", 80, 8080, $"10.1.{i / 250}.{i % 250 + 1}", $"10.2.{i / 250}.{i % 250 + 1}"))];
 
-    private static string[] Lines(string transaction) => transaction.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    /// <summary>The transaction's lines but the <c>gen</c> hashes, which RestartTests checks.</summary>
+    private static string[] Lines(string transaction) =>
+        [.. transaction.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.Contains(" clientlb gen { ", StringComparison.Ordinal))];
 
     [Fact]
     public async Task The_first_sync_is_one_transaction_with_the_skeleton_and_an_unchanged_sync_sends_nothing()
@@ -31,12 +34,16 @@ public sealed class SyncTests
         Assert.Contains("add chain ip clientlb nat-output { type nat hook output priority -100; policy accept; }", text);
         Assert.DoesNotContain("prerouting", text); // sidecar: output hook only
         Assert.Contains("add rule ip clientlb svc-1 meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 65536 map @eps-1", text);
-        Assert.Contains("add rule ip clientlb services ip daddr & 0.0.0.63 vmap { 0.0.0.0 : goto svc-0, 0.0.0.1 : goto svc-1,", text);
-        Assert.Contains("add element ip clientlb eps-2 { 10.96.0.2 . tcp . 80 . 0-32767 : 10.1.0.2 . 8080", text);
+        Assert.Contains("add rule ip clientlb services ip daddr & 0.0.0.7 vmap { 0.0.0.0 : goto svc-0, 0.0.0.1 : goto svc-1,", text);
+        Assert.Contains("add rule ip clientlb services ip daddr . meta l4proto . th dport . numgen random mod 1 offset 3 @grp jump idx-3", text);
+        Assert.Contains("add rule ip clientlb idx-6 ip daddr . meta l4proto . th dport . numgen random mod 1 offset 50 @cnt meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 50 map @epx", text);
+        Assert.Contains("add element ip clientlb epx { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080, 10.96.0.1 . tcp . 80 . 1 : 10.2.0.1 . 8080, 10.96.0.2 . tcp . 80 . 0 : 10.1.0.2 . 8080", text);
+        Assert.Contains("add element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 2, 10.96.0.2 . tcp . 80 . 2", text);
+        Assert.Contains("add element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0, 10.96.0.2 . tcp . 80 . 0", text);
         Assert.Contains("add rule ip clientlb filter-output meta l4proto tcp ip daddr . meta l4proto . th dport @noep reject with tcp reset", text);
-        Assert.Contains("10.96.0.1 . tcp . 80 . 0-32767 : 10.1.0.1 . 8080", text);
-        Assert.Contains("add element ip clientlb hairpin { 10.1.0.1 . 10.1.0.1", text);
-        Assert.Equal(3 * 2 * 2, first.ElementsAdded); // per service: 2 eps ranges + 2 hairpin
+        Assert.DoesNotContain("add element ip clientlb hairpin", text); // sidecar mode: no hairpin (Layout.Hairpin)
+        Assert.Matches(@"add element ip clientlb gen \{ 10\.96\.0\.1 \. tcp \. 80 : \d+ \. \d+", text);
+        Assert.Equal(3 * (2 + 3), first.ElementsAdded); // per service: 2 indexed endpoints + cnt, grp, gen
 
         SyncResult again = await agent.SyncAsync([.. Many(3)]);
         Assert.Equal(0, again.Transactions);
@@ -68,10 +75,31 @@ public sealed class SyncTests
         string[] lines = Lines(_runner.Last);
         Assert.Equal(
         [
-            "delete element ip clientlb eps-1 { 10.96.2.1 . tcp . 80 . 0-32767 : 10.1.2.1 . 8080, 10.96.2.1 . tcp . 80 . 32768-65535 : 10.2.2.1 . 8080 }",
-            "add element ip clientlb eps-1 { 10.96.2.1 . tcp . 80 . 0-21844 : 10.1.2.1 . 8080, 10.96.2.1 . tcp . 80 . 21845-43690 : 10.2.2.1 . 8080, 10.96.2.1 . tcp . 80 . 43691-65535 : 10.3.0.1 . 8080 }",
-            "add element ip clientlb hairpin { 10.3.0.1 . 10.3.0.1 }",
+            "delete element ip clientlb cnt { 10.96.2.1 . tcp . 80 . 2 }",
+            "add element ip clientlb epx { 10.96.2.1 . tcp . 80 . 2 : 10.3.0.1 . 8080 }",
+            "add element ip clientlb cnt { 10.96.2.1 . tcp . 80 . 3 }",
         ], lines);
+    }
+
+    [Fact]
+    public async Task Ports_the_indexed_map_cannot_hold_take_slot_ranges_in_an_interval_shard()
+    {
+        using NftablesAgent agent = Agent();
+        string[] many = [.. Enumerable.Range(1, 65).Select(i => $"10.5.0.{i}")];
+        var weighted = new ServicePortState("http", ServiceProtocol.Tcp, 80, [new Endpoint(IPAddress.Parse("10.6.0.1"), 8080, weight: 3), Services.Ep("10.6.0.2", 8080)]);
+        await agent.SyncAsync(
+        [
+            Services.Tcp("large", "10.96.0.9", 80, 8080, many),
+            new ServiceState("default", "weighted", ["10.96.0.10"], [weighted]),
+            Services.Tcp("small", "10.96.0.11", 80, 8080, many[..64]),
+        ]);
+        string text = _runner.Last;
+        Assert.Contains("10.96.0.9 . tcp . 80 . 0-1007 : 10.5.0.1 . 8080", text); // 65 endpoints: past the 64 count rules
+        Assert.Contains("add element ip clientlb eps-2 { 10.96.0.10 . tcp . 80 . 0-49151 : 10.6.0.1 . 8080, 10.96.0.10 . tcp . 80 . 49152-65535 : 10.6.0.2 . 8080 }", text);
+        Assert.Contains("10.96.0.11 . tcp . 80 . 63 : 10.5.0.64 . 8080", text);
+        Assert.Contains("10.96.0.11 . tcp . 80 . 64", text); // cnt
+        Assert.DoesNotContain("10.96.0.9 . tcp . 80 . 0 : ", text); // not indexed
+        Assert.DoesNotContain("10.96.0.10 . tcp . 80 . 0 : ", text);
     }
 
     [Fact]
@@ -80,11 +108,16 @@ public sealed class SyncTests
         using NftablesAgent agent = Agent();
         await agent.SyncAsync(Many(10));
         SyncResult add = await agent.ApplyAsync([Services.Tcp("new", "10.96.9.9", 443, 8443, "10.9.9.9")], []);
-        Assert.Equal(["add element ip clientlb eps-9 { 10.96.9.9 . tcp . 443 . 0-65535 : 10.9.9.9 . 8443 }", "add element ip clientlb hairpin { 10.9.9.9 . 10.9.9.9 }"], Lines(_runner.Last));
+        string[] elements =
+        [
+            "element ip clientlb epx { 10.96.9.9 . tcp . 443 . 0 : 10.9.9.9 . 8443 }",
+            "element ip clientlb cnt { 10.96.9.9 . tcp . 443 . 1 }", "element ip clientlb grp { 10.96.9.9 . tcp . 443 . 0 }",
+        ];
+        Assert.Equal(elements.Select(e => "add " + e), Lines(_runner.Last));
         Assert.Equal(11, agent.ServiceCount);
 
         SyncResult remove = await agent.ApplyAsync([], ["default/new"]);
-        Assert.Equal(["delete element ip clientlb eps-9 { 10.96.9.9 . tcp . 443 . 0-65535 : 10.9.9.9 . 8443 }", "delete element ip clientlb hairpin { 10.9.9.9 . 10.9.9.9 }"], Lines(_runner.Last));
+        Assert.Equal(elements.Select(e => "delete " + e), Lines(_runner.Last));
         Assert.Equal(10, agent.ServiceCount);
         Assert.Equal(1, add.Transactions + remove.Transactions - 1);
     }
@@ -104,10 +137,15 @@ public sealed class SyncTests
     [Fact]
     public async Task A_shared_hairpin_element_stays_while_another_service_still_uses_the_endpoint()
     {
-        using NftablesAgent agent = Agent();
+        using NftablesAgent agent = Agent(AgentMode.Node); // node mode: hairpin entries (Layout.Hairpin)
         await agent.SyncAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.1"), Services.Tcp("b", "10.96.0.2", 80, 8080, "10.1.0.1")]);
         await agent.SyncAsync([Services.Tcp("b", "10.96.0.2", 80, 8080, "10.1.0.1")]);
-        Assert.Equal(["delete element ip clientlb eps-1 { 10.96.0.1 . tcp . 80 . 0-65535 : 10.1.0.1 . 8080 }"], Lines(_runner.Last));
+        Assert.Equal(
+        [
+            "delete element ip clientlb epx { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080 }",
+            "delete element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 1 }",
+            "delete element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0 }",
+        ], Lines(_runner.Last));
     }
 
     [Fact]
@@ -120,8 +158,9 @@ public sealed class SyncTests
         Assert.Equal(
         [
             "delete element ip clientlb noep { 10.96.0.1 . tcp . 80 }",
-            "add element ip clientlb eps-1 { 10.96.0.1 . tcp . 80 . 0-65535 : 10.1.0.1 . 8080 }",
-            "add element ip clientlb hairpin { 10.1.0.1 . 10.1.0.1 }",
+            "add element ip clientlb epx { 10.96.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080 }",
+            "add element ip clientlb cnt { 10.96.0.1 . tcp . 80 . 1 }",
+            "add element ip clientlb grp { 10.96.0.1 . tcp . 80 . 0 }",
         ], Lines(_runner.Last));
     }
 
@@ -188,21 +227,21 @@ public sealed class SyncTests
     {
         using NftablesAgent agent = Agent(chunk: 100);
         SyncResult result = await agent.SyncAsync(Many(200));
-        Assert.Equal(8, result.Transactions); // 800 elements, 4 per service, cut after 100
+        Assert.Equal(10, result.Transactions); // 1,000 elements, 5 per service, cut after 100 (20 whole services)
         Assert.Contains("add table ip clientlb", _runner.Transactions[0]);
         Assert.All(_runner.Transactions.Skip(1), t => Assert.DoesNotContain("add table", t));
         for (int i = 0; i < 200; i++)
         {
             string vip = $"10.96.{i / 250}.{i % 250 + 1} . tcp";
-            Assert.Single(_runner.Transactions, t => t.Contains(vip + " . 80 . 0-32767", StringComparison.Ordinal));
-            Assert.Single(_runner.Transactions, t => t.Contains(vip + " . 80 . 0-32767", StringComparison.Ordinal) && t.Contains(vip + " . 80 . 32768-65535", StringComparison.Ordinal));
+            Assert.Single(_runner.Transactions, t => t.Contains(vip + " . 80 . 0 : ", StringComparison.Ordinal));
+            Assert.Single(_runner.Transactions, t => t.Contains(vip + " . 80 . 0 : ", StringComparison.Ordinal) && t.Contains(vip + " . 80 . 1 : ", StringComparison.Ordinal));
         }
     }
 
     [Fact]
     public async Task A_refused_transaction_changes_no_state_so_the_next_sync_retries_it()
     {
-        using NftablesAgent agent = Agent();
+        using NftablesAgent agent = Agent(AgentMode.Node);
         await agent.SyncAsync(Many(1));
         _runner.FailWhen = _ => true;
         List<ServiceState> changed = [Services.Tcp("svc0", "10.96.0.1", 80, 8080, "10.1.0.1")];

@@ -107,6 +107,16 @@ public sealed class GrpcJsPeer : IAsyncDisposable
         await _process.WaitForExitAsync().WaitAsync(CommandTimeout);
     }
 
+    /// <summary>Sends SIGTERM, as Kubernetes stops a pod (graceful shutdown); returns when the process has exited.</summary>
+    public async Task TerminateAsync()
+    {
+        using (Process kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        await _process.WaitForExitAsync().WaitAsync(CommandTimeout);
+    }
+
     /// <summary>Kills the process at once (SIGKILL): connections reset, in-flight calls are lost at the server.</summary>
     public async Task KillAsync()
     {

@@ -83,7 +83,7 @@ public sealed class ApiClientTests : IDisposable
         KubernetesList<Service> list = await client.ListServicesAsync("default", default, CancellationToken.None);
         Assert.Equal("7", list.Metadata.ResourceVersion);
         Assert.DoesNotContain("new-token-bbbb", client.Description);
-        Assert.DoesNotContain("new-token-bbbb", client.Configuration.ToString());
+        Assert.DoesNotContain("new-token-bbbb", client.Configuration!.ToString());
     }
 
     [Fact]

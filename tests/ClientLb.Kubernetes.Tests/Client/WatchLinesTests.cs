@@ -37,8 +37,26 @@ public class WatchLinesTests
             {
                 text += "tail";
             }
-            List<string> read = await ReadAll(new TrickleStream(Encoding.UTF8.GetBytes(text), random));
-            Assert.Equal(trailing ? [.. lines, "tail"] : lines, read);
+            var read = new List<string>();
+            var stream = new TrickleStream(Encoding.UTF8.GetBytes(text), random);
+            Task reading = Task.Run(async () =>
+            {
+                await foreach (string line in WatchLines.ReadAsync(stream, "endpointslices (default)", static l => Encoding.UTF8.GetString(l), CancellationToken.None))
+                {
+                    read.Add(line);
+                }
+            });
+            if (trailing)
+            {
+                // Every event ends with a newline: a stream ending inside one was cut, after the complete lines.
+                var cut = await Assert.ThrowsAsync<IOException>(() => reading);
+                Assert.Contains("in the middle of an event (4 bytes without a newline)", cut.Message);
+            }
+            else
+            {
+                await reading;
+            }
+            Assert.Equal(lines, read);
         }
     }
 
@@ -47,7 +65,7 @@ public class WatchLinesTests
     {
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAll(new MemoryStream(new byte[100_000]), maxLineBytes: 4096));
         Assert.Contains("endpointslices (default)", error.Message);
-        Assert.Contains("4,096 bytes", error.Message);
+        Assert.Contains("longer than 4,096 bytes", error.Message);
     }
 
     [Fact]

@@ -139,7 +139,7 @@ public sealed class ExecCredentialTests : IDisposable
         KubernetesList<Service> services = await client.ListServicesAsync("default", default, CancellationToken.None);
         Assert.NotNull(services.Metadata.ResourceVersion);
         Assert.Equal(3, Runs);
-        Assert.DoesNotContain(cluster.BearerToken!, client.Configuration.ToString());
+        Assert.DoesNotContain(cluster.BearerToken!, client.Configuration!.ToString());
     }
 
     [Fact]
@@ -175,6 +175,23 @@ public sealed class ExecCredentialTests : IDisposable
         File.WriteAllText(Path.Combine(_dir, "output"), """{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","status":{"clientCertificateData":"x","clientKeyData":"y"}}""");
         var certificate = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
         Assert.Contains("returned a client certificate", certificate.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","status":{"token":12345}}""", "status.token as a JSON number")]
+    [InlineData("""{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","status":{"token":{"secret":"s3cr3t-tok"}}}""", "status.token as a JSON object")]
+    [InlineData("""{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","status":"s3cr3t-tok"}""", "status as a JSON string")]
+    [InlineData("""{"kind":["ExecCredential"],"apiVersion":"client.authentication.k8s.io/v1","status":{"token":"s3cr3t-tok"}}""", "kind as a JSON array")]
+    [InlineData("""{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","status":{"token":"s3cr3t-tok","expirationTimestamp":17}}""", "status.expirationTimestamp as a JSON number")]
+    public async Task Output_with_wrong_json_types_is_refused_naming_the_field_not_with_a_raw_json_exception(string output, string reason)
+    {
+        // Defect 12: wrong JSON types surfaced as a raw JSON exception.
+        BearerTokenSource tokens = KubeconfigLoader.Load(Kubeconfig("https://h")).CreateTokenSource(TimeProvider.System)!;
+        File.WriteAllText(Path.Combine(_dir, "output"), output);
+        var error = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
+        Assert.Contains(reason, error.Message);
+        Assert.Equal("users[name=u].user.exec", error.Key);
+        Assert.DoesNotContain("s3cr3t-tok", error.ToString());
     }
 
     [Theory]

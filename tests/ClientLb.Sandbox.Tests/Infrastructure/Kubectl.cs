@@ -36,9 +36,11 @@ public sealed class Kubectl(string kubeconfig) : IDisposable
         return psi;
     }
 
-    public async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, string? stdin = null, int timeoutSeconds = 60)
+    public async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, string? stdin = null, int timeoutSeconds = 60, IReadOnlyDictionary<string, string>? environment = null)
     {
-        using var p = Process.Start(Start(args))!;
+        var psi = Start(args);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
+        using var p = Process.Start(psi)!;
         if (stdin is not null) await p.StandardInput.WriteAsync(stdin);
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();

@@ -127,10 +127,6 @@ public class KubectlTests
         Assert.NotEqual(0, exit);
         Assert.Contains("AlreadyExists", stderr);
 
-        // Typed generators send protobuf, which the sandbox does not speak: the error says what to do instead.
-        (exit, _, stderr) = await kubectl.RunAsync(["create", "namespace", "other"]);
-        Assert.NotEqual(0, exit);
-        Assert.Contains("kubectl create -f", stderr);
         Assert.Contains("namespace \"team\" deleted", await kubectl.OkAsync("delete", "namespace", "team"));
     }
 

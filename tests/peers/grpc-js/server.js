@@ -184,3 +184,8 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     process.stdout.write(`error ${line}: ${error}\n`);
   }
 }).on('close', () => process.exit(0));
+
+// SIGTERM, as Kubernetes stops a pod: graceful shutdown (GOAWAY; in-flight calls finish), then exit.
+process.on('SIGTERM', () => {
+  server.tryShutdown(() => process.exit(0));
+});

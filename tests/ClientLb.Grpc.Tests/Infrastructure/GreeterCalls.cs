@@ -1,0 +1,34 @@
+using Greet;
+using Grpc.Core;
+
+namespace ClientLb.Grpc.Tests.Infrastructure;
+
+internal static class GreeterCalls
+{
+    /// <summary>Calls (wait-for-ready) until <paramref name="count"/> distinct backends answered: on the resolver path subchannels become ready one by one.</summary>
+    public static async Task WaitForAllAsync(Greeter.GreeterClient client, int count)
+    {
+        var seen = new HashSet<string>();
+        DateTime give = DateTime.UtcNow.AddSeconds(10);
+        while (seen.Count < count)
+        {
+            Assert.True(DateTime.UtcNow < give, $"only {string.Join(", ", seen)} answered within 10 s");
+            seen.Add((await client.SayHelloAsync(new HelloRequest(), new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5)).WithWaitForReady())).Server);
+        }
+    }
+
+    /// <summary>Calls one after another until <paramref name="server"/> answers one; false if it did not within <paramref name="within"/>.</summary>
+    public static async Task<bool> ReachesWithinAsync(Greeter.GreeterClient client, string server, TimeSpan within)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < within)
+        {
+            if ((await client.SayHelloAsync(new HelloRequest())).Server == server)
+            {
+                return true;
+            }
+            await Task.Delay(20);
+        }
+        return false;
+    }
+}
