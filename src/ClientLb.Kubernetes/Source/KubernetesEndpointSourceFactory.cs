@@ -29,9 +29,6 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
     private KubernetesApiClient? _ownedApi;
     private KubernetesWatchManager? _manager;
     private bool _resolved;
-    // The API server's address when this factory made the client; an injected API (tests, adapters) has none, and then
-    // only the option allows loopback endpoints.
-    private Uri? _apiServer;
     private string? _notServed;
 
     /// <summary>Creates the factory. <paramref name="api"/> replaces the client built from the options (tests, adapters).</summary>
@@ -87,7 +84,8 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
         }
         Func<ServiceName, IEndpointSource?>? fallback = _options.FallbackOnForbidden is string kind ? name => FallbackFactory(kind)?.TryCreate(name) : null;
         return new KubernetesEndpointSource(service, manager, fallback, _options.FallbackOnForbidden, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Source"),
-            _apiServer is Uri server ? _options.LoopbackEndpointsAllowed(server) : _options.AllowLoopbackEndpoints ?? false);
+            // An API of another kind (tests, adapters) has no server address: then only the option allows loopback endpoints.
+            (_api as KubernetesApiClient)?.Server is Uri server ? _options.LoopbackEndpointsAllowed(server) : _options.AllowLoopbackEndpoints ?? false);
     }
 
     private IEndpointSourceFactory? FallbackFactory(string kind) =>
@@ -112,7 +110,6 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
                     return null;
                 }
                 _api = _ownedApi = new KubernetesApiClient(config, _options.RequestTimeout, _time) { MaxEventBytes = _options.MaxEventBytes };
-                _apiServer = config.Server; // on this host's loopback (the sandbox), its pods may be too: see AllowLoopbackEndpoints
             }
             Log.Configured(_logger, _api.Description);
             _manager = new KubernetesWatchManager(_api, _options, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Watch"), _metrics);
