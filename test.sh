@@ -19,6 +19,8 @@ need java default-jdk-headless # JDK java.net.http client of agent VIPs
 need node nodejs              # grpc-js test peers
 need npm npm
 need kubectl kubernetes-client
+# the official Python Kubernetes client, a peer of the sandbox API server (Debian's package, for /usr/bin/python3)
+/usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || apt_packages+=(python3-kubernetes)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${apt_packages[*]}; run as root (or install them) so the tests can use them." >&2

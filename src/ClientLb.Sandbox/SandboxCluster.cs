@@ -38,17 +38,28 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         Time = options.TimeProvider;
         _watchGate = new WatchDeliveryGate(Time);
         _store = new ObjectStore(Time, options.WatchHistorySize);
-        ServiceIps = new IpAllocator(options.ServiceCidr, nameof(options.ServiceCidr));
+        // ClusterIPs are bound by the service proxy: clusters in one process must not share them either.
+        ServiceIps = new IpAllocator(options.ServiceCidr, nameof(options.ServiceCidr), processWide: true);
         PodIps = new IpAllocator(options.PodCidr, nameof(options.PodCidr), processWide: true);
+        PodLogs = new Logs.PodLogs(Time);
+        Tokens = new ServiceAccountTokens(_store);
+        Events = new Controllers.EventRecorder(_store);
         var grace = (long)options.DefaultTerminationGracePeriod.TotalSeconds;
         _store.SetStrategy(ResourceTypes.Namespaces, new NamespaceStrategy());
         _store.SetStrategy(ResourceTypes.Services, new ServiceStrategy(ServiceIps));
         _store.SetStrategy(ResourceTypes.Pods, new PodStrategy(grace));
         _store.SetStrategy(ResourceTypes.Deployments, new DeploymentStrategy(grace));
         _store.SetStrategy(ResourceTypes.EndpointSlices, new EndpointSliceStrategy());
+        _store.SetStrategy(ResourceTypes.DaemonSets, new DaemonSetStrategy(grace));
+        _store.SetStrategy(ResourceTypes.ConfigMaps, new ConfigMapStrategy());
+        _store.SetStrategy(ResourceTypes.Secrets, new SecretStrategy(Tokens));
+        _store.SetStrategy(ResourceTypes.Events, new EventStrategy());
+        foreach (var t in new[] { ResourceTypes.Roles, ResourceTypes.ClusterRoles }) _store.SetStrategy(t, new RoleStrategy(t));
+        foreach (var t in new[] { ResourceTypes.RoleBindings, ResourceTypes.ClusterRoleBindings }) _store.SetStrategy(t, new BindingStrategy(t));
         if (options.UseHttps)
         {
             _certificates = SandboxCertificates.Create(Time);
+            Tokens.CaPem = _certificates.CaPem;
             BearerToken = options.BearerToken ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
         }
         else BearerToken = options.BearerToken;
@@ -59,6 +70,9 @@ public sealed partial class SandboxCluster : IAsyncDisposable
     internal ObjectStore Store => _store;
     internal IpAllocator ServiceIps { get; }
     internal IpAllocator PodIps { get; }
+    internal Logs.PodLogs PodLogs { get; }
+    internal ServiceAccountTokens Tokens { get; }
+    internal Controllers.EventRecorder Events { get; }
     internal TimeProvider Time { get; }
 
     /// <summary>The API server's base address, e.g. http://127.0.0.1:41234/.</summary>
@@ -91,8 +105,11 @@ public sealed partial class SandboxCluster : IAsyncDisposable
             cluster.StartControllers();
             await cluster.StartApiServerAsync(options.ApiPort, cancellationToken);
             if (options.EnableDns)
+            {
                 cluster._dns = Dns.ClusterDnsServer.Start(cluster._store, System.Net.IPAddress.Loopback, options.DnsPort, options.ClusterDomain,
                     (uint)options.DnsTtl.TotalSeconds, options.LoggerFactory);
+                cluster.PublishClusterDns(cluster._dns);
+            }
             return cluster;
         }
         catch
@@ -104,7 +121,8 @@ public sealed partial class SandboxCluster : IAsyncDisposable
 
     async Task StartApiServerAsync(int port, CancellationToken ct)
     {
-        var api = new ApiServer(_store, _certificates?.ServerCertificate, BearerToken, () => _options.BookmarkInterval, _watchGate, _options.LoggerFactory);
+        var api = new ApiServer(_store, _certificates?.ServerCertificate, BearerToken, () => _options.BookmarkInterval, _watchGate, _options.LoggerFactory, PodLogs, Tokens,
+            _options.Authorization == SandboxAuthorization.Rbac ? new RbacAuthorizer(_store) : null);
         await api.StartAsync(port, ct);
         _api = api;
         _apiPort = api.Uri.Port;

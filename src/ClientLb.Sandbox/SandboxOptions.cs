@@ -61,6 +61,19 @@ public sealed class SandboxOptions
     /// <summary>The clock for grace periods, watch timeouts, bookmarks and timestamps. Tests may pass a manual one.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// Run the userspace service proxy: listen on every ClusterIP:port (TCP and UDP) and forward to the Service's ready
+    /// endpoints, so clients on the host reach Services by ClusterIP without root (ports below 1024 need root). On by default.
+    /// </summary>
+    public bool EnableServiceProxy { get; set; } = true;
+
+    /// <summary>
+    /// How requests are authorized. <see cref="SandboxAuthorization.AlwaysAllow"/> (the default) lets every authenticated
+    /// request through; <see cref="SandboxAuthorization.Rbac"/> checks requests made with a service account's token against the
+    /// Roles, ClusterRoles and bindings stored in the sandbox (the kubeconfig's own credentials stay cluster admin).
+    /// </summary>
+    public SandboxAuthorization Authorization { get; set; } = SandboxAuthorization.AlwaysAllow;
+
     /// <summary>Receives the sandbox's logs (API errors, controller failures); none by default.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
@@ -95,4 +108,14 @@ public sealed class SandboxOptions
             throw new ArgumentException($"ClusterDomain \"{ClusterDomain}\" is not a valid DNS name", nameof(ClusterDomain));
         if (BearerToken is { Length: 0 }) throw new ArgumentException("BearerToken must not be empty (use null for none)", nameof(BearerToken));
     }
+}
+
+/// <summary>The sandbox API server's authorization mode.</summary>
+public enum SandboxAuthorization
+{
+    /// <summary>Every authenticated request is allowed.</summary>
+    AlwaysAllow,
+
+    /// <summary>Service-account requests are allowed only by stored Roles/ClusterRoles and their bindings.</summary>
+    Rbac,
 }

@@ -13,6 +13,9 @@ internal static class SandboxCommand
         var dnsPort = new Option<int>("--dns-port") { Description = "Cluster DNS port on 127.0.0.1, UDP and TCP (0 picks a free one).", DefaultValueFactory = _ => 0 };
         var kubeconfig = new Option<string?>("--kubeconfig-out") { Description = "Where to write the kubeconfig (default: a temporary file, deleted at exit)." };
         var https = new Option<bool>("--https") { Description = "Serve HTTPS with a generated CA and require a bearer token (both in the kubeconfig)." };
+        var authorization = new Option<string>("--authorization") { Description = "How requests are authorized: alwaysallow (default) or rbac (service-account tokens are allowed only by stored Roles and bindings).", DefaultValueFactory = _ => "alwaysallow" };
+        authorization.AcceptOnlyFromAmong("alwaysallow", "rbac");
+        var noServiceProxy = new Option<bool>("--no-service-proxy") { Description = "Do not listen on the Services' ClusterIP:port addresses (the userspace service proxy is on by default)." };
         foreach (Option<int> port in new[] { apiPort, dnsPort })
         {
             port.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 65535) { r.AddError($"{port.Name} must be a port number (0-65535)."); } });
@@ -20,7 +23,7 @@ internal static class SandboxCommand
 
         var command = new Command("sandbox", "Run an embedded Kubernetes-like cluster for tests and demos until Ctrl-C.")
         {
-            manifests, apiPort, dnsPort, kubeconfig, https,
+            manifests, apiPort, dnsPort, kubeconfig, https, noServiceProxy, authorization,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -30,6 +33,8 @@ internal static class SandboxCommand
                 DnsPort = parse.GetValue(dnsPort),
                 KubeconfigPath = parse.GetValue(kubeconfig),
                 UseHttps = parse.GetValue(https),
+                EnableServiceProxy = !parse.GetValue(noServiceProxy),
+                Authorization = parse.GetValue(authorization) == "rbac" ? SandboxAuthorization.Rbac : SandboxAuthorization.AlwaysAllow,
             };
             // Read every manifest before starting, so a missing file fails fast and names itself.
             var yaml = new List<(string File, string Text)>();
@@ -76,6 +81,9 @@ internal static class SandboxCommand
                 await output.WriteLineAsync($"api server: {cluster.ApiServerUri}");
                 await output.WriteLineAsync($"kubeconfig: {cluster.KubeconfigPath}");
                 await output.WriteLineAsync($"cluster dns: {cluster.DnsEndPoint} (udp and tcp)");
+                await output.WriteLineAsync(options.EnableServiceProxy
+                    ? "service proxy: on (Services answer on their ClusterIP:port from this host; kubectl logs -n kube-system -l k8s-app=kube-proxy)"
+                    : "service proxy: off (--no-service-proxy)");
                 await output.WriteLineAsync($"try: kubectl --kubeconfig {cluster.KubeconfigPath} get pods,svc,endpointslices -A");
                 await output.WriteLineAsync("press Ctrl-C to stop");
                 await output.FlushAsync(cancellationToken);

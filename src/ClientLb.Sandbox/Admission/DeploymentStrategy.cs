@@ -41,9 +41,19 @@ internal sealed class DeploymentStrategy(long defaultGraceSeconds) : DefaultStra
         var causes = new List<StatusCause>();
         var replicas = Json.AsLong(spec["replicas"]) is long r ? r : (long?)null;
         if (replicas is null or < 0) causes.Add(InvalidValue("spec.replicas", spec["replicas"], "must be greater than or equal to 0"));
+        CheckSelector(spec, old, "deployment", causes);
+        PodSpecRules.Validate(spec.Node("template", "spec"), "spec.template.spec", causes);
+        var strategyType = spec.Str("strategy", "type");
+        if (strategyType is not ("RollingUpdate" or "Recreate")) causes.Add(Unsupported("spec.strategy.type", strategyType, "Recreate", "RollingUpdate"));
+        ThrowIfAny(T, obj, causes);
+    }
+
+    /// <summary>The selector rules workloads share: required, matching the template's labels, immutable.</summary>
+    internal static void CheckSelector(JsonObject spec, StoredObject? old, string what, List<StatusCause> causes)
+    {
         var selectorNode = spec["selector"] as JsonObject;
         if (selectorNode is null || (selectorNode["matchLabels"] is not JsonObject { Count: > 0 } && selectorNode["matchExpressions"] is not JsonArray { Count: > 0 }))
-            causes.Add(new("FieldValueRequired", "spec.selector", "Required value: empty selector is invalid for deployment"));
+            causes.Add(new("FieldValueRequired", "spec.selector", $"Required value: empty selector is invalid for {what}"));
         else
         {
             var selectorEl = Json.ToElement(selectorNode);
@@ -56,9 +66,5 @@ internal sealed class DeploymentStrategy(long defaultGraceSeconds) : DefaultStra
             if (old is not null && old.Root.Get("spec", "selector") is { } oldSel && !JsonNode.DeepEquals(JsonNode.Parse(oldSel.GetRawText()), selectorNode))
                 causes.Add(Immutable("spec.selector", selectorNode));
         }
-        PodSpecRules.Validate(spec.Node("template", "spec"), "spec.template.spec", causes);
-        var strategyType = spec.Str("strategy", "type");
-        if (strategyType is not ("RollingUpdate" or "Recreate")) causes.Add(Unsupported("spec.strategy.type", strategyType, "Recreate", "RollingUpdate"));
-        ThrowIfAny(T, obj, causes);
     }
 }

@@ -19,6 +19,7 @@ internal sealed class ApiServer : IAsyncDisposable
     readonly ObjectStore _store;
     readonly ResourceHandler _resources;
     readonly PortForward.PortForwardHandler _portForward;
+    readonly Authorization _authorization;
     readonly X509Certificate2? _certificate;
     readonly string? _token;
     readonly ILogger _logger;
@@ -28,14 +29,16 @@ internal sealed class ApiServer : IAsyncDisposable
     int _failCode;
     WebApplication? _app;
 
-    public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory)
+    public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory,
+        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac)
     {
         _store = store;
         _certificate = certificate;
         _token = token;
         _loggerFactory = loggerFactory;
         _logger = (ILogger?)loggerFactory?.CreateLogger("ClientLb.Sandbox.ApiServer") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate));
+        _authorization = new Authorization(tokens, rbac);
+        _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate), new Subresources(store, podLogs, tokens));
         _portForward = new PortForward.PortForwardHandler(store, _logger);
     }
 
@@ -105,7 +108,8 @@ internal sealed class ApiServer : IAsyncDisposable
                 await ctx.Response.WriteAsync("ok", ctx.RequestAborted);
                 return;
             }
-            Authenticate(ctx);
+            var user = _authorization.Authenticate(ctx, IsAdminToken, _token is not null);
+            _authorization.Authorize(ctx, path, user);
             if (TakeFault(out var faultCode))
                 throw faultCode == 429
                     ? new ApiException(429, "TooManyRequests", "injected fault: too many requests, please try again later") { }
@@ -145,6 +149,7 @@ internal sealed class ApiServer : IAsyncDisposable
                 return;
             }
             Negotiation.SelectWireFormat(ctx);
+            if (apiPath.Type == ResourceTypes.SelfSubjectAccessReviews) { await _authorization.ReviewAsync(ctx); return; }
             await _resources.HandleAsync(ctx, apiPath);
         }
         catch (ApiException ex)
@@ -164,14 +169,8 @@ internal sealed class ApiServer : IAsyncDisposable
         }
     }
 
-    void Authenticate(HttpContext ctx)
-    {
-        if (_token is null) return;
-        var header = ctx.Request.Headers.Authorization.ToString();
-        var ok = header.StartsWith("Bearer ", StringComparison.Ordinal)
-            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[7..].Trim()), Encoding.UTF8.GetBytes(_token));
-        if (!ok) throw new ApiException(401, "Unauthorized", "Unauthorized: a valid bearer token is required (see the sandbox kubeconfig)");
-    }
+    bool IsAdminToken(string token) =>
+        _token is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(_token));
 
     public async ValueTask DisposeAsync()
     {

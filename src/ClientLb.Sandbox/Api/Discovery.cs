@@ -63,7 +63,7 @@ internal static class Discovery
                 ["singularName"] = t.Singular,
                 ["namespaced"] = t.Namespaced,
                 ["kind"] = t.Kind,
-                ["verbs"] = Json.Array(ResourceTypes.AllVerbs.Select(v => (JsonNode?)v)),
+                ["verbs"] = Json.Array(t.Verbs.Select(v => (JsonNode?)v)),
             };
             if (t.ShortNames.Length > 0) r["shortNames"] = Json.Array(t.ShortNames.Select(s => (JsonNode?)s));
             if (t.Categories.Length > 0) r["categories"] = Json.Array(t.Categories.Select(s => (JsonNode?)s));

@@ -21,6 +21,17 @@ internal static class FieldValidation
         ["Pod"] = ["spec", "status"],
         ["Deployment"] = ["spec", "status"],
         ["EndpointSlice"] = ["addressType", "endpoints", "ports"],
+        ["Endpoints"] = ["subsets"],
+        ["ServiceAccount"] = ["secrets", "imagePullSecrets", "automountServiceAccountToken"],
+        ["ConfigMap"] = ["data", "binaryData", "immutable"],
+        ["Secret"] = ["data", "stringData", "type", "immutable"],
+        ["Event"] = ["involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count", "type", "eventTime", "series", "action",
+            "related", "reportingComponent", "reportingInstance"],
+        ["DaemonSet"] = ["spec", "status"],
+        ["Role"] = ["rules"],
+        ["ClusterRole"] = ["rules", "aggregationRule"],
+        ["RoleBinding"] = ["subjects", "roleRef"],
+        ["ClusterRoleBinding"] = ["subjects", "roleRef"],
     };
 
     static readonly Dictionary<string, HashSet<string>> Spec = new()
@@ -29,6 +40,7 @@ internal static class FieldValidation
             "externalName", "externalTrafficPolicy", "healthCheckNodePort", "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy",
             "allocateLoadBalancerNodePorts", "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution"],
         ["Deployment"] = ["replicas", "selector", "template", "strategy", "minReadySeconds", "revisionHistoryLimit", "paused", "progressDeadlineSeconds"],
+        ["DaemonSet"] = ["selector", "template", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"],
     };
 
     /// <summary>Checks <paramref name="obj"/> as the request's fieldValidation asks: 400 under Strict, a Warning header under Warn (the default).</summary>

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace ClientLb.Sandbox.Api;
 
 /// <summary>The resource verbs: get, list, create, update, patch, delete, deletecollection (watch lives in <see cref="WatchHandler"/>).</summary>
-internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
+internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, Subresources pods)
 {
     public async Task HandleAsync(HttpContext ctx, ApiPath p)
     {
@@ -15,6 +15,8 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
         if (ctx.Request.Query.ContainsKey("dryRun"))
             throw ApiException.BadRequest("dryRun is not supported by the sandbox API server (remove --dry-run=server)");
         var method = ctx.Request.Method;
+        if (t.ReadOnlyBecause is { } readOnly && method is not "GET")
+            throw ApiException.MethodNotAllowed($"{t} {(p.Name is null ? "" : $"\"{p.Name}\" ")}cannot be changed by a client ({method}): {readOnly}");
         if (p.Name is null)
         {
             switch (method)
@@ -27,6 +29,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches)
             }
         }
         if (p.LegacyWatch) { await watches.HandleAsync(ctx, t, p.Namespace, p.Name); return; }
+        if (Subresources.Handles(t, p.Subresource)) { await pods.HandleAsync(ctx, p.Namespace!, p.Name, p.Subresource!); return; }
         switch (p.Subresource)
         {
             case null:

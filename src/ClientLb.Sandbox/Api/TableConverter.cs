@@ -33,6 +33,22 @@ internal static class TableConverter
             new("Selector", "string", "Label selector for pods.", 1)],
         "EndpointSlice" => [NameCol, new("AddressType", "string", "The type of addresses in this slice."), new("Ports", "string", "The ports in this slice."),
             new("Endpoints", "string", "The addresses of the endpoints in this slice."), AgeCol],
+        "ConfigMap" => [NameCol, new("Data", "string", "The number of keys in the map."), AgeCol],
+        "Secret" => [NameCol, new("Type", "string", "The type of the secret"), new("Data", "string", "The number of keys in the secret."), AgeCol],
+        "ServiceAccount" => [NameCol, new("Secrets", "string", "The number of secrets listed by the service account."), AgeCol],
+        "Role" or "ClusterRole" => [NameCol, new("Created At", "date", "Time is a wrapper around time.Time which supports correct marshaling to YAML and JSON.")],
+        "RoleBinding" or "ClusterRoleBinding" => [NameCol, new("Role", "string", "The role this binding grants."), AgeCol,
+            new("Users", "string", "Users in the roleBinding", 1), new("Groups", "string", "Groups in the roleBinding", 1), new("ServiceAccounts", "string", "ServiceAccounts in the roleBinding", 1)],
+        "DaemonSet" => [NameCol, new("Desired", "integer", "The desired number of pods."), new("Current", "integer", "The number of pods scheduled."),
+            new("Ready", "integer", "The number of ready pods."), new("Up-to-date", "integer", "The number of pods of the current template."),
+            new("Available", "integer", "The number of available pods."), new("Node Selector", "string", "The node selector of the template."), AgeCol,
+            new("Containers", "string", "Names of each container in the template.", 1), new("Images", "string", "Images referenced by each container in the template.", 1),
+            new("Selector", "string", "Label selector for pods.", 1)],
+        "Event" => [new("Last Seen", "string", "When the event was last seen."), new("Type", "string", "Normal or Warning."), new("Reason", "string", "Why the event happened."),
+            new("Object", "string", "The object the event is about."), new("Subobject", "string", "The part of the object.", 1), new("Source", "string", "The component that reported it.", 1),
+            new("Message", "string", "A human-readable description."), new("First Seen", "string", "When the event was first seen.", 1), new("Count", "string", "How often it happened.", 1),
+            new("Name", "string", "The event's name.", 1)],
+        "Endpoints" => [NameCol, new("Endpoints", "string", "Endpoints is the list of ready addresses of the service."), AgeCol],
         "Namespace" => [NameCol, new("Status", "string", "The status of the namespace"), AgeCol],
         "Node" => [NameCol, new("Status", "string", "The status of the node"), new("Roles", "string", "The roles of the node"), AgeCol,
             new("Version", "string", "Kubelet Version reported by the node."), new("Zone", "string", "The node's topology.kubernetes.io/zone label.", 1)],
@@ -67,6 +83,32 @@ internal static class TableConverter
                 var addresses = r.Items("endpoints").SelectMany(e => e.Items("addresses")).Select(a => a.GetString() ?? "").ToList();
                 var shown = string.Join(",", addresses.Take(3)) + (addresses.Count > 3 ? $" + {addresses.Count - 3} more..." : "");
                 return [o.Name, r.Str("addressType") ?? "", slicePorts.Count == 0 ? "<unset>" : string.Join(",", slicePorts), addresses.Count == 0 ? "<unset>" : shown, age];
+            case "Endpoints":
+                return [o.Name, EndpointsCell(r), age];
+            case "ConfigMap":
+                return [o.Name, r.Map("data").Count + r.Map("binaryData").Count, age];
+            case "Secret":
+                return [o.Name, r.Str("type") ?? "Opaque", r.Map("data").Count, age];
+            case "ServiceAccount":
+                return [o.Name, r.Items("secrets").Count(), age];
+            case "Role" or "ClusterRole":
+                return [o.Name, r.Str("metadata", "creationTimestamp")];
+            case "RoleBinding" or "ClusterRoleBinding":
+                string Subjects(string kind) => string.Join(", ", r.Items("subjects").Where(s => s.Str("kind") == kind)
+                    .Select(s => kind == "ServiceAccount" ? $"{s.Str("namespace") ?? ""}/{s.Str("name")}" : s.Str("name")));
+                return [o.Name, $"{r.Str("roleRef", "kind")}/{r.Str("roleRef", "name")}", age, Subjects("User"), Subjects("Group"), Subjects("ServiceAccount")];
+            case "DaemonSet":
+                var dsContainers = r.Items("spec", "template", "spec", "containers").ToList();
+                var nodeSelector = string.Join(",", r.Map("spec", "template", "spec", "nodeSelector").Select(kv => $"{kv.Key}={kv.Value}"));
+                return [o.Name, r.Int("status", "desiredNumberScheduled") ?? 0, r.Int("status", "currentNumberScheduled") ?? 0, r.Int("status", "numberReady") ?? 0,
+                    r.Int("status", "updatedNumberScheduled") ?? 0, r.Int("status", "numberAvailable") ?? 0, nodeSelector.Length == 0 ? "<none>" : nodeSelector, age,
+                    string.Join(",", dsContainers.Select(c => c.Str("name"))), string.Join(",", dsContainers.Select(c => c.Str("image"))),
+                    string.Join(",", r.Map("spec", "selector", "matchLabels").Select(kv => $"{kv.Key}={kv.Value}"))];
+            case "Event":
+                var involved = r.Get("involvedObject");
+                return [Age(r.Str("lastTimestamp") ?? r.Str("eventTime") ?? r.Str("metadata", "creationTimestamp"), now), r.Str("type") ?? "", r.Str("reason") ?? "",
+                    $"{involved?.Str("kind")?.ToLowerInvariant()}/{involved?.Str("name")}", involved?.Str("fieldPath") ?? "", r.Str("source", "component") ?? r.Str("reportingComponent") ?? "",
+                    r.Str("message") ?? "", Age(r.Str("firstTimestamp") ?? r.Str("metadata", "creationTimestamp"), now), (r.Int("count") ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture), o.Name];
             case "Namespace":
                 return [o.Name, r.Str("status", "phase") ?? "Active", age];
             case "Node":
@@ -75,6 +117,27 @@ internal static class TableConverter
             default:
                 return [o.Name, age];
         }
+    }
+
+    /// <summary>kubectl's endpoints column: ready ip:port pairs, subset by subset and port by port, three at most then "+ N more...".</summary>
+    static string EndpointsCell(JsonElement r)
+    {
+        const int max = 3;
+        var list = new List<string>();
+        var count = 0;
+        foreach (var subset in r.Items("subsets"))
+        {
+            var addresses = subset.Items("addresses").Select(a => a.Str("ip") ?? "").ToList();
+            var ports = subset.Items("ports").Select(p => p.Int("port")).ToList();
+            if (ports.Count == 0) { count += addresses.Count; list.AddRange(addresses.Take(max - list.Count)); continue; }
+            foreach (var port in ports)
+            {
+                count += addresses.Count;
+                list.AddRange(addresses.Take(max - list.Count).Select(a => $"{a}:{port}"));
+            }
+        }
+        if (list.Count == 0) return "<none>";
+        return string.Join(",", list) + (count > max ? $" + {count - max} more..." : "");
     }
 
     /// <summary>Kubernetes' short human durations: 45s, 3m20s, 15m, 5h, 3d.</summary>

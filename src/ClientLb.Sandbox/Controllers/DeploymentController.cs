@@ -10,7 +10,7 @@ namespace ClientLb.Sandbox.Controllers;
 /// Deployments to pods, directly (no ReplicaSets): keeps spec.replicas pods of the current template
 /// (labelled pod-template-hash), replaces pods of an old template once the new ones are ready, and reports status.
 /// </summary>
-internal sealed class DeploymentController(ObjectStore store, ILogger logger) : Controller(store, logger)
+internal sealed class DeploymentController(ObjectStore store, ILogger logger, EventRecorder? events = null) : Controller(store, logger)
 {
     public const string TemplateHashLabel = "pod-template-hash";
 
@@ -35,8 +35,11 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger) : 
         var old = active.Except(current).ToList();
         var replicas = (int)(d.Root.Int("spec", "replicas") ?? 1);
 
+        if (current.Count != replicas)
+            events?.Normal(d, "deployment-controller", "ScalingReplicaSet",
+                $"Scaled {(current.Count < replicas ? "up" : "down")} replica set {d.Name}-{hash} from {current.Count} to {replicas}");
         for (var i = current.Count; i < replicas; i++)
-            current.Add(Store.Create(ResourceTypes.Pods, ns, NewPod(d, template, hash)));
+            current.Add(Store.Create(ResourceTypes.Pods, ns, NewPod(d, "Deployment", template, hash, $"{d.Name}-{hash}-")));
         if (current.Count > replicas)
         {
             // Like the ReplicaSet controller: unscheduled, then not ready, then newest pods go first.
@@ -101,7 +104,8 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger) : 
         return condition;
     }
 
-    static JsonObject NewPod(StoredObject d, JsonElement template, string hash)
+    /// <summary>A pod from a workload's template, labelled with the template hash and owned by the workload.</summary>
+    internal static JsonObject NewPod(StoredObject d, string kind, JsonElement template, string hash, string generateName)
     {
         var tmpl = JsonNode.Parse(template.GetRawText())!.AsObject();
         var meta = tmpl["metadata"] as JsonObject ?? new JsonObject();
@@ -109,13 +113,13 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger) : 
         labels[TemplateHashLabel] = hash;
         var podMeta = new JsonObject
         {
-            ["generateName"] = $"{d.Name}-{hash}-",
+            ["generateName"] = generateName,
             ["namespace"] = d.Namespace,
             ["labels"] = labels.DeepClone(),
             ["ownerReferences"] = new JsonArray(new JsonObject
             {
                 ["apiVersion"] = "apps/v1",
-                ["kind"] = "Deployment",
+                ["kind"] = kind,
                 ["name"] = d.Name,
                 ["uid"] = d.Uid,
                 ["controller"] = true,

@@ -31,13 +31,7 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
         }
         else if (o.Type == ResourceTypes.Pods)
         {
-            foreach (var svc in Store.Snapshot(ResourceTypes.Services, o.Namespace))
-            {
-                var selector = svc.Root.Map("spec", "selector");
-                if (selector.Count == 0) continue;
-                var sel = LabelSelector.FromMap(selector);
-                if (sel.Matches(o.Labels) || (e.Previous is { } prev && sel.Matches(prev.Labels))) Enqueue(KeyOf(svc));
-            }
+            foreach (var svc in ServicesSelecting(Store, e)) Enqueue(KeyOf(svc));
         }
         else if (o.Type == ResourceTypes.Nodes)
         {
@@ -67,8 +61,7 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
     {
         var zones = Store.Snapshot(ResourceTypes.Nodes).ToDictionary(n => n.Name, n => n.Labels.GetValueOrDefault("topology.kubernetes.io/zone"));
         var publishNotReady = svc.Root.Get("spec", "publishNotReadyAddresses") is { ValueKind: JsonValueKind.True };
-        var pods = Store.Snapshot(ResourceTypes.Pods, svc.Namespace, p => selector.Matches(p.Labels)
-            && !string.IsNullOrEmpty(p.Root.Str("status", "podIP")) && !PodStatus.IsFinished(p));
+        var pods = SelectedPods(Store, svc, selector);
         var groups = new Dictionary<string, (JsonArray, Dictionary<string, (string, JsonObject)>)>(StringComparer.Ordinal);
         var hinted = HintsWanted(svc) ? new List<JsonObject>() : null;
         // The topology-mode annotation takes precedence over trafficDistribution, as in Kubernetes.
@@ -113,6 +106,24 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
         return groups;
     }
 
+    /// <summary>The services whose selector matches a changed pod, before or after the change.</summary>
+    internal static IEnumerable<StoredObject> ServicesSelecting(ObjectStore store, WatchEvent podEvent)
+    {
+        var pod = podEvent.Object!;
+        foreach (var svc in store.Snapshot(ResourceTypes.Services, pod.Namespace))
+        {
+            var selector = svc.Root.Map("spec", "selector");
+            if (selector.Count == 0) continue;
+            var sel = LabelSelector.FromMap(selector);
+            if (sel.Matches(pod.Labels) || (podEvent.Previous is { } prev && sel.Matches(prev.Labels))) yield return svc;
+        }
+    }
+
+    /// <summary>The pods a service's endpoints come from (slices and v1 Endpoints alike): selected, with an IP, not finished.</summary>
+    internal static List<StoredObject> SelectedPods(ObjectStore store, StoredObject svc, LabelSelector selector) =>
+        store.Snapshot(ResourceTypes.Pods, svc.Namespace, p => selector.Matches(p.Labels)
+            && !string.IsNullOrEmpty(p.Root.Str("status", "podIP")) && !PodStatus.IsFinished(p));
+
     static bool HintsWanted(StoredObject svc)
     {
         var annotations = svc.Root.Map("metadata", "annotations");
@@ -144,7 +155,7 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
     }
 
     /// <summary>The service ports as this pod serves them: targetPort by number, or by name looked up in the pod's containers.</summary>
-    static JsonArray EndpointPorts(StoredObject svc, StoredObject pod)
+    internal static JsonArray EndpointPorts(StoredObject svc, StoredObject pod)
     {
         var result = new JsonArray();
         foreach (var sp in svc.Root.Items("spec", "ports"))

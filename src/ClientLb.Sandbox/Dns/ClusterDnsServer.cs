@@ -23,6 +23,9 @@ internal sealed partial class ClusterDnsServer : IAsyncDisposable
     private readonly Task _udpLoop;
     private readonly Task _tcpLoop;
 
+    /// <summary>Receives one CoreDNS-style log line per answered query (the kube-dns pod's log), or null.</summary>
+    public Action<string>? QueryLog { get; set; }
+
     private ClusterDnsServer(ClusterDnsResolver resolver, UdpClient udp, TcpListener tcp, ILogger logger)
     {
         _resolver = resolver;
@@ -82,7 +85,7 @@ internal sealed partial class ClusterDnsServer : IAsyncDisposable
             {
                 continue;
             }
-            byte[]? reply = Respond(received.Buffer, udp: true);
+            byte[]? reply = Respond(received.Buffer, received.RemoteEndPoint, udp: true);
             if (reply is not null)
             {
                 try
@@ -127,7 +130,7 @@ internal sealed partial class ClusterDnsServer : IAsyncDisposable
                     await stream.ReadExactlyAsync(lengthBuffer, _stop.Token);
                     byte[] query = new byte[BinaryPrimitives.ReadUInt16BigEndian(lengthBuffer)];
                     await stream.ReadExactlyAsync(query, _stop.Token);
-                    byte[]? reply = Respond(query, udp: false);
+                    byte[]? reply = Respond(query, client.Client.RemoteEndPoint, udp: false);
                     if (reply is null)
                     {
                         return;
@@ -144,8 +147,9 @@ internal sealed partial class ClusterDnsServer : IAsyncDisposable
         }
     }
 
-    private byte[]? Respond(byte[] packet, bool udp)
+    private byte[]? Respond(byte[] packet, EndPoint? remote, bool udp)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         DnsMessage query;
         try
         {
@@ -165,7 +169,16 @@ internal sealed partial class ClusterDnsServer : IAsyncDisposable
         }
         DnsMessage answer = _resolver.Answer(query);
         int limit = query.Edns is { } edns ? Math.Max(512, (int)edns.UdpPayloadSize) : 512;
-        return udp ? answer.EncodeTruncated(limit) : answer.Encode();
+        byte[] reply = udp ? answer.EncodeTruncated(limit) : answer.Encode();
+        if (QueryLog is { } log && query.Questions.Count > 0)
+        {
+            // CoreDNS's log plugin format: remote - id "TYPE CLASS name. proto size do bufsize" rcode flags size duration
+            DnsQuestion q = query.Questions[0];
+            string flags = string.Join(",", new[] { "qr", answer.IsAuthoritative ? "aa" : null, answer.RecursionDesired ? "rd" : null, reply.Length > 2 && (reply[2] & 0x02) != 0 ? "tc" : null }.OfType<string>());
+            log(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"[INFO] {remote} - {query.Id} \"{q.Type} {q.Class} {q.Name.TrimEnd('.')}. {(udp ? "udp" : "tcp")} {packet.Length} {(query.Edns?.DnssecOk == true ? "true" : "false")} {limit}\" {answer.ResponseCode.ToString().ToUpperInvariant()} {flags} {reply.Length} {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:0.000000000}s"));
+        }
+        return reply;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Cluster DNS ignored a malformed query: {Reason}")]

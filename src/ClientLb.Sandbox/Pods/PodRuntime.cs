@@ -11,10 +11,16 @@ namespace ClientLb.Sandbox.Pods;
 /// CIDR, runs its HTTP server, reports status (Ready follows the <see cref="ReadyAnnotation"/> annotation), and on
 /// deletion keeps serving for the grace period (measured with the cluster's TimeProvider) before stopping.
 /// </summary>
-internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator podIps, ILoggerFactory? loggerFactory) : Controller(store, logger)
+internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator podIps, ILoggerFactory? loggerFactory, Logs.PodLogs logs) : Controller(store, logger)
 {
     /// <summary>Set to "false" to make a pod unready (also works with <c>kubectl annotate</c>).</summary>
     public const string ReadyAnnotation = "sandbox.clientlb.io/ready";
+
+    /// <summary>
+    /// On kube-system pods the sandbox itself runs (cluster DNS, service proxy): the component that the pod stands for
+    /// writes its status and log, so the runtime leaves the pod alone.
+    /// </summary>
+    public const string ComponentAnnotation = "sandbox.clientlb.io/component";
 
     sealed class Instance(string uid, string ip)
     {
@@ -24,6 +30,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         public string? Failure { get; set; }
         public bool GraceStarted { get; set; }
         public bool GraceElapsed { get; set; }
+        public List<(string Container, Logs.LogBook Book)> Logs { get; } = [];
     }
 
     readonly ConcurrentDictionary<string, Instance> _instances = new(StringComparer.Ordinal);
@@ -41,6 +48,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
             instance = null;
         }
         if (pod is null) return;
+        if (pod.Namespace == "kube-system" && pod.Root.Str("metadata", "annotations", ComponentAnnotation) is not null) return;
 
         if (pod.IsDeleting)
         {
@@ -90,10 +98,12 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
                 var ip = podIps.Allocate();
                 if (ip is null) return new Instance(pod.Uid, "") { Failure = $"the pod CIDR {podIps.Cidr} has no free address" };
                 var instance = new Instance(pod.Uid, ip);
-                if (ports.Count == 0) return instance;
+                if (ports.Count == 0) { OpenLogs(pod, instance, ip, http2Only); return instance; }
                 try
                 {
-                    instance.Server = await PodServer.StartAsync(pod.Namespace, pod.Name, ip, ports, http2Only, loggerFactory, ct);
+                    var portLogs = OpenLogs(pod, instance, ip, http2Only);
+                    instance.Server = await PodServer.StartAsync(pod.Namespace, pod.Name, ip, ports, http2Only, loggerFactory,
+                        port => portLogs.GetValueOrDefault(port) ?? instance.Logs[0].Book, Store.Time, ct);
                     return instance;
                 }
                 catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
@@ -114,6 +124,25 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         }
     }
 
+    /// <summary>A log per container, each starting with the ports it listens on; returns the log of each TCP port.</summary>
+    Dictionary<int, Logs.LogBook> OpenLogs(StoredObject pod, Instance instance, string ip, IReadOnlySet<int> http2Only)
+    {
+        var byPort = new Dictionary<int, Logs.LogBook>();
+        foreach (var c in pod.Root.Items("spec", "containers"))
+        {
+            var name = c.Str("name") ?? "";
+            var book = logs.Open(pod.Namespace, pod.Name, name);
+            instance.Logs.Add((name, book));
+            foreach (var p in c.Items("ports").Where(p => (p.Str("protocol") ?? "TCP") == "TCP"))
+            {
+                var port = (int)(p.Int("containerPort") ?? 0);
+                if (port <= 0 || !byPort.TryAdd(port, book)) continue;
+                book.Write($"sandbox pod {pod.Namespace}/{pod.Name} container {name}: listening on {ip}:{port} ({(http2Only.Contains(port) ? "h2c" : "HTTP/1.1")})");
+            }
+        }
+        return byPort;
+    }
+
     async Task WaitGraceAsync(string key, Instance instance, TimeSpan grace)
     {
         try { await Task.Delay(grace, Store.Time, Stopping); }
@@ -127,6 +156,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         _instances.TryRemove(new KeyValuePair<string, Instance>(key, instance));
         if (instance.Server is not null) await instance.Server.DisposeAsync();
         instance.Server = null;
+        foreach (var (container, book) in instance.Logs) logs.Remove(SplitKey(key).Ns, SplitKey(key).Name, container, book);
         if (instance.Ip.Length > 0) podIps.Release(instance.Ip);
     }
 

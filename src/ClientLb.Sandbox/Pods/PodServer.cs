@@ -38,7 +38,8 @@ internal sealed class PodServer : IAsyncDisposable
     }
 
     /// <summary>Starts listening; ports in <paramref name="http2Only"/> speak cleartext HTTP/2 (prior knowledge) only.</summary>
-    public static async Task<PodServer> StartAsync(string ns, string podName, string ip, IReadOnlyList<int> ports, IReadOnlySet<int> http2Only, ILoggerFactory? loggerFactory, CancellationToken ct)
+    public static async Task<PodServer> StartAsync(string ns, string podName, string ip, IReadOnlyList<int> ports, IReadOnlySet<int> http2Only, ILoggerFactory? loggerFactory,
+        Func<int, Logs.LogBook> logOfPort, TimeProvider time, CancellationToken ct)
     {
         var options = new KestrelServerOptions { AddServerHeader = false };
         options.ApplicationServices = new ServiceCollection().AddLogging().BuildServiceProvider();
@@ -51,7 +52,7 @@ internal sealed class PodServer : IAsyncDisposable
         var server = new KestrelServer(Options.Create(options), new SocketTransportFactory(Options.Create(new SocketTransportOptions()), logs), logs);
         try
         {
-            await server.StartAsync(new Application(ns, podName, ip, http2Only, grpc), ct);
+            await server.StartAsync(new Logs.RequestLog(new Application(ns, podName, ip, http2Only, grpc), logOfPort, time), ct);
         }
         catch
         {

@@ -20,7 +20,8 @@ internal sealed class IpAllocator
     // and a released address is not handed out again until the whole range has been used (as an IPAM would
     // avoid), so a client still talking to a deleted pod's address never reaches another cluster's new pod.
     static readonly HashSet<uint> ProcessWideClaims = [];
-    static uint ProcessWideNext = 1;
+    // Starts at a random offset so sandboxes in different processes (parallel test runs) rarely pick the same addresses.
+    static uint ProcessWideNext = (uint)Random.Shared.Next(1, 1 << 14);
 
     public IpAllocator(string cidr, string what, bool processWide = false)
     {
@@ -95,7 +96,11 @@ internal sealed class IpAllocator
         if (!Contains(address)) return false;
         var b = IPAddress.Parse(address).GetAddressBytes();
         var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
-        lock (_lock) return _used.Add(offset);
+        lock (_lock)
+        {
+            if (_used.Contains(offset) || !ClaimProcessWide(_base + offset)) return false;
+            return _used.Add(offset);
+        }
     }
 
     public void Release(string address)

@@ -3,8 +3,7 @@ using System.Text.Json.Nodes;
 namespace ClientLb.Sandbox.Store;
 
 /// <summary>
-/// Patch formats: JSON merge patch (RFC 7386), which also serves strategic merge patches (lists are replaced
-/// whole instead of merged by key), and JSON patch (RFC 6902).
+/// Patch formats: JSON merge patch (RFC 7386), strategic merge patch (<see cref="StrategicMerge"/>) and JSON patch (RFC 6902).
 /// </summary>
 internal static class Patches
 {
@@ -19,11 +18,9 @@ internal static class Patches
         switch (mediaType)
         {
             case Merge:
+                return (JsonObject)MergePatch(target, Json.Parse(patch, "the merge patch"))!;
             case Strategic:
-                var p = Json.Parse(patch, "the merge patch");
-                if (mediaType == Strategic && ContainsDirectives(p))
-                    throw ApiException.BadRequest("strategic merge patch directives ($patch, $retainKeys, $setElementOrder, $deleteFromPrimitiveList) are not supported by the sandbox; use a JSON merge patch or a JSON patch");
-                return (JsonObject)MergePatch(target, p)!;
+                return StrategicMerge.Apply(target.Str("kind") ?? "", target, Json.Parse(patch, "the strategic merge patch"));
             case JsonPatch:
                 return ApplyJsonPatch(target, patch);
             case ApplyPatch:
@@ -32,13 +29,6 @@ internal static class Patches
                 throw ApiException.UnsupportedMediaType(contentType);
         }
     }
-
-    static bool ContainsDirectives(JsonNode? n) => n switch
-    {
-        JsonObject o => o.Any(kv => kv.Key.StartsWith('$') || ContainsDirectives(kv.Value)),
-        JsonArray a => a.Any(ContainsDirectives),
-        _ => false,
-    };
 
     /// <summary>RFC 7386: objects merge recursively, null deletes, anything else replaces.</summary>
     public static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)

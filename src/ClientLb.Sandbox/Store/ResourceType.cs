@@ -1,7 +1,7 @@
 namespace ClientLb.Sandbox.Store;
 
 /// <summary>How object names of a resource are validated (the API server's rules differ per resource).</summary>
-internal enum NameRule { Dns1123Label, Dns1035Label, Dns1123Subdomain }
+internal enum NameRule { Dns1123Label, Dns1035Label, Dns1123Subdomain, PathSegment }
 
 /// <summary>Static description of one API resource: where it is served and how discovery describes it.</summary>
 internal sealed class ResourceType
@@ -17,6 +17,10 @@ internal sealed class ResourceType
     public string[] Categories { get; init; } = [];
     public bool HasStatus { get; init; }
     public bool HasScale { get; init; }
+    /// <summary>Verbs discovery advertises; writes outside them are refused (Endpoints are the controller's alone).</summary>
+    public string[] Verbs { get; init; } = ResourceTypes.AllVerbs;
+    /// <summary>Why users may not write this resource, or null when they may.</summary>
+    public string? ReadOnlyBecause { get; init; }
     /// <summary>Field paths (besides metadata.name/namespace) accepted in fieldSelector.</summary>
     public string[] SelectableFields { get; init; } = [];
 
@@ -71,7 +75,65 @@ internal static class ResourceTypes
         Namespaced = true, NameRule = NameRule.Dns1123Subdomain, SelectableFields = ["addressType"],
     };
 
-    public static readonly IReadOnlyList<ResourceType> All = [Namespaces, Nodes, Services, Pods, Deployments, EndpointSlices];
+    public static readonly ResourceType Endpoints = new()
+    {
+        Group = "", Version = "v1", Plural = "endpoints", Singular = "endpoints", Kind = "Endpoints",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["ep"], Verbs = ["get", "list", "watch"],
+        ReadOnlyBecause = "the sandbox's endpoints controller keeps it from the Service's selector and its pods; change the Service or the pods instead",
+    };
+
+    public static readonly ResourceType ServiceAccounts = new()
+    {
+        Group = "", Version = "v1", Plural = "serviceaccounts", Singular = "serviceaccount", Kind = "ServiceAccount",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["sa"],
+    };
+
+    public static readonly ResourceType ConfigMaps = new()
+    {
+        Group = "", Version = "v1", Plural = "configmaps", Singular = "configmap", Kind = "ConfigMap",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["cm"],
+    };
+
+    public static readonly ResourceType Secrets = new()
+    {
+        Group = "", Version = "v1", Plural = "secrets", Singular = "secret", Kind = "Secret",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, SelectableFields = ["type"],
+    };
+
+    public static readonly ResourceType Events = new()
+    {
+        Group = "", Version = "v1", Plural = "events", Singular = "event", Kind = "Event",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["ev"],
+        SelectableFields = ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion",
+            "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"],
+    };
+
+    public static readonly ResourceType DaemonSets = new()
+    {
+        Group = "apps", Version = "v1", Plural = "daemonsets", Singular = "daemonset", Kind = "DaemonSet",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["ds"], Categories = ["all"], HasStatus = true,
+    };
+
+    public static readonly ResourceType Roles = Rbac("roles", "role", "Role", namespaced: true);
+    public static readonly ResourceType ClusterRoles = Rbac("clusterroles", "clusterrole", "ClusterRole", namespaced: false);
+    public static readonly ResourceType RoleBindings = Rbac("rolebindings", "rolebinding", "RoleBinding", namespaced: true);
+    public static readonly ResourceType ClusterRoleBindings = Rbac("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", namespaced: false);
+
+    /// <summary>Not stored: a POST answers whether the caller may do something (<c>kubectl auth can-i</c>).</summary>
+    public static readonly ResourceType SelfSubjectAccessReviews = new()
+    {
+        Group = "authorization.k8s.io", Version = "v1", Plural = "selfsubjectaccessreviews", Singular = "selfsubjectaccessreview", Kind = "SelfSubjectAccessReview",
+        Namespaced = false, NameRule = NameRule.Dns1123Subdomain, Verbs = ["create"],
+    };
+
+    static ResourceType Rbac(string plural, string singular, string kind, bool namespaced) => new()
+    {
+        Group = "rbac.authorization.k8s.io", Version = "v1", Plural = plural, Singular = singular, Kind = kind,
+        Namespaced = namespaced, NameRule = NameRule.PathSegment,
+    };
+
+    public static readonly IReadOnlyList<ResourceType> All = [Namespaces, Nodes, Services, Pods, Deployments, EndpointSlices, Endpoints,
+        ServiceAccounts, ConfigMaps, Secrets, Events, DaemonSets, Roles, ClusterRoles, RoleBindings, ClusterRoleBindings, SelfSubjectAccessReviews];
 
     public static ResourceType? ByPath(string group, string version, string plural) =>
         All.FirstOrDefault(t => t.Group == group && t.Version == version && t.Plural == plural);

@@ -15,6 +15,8 @@ internal static partial class Validation
     public static string? NameError(NameRule rule, string name) => rule switch
     {
         NameRule.Dns1123Label => Dns1123LabelError(name),
+        NameRule.PathSegment => name.Length == 0 ? "name or generateName is required" : name is "." or ".." ? $"may not be '{name}'"
+            : name.Contains('/') ? "may not contain '/'" : name.Contains('%') ? "may not contain '%'" : null,
         NameRule.Dns1035Label => name.Length > 63 ? "must be no more than 63 characters"
             : Dns1035LabelRx().IsMatch(name) ? null
             : "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",

@@ -29,7 +29,7 @@ public class KubectlTests
         Assert.Contains("service/my-service created", stdout);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
 
-        var list = ParseJson(await kubectl.OkAsync("get", "pods,svc,endpointslices", "-A", "-o", "json"));
+        var list = ParseJson(await kubectl.OkAsync("get", "pods,svc,endpointslices", "-n", "default", "-o", "json"));
         var items = list.Arr("items");
         var pods = items.Where(i => i.S("kind") == "Pod").ToList();
         Assert.Equal(2, pods.Count);

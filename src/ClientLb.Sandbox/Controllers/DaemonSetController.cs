@@ -1,0 +1,74 @@
+using System.Text.Json.Nodes;
+using ClientLb.Sandbox.Store;
+using Microsoft.Extensions.Logging;
+
+namespace ClientLb.Sandbox.Controllers;
+
+/// <summary>
+/// DaemonSets: one pod per sandbox node (pinned with spec.nodeName, owned by the DaemonSet), pods of an old template
+/// replaced (RollingUpdate) or left until deleted (OnDelete), and the status counters kubectl prints.
+/// </summary>
+internal sealed class DaemonSetController(ObjectStore store, ILogger logger) : Controller(store, logger)
+{
+    protected override void OnEvent(WatchEvent e)
+    {
+        var o = e.Object!;
+        if (o.Type == ResourceTypes.DaemonSets) Enqueue(KeyOf(o));
+        else if (o.Type == ResourceTypes.Nodes) foreach (var ds in Store.Snapshot(ResourceTypes.DaemonSets)) Enqueue(KeyOf(ds));
+        else if (ControllerOwner(o, "DaemonSet") is { } owner) Enqueue(o.Namespace + "/" + owner);
+        else if (e.Previous is { } prev && ControllerOwner(prev, "DaemonSet") is { } prevOwner) Enqueue(prev.Namespace + "/" + prevOwner);
+    }
+
+    protected override Task ReconcileAsync(string key, CancellationToken ct)
+    {
+        var (ns, name) = SplitKey(key);
+        var ds = Store.Get(ResourceTypes.DaemonSets, ns, name);
+        if (ds is null || ds.IsDeleting) return Task.CompletedTask;
+        var template = ds.Root.Get("spec", "template")!.Value;
+        var hash = DeploymentController.TemplateHash(template);
+        var nodes = Store.Snapshot(ResourceTypes.Nodes).Select(n => n.Name).ToList();
+        var active = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, ds.Uid) && !p.IsDeleting && !PodStatus.IsFinished(p));
+        var onDelete = ds.Root.Str("spec", "updateStrategy", "type") == "OnDelete";
+        foreach (var node in nodes)
+        {
+            var here = active.Where(p => p.Root.Str("spec", "nodeName") == node).OrderBy(p => p.Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) == hash ? 0 : 1).ToList();
+            if (here.Count == 0)
+            {
+                var pod = DeploymentController.NewPod(ds, "DaemonSet", template, hash, $"{ds.Name}-");
+                pod.Obj("spec")["nodeName"] = node;
+                Store.Create(ResourceTypes.Pods, ns, pod);
+                continue;
+            }
+            foreach (var extra in here.Skip(1)) Delete(extra);
+            if (!onDelete && here[0].Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) != hash) Delete(here[0]); // recreated on the next pass
+        }
+        foreach (var stray in active.Where(p => !nodes.Contains(p.Root.Str("spec", "nodeName") ?? ""))) Delete(stray);
+
+        var scheduled = active.Where(p => nodes.Contains(p.Root.Str("spec", "nodeName") ?? "")).ToList();
+        var ready = scheduled.Count(PodStatus.IsReady);
+        var updated = scheduled.Count(p => p.Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) == hash);
+        Store.Mutate(ResourceTypes.DaemonSets, ns, name, o =>
+        {
+            var status = new JsonObject
+            {
+                ["currentNumberScheduled"] = scheduled.Count,
+                ["numberMisscheduled"] = 0,
+                ["desiredNumberScheduled"] = nodes.Count,
+                ["numberReady"] = ready,
+                ["observedGeneration"] = o.Node("metadata", "generation")?.DeepClone(),
+                ["updatedNumberScheduled"] = updated,
+                ["numberAvailable"] = ready,
+            };
+            if (nodes.Count - ready > 0) status["numberUnavailable"] = nodes.Count - ready;
+            o["status"] = status;
+            return o;
+        }, UpdateMode.Internal);
+        return Task.CompletedTask;
+    }
+
+    void Delete(StoredObject pod)
+    {
+        try { Store.Delete(ResourceTypes.Pods, pod.Namespace, pod.Name, new DeleteOptions()); }
+        catch (ApiException ex) when (ex.Code == 404) { }
+    }
+}
