@@ -200,7 +200,8 @@ public sealed class HostileAnswerTests
             string target = q.Name.StartsWith("a.", StringComparison.Ordinal) ? $"b.{Zone}" : $"a.{Zone}";
             return exchange.Reply((DnsMessage.CreateResponse(exchange.Query) with { Answers = [new DnsCnameRecord(q.Name, 30, target)] }).Encode());
         });
-        var settings = new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromMilliseconds(500), Attempts = 1 };
+        // A generous timeout: the server answers at once, and a slow machine must not turn the loop into a timeout.
+        var settings = new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromSeconds(5), Attempts = 1 };
         var resolver = new DnsResolver(new DnsStubClient(settings), settings);
 
         var error = await Assert.ThrowsAsync<DnsResolutionException>(() => resolver.LookupAsync($"a.{Zone}.", DnsRecordType.A));
