@@ -65,7 +65,11 @@ internal sealed class SandboxScenario : IScenario
         await cluster.WaitForReadyEndpointsAsync("payment-service", 3, "finance", cancellationToken);
 
         var services = new ServiceCollection();
-        services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+        services.AddClientLbKubernetes(o =>
+        {
+            o.KubeconfigPath = cluster.KubeconfigPath;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+        });
         services.AddHttpClient("payments", c => c.BaseAddress = new Uri("http://payment-service.finance")).AddClientLb();
         ServiceProvider provider = services.BuildServiceProvider();
         return new SandboxScenario(cluster, provider, provider.GetRequiredService<IHttpClientFactory>().CreateClient("payments"));

@@ -64,7 +64,11 @@ if (cluster is not null)
     await cluster.ApplyManifestAsync(GreeterManifest);
     using var ready = new CancellationTokenSource(TimeSpan.FromSeconds(30));
     await cluster.WaitForReadyEndpointsAsync("greeter", 3, cancellationToken: ready.Token);
-    builder.Services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+    builder.Services.AddClientLbKubernetes(o =>
+    {
+        o.KubeconfigPath = cluster.KubeconfigPath;
+        o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+    });
     // The pods serve grpc.health.v1 too: NOT_SERVING (an unready pod) takes a pod out of the picker at once.
     builder.Services.AddClientLbGrpc(o => o.HealthChecks["greeter.default"] = new ClientLb.Grpc.Configuration.GrpcHealthCheckOptions());
     Console.WriteLine($"Sandbox cluster: API {cluster.ApiServerUri}, pods {string.Join(", ", cluster.GetPods("app=greeter").Select(p => $"{p.Name} ({p.IP})"))}");

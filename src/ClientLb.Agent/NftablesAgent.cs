@@ -159,6 +159,10 @@ public sealed class NftablesAgent : IDisposable
         {
             _logger.LogWarning("Service {Service} rejected: {Reason}", rejection.Service, rejection.Reason);
         }
+        foreach (ServiceRejection dropped in sync.DroppedEndpoints)
+        {
+            _logger.LogWarning("Service {Service} programmed without an endpoint: {Reason}", dropped.Service, dropped.Reason);
+        }
         long kernelStart = Stopwatch.GetTimestamp();
         if (sync.LoopbackVips && !_routeLocalnet)
         {
@@ -199,6 +203,7 @@ public sealed class NftablesAgent : IDisposable
             ElementsAdded = sync.Adds.Count,
             ElementsDeleted = sync.Deletes.Count,
             Rejected = sync.Rejected,
+            DroppedEndpoints = sync.DroppedEndpoints,
             ConntrackFilters = sync.Conntrack.Count,
             ConntrackFailures = conntrackFailures,
             Duration = Stopwatch.GetElapsedTime(start),

@@ -18,6 +18,9 @@ public sealed record SyncResult
     /// <summary>Services rejected, each with the reason; the others were programmed.</summary>
     public IReadOnlyList<ServiceRejection> Rejected { get; init; } = [];
 
+    /// <summary>Endpoints left out of services that were programmed without them, each with its service and reason.</summary>
+    public IReadOnlyList<ServiceRejection> DroppedEndpoints { get; init; } = [];
+
     /// <summary>Conntrack filters applied (UDP/SCTP backends that left, VIP ports that lost or gained all backends).</summary>
     public int ConntrackFilters { get; init; }
 

@@ -78,4 +78,19 @@ public sealed class KubernetesSourceOptions
     /// (missing RBAC); null (default) keeps failing with an error naming the missing rule.
     /// </summary>
     public string? FallbackOnForbidden { get; set; }
+
+    /// <summary>
+    /// Whether EndpointSlice addresses in 127.0.0.0/8 and <c>::1</c> may be endpoints. Null (default): only when the API
+    /// server itself is reached on a loopback address (the sandbox, whose pods are 127.244.x.y servers, or a tunnel on
+    /// this host); a pod of a real cluster is never on the client's loopback, so there such an address is dropped and
+    /// reported like any other unusable one. True or false decides for every API server.
+    /// </summary>
+    public bool? AllowLoopbackEndpoints { get; set; }
+
+    /// <summary>Whether loopback endpoints are used from <paramref name="apiServer"/> (<see cref="AllowLoopbackEndpoints"/>, else whether it is on loopback).</summary>
+    public bool LoopbackEndpointsAllowed(Uri apiServer)
+    {
+        ArgumentNullException.ThrowIfNull(apiServer);
+        return AllowLoopbackEndpoints ?? apiServer.IsLoopback;
+    }
 }

@@ -129,7 +129,22 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         _apiUri = api.Uri;
         var dir = Path.GetDirectoryName(Path.GetFullPath(KubeconfigPath));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        await File.WriteAllTextAsync(KubeconfigPath, Kubeconfig.Render(api.Uri, _certificates?.CaPem, BearerToken), ct);
+        await WriteOwnerOnlyAsync(KubeconfigPath, Kubeconfig.Render(api.Uri, _certificates?.CaPem, BearerToken), ct);
+    }
+
+    /// <summary>Writes the kubeconfig (it holds the bearer token) readable by its owner only: mode 0600, as kubectl writes its own.</summary>
+    static async Task WriteOwnerOnlyAsync(string path, string text, CancellationToken ct)
+    {
+        const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+        await using (var stream = new FileStream(path, options))
+        await using (var writer = new StreamWriter(stream))
+        {
+            await writer.WriteAsync(text.AsMemory(), ct);
+        }
+        // A file that already existed keeps its mode on create: narrow it too.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, OwnerOnly);
     }
 
     void Bootstrap()

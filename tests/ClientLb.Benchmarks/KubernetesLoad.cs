@@ -58,7 +58,11 @@ public static class KubernetesLoad
     private static ServiceProvider Client(SandboxCluster cluster)
     {
         var services = new ServiceCollection();
-        services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+        services.AddClientLbKubernetes(o =>
+        {
+            o.KubeconfigPath = cluster.KubeconfigPath;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+        });
         return services.BuildServiceProvider();
     }
 

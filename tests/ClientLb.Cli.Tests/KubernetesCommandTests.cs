@@ -23,7 +23,7 @@ public sealed class KubernetesCommandTests : IAsyncLifetime
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await CliApp.RunAsync(["resolve", "payment-service.finance", "--source", "kubernetes", "--kubeconfig", _cluster.KubeconfigPath, "-o", "json"], output, error);
+        int code = await CliApp.RunAsync(["resolve", "payment-service.finance", "--source", "kubernetes", "--kubeconfig", _cluster.KubeconfigPath, "--allow-loopback", "-o", "json"], output, error);
         Assert.True(code == 0, error.ToString());
         using JsonDocument doc = JsonDocument.Parse(output.ToString());
         Assert.Equal("payment-service.finance", doc.RootElement.GetProperty("service").GetString());
@@ -45,7 +45,7 @@ public sealed class KubernetesCommandTests : IAsyncLifetime
         var lines = new System.Collections.Concurrent.BlockingCollection<string>();
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         var writer = new LineWriter(lines.Add);
-        Task<int> run = CliApp.RunAsync(["watch", "payment-service.finance", "--source", "kubernetes", "--kubeconfig", _cluster.KubeconfigPath, "-o", "json", "--count", "2"],
+        Task<int> run = CliApp.RunAsync(["watch", "payment-service.finance", "--source", "kubernetes", "--kubeconfig", _cluster.KubeconfigPath, "--allow-loopback", "-o", "json", "--count", "2"],
             writer, new StringWriter(), stop.Token);
 
         string first = lines.Take(stop.Token);
@@ -86,7 +86,7 @@ public sealed class KubernetesCommandTests : IAsyncLifetime
     public async Task A_missing_kubeconfig_or_service_is_named()
     {
         var error = new StringWriter();
-        int code = await CliApp.RunAsync(["resolve", "nope.finance", "--source", "kubernetes", "--kubeconfig", _cluster.KubeconfigPath, "--port", "80"], new StringWriter(), error);
+        int code = await CliApp.RunAsync(["resolve", "nope.finance", "--source", "kubernetes", "--kubeconfig", _cluster.KubeconfigPath, "--allow-loopback", "--port", "80"], new StringWriter(), error);
         Assert.Equal(1, code);
         Assert.Contains("nope", error.ToString());
 

@@ -15,6 +15,7 @@ public sealed class AgentMetrics
     private long _failures;
     private long _rejectedTotal;
     private long _conntrackFailures;
+    private long _droppedEndpoints;
     private int _rejectedLast;
     private int _services;
     private int _elements;
@@ -62,6 +63,7 @@ public sealed class AgentMetrics
             _rejectedLast = result.Rejected.Count;
             _rejectedTotal += result.Rejected.Count;
             _conntrackFailures += result.ConntrackFailures.Count;
+            _droppedEndpoints += result.DroppedEndpoints.Count;
             _services = services;
             _elements = elements;
             _lastSuccess = now;
@@ -92,6 +94,7 @@ public sealed class AgentMetrics
             Line(output, "clientlb_agent_elements", "gauge", "nftables set and map elements programmed.", _elements);
             Line(output, "clientlb_agent_rejected_services", "gauge", "Services rejected by the last sync.", _rejectedLast);
             Line(output, "clientlb_agent_rejected_services_total", "counter", "Service rejections over all syncs.", _rejectedTotal);
+            Line(output, "clientlb_agent_dropped_endpoints_total", "counter", "Invalid endpoints left out of services programmed without them.", _droppedEndpoints);
             Line(output, "clientlb_agent_conntrack_failures_total", "counter", "Conntrack cleanups that failed.", _conntrackFailures);
             Line(output, "clientlb_agent_last_sync_success_timestamp_seconds", "gauge", "Unix time of the last successful sync.", _lastSuccess?.ToUnixTimeSeconds() ?? 0);
         }

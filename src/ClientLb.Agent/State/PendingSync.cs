@@ -30,6 +30,9 @@ internal sealed class PendingSync
 
     public List<ServiceRejection> Rejected { get; } = [];
 
+    /// <summary>Endpoints left out of services that were otherwise programmed, each with its service and reason.</summary>
+    public List<ServiceRejection> DroppedEndpoints { get; } = [];
+
     public List<ConntrackFilter> Conntrack { get; } = [];
 
     /// <summary>A service of this sync programs a 127.0.0.0/8 VIP (sidecar mode): the namespace needs <c>route_localnet</c>.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text;
 using ClientLb.Agent.Conntrack;
 using ClientLb.Agent.Model;
@@ -69,19 +70,19 @@ internal sealed class SyncPlanner
 
         candidates.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
         // Validating and rendering is pure per service: spread it over the cores on a large sync (a cold start).
-        var rendered = new (ServicePlan? Plan, string? Error, bool LoopbackVip)[candidates.Count];
+        var rendered = new (ServicePlan? Plan, string? Error, bool LoopbackVip, ImmutableArray<string> Dropped)[candidates.Count];
         Parallel.For(0, candidates.Count, new ParallelOptions { MaxDegreeOfParallelism = candidates.Count >= 512 ? Environment.ProcessorCount : 1 }, i =>
         {
             try
             {
                 rendered[i] = ServiceValidator.TryValidate(candidates[i], _policy, out ValidatedService? validated, out string? error)
-                    ? (ServicePlan.For(validated, Layout.Hairpin(_mode)), null, validated.Ports.Any(static p => AddressRules.IsLoopbackVip(p.Vip)))
-                    : (null, error, false);
+                    ? (ServicePlan.For(validated, Layout.Hairpin(_mode)), null, validated.Ports.Any(static p => AddressRules.IsLoopbackVip(p.Vip)), validated.Dropped)
+                    : (null, error, false, []);
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException or NullReferenceException or FormatException or OverflowException)
             {
                 // Defense in depth: whatever slipped past validation rejects this service only, never the sync.
-                rendered[i] = (null, "the service could not be rendered: " + e.Message, false);
+                rendered[i] = (null, "the service could not be rendered: " + e.Message, false, []);
             }
         });
         for (int index = 0; index < candidates.Count; index++)
@@ -118,6 +119,7 @@ internal sealed class SyncPlanner
                 sync.ClaimChanges[claim] = service.Key;
             }
             sync.Changes.Add(new ServiceChange(service.Key, old, plan, service));
+            sync.DroppedEndpoints.AddRange(rendered[index].Dropped.Select(reason => new ServiceRejection(service.Key, reason)));
             sync.LoopbackVips |= rendered[index].LoopbackVip;
         }
 

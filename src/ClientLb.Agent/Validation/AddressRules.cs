@@ -1,49 +1,38 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
+using ClientLb.Endpoints;
 
 namespace ClientLb.Agent.Validation;
 
-/// <summary>Strict address checks: only canonical unicast IPv4/IPv6 text becomes part of a rule.</summary>
+/// <summary>
+/// The agent's use of the core's <see cref="EndpointAddress"/> rule: only canonical unicast text becomes part of a rule.
+/// What the agent adds is where loopback is allowed: a 127.0.0.0/8 VIP in sidecar mode, never a loopback DNAT target.
+/// </summary>
 internal static class AddressRules
 {
     /// <summary>
-    /// Parses a VIP as the API spells it. Stricter than <see cref="IPAddress.TryParse(string, out IPAddress)"/>: IPv4 must be a
-    /// dotted quad of decimal octets (no <c>10.1</c>, <c>0x0a000001</c> or leading zeros), IPv6 may carry no zone.
-    /// <paramref name="allowLoopback4"/> admits 127.0.0.0/8 (sidecar mode only, see <see cref="IsLoopbackVip"/>); <c>::1</c> never.
+    /// Parses a VIP as the API spells it (<see cref="EndpointAddress.TryParseCanonical"/>). <paramref name="allowLoopback4"/>
+    /// admits 127.0.0.0/8 (sidecar mode only, see <see cref="IsLoopbackVip"/>); <c>::1</c> never.
     /// </summary>
     public static bool TryParseVip(string text, bool allowLoopback4, [NotNullWhen(true)] out IPAddress? address, [NotNullWhen(false)] out string? error)
     {
-        address = null;
-        if (text.Length is 0 or > 45)
+        if (!EndpointAddress.TryParseCanonical(text, out IPAddress? parsed, out error))
         {
-            error = $"the cluster IP '{NameRules.Display(text)}' is not an IP address";
+            address = null;
+            error = text.Length == 0 ? "the cluster IP: " + error : "the cluster IP " + error;
             return false;
         }
-        foreach (char c in text)
+        if (IsLoopbackVip(parsed) && !allowLoopback4)
         {
-            if (!(char.IsAsciiHexDigit(c) || c is '.' or ':'))
-            {
-                error = $"the cluster IP '{NameRules.Display(text)}' is not an IP address";
-                return false;
-            }
-        }
-        if (!IPAddress.TryParse(text, out IPAddress? parsed) ||
-            (parsed.AddressFamily == AddressFamily.InterNetwork && !string.Equals(parsed.ToString(), text, StringComparison.Ordinal)))
-        {
-            error = $"the cluster IP '{NameRules.Display(text)}' is not a canonical IPv4 or IPv6 address";
+            address = null;
+            error = $"the cluster IP {parsed} is a loopback address (127.0.0.0/8 VIPs are accepted in sidecar mode only)";
             return false;
         }
-        if (IsLoopbackVip(parsed))
+        if (EndpointAddress.CheckUsable(parsed, allowLoopback: IsLoopbackVip(parsed)) is string unusable)
         {
-            error = allowLoopback4 ? null : $"the cluster IP {parsed} is a loopback address (127.0.0.0/8 VIPs are accepted in sidecar mode only)";
-        }
-        else
-        {
-            error = CheckUnicast(parsed, "cluster IP");
-        }
-        if (error is not null)
-        {
+            address = null;
+            error = "the cluster IP " + unusable;
             return false;
         }
         address = parsed;
@@ -58,36 +47,7 @@ internal static class AddressRules
     public static bool IsLoopbackVip(IPAddress address) =>
         address.AddressFamily == AddressFamily.InterNetwork && address.GetAddressBytes()[0] == 127;
 
-    /// <summary>Null when <paramref name="address"/> may be a VIP or a DNAT target; otherwise why not.</summary>
-    public static string? CheckUnicast(IPAddress address, string what)
-    {
-        if (address.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
-        {
-            return $"the {what} {address} is neither IPv4 nor IPv6";
-        }
-        if (address.AddressFamily == AddressFamily.InterNetworkV6 && (address.ScopeId != 0 || address.IsIPv4MappedToIPv6))
-        {
-            return $"the {what} {address} is an IPv4-mapped or scoped IPv6 address";
-        }
-        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || address.Equals(IPAddress.Broadcast))
-        {
-            return $"the {what} {address} is unspecified or broadcast";
-        }
-        if (IPAddress.IsLoopback(address))
-        {
-            return $"the {what} {address} is a loopback address";
-        }
-        byte[] bytes = address.GetAddressBytes();
-        bool multicast = address.AddressFamily == AddressFamily.InterNetwork ? bytes[0] >= 224 : bytes[0] == 0xff;
-        bool linkLocal = address.AddressFamily == AddressFamily.InterNetwork ? bytes[0] == 169 && bytes[1] == 254 : address.IsIPv6LinkLocal;
-        if (multicast)
-        {
-            return $"the {what} {address} is a multicast or reserved address";
-        }
-        if (linkLocal)
-        {
-            return $"the {what} {address} is a link-local address";
-        }
-        return null;
-    }
+    /// <summary>Null when <paramref name="address"/> may be a DNAT target; otherwise why not (loopback never: the kernel cannot DNAT to it from another namespace).</summary>
+    public static string? CheckTarget(IPAddress address) =>
+        EndpointAddress.CheckUsable(address, allowLoopback: false) is string unusable ? "the endpoint address " + unusable : null;
 }

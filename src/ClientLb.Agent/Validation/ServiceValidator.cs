@@ -59,6 +59,7 @@ internal static class ServiceValidator
         }
 
         var ports = ImmutableArray.CreateBuilder<ValidatedPort>();
+        var dropped = new List<string>();
         var seen = new HashSet<(ServiceProtocol, int)>();
         foreach (ServicePortState port in service.Ports)
         {
@@ -93,13 +94,20 @@ internal static class ServiceValidator
                 error = $"{portLabel}: {port.Endpoints.Length} endpoints (at most {MaxEndpointsPerPort} per family)";
                 return false;
             }
+            // One bad endpoint is dropped and named; the rest of the port is programmed.
+            ImmutableArray<Endpoint> usable = port.Endpoints;
             foreach (Endpoint endpoint in port.Endpoints)
             {
                 if (CheckEndpoint(endpoint) is string endpointError)
                 {
-                    error = $"{portLabel}: {endpointError}";
-                    return false;
+                    dropped.Add($"{portLabel}: {endpointError}; endpoint left out");
+                    usable = usable.Remove(endpoint);
                 }
+            }
+            if (usable.IsEmpty && !port.Endpoints.IsEmpty)
+            {
+                error = $"{portLabel}: every one of its {port.Endpoints.Length} endpoint(s) is invalid ({string.Join("; ", dropped.Take(3))}{(dropped.Count > 3 ? $"; and {dropped.Count - 3} more" : "")})";
+                return false;
             }
             foreach (IPAddress? vip in new[] { v4, v6 })
             {
@@ -107,7 +115,7 @@ internal static class ServiceValidator
                 {
                     continue;
                 }
-                ValidatedPort validatedPort = ForFamily(vip, port, policy);
+                ValidatedPort validatedPort = ForFamily(vip, usable, port, policy);
                 if (validatedPort.Targets.Length > MaxEndpointsPerPort)
                 {
                     error = $"{portLabel}: {validatedPort.Targets.Length} eligible endpoints for {vip} (at most {MaxEndpointsPerPort})";
@@ -116,7 +124,7 @@ internal static class ServiceValidator
                 ports.Add(validatedPort);
             }
         }
-        validated = new ValidatedService(service.Key, ports.ToImmutable(), service.ClientIPAffinityTimeoutSeconds);
+        validated = new ValidatedService(service.Key, ports.ToImmutable(), service.ClientIPAffinityTimeoutSeconds) { Dropped = [.. dropped] };
         return true;
     }
 
@@ -182,12 +190,12 @@ internal static class ServiceValidator
         {
             return $"the endpoint {endpoint.Host} has target port {endpoint.Port}, outside 1-65535";
         }
-        return AddressRules.CheckUnicast(endpoint.Address, "endpoint address");
+        return AddressRules.CheckTarget(endpoint.Address);
     }
 
-    private static ValidatedPort ForFamily(IPAddress vip, ServicePortState port, ValidationPolicy policy)
+    private static ValidatedPort ForFamily(IPAddress vip, ImmutableArray<Endpoint> endpoints, ServicePortState port, ValidationPolicy policy)
     {
-        ImmutableArray<Endpoint> sameFamily = [.. port.Endpoints.Where(e => e.Address!.AddressFamily == vip.AddressFamily)];
+        ImmutableArray<Endpoint> sameFamily = [.. endpoints.Where(e => e.Address!.AddressFamily == vip.AddressFamily)];
         EndpointSelection selection = EndpointSelector.Select(sameFamily);
         IEnumerable<Endpoint> chosen = selection.Eligible;
         if (policy.NodeName is not null || policy.Zone is not null)

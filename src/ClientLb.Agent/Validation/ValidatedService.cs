@@ -12,4 +12,8 @@ internal readonly record struct Target(IPAddress Address, int Port, int Weight);
 internal sealed record ValidatedPort(AddressFamily Family, IPAddress Vip, ServiceProtocol Protocol, int Port, ImmutableArray<Target> Targets, string? EmptyReason);
 
 /// <summary>A service whose every value is checked; only such values ever reach a rule.</summary>
-internal sealed record ValidatedService(string Key, ImmutableArray<ValidatedPort> Ports, int? AffinityTimeoutSeconds);
+internal sealed record ValidatedService(string Key, ImmutableArray<ValidatedPort> Ports, int? AffinityTimeoutSeconds)
+{
+    /// <summary>The endpoints left out as invalid, each with the reason; the rest of the service is programmed.</summary>
+    public ImmutableArray<string> Dropped { get; init; } = [];
+}

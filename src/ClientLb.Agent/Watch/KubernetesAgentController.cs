@@ -292,7 +292,8 @@ public sealed class KubernetesAgentController
         }
         IEnumerable<EndpointSlice> slices = _slicesOf.TryGetValue(key, out SortedDictionary<string, EndpointSlice>? own) ? own.Values : [];
         var warnings = new List<string>();
-        ServiceState? state = ServiceStateMapper.Map(service, slices, out string? skipped, warnings);
+        ServiceState? state = ServiceStateMapper.Map(service, slices, out string? skipped, warnings,
+            (record, reason) => ClientLb.Diagnostics.DroppedRecords.Report(_logger, key, "agent", record, reason));
         foreach (string warning in warnings)
         {
             _logger.LogWarning("Service {Service}: {Warning}", key, warning);

@@ -1,9 +1,7 @@
-using System.Net;
 using ClientLb.Agent.Model;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Source;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
-using ClientConditions = ClientLb.Endpoints.EndpointConditions;
 
 namespace ClientLb.Agent.Watch;
 
@@ -19,9 +17,10 @@ internal static class ServiceStateMapper
     /// <summary>
     /// The state of <paramref name="service"/>, or null when it has no VIP to program (headless, ExternalName, no
     /// cluster IP yet); <paramref name="skipped"/> then says why. Ports with a protocol the agent does not know are left
-    /// out and named in <paramref name="warnings"/>.
+    /// out and named in <paramref name="warnings"/>. Endpoints whose address is refused are left out (the rest of the service is
+    /// kept) and reported to <paramref name="dropped"/> (record, reason), or named in <paramref name="warnings"/> without it.
     /// </summary>
-    public static ServiceState? Map(Service service, IEnumerable<EndpointSlice> slices, out string? skipped, List<string> warnings)
+    public static ServiceState? Map(Service service, IEnumerable<EndpointSlice> slices, out string? skipped, List<string> warnings, Action<string, string>? dropped = null)
     {
         string ns = service.Metadata.Namespace ?? "";
         string name = service.Metadata.Name ?? "";
@@ -49,14 +48,14 @@ internal static class ServiceStateMapper
                 continue;
             }
             string protocolName = string.IsNullOrEmpty(port.Protocol) ? "TCP" : port.Protocol;
-            List<ClientEndpoint> endpoints = EndpointMapper.Merge(own.Select(slice => Endpoints(slice, port.Name ?? "", protocolName)));
+            List<ClientEndpoint> endpoints = EndpointMapper.Merge(own.Select(slice => Endpoints(slice, port.Name ?? "", protocolName, dropped ?? ((record, reason) => warnings.Add($"{record} dropped: {reason}")))));
             ports.Add(new ServicePortState(port.Name, protocol, port.Port, endpoints));
         }
         return new ServiceState(ns, name, clusterIPs, ports, affinity);
     }
 
     /// <summary>The slice's endpoints for the Service port named <paramref name="portName"/> ("" for an unnamed port).</summary>
-    private static List<ClientEndpoint> Endpoints(EndpointSlice slice, string portName, string protocol)
+    private static List<ClientEndpoint> Endpoints(EndpointSlice slice, string portName, string protocol, Action<string, string> dropped)
     {
         if (slice.AddressType is not ("IPv4" or "IPv6") || slice.Endpoints is null)
         {
@@ -78,14 +77,19 @@ internal static class ServiceStateMapper
         var result = new List<ClientEndpoint>(slice.Endpoints.Count);
         foreach (Kubernetes.Model.Endpoint endpoint in slice.Endpoints)
         {
-            // Kubernetes: consumers use the first address; the rest are fungible.
-            if (endpoint.Addresses.Count == 0 || !IPAddress.TryParse(endpoint.Addresses[0], out IPAddress? address) || targetPort is < 1 or > 65535)
+            if (targetPort is < 1 or > 65535)
             {
-                continue;
+                break;
             }
-            ClientConditions conditions = ClientConditions.FromApi(endpoint.Conditions?.Ready, endpoint.Conditions?.Serving, endpoint.Conditions?.Terminating);
-            result.Add(new ClientEndpoint(address, targetPort, conditions, endpoint.Hostname, endpoint.Zone, endpoint.NodeName,
-                zoneHints: endpoint.ZoneHintNames(), nodeHints: endpoint.NodeHintNames()));
+            // The SDK's mapping and address rule; the kernel never DNATs to loopback, so loopback is refused here too.
+            if (EndpointMapper.MapEndpoint(endpoint, targetPort, allowLoopback: false, out string? error) is ClientEndpoint mapped)
+            {
+                result.Add(mapped);
+            }
+            else
+            {
+                dropped(EndpointMapper.Describe(slice, endpoint), error!);
+            }
         }
         return result;
     }

@@ -80,7 +80,8 @@ internal static class ResolveCommand
             }
             using (lease)
             {
-                return await new ResolveExplanation(output).WriteAsync(service, lease?.Balancer, resolveError ?? lease?.Balancer.Source.Status.LastError,
+                var loopback = new Kubernetes.KubernetesSourceOptions { AllowLoopbackEndpoints = parse.GetValue(options.AllowLoopback) ? true : null };
+                return await new ResolveExplanation(output) { Loopback = loopback }.WriteAsync(service, lease?.Balancer, resolveError ?? lease?.Balancer.Source.Status.LastError,
                     options.KubernetesConfiguration(parse), cancellationToken);
             }
         }

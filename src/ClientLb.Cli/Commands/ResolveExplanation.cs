@@ -22,6 +22,9 @@ namespace ClientLb.Cli.Commands;
 /// </summary>
 internal sealed class ResolveExplanation(TextWriter output)
 {
+    /// <summary>The Kubernetes options deciding whether loopback endpoints count (as the source decides).</summary>
+    public KubernetesSourceOptions Loopback { get; init; } = new();
+
     private readonly List<string> _why = [];
 
     public async Task<int> WriteAsync(ServiceName service, ServiceBalancer? balancer, Exception? resolveError,
@@ -117,9 +120,9 @@ internal sealed class ResolveExplanation(TextWriter output)
                     await Line($"    {address}: dropped: port name missing: the slice has no port '{choice.Name}' for this Service port");
                     continue;
                 }
-                if (EndpointMapper.MapEndpoint(raw, served) is not Endpoint mapped)
+                if (EndpointMapper.MapEndpoint(raw, served, Loopback.LoopbackEndpointsAllowed(configuration.Server), out string? invalid) is not Endpoint mapped)
                 {
-                    await Line($"    {address}: dropped: invalid address");
+                    await Line($"    {address}: dropped: {invalid}");
                     continue;
                 }
                 await Line($"    {mapped.Authority}: {(balancer is null ? Conditions(mapped) : State(balancer, mapped))}");

@@ -14,7 +14,7 @@ namespace ClientLb.Cli.Commands;
 /// </summary>
 internal sealed class SourceOptions
 {
-    public Argument<string> Name { get; } = new("name") { Description = "The service: svc, svc.ns, svc.ns.svc.cluster.local, http://svc.ns:8080, _port.svc.ns." };
+    public Argument<string> Name { get; } = new("name") { Description = "The service: svc, svc.ns, svc.ns.svc.cluster.local, http://svc.ns:8080, _port.svc.ns, _port._tcp.svc.ns.svc.cluster.local (SRV)." };
     public Option<string> Source { get; } = new("--source") { Description = "Where to look: auto, kubernetes, dns or config.", DefaultValueFactory = _ => "auto" };
     public Option<string?> Kubeconfig { get; } = new("--kubeconfig") { Description = "The kubeconfig (default: KUBECONFIG, then ~/.kube/config, or in-cluster)." };
     public Option<string?> Namespace { get; } = new("--namespace", "-n") { Description = "The namespace of names without one (default: the kubeconfig context's, else default)." };
@@ -24,6 +24,7 @@ internal sealed class SourceOptions
     public Option<DnsResolutionMode> DnsMode { get; } = new("--dns-mode") { Description = "DNS mode: Auto (SRV for a named port, else A/AAAA), Srv, Headless, ClusterIp.", DefaultValueFactory = _ => DnsResolutionMode.Auto };
     public Option<FileInfo?> Config { get; } = new("--config") { Description = "A JSON configuration file with ClientLb:Services (or Services:) entries, for --source config." };
     public Option<string> Output { get; } = new("--output", "-o") { Description = "table or json.", DefaultValueFactory = _ => "table" };
+    public Option<bool> AllowLoopback { get; } = new("--allow-loopback") { Description = "Accept endpoints on 127.0.0.0/8 and ::1 from DNS (a local test server) and from any Kubernetes API server (without it, only from one on loopback, such as the sandbox)." };
 
     public SourceOptions()
     {
@@ -34,7 +35,7 @@ internal sealed class SourceOptions
     public void AddTo(Command command)
     {
         command.Arguments.Add(Name);
-        foreach (Option option in new Option[] { Source, Kubeconfig, Namespace, Port, DnsServer, ResolvConf, DnsMode, Config, Output })
+        foreach (Option option in new Option[] { Source, Kubeconfig, Namespace, Port, DnsServer, ResolvConf, DnsMode, Config, Output, AllowLoopback })
         {
             command.Options.Add(option);
         }
@@ -72,6 +73,7 @@ internal sealed class SourceOptions
             {
                 o.KubeconfigPath = k8s.KubeconfigPath;
                 o.Mode = k8s.Mode;
+                o.AllowLoopbackEndpoints = parse.GetValue(AllowLoopback) ? true : null; // null: allowed when the API server is on loopback (the sandbox)
             });
         }
         if (source is "auto" or "dns")
@@ -88,6 +90,7 @@ internal sealed class SourceOptions
                     o.ResolvConfPath = file;
                 }
                 o.Mode = parse.GetValue(DnsMode);
+                o.AllowLoopbackEndpoints = parse.GetValue(AllowLoopback);
             });
         }
         services.AddClientLb(o => o.Namespace = ns);

@@ -51,22 +51,31 @@ public sealed partial class DnsStubClient : IDnsClient
             {
                 IPEndPoint server = servers[(first + i) % servers.Count];
                 string? failure = null;
+                // What the server sent that was not an answer (malformed, wrong question): a timeout then says so.
+                string? ignored = null;
+                void OnIgnored(string why)
+                {
+                    ignored = why;
+                    LogIgnored(_logger, question.ToString(), why);
+                }
                 try
                 {
-                    DnsQueryResult result = await QueryServerAsync(server, question, _settings.UdpPayloadSize, cancellationToken).ConfigureAwait(false);
+                    DnsQueryResult result = await QueryServerAsync(server, question, _settings.UdpPayloadSize, OnIgnored, cancellationToken).ConfigureAwait(false);
                     if (result.Response.ResponseCode == DnsResponseCode.FormErr && _settings.UdpPayloadSize is not null)
                     {
-                        result = await QueryServerAsync(server, question, null, cancellationToken).ConfigureAwait(false);
+                        result = await QueryServerAsync(server, question, null, OnIgnored, cancellationToken).ConfigureAwait(false);
                     }
                     if (result.Response.ResponseCode is DnsResponseCode.NoError or DnsResponseCode.NXDomain)
                     {
                         return result;
                     }
-                    failure = $"{server} answered {result.Response.ResponseCode}";
+                    failure = $"{server} answered {result.Response.ResponseCode}" + (result.Response.ResponseCode == DnsResponseCode.FormErr ? " (it could not parse the query)" : "");
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    failure = $"{server} did not answer within {_settings.Timeout.TotalMilliseconds:0} ms";
+                    failure = ignored is null
+                        ? $"{server} did not answer within {_settings.Timeout.TotalMilliseconds:0} ms"
+                        : $"{server} sent no usable answer within {_settings.Timeout.TotalMilliseconds:0} ms; it sent {ignored}";
                 }
                 catch (SocketException ex)
                 {
@@ -78,7 +87,7 @@ public sealed partial class DnsStubClient : IDnsClient
                 }
                 catch (DnsFormatException ex)
                 {
-                    failure = $"{server} sent a malformed TCP response: {ex.Message}";
+                    failure = $"{server} truncated its UDP answer and sent a malformed TCP response: {ex.Message}";
                 }
                 failures.Add($"attempt {attempt}: {failure}");
                 LogAttemptFailed(_logger, question.ToString(), attempt, failure);
@@ -87,7 +96,7 @@ public sealed partial class DnsStubClient : IDnsClient
         throw new DnsResolutionException($"No DNS server gave a usable answer to '{question}'", failures);
     }
 
-    private async Task<DnsQueryResult> QueryServerAsync(IPEndPoint server, DnsQuestion question, ushort? udpPayloadSize, CancellationToken cancellationToken)
+    private async Task<DnsQueryResult> QueryServerAsync(IPEndPoint server, DnsQuestion question, ushort? udpPayloadSize, Action<string> onIgnored, CancellationToken cancellationToken)
     {
         ushort id = (ushort)RandomNumberGenerator.GetInt32(0, 0x10000);
         byte[] query = DnsMessage.CreateQuery(id, question, udpPayloadSize).Encode();
@@ -95,7 +104,7 @@ public sealed partial class DnsStubClient : IDnsClient
         using (var timer = new CancellationTokenSource(_settings.Timeout, _time))
         using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token))
         {
-            response = await DnsUdpExchange.ExchangeAsync(server, query, id, question, why => LogIgnored(_logger, question.ToString(), why), linked.Token).ConfigureAwait(false);
+            response = await DnsUdpExchange.ExchangeAsync(server, query, id, question, onIgnored, linked.Token).ConfigureAwait(false);
         }
         if (!response.IsTruncated)
         {
@@ -105,7 +114,18 @@ public sealed partial class DnsStubClient : IDnsClient
         using (var timer = new CancellationTokenSource(_settings.Timeout, _time))
         using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token))
         {
-            response = await DnsTcpExchange.ExchangeAsync(server, query, id, question, linked.Token).ConfigureAwait(false);
+            try
+            {
+                response = await DnsTcpExchange.ExchangeAsync(server, query, id, question, linked.Token).ConfigureAwait(false);
+            }
+            catch (SocketException ex)
+            {
+                throw new DnsResolutionException($"{server} truncated its UDP answer and the TCP retry failed: {ex.SocketErrorCode} ({ex.Message})");
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new DnsResolutionException($"{server} truncated its UDP answer and did not answer over TCP within {_settings.Timeout.TotalMilliseconds:0} ms");
+            }
         }
         return new DnsQueryResult(response, server, DnsTransport.Tcp);
     }

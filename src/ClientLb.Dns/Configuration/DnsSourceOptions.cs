@@ -98,4 +98,17 @@ public sealed class DnsSourceOptions
     /// Protects against a DNS server briefly losing its data (e.g. CoreDNS restarting before its cache fills).
     /// </summary>
     public TimeSpan EmptyAnswerGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The most SRV records of one answer whose targets are resolved (default 256); the rest are dropped and reported, so
+    /// a hostile or broken answer cannot turn one refresh into thousands of queries. Targets are resolved 8 at a time.
+    /// </summary>
+    public int MaxSrvTargets { get; set; } = 256;
+
+    /// <summary>
+    /// Whether answers in 127.0.0.0/8 and <c>::1</c> may be endpoints. False (default): a forged or misconfigured answer
+    /// must not send requests (and their credentials) to the client's own host; the address is dropped and reported.
+    /// The sandbox and tests whose servers are on loopback turn it on.
+    /// </summary>
+    public bool AllowLoopbackEndpoints { get; set; }
 }

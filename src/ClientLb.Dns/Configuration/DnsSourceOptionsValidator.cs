@@ -30,6 +30,7 @@ public sealed class DnsSourceOptionsValidator : IValidateOptions<DnsSourceOption
         Check(errors, options.Timeout is null || options.Timeout > TimeSpan.Zero, $"DnsSourceOptions.Timeout ({options.Timeout}) must be positive.");
         Check(errors, options.UdpPayloadSize == 0 || options.UdpPayloadSize is >= 512 and <= 4096, $"DnsSourceOptions.UdpPayloadSize ({options.UdpPayloadSize}) must be 0 (no EDNS) or 512-4096.");
         Check(errors, options.SrvProtocol is "tcp" or "udp", $"DnsSourceOptions.SrvProtocol ('{options.SrvProtocol}') must be 'tcp' or 'udp'.");
+        Check(errors, options.MaxSrvTargets is >= 1 and <= 65535, $"DnsSourceOptions.MaxSrvTargets ({options.MaxSrvTargets}) must be 1-65535.");
         Check(errors, options.DefaultPort is null or (>= 1 and <= 65535), $"DnsSourceOptions.DefaultPort ({options.DefaultPort}) must be 1-65535.");
         Check(errors, Enum.IsDefined(options.Mode), $"DnsSourceOptions.Mode ({options.Mode}) is not a known mode.");
         Check(errors, options.AddressFamilies is DnsAddressFamilies.IPv4 or DnsAddressFamilies.IPv6 or DnsAddressFamilies.Both, $"DnsSourceOptions.AddressFamilies ({options.AddressFamilies}) must be IPv4, IPv6 or Both.");

@@ -60,7 +60,9 @@ public sealed class DnsResolver
         }
         if (error is not null)
         {
-            throw new DnsResolutionException($"Looking up '{name}' {type} failed (tried {string.Join(", ", tried)})", error.Attempts, error);
+            // Keep the reason: the server attempts when there were some, else the failure itself (a CNAME loop with its chain).
+            throw new DnsResolutionException($"Looking up '{name}' {type} failed (tried {string.Join(", ", tried)})",
+                error.Attempts.Count > 0 ? error.Attempts : [error.Message], error);
         }
         return negative! with { TriedNames = tried };
     }

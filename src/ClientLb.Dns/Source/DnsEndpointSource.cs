@@ -1,3 +1,4 @@
+using ClientLb.Diagnostics;
 using ClientLb.Dns.Configuration;
 using ClientLb.Endpoints;
 using ClientLb.Sources;
@@ -46,12 +47,25 @@ internal sealed partial class DnsEndpointSource : EndpointSource
             return backoff;
         }
         _consecutiveFailures = 0;
+        foreach (DroppedRecord dropped in answer.Dropped)
+        {
+            DroppedRecords.Report(_logger, Service.ToString(), "dns", dropped.Record, dropped.Reason);
+        }
         if (answer.NotFound is null)
         {
             _negativeSince = null;
             NoteSingleTarget(answer);
             // Servers rotate record order (dnsmasq, CoreDNS): sort so an unchanged set is not published as a change.
             Publish(answer.Endpoints.OrderBy(e => e.Host, StringComparer.Ordinal).ThenBy(e => e.Port));
+            return _policy.AfterAnswer(answer.Ttl);
+        }
+        if (answer.Dropped.Count > 0)
+        {
+            // Records came but none was valid: that is a broken or hostile answer, not an empty service, so the last
+            // known good endpoints stay (however long) and the reason is reported.
+            var refused = new DnsServiceNotFoundException(Service, answer.QueriedName, answer.NotFound!);
+            LogAllRefused(_logger, Service.ToString(), Current?.Endpoints.Length ?? 0, refused.Message);
+            ReportFailure(refused);
             return _policy.AfterAnswer(answer.Ttl);
         }
         return OnNegativeAnswer(answer);
@@ -121,6 +135,9 @@ internal sealed partial class DnsEndpointSource : EndpointSource
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "DNS refresh of {Service} failed ({Failures} in a row); keeping {Count} last known endpoint(s), retrying in {Backoff}: {Error}")]
     private static partial void LogRefreshFailed(ILogger logger, string service, int failures, int count, TimeSpan backoff, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "DNS refresh of {Service}: every record was refused; keeping {Count} last known endpoint(s): {Error}")]
+    private static partial void LogAllRefused(ILogger logger, string service, int count, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
     private static partial void LogNotFound(ILogger logger, string message);

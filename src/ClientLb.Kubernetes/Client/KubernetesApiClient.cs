@@ -83,6 +83,9 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 
     private static Uri WithTrailingSlash(Uri server) => server.AbsoluteUri.EndsWith('/') ? server : new Uri(server.AbsoluteUri + "/");
 
+    /// <summary>The API server's address (whether it is on loopback decides about loopback endpoints, see <see cref="KubernetesSourceOptions.AllowLoopbackEndpoints"/>).</summary>
+    public Uri Server => _baseUri;
+
     /// <summary>The configuration in use; null when requests go through a KubernetesClient client.</summary>
     public KubernetesClientConfiguration? Configuration { get; }
 

@@ -115,6 +115,12 @@ public static class KubeconfigLoader
         {
             throw new KubernetesConfigException(path, null, $"not valid YAML (line {ex.Start.Line}, column {ex.Start.Column}): {ex.Message}", ex);
         }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+        {
+            // YamlDotNet throws these on some malformed documents (found by fuzzing, tests/fuzz/corpus/kubeconfig/crash-yaml-*):
+            // still a file that is not valid YAML, not a bug of the caller.
+            throw new KubernetesConfigException(path, null, $"not valid YAML: {ex.Message}", ex);
+        }
         if (stream.Documents.Count == 0)
         {
             throw new KubernetesConfigException(path, null, "the file is empty");

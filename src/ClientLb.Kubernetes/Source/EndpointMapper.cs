@@ -1,4 +1,5 @@
 using System.Net;
+using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Model;
 using ClientLb.ServiceDiscovery;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
@@ -13,11 +14,11 @@ namespace ClientLb.Kubernetes.Source;
 /// </summary>
 internal static class EndpointMapper
 {
-    public static List<ClientEndpoint> Map(IReadOnlyList<EndpointSlice> slices, PortChoice choice) =>
-        Merge(slices.Select(slice => MapSlice(slice, choice)));
+    public static List<ClientEndpoint> Map(IReadOnlyList<EndpointSlice> slices, PortChoice choice, bool allowLoopback = false, Action<string, string>? dropped = null) =>
+        Merge(slices.Select(slice => MapSlice(slice, choice, allowLoopback, dropped)));
 
     /// <summary>The endpoints of one slice for the port choice (empty when the slice does not serve it).</summary>
-    public static IReadOnlyList<ClientEndpoint> MapSlice(EndpointSlice slice, PortChoice choice)
+    public static IReadOnlyList<ClientEndpoint> MapSlice(EndpointSlice slice, PortChoice choice, bool allowLoopback = false, Action<string, string>? dropped = null)
     {
         if (ServedPort(slice, choice) is not int port)
         {
@@ -26,13 +27,21 @@ internal static class EndpointMapper
         var result = new List<ClientEndpoint>(slice.Endpoints!.Count);
         foreach (Model.Endpoint endpoint in slice.Endpoints)
         {
-            if (MapEndpoint(endpoint, port) is ClientEndpoint mapped)
+            if (MapEndpoint(endpoint, port, allowLoopback, out string? error) is ClientEndpoint mapped)
             {
                 result.Add(mapped);
+            }
+            else
+            {
+                dropped?.Invoke(Describe(slice, endpoint), error!);
             }
         }
         return result;
     }
+
+    /// <summary>The record as a log line names it: <c>slice NAME endpoint ADDRESS</c>.</summary>
+    public static string Describe(EndpointSlice slice, Model.Endpoint endpoint) =>
+        $"EndpointSlice {EndpointAddress.Display(slice.Metadata.Name ?? "")} endpoint '{(endpoint.Addresses.Count > 0 ? EndpointAddress.Display(endpoint.Addresses[0]) : "")}'";
 
     /// <summary>
     /// The port the slice's endpoints serve for the choice, or null when the slice gives no endpoints for it: no port
@@ -41,11 +50,19 @@ internal static class EndpointMapper
     public static int? ServedPort(EndpointSlice slice, PortChoice choice) =>
         slice.AddressType is "IPv4" or "IPv6" && slice.Endpoints is not null ? PortOf(slice, choice) : null;
 
-    /// <summary>One API endpoint on <paramref name="port"/>; null when it has no usable address.</summary>
-    public static ClientEndpoint? MapEndpoint(Model.Endpoint endpoint, int port)
+    /// <summary>
+    /// One API endpoint on <paramref name="port"/>; null, with the reason in <paramref name="error"/>, when its address is
+    /// missing, not canonical or not usable (<see cref="EndpointAddress"/>; loopback only when <paramref name="allowLoopback"/>).
+    /// </summary>
+    public static ClientEndpoint? MapEndpoint(Model.Endpoint endpoint, int port, bool allowLoopback, out string? error)
     {
         // Kubernetes: consumers use the first address; the rest are fungible.
-        if (endpoint.Addresses.Count == 0 || !IPAddress.TryParse(endpoint.Addresses[0], out IPAddress? address))
+        if (endpoint.Addresses.Count == 0)
+        {
+            error = "the endpoint has no address";
+            return null;
+        }
+        if (!EndpointAddress.TryParse(endpoint.Addresses[0], allowLoopback, out IPAddress? address, out error))
         {
             return null;
         }

@@ -1,3 +1,4 @@
+using ClientLb.Diagnostics;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Diagnostics;
@@ -31,16 +32,17 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     private string? _lastProblem;
     private bool _disposed;
     private KubernetesServiceInfo? _info;
-    private readonly SliceMerger _merger = new();
+    private readonly SliceMerger _merger;
     // Whether the current snapshot is the merger's state, so the merger's changes can be published as a delta.
     private bool _publishedMerge;
     private readonly List<Endpoint> _upserted = [];
     private readonly List<Endpoint> _removed = [];
 
     public KubernetesEndpointSource(ServiceName service, KubernetesWatchManager manager, Func<ServiceName, IEndpointSource?>? fallbackFactory, string? fallbackKind,
-        TimeProvider time, ILogger logger)
+        TimeProvider time, ILogger logger, bool allowLoopbackEndpoints = false)
         : base(service, "kubernetes", $"kubernetes endpointslices {service.Namespace}/{service.Name} via {manager.Api.Description}", time)
     {
+        _merger = new SliceMerger(allowLoopbackEndpoints, (record, reason) => DroppedRecords.Report(logger, service.ToString(), "kubernetes", record, reason));
         _manager = manager;
         _fallbackFactory = fallbackFactory;
         _fallbackKind = fallbackKind;
@@ -123,7 +125,15 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
             }
             try
             {
-                if (_merger.Update(data.Slices, computed.Port, _upserted, _removed) && _publishedMerge)
+                bool incremental = _merger.Update(data.Slices, computed.Port, _upserted, _removed);
+                if (_merger.Count == 0 && _merger.DroppedCount is int dropped and > 0)
+                {
+                    // Nothing valid is left: serve the last known good rather than nothing, and say why.
+                    _publishedMerge = false;
+                    ReportFailure(new KubernetesSourceException(Service, $"every one of its {dropped} endpoint(s) was refused (see the dropped-record warnings); keeping the last known good endpoints"));
+                    return;
+                }
+                if (incremental && _publishedMerge)
                 {
                     PublishChanges(_upserted, _removed);
                 }

@@ -83,7 +83,9 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
             return null;
         }
         Func<ServiceName, IEndpointSource?>? fallback = _options.FallbackOnForbidden is string kind ? name => FallbackFactory(kind)?.TryCreate(name) : null;
-        return new KubernetesEndpointSource(service, manager, fallback, _options.FallbackOnForbidden, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Source"));
+        return new KubernetesEndpointSource(service, manager, fallback, _options.FallbackOnForbidden, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Source"),
+            // An API of another kind (tests, adapters) has no server address: then only the option allows loopback endpoints.
+            (_api as KubernetesApiClient)?.Server is Uri server ? _options.LoopbackEndpointsAllowed(server) : _options.AllowLoopbackEndpoints ?? false);
     }
 
     private IEndpointSourceFactory? FallbackFactory(string kind) =>

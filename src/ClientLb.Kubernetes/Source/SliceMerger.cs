@@ -16,8 +16,20 @@ internal sealed class SliceMerger
     private readonly Dictionary<string, SliceState> _slices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Candidates> _byAuthority = new(StringComparer.Ordinal);
     private readonly List<Candidates> _touched = [];
+    private readonly bool _allowLoopback;
+    private readonly Action<string, string>? _dropped;
     private PortChoice? _choice;
     private int _generation;
+
+    /// <summary>Creates a merger; endpoints whose address is refused are reported to <paramref name="dropped"/> (record, reason).</summary>
+    public SliceMerger(bool allowLoopback = false, Action<string, string>? dropped = null)
+    {
+        _allowLoopback = allowLoopback;
+        _dropped = dropped;
+    }
+
+    /// <summary>How many endpoints of the current slices were refused (no usable address).</summary>
+    public int DroppedCount => _slices.Values.Sum(static s => s.Mapped.Count(static m => m is null));
 
     /// <summary>The merged endpoints: one per authority.</summary>
     public IEnumerable<ClientEndpoint> Endpoints => _byAuthority.Values.Select(static c => c.Winner!);
@@ -99,7 +111,7 @@ internal sealed class SliceMerger
     }
 
     /// <summary>The slice's endpoints, aligned with its API endpoints (null where one has no usable address).</summary>
-    private static ClientEndpoint?[] Map(EndpointSlice slice, PortChoice choice, SliceState? previous)
+    private ClientEndpoint?[] Map(EndpointSlice slice, PortChoice choice, SliceState? previous)
     {
         if (EndpointMapper.ServedPort(slice, choice) is not int port)
         {
@@ -112,9 +124,16 @@ internal sealed class SliceMerger
         for (int i = 0; i < mapped.Length; i++)
         {
             // The controller edits slices in place, so an endpoint usually keeps its position.
-            mapped[i] = before is not null && i < before.Count && i < previous!.Mapped.Length && EndpointMapper.SameMapping(before[i], endpoints[i])
-                ? previous.Mapped[i]
-                : EndpointMapper.MapEndpoint(endpoints[i], port);
+            if (before is not null && i < before.Count && i < previous!.Mapped.Length && EndpointMapper.SameMapping(before[i], endpoints[i]))
+            {
+                mapped[i] = previous.Mapped[i]; // a refused endpoint stays refused and is not reported again
+                continue;
+            }
+            mapped[i] = EndpointMapper.MapEndpoint(endpoints[i], port, _allowLoopback, out string? error);
+            if (mapped[i] is null)
+            {
+                _dropped?.Invoke(EndpointMapper.Describe(slice, endpoints[i]), error!);
+            }
         }
         return mapped;
     }

@@ -38,13 +38,14 @@ internal sealed class EndpointSliceStrategy : DefaultStrategy
             for (var j = 0; j < addresses.Count; j++)
             {
                 var a = addresses[j] is JsonValue av && av.TryGetValue<string>(out var s) ? s : null;
-                var ok = a is not null && addressType switch
+                var error = a is null ? $"must be a valid {addressType} address" : addressType switch
                 {
-                    "IPv4" => IPAddress.TryParse(a, out var ip) && ip.AddressFamily == AddressFamily.InterNetwork,
-                    "IPv6" => IPAddress.TryParse(a, out var ip6) && ip6.AddressFamily == AddressFamily.InterNetworkV6,
-                    _ => Validation.NameError(NameRule.Dns1123Subdomain, a) is null,
+                    // Canonical text only, as the API server's strict IP validation: 010.0.0.1 or 2001:DB8::1 is refused.
+                    "IPv4" => Validation.IpError(a, AddressFamily.InterNetwork),
+                    "IPv6" => Validation.IpError(a, AddressFamily.InterNetworkV6),
+                    _ => Validation.NameError(NameRule.Dns1123Subdomain, a) is null ? null : $"must be a valid {addressType} address",
                 };
-                if (!ok) causes.Add(InvalidValue($"{f}.addresses[{j}]", addresses[j], $"must be a valid {addressType} address"));
+                if (error is not null) causes.Add(InvalidValue($"{f}.addresses[{j}]", addresses[j], error));
             }
             if (e["conditions"] is JsonObject conditions)
                 foreach (var c in new[] { "ready", "serving", "terminating" })
@@ -60,7 +61,8 @@ internal sealed class EndpointSliceStrategy : DefaultStrategy
                 if (ports[i] is not JsonObject p) { causes.Add(InvalidValue($"ports[{i}]", ports[i], "must be an object")); continue; }
                 p["protocol"] ??= "TCP";
                 var name = p.Str("name") ?? "";
-                if (!names.Add(name)) causes.Add(new("FieldValueDuplicate", $"ports[{i}].name", $"Duplicate value: \"{name}\""));
+                if (name.Length > 0 && Validation.Dns1123LabelError(name) is { } ne) causes.Add(InvalidValue($"ports[{i}].name", name, ne));
+                else if (!names.Add(name)) causes.Add(new("FieldValueDuplicate", $"ports[{i}].name", $"Duplicate value: \"{name}\""));
                 if (p["port"] is JsonValue pv && (Json.AsLong(pv) is not long pn || pn is < 1 or > 65535))
                     causes.Add(InvalidValue($"ports[{i}].port", pv, "must be between 1 and 65535, inclusive"));
                 if (p.Str("protocol") is not ("TCP" or "UDP" or "SCTP")) causes.Add(Unsupported($"ports[{i}].protocol", p.Str("protocol"), "SCTP", "TCP", "UDP"));

@@ -76,8 +76,8 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
             causes.Add(Unsupported("spec.type", type, "ClusterIP"));
         var ip = spec.Str("clusterIP");
         var headless = ip == "None";
-        if (!string.IsNullOrEmpty(ip) && !headless && !Validation.IsIPv4(ip))
-            causes.Add(InvalidValue("spec.clusterIPs[0]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+        if (!string.IsNullOrEmpty(ip) && !headless && Validation.IpError(ip) is { } ipError)
+            causes.Add(InvalidValue("spec.clusterIPs[0]", ip, ipError));
         var affinity = spec.Str("sessionAffinity");
         if (affinity is not ("None" or "ClientIP")) causes.Add(Unsupported("spec.sessionAffinity", affinity, "ClientIP", "None"));
         if (spec["selector"] is JsonObject selector)

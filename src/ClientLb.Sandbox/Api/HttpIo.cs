@@ -13,16 +13,27 @@ internal static class HttpIo
 
     public static async Task<byte[]> ReadBodyAsync(HttpContext ctx)
     {
+        if (ctx.Request.ContentLength > MaxBodyBytes) throw TooLarge();
         using var ms = new MemoryStream();
         var buffer = new byte[16 * 1024];
         int n;
-        while ((n = await ctx.Request.Body.ReadAsync(buffer, ctx.RequestAborted)) > 0)
+        try
         {
-            ms.Write(buffer, 0, n);
-            if (ms.Length > MaxBodyBytes) throw new ApiException(413, "RequestEntityTooLarge", $"the request body is larger than {MaxBodyBytes} bytes");
+            while ((n = await ctx.Request.Body.ReadAsync(buffer, ctx.RequestAborted)) > 0)
+            {
+                ms.Write(buffer, 0, n);
+                if (ms.Length > MaxBodyBytes) throw TooLarge();
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel's own limit (MaxRequestBodySize) was hit first: still the client's too-large body, not a server error.
+            throw TooLarge();
         }
         return ms.ToArray();
     }
+
+    static ApiException TooLarge() => new(413, "RequestEntityTooLarge", $"the request body is larger than {MaxBodyBytes} bytes");
 
     /// <summary>Reads an object body as JSON, or as protobuf (the k8s envelope) when the content type says so.</summary>
     public static async Task<JsonObject> ReadObjectAsync(HttpContext ctx, string what)

@@ -56,5 +56,19 @@ internal class DefaultStrategy : IResourceStrategy
     protected static StatusCause Immutable(string field, object? value) =>
         new("FieldValueInvalid", field, $"Invalid value: {Quote(value)}: field is immutable");
 
-    static string Quote(object? v) => v switch { null => "null", string s => $"\"{s}\"", JsonNode n => n.ToJsonString(), _ => v.ToString() ?? "" };
+    static string Quote(object? v) => v switch
+    {
+        null => "null",
+        string s => $"\"{s}\"",
+        JsonValue jv when jv.TryGetValue<string>(out var s) => $"\"{s}\"", // ToJsonString needs reflection for a string value here
+        JsonNode n => Raw(n),
+        _ => v.ToString() ?? "",
+    };
+
+    static string Raw(JsonNode node)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer)) node.WriteTo(writer);
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
 }

@@ -58,7 +58,24 @@ internal static partial class Validation
         name.Length is 0 or > 15 ? "must be no more than 15 characters"
         : !IanaSvcNameRx().IsMatch(name) ? "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
         : !name.Any(char.IsAsciiLetterLower) ? "must contain at least one letter (a-z)"
+        : name.Contains("--", StringComparison.Ordinal) ? "must not contain consecutive hyphens"
         : name.StartsWith('-') || name.EndsWith('-') ? "must not begin or end with a hyphen" : null;
 
-    public static bool IsIPv4(string s) => IPAddress.TryParse(s, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && ip.ToString() == s;
+    /// <summary>
+    /// The API server's IP rule for new objects (IsValidIP with strict, canonical parsing), through ClientLb's one address
+    /// parser: null when <paramref name="text"/> is a canonical address of <paramref name="family"/> (any family when null).
+    /// </summary>
+    public static string? IpError(string text, System.Net.Sockets.AddressFamily? family = null)
+    {
+        if (!ClientLb.Endpoints.EndpointAddress.TryParseCanonical(text, out IPAddress? ip, out _))
+        {
+            return IPAddress.TryParse(text, out IPAddress? lenient) && (lenient.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || (lenient.ScopeId == 0 && !lenient.IsIPv4MappedToIPv6))
+                ? $"must be in canonical form (\"{(lenient.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? lenient.ToString() : ClientLb.Endpoints.EndpointAddress.FormatIPv6(lenient))}\")"
+                : "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+        }
+        return family is null || ip.AddressFamily == family ? null
+            : $"must be an {(family == System.Net.Sockets.AddressFamily.InterNetwork ? "IPv4" : "IPv6")} address";
+    }
+
+    public static bool IsIPv4(string s) => IpError(s, System.Net.Sockets.AddressFamily.InterNetwork) is null;
 }

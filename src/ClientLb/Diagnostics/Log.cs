@@ -58,4 +58,7 @@ internal static partial class Log
 
     [LoggerMessage(18, LogLevel.Debug, "Service {Service}: probe of ejected endpoint {Endpoint} failed: {Reason}")]
     public static partial void ProbeFailed(ILogger logger, string service, string endpoint, string reason);
+
+    [LoggerMessage(19, LogLevel.Warning, "Service {Service}: source {Source} dropped the record {Record}: {Reason}; the rest of the service is served")]
+    public static partial void RecordDropped(ILogger logger, string service, string source, string record, string reason);
 }

@@ -58,9 +58,11 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public static Endpoint ForDnsName(string dnsName, int port, string? scheme = null, int weight = 1)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dnsName);
-        if (IPAddress.TryParse(dnsName, out IPAddress? address))
+        if (EndpointAddress.LooksLikeAddress(dnsName))
         {
-            return new Endpoint(address, port, scheme: scheme, weight: weight);
+            return EndpointAddress.TryParse(dnsName, allowLoopback: true, out IPAddress? address, out string? error)
+                ? new Endpoint(address, port, scheme: scheme, weight: weight)
+                : throw new ArgumentException($"Endpoint '{EndpointAddress.Display(dnsName)}': {error}.", nameof(dnsName));
         }
         if (Uri.CheckHostName(dnsName) != UriHostNameType.Dns)
         {
@@ -120,7 +122,8 @@ public sealed class Endpoint : IEquatable<Endpoint>
 
     /// <summary>
     /// Parses <c>host:port</c>, <c>[v6]:port</c> or <c>scheme://host:port</c> (a trailing <c>/</c> is allowed).
-    /// Without a port, the scheme's default port is used (80 for http, 443 for https).
+    /// Without a port, the scheme's default port is used (80 for http, 443 for https). An address must be canonical and
+    /// usable (<see cref="EndpointAddress"/>; loopback allowed): <c>010.0.0.1:80</c> or <c>0.0.0.0:80</c> is an error.
     /// </summary>
     public static bool TryParse(string? text, [NotNullWhen(true)] out Endpoint? endpoint, [NotNullWhen(false)] out string? error)
     {
@@ -213,8 +216,13 @@ public sealed class Endpoint : IEquatable<Endpoint>
             error = "the host is empty";
             return false;
         }
-        if (IPAddress.TryParse(host, out IPAddress? address))
+        if (authority.StartsWith('[') || EndpointAddress.LooksLikeAddress(host))
         {
+            // Configuration is the operator's own: loopback is allowed, everything else follows the one address rule.
+            if (!EndpointAddress.TryParse(host, allowLoopback: true, out IPAddress? address, out error))
+            {
+                return false;
+            }
             endpoint = new Endpoint(address, port, scheme: scheme);
         }
         else if (Uri.CheckHostName(host) == UriHostNameType.Dns)

@@ -6,7 +6,8 @@ namespace ClientLb.ServiceDiscovery;
 /// A parsed, validated logical service name: <c>svc</c>, <c>svc.ns</c>, <c>svc.ns.svc</c>,
 /// <c>svc.ns.svc.cluster.local</c>, a URL such as <c>http://svc.ns:8080/path</c> or
 /// <c>https+http://svc</c>, optionally with a named port (<c>_grpc.svc.ns</c> as in
-/// Microsoft.Extensions.ServiceDiscovery, or <c>svc.ns:grpc</c>).
+/// Microsoft.Extensions.ServiceDiscovery, <c>svc.ns:grpc</c>, or the SRV name as DNS writes it,
+/// <c>_grpc._tcp.svc.ns[.svc.cluster.local]</c>).
 /// </summary>
 /// <remarks>
 /// Instances are immutable. Two names are equal when they select the same endpoints:
@@ -166,7 +167,7 @@ public sealed class ServiceName : IEquatable<ServiceName>
             error = "the host part is empty";
             return false;
         }
-        if (System.Net.IPAddress.TryParse(host, out _))
+        if (Endpoints.EndpointAddress.LooksLikeAddress(host))
         {
             error = "an IP address literal is not a service name";
             return false;
@@ -186,9 +187,19 @@ public sealed class ServiceName : IEquatable<ServiceName>
                 return false;
             }
             labels = labels[1..];
+            if (labels.Length > 0 && labels[0].StartsWith('_'))
+            {
+                // The SRV form as DNS writes it: _port._proto.svc.ns.svc.cluster.local (RFC 2782, Kubernetes DNS spec).
+                if (labels[0] != "_tcp")
+                {
+                    error = $"the SRV protocol label '{labels[0]}' is not served: ClientLb connects over TCP ('_{portName}._tcp.svc.ns')";
+                    return false;
+                }
+                labels = labels[1..];
+            }
             if (labels.Length == 0)
             {
-                error = "a named port prefix must be followed by a service name, e.g. '_grpc.payments'";
+                error = "a named port prefix must be followed by a service name, e.g. '_grpc.payments' or '_grpc._tcp.payments.finance'";
                 return false;
             }
         }

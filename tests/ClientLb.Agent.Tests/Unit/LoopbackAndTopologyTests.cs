@@ -37,7 +37,7 @@ public sealed class LoopbackAndTopologyTests
         Assert.False(ServiceValidator.TryValidate(Web("169.254.0.1", Ep("10.1.0.1", null)), Sidecar, out _, out error));
         Assert.Contains("link-local", error);
         Assert.False(ServiceValidator.TryValidate(Web("127.096.0.1", Ep("10.1.0.1", null)), Sidecar, out _, out error));
-        Assert.Contains("not a canonical IPv4", error);
+        Assert.Contains("the cluster IP '127.096.0.1' is not an IP address", error);
     }
 
     [Fact]

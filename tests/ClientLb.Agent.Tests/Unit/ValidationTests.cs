@@ -16,12 +16,12 @@ public sealed class ValidationTests
     }
 
     [Theory]
-    [InlineData("10.1", "not a canonical IPv4")]
-    [InlineData("0x0a000001", "is not an IP address")]
-    [InlineData("010.1.1.1", "not a canonical IPv4")]
-    [InlineData("10.96.0.300", "not a canonical IPv4")]
+    [InlineData("10.1", "'10.1' is not a canonical dotted-quad IPv4 address (a lenient parser reads it as 10.0.0.1)")]
+    [InlineData("0x0a000001", "'0x0a000001' is not a canonical dotted-quad IPv4 address")]
+    [InlineData("010.1.1.1", "'010.1.1.1' is not a canonical dotted-quad IPv4 address (a lenient parser reads it as 8.1.1.1)")]
+    [InlineData("10.96.0.300", "is not an IP address")]
     [InlineData("10.96.0.1 } ; flush ruleset", "is not an IP address")]
-    [InlineData("fe80::1%eth0", "is not an IP address")]
+    [InlineData("fe80::1%eth0", "is not an IPv6 address")]
     [InlineData("::ffff:10.1.1.1", "IPv4-mapped")]
     [InlineData("224.0.0.1", "multicast")]
     [InlineData("127.0.0.1", "loopback address (127.0.0.0/8 VIPs are accepted in sidecar mode only)")] // node mode
@@ -29,7 +29,7 @@ public sealed class ValidationTests
     [InlineData("0.0.0.0", "unspecified")]
     [InlineData("169.254.1.1", "link-local")]
     [InlineData("None", "headless")]
-    [InlineData("", "is not an IP address")]
+    [InlineData("", "the cluster IP: the address is empty")]
     public void A_bad_cluster_ip_is_rejected_naming_it(string vip, string reason)
     {
         string error = Reject(new ServiceState("ns", "svc", [vip], [Http]));
@@ -82,8 +82,49 @@ public sealed class ValidationTests
         Assert.Contains("timeout 0 s is outside 1-86400", Reject(new ServiceState("ns", "svc", ["10.96.0.1"], [Http], 0)));
         Assert.Contains("timeout 86401 s", Reject(new ServiceState("ns", "svc", ["10.96.0.1"], [Http], 86401)));
         Assert.Contains("'backend.example' is a DNS name", Reject(new ServiceState("ns", "svc", ["10.96.0.1"], [new ServicePortState(null, ServiceProtocol.Tcp, 80, [Endpoint.ForDnsName("backend.example", 80)])])));
-        Assert.Contains("endpoint address 224.1.1.1 is a multicast", Reject(Services.Tcp("svc", "10.96.0.1", 80, 80, "224.1.1.1")));
+        // A port whose every endpoint is invalid is rejected (its last valid state stays programmed), naming why.
+        Assert.Contains("every one of its 1 endpoint(s) is invalid (port http: the endpoint address 224.1.1.1 is a multicast", Reject(Services.Tcp("svc", "10.96.0.1", 80, 80, "224.1.1.1")));
         Assert.Contains("endpoint address 127.0.0.2 is a loopback", Reject(Services.Tcp("svc", "10.96.0.1", 80, 80, "127.0.0.2")));
+    }
+
+    // Issue 15, defect 1: a slice address in lenient form (010.0.0.1 is 8.0.0.1 to IPAddress.Parse) never reaches a rule.
+    [Fact]
+    public void Non_canonical_slice_addresses_are_left_out_of_the_state_and_reported()
+    {
+        var service = new Kubernetes.Model.Service
+        {
+            Metadata = new() { Name = "web", Namespace = "shop" },
+            Spec = new() { ClusterIP = "10.96.0.9", Ports = [new() { Name = "http", Port = 80, Protocol = "TCP" }] },
+        };
+        var slice = new Kubernetes.Model.EndpointSlice
+        {
+            Metadata = new() { Name = "web-abc", Namespace = "shop" },
+            AddressType = "IPv4",
+            Ports = [new() { Name = "http", Port = 8080, Protocol = "TCP" }],
+            Endpoints = [.. new[] { "010.0.0.1", "10.1", "0x0a000001", "10.1.0.7" }.Select(a => new Kubernetes.Model.Endpoint { Addresses = [a], Conditions = new() { Ready = true } })],
+        };
+        var warnings = new List<string>();
+        var dropped = new List<string>();
+
+        ServiceState state = ClientLb.Agent.Watch.ServiceStateMapper.Map(service, [slice], out _, warnings, (record, reason) => dropped.Add($"{record}: {reason}"))!;
+
+        Assert.Equal(["10.1.0.7"], state.Ports[0].Endpoints.Select(e => e.Host));
+        Assert.Equal(3, dropped.Count);
+        Assert.Contains(dropped, d => d.StartsWith("EndpointSlice web-abc endpoint '010.0.0.1': ", StringComparison.Ordinal) && d.Contains("8.0.0.1", StringComparison.Ordinal));
+    }
+
+    // Issue 15, defect 3: one invalid endpoint no longer freezes the whole service's rules.
+    [Fact]
+    public void A_service_is_programmed_without_its_invalid_endpoints_which_are_named()
+    {
+        ServiceState service = Services.Tcp("svc", "10.96.0.1", 80, 8080, "10.1.0.1", "169.254.169.254", "224.1.1.1", "10.1.0.2", "0.0.0.0");
+
+        Assert.True(ServiceValidator.TryValidate(service, out ValidatedService? validated, out string? error), error);
+
+        Assert.Equal(["10.1.0.1", "10.1.0.2"], validated.Ports[0].Targets.Select(t => t.Address.ToString()));
+        Assert.Equal(3, validated.Dropped.Length);
+        Assert.Contains(validated.Dropped, d => d.Contains("169.254.169.254 is the link-local cloud metadata address", StringComparison.Ordinal));
+        Assert.Contains(validated.Dropped, d => d.Contains("0.0.0.0 is an unspecified", StringComparison.Ordinal));
     }
 
     [Fact]

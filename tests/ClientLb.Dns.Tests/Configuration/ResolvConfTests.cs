@@ -111,11 +111,22 @@ public class ResolvConfTests
     [InlineData("127.0.0.1:99999", "99999")]
     [InlineData("127.0.0.1:0", "port 0")]
     [InlineData("", "empty")]
+    [InlineData("010.0.0.1", "a lenient parser reads it as 8.0.0.1")] // issue 15: the one address rule
+    [InlineData("10.1:53", "not a canonical dotted-quad")]
+    [InlineData("[2001:DB8::1]:53", "RFC 5952: 2001:db8::1")]
     public void Bad_server_addresses_are_rejected_with_the_text_quoted(string text, string reason)
     {
         var ex = Assert.Throws<FormatException>(() => DnsServerAddress.Parse(text));
         Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("10.0.0.10", "10.0.0.10:53")]
+    [InlineData("127.53.0.1:5353", "127.53.0.1:5353")]
+    [InlineData("fd00::10", "[fd00::10]:53")]
+    [InlineData("[fd00::10]:5353", "[fd00::10]:5353")]
+    public void Server_addresses_parse_with_an_optional_port(string text, string expected) =>
+        Assert.Equal(expected, DnsServerAddress.Parse(text).ToString());
 
     [Fact]
     public void The_search_list_is_applied_in_glibc_order()

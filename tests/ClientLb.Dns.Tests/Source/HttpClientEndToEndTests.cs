@@ -38,6 +38,7 @@ public class HttpClientEndToEndTests
                 o.Servers = [dns.Endpoint.ToString()];
                 o.Mode = DnsResolutionMode.Headless;
                 o.AddressFamilies = DnsAddressFamilies.IPv4;
+                o.AllowLoopbackEndpoints = true; // the backends are Kestrel servers on 127.x
             });
             services.AddHttpClient("web", c => c.BaseAddress = new Uri($"http://web.shop:{port}")).AddClientLb();
             await using ServiceProvider provider = services.BuildServiceProvider();

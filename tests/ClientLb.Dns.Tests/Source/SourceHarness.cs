@@ -11,11 +11,16 @@ namespace ClientLb.Dns.Tests.Source;
 internal sealed class SourceHarness
 {
     public SourceHarness(Dnsmasq dns, Action<DnsSourceOptions>? configure = null)
+        : this(dns.Endpoint, configure)
+    {
+    }
+
+    public SourceHarness(System.Net.IPEndPoint server, Action<DnsSourceOptions>? configure = null)
     {
         Options = new DnsSourceOptions
         {
             ResolvConfPath = null,
-            Servers = [dns.Endpoint.ToString()],
+            Servers = [server.ToString()],
             Timeout = TimeSpan.FromMilliseconds(300),
             Attempts = 1,
         };

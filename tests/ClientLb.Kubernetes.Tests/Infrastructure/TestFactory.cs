@@ -17,6 +17,7 @@ public static class TestFactory
         {
             Mode = KubernetesConfigMode.Kubeconfig,
             KubeconfigPath = kubeconfig,
+            AllowLoopbackEndpoints = true, // sandbox pods are 127.244.x.y servers
             ReconnectDelay = TimeSpan.FromMilliseconds(20),
             MaxReconnectDelay = TimeSpan.FromMilliseconds(250),
             RequestTimeout = TimeSpan.FromSeconds(5),

@@ -29,7 +29,11 @@ public class EndToEndTests
         await TestFactory.DeployAsync(cluster, "payment-service", 3, "finance");
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+        services.AddClientLbKubernetes(o =>
+        {
+            o.KubeconfigPath = cluster.KubeconfigPath;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+        });
         services.AddHealthChecks().AddClientLbKubernetes();
         services.AddHttpClient("payments", c => c.BaseAddress = new Uri("http://payment-service.finance")).AddClientLb();
         await using ServiceProvider provider = services.BuildServiceProvider();
@@ -75,7 +79,11 @@ public class EndToEndTests
             """);
         await cluster.WaitForReadyEndpointsAsync("sticky", 3, cancellationToken: new CancellationTokenSource(Await.DefaultTimeout).Token);
         var services = new ServiceCollection();
-        services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+        services.AddClientLbKubernetes(o =>
+        {
+            o.KubeconfigPath = cluster.KubeconfigPath;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+        });
         services.AddHttpClient("sticky", c => c.BaseAddress = new Uri("http://sticky.default")).AddClientLb();
         await using ServiceProvider provider = services.BuildServiceProvider();
         HttpClient client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("sticky");
@@ -93,7 +101,11 @@ public class EndToEndTests
         await TestFactory.DeployAsync(cluster, "empty", 0);
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+        services.AddClientLbKubernetes(o =>
+        {
+            o.KubeconfigPath = cluster.KubeconfigPath;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+        });
         services.AddHealthChecks().AddClientLbKubernetes();
         await using ServiceProvider provider = services.BuildServiceProvider();
         var source = provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://empty.default").Source;

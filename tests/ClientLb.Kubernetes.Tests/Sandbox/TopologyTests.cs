@@ -64,7 +64,11 @@ public class TopologyTests
         var logs = new CapturingLoggerProvider();
         var services = new ServiceCollection();
         services.AddLogging(b => b.AddProvider(logs));
-        services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+        services.AddClientLbKubernetes(o =>
+        {
+            o.KubeconfigPath = cluster.KubeconfigPath;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+        });
         services.AddClientLb(o =>
         {
             o.Locality.NodeName = "node-one";

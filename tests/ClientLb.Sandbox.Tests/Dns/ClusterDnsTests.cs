@@ -172,6 +172,7 @@ public sealed class ClusterDnsSourceTests
             o.Servers = [cluster.DnsEndPoint!.ToString()];
             o.ResolvConfPath = null;
             o.AddressFamilies = ClientLb.Dns.Configuration.DnsAddressFamilies.IPv4;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
         });
         await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
         var registry = (ClientLb.ServiceDiscovery.ServiceRegistry)provider.GetService(typeof(ClientLb.ServiceDiscovery.ServiceRegistry))!;

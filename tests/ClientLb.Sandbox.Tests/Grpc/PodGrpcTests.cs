@@ -150,7 +150,11 @@ public class PodGrpcTests
         await using var cluster = await StartGreetersAsync();
         var services = new ServiceCollection();
         services.AddClientLbGrpc();
-        services.AddClientLbKubernetes(o => o.KubeconfigPath = cluster.KubeconfigPath);
+        services.AddClientLbKubernetes(o =>
+        {
+            o.KubeconfigPath = cluster.KubeconfigPath;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+        });
         await using var provider = services.BuildServiceProvider();
         using var channel = new HttpMessageInvoker(ClientLbGrpc.CreateHandler(provider));
         var greeter = new GrpcCaller(channel, new Uri("http://greeter.default"));

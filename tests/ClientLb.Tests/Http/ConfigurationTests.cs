@@ -114,6 +114,20 @@ public sealed class ConfigurationTests : IAsyncLifetime
         Assert.Equal(["c"], await BackendsSeen(host.CreateClient("http://_dashboard.catalog"), 2));
     }
 
+    // Issue 15, defect 6: the SRV name as DNS writes it is a service name in configuration and in URLs too.
+    [Fact]
+    public async Task The_SRV_form_of_a_name_selects_the_same_named_port()
+    {
+        var config = new Dictionary<string, string?>
+        {
+            ["Services:catalog:http:0"] = _backends[0].Authority,
+            ["Services:catalog:dashboard"] = _backends[2].Authority,
+        };
+        await using var host = new ClientLbTestHost(config);
+        Assert.Equal(["c"], await BackendsSeen(host.CreateClient("http://_dashboard._tcp.catalog.default.svc.cluster.local"), 2));
+        Assert.Same(host.Registry.GetBalancer("http://_dashboard.catalog"), host.Registry.GetBalancer("http://_dashboard._tcp.catalog.default"));
+    }
+
     [Fact]
     public async Task Every_client_and_scheme_of_a_service_shares_one_source()
     {
