@@ -85,10 +85,30 @@ public class DeploySandboxTests
             string agentKubeconfig = await cluster.WriteServiceAccountKubeconfigAsync("clientlb-agent", "clientlb-system", cancellationToken: timeout.Token);
             try
             {
+                // The sandbox's pods are on loopback, which the agent never DNATs to: it reads every endpoint of the
+                // slices (so RBAC let it list and watch them) and reports each as a dropped record naming the service.
+                var droppedRecords = new System.Collections.Concurrent.ConcurrentBag<string>();
+                using var listener = new System.Diagnostics.Metrics.MeterListener();
+                listener.InstrumentPublished = (instrument, l) =>
+                {
+                    if (instrument.Meter.Name == ClientLb.Diagnostics.DroppedRecords.MeterName) l.EnableMeasurementEvents(instrument);
+                };
+                listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+                {
+                    string? service = null, source = null;
+                    foreach (var tag in tags)
+                    {
+                        if (tag.Key == "service") service = tag.Value as string;
+                        if (tag.Key == "source") source = tag.Value as string;
+                    }
+                    if (source == "agent" && service == "finance/payment-service") droppedRecords.Add(service);
+                });
+                listener.Start();
                 AgentBatch first = await RunControllerAsync(agentKubeconfig, timeout.Token);
                 Assert.True(first.Full);
                 ServiceState payment = first.Upserts.Single(s => s.Key == "finance/payment-service");
-                Assert.Equal(pods.Count, payment.Ports.Single().Endpoints.Length);
+                Assert.Empty(payment.Ports.Single().Endpoints);
+                Assert.True(droppedRecords.Count >= pods.Count, $"{droppedRecords.Count} endpoints of finance/payment-service reported dropped; expected each of the {pods.Count} pods");
 
                 var refused = await Assert.ThrowsAsync<KubernetesApiException>(() => SyncOnceAsync(unbound, timeout.Token));
                 Assert.Contains("forbidden", refused.Message, StringComparison.OrdinalIgnoreCase);
