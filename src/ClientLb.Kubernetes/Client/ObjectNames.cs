@@ -22,12 +22,20 @@ internal static class ObjectNames
     public static Identity Read(ReadOnlySequence<byte> line)
     {
         var reader = new Utf8JsonReader(line, isFinalBlock: true, default);
-        Identity identity = Scan(ref reader, stopWhenNamed: false);
-        // Scan stops at the end of the top-level object; anything after it is malformed too.
-        while (reader.Read())
+        try
         {
+            Identity identity = Scan(ref reader, stopWhenNamed: false);
+            // Scan stops at the end of the top-level object; anything after it is malformed too.
+            while (reader.Read())
+            {
+            }
+            return identity;
         }
-        return identity;
+        catch (InvalidOperationException ex)
+        {
+            // GetString on text that is not valid UTF-8 (found by afl++): malformed input, like any other JSON error.
+            throw new JsonException("a name or value is not valid UTF-8", ex);
+        }
     }
 
     /// <summary>The object named in the first part of a line that is not complete (an event larger than the limit).</summary>
@@ -38,7 +46,7 @@ internal static class ObjectNames
             var reader = new Utf8JsonReader(start, isFinalBlock: false, default);
             return Scan(ref reader, stopWhenNamed: true).Describe();
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return "an object whose name was not read";
         }

@@ -117,6 +117,17 @@ public sealed class HostileInputTests
         }, iter: 3_000);
     }
 
+    // Found by afl++ (tests/fuzz/corpus/watch/crash-invalid-utf8-name.json): a line that fails to decode and has a
+    // property name that is not valid UTF-8 threw InvalidOperationException from the identity scan, not a data error.
+    [Fact]
+    public void A_watch_line_with_invalid_utf8_in_a_property_name_is_a_data_error()
+    {
+        byte[] found = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "../../../../fuzz/corpus/watch/crash-invalid-utf8-name.json"));
+        var error = Assert.Throws<InvalidDataException>(() =>
+            KubernetesApiClient.ParseEvent(new ReadOnlySequence<byte>(found), KubernetesJsonContext.Default.WatchEventEndpointSlice, "/p"));
+        Assert.Contains("not valid JSON", error.Message, StringComparison.Ordinal);
+    }
+
     // Property: a kubeconfig with any text in its fields loads or fails with KubernetesConfigException, never another exception.
     [Fact]
     public void Kubeconfig_text_loads_or_fails_with_a_config_error()
