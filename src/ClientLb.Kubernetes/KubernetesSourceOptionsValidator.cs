@@ -43,6 +43,22 @@ internal sealed class KubernetesSourceOptionsValidator : IValidateOptions<Kubern
         {
             errors.Add($"KubernetesSourceOptions.FallbackOnForbidden '{kind}' must name another source kind, e.g. 'dns'.");
         }
+        if (options.NodeRelay is not { } relay)
+        {
+            errors.Add("KubernetesSourceOptions.NodeRelay must not be null.");
+        }
+        else
+        {
+            if (string.IsNullOrWhiteSpace(relay.SocketPath))
+            {
+                errors.Add("KubernetesSourceOptions.NodeRelay.SocketPath must name the relay's Unix domain socket.");
+            }
+            Positive(relay.ReconnectDelay, "NodeRelay.ReconnectDelay");
+            if (relay.MaxReconnectDelay < relay.ReconnectDelay)
+            {
+                errors.Add($"KubernetesSourceOptions.NodeRelay.MaxReconnectDelay ({relay.MaxReconnectDelay}) must not be less than NodeRelay.ReconnectDelay ({relay.ReconnectDelay}).");
+            }
+        }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

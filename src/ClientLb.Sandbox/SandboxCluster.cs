@@ -122,7 +122,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
     async Task StartApiServerAsync(int port, CancellationToken ct)
     {
         var api = new ApiServer(_store, _certificates?.ServerCertificate, BearerToken, () => _options.BookmarkInterval, _watchGate, _options.LoggerFactory, PodLogs, Tokens,
-            _options.Authorization == SandboxAuthorization.Rbac ? new RbacAuthorizer(_store) : null);
+            _options.Authorization == SandboxAuthorization.Rbac ? new RbacAuthorizer(_store) : null, Watches);
         await api.StartAsync(port, ct);
         _api = api;
         _apiPort = api.Uri.Port;

@@ -46,4 +46,10 @@ internal static partial class Log
 
     [LoggerMessage(113, LogLevel.Warning, "Kubernetes {What}: skipped {Object} (resourceVersion {Version}), which cannot be used: {Problem}")]
     public static partial void PoisonSkipped(ILogger logger, string what, string @object, string? version, string problem);
+
+    [LoggerMessage(114, LogLevel.Warning, "Service {Service}: the node relay is unavailable ({Reason}); using this process's own API watch until it is back")]
+    public static partial void RelayDown(ILogger logger, string service, string reason);
+
+    [LoggerMessage(115, LogLevel.Information, "Service {Service}: the node relay is back; this process's own API watch stops")]
+    public static partial void RelayBack(ILogger logger, string service);
 }

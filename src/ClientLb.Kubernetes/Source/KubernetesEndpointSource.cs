@@ -19,7 +19,7 @@ namespace ClientLb.Kubernetes.Source;
 internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndpointSource, ISessionAffinitySource
 {
     private readonly Lock _gate = new();
-    private readonly KubernetesWatchManager _manager;
+    private readonly IServiceViewProvider _manager;
     private readonly Func<ServiceName, IEndpointSource?>? _fallbackFactory;
     private readonly string? _fallbackKind;
     private readonly ILogger _logger;
@@ -38,9 +38,9 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     private readonly List<Endpoint> _upserted = [];
     private readonly List<Endpoint> _removed = [];
 
-    public KubernetesEndpointSource(ServiceName service, KubernetesWatchManager manager, Func<ServiceName, IEndpointSource?>? fallbackFactory, string? fallbackKind,
+    public KubernetesEndpointSource(ServiceName service, IServiceViewProvider manager, Func<ServiceName, IEndpointSource?>? fallbackFactory, string? fallbackKind,
         TimeProvider time, ILogger logger, bool allowLoopbackEndpoints = false)
-        : base(service, "kubernetes", $"kubernetes endpointslices {service.Namespace}/{service.Name} via {manager.Api.Description}", time)
+        : base(service, "kubernetes", $"kubernetes endpointslices {service.Namespace}/{service.Name} via {manager.Description}", time)
     {
         _merger = new SliceMerger(allowLoopbackEndpoints, (record, reason) => DroppedRecords.Report(logger, service.ToString(), "kubernetes", record, reason));
         _manager = manager;

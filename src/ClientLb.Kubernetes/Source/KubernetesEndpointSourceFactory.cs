@@ -1,6 +1,7 @@
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Diagnostics;
+using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Watching;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
@@ -28,6 +29,7 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
     private IKubernetesApi? _api;
     private KubernetesApiClient? _ownedApi;
     private KubernetesWatchManager? _manager;
+    private NodeRelayViews? _relay;
     private bool _resolved;
     private string? _notServed;
 
@@ -83,9 +85,32 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
             return null;
         }
         Func<ServiceName, IEndpointSource?>? fallback = _options.FallbackOnForbidden is string kind ? name => FallbackFactory(kind)?.TryCreate(name) : null;
-        return new KubernetesEndpointSource(service, manager, fallback, _options.FallbackOnForbidden, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Source"),
-            // An API of another kind (tests, adapters) has no server address: then only the option allows loopback endpoints.
-            (_api as KubernetesApiClient)?.Server is Uri server ? _options.LoopbackEndpointsAllowed(server) : _options.AllowLoopbackEndpoints ?? false);
+        // An API of another kind (tests, adapters) has no server address: then only the option allows loopback endpoints.
+        bool loopback = (_api as KubernetesApiClient)?.Server is Uri server ? _options.LoopbackEndpointsAllowed(server) : _options.AllowLoopbackEndpoints ?? false;
+        ILogger logger = _loggers.CreateLogger("ClientLb.Kubernetes.Source");
+        KubernetesEndpointSource ApiSource() => new(service, manager, fallback, _options.FallbackOnForbidden, _time, logger, loopback);
+        if (GetRelay() is not NodeRelayViews relay)
+        {
+            return ApiSource();
+        }
+        var relayed = new KubernetesEndpointSource(service, relay, null, null, _time, logger, loopback);
+        return new NodeEndpointSource(service, relayed, ApiSource, relay.Description, _time, logger);
+    }
+
+    /// <summary>The node relay's views when the relay applies (<see cref="NodeRelayOptions.Applies"/>), made on first use.</summary>
+    private NodeRelayViews? GetRelay()
+    {
+        lock (_gate)
+        {
+            if (_relay is null && _options.NodeRelay.Applies)
+            {
+                // The relay serves what this process's own token may read: every call carries it.
+                BearerTokenSource? tokens = (_api as KubernetesApiClient)?.Configuration?.CreateTokenSource(_time);
+                var connection = new NodeRelayConnection(_options.NodeRelay.SocketPath, ct => tokens?.GetTokenAsync(ct) ?? ValueTask.FromResult<string?>(null));
+                _relay = new NodeRelayViews(connection, _options.NodeRelay, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Node"));
+            }
+            return _relay;
+        }
     }
 
     private IEndpointSourceFactory? FallbackFactory(string kind) =>
@@ -122,10 +147,17 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
     public async ValueTask DisposeAsync()
     {
         KubernetesWatchManager? manager;
+        NodeRelayViews? relay;
         lock (_gate)
         {
             manager = _manager;
             _manager = null;
+            relay = _relay;
+            _relay = null;
+        }
+        if (relay is not null)
+        {
+            await relay.DisposeAsync().ConfigureAwait(false);
         }
         if (manager is not null)
         {

@@ -13,7 +13,7 @@ namespace ClientLb.Kubernetes.Watching;
 /// is a hand-over per view (<see cref="WatchScope.Adopt"/>): the old scope feeds a view until the new one's state is
 /// not older, and stops when it feeds no view. A scope stops when no source uses it any more.
 /// </summary>
-internal sealed class KubernetesWatchManager : IAsyncDisposable
+internal sealed class KubernetesWatchManager : IServiceViewProvider, IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, NamespaceGroup> _groups = new(StringComparer.Ordinal);
@@ -38,6 +38,9 @@ internal sealed class KubernetesWatchManager : IAsyncDisposable
     }
 
     public IKubernetesApi Api => _api;
+
+    /// <inheritdoc />
+    public string Description => _api.Description;
 
     /// <summary>Every view in use.</summary>
     public IReadOnlyList<ServiceView> Views
@@ -207,7 +210,7 @@ internal sealed class KubernetesWatchManager : IAsyncDisposable
         StopLocked(retired);
     }
 
-    internal void Release(ServiceView view)
+    public void Release(ServiceView view)
     {
         lock (_gate)
         {
@@ -300,8 +303,21 @@ internal sealed class KubernetesWatchManager : IAsyncDisposable
     }
 }
 
+/// <summary>Hands out shared views of services: the API watches (<see cref="KubernetesWatchManager"/>) or the node relay.</summary>
+internal interface IServiceViewProvider
+{
+    /// <summary>Where the views come from, for messages.</summary>
+    string Description { get; }
+
+    /// <summary>Takes a reference on the view of a service, starting what feeds it when it is the first.</summary>
+    ViewLease Acquire(string ns, string service);
+
+    /// <summary>Drops a reference taken by <see cref="Acquire"/>; the last one stops what feeds the view.</summary>
+    void Release(ServiceView view);
+}
+
 /// <summary>A source's reference on a shared view; dispose to release it (the last release stops the watch).</summary>
-internal sealed class ViewLease(KubernetesWatchManager manager, ServiceView view) : IDisposable
+internal sealed class ViewLease(IServiceViewProvider manager, ServiceView view) : IDisposable
 {
     private int _released;
 

@@ -3,8 +3,8 @@ using System.Collections.Immutable;
 namespace ClientLb.Kubernetes.Watching;
 
 /// <summary>
-/// The shared state of one (namespace, service): fed by exactly one watch scope at a time (per-service or
-/// namespace-wide), read by every source of the service whatever its port. Subscribers are called in order,
+/// The shared state of one (namespace, service): fed by exactly one feeder at a time (a per-service or namespace-wide
+/// watch scope, or the node relay's stream), read by every source of the service whatever its port. Subscribers are called in order,
 /// one change at a time, under the view's lock, so no source can publish an older state after a newer one.
 /// A hand-over to another scope waits until that scope's state is not older than the view's (see
 /// <see cref="ServiceData.CanReplace"/>); until then the current feeder goes on feeding.
@@ -41,10 +41,10 @@ internal sealed class ServiceView
     public string Key => Name + "." + Namespace;
 
     /// <summary>The scope allowed to feed this view; changes only under the lock.</summary>
-    public WatchScope? Feeder { get; private set; }
+    public object? Feeder { get; private set; }
 
     /// <summary>The scope a hand-over waits for, if any; changes only under the lock.</summary>
-    public WatchScope? Pending { get; private set; }
+    public object? Pending { get; private set; }
 
     /// <summary>How many sources use this view.</summary>
     public int References { get; set; }
@@ -80,7 +80,7 @@ internal sealed class ServiceView
     }
 
     /// <summary>Makes <paramref name="scope"/> the feeder at once and applies its current state (a view with no data yet).</summary>
-    public void SwitchFeeder(WatchScope scope, ServiceData data, bool healthy)
+    public void SwitchFeeder(object scope, ServiceData data, bool healthy)
     {
         lock (_gate)
         {
@@ -96,7 +96,7 @@ internal sealed class ServiceView
     /// applies later) can replace the view's; the current feeder goes on feeding until then. Replaces any earlier
     /// pending hand-over; cancels it when <paramref name="scope"/> already feeds the view.
     /// </summary>
-    public void HandOverTo(WatchScope scope, ServiceData data)
+    public void HandOverTo(object scope, ServiceData data)
     {
         lock (_gate)
         {
@@ -113,7 +113,7 @@ internal sealed class ServiceView
     }
 
     /// <summary>Applies new data from <paramref name="scope"/> when it is the feeder; records it when a hand-over waits for it.</summary>
-    public void Apply(WatchScope scope, ServiceData data)
+    public void Apply(object scope, ServiceData data)
     {
         lock (_gate)
         {
@@ -136,7 +136,7 @@ internal sealed class ServiceView
 
     private void TryHandOverLocked()
     {
-        if (Pending is not WatchScope next || _pendingData is not ServiceData data || !data.CanReplace(_data))
+        if (Pending is not object next || _pendingData is not ServiceData data || !data.CanReplace(_data))
         {
             return;
         }
@@ -148,7 +148,7 @@ internal sealed class ServiceView
     }
 
     /// <summary>Records a failure of the feeder; the data stays (last known good).</summary>
-    public void Fail(WatchScope scope, Exception error)
+    public void Fail(object scope, Exception error)
     {
         lock (_gate)
         {
@@ -163,7 +163,7 @@ internal sealed class ServiceView
     }
 
     /// <summary>The feeder reached the API server again (a watch was accepted); the data is current again.</summary>
-    public void Recovered(WatchScope scope)
+    public void Recovered(object scope)
     {
         lock (_gate)
         {

@@ -30,7 +30,7 @@ internal sealed class ApiServer : IAsyncDisposable
     WebApplication? _app;
 
     public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory,
-        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac)
+        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac, WatchCounter? watchCounter = null)
     {
         _store = store;
         _certificate = certificate;
@@ -38,7 +38,7 @@ internal sealed class ApiServer : IAsyncDisposable
         _loggerFactory = loggerFactory;
         _logger = (ILogger?)loggerFactory?.CreateLogger("ClientLb.Sandbox.ApiServer") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _authorization = new Authorization(tokens, rbac);
-        _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate), new Subresources(store, podLogs, tokens));
+        _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate, watchCounter), new Subresources(store, podLogs, tokens));
         _portForward = new PortForward.PortForwardHandler(store, _logger);
     }
 

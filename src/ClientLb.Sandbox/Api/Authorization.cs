@@ -11,7 +11,7 @@ namespace ClientLb.Sandbox.Api;
 /// </summary>
 internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer? rbac)
 {
-    const string UserKey = "clientlb.sandbox.user";
+    internal const string UserKey = "clientlb.sandbox.user";
 
     /// <summary>
     /// The service account of the request's bearer token, or null for the cluster admin (the kubeconfig's token, or any

@@ -11,7 +11,7 @@ namespace ClientLb.Sandbox.Api;
 /// allowWatchBookmarks, sendInitialEvents, timeoutSeconds; an expired resourceVersion is an ERROR event
 /// carrying a 410 Expired Status, as the real API server sends it.
 /// </summary>
-internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate)
+internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, WatchCounter? counter = null)
 {
     static readonly byte[] Newline = "\n"u8.ToArray();
 
@@ -55,6 +55,8 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
             return;
         }
 
+        var user = (ctx.Items[Authorization.UserKey] as Security.ServiceAccountIdentity)?.UserName ?? "admin";
+        using (counter?.Track(user, t.ToString()))
         using (watcher)
         {
             await ctx.Response.StartAsync(ctx.RequestAborted);
