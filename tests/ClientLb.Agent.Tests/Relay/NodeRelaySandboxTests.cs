@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using ClientLb.Agent.Relay;
+using ClientLb.Kubernetes;
+using ClientLb.Kubernetes.Client;
+using ClientLb.Kubernetes.Config;
+using ClientLb.Kubernetes.Node;
+using ClientLb.LoadBalancing;
+using ClientLb.Sandbox;
+using ClientLb.ServiceDiscovery;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace ClientLb.Agent.Tests.Relay;
+
+/// <summary>
+/// The node relay against the sandbox (RBAC on): the agent's relay on a Unix socket, and SDK clients in this process
+/// (each its own DI container, registry and token) whose Kubernetes source finds the socket. Time that matters (the
+/// SDK's retry of the relay) runs on a <see cref="FakeTimeProvider"/>.
+/// </summary>
+public sealed class NodeRelaySandboxTests : IAsyncLifetime
+{
+    private const int Clients = 200;
+    private const string Service = "payment-service.finance";
+
+    private const string Rbac = """
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata: { name: clientlb-agent, namespace: kube-system }
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata: { name: clientlb-agent }
+        rules:
+        - { apiGroups: [""], resources: [services], verbs: [list, watch] }
+        - { apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch] }
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: { name: clientlb-agent }
+        subjects: [{ kind: ServiceAccount, name: clientlb-agent, namespace: kube-system }]
+        roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: clientlb-agent }
+        ---
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata: { name: payment-client, namespace: finance }
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: { name: endpoint-reader, namespace: finance }
+        rules:
+        - { apiGroups: [""], resources: [services], verbs: [list, watch] }
+        - { apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch] }
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: { name: payment-client-reads-endpoints, namespace: finance }
+        subjects: [{ kind: ServiceAccount, name: payment-client, namespace: finance }]
+        roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: endpoint-reader }
+        ---
+        apiVersion: v1
+        kind: ServiceAccount
+        metadata: { name: outsider, namespace: default }
+        """;
+
+    private const string AgentUser = "system:serviceaccount:kube-system:clientlb-agent";
+    private const string ClientUser = "system:serviceaccount:finance:payment-client";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("clientlb-relay-").FullName;
+    private readonly FakeTimeProvider _time = new();
+    private SandboxCluster _cluster = null!;
+    private string _agentKubeconfig = null!;
+    private string _clientKubeconfig = null!;
+    private string _outsiderKubeconfig = null!;
+
+    private string Socket => Path.Combine(_dir, "relay.sock");
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false, Namespaces = ["finance"] });
+        await _cluster.ApplyManifestAsync(Rbac);
+        await _cluster.CreateDeploymentAsync("payment", 3, 8080, "finance");
+        await _cluster.CreateServiceAsync("payment-service", "payment", 80, 8080, "finance");
+        await _cluster.WaitForReadyEndpointsAsync("payment-service", 3, "finance");
+        _agentKubeconfig = await _cluster.WriteServiceAccountKubeconfigAsync("clientlb-agent", "kube-system");
+        _clientKubeconfig = await _cluster.WriteServiceAccountKubeconfigAsync("payment-client", "finance");
+        _outsiderKubeconfig = await _cluster.WriteServiceAccountKubeconfigAsync("outsider", "default");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Two_hundred_clients_share_the_agents_one_watch_follow_a_scale_fall_back_when_it_dies_and_come_back()
+    {
+        NodeRelayServer relay = await StartRelayAsync();
+        var clients = new List<SdkClient>();
+        try
+        {
+            for (int i = 0; i < Clients; i++)
+            {
+                clients.Add(SdkClient.Start(_clientKubeconfig, Socket, _time));
+            }
+            await WaitAsync(() => clients.All(c => c.Balancer.EligibleCount == 3), "every client has the 3 payment pods");
+            Assert.All(clients, c => Assert.False(c.Source.UsingApi));
+            Assert.All(clients, c => Assert.Equal("node", c.Source.Kind));
+
+            // One watch per resource from the agent, none from the clients (they never opened one).
+            await WaitAsync(() => WatchesOf(AgentUser) is { Services: 1, Slices: 1 }, "the agent watches services and endpointslices once each");
+            Assert.Equal(1, _cluster.Watches.Open[(AgentUser, "services")]);
+            Assert.Equal(1, _cluster.Watches.Open[(AgentUser, "endpointslices.discovery.k8s.io")]);
+            Assert.DoesNotContain(_cluster.Watches.Opened.Keys, k => k.User == ClientUser);
+            Assert.Equal([(Service, Clients)], relay.Watched);
+
+            await _cluster.ScaleDeploymentAsync("payment", 5, "finance");
+            await WaitAsync(() => clients.All(c => c.Balancer.EligibleCount == 5), "the scale to 5 reaches every client's picker");
+            Assert.DoesNotContain(_cluster.Watches.Opened.Keys, k => k.User == ClientUser);
+
+            // The agent dies: every client keeps its 5 endpoints and opens its own watch within 5 s.
+            var killed = Stopwatch.StartNew();
+            await relay.DisposeAsync();
+            await WaitAsync(() => clients.All(c => c.Source.UsingApi), "every client switched to its own API watch", TimeSpan.FromSeconds(5));
+            Assert.True(killed.Elapsed < TimeSpan.FromSeconds(5), $"the switch took {killed.Elapsed}");
+            Assert.All(clients, c => Assert.Equal(5, c.Balancer.EligibleCount));
+            await WaitAsync(() => clients.All(c => c.Balancer.Source.Status.LastError is null), "every client's own watch listed the service");
+            Assert.All(clients, c => Assert.Equal(5, c.Balancer.EligibleCount));
+            await WaitAsync(() => WatchesOf(ClientUser) is { Services: Clients, Slices: Clients }, "each client watches on its own meanwhile");
+
+            // A change while the agent is away reaches the clients through their own watches.
+            await _cluster.ScaleDeploymentAsync("payment", 4, "finance");
+            await WaitAsync(() => clients.All(c => c.Balancer.EligibleCount == 4), "the scale to 4 reaches every client through its own watch");
+
+            // The agent returns: the clients' next retry (on their clock) finds it and their own watches stop.
+            relay = await StartRelayAsync();
+            await WaitAsync(() =>
+            {
+                _time.Advance(TimeSpan.FromSeconds(1));
+                return clients.All(c => !c.Source.UsingApi);
+            }, "every client switched back to the relay");
+            await WaitAsync(() => WatchesOf(ClientUser) is { Services: 0, Slices: 0 }, "the clients' own watches stopped");
+            Assert.All(clients, c => Assert.Equal(4, c.Balancer.EligibleCount));
+            await _cluster.ScaleDeploymentAsync("payment", 2, "finance");
+            await WaitAsync(() => clients.All(c => c.Balancer.EligibleCount == 2), "the scale to 2 reaches every client through the relay again");
+            Assert.Equal(1, _cluster.Watches.Open[(AgentUser, "endpointslices.discovery.k8s.io")]);
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+            await relay.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_token_that_cannot_list_the_service_is_refused_by_the_relay_and_its_client_fails_on_its_own_watch_too()
+    {
+        await using NodeRelayServer relay = await StartRelayAsync();
+        await using SdkClient outsider = SdkClient.Start(_outsiderKubeconfig, Socket, _time);
+        await WaitAsync(() => outsider.Source.UsingApi && outsider.Balancer.Source.Status.LastError is not null, "the outsider is refused");
+        Assert.Equal(0, outsider.Balancer.EligibleCount);
+        // What the outsider heard from its own watch: the API's 403 for its own account (the relay told it nothing).
+        Assert.Contains("forbidden", outsider.Balancer.Source.Status.LastError!.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(relay.Watched, w => w.References > 0);
+
+        using var connection = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(KubeconfigLoader.Load(_outsiderKubeconfig).BearerToken));
+        var denied = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
+        {
+            using var call = connection.Client.Watch(new Kubernetes.Node.Protocol.WatchRequest { Namespace = "finance", Name = "payment-service" });
+            await call.ResponseStream.MoveNext(CancellationToken.None);
+        });
+        Assert.Equal(Grpc.Core.StatusCode.PermissionDenied, denied.StatusCode);
+        Assert.Contains("may not list Services and EndpointSlices of finance/payment-service", denied.Status.Detail);
+
+        using var anonymous = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(null));
+        var unauthenticated = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
+        {
+            using var call = anonymous.Client.Watch(new Kubernetes.Node.Protocol.WatchRequest { Namespace = "finance", Name = "payment-service" });
+            await call.ResponseStream.MoveNext(CancellationToken.None);
+        });
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, unauthenticated.StatusCode);
+    }
+
+    private async Task<NodeRelayServer> StartRelayAsync()
+    {
+        KubernetesClientConfiguration config = KubeconfigLoader.Load(_agentKubeconfig);
+        return await NodeRelayServer.StartAsync(new KubernetesApiClient(config), new TokenListAuthorizer(config), new NodeRelayServerOptions { SocketPath = Socket }, timeProvider: _time);
+    }
+
+    private (int Services, int Slices) WatchesOf(string user)
+    {
+        IReadOnlyDictionary<(string User, string Resource), int> open = _cluster.Watches.Open;
+        return (open.GetValueOrDefault((user, "services")), open.GetValueOrDefault((user, "endpointslices.discovery.k8s.io")));
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds (a deadline in real time, for a stuck test only).</summary>
+    private static async Task WaitAsync(Func<bool> condition, string what, TimeSpan? within = null)
+    {
+        var deadline = Stopwatch.StartNew();
+        TimeSpan limit = within ?? TimeSpan.FromSeconds(60);
+        while (!condition())
+        {
+            Assert.True(deadline.Elapsed < limit, $"not within {limit}: {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>One SDK client: its own container, registry and token, the relay's socket from its options.</summary>
+    private sealed class SdkClient : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services;
+
+        private SdkClient(ServiceProvider services, ServiceBalancer balancer)
+        {
+            _services = services;
+            Balancer = balancer;
+        }
+
+        public ServiceBalancer Balancer { get; }
+
+        public NodeEndpointSource Source => (NodeEndpointSource)Balancer.Source;
+
+        public static SdkClient Start(string kubeconfig, string socket, TimeProvider time)
+        {
+            var services = new ServiceCollection();
+            services.AddSingleton(time);
+            services.AddClientLbKubernetes(o =>
+            {
+                o.KubeconfigPath = kubeconfig;
+                o.NodeRelay.SocketPath = socket;
+            });
+            ServiceProvider provider = services.BuildServiceProvider();
+            ServiceBalancer balancer = provider.GetRequiredService<ServiceRegistry>().GetBalancer(Service);
+            return new SdkClient(provider, balancer);
+        }
+
+        public ValueTask DisposeAsync() => _services.DisposeAsync();
+    }
+}
