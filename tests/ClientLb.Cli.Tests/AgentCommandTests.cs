@@ -70,6 +70,8 @@ public sealed class AgentCommandTests : IAsyncLifetime
     [InlineData(new[] { "--mode", "node", "--metrics-port", "9464", "--metrics-address", "localhost" }, "--metrics-address")]
     [InlineData(new[] { "--mode", "node", "--netns", "../etc" }, "--netns")]
     [InlineData(new[] { "--mode", "node", "--kubeconfig", "/nonexistent/kubeconfig" }, "--kubeconfig")]
+    [InlineData(new[] { "--mode", "node", "--relay-socket", "/tmp/clientlb-relay-never.sock" }, "--relay-socket")]
+    [InlineData(new[] { "--mode", "sidecar", "--service", "default/x", "--relay-socket", "/tmp/clientlb-relay-never.sock" }, "--relay-socket")]
     public async Task Errors_name_the_option_at_fault(string[] args, string option)
     {
         var output = new StringWriter();
@@ -77,6 +79,30 @@ public sealed class AgentCommandTests : IAsyncLifetime
         int code = await CliApp.RunAsync(["agent", "--once", "--dry-run", .. args], output, error);
         Assert.Equal(1, code);
         Assert.StartsWith("clientlb agent: " + option, error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Relay_socket_serves_the_node_relay_until_the_agent_stops()
+    {
+        string dir = Directory.CreateTempSubdirectory("clientlb-cli-relay-").FullName;
+        string socket = Path.Combine(dir, "run", "relay.sock");
+        var output = new StringWriter();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        Task<int> run = CliApp.RunAsync(["agent", "--dry-run", "--kubeconfig", _cluster.KubeconfigPath, "--mode", "node", "--namespace", "default", "--relay-socket", socket],
+            TextWriter.Synchronized(output), TextWriter.Synchronized(new StringWriter()), stop.Token);
+        while (!output.ToString().Contains("serving the node relay on unix:" + socket, StringComparison.Ordinal))
+        {
+            Assert.False(run.IsCompleted, "the agent ended: " + output);
+            await Task.Delay(20, stop.Token);
+        }
+        using (var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified))
+        {
+            await client.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socket), stop.Token);
+        }
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+        Assert.False(File.Exists(socket), "the socket file stays after the agent stopped");
+        Directory.Delete(dir, recursive: true);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text;
 using ClientLb.Agent;
 using ClientLb.Agent.Interop;
 using ClientLb.Agent.Model;
+using ClientLb.Agent.Relay;
 using ClientLb.Agent.Watch;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
@@ -36,9 +37,14 @@ internal static class AgentCommand
             DefaultValueFactory = _ => "127.0.0.1",
         };
 
+        var relaySocket = new Option<string?>("--relay-socket")
+        {
+            Description = $"Node mode: serve the node relay (the Services and EndpointSlices the node's SDKs ask for, one API watch per resource for the node) on this Unix socket, e.g. {ClientLb.Kubernetes.Node.NodeRelayOptions.DefaultSocketPath}.",
+        };
+
         var command = new Command("agent", "Program Service VIPs into nftables from the Kubernetes API (node or sidecar agent).")
         {
-            kubeconfig, mode, netns, ns, selector, service, dryRun, once, cleanup, metricsPort, metricsAddress,
+            kubeconfig, mode, netns, ns, selector, service, dryRun, once, cleanup, metricsPort, metricsAddress, relaySocket,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -102,6 +108,11 @@ internal static class AgentCommand
             else if (services.Length > 0)
             {
                 return await Fail("--service is for --mode sidecar; node mode programs every service of --namespace (default: all namespaces).");
+            }
+            string? relayPath = parse.GetValue(relaySocket);
+            if (relayPath is not null && (sidecar || parse.GetValue(once)))
+            {
+                return await Fail("--relay-socket serves the node's SDKs: it needs --mode node and no --once.");
             }
             try
             {
@@ -177,6 +188,12 @@ internal static class AgentCommand
                     return 0;
                 }
                 using MetricsListener? listener = port is int p ? MetricsListener.Start(listenHost, p, agent) : null;
+                await using NodeRelayServer? relay = relayPath is null ? null
+                    : await NodeRelayServer.StartAsync(api, new TokenListAuthorizer(configuration), new NodeRelayServerOptions { SocketPath = relayPath }, cancellationToken: cancellationToken);
+                if (relay is not null)
+                {
+                    await output.WriteLineAsync($"serving the node relay on unix:{relay.SocketPath}");
+                }
                 if (listener is not null)
                 {
                     await output.WriteLineAsync($"serving /healthz and /metrics on {listener.Prefix}");
@@ -188,6 +205,10 @@ internal static class AgentCommand
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return 0;
+            }
+            catch (IOException ex) when (relayPath is not null && ex.Message.Contains(relayPath, StringComparison.Ordinal))
+            {
+                return await Fail("--relay-socket: " + ex.Message);
             }
             catch (HttpListenerException ex)
             {
