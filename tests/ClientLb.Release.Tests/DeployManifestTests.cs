@@ -88,6 +88,37 @@ public class DeployManifestTests
     }
 
     [Fact]
+    public async Task The_node_relay_socket_is_shared_through_the_same_host_directory_by_the_agent_and_the_sdk_pods()
+    {
+        const string dir = "/var/run/clientlb";
+        static string MountedHostPath(YamlNode pod, YamlMappingNode container, string mountPath, out bool readOnly)
+        {
+            YamlNode mount = ((YamlSequenceNode)container["volumeMounts"]).Children.Single(m => Str(m, "mountPath") == mountPath);
+            readOnly = Find(mount, "readOnly") is YamlScalarNode { Value: "true" };
+            YamlNode volume = ((YamlSequenceNode)Find(pod, "volumes")!).Children.Single(v => Str(v, "name") == Str(mount, "name"));
+            return Str(volume, "hostPath", "path");
+        }
+
+        YamlMappingNode daemonSet = (await RenderAsync("node")).Single(o => Str(o, "kind") == "DaemonSet");
+        YamlNode agentPod = Find(daemonSet, "spec", "template", "spec")!;
+        YamlMappingNode agent = (YamlMappingNode)((YamlSequenceNode)Find(agentPod, "containers")!).Children.Single();
+        string[] args = Strings(agent["args"]);
+        Assert.Equal(dir + "/relay.sock", args[Array.IndexOf(args, "--relay-socket") + 1]);
+        Assert.Equal(dir, MountedHostPath(agentPod, agent, dir, out bool agentReadOnly));
+        Assert.False(agentReadOnly, "the agent creates the socket");
+
+        // The SDK's default socket (ClientLb:Kubernetes:NodeRelay:SocketPath) is in the same host directory.
+        foreach (string overlay in new[] { "finance", "sidecar" })
+        {
+            YamlMappingNode job = (await RenderAsync(overlay)).Single(o => Str(o, "kind") == "Job" && Str(o, "metadata", "name") == "payment-client");
+            YamlNode pod = Find(job, "spec", "template", "spec")!;
+            YamlMappingNode client = (YamlMappingNode)((YamlSequenceNode)Find(pod, "containers")!).Children.Single();
+            Assert.Equal(dir, MountedHostPath(pod, client, dir, out bool readOnly));
+            Assert.True(readOnly, $"{overlay}: the SDK pod mounts the relay directory read-only");
+        }
+    }
+
+    [Fact]
     public async Task The_sidecar_agent_starts_first_and_is_probed_on_the_pod_address()
     {
         List<YamlMappingNode> objects = await RenderAsync("sidecar");

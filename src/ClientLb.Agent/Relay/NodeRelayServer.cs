@@ -78,6 +78,12 @@ public sealed class NodeRelayServer : IAsyncDisposable
             await views.DisposeAsync().ConfigureAwait(false);
             throw new IOException($"The node relay cannot listen on '{path}': {ex.Message}", ex);
         }
+        // Pods run as other users: anyone on the node may connect (connecting needs write access to the socket); what
+        // each caller may read is decided by its token.
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        }
         return new NodeRelayServer(app, views, path);
     }
 
