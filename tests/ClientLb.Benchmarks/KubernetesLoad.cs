@@ -30,7 +30,7 @@ public static class KubernetesLoad
         };
     }
 
-    private static JsonObject Service(string name) => new()
+    internal static JsonObject Service(string name) => new()
     {
         ["apiVersion"] = "v1",
         ["kind"] = "Service",
@@ -38,7 +38,7 @@ public static class KubernetesLoad
         ["spec"] = new JsonObject { ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = 80, ["targetPort"] = 8080 }) },
     };
 
-    private static JsonObject Slice(string service, int index, bool firstReady) => new()
+    internal static JsonObject Slice(string service, int index, bool firstReady) => new()
     {
         ["apiVersion"] = "discovery.k8s.io/v1",
         ["kind"] = "EndpointSlice",

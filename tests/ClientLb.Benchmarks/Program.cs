@@ -6,6 +6,7 @@ using ClientLb.Benchmarks;
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- k8s-latency [changes] | k8s-memory [services]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- overhead [pairs] [requestsPerBlock]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- mesd-overhead [groups] [requestsPerBlock]
+// dotnet run -c Release --project tests/ClientLb.Benchmarks -- relay-latency [changes]
 if (args.Length > 0 && args[0] == "churn")
 {
     return await ChurnLoad.RunAsync(args);
@@ -17,6 +18,10 @@ if (args.Length > 0 && args[0] == "mesd-overhead")
 if (args.Length > 0 && args[0] == "overhead")
 {
     return await OverheadLoad.RunAsync(args);
+}
+if (args.Length > 0 && args[0] == "relay-latency")
+{
+    return await RelayLoad.RunAsync(args);
 }
 if (args.Length > 0 && args[0].StartsWith("k8s-", StringComparison.Ordinal))
 {
