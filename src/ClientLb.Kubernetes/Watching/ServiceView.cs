@@ -20,6 +20,9 @@ internal sealed class ServiceView
     private DateTimeOffset? _failingSince;
     private DateTimeOffset? _lastSuccess;
     private ServiceData? _pendingData;
+    // The feeder: a watch scope or a node relay feed; changes only under the lock.
+    private object? _feeder;
+    private object? _pending;
 
     /// <param name="ns">The namespace.</param>
     /// <param name="name">The service name.</param>
@@ -40,11 +43,11 @@ internal sealed class ServiceView
 
     public string Key => Name + "." + Namespace;
 
-    /// <summary>The scope allowed to feed this view; changes only under the lock.</summary>
-    public object? Feeder { get; private set; }
+    /// <summary>The watch scope allowed to feed this view (null when none, or when the node relay feeds it).</summary>
+    public WatchScope? Feeder => _feeder as WatchScope;
 
-    /// <summary>The scope a hand-over waits for, if any; changes only under the lock.</summary>
-    public object? Pending { get; private set; }
+    /// <summary>The scope a hand-over waits for, if any.</summary>
+    public WatchScope? Pending => _pending as WatchScope;
 
     /// <summary>How many sources use this view.</summary>
     public int References { get; set; }
@@ -84,8 +87,8 @@ internal sealed class ServiceView
     {
         lock (_gate)
         {
-            Feeder = scope;
-            Pending = null;
+            _feeder = scope;
+            _pending = null;
             _pendingData = null;
             SetLocked(data, healthy ? null : _error);
         }
@@ -100,13 +103,13 @@ internal sealed class ServiceView
     {
         lock (_gate)
         {
-            if (Feeder == scope)
+            if (_feeder == scope)
             {
-                Pending = null;
+                _pending = null;
                 _pendingData = null;
                 return;
             }
-            Pending = scope;
+            _pending = scope;
             _pendingData = data;
             TryHandOverLocked();
         }
@@ -117,11 +120,11 @@ internal sealed class ServiceView
     {
         lock (_gate)
         {
-            if (Feeder == scope)
+            if (_feeder == scope)
             {
                 SetLocked(data, null);
             }
-            else if (Pending == scope)
+            else if (_pending == scope)
             {
                 _pendingData = data;
             }
@@ -136,12 +139,12 @@ internal sealed class ServiceView
 
     private void TryHandOverLocked()
     {
-        if (Pending is not object next || _pendingData is not ServiceData data || !data.CanReplace(_data))
+        if (_pending is not object next || _pendingData is not ServiceData data || !data.CanReplace(_data))
         {
             return;
         }
-        Feeder = next;
-        Pending = null;
+        _feeder = next;
+        _pending = null;
         _pendingData = null;
         SetLocked(data, null);
         _handedOver?.Invoke(this);
@@ -152,7 +155,7 @@ internal sealed class ServiceView
     {
         lock (_gate)
         {
-            if (Feeder != scope)
+            if (_feeder != scope)
             {
                 return;
             }
@@ -167,7 +170,7 @@ internal sealed class ServiceView
     {
         lock (_gate)
         {
-            if (Feeder != scope || _error is null)
+            if (_feeder != scope || _error is null)
             {
                 return;
             }
