@@ -181,10 +181,44 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
         Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, unauthenticated.StatusCode);
     }
 
+    [Fact]
+    public async Task A_revoked_binding_ends_the_streams_at_the_next_recheck_and_the_last_client_leaving_stops_the_agents_watch()
+    {
+        await using NodeRelayServer relay = await StartRelayAsync();
+        var clients = new List<SdkClient>();
+        for (int i = 0; i < 3; i++)
+        {
+            clients.Add(SdkClient.Start(_clientKubeconfig, Socket, _time));
+        }
+        await WaitAsync(() => clients.All(c => c.Balancer.EligibleCount == 3), "every client has the 3 payment pods");
+
+        // List (diagnostics): the one Service followed, by 3 streams.
+        using var connection = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(KubeconfigLoader.Load(_clientKubeconfig).BearerToken));
+        Kubernetes.Node.Protocol.ListResponse list = await connection.Client.ListAsync(new Kubernetes.Node.Protocol.ListRequest());
+        Kubernetes.Node.Protocol.WatchedService watched = Assert.Single(list.Services);
+        Assert.Equal(("finance", "payment-service", 3, true, ""), (watched.Namespace, watched.Name, watched.Streams, watched.Synced, watched.Error));
+        Assert.True(watched.EndpointSlices >= 1);
+
+        await _cluster.DeleteAsync("rbac.authorization.k8s.io/v1", "RoleBinding", "payment-client-reads-endpoints", "finance");
+        // Within the cached decision nothing changes; past it and the re-check interval every stream is refused.
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.All(clients, c => Assert.False(c.Source.UsingApi));
+        _time.Advance(TimeSpan.FromSeconds(31));
+        await WaitAsync(() => clients.All(c => c.Source.UsingApi), "every stream ended on the re-check");
+        // Their own watches are refused too (403): they keep serving the last known good endpoints.
+        await WaitAsync(() => clients.All(c => c.Balancer.Source.Status.LastError is not null), "the clients' own watches fail");
+        Assert.All(clients, c => Assert.Equal(3, c.Balancer.EligibleCount));
+        Assert.All(clients, c => Assert.Contains("forbidden", c.Balancer.Source.Status.LastError!.Message, StringComparison.OrdinalIgnoreCase));
+
+        await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        await WaitAsync(() => relay.Watched.Count == 0, "the relay released the Service");
+        await WaitAsync(() => WatchesOf(AgentUser) is { Services: 0, Slices: 0 }, "the agent's watches of it stopped");
+    }
+
     private async Task<NodeRelayServer> StartRelayAsync()
     {
         KubernetesClientConfiguration config = KubeconfigLoader.Load(_agentKubeconfig);
-        return await NodeRelayServer.StartAsync(new KubernetesApiClient(config), new TokenListAuthorizer(config), new NodeRelayServerOptions { SocketPath = Socket }, timeProvider: _time);
+        return await NodeRelayServer.StartAsync(new KubernetesApiClient(config), new TokenListAuthorizer(config, timeProvider: _time), new NodeRelayServerOptions { SocketPath = Socket }, timeProvider: _time);
     }
 
     private (int Services, int Slices) WatchesOf(string user)
