@@ -93,10 +93,8 @@ public sealed class NodeRelayServer : IAsyncDisposable
     /// <summary>Stops serving: open streams end (their SDKs fall back to their own watches), the watches stop, the socket file goes.</summary>
     public async ValueTask DisposeAsync()
     {
-        using (var abort = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
-        {
-            await _app.StopAsync(abort.Token).ConfigureAwait(false);
-        }
+        // Streams never end by themselves: abort them at once, so every SDK switches to its own watch now.
+        await _app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         await _views.DisposeAsync().ConfigureAwait(false);
         File.Delete(_socketPath);

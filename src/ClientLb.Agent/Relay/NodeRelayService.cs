@@ -65,6 +65,11 @@ internal sealed class NodeRelayService(RelayState state) : NodeRelay.NodeRelayBa
                     await responseStream.WriteAsync(new WatchEvent { Version = ++version, Delta = delta }, ct).ConfigureAwait(false);
                     sent = data;
                 }
+                else if (error is null && sentError is not null)
+                {
+                    // The agent's watch recovered without a change: an empty delta tells the SDK its state is current again.
+                    await responseStream.WriteAsync(new WatchEvent { Version = ++version, Delta = new Delta { Synced = data.Synced } }, ct).ConfigureAwait(false);
+                }
                 if (error is not null && error != sentError)
                 {
                     await responseStream.WriteAsync(new WatchEvent { Version = ++version, Failure = new Failure { Message = error.Message } }, ct).ConfigureAwait(false);

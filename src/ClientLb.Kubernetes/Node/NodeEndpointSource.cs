@@ -21,6 +21,8 @@ internal sealed class NodeEndpointSource : EndpointSource, IKubernetesEndpointSo
     private readonly ILogger _logger;
     private IDisposable? _relaySubscription;
     private IEndpointSource? _api;
+    // Completed once _api was started (outside the lock): stopping it waits for that, so a started watch is never leaked.
+    private TaskCompletionSource? _apiStarted;
     private IDisposable? _apiSubscription;
     private EndpointSnapshot? _mirrored;
     private bool _disposed;
@@ -71,6 +73,8 @@ internal sealed class NodeEndpointSource : EndpointSource, IKubernetesEndpointSo
 
     private void OnRelayChanged(IEndpointSource relay)
     {
+        IEndpointSource? started = null;
+        TaskCompletionSource? startedSignal = null;
         lock (_gate)
         {
             if (_disposed)
@@ -81,21 +85,41 @@ internal sealed class NodeEndpointSource : EndpointSource, IKubernetesEndpointSo
             if (relayDown && _api is null)
             {
                 Log.RelayDown(_logger, Service.ToString(), relay.Status.LastError!.Message);
-                _api = _apiFactory();
+                _api = started = _apiFactory();
+                _apiStarted = startedSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 _apiSubscription = _api.Subscribe(OnApiChanged);
-                _api.Start();
-                OnApiChangedLocked(_api);
-                return;
             }
-            if (!relayDown && _api is not null && relay.Current is not null)
+            else
             {
-                Log.RelayBack(_logger, Service.ToString());
-                StopApiLocked();
+                OnRelayChangedLocked(relay, relayDown);
             }
-            if (_api is null)
+        }
+        if (started is not null)
+        {
+            // Started outside this source's lock: starting takes the watch manager's and a scope's locks, and a scope
+            // delivers under those before taking this one; holding it here could deadlock with another service's switch.
+            try
             {
-                Mirror(relay);
+                started.Start();
             }
+            finally
+            {
+                startedSignal!.SetResult();
+            }
+            OnApiChanged(started);
+        }
+    }
+
+    private void OnRelayChangedLocked(IEndpointSource relay, bool relayDown)
+    {
+        if (!relayDown && _api is not null && relay.Current is not null)
+        {
+            Log.RelayBack(_logger, Service.ToString());
+            StopApiLocked();
+        }
+        if (_api is null)
+        {
+            Mirror(relay);
         }
     }
 
@@ -128,8 +152,10 @@ internal sealed class NodeEndpointSource : EndpointSource, IKubernetesEndpointSo
     /// <summary>Publishes what <paramref name="side"/> has: its endpoints, else its failure (the current endpoints stay).</summary>
     private void Mirror(IEndpointSource side)
     {
-        if (side.Current is EndpointSnapshot snapshot && snapshot != _mirrored)
+        bool recovered = side.Status.LastError is null && Status.LastError is not null;
+        if (side.Current is EndpointSnapshot snapshot && (snapshot != _mirrored || recovered))
         {
+            // The same endpoints again only refresh the status: a side that recovered without a change clears the error.
             _mirrored = snapshot;
             Publish(snapshot.Endpoints);
         }
@@ -146,27 +172,38 @@ internal sealed class NodeEndpointSource : EndpointSource, IKubernetesEndpointSo
     private void StopApiLocked()
     {
         IEndpointSource api = _api!;
+        Task started = _apiStarted!.Task;
         _apiSubscription?.Dispose();
         _apiSubscription = null;
         _api = null;
-        _ = api.DisposeAsync().AsTask();
+        _apiStarted = null;
+        _ = StopAsync(api, started);
+    }
+
+    private static async Task StopAsync(IEndpointSource api, Task started)
+    {
+        await started.ConfigureAwait(false);
+        await api.DisposeAsync().ConfigureAwait(false);
     }
 
     protected override async ValueTask DisposeCoreAsync()
     {
         IEndpointSource? api;
+        Task? started;
         lock (_gate)
         {
             _disposed = true;
             _relaySubscription?.Dispose();
             _apiSubscription?.Dispose();
             api = _api;
+            started = _apiStarted?.Task;
             _api = null;
+            _apiStarted = null;
         }
         await _relay.DisposeAsync().ConfigureAwait(false);
         if (api is not null)
         {
-            await api.DisposeAsync().ConfigureAwait(false);
+            await StopAsync(api, started!).ConfigureAwait(false);
         }
     }
 }

@@ -215,6 +215,29 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
         await WaitAsync(() => WatchesOf(AgentUser) is { Services: 0, Slices: 0 }, "the agent's watches of it stopped");
     }
 
+    [Fact]
+    public async Task The_agents_own_api_failure_is_relayed_as_stale_last_known_good_and_its_recovery_clears_it_without_a_change()
+    {
+        await using NodeRelayServer relay = await StartRelayAsync();
+        await using SdkClient client = SdkClient.Start(_clientKubeconfig, Socket, _time);
+        await WaitAsync(() => client.Balancer.EligibleCount == 3, "the client has the 3 payment pods");
+
+        // The agent's watches are cut and their reconnects refused a few times; then they resume (no re-list, no change).
+        _cluster.FailNextRequests(4, 500);
+        _cluster.DropWatches();
+        await WaitAsync(() => client.Balancer.Source.Status.LastError is KubernetesRelayedException, "the agent's failure reaches the client");
+        Assert.False(client.Source.UsingApi, "the relay is up: the client stays on it");
+        Assert.Equal(3, client.Balancer.EligibleCount);
+
+        await WaitAsync(() =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(1)); // the agent's watch backoff and healthy period, on its clock
+            return client.Balancer.Source.Status.LastError is null;
+        }, "the agent's recovery clears the client's error");
+        Assert.False(client.Source.UsingApi);
+        Assert.Equal(3, client.Balancer.EligibleCount);
+    }
+
     private async Task<NodeRelayServer> StartRelayAsync()
     {
         KubernetesClientConfiguration config = KubeconfigLoader.Load(_agentKubeconfig);
