@@ -65,7 +65,12 @@ public sealed class NodeRelayServer : IAsyncDisposable
         builder.Services.AddSingleton(loggers);
         builder.Services.AddSingleton(state);
         builder.Services.AddGrpc();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(path, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // A process opens one stream per Service it follows, on one connection: allow many more than Kestrel's 100.
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 10_000;
+            kestrel.ListenUnixSocket(path, listen => listen.Protocols = HttpProtocols.Http2);
+        });
         WebApplication app = builder.Build();
         app.MapGrpcService<NodeRelayService>();
         try

@@ -38,6 +38,9 @@ internal sealed class NodeRelayConnection : IDisposable
             KeepAlivePingDelay = TimeSpan.FromSeconds(5),
             KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+            // One stream per watched Service: past the server's stream limit per connection, open another connection
+            // instead of queueing the stream (a queued stream would neither serve nor fail over).
+            EnableMultipleHttp2Connections = true,
         };
         CallCredentials credentials = CallCredentials.FromInterceptor(async (_, metadata) =>
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using ClientLb.Agent.Relay;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
@@ -238,6 +239,43 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
         Assert.Equal(3, client.Balancer.EligibleCount);
     }
 
+    [Fact]
+    public async Task One_client_follows_150_services_through_the_relay_past_the_default_http2_stream_limit()
+    {
+        const int count = 150;
+        for (int i = 0; i < count; i++)
+        {
+            await _cluster.CreateAsync(new JsonObject
+            {
+                ["apiVersion"] = "v1", ["kind"] = "Service",
+                ["metadata"] = new JsonObject { ["name"] = $"svc-{i}", ["namespace"] = "finance" },
+                ["spec"] = new JsonObject { ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = 80, ["targetPort"] = 8080 }) },
+            });
+            await _cluster.CreateAsync(new JsonObject
+            {
+                ["apiVersion"] = "discovery.k8s.io/v1", ["kind"] = "EndpointSlice",
+                ["metadata"] = new JsonObject
+                {
+                    ["name"] = $"svc-{i}-1", ["namespace"] = "finance",
+                    ["labels"] = new JsonObject { ["kubernetes.io/service-name"] = $"svc-{i}" },
+                },
+                ["addressType"] = "IPv4",
+                ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = 8080, ["protocol"] = "TCP" }),
+                ["endpoints"] = new JsonArray(new JsonObject
+                {
+                    ["addresses"] = new JsonArray($"127.247.{i}.1"),
+                    ["conditions"] = new JsonObject { ["ready"] = true },
+                }),
+            });
+        }
+        await using NodeRelayServer relay = await StartRelayAsync();
+        await using SdkClient client = SdkClient.Start(_clientKubeconfig, Socket, _time);
+        ServiceBalancer[] balancers = [.. Enumerable.Range(0, count).Select(i => client.Registry.GetBalancer($"svc-{i}.finance"))];
+        await WaitAsync(() => balancers.All(b => b.EligibleCount == 1), "every service has its endpoint");
+        Assert.All(balancers, b => Assert.False(((NodeEndpointSource)b.Source).UsingApi));
+        Assert.DoesNotContain(_cluster.Watches.Opened.Keys, k => k.User == ClientUser);
+    }
+
     private async Task<NodeRelayServer> StartRelayAsync()
     {
         KubernetesClientConfiguration config = KubeconfigLoader.Load(_agentKubeconfig);
@@ -272,6 +310,8 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
             _services = services;
             Balancer = balancer;
         }
+
+        public ServiceRegistry Registry => _services.GetRequiredService<ServiceRegistry>();
 
         public ServiceBalancer Balancer { get; }
 
