@@ -303,7 +303,14 @@ internal sealed class SyncPlanner
             sync.Transactions.Add(RenderOne(prologue, epilogue, deletes.Select(d => d.Element), adds.Select(a => a.Element)));
             return;
         }
-        // Whole groups (services) per transaction, in service order; the prologue leads, the epilogue trails.
+        // Whole groups (services) per transaction, in service order; the prologue leads, the epilogue trails. A cold start's
+        // skeleton goes alone, first: the transactions after it are element commands only, which the runner writes to the
+        // kernel without libnftables' parser (nothing was programmed before, so no service sees the gap).
+        if (!_state.SkeletonApplied && prologue.Length > 0)
+        {
+            sync.Transactions.Add(prologue);
+            prologue = "";
+        }
         var byGroup = new SortedDictionary<int, (List<Element> Deletes, List<Element> Adds)>();
         foreach ((int g, Element e) in deletes)
         {

@@ -214,6 +214,17 @@ public static class AgentBench
         string phase = args[1], ns = args[2];
         int count = int.Parse(args[3], CultureInfo.InvariantCulture), perService = int.Parse(args[4], CultureInfo.InvariantCulture);
         List<ServiceState> services = ServiceSet(count, perService);
+        if (phase == "plan")
+        {
+            // The agent's own share of a cold sync: validate, plan, diff and render, into a file instead of the kernel.
+            using var output = new StreamWriter(ns);
+            using var dry = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, DryRun = true, DryRunOutput = output });
+            var planWatch = Stopwatch.StartNew();
+            TimeSpan planCpu = Cpu();
+            dry.SyncAsync(services).GetAwaiter().GetResult();
+            Console.WriteLine($"plan {Ms(planWatch.Elapsed)}, CPU {Ms(Cpu() - planCpu)}");
+            return 0;
+        }
         using var agent = new NftablesAgent(Options(ns));
         if (phase == "cold")
         {
