@@ -149,7 +149,11 @@ public static class AgentBench
     {
         // Cold sync and restart each in a fresh process, so its resident memory is the agent's own.
         string cold = Phase("cold", ns, count, perService);
-        string restart = Phase("restart", ns, count, perService);
+        string restart;
+        using (var traffic = Traffic.Start(ns, Vip(count)))
+        {
+            restart = Phase("restart", ns, count, perService) + "; " + traffic.Stop();
+        }
         List<ServiceState> services = ServiceSet(count, perService);
         string add, change;
         using (var agent = new NftablesAgent(Options(ns)))
@@ -192,6 +196,53 @@ public static class AgentBench
             agent.CleanupAsync().GetAwaiter().GetResult();
         }
         return (cold, add, change, restart);
+    }
+
+    /// <summary>
+    /// New TCP connections through the VIP of the service that points at the real backend, one after the other, from the
+    /// client namespace while a phase runs; each either completes within a second or counts as failed.
+    /// </summary>
+    private sealed class Traffic : IDisposable
+    {
+        private readonly Process _client;
+
+        private Traffic(Process client) => _client = client;
+
+        public static Traffic Start(string ns, string vip)
+        {
+            string script = "import socket, sys, threading\nok = failed = 0\nstop = threading.Event()\n" +
+                "threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()\n" +
+                "while not stop.is_set():\n    s = socket.socket(); s.settimeout(1)\n    try:\n        s.connect(('" + vip + "', 80)); ok += 1\n" +
+                "    except OSError:\n        failed += 1\n    finally:\n        s.close()\nprint(ok, failed)";
+            var client = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns, "python3", "-c", script])
+            {
+                UseShellExecute = false,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+            })!;
+            Thread.Sleep(300);
+            return new Traffic(client);
+        }
+
+        /// <summary>Stops the client and says how many connections went through and how many failed.</summary>
+        public string Stop()
+        {
+            _client.StandardInput.Close();
+            string[] counts = _client.StandardOutput.ReadToEnd().Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            _client.WaitForExit();
+            return counts.Length == 2
+                ? $"traffic throughout: {int.Parse(counts[0], CultureInfo.InvariantCulture):N0} connections, {int.Parse(counts[1], CultureInfo.InvariantCulture)} failed"
+                : "traffic client failed";
+        }
+
+        public void Dispose()
+        {
+            if (!_client.HasExited)
+            {
+                _client.Kill(entireProcessTree: true);
+            }
+            _client.Dispose();
+        }
     }
 
     /// <summary>Runs one phase (<c>cold</c>: clean up, then sync; <c>restart</c>: sync over what is programmed) in a child process.</summary>
