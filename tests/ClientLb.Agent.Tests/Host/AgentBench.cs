@@ -13,7 +13,9 @@ namespace ClientLb.Agent.Tests.Host;
 /// (default 10,000 x 2), the same operations for a kube-proxy style iptables layout (KUBE-SERVICES, one rule per service,
 /// iptables-restore) and first-packet latency (TCP connect through the VIP) at 10, 1,000, 10,000 and 30,000 services for
 /// both. The cold sync and the restart each run in a process of their own (<c>agent-bench-phase</c>), which reports its
-/// resident memory (VmRSS after the sync, VmHWM its peak). Prints Markdown.
+/// resident memory (VmRSS after the sync, VmHWM its peak); new connections run through a VIP during the restart and are
+/// counted. <c>agent-bench-phase plan FILE SERVICES ENDPOINTS</c> measures the agent's own share of a cold sync (validate,
+/// plan, diff, render into FILE; no kernel). Prints Markdown.
 /// </summary>
 public static class AgentBench
 {
@@ -53,7 +55,7 @@ public static class AgentBench
             Thread.Sleep(500);
 
             var report = new StringBuilder();
-            report.AppendLine(CultureInfo.InvariantCulture, $"| operation at {count:N0} services x {perService} endpoints | clientlb nftables (libnftables) | kube-proxy-style iptables-restore |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| operation at {count:N0} services x {perService} endpoints | clientlb nftables (libnftables, elements over nfnetlink) | kube-proxy-style iptables-restore |");
             report.AppendLine("|---|---|---|");
             (string Cold, string Add, string Change, string Restart) nft = Nftables(client, count, perService);
             (string Cold, string Add, string Change, string Restart) ipt = iptables ? Iptables(client, count, perService) : ("not run", "not run", "not run", "not run");
@@ -259,7 +261,10 @@ public static class AgentBench
         return output.Trim();
     }
 
-    /// <summary><c>agent-bench-phase cold|restart NETNS SERVICES ENDPOINTS</c>: one sync in this process, then its memory.</summary>
+    /// <summary>
+    /// <c>agent-bench-phase cold|restart NETNS SERVICES ENDPOINTS</c>: one sync in this process, then its memory;
+    /// <c>agent-bench-phase plan FILE SERVICES ENDPOINTS</c>: the same cold sync in dry-run mode into FILE, its CPU.
+    /// </summary>
     public static int RunPhase(string[] args)
     {
         string phase = args[1], ns = args[2];
