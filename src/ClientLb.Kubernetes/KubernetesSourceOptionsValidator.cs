@@ -54,6 +54,7 @@ internal sealed class KubernetesSourceOptionsValidator : IValidateOptions<Kubern
                 errors.Add("KubernetesSourceOptions.NodeRelay.SocketPath must name the relay's Unix domain socket.");
             }
             Positive(relay.ReconnectDelay, "NodeRelay.ReconnectDelay");
+            Positive(relay.SnapshotTimeout, "NodeRelay.SnapshotTimeout");
             if (relay.MaxReconnectDelay < relay.ReconnectDelay)
             {
                 errors.Add($"KubernetesSourceOptions.NodeRelay.MaxReconnectDelay ({relay.MaxReconnectDelay}) must not be less than NodeRelay.ReconnectDelay ({relay.ReconnectDelay}).");

@@ -67,6 +67,11 @@ internal sealed class NodeRelayFeed : IAsyncDisposable
                     problem = $"the node relay at {_connection.SocketPath} failed: {ex.Status.StatusCode} {ex.Status.Detail}";
                     cause = ex;
                 }
+                catch (TimeoutException ex)
+                {
+                    problem = $"the node relay at {_connection.SocketPath} did not answer: {ex.Message}";
+                    cause = ex;
+                }
                 catch (InvalidDataException ex)
                 {
                     problem = $"the node relay at {_connection.SocketPath} sent bad data: {ex.Message}";
@@ -94,11 +99,15 @@ internal sealed class NodeRelayFeed : IAsyncDisposable
     /// <summary>Follows one stream until it ends; true when it delivered at least the snapshot.</summary>
     private async Task<bool> FollowAsync(CancellationToken stoppingToken)
     {
-        using AsyncServerStreamingCall<WatchEvent> call = _connection.Client.Watch(new WatchRequest { Namespace = _view.Namespace, Name = _view.Name }, cancellationToken: stoppingToken);
+        using var callCancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        // No snapshot within the timeout: the agent accepted the call but does not answer; give up on this stream.
+        using ITimer snapshotDue = _time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), callCancel, _options.SnapshotTimeout, Timeout.InfiniteTimeSpan);
+        using AsyncServerStreamingCall<WatchEvent> call = _connection.Client.Watch(new WatchRequest { Namespace = _view.Namespace, Name = _view.Name }, cancellationToken: callCancel.Token);
         ServiceData? state = null;
         ulong expected = 1;
-        await foreach (WatchEvent e in call.ResponseStream.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+        await foreach (WatchEvent e in ReadAsync(call, callCancel.Token, stoppingToken).ConfigureAwait(false))
         {
+            snapshotDue.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             if (e.Version != expected)
             {
                 throw new InvalidDataException($"event version {e.Version} where {expected} was due");
@@ -122,6 +131,28 @@ internal sealed class NodeRelayFeed : IAsyncDisposable
             }
         }
         return state is not null;
+    }
+
+    /// <summary>The stream's events; a cancellation that is not the source stopping is the snapshot timeout.</summary>
+    private async IAsyncEnumerable<WatchEvent> ReadAsync(AsyncServerStreamingCall<WatchEvent> call, CancellationToken callToken, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken stoppingToken)
+    {
+        while (true)
+        {
+            bool next;
+            try
+            {
+                next = await call.ResponseStream.MoveNext(callToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (callToken.IsCancellationRequested && !stoppingToken.IsCancellationRequested && ex is OperationCanceledException or RpcException)
+            {
+                throw new TimeoutException($"no snapshot within {_options.SnapshotTimeout}", ex);
+            }
+            if (!next)
+            {
+                yield break;
+            }
+            yield return call.ResponseStream.Current;
+        }
     }
 
     private ServiceData FromSnapshot(Snapshot s)

@@ -28,6 +28,12 @@ public sealed class NodeRelayOptions
     /// <summary>The longest delay between two attempts to reach the relay (default 5 s).</summary>
     public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a stream may go without its first snapshot (default 5 s): an agent that accepts the call but does not
+    /// answer (hung, overloaded) is treated as down and the API watch serves.
+    /// </summary>
+    public TimeSpan SnapshotTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Whether the node relay is to be tried: enabled, and the socket's directory exists (the pod mounts it).</summary>
     internal bool Applies => Enabled && Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(SocketPath)));
 }

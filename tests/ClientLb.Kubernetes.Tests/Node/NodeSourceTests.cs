@@ -147,6 +147,26 @@ public sealed class NodeSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_relay_that_accepts_the_call_but_sends_no_snapshot_is_left_after_the_snapshot_timeout()
+    {
+        var called = new TaskCompletionSource();
+        await using ScriptedRelay relay = await ScriptedRelay.StartAsync(Socket, async (request, stream, context) =>
+        {
+            called.TrySetResult();
+            await Task.Delay(Timeout.Infinite, context.CancellationToken);
+        });
+        var (provider, balancer) = Client();
+        await using ServiceProvider _ = provider;
+        var source = (NodeEndpointSource)balancer.Source;
+        await called.Task;
+        _time.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(source.UsingApi);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await WaitAsync(() => source.UsingApi && balancer.EligibleCount == 1);
+        Assert.StartsWith("127.244.", Addresses(balancer)[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Node_relay_options_are_validated_naming_the_option()
     {
         var options = new KubernetesSourceOptions();
