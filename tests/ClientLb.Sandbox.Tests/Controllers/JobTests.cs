@@ -59,6 +59,9 @@ public class JobTests
         Assert.Equal("Succeeded", pod.S("status", "phase"));
         Assert.Equal(0, pod.L("status", "containerStatuses", "0", "state", "terminated", "exitCode"));
         Assert.Contains("SuccessfulCreate", await kubectl.OkAsync("get", "events", "--field-selector", "involvedObject.name=hello"));
+        var describe = await kubectl.OkAsync("describe", "job", "hello");
+        Assert.Matches(@"Pods Statuses:\s+0 Active \(0 Ready\) / 1 Succeeded / 0 Failed", describe);
+        Assert.Matches(@"Normal\s+SuccessfulCreate\s+\S+\s+job-controller\s+Created pod: hello-\w{5}", describe);
 
         // An env value from a ConfigMap, from a manifest with OnFailure and two completions.
         await cluster.ApplyManifestAsync("""
