@@ -32,6 +32,12 @@ public class JobTests
                 await c.Output.WriteLineAsync(first ? "first run: failing" : "restarted: done");
                 return first ? 1 : 0;
             },
+            ["example.com/forever"] = async (c, ct) =>
+            {
+                await c.Output.WriteLineAsync("waiting to be stopped");
+                await Task.Delay(Timeout.Infinite, ct);
+                return 0;
+            },
             ["example.com/fail:1"] = async (c, ct) =>
             {
                 await c.Output.WriteLineAsync($"{c.PodName} is failing on purpose");
@@ -154,6 +160,29 @@ public class JobTests
         var job = await cluster.GetAsync("batch/v1", "Job", "retry");
         Assert.Null(job.L("status", "failed")); // a restart is not a failed pod
         Assert.Equal("first run: failing\nrestarted: done", (await kubectl.OkAsync("logs", "job/retry")).Trim());
+    }
+
+    [Fact]
+    public async Task A_job_past_its_active_deadline_fails_and_its_running_pod_is_stopped()
+    {
+        await using var cluster = await SandboxCluster.StartAsync(Options());
+        using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
+        await cluster.ApplyManifestAsync("""
+            apiVersion: batch/v1
+            kind: Job
+            metadata: {name: slow}
+            spec:
+              activeDeadlineSeconds: 1
+              template:
+                spec:
+                  restartPolicy: Never
+                  containers: [{name: work, image: example.com/forever}]
+            """);
+        Assert.Contains("condition met", await kubectl.OkAsync("wait", "--for=condition=failed", "job/slow", "--timeout=30s"));
+        var job = await cluster.GetAsync("batch/v1", "Job", "slow");
+        Assert.Equal("DeadlineExceeded", job.Arr("status", "conditions").Single(c => c.S("type") == "Failed").S("reason"));
+        await cluster.WaitUntilAsync(c => c.GetPods("job-name=slow").Count == 0, Deadline.In());
+        Assert.Matches(@"slow\s+Failed\s+0/1", await kubectl.OkAsync("get", "jobs"));
     }
 
     [Fact]
