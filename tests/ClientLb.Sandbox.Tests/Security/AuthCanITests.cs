@@ -111,9 +111,15 @@ public class AuthCanITests
         var (exit, stdout, stderr) = await kubectl.RunAsync(["auth", "can-i", "list", "endpointslices", Watcher, "-v=8"]);
         Assert.Equal(0, exit);
         Assert.Equal("yes", stdout.Trim());
-        Assert.Matches(@"POST https://127\.0\.0\.1:\d+/apis/authorization\.k8s\.io/v1/selfsubjectaccessreviews", stderr);
-        Assert.Matches(@"Request Headers:[\s\S]*Content-Type: application/vnd\.kubernetes\.protobuf[\s\S]*Impersonate-User: system:serviceaccount:default:watcher", stderr);
-        Assert.Matches(@"Response Headers:[\s\S]*Content-Type: application/vnd\.kubernetes\.protobuf", stderr);
+        // kubectl -v=8 prints the review's request headers (in no fixed order), then the response's.
+        var post = System.Text.RegularExpressions.Regex.Match(stderr, @"POST https://127\.0\.0\.1:\d+/apis/authorization\.k8s\.io/v1/selfsubjectaccessreviews");
+        Assert.True(post.Success, stderr);
+        var status = stderr.IndexOf("Response Status:", post.Index, StringComparison.Ordinal);
+        Assert.True(status > 0, stderr);
+        var request = stderr[post.Index..status];
+        Assert.Contains("Content-Type: application/vnd.kubernetes.protobuf", request);
+        Assert.Contains("Impersonate-User: system:serviceaccount:default:watcher", request);
+        Assert.Matches(@"Response Headers:[\s\S]*Content-Type: application/vnd\.kubernetes\.protobuf", stderr[status..]);
     }
 
     [Fact]
