@@ -8,14 +8,16 @@ namespace ClientLb.Sandbox.Api;
 /// <summary>
 /// authorization.k8s.io/v1 reviews, answered by the sandbox's RBAC evaluator and never stored: SelfSubjectAccessReview
 /// (<c>kubectl auth can-i VERB RESOURCE</c>), SelfSubjectRulesReview (<c>kubectl auth can-i --list</c>) and, in
-/// <see cref="SubjectAccessReviews"/>, SubjectAccessReview (may someone else do it). JSON or protobuf in and out.
+/// <see cref="SubjectAccessReviews"/>, SubjectAccessReview and LocalSubjectAccessReview (may someone else do it). JSON or
+/// protobuf in and out.
 /// </summary>
 internal sealed class AccessReviews(Authorization authorization)
 {
     public static bool Handles(ResourceType t) =>
-        t == ResourceTypes.SelfSubjectAccessReviews || t == ResourceTypes.SelfSubjectRulesReviews || t == ResourceTypes.SubjectAccessReviews;
+        t == ResourceTypes.SelfSubjectAccessReviews || t == ResourceTypes.SelfSubjectRulesReviews || t == ResourceTypes.SubjectAccessReviews
+        || t == ResourceTypes.LocalSubjectAccessReviews;
 
-    public async Task HandleAsync(HttpContext ctx, ResourceType t)
+    public async Task HandleAsync(HttpContext ctx, ResourceType t, string? ns)
     {
         if (ctx.Request.Method != "POST") throw ApiException.MethodNotAllowed($"the server does not allow this method on the requested resource ({ctx.Request.Method} {t})");
         var review = await HttpIo.ReadObjectAsync(ctx, $"the {t.Kind} object");
@@ -23,11 +25,12 @@ internal sealed class AccessReviews(Authorization authorization)
             throw ApiException.BadRequest($"the {t.Kind} object: the body is a {kind}, not a {t.Kind} ({t})");
         var user = Authorization.UserOf(ctx);
         var status = t == ResourceTypes.SelfSubjectRulesReviews ? RulesStatus(user, review)
-            : t == ResourceTypes.SubjectAccessReviews ? SubjectAccessReviews.Status(authorization.Rbac, review)
+            : t == ResourceTypes.SubjectAccessReviews || t == ResourceTypes.LocalSubjectAccessReviews ? SubjectAccessReviews.Status(authorization.Rbac, review, t.Kind, ns)
             : AccessStatus(authorization.Rbac, user, "the sandbox's cluster admin may do anything", ReadAttributes(review, t.Kind));
         review["apiVersion"] = t.ApiVersion;
         review["kind"] = t.Kind;
         review.Metadata()["creationTimestamp"] = null;
+        if (t.Namespaced) review.Metadata()["namespace"] = ns;
         review["status"] = status;
         await HttpIo.WriteJsonAsync(ctx, 201, review);
     }

@@ -153,7 +153,7 @@ internal sealed class ApiServer : IAsyncDisposable
                 return;
             }
             Negotiation.SelectWireFormat(ctx);
-            if (AccessReviews.Handles(apiPath.Type!)) { await _reviews.HandleAsync(ctx, apiPath.Type!); return; }
+            if (AccessReviews.Handles(apiPath.Type!)) { await _reviews.HandleAsync(ctx, apiPath.Type!, apiPath.Namespace); return; }
             using var nodeProxyWatch = _nodeProxies.Enter(ctx, apiPath, user?.UserName);
             await _resources.HandleAsync(ctx, apiPath);
         }

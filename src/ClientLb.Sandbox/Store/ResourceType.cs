@@ -146,6 +146,13 @@ internal static class ResourceTypes
         Namespaced = false, NameRule = NameRule.Dns1123Subdomain, Verbs = ["create"],
     };
 
+    /// <summary>Not stored: a POST in a namespace answers whether a named user or group may do something there.</summary>
+    public static readonly ResourceType LocalSubjectAccessReviews = new()
+    {
+        Group = "authorization.k8s.io", Version = "v1", Plural = "localsubjectaccessreviews", Singular = "localsubjectaccessreview", Kind = "LocalSubjectAccessReview",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, Verbs = ["create"],
+    };
+
     static ResourceType Rbac(string plural, string singular, string kind, bool namespaced) => new()
     {
         Group = "rbac.authorization.k8s.io", Version = "v1", Plural = plural, Singular = singular, Kind = kind,
@@ -154,7 +161,7 @@ internal static class ResourceTypes
 
     public static readonly IReadOnlyList<ResourceType> All = [Namespaces, Nodes, Services, Pods, Deployments, EndpointSlices, Endpoints,
         ServiceAccounts, ConfigMaps, Secrets, Events, DaemonSets, Jobs, Roles, ClusterRoles, RoleBindings, ClusterRoleBindings,
-        SelfSubjectAccessReviews, SelfSubjectRulesReviews, SubjectAccessReviews];
+        SelfSubjectAccessReviews, SelfSubjectRulesReviews, SubjectAccessReviews, LocalSubjectAccessReviews];
 
     public static ResourceType? ByPath(string group, string version, string plural) =>
         All.FirstOrDefault(t => t.Group == group && t.Version == version && t.Plural == plural);

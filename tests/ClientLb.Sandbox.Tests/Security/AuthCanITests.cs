@@ -153,6 +153,21 @@ public class AuthCanITests
         (_, review) = await Review(admin, new JsonObject { ["user"] = "jane", ["groups"] = new JsonArray("clientlb:relays"), ["resourceAttributes"] = Slices("list", "finance") });
         Assert.Equal(true, review.At("status", "allowed")?.GetValue<bool>());
 
+        // The same question within a namespace (LocalSubjectAccessReview), whose attributes must name that namespace.
+        async Task<(System.Net.HttpStatusCode Code, JsonNode? Body)> Local(string ns, JsonObject spec)
+        {
+            var body = new JsonObject { ["apiVersion"] = "authorization.k8s.io/v1", ["kind"] = "LocalSubjectAccessReview", ["metadata"] = new JsonObject { ["namespace"] = ns }, ["spec"] = spec };
+            using var response = await admin.PostAsync($"/apis/authorization.k8s.io/v1/namespaces/{ns}/localsubjectaccessreviews", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+            return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync()));
+        }
+        (status, review) = await Local("default", new JsonObject { ["user"] = "system:serviceaccount:default:watcher", ["resourceAttributes"] = Slices("list") });
+        Assert.Equal(System.Net.HttpStatusCode.Created, status);
+        Assert.Equal(true, review.At("status", "allowed")?.GetValue<bool>());
+        Assert.Equal("default", review.S("metadata", "namespace"));
+        (status, review) = await Local("default", new JsonObject { ["user"] = "system:serviceaccount:default:watcher", ["resourceAttributes"] = Slices("list", "finance") });
+        Assert.Equal(System.Net.HttpStatusCode.UnprocessableEntity, status);
+        Assert.Contains("spec.resourceAttributes.namespace: Invalid value: \"finance\": must match metadata.namespace", review.S("message"));
+
         (status, review) = await Review(admin, new JsonObject { ["resourceAttributes"] = Slices("list") });
         Assert.Equal(System.Net.HttpStatusCode.UnprocessableEntity, status);
         Assert.Contains("spec.user: Invalid value: \"\": at least one of user or group must be specified", review.S("message"));
