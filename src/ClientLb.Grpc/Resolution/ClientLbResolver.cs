@@ -1,6 +1,8 @@
+using ClientLb.Grpc.Health;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Grpc.Core;
+using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Logging;
@@ -24,14 +26,16 @@ internal sealed class ClientLbResolver : Resolver
     private static readonly BalancerAttributesKey<string> HostOverrideKey = new("HostOverride");
 
     private readonly ServiceRegistry _registry;
+    private readonly GrpcHealthMonitor? _health;
     private readonly ResolverOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopped = new();
     private ServiceBalancerLease? _lease;
 
-    public ClientLbResolver(ServiceRegistry registry, ResolverOptions options, ILogger logger)
+    public ClientLbResolver(ServiceRegistry registry, GrpcHealthMonitor? health, ResolverOptions options, ILogger logger)
     {
         _registry = registry;
+        _health = health;
         _options = options;
         _logger = logger;
     }
@@ -53,8 +57,16 @@ internal sealed class ClientLbResolver : Resolver
             listener(ResolverResult.ForFailure(new Status(StatusCode.Unavailable, $"ClientLb cannot resolve '{_options.Address}': {ex.Message}", ex)));
             return;
         }
+        // Active checks, where configured for the service: their verdicts change the offered endpoints like passive health.
+        _health?.Watch(_lease.Balancer, new Uri((IsInsecure(_options.ChannelOptions) ? "http://" : "https://") + HostOf(_lease.Balancer)));
         _ = FollowAsync(_lease.Balancer, listener);
     }
+
+    // A clientlb:/// channel names its credentials (grpc-dotnet requires them for a scheme other than http/https).
+    private static bool IsInsecure(GrpcChannelOptions options) => ReferenceEquals(options.Credentials, ChannelCredentials.Insecure);
+
+    // What the server sees as Host (and TLS SNI): the channel's authority, else the service's name, as through a ClusterIP.
+    private string HostOf(ServiceBalancer balancer) => _options.Address.Authority.Length > 0 ? _options.Address.Authority : balancer.Service.Name;
 
     // clientlb:///svc.ns:port (the name in the path, as grpc's dns:/// form), or clientlb://svc.ns:port.
     private static string NameOf(Uri address)
@@ -124,7 +136,7 @@ internal sealed class ClientLbResolver : Resolver
         {
             return key;
         }
-        string host = _options.Address.Authority.Length > 0 ? _options.Address.Authority : balancer.Service.Name;
+        string host = HostOf(balancer);
         var addresses = new BalancerAddress[endpoints.Count];
         for (int i = 0; i < addresses.Length; i++)
         {

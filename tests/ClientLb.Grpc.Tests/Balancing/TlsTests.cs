@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using ClientLb.Grpc.Calls;
 using ClientLb.Grpc.Tests.Infrastructure;
 using Greet;
 
@@ -35,11 +34,10 @@ public sealed class TlsTests
                         return cert is not null && cert.GetCertHashString() == certificate.GetCertHashString() && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
                     }),
                 https: true);
-            var caller = new GrpcCaller(new HttpMessageInvoker(cluster.Handler, disposeHandler: false), new Uri("https://greeter"));
             var servers = new HashSet<string>();
             for (int i = 0; i < 4; i++)
             {
-                servers.Add((await caller.UnaryAsync(GreeterCluster.SayHello, new HelloRequest { Name = "tls" }, HelloReply.Parser)).Server);
+                servers.Add((await cluster.HelloAsync("tls")).Server);
             }
 
             Assert.Equal(["b1", "b2"], servers.Order());
