@@ -25,15 +25,29 @@ internal sealed class CallResponseContent : HttpContent
         _prefix = prefix;
         foreach (KeyValuePair<string, HeaderStringValues> header in inner.Headers.NonValidated)
         {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
+            // One value (Content-Type: application/grpc) as a string: the enumerable overload would box the values.
+            if (header.Value.Count == 1)
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value.ToString());
+            }
+            else
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
         }
     }
 
     /// <summary>Ends the call's outstanding count once (end of body, dispose, or a failure while reading).</summary>
     public void End() => Interlocked.Exchange(ref _endpoint, null)?.OnRequestEnd();
 
-    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-        new EndingStream(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), this, _prefix);
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken)
+    {
+        Task<Stream> inner = _inner.ReadAsStreamAsync(cancellationToken);
+        // The transport's stream is there at once for an HTTP/2 answer: no state machine for the wait.
+        return inner.IsCompletedSuccessfully ? Task.FromResult<Stream>(new EndingStream(inner.Result, this, _prefix)) : WrapAsync(inner);
+    }
+
+    private async Task<Stream> WrapAsync(Task<Stream> inner) => new EndingStream(await inner.ConfigureAwait(false), this, _prefix);
 
     protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
