@@ -3,6 +3,7 @@ using ClientLb.Grpc.Resolution;
 using ClientLb.Grpc.Tests.Infrastructure;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
+using ClientLb.Testing;
 using Greet;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -294,5 +295,46 @@ public sealed class ResolverChannelTests
             servers.Add((await client.SayHelloAsync(new HelloRequest(), deadline: DateTime.UtcNow.AddSeconds(5))).Server);
         }
         return servers;
+    }
+
+    [Fact]
+    public async Task An_endpoint_that_drops_SYNs_loses_no_call_with_a_2s_deadline()
+    {
+        // The subchannel to an address whose SYNs an nft rule drops never becomes ready; the policy picks among ready ones.
+        using var blackhole = new BlackholeNamespace();
+        string block = Block();
+        await using GrpcJsPeer b1 = await GrpcJsPeer.StartAsync("b1", $"{block}.2");
+        await using GrpcJsPeer b3 = await GrpcJsPeer.StartAsync("b3", $"{block}.4");
+        await using ServiceProvider services = Container([b1.Authority, $"{blackhole.Address}:50051", b3.Authority]);
+        using GrpcChannel channel = Channel(services, policy: ClientLbBalancerFactory.RoundRobin);
+        var client = new Greeter.GreeterClient(channel);
+
+        var failures = new List<string>();
+        var served = new Dictionary<string, int>();
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(async worker =>
+        {
+            for (int i = 0; i < 30; i++)
+            {
+                try
+                {
+                    HelloReply reply = await client.SayHelloAsync(new HelloRequest { Name = $"{worker}-{i}" }, deadline: DateTime.UtcNow.AddSeconds(2));
+                    lock (served)
+                    {
+                        served[reply.Server] = served.GetValueOrDefault(reply.Server) + 1;
+                    }
+                }
+                catch (RpcException ex)
+                {
+                    lock (failures)
+                    {
+                        failures.Add($"{ex.StatusCode}: {ex.Status.Detail}");
+                    }
+                }
+            }
+        }));
+
+        Assert.Empty(failures);
+        Assert.Equal(90, served.Values.Sum());
+        Assert.Equal(["b1", "b3"], served.Keys.Order());
     }
 }
