@@ -277,6 +277,14 @@ public sealed class ResolverChannelTests
             servers[1].SetServing(true);
             await monitor.CheckNowAsync(balancer);
             Assert.True(await GreeterCalls.ReachesWithinAsync(client, "k2", TimeSpan.FromSeconds(5)), "k2 got no call after it served again");
+
+            // Both NOT_SERVING: the panic threshold offers both rather than none, and calls still go out.
+            servers[0].SetServing(false);
+            servers[1].SetServing(false);
+            await monitor.CheckNowAsync(balancer);
+            Assert.All(balancer.KnownEndpoints, e => Assert.True(e.IsFailingHealthChecks));
+            Assert.True(await GreeterCalls.ReachesWithinAsync(client, "k1", TimeSpan.FromSeconds(5)), "k1 got no call in panic");
+            Assert.True(await GreeterCalls.ReachesWithinAsync(client, "k2", TimeSpan.FromSeconds(5)), "k2 got no call in panic");
         }
         finally
         {
