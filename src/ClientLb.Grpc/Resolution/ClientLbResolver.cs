@@ -2,7 +2,6 @@ using ClientLb.Grpc.Health;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Grpc.Core;
-using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Logging;
@@ -29,6 +28,7 @@ internal sealed class ClientLbResolver : Resolver
 
     private readonly ServiceRegistry _registry;
     private readonly GrpcHealthMonitor? _health;
+    private readonly bool _secure;
     private readonly ResolverOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopped = new();
@@ -38,6 +38,8 @@ internal sealed class ClientLbResolver : Resolver
     {
         _registry = registry;
         _health = health;
+        // A clientlb:/// channel names its credentials (grpc-dotnet requires them for a scheme other than http/https).
+        _secure = ChannelSecurity.IsSecure(options.ChannelOptions.Credentials);
         _options = options;
         _logger = logger;
     }
@@ -60,12 +62,10 @@ internal sealed class ClientLbResolver : Resolver
             return;
         }
         // Active checks, where configured for the service: their verdicts change the offered endpoints like passive health.
-        _health?.Watch(_lease.Balancer, new Uri((IsInsecure(_options.ChannelOptions) ? "http://" : "https://") + HostOf(_lease.Balancer)));
+        _health?.Watch(_lease.Balancer, new Uri((_secure ? "https://" : "http://") + HostOf(_lease.Balancer)));
         _ = FollowAsync(_lease.Balancer, listener);
     }
 
-    // A clientlb:/// channel names its credentials (grpc-dotnet requires them for a scheme other than http/https).
-    private static bool IsInsecure(GrpcChannelOptions options) => ReferenceEquals(options.Credentials, ChannelCredentials.Insecure);
 
     // What the server sees as Host (and TLS SNI): the channel's authority, else the service's name, as through a ClusterIP.
     private string HostOf(ServiceBalancer balancer) => _options.Address.Authority.Length > 0 ? _options.Address.Authority : balancer.Service.Name;
@@ -138,7 +138,7 @@ internal sealed class ClientLbResolver : Resolver
         {
             return key;
         }
-        string? host = IsInsecure(_options.ChannelOptions) ? null : HostOf(balancer);
+        string? host = _secure ? HostOf(balancer) : null;
         var addresses = new BalancerAddress[endpoints.Count];
         for (int i = 0; i < addresses.Length; i++)
         {
