@@ -17,30 +17,15 @@ namespace ClientLb.Sandbox.Pods.Grpc;
 /// </summary>
 internal sealed class PodGrpcService : IAsyncDisposable
 {
-    readonly ServiceProvider _services;
-    readonly RequestDelegate _pipeline;
+    readonly string _podName;
     readonly HealthServiceImpl _health = new();
+    readonly Lock _gate = new();
+    volatile Served? _served;
     volatile bool _ready;
 
     public PodGrpcService(string podName)
     {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        // What a web host would register: endpoint routing reports to a DiagnosticListener.
-        services.AddSingleton(new DiagnosticListener("ClientLb.Sandbox.Pods"));
-        services.AddGrpc();
-        services.AddSingleton(new PodGreeter(podName));
-        services.AddSingleton(_health);
-        _services = services.BuildServiceProvider();
-        // The pod's Kestrel runs a bare IHttpApplication (PodServer); its gRPC calls go through this endpoint-routed pipeline.
-        var app = new ApplicationBuilder(_services);
-        app.UseRouting();
-        app.UseEndpoints(endpoints =>
-        {
-            endpoints.MapGrpcService<PodGreeter>();
-            endpoints.MapGrpcService<HealthServiceImpl>();
-        });
-        _pipeline = app.Build();
+        _podName = podName;
         Ready = true;
     }
 
@@ -57,6 +42,34 @@ internal sealed class PodGrpcService : IAsyncDisposable
         }
     }
 
+    /// <summary>The services and pipeline, built at the pod's first gRPC call: most pods of a large cluster never get one.</summary>
+    sealed record Served(ServiceProvider Services, RequestDelegate Pipeline);
+
+    Served Serve()
+    {
+        lock (_gate)
+        {
+            if (_served is { } served) return served;
+            var services = new ServiceCollection();
+            services.AddLogging();
+            // What a web host would register: endpoint routing reports to a DiagnosticListener.
+            services.AddSingleton(new DiagnosticListener("ClientLb.Sandbox.Pods"));
+            services.AddGrpc();
+            services.AddSingleton(new PodGreeter(_podName));
+            services.AddSingleton(_health);
+            var provider = services.BuildServiceProvider();
+            // The pod's Kestrel runs a bare IHttpApplication (PodServer); its gRPC calls go through this endpoint-routed pipeline.
+            var app = new ApplicationBuilder(provider);
+            app.UseRouting();
+            app.UseEndpoints(endpoints =>
+            {
+                endpoints.MapGrpcService<PodGreeter>();
+                endpoints.MapGrpcService<HealthServiceImpl>();
+            });
+            return _served = new Served(provider, app.Build());
+        }
+    }
+
     /// <summary>Whether a request is a gRPC call (HTTP/2, content-type application/grpc or application/grpc+...).</summary>
     public static bool IsGrpc(HttpRequest request) =>
         HttpProtocol.IsHttp2(request.Protocol) && request.ContentType is { } type
@@ -66,12 +79,13 @@ internal sealed class PodGrpcService : IAsyncDisposable
     /// <summary>Serves one call.</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        await using var scope = _services.CreateAsyncScope();
+        var served = _served ?? Serve();
+        await using var scope = served.Services.CreateAsyncScope();
         context.RequestServices = scope.ServiceProvider;
-        await _pipeline(context);
+        await served.Pipeline(context);
     }
 
-    public ValueTask DisposeAsync() => _services.DisposeAsync();
+    public ValueTask DisposeAsync() => _served?.Services.DisposeAsync() ?? ValueTask.CompletedTask;
 
     /// <summary>The greeter of one pod.</summary>
     sealed class PodGreeter(string podName) : Greeter.GreeterBase
