@@ -17,7 +17,7 @@ public sealed class BalancerDiagnosticsTests : IAsyncLifetime
     {
         for (int i = 0; i < 3; i++)
         {
-            _backends.Add(await TestBackend.StartAsync(((char)('a' + i)).ToString(), $"127.0.9.{i + 2}"));
+            _backends.Add(await TestBackend.StartAsync(((char)('a' + i)).ToString(), $"127.0.109.{i + 2}"));
         }
     }
 
