@@ -14,11 +14,11 @@ internal sealed class DashboardApi(DashboardHub hub)
 
     public Task DetailAsync(HttpContext context, string key)
     {
-        if (hub.Detail(key) is not (ServiceSummary summary, EndpointRow[] rows))
+        if (hub.Detail(key) is not (ServiceSummary summary, ServiceFacts facts, EndpointRow[] rows))
         {
             return WriteJson(context, StatusCodes.Status404NotFound, new DashboardError(UnknownService(key)), DashboardJsonContext.Default.DashboardError);
         }
-        return WriteJson(context, StatusCodes.Status200OK, new ServiceDetail(key, summary, new ListDelta<EndpointRow>(true, rows, [])), DashboardJsonContext.Default.ServiceDetail);
+        return WriteJson(context, StatusCodes.Status200OK, new ServiceDetail(key, summary, facts, new ListDelta<EndpointRow>(true, rows, [])), DashboardJsonContext.Default.ServiceDetail);
     }
 
     public Task EventsAsync(HttpContext context)

@@ -1,26 +1,30 @@
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
-using ClientLb.Sources;
 
 namespace ClientLb.Dashboard;
 
 /// <summary>
-/// The dashboard's view of one registry: follows every balancer's source and picker changes (pushed at once), refreshes
-/// rates, staleness and the set of services every <see cref="ClientLbDashboardOptions.RefreshInterval"/>, and builds the
-/// service list at most once per change however many browsers watch.
+/// The dashboard's view of one registry. It follows every balancer's source and picker changes (a change is pushed at
+/// once), and every <see cref="ClientLbDashboardOptions.RefreshInterval"/> samples pick rates, follows new and released
+/// services, and re-reads the services whose rate or staleness moved. Each service's summary is cached and rebuilt only
+/// when that service changed, so the list of thousands of services costs O(changed) per refresh, however many browsers
+/// watch, and the first browser finds it ready.
 /// </summary>
 internal sealed class DashboardHub : IDisposable
 {
+    private const int PruneEveryTicks = 60;
     private readonly Lock _gate = new();
     private readonly ServiceRegistry _registry;
-    private readonly Dictionary<ServiceBalancer, IDisposable> _tracked = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<ServiceBalancer, Tracked> _tracked = new(ReferenceEqualityComparer.Instance);
     private readonly ITimer _timer;
+    private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _version = 1;
-    private Frame? _frame;
+    private Frame _frame = new([], new Dictionary<string, ServiceBalancer>(StringComparer.Ordinal));
+    // Set when a tracked service changed or the set of services did; cleared when the frame is rebuilt (under _gate).
+    private volatile bool _dirty = true;
+    private bool _membershipChanged = true;
     private bool _disposed;
     private long _ticks;
-    private const int PruneEveryTicks = 60;
 
     public DashboardHub(ServiceRegistry registry, ClientLbDashboardOptions options)
     {
@@ -34,43 +38,48 @@ internal sealed class DashboardHub : IDisposable
 
     public PickCounters Picks { get; }
 
+    /// <summary>Cancelled when the hub stops (the app is stopping): open event streams end, so shutdown does not wait for them.</summary>
+    public CancellationToken Stopping => _stopping.Token;
+
     /// <summary>Completes at the next change (an endpoint, an ejection, a source status, or the refresh interval). Take it before reading.</summary>
     public Task Changed => Volatile.Read(ref _changed).Task;
 
-    /// <summary>The services and their summaries as of the latest change; built once per change.</summary>
+    /// <summary>The services and their summaries now; rebuilt from the cached summaries, re-reading only services that changed.</summary>
     public Frame Current()
     {
         lock (_gate)
         {
-            long version = Volatile.Read(ref _version);
-            if (_frame is { } frame && frame.Version == version)
+            if (!_dirty)
             {
-                return frame;
+                return _frame;
             }
+            _dirty = false;
             Track();
-            var balancers = new Dictionary<string, ServiceBalancer>(_tracked.Count, StringComparer.Ordinal);
-            var summaries = new List<ServiceSummary>(_tracked.Count);
-            foreach (ServiceBalancer balancer in _tracked.Keys)
+            var summaries = new ServiceSummary[_tracked.Count];
+            int i = 0;
+            foreach (Tracked tracked in _tracked.Values)
             {
-                ServiceSummary summary = DashboardModel.Summarize(balancer.GetDiagnostics(), Picks);
-                balancers[summary.Key] = balancer;
-                summaries.Add(summary);
+                if (tracked.Dirty || tracked.Summary is null)
+                {
+                    tracked.Dirty = false;
+                    tracked.Summary = DashboardModel.Summarize(tracked.Balancer, Picks);
+                }
+                summaries[i++] = tracked.Summary;
             }
-            summaries.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
-            return _frame = new Frame(version, [.. summaries], balancers);
+            Array.Sort(summaries, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+            IReadOnlyDictionary<string, ServiceBalancer> balancers = _frame.Balancers;
+            if (_membershipChanged)
+            {
+                _membershipChanged = false;
+                balancers = _tracked.Values.ToDictionary(static t => t.Key, static t => t.Balancer, StringComparer.Ordinal);
+            }
+            return _frame = new Frame(summaries, balancers);
         }
     }
 
-    /// <summary>One service's summary and endpoint rows, or null when the app does not resolve it (now).</summary>
-    public (ServiceSummary Summary, EndpointRow[] Rows)? Detail(string key)
-    {
-        if (!Current().Balancers.TryGetValue(key, out ServiceBalancer? balancer))
-        {
-            return null;
-        }
-        BalancerDiagnostics view = balancer.GetDiagnostics();
-        return (DashboardModel.Summarize(view, Picks), DashboardModel.Rows(view, Picks));
-    }
+    /// <summary>One service's summary, facts and endpoint rows, or null when the app does not resolve it (now).</summary>
+    public (ServiceSummary Summary, ServiceFacts Facts, EndpointRow[] Rows)? Detail(string key) =>
+        Current().Balancers.TryGetValue(key, out ServiceBalancer? balancer) ? DashboardModel.Detail(balancer.GetDiagnostics(), Picks) : null;
 
     private void OnTick()
     {
@@ -79,6 +88,31 @@ internal sealed class DashboardHub : IDisposable
         {
             Picks.Prune(LiveEndpoints());
         }
+        lock (_gate)
+        {
+            Track();
+            foreach (Tracked tracked in _tracked.Values)
+            {
+                // Rates and staleness move without an event: re-read the services where they did.
+                if (tracked.Summary is { } summary && (!summary.SourceHealthy || summary.PicksPerSecond != Math.Round(Picks.ForService(tracked.Balancer.Service.Id).PerSecond, 1)))
+                {
+                    tracked.Dirty = true;
+                    _dirty = true;
+                }
+            }
+        }
+        // Build now, off any request: the first browser to open the page finds the list ready.
+        Current();
+        Notify();
+    }
+
+    private void Notify() =>
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    private void OnServiceChanged(Tracked tracked)
+    {
+        tracked.Dirty = true;
+        _dirty = true;
         Notify();
     }
 
@@ -99,12 +133,6 @@ internal sealed class DashboardHub : IDisposable
         return live;
     }
 
-    private void Notify()
-    {
-        Interlocked.Increment(ref _version);
-        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-    }
-
     // Under _gate: follow balancers the registry created since, forget those it released.
     private void Track()
     {
@@ -113,36 +141,44 @@ internal sealed class DashboardHub : IDisposable
             return;
         }
         IReadOnlyCollection<ServiceBalancer> live = _registry.Balancers;
+        if (live.Count == _tracked.Count && live.All(_tracked.ContainsKey))
+        {
+            return;
+        }
         var current = new HashSet<ServiceBalancer>(live, ReferenceEqualityComparer.Instance);
         foreach (ServiceBalancer gone in _tracked.Keys.Where(b => !current.Contains(b)).ToList())
         {
-            _tracked.Remove(gone, out IDisposable? subscription);
-            subscription!.Dispose();
+            _tracked.Remove(gone, out Tracked? tracked);
+            tracked!.Subscription?.Dispose();
         }
         foreach (ServiceBalancer balancer in live)
         {
             if (!_tracked.ContainsKey(balancer))
             {
+                var tracked = new Tracked(balancer, DashboardModel.KeyOf(balancer.Service));
                 // A status-only change (a failing source keeping its endpoints) reaches the source's subscribers; a new
                 // picker (endpoints, ejection, return) completes PickerChanged.
-                _tracked.Add(balancer, balancer.Source.Subscribe(_ => Notify()));
-                WatchPicker(balancer);
+                tracked.Subscription = balancer.Source.Subscribe(_ => OnServiceChanged(tracked));
+                _tracked.Add(balancer, tracked);
+                WatchPicker(tracked);
             }
         }
+        _membershipChanged = true;
+        _dirty = true;
     }
 
-    private void WatchPicker(ServiceBalancer balancer)
+    private void WatchPicker(Tracked tracked)
     {
-        if (balancer.Stopped.IsCancellationRequested || _disposed)
+        if (tracked.Balancer.Stopped.IsCancellationRequested || _disposed)
         {
             return;
         }
-        balancer.PickerChanged.ContinueWith(static (_, state) =>
+        tracked.Balancer.PickerChanged.ContinueWith(static (_, state) =>
         {
-            (DashboardHub hub, ServiceBalancer balancer) = ((DashboardHub, ServiceBalancer))state!;
-            hub.Notify();
-            hub.WatchPicker(balancer);
-        }, (this, balancer), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            (DashboardHub hub, Tracked tracked) = ((DashboardHub, Tracked))state!;
+            hub.OnServiceChanged(tracked);
+            hub.WatchPicker(tracked);
+        }, (this, tracked), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 
     public void Dispose()
@@ -154,16 +190,31 @@ internal sealed class DashboardHub : IDisposable
                 return;
             }
             _disposed = true;
-            foreach (IDisposable subscription in _tracked.Values)
+            foreach (Tracked tracked in _tracked.Values)
             {
-                subscription.Dispose();
+                tracked.Subscription?.Dispose();
             }
             _tracked.Clear();
         }
+        _stopping.Cancel();
         _timer.Dispose();
         Picks.Dispose();
     }
 
-    /// <summary>The service list at one version.</summary>
-    internal sealed record Frame(long Version, ServiceSummary[] Summaries, IReadOnlyDictionary<string, ServiceBalancer> Balancers);
+    /// <summary>The service list at one moment: summaries sorted by key, and the balancer of each key.</summary>
+    internal sealed record Frame(ServiceSummary[] Summaries, IReadOnlyDictionary<string, ServiceBalancer> Balancers);
+
+    /// <summary>A balancer the hub follows, and its summary as last built.</summary>
+    private sealed class Tracked(ServiceBalancer balancer, string key)
+    {
+        public ServiceBalancer Balancer { get; } = balancer;
+
+        public string Key { get; } = key;
+
+        public IDisposable? Subscription { get; set; }
+
+        public ServiceSummary? Summary { get; set; }
+
+        public volatile bool Dirty = true;
+    }
 }

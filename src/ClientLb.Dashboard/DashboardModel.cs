@@ -7,12 +7,16 @@ using ClientLb.ServiceDiscovery;
 
 namespace ClientLb.Dashboard;
 
-/// <summary>One service in the dashboard's list: the summary the page keeps for every service.</summary>
+/// <summary>One service in the dashboard's list: what the page keeps for every service (small: thousands are sent at once).</summary>
 internal sealed record ServiceSummary(
-    string Key, string Service, string? Schemes, string SourceKind, string Source, bool SourceHealthy, double StalenessSeconds, string? SourceError,
-    int SourceFailures, long SnapshotVersion, string? Policy, string Selection, string Topology, bool InPanic, int Endpoints, int Eligible, int InRotation,
-    int Ejected, int Outstanding, double PicksPerSecond, long Picks, string? NoEndpointsReason, bool RetryBudgetEnabled, long BudgetRequests,
-    long BudgetRetries, double BudgetRatio, int BudgetMinRetriesPerSecond, double BudgetWindowSeconds);
+    string Key, string Service, string? Schemes, string SourceKind, bool SourceHealthy, double StalenessSeconds, string? SourceError, int Endpoints,
+    int InRotation, int Ejected, string? NoEndpointsReason, double PicksPerSecond);
+
+/// <summary>What the detail of one service adds to its summary.</summary>
+internal sealed record ServiceFacts(
+    string Source, int SourceFailures, long SnapshotVersion, string? Policy, string Selection, string Topology, bool InPanic, int Eligible,
+    int Outstanding, long Picks, bool RetryBudgetEnabled, long BudgetRequests, long BudgetRetries, double BudgetRatio, int BudgetMinRetriesPerSecond,
+    double BudgetWindowSeconds);
 
 /// <summary>One endpoint row of a service's detail.</summary>
 internal sealed record EndpointRow(
@@ -24,7 +28,7 @@ internal sealed record EndpointRow(
 internal sealed record ListDelta<T>(bool Full, IReadOnlyList<T> Upsert, IReadOnlyList<string> Remove);
 
 /// <summary>The <c>service</c> event: one service's summary and its endpoints (as a delta after the first).</summary>
-internal sealed record ServiceDetail(string Key, ServiceSummary Summary, ListDelta<EndpointRow> Endpoints);
+internal sealed record ServiceDetail(string Key, ServiceSummary Summary, ServiceFacts Facts, ListDelta<EndpointRow> Endpoints);
 
 /// <summary>An error answer of the JSON API.</summary>
 internal sealed record DashboardError(string Error);
@@ -35,30 +39,43 @@ internal static class DashboardModel
     /// <summary>The key of a balancer in the API: the service id, and its scheme preference when it has one (<c>payments.default|https+http</c>).</summary>
     public static string KeyOf(ServiceName service) => service.Schemes.Count == 0 ? service.Id : service.Id + "|" + string.Join('+', service.Schemes);
 
-    public static ServiceSummary Summarize(BalancerDiagnostics view, PickCounters picks)
+    /// <summary>The list entry of a balancer, from its O(1) counts.</summary>
+    public static ServiceSummary Summarize(ServiceBalancer balancer, PickCounters picks)
     {
+        BalancerSummary counts = balancer.GetSummary();
+        ServiceName service = balancer.Service;
+        return new ServiceSummary(KeyOf(service), service.Id, service.Schemes.Count == 0 ? null : string.Join('+', service.Schemes), balancer.Source.Kind,
+            counts.SourceStatus.IsHealthy, Math.Round(counts.Staleness.TotalSeconds, 1), counts.SourceStatus.LastError?.Message, counts.Endpoints,
+            counts.InRotation, counts.Ejected, counts.NoEndpointsReason, Math.Round(picks.ForService(service.Id).PerSecond, 1));
+    }
+
+    /// <summary>The detail of a balancer: its summary (from the same view), facts and endpoint rows.</summary>
+    public static (ServiceSummary Summary, ServiceFacts Facts, EndpointRow[] Rows) Detail(BalancerDiagnostics view, PickCounters picks)
+    {
+        EndpointRow[] rows = Rows(view, picks);
         int ejected = 0, outstanding = 0, eligible = 0;
         double perSecond = 0;
         long total = 0;
-        string serviceId = view.Service.Id;
-        foreach (EndpointDiagnostics e in view.Endpoints)
+        foreach (EndpointRow row in rows)
         {
-            ejected += e.EjectedUntil is null ? 0 : 1;
-            outstanding += e.Outstanding;
-            eligible += e.Eligible ? 1 : 0;
-            (long count, double rate) = picks.Get(serviceId, e.Endpoint.Authority);
-            total += count;
-            perSecond += rate;
+            ejected += row.EjectedUntil is null ? 0 : 1;
+            outstanding += row.Outstanding;
+            eligible += row.Eligible ? 1 : 0;
+            total += row.Picks;
+            perSecond += row.PicksPerSecond;
         }
+        ServiceName service = view.Service;
+        var summary = new ServiceSummary(KeyOf(service), service.Id, service.Schemes.Count == 0 ? null : string.Join('+', service.Schemes), view.SourceKind,
+            view.SourceStatus.IsHealthy, Math.Round(view.Staleness.TotalSeconds, 1), view.SourceStatus.LastError?.Message, rows.Length, view.InRotation,
+            ejected, view.NoEndpointsReason, Math.Round(perSecond, 1));
         RetryBudgetUse budget = view.RetryBudget;
-        return new ServiceSummary(KeyOf(view.Service), view.Service.Id, view.Service.Schemes.Count == 0 ? null : string.Join('+', view.Service.Schemes), view.SourceKind, view.SourceDescription,
-            view.SourceStatus.IsHealthy, Math.Round(view.Staleness.TotalSeconds, 1), view.SourceStatus.LastError?.Message, view.SourceStatus.ConsecutiveFailures,
-            view.SnapshotVersion, view.Policy, Describe(view.SelectionKind), TopologyFilter.Describe(view.TopologyLevel), view.InPanic, view.Endpoints.Count,
-            eligible, view.InRotation, ejected, outstanding, Math.Round(perSecond, 1), total, view.NoEndpointsReason, budget.Enabled, budget.Requests,
-            budget.Retries, budget.Ratio, budget.MinRetriesPerSecond, budget.Window.TotalSeconds);
+        var facts = new ServiceFacts(view.SourceDescription, view.SourceStatus.ConsecutiveFailures, view.SnapshotVersion, view.Policy, Describe(view.SelectionKind),
+            TopologyFilter.Describe(view.TopologyLevel), view.InPanic, eligible, outstanding, total, budget.Enabled, budget.Requests, budget.Retries, budget.Ratio,
+            budget.MinRetriesPerSecond, budget.Window.TotalSeconds);
+        return (summary, facts, rows);
     }
 
-    public static EndpointRow[] Rows(BalancerDiagnostics view, PickCounters picks)
+    private static EndpointRow[] Rows(BalancerDiagnostics view, PickCounters picks)
     {
         var rows = new EndpointRow[view.Endpoints.Count];
         for (int i = 0; i < rows.Length; i++)

@@ -15,6 +15,7 @@ internal sealed class EventStream(DashboardHub hub, HttpContext context, string?
     private readonly Dictionary<string, ServiceSummary> _sentServices = new(StringComparer.Ordinal);
     private readonly Dictionary<string, EndpointRow> _sentRows = new(StringComparer.Ordinal);
     private ServiceSummary? _sentSummary;
+    private ServiceFacts? _sentFacts;
     private bool _first = true;
 
     public async Task RunAsync()
@@ -24,7 +25,8 @@ internal sealed class EventStream(DashboardHub hub, HttpContext context, string?
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        CancellationToken aborted = context.RequestAborted;
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, hub.Stopping);
+        CancellationToken aborted = ended.Token;
         await response.WriteAsync("retry: 1000\n\n", aborted).ConfigureAwait(false);
         try
         {
@@ -47,25 +49,26 @@ internal sealed class EventStream(DashboardHub hub, HttpContext context, string?
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            // The browser went away.
+            // The browser went away, or the app is stopping.
         }
     }
 
     // False when the service is gone: the stream says so and ends (the page shows it).
     private async Task<bool> SendDetail(string key, CancellationToken aborted)
     {
-        if (hub.Detail(key) is not (ServiceSummary summary, EndpointRow[] rows))
+        if (hub.Detail(key) is not (ServiceSummary summary, ServiceFacts facts, EndpointRow[] rows))
         {
             await Send("gone", new DashboardError(DashboardApi.UnknownService(key)), DashboardJsonContext.Default.DashboardError, aborted).ConfigureAwait(false);
             return false;
         }
         ListDelta<EndpointRow>? endpoints = Diff(_sentRows, rows, static r => r.Authority, _first);
-        if (endpoints is null && summary == _sentSummary)
+        if (endpoints is null && summary == _sentSummary && facts == _sentFacts)
         {
             return true;
         }
         _sentSummary = summary;
-        await Send("service", new ServiceDetail(key, summary, endpoints ?? new ListDelta<EndpointRow>(false, [], [])), DashboardJsonContext.Default.ServiceDetail, aborted)
+        _sentFacts = facts;
+        await Send("service", new ServiceDetail(key, summary, facts, endpoints ?? new ListDelta<EndpointRow>(false, [], [])), DashboardJsonContext.Default.ServiceDetail, aborted)
             .ConfigureAwait(false);
         return true;
     }

@@ -14,6 +14,8 @@ internal sealed class PickCounters : IDisposable
 {
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, PickCount>> _byService = new(StringComparer.Ordinal);
+    // Per service, the sums of its endpoints as of the last sample (the list of services reads these: no per-endpoint pass).
+    private volatile Dictionary<string, (long Total, double PerSecond)> _serviceTotals = new(StringComparer.Ordinal);
     private long _lastSample;
     private readonly TimeProvider _time;
 
@@ -72,21 +74,33 @@ internal sealed class PickCounters : IDisposable
         return (0, 0);
     }
 
-    /// <summary>Turns the counts since the last call into rates.</summary>
+    /// <summary>A service's picks as of the last sample, summed over its endpoints, and their rate.</summary>
+    public (long Total, double PerSecond) ForService(string serviceId) =>
+        _serviceTotals.TryGetValue(serviceId, out (long Total, double PerSecond) totals) ? totals : (0, 0);
+
+    /// <summary>Turns the counts since the last call into rates, per endpoint and per service.</summary>
     public void Sample()
     {
         long now = _time.GetTimestamp();
         double seconds = _time.GetElapsedTime(_lastSample, now).TotalSeconds;
         _lastSample = now;
-        foreach (ConcurrentDictionary<string, PickCount> endpoints in _byService.Values)
+        var totals = new Dictionary<string, (long Total, double PerSecond)>(_byService.Count, StringComparer.Ordinal);
+        foreach ((string service, ConcurrentDictionary<string, PickCount> endpoints) in _byService)
         {
+            long serviceTotal = 0;
+            double serviceRate = 0;
             foreach (PickCount count in endpoints.Values)
             {
                 long total = Volatile.Read(ref count.Total);
-                Volatile.Write(ref count.PerSecond, seconds > 0 ? (total - count.LastTotal) / seconds : 0);
+                double rate = seconds > 0 ? (total - count.LastTotal) / seconds : 0;
+                Volatile.Write(ref count.PerSecond, rate);
                 count.LastTotal = total;
+                serviceTotal += total;
+                serviceRate += rate;
             }
+            totals[service] = (serviceTotal, serviceRate);
         }
+        _serviceTotals = totals;
     }
 
     /// <summary>

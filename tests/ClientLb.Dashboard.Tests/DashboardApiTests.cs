@@ -51,13 +51,18 @@ public sealed class DashboardApiTests : IAsyncLifetime
         Assert.Equal("config", summary.GetProperty("sourceKind").GetString());
         Assert.True(summary.GetProperty("sourceHealthy").GetBoolean());
         Assert.Equal(0, summary.GetProperty("stalenessSeconds").GetDouble());
-        Assert.Equal("RoundRobin", summary.GetProperty("policy").GetString());
         Assert.Equal(3, summary.GetProperty("endpoints").GetInt32());
         Assert.Equal(3, summary.GetProperty("inRotation").GetInt32());
-        Assert.Equal(6, summary.GetProperty("picks").GetInt64());
-        Assert.Equal(6, summary.GetProperty("budgetRequests").GetInt64());
+        Assert.Equal(0, summary.GetProperty("ejected").GetInt32());
 
         using JsonDocument detail = JsonDocument.Parse(await api.GetStringAsync("clientlb/api/services/orders.default%7Chttp"));
+        JsonElement facts = detail.RootElement.GetProperty("facts");
+        Assert.Equal("config ClientLb:Services:orders", facts.GetProperty("source").GetString());
+        Assert.Equal("RoundRobin", facts.GetProperty("policy").GetString());
+        Assert.Equal("ready", facts.GetProperty("selection").GetString());
+        Assert.Equal(6, facts.GetProperty("picks").GetInt64());
+        Assert.Equal(6, facts.GetProperty("budgetRequests").GetInt64());
+        Assert.Equal(0, facts.GetProperty("budgetRetries").GetInt64());
         JsonElement[] rows = [.. detail.RootElement.GetProperty("endpoints").GetProperty("upsert").EnumerateArray()];
         Assert.Equal(_pods.Select(p => p.Authority).Order(), rows.Select(r => r.GetProperty("authority").GetString()).Order());
         Assert.All(rows, r =>

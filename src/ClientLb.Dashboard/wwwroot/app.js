@@ -5,7 +5,7 @@
   const ROW = 28;
   const CHART_BARS = 40;
   const $ = (id) => document.getElementById(id);
-  const timing = (window.__clientlbDashboard = { firstRenderMs: null, detailRenderMs: null, servicesEvents: 0, serviceEvents: 0 });
+  const timing = (window.__clientlbDashboard = { firstRenderMs: null, openMs: null, firstEventMs: null, scriptMs: performance.now(), detailRenderMs: null, servicesEvents: 0, serviceEvents: 0 });
   const state = { services: new Map(), keys: [], visibleKeys: [], filter: '', selected: null, summary: null, endpoints: new Map(), authorities: [] };
   const collator = new Intl.Collator(undefined, { numeric: true });
 
@@ -110,8 +110,12 @@
 
   const connection = $('connection');
   const listStream = new EventSource('api/events');
-  listStream.addEventListener('services', (e) => applyServices(JSON.parse(e.data)));
-  listStream.onopen = () => { connection.textContent = 'live'; connection.className = 'badge ok'; };
+  listStream.addEventListener('services', (e) => {
+    if (timing.firstEventMs === null) timing.firstEventMs = performance.now();
+    applyServices(JSON.parse(e.data));
+  });
+  listStream.onopen = () => {
+    if (timing.openMs === null) timing.openMs = performance.now(); connection.textContent = 'live'; connection.className = 'badge ok'; };
   listStream.onerror = () => { connection.textContent = 'reconnecting'; connection.className = 'badge warn'; };
 
   // ---- one service's detail ----
@@ -168,25 +172,26 @@
     } else {
       endpointList.draw();
     }
-    drawFacts(detail.summary);
+    $('detail-title').textContent = (detail.summary.schemes ? detail.summary.schemes + '://' : '') + detail.summary.service;
+    drawFacts(detail.summary, detail.facts);
     drawChart();
     if (timing.detailRenderMs === null) timing.detailRenderMs = performance.now() - selectedAt;
   }
 
-  function drawFacts(s) {
+  function drawFacts(s, f) {
     const facts = $('detail-facts');
     const rows = [];
     const add = (name, value, cls) => rows.push([name, value, cls]);
-    add('source', s.sourceKind + ': ' + s.source);
-    add('source status', s.sourceHealthy ? 'healthy' : 'failing ' + s.sourceFailures + ' time(s) in a row, serving endpoints ' + fmt(s.stalenessSeconds, 0) + ' s stale: ' + (s.sourceError || ''), s.sourceHealthy ? null : 'error');
-    add('snapshot', 'version ' + s.snapshotVersion);
-    add('policy', s.policy || '(none yet)');
-    add('eligibility', s.selection + '; topology: ' + s.topology + (s.inPanic ? '; PANIC: all eligible endpoints used' : ''));
-    add('endpoints', s.inRotation + ' in rotation, ' + s.eligible + ' eligible of ' + s.endpoints + (s.ejected ? ', ' + s.ejected + ' ejected' : ''));
+    add('source', s.sourceKind + ': ' + f.source);
+    add('source status', s.sourceHealthy ? 'healthy' : 'failing ' + f.sourceFailures + ' time(s) in a row, serving endpoints ' + fmt(s.stalenessSeconds, 0) + ' s stale: ' + (s.sourceError || ''), s.sourceHealthy ? null : 'error');
+    add('snapshot', 'version ' + f.snapshotVersion);
+    add('policy', f.policy || '(none yet)');
+    add('eligibility', f.selection + '; topology: ' + f.topology + (f.inPanic ? '; PANIC: all eligible endpoints used' : ''));
+    add('endpoints', s.inRotation + ' in rotation, ' + f.eligible + ' eligible of ' + s.endpoints + (s.ejected ? ', ' + s.ejected + ' ejected' : ''));
     if (s.noEndpointsReason) add('no endpoints', s.noEndpointsReason, 'error');
-    add('traffic', fmt(s.picksPerSecond, 1) + ' picks/s, ' + s.picks + ' picks, ' + s.outstanding + ' in flight');
-    add('retry budget', s.retryBudgetEnabled
-      ? s.budgetRetries + ' retries for ' + s.budgetRequests + ' requests in the last ' + fmt(s.budgetWindowSeconds, 0) + ' s (allows ' + s.budgetRatio + ' per request + ' + s.budgetMinRetriesPerSecond + '/s)'
+    add('traffic', fmt(s.picksPerSecond, 1) + ' picks/s, ' + f.picks + ' picks, ' + f.outstanding + ' in flight');
+    add('retry budget', f.retryBudgetEnabled
+      ? f.budgetRetries + ' retries for ' + f.budgetRequests + ' requests in the last ' + fmt(f.budgetWindowSeconds, 0) + ' s (allows ' + f.budgetRatio + ' per request + ' + f.budgetMinRetriesPerSecond + '/s)'
       : 'off');
     const fragment = document.createDocumentFragment();
     for (const [name, value, cls] of rows) {

@@ -47,3 +47,15 @@ public readonly record struct RetryBudgetUse(bool Enabled, long Requests, long R
 /// <param name="Latency">Its peak-EWMA latency estimate, or null before its first response.</param>
 public sealed record EndpointDiagnostics(Endpoint Endpoint, bool Eligible, string? IneligibleReason, bool InRotation, string? OutOfRotationReason,
     DateTimeOffset? EjectedUntil, string? EjectionReason, int Ejections, double? SlowStartShare, bool FailingHealthChecks, int Outstanding, TimeSpan? Latency);
+
+/// <summary>The counts of a <see cref="ServiceBalancer"/> at one moment (<see cref="ServiceBalancer.GetSummary"/>).</summary>
+/// <param name="Endpoints">Endpoints in the source's snapshot.</param>
+/// <param name="Eligible">Endpoints the eligibility rule admits.</param>
+/// <param name="InRotation">Endpoints the current picker chooses from.</param>
+/// <param name="Ejected">Eligible endpoints passive health keeps out.</param>
+/// <param name="SourceStatus">Whether the source's last refresh succeeded.</param>
+/// <param name="Staleness">How long the served endpoints have gone without a successful refresh (zero while healthy).</param>
+/// <param name="Policy">The policy in use, or null before the first snapshot.</param>
+/// <param name="NoEndpointsReason">Why every pick fails now, or null when the picker has endpoints.</param>
+public readonly record struct BalancerSummary(int Endpoints, int Eligible, int InRotation, int Ejected, SourceStatus SourceStatus, TimeSpan Staleness,
+    string? Policy, string? NoEndpointsReason);

@@ -58,6 +58,22 @@ public sealed partial class ServiceBalancer
             new RetryBudgetUse(budget.Enabled, requests, retries, budget.Ratio, budget.MinRetriesPerSecond, budget.Window), result);
     }
 
+    /// <summary>
+    /// The counts of <see cref="GetDiagnostics"/> without the endpoints: O(1) and no allocation beyond the result, for a
+    /// list of thousands of services refreshed every second.
+    /// </summary>
+    public BalancerSummary GetSummary()
+    {
+        SourceStatus status = Source.Status;
+        DateTimeOffset utcNow = _timeProvider.GetUtcNow();
+        lock (_rebuildGate)
+        {
+            EndpointPicker picker = _picker;
+            return new BalancerSummary(Source.Current?.Endpoints.Length ?? 0, _eligible.Length, picker.Endpoints.Count, _ejectedCount, status,
+                status.Staleness(utcNow), _policy?.Name, picker is FailingPicker failing ? failing.Error.Reason : null);
+        }
+    }
+
     // The addresses the scheme rule drops for this balancer's scheme preference; null when it drops none.
     private HashSet<string>? SchemeDropped(ImmutableArray<Endpoint> endpoints)
     {
