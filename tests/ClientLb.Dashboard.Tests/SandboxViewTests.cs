@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using ClientLb.Cli.SandboxView;
+using ClientLb.Dashboard.Tests.Infrastructure;
+using ClientLb.Sandbox;
+using Microsoft.Playwright;
+
+namespace ClientLb.Dashboard.Tests;
+
+/// <summary>The sandbox's web view (clientlb sandbox, option dashboard-port) in Debian's chromium, against a sandbox cluster.</summary>
+public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, IAsyncLifetime
+{
+    private SandboxCluster _cluster = null!;
+    private SandboxDashboard _view = null!;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await SandboxCluster.StartAsync();
+        await _cluster.CreateDeploymentAsync("web", 2);
+        await _cluster.CreateServiceAsync("web", "web", 80, 8080);
+        using var ready = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _cluster.WaitForReadyEndpointsAsync("web", 2, cancellationToken: ready.Token);
+        _view = await SandboxDashboard.StartAsync(_cluster, 0, CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _view.DisposeAsync();
+        await _cluster.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Scaling_a_deployment_on_the_cluster_page_adds_endpoints_on_the_balancing_view_within_a_second_without_reload()
+    {
+        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#web.default"));
+        await Assertions.Expect(balancing.Locator("#endpoints .row")).ToHaveCountAsync(2, new() { Timeout = 10_000 });
+        await Assertions.Expect(balancing.Locator("[data-fact='source']")).ToContainTextAsync("kubernetes");
+        IPage cluster = await browser.OpenAsync(new Uri(_view.Address, "cluster/"));
+        ILocator deployment = cluster.Locator("[data-deployment='default/web']");
+        await Assertions.Expect(deployment.Locator(".replicas")).ToHaveTextAsync("2 / 2");
+        await Assertions.Expect(cluster.Locator("[data-service='default/web'] tr[data-endpoint]")).ToHaveCountAsync(2);
+
+        await deployment.Locator("input").FillAsync("4");
+        var clock = Stopwatch.StartNew();
+        await deployment.Locator("button").ClickAsync();
+        await Assertions.Expect(balancing.Locator("#endpoints .row")).ToHaveCountAsync(4, new() { Timeout = 1000 });
+        TimeSpan shown = clock.Elapsed;
+        Assert.True(shown < TimeSpan.FromSeconds(1), $"the new endpoints showed after {shown.TotalMilliseconds:0} ms");
+        Assert.Equal(1, await balancing.EvaluateAsync<int>("() => performance.getEntriesByType('navigation').length"));
+        await Assertions.Expect(balancing.Locator("#endpoints .state-in")).ToHaveCountAsync(4, new() { Timeout = 10_000 });
+        await Assertions.Expect(deployment.Locator(".replicas")).ToHaveTextAsync("4 / 4", new() { Timeout = 10_000 });
+        await Assertions.Expect(cluster.Locator("[data-service='default/web'] tr[data-endpoint]")).ToHaveCountAsync(4);
+    }
+
+    [Fact]
+    public async Task An_invalid_action_shows_the_api_servers_error_and_deleting_a_pod_shows_it_terminating()
+    {
+        IPage cluster = await browser.OpenAsync(new Uri(_view.Address, "cluster/"));
+        ILocator deployment = cluster.Locator("[data-deployment='default/web']");
+        await deployment.Locator("input").FillAsync("-1");
+        await deployment.Locator("button").ClickAsync();
+        await Assertions.Expect(cluster.GetByTestId("error")).ToContainTextAsync("spec.replicas");
+        await Assertions.Expect(deployment.Locator(".replicas")).ToHaveTextAsync("2 / 2");
+
+        SandboxPod victim = _cluster.GetPods("app=web")[0];
+        await cluster.Locator($"[data-pod='default/{victim.Name}'] button").ClickAsync();
+        await Assertions.Expect(cluster.Locator($"[data-pod='default/{victim.Name}']")).ToContainTextAsync("terminating");
+        await Assertions.Expect(cluster.GetByTestId("error")).ToHaveTextAsync("");
+        await cluster.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "screenshots", "sandbox-cluster.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task The_traffic_generator_spreads_requests_over_the_pods_and_the_chart_draws_it()
+    {
+        IPage cluster = await browser.OpenAsync(new Uri(_view.Address, "cluster/"));
+        await Assertions.Expect(cluster.Locator("#traffic-service option[value='web.default']")).ToHaveCountAsync(1);
+        await cluster.Locator("#traffic-service").SelectOptionAsync("web.default");
+        await cluster.Locator("#traffic-rate").FillAsync("500");
+        await cluster.Locator("#traffic-start").ClickAsync();
+        await Assertions.Expect(cluster.GetByTestId("error")).ToHaveTextAsync("the rate must be between 0 and 200 requests per second");
+
+        await cluster.Locator("#traffic-rate").FillAsync("50");
+        await cluster.Locator("#traffic-start").ClickAsync();
+        await Assertions.Expect(cluster.GetByTestId("traffic-status")).ToContainTextAsync("sending 50/s to web.default");
+        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#web.default"));
+        foreach (SandboxPod pod in _cluster.GetPods("app=web"))
+        {
+            await Assertions.Expect(balancing.Locator($"#chart g[data-endpoint='{pod.IP}:8080']")).Not.ToHaveAttributeAsync("data-picks", "0", new() { Timeout = 10_000 });
+        }
+        await cluster.Locator("#traffic-stop").ClickAsync();
+        await Assertions.Expect(cluster.GetByTestId("traffic-status")).ToHaveTextAsync("stopped");
+    }
+}
