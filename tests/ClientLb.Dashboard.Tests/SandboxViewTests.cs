@@ -52,7 +52,7 @@ public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, 
     }
 
     [Fact]
-    public async Task An_invalid_action_shows_the_api_servers_error_and_deleting_a_pod_shows_it_terminating()
+    public async Task An_invalid_action_shows_the_api_servers_error_and_a_pod_made_not_ready_or_deleted_shows_on_both_pages()
     {
         IPage cluster = await browser.OpenAsync(new Uri(_view.Address, "cluster/"));
         ILocator deployment = cluster.Locator("[data-deployment='default/web']");
@@ -61,8 +61,17 @@ public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, 
         await Assertions.Expect(cluster.GetByTestId("error")).ToContainTextAsync("spec.replicas");
         await Assertions.Expect(deployment.Locator(".replicas")).ToHaveTextAsync("2 / 2");
 
-        SandboxPod victim = _cluster.GetPods("app=web")[0];
-        await cluster.Locator($"[data-pod='default/{victim.Name}'] button").ClickAsync();
+        // Made not ready (the readiness annotation, as kubectl annotate sets it): its endpoint turns not ready and
+        // ClientLb stops picking it, on the balancing view.
+        SandboxPod[] pods = [.. _cluster.GetPods("app=web")];
+        await cluster.Locator($"[data-pod='default/{pods[1].Name}'] button.readiness").ClickAsync();
+        await Assertions.Expect(cluster.Locator($"[data-pod='default/{pods[1].Name}']")).ToContainTextAsync("not ready");
+        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#web.default"));
+        await Assertions.Expect(balancing.Locator($"#endpoints [data-endpoint='{pods[1].IP}:8080'] .state")).ToHaveTextAsync("not ready, not serving");
+        await Assertions.Expect(balancing.Locator($"#endpoints [data-endpoint='{pods[0].IP}:8080'] .state")).ToHaveTextAsync("in rotation");
+
+        SandboxPod victim = pods[0];
+        await cluster.Locator($"[data-pod='default/{victim.Name}'] button.delete").ClickAsync();
         await Assertions.Expect(cluster.Locator($"[data-pod='default/{victim.Name}']")).ToContainTextAsync("terminating");
         await Assertions.Expect(cluster.GetByTestId("error")).ToHaveTextAsync("");
         await cluster.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "screenshots", "sandbox-cluster.png"), FullPage = true });

@@ -89,6 +89,30 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
         await RelayAsync(context, request);
     }
 
+    /// <summary>
+    /// Sets a pod's readiness through its <c>sandbox.clientlb.io/ready</c> annotation (what <c>kubectl annotate pod X
+    /// sandbox.clientlb.io/ready=false --overwrite</c> does): its endpoint turns not ready and ClientLb stops picking it.
+    /// </summary>
+    public async Task PodReadyAsync(HttpContext context)
+    {
+        if (await ReadAsync(context, "namespace", "name", "ready") is not { } body)
+        {
+            return;
+        }
+        if (body["ready"] is not JsonValue value || !value.TryGetValue(out bool ready))
+        {
+            await ErrorAsync(context, 400, $"ready must be true or false (was {body["ready"]?.ToJsonString() ?? "null"})");
+            return;
+        }
+        using var request = new HttpRequestMessage(HttpMethod.Patch,
+            $"api/v1/namespaces/{Uri.EscapeDataString(Text(body, "namespace"))}/pods/{Uri.EscapeDataString(Text(body, "name"))}")
+        {
+            Content = new StringContent($"{{\"metadata\":{{\"annotations\":{{\"sandbox.clientlb.io/ready\":\"{(ready ? "true" : "false")}\"}}}}}}", Encoding.UTF8,
+                new MediaTypeHeaderValue("application/merge-patch+json")),
+        };
+        await RelayAsync(context, request);
+    }
+
     public async Task TrafficAsync(HttpContext context)
     {
         if (await ReadAsync(context, "service", "rate") is not { } body)
@@ -162,7 +186,7 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
                 await ErrorAsync(context, 400, $"the request body has no '{field}'");
                 return null;
             }
-            if (field is not ("replicas" or "rate") && (body[field] is not JsonValue v || !v.TryGetValue(out string? s) || string.IsNullOrWhiteSpace(s)))
+            if (field is not ("replicas" or "rate" or "ready") && (body[field] is not JsonValue v || !v.TryGetValue(out string? s) || string.IsNullOrWhiteSpace(s)))
             {
                 await ErrorAsync(context, 400, $"'{field}' must be a non-empty string");
                 return null;

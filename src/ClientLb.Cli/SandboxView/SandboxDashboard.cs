@@ -19,7 +19,7 @@ namespace ClientLb.Cli.SandboxView;
 /// The sandbox's web view (<c>clientlb sandbox --dashboard-port</c>): the ClientLb dashboard at <c>/</c> for every
 /// Service of the cluster (an in-process client follows each one through the Kubernetes source on the sandbox's API
 /// server), and the cluster side at <c>/cluster/</c>: Services with their ClusterIPs, EndpointSlices and pods,
-/// Deployments with a scale action, pod deletion, and a traffic generator whose per-pod distribution the dashboard's
+/// Deployments with a scale action, pod deletion and readiness, and a traffic generator whose per-pod distribution the dashboard's
 /// chart draws. Actions go through the sandbox's API server over HTTP, as kubectl's do, and show its error.
 /// </summary>
 internal sealed class SandboxDashboard : IAsyncDisposable
@@ -74,6 +74,7 @@ internal sealed class SandboxDashboard : IAsyncDisposable
         app.MapGet("/cluster/api/events", api.EventsAsync);
         app.MapPost("/cluster/api/scale", api.ScaleAsync);
         app.MapPost("/cluster/api/delete-pod", api.DeletePodAsync);
+        app.MapPost("/cluster/api/pod-ready", api.PodReadyAsync);
         app.MapPost("/cluster/api/traffic", api.TrafficAsync);
         try
         {

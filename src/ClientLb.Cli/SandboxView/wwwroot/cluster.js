@@ -53,10 +53,13 @@
       tr.dataset.pod = p.namespace + '/' + p.name;
       const stateCell = el('td');
       stateCell.append(p.terminating ? badge('terminating', 'warn') : p.ready ? badge('ready', 'ok') : badge('not ready', 'bad'));
-      const button = el('button', null, 'Delete');
+      const button = el('button', 'delete', 'Delete');
       button.disabled = p.terminating;
       button.onclick = () => act('delete-pod', { namespace: p.namespace, name: p.name });
-      const actions = el('td'); actions.append(button);
+      const readiness = el('button', 'readiness', p.ready ? 'Make not ready' : 'Make ready');
+      readiness.disabled = p.terminating;
+      readiness.onclick = () => act('pod-ready', { namespace: p.namespace, name: p.name, ready: !p.ready });
+      const actions = el('td'); actions.append(button, ' ', readiness);
       tr.append(el('td', null, p.namespace + '/' + p.name), el('td', null, p.ip || ''), el('td', null, p.node || ''), stateCell, actions);
       return tr;
     }));
