@@ -38,6 +38,10 @@ public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, 
         ILocator deployment = cluster.Locator("[data-deployment='default/web']");
         await Assertions.Expect(deployment.Locator(".replicas")).ToHaveTextAsync("2 / 2");
         await Assertions.Expect(cluster.Locator("[data-service='default/web'] tr[data-endpoint]")).ToHaveCountAsync(2);
+        // What the cluster DNS answers for the Service: its ClusterIP, and the SRV record of its named port.
+        string clusterIp = (await _cluster.GetAsync("v1", "Service", "web"))!["spec"]!["clusterIP"]!.GetValue<string>();
+        await Assertions.Expect(cluster.Locator("[data-service='default/web'] .dns")).ToContainTextAsync("IN A " + clusterIp);
+        await Assertions.Expect(cluster.Locator("[data-service='default/web'] .dns")).ToContainTextAsync("_http._tcp.web.default.svc.cluster.local");
 
         await deployment.Locator("input").FillAsync("4");
         var clock = Stopwatch.StartNew();

@@ -92,7 +92,7 @@ internal static class SandboxCommand
                 {
                     try
                     {
-                        view = await SandboxView.SandboxDashboard.StartAsync(cluster, port, cancellationToken);
+                        view = await SandboxView.SandboxDashboard.StartAsync(cluster, port, cancellationToken, options.ClusterDomain);
                     }
                     catch (IOException ex)
                     {

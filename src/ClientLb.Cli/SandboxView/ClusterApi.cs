@@ -14,7 +14,7 @@ namespace ClientLb.Cli.SandboxView;
 /// The cluster side of the sandbox view: its state as JSON (pushed as Server-Sent Events on every change of the cluster)
 /// and the actions, sent to the sandbox's API server over HTTP as kubectl sends them, whose errors are the API's own.
 /// </summary>
-internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffic)
+internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffic, ClusterDns? dns)
 {
     private readonly HttpClient _api = cluster.CreateHttpClient();
 
@@ -207,6 +207,7 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
     // Services (ClusterIP, ports) -> their EndpointSlices -> pods; Deployments; the traffic generator.
     private async Task<JsonObject> StateJsonAsync()
     {
+        long version = cluster.ResourceVersion;
         IReadOnlyList<JsonObject> services = await cluster.ListAsync("v1", "Service", ns: null);
         IReadOnlyList<JsonObject> slices = await cluster.ListAsync("discovery.k8s.io/v1", "EndpointSlice", ns: null);
         IReadOnlyList<JsonObject> deployments = await cluster.ListAsync("apps/v1", "Deployment", ns: null);
@@ -233,8 +234,11 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
                 }
                 sliceArray.Add((JsonNode)new JsonObject { ["name"] = Str(slice, "metadata", "name"), ["ports"] = slice["ports"]?.DeepClone(), ["endpoints"] = endpoints });
             }
+            IEnumerable<string> namedTcpPorts = (service["spec"]?["ports"]?.AsArray() ?? []).Where(p => (p?["protocol"]?.GetValue<string>() ?? "TCP") == "TCP")
+                .Select(p => p?["name"]?.GetValue<string>()).OfType<string>();
             serviceArray.Add((JsonNode)new JsonObject
             {
+                ["dns"] = dns is null ? new JsonArray((JsonNode)"the cluster DNS is off") : await dns.RecordsAsync(name, ns, namedTcpPorts, version),
                 ["namespace"] = ns,
                 ["name"] = name,
                 ["type"] = service["spec"]?["type"]?.DeepClone() ?? "ClusterIP",

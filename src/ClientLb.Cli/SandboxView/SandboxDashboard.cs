@@ -18,7 +18,7 @@ namespace ClientLb.Cli.SandboxView;
 /// <summary>
 /// The sandbox's web view (<c>clientlb sandbox --dashboard-port</c>): the ClientLb dashboard at <c>/</c> for every
 /// Service of the cluster (an in-process client follows each one through the Kubernetes source on the sandbox's API
-/// server), and the cluster side at <c>/cluster/</c>: Services with their ClusterIPs, EndpointSlices and pods,
+/// server), and the cluster side at <c>/cluster/</c>: Services with their ClusterIPs, the records the cluster DNS answers, EndpointSlices and pods,
 /// Deployments with a scale action, pod deletion and readiness, and a traffic generator whose per-pod distribution the dashboard's
 /// chart draws. Actions go through the sandbox's API server over HTTP, as kubectl's do, and show its error.
 /// </summary>
@@ -42,7 +42,7 @@ internal sealed class SandboxDashboard : IAsyncDisposable
     /// <summary>The registry of the view's client (every Service of the cluster is leased in it).</summary>
     public ServiceRegistry Registry => _app.Services.GetRequiredService<ServiceRegistry>();
 
-    public static async Task<SandboxDashboard> StartAsync(SandboxCluster cluster, int port, CancellationToken cancellationToken)
+    public static async Task<SandboxDashboard> StartAsync(SandboxCluster cluster, int port, CancellationToken cancellationToken, string clusterDomain = "cluster.local")
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "ClientLb.SandboxView", ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -58,7 +58,7 @@ internal sealed class SandboxDashboard : IAsyncDisposable
 
         var follower = new ServiceFollower(cluster, app.Services.GetRequiredService<ServiceRegistry>());
         var traffic = new TrafficGenerator(app.Services.GetRequiredService<IHttpClientFactory>());
-        var api = new ClusterApi(cluster, traffic);
+        var api = new ClusterApi(cluster, traffic, cluster.DnsEndPoint is { } dnsServer ? new ClusterDns(dnsServer, clusterDomain) : null);
         // One route for /cluster and /cluster/ (routing ignores a trailing slash): the page needs the slash for its links.
         app.MapGet("/cluster", context =>
         {

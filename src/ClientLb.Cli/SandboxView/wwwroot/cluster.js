@@ -71,7 +71,9 @@
       box.dataset.service = s.namespace + '/' + s.name;
       const ports = (s.ports || []).map((p) => (p.name ? p.name + ' ' : '') + p.port + '→' + p.targetPort + '/' + (p.protocol || 'TCP')).join(', ');
       box.append(el('h4', null, s.name + '.' + s.namespace + '  ' + s.type + ' ' + (s.clusterIP || '') + '  ' + ports));
-      box.append(el('div', 'sub', 'DNS name ' + s.name + '.' + s.namespace + '.svc.cluster.local'));
+      const dns = el('div', 'dns sub');
+      for (const line of s.dns || []) dns.append(el('div', null, 'DNS ' + line));
+      box.append(dns);
       for (const slice of s.slices) {
         const table = el('table');
         table.append(el('caption', 'sub', 'EndpointSlice ' + slice.name + ' ports ' + (slice.ports || []).map((p) => (p.name || '') + ':' + p.port).join(', ')));
