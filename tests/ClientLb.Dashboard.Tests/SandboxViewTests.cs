@@ -31,7 +31,7 @@ public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, 
     [Fact]
     public async Task Scaling_a_deployment_on_the_cluster_page_adds_endpoints_on_the_balancing_view_within_a_second_without_reload()
     {
-        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#web.default"));
+        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#" + Uri.EscapeDataString("web.default|http")));
         await Assertions.Expect(balancing.Locator("#endpoints .row")).ToHaveCountAsync(2, new() { Timeout = 10_000 });
         await Assertions.Expect(balancing.Locator("[data-fact='source']")).ToContainTextAsync("kubernetes");
         IPage cluster = await browser.OpenAsync(new Uri(_view.Address, "cluster/"));
@@ -70,7 +70,7 @@ public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, 
         SandboxPod[] pods = [.. _cluster.GetPods("app=web")];
         await cluster.Locator($"[data-pod='default/{pods[1].Name}'] button.readiness").ClickAsync();
         await Assertions.Expect(cluster.Locator($"[data-pod='default/{pods[1].Name}']")).ToContainTextAsync("not ready");
-        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#web.default"));
+        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#" + Uri.EscapeDataString("web.default|http")));
         await Assertions.Expect(balancing.Locator($"#endpoints [data-endpoint='{pods[1].IP}:8080'] .state")).ToHaveTextAsync("not ready, not serving");
         await Assertions.Expect(balancing.Locator($"#endpoints [data-endpoint='{pods[0].IP}:8080'] .state")).ToHaveTextAsync("in rotation");
 
@@ -82,7 +82,7 @@ public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, 
     }
 
     [Fact]
-    public async Task The_traffic_generator_spreads_requests_over_the_pods_and_the_chart_draws_it()
+    public async Task The_traffic_generator_spreads_requests_over_the_pods_and_a_pod_made_to_fail_is_ejected_on_the_balancing_view()
     {
         IPage cluster = await browser.OpenAsync(new Uri(_view.Address, "cluster/"));
         await Assertions.Expect(cluster.Locator("#traffic-service option[value='web.default']")).ToHaveCountAsync(1);
@@ -94,11 +94,27 @@ public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, 
         await cluster.Locator("#traffic-rate").FillAsync("50");
         await cluster.Locator("#traffic-start").ClickAsync();
         await Assertions.Expect(cluster.GetByTestId("traffic-status")).ToContainTextAsync("sending 50/s to web.default");
-        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#web.default"));
+        IPage balancing = await browser.OpenAsync(new Uri(_view.Address, "#" + Uri.EscapeDataString("web.default|http")));
         foreach (SandboxPod pod in _cluster.GetPods("app=web"))
         {
             await Assertions.Expect(balancing.Locator($"#chart g[data-endpoint='{pod.IP}:8080']")).Not.ToHaveAttributeAsync("data-picks", "0", new() { Timeout = 10_000 });
         }
+
+        // A pod made to fail (503 on every answer, from its fault annotation): the view's client ejects it under the
+        // traffic, and the balancing view says so and why.
+        SandboxPod failing = _cluster.GetPods("app=web")[0];
+        await cluster.Locator($"[data-pod='default/{failing.Name}'] button.fail").ClickAsync();
+        await Assertions.Expect(cluster.Locator($"[data-pod='default/{failing.Name}']")).ToContainTextAsync("fails 503");
+        await Assertions.Expect(balancing.Locator($"#endpoints [data-endpoint='{failing.IP}:8080'] .state")).ToContainTextAsync("ejected (server_errors) until",
+            new() { Timeout = 10_000 });
+        using (var http = new HttpClient { BaseAddress = _view.Address })
+        {
+            using HttpResponseMessage refused = await http.PostAsync("cluster/api/pod-fault",
+                new StringContent($"{{\"namespace\":\"default\",\"name\":\"{failing.Name}\",\"failStatus\":200,\"delayMs\":0}}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("failStatus must be 0 (no failure) or a 5xx status code (was 200)", await refused.Content.ReadAsStringAsync());
+        }
+
         await cluster.Locator("#traffic-stop").ClickAsync();
         await Assertions.Expect(cluster.GetByTestId("traffic-status")).ToHaveTextAsync("stopped");
     }

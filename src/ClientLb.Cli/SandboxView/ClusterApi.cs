@@ -113,6 +113,40 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
         await RelayAsync(context, request);
     }
 
+    /// <summary>
+    /// Makes a pod's HTTP answers fail (<c>failStatus</c> 500-599, 0 for none) or slow (<c>delayMs</c> 0-60000) through its
+    /// <c>sandbox.clientlb.io/fail-status</c> and <c>sandbox.clientlb.io/delay-ms</c> annotations.
+    /// </summary>
+    public async Task PodFaultAsync(HttpContext context)
+    {
+        if (await ReadAsync(context, "namespace", "name", "failStatus", "delayMs") is not { } body)
+        {
+            return;
+        }
+        if (body["failStatus"] is not JsonValue failValue || !failValue.TryGetValue(out int failStatus) || (failStatus != 0 && failStatus is < 500 or > 599))
+        {
+            await ErrorAsync(context, 400, $"failStatus must be 0 (no failure) or a 5xx status code (was {body["failStatus"]?.ToJsonString()})");
+            return;
+        }
+        if (body["delayMs"] is not JsonValue delayValue || !delayValue.TryGetValue(out int delayMs) || delayMs is < 0 or > 60_000)
+        {
+            await ErrorAsync(context, 400, $"delayMs must be milliseconds from 0 to 60000 (was {body["delayMs"]?.ToJsonString()})");
+            return;
+        }
+        var annotations = new JsonObject
+        {
+            ["sandbox.clientlb.io/fail-status"] = failStatus == 0 ? null : failStatus.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["sandbox.clientlb.io/delay-ms"] = delayMs == 0 ? null : delayMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Patch,
+            $"api/v1/namespaces/{Uri.EscapeDataString(Text(body, "namespace"))}/pods/{Uri.EscapeDataString(Text(body, "name"))}")
+        {
+            Content = new StringContent(new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = annotations } }.ToJsonString(), Encoding.UTF8,
+                new MediaTypeHeaderValue("application/merge-patch+json")),
+        };
+        await RelayAsync(context, request);
+    }
+
     public async Task TrafficAsync(HttpContext context)
     {
         if (await ReadAsync(context, "service", "rate") is not { } body)
@@ -186,7 +220,7 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
                 await ErrorAsync(context, 400, $"the request body has no '{field}'");
                 return null;
             }
-            if (field is not ("replicas" or "rate" or "ready") && (body[field] is not JsonValue v || !v.TryGetValue(out string? s) || string.IsNullOrWhiteSpace(s)))
+            if (field is not ("replicas" or "rate" or "ready" or "failStatus" or "delayMs") && (body[field] is not JsonValue v || !v.TryGetValue(out string? s) || string.IsNullOrWhiteSpace(s)))
             {
                 await ErrorAsync(context, 400, $"'{field}' must be a non-empty string");
                 return null;
@@ -258,10 +292,18 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
                 ["readyReplicas"] = deployment["status"]?["readyReplicas"]?.DeepClone() ?? 0,
             });
         }
+        var annotations = (await cluster.ListAsync("v1", "Pod", ns: null)).ToDictionary(
+            p => Str(p, "metadata", "namespace") + "/" + Str(p, "metadata", "name"), p => p["metadata"]?["annotations"], StringComparer.Ordinal);
         var pods = new JsonArray();
         foreach (SandboxPod pod in cluster.GetPods(null, null))
         {
-            pods.Add((JsonNode)new JsonObject { ["namespace"] = pod.Namespace, ["name"] = pod.Name, ["ip"] = pod.IP, ["node"] = pod.NodeName, ["ready"] = pod.Ready, ["terminating"] = pod.Terminating });
+            JsonNode? podAnnotations = annotations.GetValueOrDefault(pod.Namespace + "/" + pod.Name);
+            pods.Add((JsonNode)new JsonObject
+            {
+                ["namespace"] = pod.Namespace, ["name"] = pod.Name, ["ip"] = pod.IP, ["node"] = pod.NodeName, ["ready"] = pod.Ready, ["terminating"] = pod.Terminating,
+                ["failStatus"] = podAnnotations?["sandbox.clientlb.io/fail-status"]?.DeepClone(),
+                ["delayMs"] = podAnnotations?["sandbox.clientlb.io/delay-ms"]?.DeepClone(),
+            });
         }
         (string? target, int rate, long sent, long failed, string? lastError) = traffic.Status;
         return new JsonObject

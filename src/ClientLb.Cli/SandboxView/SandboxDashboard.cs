@@ -19,7 +19,7 @@ namespace ClientLb.Cli.SandboxView;
 /// The sandbox's web view (<c>clientlb sandbox --dashboard-port</c>): the ClientLb dashboard at <c>/</c> for every
 /// Service of the cluster (an in-process client follows each one through the Kubernetes source on the sandbox's API
 /// server), and the cluster side at <c>/cluster/</c>: Services with their ClusterIPs, the records the cluster DNS answers, EndpointSlices and pods,
-/// Deployments with a scale action, pod deletion and readiness, and a traffic generator whose per-pod distribution the dashboard's
+/// Deployments with a scale action, pod deletion, readiness and faults (fail with 503, slow by 500 ms), and a traffic generator whose per-pod distribution the dashboard's
 /// chart draws. Actions go through the sandbox's API server over HTTP, as kubectl's do, and show its error.
 /// </summary>
 internal sealed class SandboxDashboard : IAsyncDisposable
@@ -75,6 +75,7 @@ internal sealed class SandboxDashboard : IAsyncDisposable
         app.MapPost("/cluster/api/scale", api.ScaleAsync);
         app.MapPost("/cluster/api/delete-pod", api.DeletePodAsync);
         app.MapPost("/cluster/api/pod-ready", api.PodReadyAsync);
+        app.MapPost("/cluster/api/pod-fault", api.PodFaultAsync);
         app.MapPost("/cluster/api/traffic", api.TrafficAsync);
         try
         {

@@ -59,7 +59,8 @@ internal sealed class ServiceFollower(SandboxCluster cluster, ServiceRegistry re
         {
             try
             {
-                _leases[name] = registry.AcquireBalancer(name);
+                // As http://name.ns: the balancer the traffic generator's requests use, so its health and picks are the ones shown.
+                _leases[name] = registry.AcquireBalancer("http://" + name);
                 _failures.TryRemove(name, out _);
             }
             catch (Exception ex) when (ex is ServiceNotFoundException or ServiceNameFormatException or InvalidOperationException)
