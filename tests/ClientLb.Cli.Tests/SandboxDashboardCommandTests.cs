@@ -31,22 +31,13 @@ public class SandboxDashboardCommandTests
     {
         string manifest = Path.Combine(Path.GetTempPath(), $"clientlb-cli-dashboard-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(manifest, Manifest);
-        var output = new StringWriter();
-        TextWriter synced = TextWriter.Synchronized(output);
-        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        Task<int> run = CliApp.RunAsync(["sandbox", "-f", manifest, "--dashboard-port", "0"], synced, TextWriter.Synchronized(new StringWriter()), stop.Token);
         try
         {
+            await using RunningSandbox sandbox = await RunningSandbox.StartAsync("-f", manifest, "--dashboard-port", "0");
             var waited = Stopwatch.StartNew();
-            while (!output.ToString().Contains("press Ctrl-C"))
-            {
-                Assert.False(run.IsCompleted, "the sandbox command ended early: " + output);
-                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the sandbox did not start: " + output);
-                await Task.WhenAny(run, Task.Delay(50));
-            }
-            string line = output.ToString().Split('\n').Single(l => l.StartsWith("dashboard: ", StringComparison.Ordinal));
-            var address = new Uri(line.Split(' ')[1]);
-            Assert.Contains($"(cluster side: {address}cluster/)", line);
+            string line = sandbox.Value("dashboard: ");
+            var address = new Uri(line.Split(' ')[0]);
+            Assert.EndsWith($"(cluster side: {address}cluster/)", line);
             using var http = new HttpClient { BaseAddress = address };
 
             // The Service appears in the balancing view once the view's client followed it, with both pods.
@@ -67,8 +58,6 @@ public class SandboxDashboardCommandTests
         }
         finally
         {
-            await stop.CancelAsync();
-            Assert.Equal(0, await run);
             File.Delete(manifest);
         }
     }
