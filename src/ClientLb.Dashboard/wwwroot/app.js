@@ -83,7 +83,7 @@
   function refilter() {
     const f = state.filter;
     state.visibleKeys = f ? state.keys.filter((k) => k.toLowerCase().includes(f)) : state.keys;
-    $('service-count').textContent = (f ? state.visibleKeys.length + ' of ' : '') + state.keys.length + ' services';
+    $('service-count').textContent = (f ? state.visibleKeys.length + ' of ' : '') + state.keys.length + (state.keys.length === 1 ? ' service' : ' services');
   }
 
   function applyServices(delta) {
