@@ -44,9 +44,14 @@ internal sealed record PodFault(int FailStatus, TimeSpan Delay, string? Error)
     {
         if (Delay > TimeSpan.Zero)
         {
+            // A timer may fire up to its resolution early: wait out the rest, so an answer is never sooner than the delay.
+            long start = time.GetTimestamp();
             try
             {
-                await Task.Delay(Delay, time, context.RequestAborted);
+                for (TimeSpan waited = TimeSpan.Zero; waited < Delay; waited = time.GetElapsedTime(start))
+                {
+                    await Task.Delay(Delay - waited, time, context.RequestAborted);
+                }
             }
             catch (OperationCanceledException)
             {
