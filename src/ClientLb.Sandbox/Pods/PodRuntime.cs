@@ -196,7 +196,13 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         var wantReady = pod.Root.Str("metadata", "annotations", ReadyAnnotation) != "false";
         var failed = instance.Failure is not null;
         var ready = wantReady && !failed;
-        if (instance.Server is { } server) server.Ready = ready; // what its gRPC health service answers
+        if (instance.Server is { } server)
+        {
+            server.Ready = ready; // what its gRPC health service answers
+            var fault = PodFault.From(pod);
+            if (fault != server.Fault && fault.Error is { } faultError) instance.Logs.FirstOrDefault().Book?.Write(faultError);
+            server.Fault = fault;
+        }
         var now = Json.Timestamp(Store.Time.GetUtcNow());
         Store.Mutate(ResourceTypes.Pods, pod.Namespace, pod.Name, o =>
         {
