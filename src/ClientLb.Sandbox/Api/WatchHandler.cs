@@ -55,7 +55,7 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
             return;
         }
 
-        var user = (ctx.Items[Authorization.UserKey] as Security.ServiceAccountIdentity)?.UserName ?? "admin";
+        var user = Authorization.UserOf(ctx)?.UserName ?? "admin";
         using (counter?.Track(user, t.ToString()))
         using (watcher)
         {

@@ -17,17 +17,26 @@ namespace ClientLb.Sandbox.Pods;
 /// A pod's workload: a real Kestrel server on the pod's own loopback address answering every request on its
 /// container ports with the pod name (plain text; X-Pod-Name, X-Pod-Namespace and X-Pod-IP headers too).
 /// Ports named h2c* or grpc* speak cleartext HTTP/2 (prior knowledge), the others HTTP/1.1; on them, gRPC calls
-/// (content-type application/grpc) reach the greeter and grpc.health.v1 of <see cref="PodGrpcService"/>.
+/// (content-type application/grpc) reach the greeter and grpc.health.v1 that <see cref="PodGrpcService"/> serves with Grpc.AspNetCore.
 /// </summary>
 internal sealed class PodServer : IAsyncDisposable
 {
     readonly KestrelServer _server;
     readonly PodGrpcService _grpc;
+    readonly Application _application;
 
-    PodServer(KestrelServer server, PodGrpcService grpc)
+    PodServer(KestrelServer server, PodGrpcService grpc, Application application)
     {
         _server = server;
         _grpc = grpc;
+        _application = application;
+    }
+
+    /// <summary>The fault its plain HTTP answers carry (<see cref="PodFault"/>, from the pod's annotations).</summary>
+    public PodFault Fault
+    {
+        get => _application.Fault;
+        set => _application.Fault = value;
     }
 
     /// <summary>Whether the pod is ready: gRPC health checks answer SERVING while it is, NOT_SERVING otherwise.</summary>
@@ -50,16 +59,18 @@ internal sealed class PodServer : IAsyncDisposable
         var logs = loggerFactory ?? NullLoggerFactory.Instance;
         var grpc = new PodGrpcService(podName);
         var server = new KestrelServer(Options.Create(options), new SocketTransportFactory(Options.Create(new SocketTransportOptions()), logs), logs);
+        var application = new Application(ns, podName, ip, http2Only, grpc, time);
         try
         {
-            await server.StartAsync(new Logs.RequestLog(new Application(ns, podName, ip, http2Only, grpc), logOfPort, time), ct);
+            await server.StartAsync(new Logs.RequestLog(application, logOfPort, time), ct);
         }
         catch
         {
             server.Dispose();
+            await grpc.DisposeAsync();
             throw;
         }
-        return new PodServer(server, grpc);
+        return new PodServer(server, grpc, application);
     }
 
     public async ValueTask DisposeAsync()
@@ -67,11 +78,16 @@ internal sealed class PodServer : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try { await _server.StopAsync(cts.Token); } catch (OperationCanceledException) { }
         _server.Dispose();
+        await _grpc.DisposeAsync();
     }
 
-    sealed class Application(string ns, string podName, string ip, IReadOnlySet<int> http2Only, PodGrpcService grpc) : IHttpApplication<HttpContext>
+    sealed class Application(string ns, string podName, string ip, IReadOnlySet<int> http2Only, PodGrpcService grpc, TimeProvider time) : IHttpApplication<HttpContext>
     {
         readonly byte[] _body = Encoding.UTF8.GetBytes(podName);
+
+        public PodFault Fault { get => Volatile.Read(ref _fault); set => Volatile.Write(ref _fault, value); }
+
+        PodFault _fault = PodFault.None;
 
         public HttpContext CreateContext(IFeatureCollection contextFeatures) => new DefaultHttpContext(contextFeatures);
 
@@ -84,6 +100,7 @@ internal sealed class PodServer : IAsyncDisposable
                 await grpc.HandleAsync(context);
                 return;
             }
+            if (await Fault.ApplyAsync(context, time)) return;
             r.StatusCode = 200;
             r.ContentType = "text/plain; charset=utf-8";
             r.ContentLength = _body.Length;
