@@ -135,9 +135,16 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
 
             // The agent returns: the clients' next retry (on their clock) finds it and their own watches stop.
             relay = await StartRelayAsync();
+            // Their clock moves one second per second of waiting: past their retry delay, never so fast that the
+            // snapshot timeout (5 s on the same clock) could expire before the restarted relay answered.
+            var tick = Stopwatch.StartNew();
             await WaitAsync(() =>
             {
-                _time.Advance(TimeSpan.FromSeconds(1));
+                if (tick.Elapsed >= TimeSpan.FromSeconds(1))
+                {
+                    _time.Advance(TimeSpan.FromSeconds(1));
+                    tick.Restart();
+                }
                 return clients.All(c => !c.Source.UsingApi);
             }, "every client switched back to the relay");
             await WaitAsync(() => WatchesOf(ClientUser) is { Services: 0, Slices: 0 }, "the clients' own watches stopped");
