@@ -17,6 +17,7 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Token, string Ns, string Service), (string? Denied, DateTimeOffset Until)> _decisions = [];
+    private readonly Dictionary<(string Token, string Ns, string Service), Task<string?>> _asking = [];
     private readonly Func<string, IKubernetesApi> _apiFor;
     private readonly TimeProvider _time;
 
@@ -50,7 +51,30 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
                 return kept.Denied;
             }
         }
-        string? denied = await AskAsync(token, ns, service, cancellationToken).ConfigureAwait(false);
+        // One question at a time per key: the pods of a node that open their streams together share its answer.
+        Task<string?> asking;
+        lock (_gate)
+        {
+            if (!_asking.TryGetValue(key, out asking!))
+            {
+                _asking[key] = asking = AskAsync(token, ns, service, CancellationToken.None);
+            }
+        }
+        string? denied;
+        try
+        {
+            denied = await asking.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (asking.IsCompleted && _asking.TryGetValue(key, out Task<string?>? current) && current == asking)
+                {
+                    _asking.Remove(key);
+                }
+            }
+        }
         lock (_gate)
         {
             if (_decisions.Count > 10_000)
