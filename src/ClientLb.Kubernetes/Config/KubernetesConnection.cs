@@ -250,7 +250,7 @@ public static partial class KubernetesConnection
         {
             User user = model.Users?.FirstOrDefault(u => u?.Name == userName)
                 ?? throw new KubernetesConfigException(file, contextKey + ".user", $"the user '{userName}' is not defined");
-            UserCredentials credentials = user.UserCredentials ?? throw new KubernetesConfigException(file, userKey, "is missing");
+            UserCredentials credentials = user.UserCredentials ?? new UserCredentials();
             KubeconfigAdditions.UserFields? extra = additions.Users?.FirstOrDefault(u => u?.Name == userName)?.User;
             if (credentials.ExternalExecution is ExternalExecution exec)
             {
@@ -275,9 +275,10 @@ public static partial class KubernetesConnection
             {
                 throw new KubernetesConfigException(file, userKey + ".auth-provider", $"'{provider.Name}' is not supported; use an exec credential plugin (e.g. kubelogin, gke-gcloud-auth-plugin)");
             }
-            if ((plugin is not null || tokenFile is not null) && !HasOtherCredentials(credentials))
+            if (!HasOtherCredentials(credentials))
             {
-                // Nothing left for KubernetesClient to read for this user: ClientLb's provider is the whole credential.
+                // Nothing left for KubernetesClient to read for this user: ClientLb's provider is the whole credential, or
+                // the user has none (an API server without authentication, as kubectl allows; KubernetesClient refuses it).
                 active.ContextDetails.User = null;
             }
         }

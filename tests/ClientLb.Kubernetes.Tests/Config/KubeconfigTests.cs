@@ -112,6 +112,21 @@ public sealed class KubeconfigTests : IDisposable
         Assert.False(KubernetesConnection.Load(strict).SkipTlsVerify);
     }
 
+    [Theory]
+    [InlineData("    {}")]
+    [InlineData("")]
+    public void A_user_without_credentials_is_anonymous_as_kubectl_has_it(string user)
+    {
+        // KubernetesClient refuses such a user ("does not have appropriate auth credentials"); the sandbox writes one.
+        string path = Write("config", Config("    server: http://127.0.0.1:6443", user));
+        KubernetesClientConfiguration config = KubernetesConnection.Load(path);
+        Assert.Null(config.AccessToken);
+        Assert.Null(config.TokenProvider);
+        Assert.Contains("auth: none", KubernetesConnection.Describe(config));
+        using k8s.Kubernetes client = KubernetesConnection.CreateClient(config);
+        Assert.Null(client.Credentials);
+    }
+
     [Fact]
     public void Chooses_an_explicit_context_and_merges_several_files_first_wins()
     {
