@@ -4,8 +4,8 @@ namespace ClientLb.Kubernetes.Config;
 
 /// <summary>
 /// The kubeconfig fields that KubernetesClient's model (<c>k8s.KubeConfigModels</c>) drops and ClientLb honours:
-/// <c>users[].user.tokenFile</c> and <c>users[].user.exec.interactiveMode</c>. Read with KubernetesClient's own YAML
-/// deserializer (<c>KubernetesYaml</c>), which ignores everything else.
+/// <c>users[].user.tokenFile</c> and <c>users[].user.exec.interactiveMode</c>. Read from the same text by the same
+/// YamlDotNet deserializer as the model, which ignores everything else.
 /// </summary>
 internal sealed class KubeconfigAdditions
 {

@@ -1,8 +1,10 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using k8s;
 using k8s.KubeConfigModels;
+using YamlDotNet.Serialization;
 
 namespace ClientLb.Kubernetes.Config;
 
@@ -198,11 +200,24 @@ public static partial class KubernetesConnection
         return (model, Parse<KubeconfigAdditions>(text, path));
     }
 
+    /// <summary>
+    /// YamlDotNet (KubernetesClient's YAML library) reading KubernetesClient's kubeconfig model. Not <c>KubernetesYaml</c>:
+    /// its first use maps every <c>k8s.Models</c> type and keeps 5.5 MB alive for the life of the process (measured,
+    /// docs/performance.md); this deserializer keeps 0.2 MB.
+    /// </summary>
+    private static readonly IDeserializer Yaml = CreateYaml();
+
+    // KubernetesClient's kubeconfig loading (KubernetesYaml) deserializes the same model by reflection, unannotated; the
+    // kubeconfig path is as AOT-capable as KubernetesClient's own (not at all: its AOT variant is KubernetesClient.Aot).
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "The same reflection KubernetesClient's own kubeconfig loader uses.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The same reflection KubernetesClient's own kubeconfig loader uses.")]
+    private static IDeserializer CreateYaml() => new DeserializerBuilder().IgnoreUnmatchedProperties().Build();
+
     private static T Parse<T>(string text, string file) where T : class, new()
     {
         try
         {
-            return KubernetesYaml.Deserialize<T>(text) ?? new T();
+            return Yaml.Deserialize<T>(text) ?? new T();
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
