@@ -45,7 +45,9 @@ export AFL_SKIP_BIN_CHECK=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE
 input="$here/corpus/$target"
 if [ -f "$out/findings/default/fuzzer_stats" ]; then input="-"; fi
 mkdir -p "$out/findings"
-nice -n "${FUZZ_NICE:-10}" afl-fuzz -i "$input" -o "$out/findings" -V "$seconds" -t 5000 -m none -- dotnet "$bin/ClientLb.Fuzz.dll" "$target" > "$out/afl.log" 2>&1 || {
+# FUZZ_EXECS=N also stops the run after about N executions (afl-fuzz -E), whichever limit comes first.
+limit=(-V "$seconds"); [ -n "${FUZZ_EXECS:-}" ] && limit+=(-E "$FUZZ_EXECS")
+nice -n "${FUZZ_NICE:-10}" afl-fuzz -i "$input" -o "$out/findings" "${limit[@]}" -t 5000 -m none -- dotnet "$bin/ClientLb.Fuzz.dll" "$target" > "$out/afl.log" 2>&1 || {
   echo "run.sh: afl-fuzz failed; the end of $out/afl.log:" >&2; tail -20 "$out/afl.log" >&2; exit 1; }
 stats="$out/findings/default/fuzzer_stats"
 grep -E '^(run_time|execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs|stability|bitmap_cvg) ' "$stats"
