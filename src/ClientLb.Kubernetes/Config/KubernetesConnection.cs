@@ -98,6 +98,7 @@ public static partial class KubernetesConnection
             model.Users = FirstWins(model.Users, next.Users, u => u.Name);
             model.Contexts = FirstWins(model.Contexts, next.Contexts, c => c.Name);
             additions.Users = [.. FirstWins(additions.Users, nextAdditions.Users, u => u.Name)];
+            additions.Clusters = [.. FirstWins(additions.Clusters, nextAdditions.Clusters, c => c.Name)];
         }
         return Build(model, additions, paths[0], context, time ?? TimeProvider.System);
     }
@@ -258,6 +259,13 @@ public static partial class KubernetesConnection
             throw new KubernetesConfigException(file, clusterKey + ".server", $"'{RedactUserInfo(serverText)}' is not an absolute http or https URL");
         }
 
+        Uri? proxy = null;
+        if (additions.Clusters?.FirstOrDefault(c => c?.Name == clusterName)?.Cluster?.ProxyUrl is { Length: > 0 } proxyText
+            && (!Uri.TryCreate(proxyText, UriKind.Absolute, out proxy) || proxy.Scheme is not ("http" or "https" or "socks5" or "socks4" or "socks4a")))
+        {
+            throw new KubernetesConfigException(file, clusterKey + ".proxy-url", $"'{RedactUserInfo(proxyText)}' is not an absolute http, https or socks5 URL");
+        }
+
         ExecCredentialPlugin? plugin = null;
         string? tokenFile = null;
         string userKey = $"users[name={active.ContextDetails!.User}].user";
@@ -325,9 +333,20 @@ public static partial class KubernetesConnection
                 throw Wrap(file, $"the client certificate and key of {userKey} cannot be used (not valid PEM, or the key does not match the certificate)", ex, userKey + (config.ClientCertificateData is not null ? ".client-key-data" : ".client-key"));
             }
         }
+        if (proxy is not null)
+        {
+            // proxy-url: KubernetesClient's model has no such field; its handler takes a proxy through this hook.
+            Action<System.Net.Http.SocketsHttpHandler>? earlier = config.FirstMessageHandlerSetup;
+            config.FirstMessageHandlerSetup = handler =>
+            {
+                earlier?.Invoke(handler);
+                handler.Proxy = new System.Net.WebProxy(proxy);
+                handler.UseProxy = true;
+            };
+        }
         if (plugin is not null)
         {
-            config.TokenProvider = new ExecCredentialProvider(plugin, ClusterInfo(config), time);
+            config.TokenProvider = new ExecCredentialProvider(plugin, ClusterInfo(config, proxy), time);
         }
         else if (tokenFile is not null)
         {
@@ -356,9 +375,13 @@ public static partial class KubernetesConnection
         Path.IsPathRooted(path) || model.FileName is null ? path : Path.Combine(Path.GetDirectoryName(model.FileName)!, path);
 
     /// <summary>The cluster as client-go hands it to an exec plugin that asks for it (<c>provideClusterInfo</c>).</summary>
-    private static string ClusterInfo(KubernetesClientConfiguration config)
+    private static string ClusterInfo(KubernetesClientConfiguration config, Uri? proxy)
     {
         var cluster = new JsonObject { ["server"] = config.Host.TrimEnd('/') };
+        if (proxy is not null)
+        {
+            cluster["proxy-url"] = proxy.ToString();
+        }
         if (config.TlsServerName is { Length: > 0 } name)
         {
             cluster["tls-server-name"] = name;

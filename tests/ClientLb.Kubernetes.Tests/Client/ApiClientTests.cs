@@ -87,6 +87,28 @@ public sealed class ApiClientTests : IDisposable
     }
 
     [Fact]
+    public async Task A_kubeconfig_proxy_url_carries_the_requests_and_a_bad_one_is_named()
+    {
+        // KubernetesClient's kubeconfig model has no proxy-url: ClientLb hands it to its handler.
+        await using FakeApiServer server = await FakeApiServer.StartAsync(ctx => ctx.Response.WriteAsync("""{"metadata":{"resourceVersion":"9"},"items":[]}"""));
+        await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, server.Uri.Port));
+        string kubeconfig = server.WriteKubeconfig(_dir, "token: t");
+        string server2 = server.Uri.ToString().TrimEnd('/');
+        File.WriteAllText(kubeconfig, File.ReadAllText(kubeconfig).Replace($"server: {server2}", $"server: {server2}\n    proxy-url: http://127.0.0.1:{proxy.Port}"));
+        using (var client = KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(kubeconfig)))
+        {
+            KubernetesList<Service> list = await client.ListServicesAsync("default", default, CancellationToken.None);
+            Assert.Equal("9", list.Metadata.ResourceVersion);
+        }
+        Assert.True(proxy.Connections >= 1, "the request did not go through the proxy");
+
+        File.WriteAllText(kubeconfig, File.ReadAllText(kubeconfig).Replace($"proxy-url: http://127.0.0.1:{proxy.Port}", "proxy-url: ftp://user:pw@proxy"));
+        var bad = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(kubeconfig));
+        Assert.Equal("clusters[name=fake].cluster.proxy-url", bad.Key);
+        Assert.DoesNotContain("pw", bad.Message);
+    }
+
+    [Fact]
     public async Task Https_sandbox_with_token_and_ca_from_its_kubeconfig_speaks_http2()
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { UseHttps = true });
