@@ -4,9 +4,10 @@
 //                                                       found through ClientLb's Kubernetes source
 //   dotnet run --project samples/GrpcClient -- --static three grpc-js backends listed in appsettings.static.json (README.md)
 using ClientLb.Grpc;
-using ClientLb.Grpc.Calls;
 using ClientLb.Sandbox;
 using Greet;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -85,11 +86,11 @@ if (calls < 1 || parallelism < 1)
     return 2;
 }
 
-// One handler is one channel: with Grpc.Net.Client this is
-//   GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = ClientLbGrpc.CreateHandler(host.Services) })
-// Grpc.Net.Client is not obtainable here, so ClientLb's small caller makes the same HTTP/2 calls.
-using var channel = new HttpMessageInvoker(ClientLbGrpc.CreateHandler(host.Services));
-var greeter = new GrpcCaller(channel, address);
+// One Grpc.Net.Client channel whose HttpHandler is ClientLb's: every call picks a backend of the service.
+// (The other path: GrpcChannel.ForAddress("clientlb:///greeter.default", new GrpcChannelOptions { ServiceProvider = host.Services,
+//  Credentials = ChannelCredentials.Insecure }), docs/grpc.md.)
+using GrpcChannel channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = ClientLbGrpc.CreateHandler(host.Services) });
+var greeter = new Greeter.GreeterClient(channel);
 
 var perBackend = new SortedDictionary<string, int>(StringComparer.Ordinal);
 int failed = 0;
@@ -100,14 +101,13 @@ await Task.WhenAll(Enumerable.Range(0, parallelism).Select(async _ =>
     {
         try
         {
-            HelloReply reply = await greeter.UnaryAsync("/greet.Greeter/SayHello", new HelloRequest { Name = "sample" }, HelloReply.Parser,
-                new GrpcCallOptions { Timeout = TimeSpan.FromSeconds(5) });
+            HelloReply reply = await greeter.SayHelloAsync(new HelloRequest { Name = "sample" }, deadline: DateTime.UtcNow.AddSeconds(5));
             lock (perBackend)
             {
                 perBackend[reply.Server] = perBackend.GetValueOrDefault(reply.Server) + 1;
             }
         }
-        catch (GrpcCallException ex)
+        catch (RpcException ex)
         {
             Interlocked.Increment(ref failed);
             Console.Error.WriteLine(ex.Message);

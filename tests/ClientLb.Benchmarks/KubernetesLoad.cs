@@ -13,8 +13,8 @@ namespace ClientLb.Benchmarks;
 /// <list type="bullet">
 /// <item><c>k8s-latency [changes=500]</c>: an EndpointSlice is rewritten (one endpoint's readiness flips); the time from
 /// the API server committing the change to the balancer's picker being swapped, p50/p99/max.</item>
-/// <item><c>k8s-memory [services=5000]</c>: managed heap held by ClientLb for that many watched services (2 endpoints
-/// each, one namespace), measured as the difference of full-GC heap sizes.</item>
+/// <item><c>k8s-memory [services=5000] [endpoints=2]</c>: managed heap held by ClientLb for that many watched services
+/// (that many endpoints each, one slice per service, one namespace), measured as the difference of full-GC heap sizes.</item>
 /// </list>
 /// </summary>
 public static class KubernetesLoad
@@ -25,7 +25,7 @@ public static class KubernetesLoad
         return args[0] switch
         {
             "k8s-latency" => await LatencyAsync(n(500)),
-            "k8s-memory" => await MemoryAsync(n(5000)),
+            "k8s-memory" => await MemoryAsync(n(5000), args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2),
             _ => throw new ArgumentException($"unknown load test '{args[0]}'"),
         };
     }
@@ -54,6 +54,20 @@ public static class KubernetesLoad
             new JsonObject { ["addresses"] = new JsonArray($"127.246.{index / 100}.{index % 100 * 2 + 1}"), ["conditions"] = new JsonObject { ["ready"] = firstReady } },
             new JsonObject { ["addresses"] = new JsonArray($"127.246.{index / 100}.{index % 100 * 2 + 2}"), ["conditions"] = new JsonObject { ["ready"] = true } }),
     };
+
+    /// <summary>A slice of <paramref name="endpoints"/> ready endpoints, each address its own (127.64.0.1 upwards).</summary>
+    private static JsonObject Slice(string service, int index, int endpoints)
+    {
+        JsonObject slice = Slice(service, index, firstReady: true);
+        var list = new JsonArray();
+        for (int k = 0; k < endpoints; k++)
+        {
+            int n = index * endpoints + k + 1;
+            list.Add(new JsonObject { ["addresses"] = new JsonArray($"127.{64 + (n >> 16)}.{(n >> 8) & 255}.{n & 255}"), ["conditions"] = new JsonObject { ["ready"] = true } });
+        }
+        slice["endpoints"] = list;
+        return slice;
+    }
 
     private static ServiceProvider Client(SandboxCluster cluster)
     {
@@ -101,13 +115,13 @@ public static class KubernetesLoad
         return 0;
     }
 
-    private static async Task<int> MemoryAsync(int count)
+    private static async Task<int> MemoryAsync(int count, int endpoints)
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, WatchHistorySize = 100 });
         for (int i = 0; i < count; i++)
         {
             await cluster.CreateAsync(Service($"svc-{i}"));
-            await cluster.CreateAsync(Slice($"svc-{i}", i, true));
+            await cluster.CreateAsync(endpoints == 2 ? Slice($"svc-{i}", i, true) : Slice($"svc-{i}", i, endpoints));
         }
         long before = Heap();
         var started = Stopwatch.StartNew();
@@ -131,7 +145,7 @@ public static class KubernetesLoad
         await provider.DisposeAsync();
         long released = after - Heap();
         Console.WriteLine($"k8s-memory: {count} watched services ({eligible} eligible endpoints) ready in {ready.TotalSeconds:0.00} s; heap {(after - before) / 1048576.0:0.0} MB ({(after - before) / (double)count / 1024:0.0} KB per service), of which the client side gives back {released / 1048576.0:0.0} MB when disposed ({released / (double)count / 1024:0.0} KB per service)");
-        return eligible == 2 * count ? 0 : 1;
+        return eligible == endpoints * count ? 0 : 1;
     }
 
     private static long Heap()

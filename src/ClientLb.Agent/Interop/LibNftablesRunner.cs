@@ -14,14 +14,21 @@ public sealed class LibNftablesRunner : INftablesRunner
     private readonly Thread _thread;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string? _namespace;
+    private readonly bool _elementsOverNetlink;
 
     private const string RouteLocalnetPath = "/proc/sys/net/ipv4/conf/all/route_localnet";
 
-    /// <summary>Starts the thread; <paramref name="networkNamespace"/> null means the process's own namespace.</summary>
+    /// <summary>
+    /// Starts the thread; <paramref name="networkNamespace"/> null means the process's own namespace.
+    /// <paramref name="elementsOverNetlink"/>: a transaction made only of element commands is written to the kernel over
+    /// nfnetlink directly (<see cref="NetlinkElements"/>), skipping libnftables' parser and ruleset cache; false sends
+    /// everything through libnftables (the tests compare both).
+    /// </summary>
     /// <exception cref="ArgumentException">The name is not a plain namespace name.</exception>
     /// <exception cref="NftablesException">The namespace cannot be joined or libnftables cannot be loaded.</exception>
-    public LibNftablesRunner(string? networkNamespace = null)
+    public LibNftablesRunner(string? networkNamespace = null, bool elementsOverNetlink = true)
     {
+        _elementsOverNetlink = elementsOverNetlink;
         if (networkNamespace is not null && NetworkNamespaceName.Check(networkNamespace) is string error)
         {
             throw new ArgumentException(error, nameof(networkNamespace));
@@ -46,7 +53,14 @@ public sealed class LibNftablesRunner : INftablesRunner
         ArgumentNullException.ThrowIfNull(commands);
         return Enqueue(contexts =>
         {
-            Run(contexts.Commands, commands, out _);
+            if (contexts.Netlink is not null && contexts.Elements.TryEncode(commands))
+            {
+                contexts.Netlink.Send(contexts.Elements);
+            }
+            else
+            {
+                Run(contexts.Commands, commands, out _);
+            }
             return true;
         }, cancellationToken);
     }
@@ -186,7 +200,7 @@ public sealed class LibNftablesRunner : INftablesRunner
             {
                 JoinNamespace(_namespace);
             }
-            contexts = new Contexts(CreateContext(json: false), CreateContext(json: true));
+            contexts = new Contexts(CreateContext(json: false), CreateContext(json: true), _elementsOverNetlink ? NetlinkSocket.Open() : null, new NetlinkElements());
         }
         catch (Exception e) when (e is NftablesException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -206,6 +220,7 @@ public sealed class LibNftablesRunner : INftablesRunner
         {
             NativeMethods.nft_ctx_free(contexts.Commands);
             NativeMethods.nft_ctx_free(contexts.Json);
+            contexts.Netlink?.Dispose();
         }
     }
 
@@ -268,5 +283,5 @@ public sealed class LibNftablesRunner : INftablesRunner
         return joined.Length <= 2000 ? joined : joined[..2000] + " ...";
     }
 
-    private sealed record Contexts(IntPtr Commands, IntPtr Json);
+    private sealed record Contexts(IntPtr Commands, IntPtr Json, NetlinkSocket? Netlink, NetlinkElements Elements);
 }

@@ -52,4 +52,16 @@ internal static partial class NativeMethods
 
     [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
+
+    [LibraryImport(Libc, EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport(Libc, EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int SetSockOpt(int fd, int level, int name, ref int value, int length);
+
+    [LibraryImport(Libc, EntryPoint = "send", SetLastError = true)]
+    public static unsafe partial nint Send(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
+    public static unsafe partial nint Receive(int fd, byte* buffer, nuint length, int flags);
 }

@@ -10,13 +10,17 @@ internal static class Fnv
 
     private const ulong Prime = 1099511628211;
 
-    public static ulong Hash(ulong hash, string text)
+    /// <summary>Hashes <paramref name="text"/> and a line end after it.</summary>
+    public static ulong Hash(ulong hash, string text) => (Append(hash, text) ^ '\n') * Prime;
+
+    /// <summary>Hashes <paramref name="text"/> alone: <c>Hash(Append(h, a), b)</c> equals <c>Hash(h, a + b)</c>.</summary>
+    public static ulong Append(ulong hash, ReadOnlySpan<char> text)
     {
         foreach (char c in text)
         {
             hash = (hash ^ (byte)c) * Prime;
             hash = (hash ^ (byte)(c >> 8)) * Prime;
         }
-        return (hash ^ '\n') * Prime;
+        return hash;
     }
 }

@@ -109,6 +109,26 @@ internal static class Layout
         };
     }
 
+    /// <summary>
+    /// The components of a container's element key and data as <see cref="Declaration"/> types them, for writing elements
+    /// over netlink (<see cref="Interop.NetlinkElements"/>) in the kernel's own encoding.
+    /// </summary>
+    public static (ElementPart[] Key, ElementPart[] Data, bool Interval) Parts(ContainerKind kind) => kind switch
+    {
+        ContainerKind.Endpoints => (NumberedKey, AddressAndPort, true),
+        ContainerKind.Indexed => (NumberedKey, AddressAndPort, false),
+        ContainerKind.IndexCount or ContainerKind.IndexGroup => (NumberedKey, [], false),
+        ContainerKind.AffinityEndpoints => ([ElementPart.Address, ElementPart.Protocol, ElementPart.Service, ElementPart.Mark], AddressAndPort, true),
+        ContainerKind.NoEndpoints or ContainerKind.Affinity or ContainerKind.AffinityTimeout => ([ElementPart.Address, ElementPart.Protocol, ElementPart.Service], [], false),
+        ContainerKind.Hairpin => ([ElementPart.Address, ElementPart.Address], [], false),
+        ContainerKind.Generation => ([ElementPart.Address, ElementPart.Protocol, ElementPart.Service], [ElementPart.Mark, ElementPart.Mark], false),
+        ContainerKind.LayoutMarker => ([ElementPart.Mark], [], false),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    private static readonly ElementPart[] NumberedKey = [ElementPart.Address, ElementPart.Protocol, ElementPart.Service, ElementPart.Integer];
+    private static readonly ElementPart[] AddressAndPort = [ElementPart.Address, ElementPart.Service];
+
     /// <summary>How the kernel listing (JSON) describes a container declared with <see cref="Declaration"/>: key types | data type | flags.</summary>
     public static string Signature(Container container)
     {
@@ -265,4 +285,23 @@ internal static class Layout
             text.Append(" }\n");
         }
     }
+}
+
+/// <summary>The type of one component of an element, as the kernel stores it (each padded to 4 bytes).</summary>
+internal enum ElementPart
+{
+    /// <summary><c>ipv4_addr</c> or <c>ipv6_addr</c> (the table's family), network order.</summary>
+    Address,
+
+    /// <summary><c>inet_proto</c>: one byte.</summary>
+    Protocol,
+
+    /// <summary><c>inet_service</c>: two bytes, network order.</summary>
+    Service,
+
+    /// <summary>The 32-bit integer of <c>numgen</c> (host order; a number or, in an interval set, <c>low-high</c>).</summary>
+    Integer,
+
+    /// <summary><c>mark</c>: 32 bits, host order (a number or, in an interval set, <c>low-high</c>).</summary>
+    Mark,
 }

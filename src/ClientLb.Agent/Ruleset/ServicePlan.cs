@@ -14,6 +14,9 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
 {
     public static ServicePlan Empty(string key) => new(key, [], [], null);
 
+    /// <summary>The VIP . proto . port keys (both families) this plan claims, to detect two services on one VIP port.</summary>
+    public ImmutableArray<string> Claims { get; init; } = [];
+
     /// <summary>
     /// Renders the elements of <paramref name="service"/>. Every value is a parsed address, an integer or a keyword.
     /// <paramref name="hairpin"/>: add each endpoint's <c>hairpin</c> entry (node mode; see <see cref="Layout.Hairpin"/>).
@@ -81,7 +84,10 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
             }
         }
         AddGeneration(elements, keys);
-        return new ServicePlan(service.Key, elements.ToImmutable(), conntrack.ToImmutable(), timeout);
+        return new ServicePlan(service.Key, elements.ToImmutable(), conntrack.ToImmutable(), timeout)
+        {
+            Claims = [.. keys.Select(static k => k.Key).Distinct(StringComparer.Ordinal)],
+        };
     }
 
     /// <summary>
@@ -97,18 +103,41 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
     /// </summary>
     private static void AddGeneration(ImmutableArray<Element>.Builder elements, List<(Family Family, string Key)> keys)
     {
-        string[] texts = [.. elements.Select(e => e.Container.ToString() + " " + e.Text)];
-        Array.Sort(texts, StringComparer.Ordinal);
-        ulong hash = Fnv.Offset;
-        foreach (string text in texts)
+        // The hash of the lines "<family> clientlb <set> <element>" in ordinal order, without building those lines.
+        var lines = new (string Set, string Text)[elements.Count];
+        for (int i = 0; i < lines.Length; i++)
         {
-            hash = Fnv.Hash(hash, text);
+            Container container = elements[i].Container;
+            lines[i] = (i > 0 && elements[i - 1].Container == container ? lines[i - 1].Set : container.ToString(), elements[i].Text);
+        }
+        Array.Sort(lines, static (a, b) => CompareLines(a.Set, a.Text, b.Set, b.Text));
+        ulong hash = Fnv.Offset;
+        foreach ((string set, string text) in lines)
+        {
+            hash = Fnv.Hash(Fnv.Append(Fnv.Append(hash, set), " "), text);
         }
         string value = ((uint)(hash >> 32)).ToString(CultureInfo.InvariantCulture) + " . " + ((uint)hash).ToString(CultureInfo.InvariantCulture);
         foreach ((Family family, string key) in keys.Distinct())
         {
             elements.Add(new Element(new Container(family, ContainerKind.Generation), key + " : " + value));
         }
+    }
+
+    /// <summary>Orders <c>set + " " + text</c> lines ordinally as if they were concatenated.</summary>
+    private static int CompareLines(string setA, string textA, string setB, string textB)
+    {
+        if (ReferenceEquals(setA, setB) || setA == setB)
+        {
+            return string.CompareOrdinal(textA, textB);
+        }
+        int common = Math.Min(setA.Length, setB.Length);
+        int order = setA.AsSpan(0, common).SequenceCompareTo(setB.AsSpan(0, common));
+        if (order != 0)
+        {
+            return order;
+        }
+        // One set name is a prefix of the other (aff-3, aff-30): compare the lines themselves.
+        return string.CompareOrdinal(setA + " " + textA, setB + " " + textB);
     }
 
     /// <summary>The VIP . proto . port of a <c>gen</c> element (its text before <c> : </c>).</summary>
@@ -118,10 +147,4 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
     public static string Range((int Low, int High) range) => range.Low == range.High
         ? range.Low.ToString(CultureInfo.InvariantCulture)
         : range.Low.ToString(CultureInfo.InvariantCulture) + "-" + range.High.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>The (family, VIP, protocol, port) keys this plan claims, to detect two services on one VIP port.</summary>
-    public IEnumerable<string> Claims() => Elements
-        .Where(e => e.Container.Kind is ContainerKind.Endpoints or ContainerKind.AffinityEndpoints or ContainerKind.Indexed or ContainerKind.NoEndpoints)
-        .Select(e => e.Container.Kind == ContainerKind.NoEndpoints ? e.Text : e.Text[..e.Text.LastIndexOf(" . ", e.Text.IndexOf(" : ", StringComparison.Ordinal), StringComparison.Ordinal)])
-        .Distinct(StringComparer.Ordinal);
 }

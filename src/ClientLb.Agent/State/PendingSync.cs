@@ -7,6 +7,9 @@ namespace ClientLb.Agent.State;
 /// <summary>One service's move from its old plan to its new one (an empty plan and no input: removed).</summary>
 internal sealed record ServiceChange(string Key, ServicePlan OldPlan, ServicePlan NewPlan, ServiceState? Input);
 
+/// <summary>How many more services want an element after a sync, and the change that touched it last (its transaction group).</summary>
+internal record struct ElementDelta(int Delta, int Group);
+
 /// <summary>A computed sync: the transactions to run and the state changes to commit once they ran.</summary>
 internal sealed class PendingSync
 {
@@ -14,7 +17,8 @@ internal sealed class PendingSync
 
     public List<ServiceChange> Changes { get; } = [];
 
-    public Dictionary<Element, int> Deltas { get; } = [];
+    /// <summary>Per element touched: how many more services want it, and the change (index in <see cref="Changes"/>) that touched it last.</summary>
+    public Dictionary<Element, ElementDelta> Deltas { get; } = [];
 
     public List<Element> Adds { get; } = [];
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Ruleset;
 
@@ -56,9 +57,9 @@ internal sealed class ProgrammedState
 
     public int ElementCount => Desired.Count + Kernel.Values.Sum(s => s.Count);
 
-    /// <summary>Whether the kernel holds <paramref name="element"/>: wanted by a service, or found there and not yet reconciled.</summary>
-    public bool InKernel(Element element) =>
-        Desired.ContainsKey(element) || (Kernel.TryGetValue(element.Container, out HashSet<string>? found) && found.Contains(element.Text));
+    /// <summary>Whether <paramref name="element"/> was found in the kernel at start and not reconciled yet.</summary>
+    public bool FoundInKernel(Element element) =>
+        Kernel.Count > 0 && Kernel.TryGetValue(element.Container, out HashSet<string>? found) && found.Contains(element.Text);
 
     public HashSet<string> KernelSet(Container container)
     {
@@ -99,16 +100,18 @@ internal sealed class ProgrammedState
 
     public void Commit(PendingSync sync)
     {
-        foreach ((Element element, int delta) in sync.Deltas)
+        Desired.EnsureCapacity(Desired.Count + sync.Adds.Count);
+        foreach ((Element element, (int delta, _)) in sync.Deltas)
         {
-            int count = Desired.GetValueOrDefault(element) + delta;
+            if (delta == 0)
+            {
+                continue;
+            }
+            ref int count = ref CollectionsMarshal.GetValueRefOrAddDefault(Desired, element, out _);
+            count += delta;
             if (count == 0)
             {
                 Desired.Remove(element);
-            }
-            else
-            {
-                Desired[element] = count;
             }
         }
         // Added and found elements are wanted: Desired holds them now. Deleted ones leave the found sets too.

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using System.Text;
 using ClientLb.Agent.Conntrack;
 using ClientLb.Agent.Model;
@@ -60,7 +61,7 @@ internal sealed class SyncPlanner
         {
             if (_state.Plans.TryGetValue(key, out ServicePlan? old))
             {
-                foreach (string claim in old.Claims())
+                foreach (string claim in old.Claims)
                 {
                     sync.ClaimChanges[claim] = null;
                 }
@@ -95,7 +96,7 @@ internal sealed class SyncPlanner
             }
             ServicePlan old = _state.Plans.GetValueOrDefault(service.Key) ?? ServicePlan.Empty(service.Key);
             string? conflict = null;
-            var claims = plan.Claims().ToList();
+            ImmutableArray<string> claims = plan.Claims;
             foreach (string claim in claims)
             {
                 string? owner = sync.ClaimChanges.TryGetValue(claim, out string? staged) ? staged : _state.Claims.GetValueOrDefault(claim);
@@ -110,7 +111,7 @@ internal sealed class SyncPlanner
                 sync.Rejected.Add(new ServiceRejection(service.Key, conflict));
                 continue;
             }
-            foreach (string claim in old.Claims())
+            foreach (string claim in old.Claims)
             {
                 sync.ClaimChanges[claim] = null;
             }
@@ -129,20 +130,21 @@ internal sealed class SyncPlanner
 
     private void Diff(PendingSync sync, bool full)
     {
-        // Element deltas, remembering which change touched an element last (its transaction group on a chunked sync).
-        var group = new Dictionary<Element, int>();
+        // Element deltas, remembering which change touched an element last (its transaction group on a chunked sync). One
+        // hash lookup per element: on a cold start this loop and the next see every element of every service.
+        sync.Deltas.EnsureCapacity(sync.Changes.Sum(static c => c.OldPlan.Elements.Length + c.NewPlan.Elements.Length));
         for (int i = 0; i < sync.Changes.Count; i++)
         {
             ServiceChange change = sync.Changes[i];
             foreach (Element e in change.OldPlan.Elements)
             {
-                sync.Deltas[e] = sync.Deltas.GetValueOrDefault(e) - 1;
-                group[e] = i;
+                ref ElementDelta delta = ref CollectionsMarshal.GetValueRefOrAddDefault(sync.Deltas, e, out _);
+                delta = new ElementDelta(delta.Delta - 1, i);
             }
             foreach (Element e in change.NewPlan.Elements)
             {
-                sync.Deltas[e] = sync.Deltas.GetValueOrDefault(e) + 1;
-                group[e] = i;
+                ref ElementDelta delta = ref CollectionsMarshal.GetValueRefOrAddDefault(sync.Deltas, e, out _);
+                delta = new ElementDelta(delta.Delta + 1, i);
             }
             if (change.OldPlan.AffinityTimeout is int oldTimeout)
             {
@@ -158,23 +160,24 @@ internal sealed class SyncPlanner
         bool[]? matched = _state.TrustsGenerations ? MatchGenerations(sync) : null;
         var adds = new List<(int Group, Element Element)>();
         var deletes = new List<(int Group, Element Element)>();
-        foreach ((Element e, int delta) in sync.Deltas)
+        foreach ((Element e, (int delta, int group)) in sync.Deltas)
         {
             if (delta == 0)
             {
                 continue;
             }
-            bool wanted = _state.Desired.GetValueOrDefault(e) + delta > 0;
+            int wantedBefore = _state.Desired.GetValueOrDefault(e);
+            bool wanted = wantedBefore + delta > 0;
             // A service found unchanged by its gen hash has all its elements in the kernel. (An element two services share,
             // such as a hairpin entry, is judged by the last one: at worst it is added again, which a set accepts.)
-            bool present = _state.InKernel(e) || (matched is not null && matched[group[e]]);
+            bool present = wantedBefore > 0 || _state.FoundInKernel(e) || (matched is not null && matched[group]);
             if (wanted && !present)
             {
-                adds.Add((group[e], e));
+                adds.Add((group, e));
             }
             else if (!wanted && present)
             {
-                deletes.Add((group[e], e));
+                deletes.Add((group, e));
             }
         }
         if (full && !_state.OrphansReconciled)
@@ -186,7 +189,7 @@ internal sealed class SyncPlanner
                 foreach (string text in texts)
                 {
                     var e = new Element(container, text);
-                    if (_state.Desired.GetValueOrDefault(e) + sync.Deltas.GetValueOrDefault(e) <= 0 && !deleting.Contains(e))
+                    if (_state.Desired.GetValueOrDefault(e) + sync.Deltas.GetValueOrDefault(e).Delta <= 0 && !deleting.Contains(e))
                     {
                         deletes.Add((-1, e));
                         sync.OrphansDeleted++;
@@ -303,23 +306,34 @@ internal sealed class SyncPlanner
             sync.Transactions.Add(RenderOne(prologue, epilogue, deletes.Select(d => d.Element), adds.Select(a => a.Element)));
             return;
         }
-        // Whole groups (services) per transaction, in service order; the prologue leads, the epilogue trails.
-        var byGroup = new SortedDictionary<int, (List<Element> Deletes, List<Element> Adds)>();
-        foreach ((int g, Element e) in deletes)
+        // Whole groups (services) per transaction, in service order; the prologue leads, the epilogue trails. A cold start's
+        // skeleton goes alone, first: the transactions after it are element commands only, which the runner writes to the
+        // kernel without libnftables' parser (nothing was programmed before, so no service sees the gap).
+        if (!_state.SkeletonApplied && prologue.Length > 0)
         {
-            Slot(byGroup, g).Deletes.Add(e);
+            sync.Transactions.Add(prologue);
+            prologue = "";
         }
-        foreach ((int g, Element e) in adds)
-        {
-            Slot(byGroup, g).Adds.Add(e);
-        }
+        // Deltas are enumerated about in change order already; a stable sort by group makes it exact.
+        List<(int Group, Element Element)> orderedDeletes = [.. deletes.OrderBy(static d => d.Group)];
+        List<(int Group, Element Element)> orderedAdds = [.. adds.OrderBy(static a => a.Group)];
         var chunkDeletes = new List<Element>();
         var chunkAdds = new List<Element>();
         string head = prologue;
-        foreach ((List<Element> groupDeletes, List<Element> groupAdds) in byGroup.Values)
+        int nextDelete = 0, nextAdd = 0;
+        while (nextDelete < orderedDeletes.Count || nextAdd < orderedAdds.Count)
         {
-            chunkDeletes.AddRange(groupDeletes);
-            chunkAdds.AddRange(groupAdds);
+            int group = Math.Min(
+                nextDelete < orderedDeletes.Count ? orderedDeletes[nextDelete].Group : int.MaxValue,
+                nextAdd < orderedAdds.Count ? orderedAdds[nextAdd].Group : int.MaxValue);
+            for (; nextDelete < orderedDeletes.Count && orderedDeletes[nextDelete].Group == group; nextDelete++)
+            {
+                chunkDeletes.Add(orderedDeletes[nextDelete].Element);
+            }
+            for (; nextAdd < orderedAdds.Count && orderedAdds[nextAdd].Group == group; nextAdd++)
+            {
+                chunkAdds.Add(orderedAdds[nextAdd].Element);
+            }
             if (chunkDeletes.Count + chunkAdds.Count >= _chunkElements)
             {
                 sync.Transactions.Add(RenderOne(head, "", chunkDeletes, chunkAdds));
@@ -332,16 +346,6 @@ internal sealed class SyncPlanner
         {
             sync.Transactions.Add(RenderOne(head, epilogue, chunkDeletes, chunkAdds));
         }
-    }
-
-    private static (List<Element> Deletes, List<Element> Adds) Slot(SortedDictionary<int, (List<Element>, List<Element>)> groups, int group)
-    {
-        if (!groups.TryGetValue(group, out (List<Element>, List<Element>) slot))
-        {
-            slot = ([], []);
-            groups[group] = slot;
-        }
-        return slot;
     }
 
     private static string RenderOne(string prologue, string epilogue, IEnumerable<Element> deletes, IEnumerable<Element> adds)

@@ -216,8 +216,10 @@ internal static class ServiceValidator
 
     private static UInt128 SortKey(IPAddress address)
     {
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out int written);
         UInt128 key = 0;
-        foreach (byte b in address.GetAddressBytes())
+        foreach (byte b in bytes[..written])
         {
             key = (key << 8) | b;
         }

@@ -5,9 +5,9 @@ using ClientLb.LoadBalancing;
 namespace ClientLb.Grpc.Balancing;
 
 /// <summary>
-/// Wraps a call's response body so the endpoint counts the call as outstanding until the body ends or is disposed: a
-/// stream is load for as long as it is open (least-outstanding picks see it), and a departed endpoint's connections
-/// close only after its last stream.
+/// Wraps a call's response body so the endpoint counts the call as outstanding until the response is disposed
+/// (Grpc.Net.Client disposes it when the call completes), or its body was copied out: a stream is load for as long as it
+/// is open (least-outstanding picks see it), and a departed endpoint's connections close only after its last stream.
 /// </summary>
 internal sealed class CallResponseContent : HttpContent
 {
@@ -25,15 +25,27 @@ internal sealed class CallResponseContent : HttpContent
         _prefix = prefix;
         foreach (KeyValuePair<string, HeaderStringValues> header in inner.Headers.NonValidated)
         {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
+            // One value (Content-Type: application/grpc) as a string: the enumerable overload would box the values.
+            if (header.Value.Count == 1)
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value.ToString());
+            }
+            else
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
         }
     }
 
     /// <summary>Ends the call's outstanding count once (end of body, dispose, or a failure while reading).</summary>
     public void End() => Interlocked.Exchange(ref _endpoint, null)?.OnRequestEnd();
 
-    protected override async Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
-        new EndingStream(await _inner.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), this, _prefix);
+    // Without read-ahead bytes the transport's own stream is handed out: the call ends when the content is disposed, which
+    // Grpc.Net.Client does when the call completes (the whole answer read, or the call disposed or cancelled).
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) =>
+        _prefix is null ? _inner.ReadAsStreamAsync(cancellationToken) : WrapAsync(_inner.ReadAsStreamAsync(cancellationToken));
+
+    private async Task<Stream> WrapAsync(Task<Stream> inner) => new EndingStream(await inner.ConfigureAwait(false), this, _prefix);
 
     protected override Task<Stream> CreateContentReadStreamAsync() => CreateContentReadStreamAsync(CancellationToken.None);
 
@@ -76,7 +88,7 @@ internal sealed class CallResponseContent : HttpContent
         base.Dispose(disposing);
     }
 
-    /// <summary>The body as read by the caller: the call ends at its end, on a read failure, or when it is disposed.</summary>
+    /// <summary>The read-ahead bytes, then the rest of the body: the call ends at its end, on a read failure, or when it is disposed.</summary>
     private sealed class EndingStream(Stream inner, CallResponseContent owner, byte[]? prefix) : Stream
     {
         private int _prefixRead;

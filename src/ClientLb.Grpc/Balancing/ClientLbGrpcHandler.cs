@@ -4,7 +4,6 @@ using System.Runtime.ExceptionServices;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
 using ClientLb.Grpc.Health;
-using ClientLb.Grpc.Protocol;
 using ClientLb.Http;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
@@ -146,8 +145,8 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                     if (timeout is TimeSpan t)
                     {
                         // The server of this attempt gets what is left of the call's deadline.
-                        request.Headers.Remove(GrpcTimeout.HeaderName);
-                        request.Headers.TryAddWithoutValidation(GrpcTimeout.HeaderName, GrpcTimeout.Format(t - time.GetElapsedTime(callStart)));
+                        request.Headers.Remove(DeadlineHeader.Name);
+                        request.Headers.TryAddWithoutValidation(DeadlineHeader.Name, DeadlineHeader.Format(t - time.GetElapsedTime(callStart)));
                     }
                 }
                 request.RequestUri = EndpointUri.For(original, endpoint.Endpoint, balancer.Service);
@@ -191,7 +190,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                 }
 
                 // A status in the headers means the call is over (trailers-only, or an HTTP error a proxy answered).
-                GrpcStatus? status = GrpcStatus.FromHttpStatus(response.StatusCode) ?? GrpcStatus.FromHeaders(response.Headers);
+                StatusCode? status = CallStatus.OfHeaders(response);
                 bool ended = status is not null;
                 byte[]? prefix = null;
                 if (!ended && idempotent && _unary.Contains(method))
@@ -221,14 +220,14 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                     {
                         ended = true;
                         response.Content = ResponseReadAhead.Buffered(response.Content, ahead.Body);
-                        status = GrpcStatus.FromHeaders(response.TrailingHeaders);
+                        status = CallStatus.Read(response.TrailingHeaders);
                     }
                     else
                     {
                         prefix = ahead.Body;
                     }
                 }
-                bool unavailable = status?.Code == GrpcStatusCode.Unavailable;
+                bool unavailable = status == StatusCode.Unavailable;
                 balancer.EndAttempt(endpoint, start, response, null, unavailable);
                 if (!ended)
                 {
@@ -365,12 +364,12 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
 
     private static TimeSpan? ReadTimeout(HttpRequestMessage request, string method)
     {
-        if (!request.Headers.NonValidated.TryGetValues(GrpcTimeout.HeaderName, out HeaderStringValues values))
+        if (!request.Headers.NonValidated.TryGetValues(DeadlineHeader.Name, out HeaderStringValues values))
         {
             return null;
         }
         string text = values.ToString();
-        return GrpcTimeout.TryParse(text, out TimeSpan timeout)
+        return DeadlineHeader.TryParse(text, out TimeSpan timeout)
             ? timeout
             : throw new InvalidOperationException($"The grpc-timeout header '{text}' of call {method} is not a gRPC timeout (1-8 digits and one of the units H, M, S, m, u, n).");
     }

@@ -35,7 +35,7 @@ public static class ClientLbGrpcServiceCollectionExtensions
                 sp.GetRequiredService<IOptions<ClientLbGrpcOptions>>().Value, sp.GetService<ILoggerFactory>()));
             // grpc-dotnet takes resolvers and balancers from GrpcChannelOptions.ServiceProvider: clientlb:/// addresses and
             // the clientlb_* policies work on any channel built with this container (AddGrpcClient sets it).
-            services.AddSingleton<ResolverFactory>(sp => new ClientLbResolverFactory(sp.GetRequiredService<ServiceRegistry>()));
+            services.AddSingleton<ResolverFactory>(sp => new ClientLbResolverFactory(sp.GetRequiredService<ServiceRegistry>(), sp.GetRequiredService<GrpcHealthMonitor>()));
             foreach (ClientLbBalancerFactory factory in ClientLbBalancerFactory.All)
             {
                 services.AddSingleton<LoadBalancerFactory>(factory);

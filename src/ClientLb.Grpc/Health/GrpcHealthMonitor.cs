@@ -15,7 +15,7 @@ namespace ClientLb.Grpc.Health;
 /// its own connections; the verdict goes to <see cref="ServiceBalancer.ReportHealthCheck"/>, the same eligibility that
 /// passive health's ejections use. One monitor per process (dependency injection registers it as a singleton).
 /// </summary>
-public sealed class GrpcHealthMonitor : IAsyncDisposable
+public sealed class GrpcHealthMonitor : IAsyncDisposable, IDisposable
 {
     private readonly ServiceRegistry _registry;
     private readonly List<(ServiceName Name, GrpcHealthCheckOptions Options)> _configured = [];
@@ -116,6 +116,9 @@ public sealed class GrpcHealthMonitor : IAsyncDisposable
         Log.HealthChanged(_logger, balancer.Service.Id, endpoint.Endpoint.Authority, serving ? "serving" : "not serving", reason);
         HealthChanged?.Invoke(this, new GrpcHealthChangedEventArgs(balancer.Service, endpoint.Endpoint, serving, reason));
     }
+
+    /// <summary>Stops every check loop and waits for them (a container disposed synchronously disposes the monitor so).</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>Stops every check loop (a released balancer's loop has stopped already).</summary>
     public async ValueTask DisposeAsync()

@@ -1,16 +1,15 @@
-using ClientLb.Grpc.Calls;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
-using ClientLb.Grpc.Protocol;
 using ClientLb.LoadBalancing;
+using Grpc.Core;
 using Grpc.Health.V1;
+using Grpc.Net.Client;
 
 namespace ClientLb.Grpc.Health;
 
 /// <summary>The check loop of one service: a round over all its endpoints at once, every interval, rounds never overlapping.</summary>
 internal sealed class ServiceHealthChecker(GrpcHealthMonitor monitor, ServiceBalancer balancer, Uri address, GrpcHealthCheckOptions options)
 {
-    private const string CheckMethod = "/grpc.health.v1.Health/Check";
     private readonly SemaphoreSlim _round = new(1, 1);
     private readonly Dictionary<BalancedEndpoint, int> _failures = [];
     private readonly HashSet<BalancedEndpoint> _unimplemented = [];
@@ -124,30 +123,44 @@ internal sealed class ServiceHealthChecker(GrpcHealthMonitor monitor, ServiceBal
     public async ValueTask<bool> ProbeAsync(BalancedEndpoint endpoint, CancellationToken cancellationToken) =>
         (await CheckAsync(endpoint, cancellationToken).ConfigureAwait(false)).Kind == VerdictKind.Serving;
 
+    // Grpc.HealthCheck's client over a channel onto the endpoint's own connections (the pool calls use): the logical
+    // address keeps Host and TLS SNI the service's. The check's timeout runs on the registry's clock.
     private async Task<Verdict> CheckAsync(BalancedEndpoint endpoint, CancellationToken cancellationToken)
     {
-        var caller = new GrpcCaller(monitor.Transports.Get(endpoint), Balancing.EndpointUri.For(address, endpoint.Endpoint, balancer.Service));
+        using var timeout = new CancellationTokenSource(options.Timeout, monitor.Registry.TimeProvider);
+        using var check = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        using GrpcChannel channel = GrpcChannel.ForAddress(Balancing.EndpointUri.For(address, endpoint.Endpoint, balancer.Service),
+            new GrpcChannelOptions { HttpHandler = new InvokerHandler(monitor.Transports.Get(endpoint)), DisposeHttpClient = true });
         try
         {
-            HealthCheckResponse response = await caller.UnaryAsync(CheckMethod, new HealthCheckRequest { Service = options.ServiceName }, HealthCheckResponse.Parser,
-                new GrpcCallOptions { Timeout = options.Timeout }, cancellationToken).ConfigureAwait(false);
+            HealthCheckResponse response = await new global::Grpc.Health.V1.Health.HealthClient(channel)
+                .CheckAsync(new HealthCheckRequest { Service = options.ServiceName }, cancellationToken: check.Token).ConfigureAwait(false);
             return response.Status == HealthCheckResponse.Types.ServingStatus.Serving
                 ? new Verdict(VerdictKind.Serving, "SERVING")
                 : new Verdict(VerdictKind.NotServing, ToName(response.Status));
         }
-        catch (GrpcCallException ex) when (ex.StatusCode == GrpcStatusCode.Unimplemented)
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Unimplemented)
         {
             return new Verdict(VerdictKind.Unimplemented, "UNIMPLEMENTED");
         }
-        catch (GrpcCallException ex) when (ex.StatusCode == GrpcStatusCode.NotFound)
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
         {
             // The server does not know the checked service name: an explicit answer, not a lost check.
             return new Verdict(VerdictKind.NotServing, $"NOT_FOUND ({ex.Status.Detail})");
         }
-        catch (GrpcCallException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            return new Verdict(VerdictKind.Failed, ex.Status.ToString());
+            return new Verdict(VerdictKind.Failed, timeout.IsCancellationRequested
+                ? $"no answer within {options.Timeout.TotalMilliseconds:0} ms"
+                : $"{ex.StatusCode}: {ex.Status.Detail}");
         }
+    }
+
+    // Hands the channel's requests to the endpoint's pool; disposing it (with the channel) leaves the pool open.
+    private sealed class InvokerHandler(HttpMessageInvoker invoker) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            invoker.SendAsync(request, cancellationToken);
     }
 
     private static string ToName(HealthCheckResponse.Types.ServingStatus status) => status switch

@@ -1,3 +1,4 @@
+using ClientLb.Grpc.Health;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Grpc.Core;
@@ -20,18 +21,25 @@ internal sealed class ClientLbResolver : Resolver
     /// <summary>The address attribute with the service's balancer (policy parameters and passive health for the balancers).</summary>
     internal static readonly BalancerAttributesKey<ServiceBalancer> BalancerKey = new("clientlb.balancer");
 
-    // grpc-dotnet sends this as the Host header instead of the pod address, so the server sees the logical name (as through a ClusterIP).
+    // grpc-dotnet sends this as the Host header instead of the pod address: TLS SNI and the certificate check use the
+    // service's name. Only on secure channels: a Host header costs about 290 B per call (encoded per request, where the
+    // pod address is the connection's own), and over h2c the pod address is what grpc-dotnet's own resolvers send.
     private static readonly BalancerAttributesKey<string> HostOverrideKey = new("HostOverride");
 
     private readonly ServiceRegistry _registry;
+    private readonly GrpcHealthMonitor? _health;
+    private readonly bool _secure;
     private readonly ResolverOptions _options;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopped = new();
     private ServiceBalancerLease? _lease;
 
-    public ClientLbResolver(ServiceRegistry registry, ResolverOptions options, ILogger logger)
+    public ClientLbResolver(ServiceRegistry registry, GrpcHealthMonitor? health, ResolverOptions options, ILogger logger)
     {
         _registry = registry;
+        _health = health;
+        // A clientlb:/// channel names its credentials (grpc-dotnet requires them for a scheme other than http/https).
+        _secure = ChannelSecurity.IsSecure(options.ChannelOptions.Credentials);
         _options = options;
         _logger = logger;
     }
@@ -53,8 +61,14 @@ internal sealed class ClientLbResolver : Resolver
             listener(ResolverResult.ForFailure(new Status(StatusCode.Unavailable, $"ClientLb cannot resolve '{_options.Address}': {ex.Message}", ex)));
             return;
         }
+        // Active checks, where configured for the service: their verdicts change the offered endpoints like passive health.
+        _health?.Watch(_lease.Balancer, new Uri((_secure ? "https://" : "http://") + HostOf(_lease.Balancer)));
         _ = FollowAsync(_lease.Balancer, listener);
     }
+
+
+    // What the server sees as Host (and TLS SNI): the channel's authority, else the service's name, as through a ClusterIP.
+    private string HostOf(ServiceBalancer balancer) => _options.Address.Authority.Length > 0 ? _options.Address.Authority : balancer.Service.Name;
 
     // clientlb:///svc.ns:port (the name in the path, as grpc's dns:/// form), or clientlb://svc.ns:port.
     private static string NameOf(Uri address)
@@ -124,7 +138,7 @@ internal sealed class ClientLbResolver : Resolver
         {
             return key;
         }
-        string host = _options.Address.Authority.Length > 0 ? _options.Address.Authority : balancer.Service.Name;
+        string? host = _secure ? HostOf(balancer) : null;
         var addresses = new BalancerAddress[endpoints.Count];
         for (int i = 0; i < addresses.Length; i++)
         {
@@ -132,7 +146,10 @@ internal sealed class ClientLbResolver : Resolver
             var address = new BalancerAddress(endpoint.Endpoint.Host, endpoint.Endpoint.Port);
             address.Attributes.Set(EndpointKey, endpoint);
             address.Attributes.Set(BalancerKey, balancer);
-            address.Attributes.Set(HostOverrideKey, host);
+            if (host is not null)
+            {
+                address.Attributes.Set(HostOverrideKey, host);
+            }
             addresses[i] = address;
         }
         listener(_options.DisableServiceConfig || _options.ChannelOptions.ServiceConfig?.LoadBalancingConfigs.Count > 0

@@ -1,3 +1,4 @@
+using ClientLb.Grpc.Health;
 using ClientLb.ServiceDiscovery;
 using Grpc.Net.Client.Balancer;
 using Microsoft.Extensions.Logging;
@@ -16,11 +17,16 @@ public sealed class ClientLbResolverFactory : ResolverFactory
     public const string Scheme = "clientlb";
 
     private readonly ServiceRegistry _registry;
+    private readonly GrpcHealthMonitor? _health;
 
-    /// <summary>Creates the factory over <paramref name="registry"/> (the process's one, from dependency injection).</summary>
-    public ClientLbResolverFactory(ServiceRegistry registry)
+    /// <summary>
+    /// Creates the factory over <paramref name="registry"/> (the process's one, from dependency injection); services that
+    /// <paramref name="health"/> has checks configured for are checked with grpc.health.v1 on this path too.
+    /// </summary>
+    public ClientLbResolverFactory(ServiceRegistry registry, GrpcHealthMonitor? health = null)
     {
         _registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        _health = health;
     }
 
     /// <inheritdoc />
@@ -30,6 +36,7 @@ public sealed class ClientLbResolverFactory : ResolverFactory
     public override Resolver Create(ResolverOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new ClientLbResolver(_registry, options, options.LoggerFactory.CreateLogger<ClientLbResolver>());
+        BalancerPolicyNames.Validate(options);
+        return new ClientLbResolver(_registry, _health, options, options.LoggerFactory.CreateLogger<ClientLbResolver>());
     }
 }

@@ -17,7 +17,7 @@ namespace ClientLb.Sandbox.Pods;
 /// A pod's workload: a real Kestrel server on the pod's own loopback address answering every request on its
 /// container ports with the pod name (plain text; X-Pod-Name, X-Pod-Namespace and X-Pod-IP headers too).
 /// Ports named h2c* or grpc* speak cleartext HTTP/2 (prior knowledge), the others HTTP/1.1; on them, gRPC calls
-/// (content-type application/grpc) reach the greeter and grpc.health.v1 of <see cref="PodGrpcService"/>.
+/// (content-type application/grpc) reach the greeter and grpc.health.v1 that <see cref="PodGrpcService"/> serves with Grpc.AspNetCore.
 /// </summary>
 internal sealed class PodServer : IAsyncDisposable
 {
@@ -57,6 +57,7 @@ internal sealed class PodServer : IAsyncDisposable
         catch
         {
             server.Dispose();
+            await grpc.DisposeAsync();
             throw;
         }
         return new PodServer(server, grpc);
@@ -67,6 +68,7 @@ internal sealed class PodServer : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try { await _server.StopAsync(cts.Token); } catch (OperationCanceledException) { }
         _server.Dispose();
+        await _grpc.DisposeAsync();
     }
 
     sealed class Application(string ns, string podName, string ip, IReadOnlySet<int> http2Only, PodGrpcService grpc) : IHttpApplication<HttpContext>

@@ -13,7 +13,9 @@ namespace ClientLb.Agent.Tests.Host;
 /// (default 10,000 x 2), the same operations for a kube-proxy style iptables layout (KUBE-SERVICES, one rule per service,
 /// iptables-restore) and first-packet latency (TCP connect through the VIP) at 10, 1,000, 10,000 and 30,000 services for
 /// both. The cold sync and the restart each run in a process of their own (<c>agent-bench-phase</c>), which reports its
-/// resident memory (VmRSS after the sync, VmHWM its peak). Prints Markdown.
+/// resident memory (VmRSS after the sync, VmHWM its peak); new connections run through a VIP during the restart and are
+/// counted. <c>agent-bench-phase plan FILE SERVICES ENDPOINTS</c> measures the agent's own share of a cold sync (validate,
+/// plan, diff, render into FILE; no kernel). Prints Markdown.
 /// </summary>
 public static class AgentBench
 {
@@ -53,7 +55,7 @@ public static class AgentBench
             Thread.Sleep(500);
 
             var report = new StringBuilder();
-            report.AppendLine(CultureInfo.InvariantCulture, $"| operation at {count:N0} services x {perService} endpoints | clientlb nftables (libnftables) | kube-proxy-style iptables-restore |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| operation at {count:N0} services x {perService} endpoints | clientlb nftables (libnftables, elements over nfnetlink) | kube-proxy-style iptables-restore |");
             report.AppendLine("|---|---|---|");
             (string Cold, string Add, string Change, string Restart) nft = Nftables(client, count, perService);
             (string Cold, string Add, string Change, string Restart) ipt = iptables ? Iptables(client, count, perService) : ("not run", "not run", "not run", "not run");
@@ -149,7 +151,11 @@ public static class AgentBench
     {
         // Cold sync and restart each in a fresh process, so its resident memory is the agent's own.
         string cold = Phase("cold", ns, count, perService);
-        string restart = Phase("restart", ns, count, perService);
+        string restart;
+        using (var traffic = Traffic.Start(ns, Vip(count)))
+        {
+            restart = Phase("restart", ns, count, perService) + "; " + traffic.Stop();
+        }
         List<ServiceState> services = ServiceSet(count, perService);
         string add, change;
         using (var agent = new NftablesAgent(Options(ns)))
@@ -194,6 +200,53 @@ public static class AgentBench
         return (cold, add, change, restart);
     }
 
+    /// <summary>
+    /// New TCP connections through the VIP of the service that points at the real backend, one after the other, from the
+    /// client namespace while a phase runs; each either completes within a second or counts as failed.
+    /// </summary>
+    private sealed class Traffic : IDisposable
+    {
+        private readonly Process _client;
+
+        private Traffic(Process client) => _client = client;
+
+        public static Traffic Start(string ns, string vip)
+        {
+            string script = "import socket, sys, threading\nok = failed = 0\nstop = threading.Event()\n" +
+                "threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()\n" +
+                "while not stop.is_set():\n    s = socket.socket(); s.settimeout(1)\n    try:\n        s.connect(('" + vip + "', 80)); ok += 1\n" +
+                "    except OSError:\n        failed += 1\n    finally:\n        s.close()\nprint(ok, failed)";
+            var client = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns, "python3", "-c", script])
+            {
+                UseShellExecute = false,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+            })!;
+            Thread.Sleep(300);
+            return new Traffic(client);
+        }
+
+        /// <summary>Stops the client and says how many connections went through and how many failed.</summary>
+        public string Stop()
+        {
+            _client.StandardInput.Close();
+            string[] counts = _client.StandardOutput.ReadToEnd().Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            _client.WaitForExit();
+            return counts.Length == 2
+                ? $"traffic throughout: {int.Parse(counts[0], CultureInfo.InvariantCulture):N0} connections, {int.Parse(counts[1], CultureInfo.InvariantCulture)} failed"
+                : "traffic client failed";
+        }
+
+        public void Dispose()
+        {
+            if (!_client.HasExited)
+            {
+                _client.Kill(entireProcessTree: true);
+            }
+            _client.Dispose();
+        }
+    }
+
     /// <summary>Runs one phase (<c>cold</c>: clean up, then sync; <c>restart</c>: sync over what is programmed) in a child process.</summary>
     private static string Phase(string phase, string ns, int count, int perService)
     {
@@ -208,12 +261,26 @@ public static class AgentBench
         return output.Trim();
     }
 
-    /// <summary><c>agent-bench-phase cold|restart NETNS SERVICES ENDPOINTS</c>: one sync in this process, then its memory.</summary>
+    /// <summary>
+    /// <c>agent-bench-phase cold|restart NETNS SERVICES ENDPOINTS</c>: one sync in this process, then its memory;
+    /// <c>agent-bench-phase plan FILE SERVICES ENDPOINTS</c>: the same cold sync in dry-run mode into FILE, its CPU.
+    /// </summary>
     public static int RunPhase(string[] args)
     {
         string phase = args[1], ns = args[2];
         int count = int.Parse(args[3], CultureInfo.InvariantCulture), perService = int.Parse(args[4], CultureInfo.InvariantCulture);
         List<ServiceState> services = ServiceSet(count, perService);
+        if (phase == "plan")
+        {
+            // The agent's own share of a cold sync: validate, plan, diff and render, into a file instead of the kernel.
+            using var output = new StreamWriter(ns);
+            using var dry = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, DryRun = true, DryRunOutput = output });
+            var planWatch = Stopwatch.StartNew();
+            TimeSpan planCpu = Cpu();
+            dry.SyncAsync(services).GetAwaiter().GetResult();
+            Console.WriteLine($"plan {Ms(planWatch.Elapsed)}, CPU {Ms(Cpu() - planCpu)}");
+            return 0;
+        }
         using var agent = new NftablesAgent(Options(ns));
         if (phase == "cold")
         {

@@ -15,7 +15,7 @@ public static class AgentHost
         {
             return AgentBench.Run(args);
         }
-        if (args.Length == 5 && args[0] == "agent-bench-phase" && args[1] is "cold" or "restart")
+        if (args.Length == 5 && args[0] == "agent-bench-phase" && args[1] is "cold" or "restart" or "plan")
         {
             return AgentBench.RunPhase(args);
         }

@@ -117,7 +117,7 @@ public sealed class MarkedRestartTests : IDisposable
     private Task<string> KernelAsync() => Task.FromResult(Ruleset(_ns));
 
     /// <summary>The ruleset as text with the lines sorted: element order and handles aside, the same content.</summary>
-    private static string Ruleset(string ns)
+    internal static string Ruleset(string ns)
     {
         string text = Shell.Must("ip", "netns", "exec", ns, "nft", "list", "ruleset");
         return string.Join('\n', text.Split([',', '\n', '{', '}'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Order(StringComparer.Ordinal));

@@ -227,9 +227,13 @@ public sealed class SyncTests
     {
         using NftablesAgent agent = Agent(chunk: 100);
         SyncResult result = await agent.SyncAsync(Many(200));
-        Assert.Equal(10, result.Transactions); // 1,000 elements, 5 per service, cut after 100 (20 whole services)
+        // The skeleton alone, then 1,000 elements, 5 per service, cut after 100 (20 whole services): element commands only,
+        // which the runner writes over netlink.
+        Assert.Equal(11, result.Transactions);
         Assert.Contains("add table ip clientlb", _runner.Transactions[0]);
-        Assert.All(_runner.Transactions.Skip(1), t => Assert.DoesNotContain("add table", t));
+        Assert.DoesNotContain("element ip clientlb epx", _runner.Transactions[0]);
+        Assert.All(_runner.Transactions.Skip(1), t => Assert.All(t.Split('\n', StringSplitOptions.RemoveEmptyEntries),
+            line => Assert.True(line.StartsWith("add element ", StringComparison.Ordinal) || line.StartsWith("delete element ", StringComparison.Ordinal), line)));
         for (int i = 0; i < 200; i++)
         {
             string vip = $"10.96.{i / 250}.{i % 250 + 1} . tcp";

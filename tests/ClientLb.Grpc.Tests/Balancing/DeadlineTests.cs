@@ -1,21 +1,23 @@
 using System.Net;
-using ClientLb.Grpc.Calls;
-using ClientLb.Grpc.Protocol;
+using System.Net.Http.Headers;
 using ClientLb.Grpc.Tests.Infrastructure;
 using Greet;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Grpc.Tests.Balancing;
 
-/// <summary>The call's grpc-timeout bounds its retries, and each retry carries what is left of it.</summary>
+/// <summary>The call's deadline (grpc-timeout, as Grpc.Net.Client sends it) bounds its retries, and each retry carries what is left of it.</summary>
 public sealed class DeadlineTests : IAsyncLifetime
 {
     private static int _nextBlock = 120;
     private readonly ManualTimeProvider _clock = new();
     private HeldBackend[] _backends = [];
     private ServiceProvider _provider = null!;
-    private HttpMessageInvoker _invoker = null!;
+    private HttpMessageHandler _handler = null!;
+    private GrpcChannel _channel = null!;
 
     public async Task InitializeAsync()
     {
@@ -32,7 +34,8 @@ public sealed class DeadlineTests : IAsyncLifetime
         services.AddSingleton<TimeProvider>(_clock);
         services.AddClientLbGrpc();
         _provider = services.BuildServiceProvider();
-        _invoker = new HttpMessageInvoker(ClientLbGrpc.CreateHandler(_provider));
+        _handler = ClientLbGrpc.CreateHandler(_provider);
+        _channel = GrpcChannel.ForAddress("http://greeter", new GrpcChannelOptions { HttpHandler = _handler, DisposeHttpClient = false });
     }
 
     [Fact]
@@ -42,18 +45,19 @@ public sealed class DeadlineTests : IAsyncLifetime
         {
             backend.HoldNext();
         }
-        Task<HttpResponseMessage> call = SendAsync("5S");
+        Task<HelloReply> call = CallAsync(TimeSpan.FromSeconds(5));
         HeldBackend first = await FirstArrivalAsync();
         _clock.Advance(TimeSpan.FromSeconds(1.5));
         first.Release();
 
-        using HttpResponseMessage response = await call;
-        HelloReply reply = await ReadReplyAsync(response);
+        HelloReply reply = await call;
 
         HeldBackend second = _backends.Single(b => b != first);
         Assert.Equal(second.Name, reply.Server);
-        Assert.Equal(["5S"], first.Timeouts);
-        Assert.Equal(["3500m"], second.Timeouts);
+        // Grpc.Net.Client sent what was left of 5 s; the retry got that less the 1.5 s that passed on ClientLb's clock.
+        long sent = Milliseconds(Assert.Single(first.Timeouts));
+        Assert.InRange(sent, 4000, 5000);
+        Assert.Equal(sent - 1500, Milliseconds(Assert.Single(second.Timeouts)));
     }
 
     [Fact]
@@ -63,36 +67,41 @@ public sealed class DeadlineTests : IAsyncLifetime
         {
             backend.HoldNext();
         }
-        Task<HttpResponseMessage> call = SendAsync("1S");
+        Task<HelloReply> call = CallAsync(TimeSpan.FromSeconds(10));
         HeldBackend first = await FirstArrivalAsync();
-        _clock.Advance(TimeSpan.FromSeconds(2));
+        _clock.Advance(TimeSpan.FromSeconds(11));
         first.Release();
 
-        using HttpResponseMessage response = await call;
+        var error = await Assert.ThrowsAsync<RpcException>(() => call);
 
-        Assert.Equal(GrpcStatusCode.Unavailable, GrpcStatus.FromHeaders(response.Headers)?.Code);
-        Assert.Equal("held then unavailable", GrpcStatus.FromHeaders(response.Headers)?.Detail);
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Equal("held then unavailable", error.Status.Detail);
         Assert.Empty(_backends.Single(b => b != first).Timeouts);
     }
 
     [Fact]
     public async Task MalformedGrpcTimeout_IsRejectedNamingTheHeader()
     {
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => SendAsync("soon"));
+        // Grpc.Net.Client always sends a valid header; a hand-built request through the handler may not.
+        using var invoker = new HttpMessageInvoker(_handler, disposeHandler: false);
+        var content = new ByteArrayContent([]);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc");
+        var request = new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Version = HttpVersion.Version20, Content = content };
+        request.Headers.TryAddWithoutValidation("grpc-timeout", "soon");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(request, CancellationToken.None));
+
         Assert.Contains("grpc-timeout header 'soon'", error.Message);
         Assert.All(_backends, b => Assert.Empty(b.Timeouts));
     }
 
-    private Task<HttpResponseMessage> SendAsync(string timeout)
+    private Task<HelloReply> CallAsync(TimeSpan deadline) =>
+        new Greeter.GreeterClient(_channel).SayHelloAsync(new HelloRequest { Name = "deadline" }, deadline: DateTime.UtcNow + deadline).ResponseAsync;
+
+    private static long Milliseconds(string header)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, "http://greeter" + GreeterCluster.SayHello)
-        {
-            Version = HttpVersion.Version20,
-            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new GrpcMessageContent(new HelloRequest { Name = "deadline" }),
-        };
-        request.Headers.TryAddWithoutValidation(GrpcTimeout.HeaderName, timeout);
-        return _invoker.SendAsync(request, CancellationToken.None);
+        Assert.True(ClientLb.Grpc.Balancing.DeadlineHeader.TryParse(header, out TimeSpan timeout), $"grpc-timeout '{header}'");
+        return (long)timeout.TotalMilliseconds;
     }
 
     private async Task<HeldBackend> FirstArrivalAsync()
@@ -107,20 +116,10 @@ public sealed class DeadlineTests : IAsyncLifetime
         return first;
     }
 
-    private static async Task<HelloReply> ReadReplyAsync(HttpResponseMessage response)
-    {
-        Assert.Null(GrpcStatus.FromHeaders(response.Headers));
-        Stream body = await response.Content.ReadAsStreamAsync();
-        HelloReply? reply = await GrpcFraming.ReadAsync(body, HelloReply.Parser, GrpcFraming.DefaultMaxMessageSize, CancellationToken.None);
-        Assert.NotNull(reply);
-        Assert.Null(await GrpcFraming.ReadAsync(body, HelloReply.Parser, GrpcFraming.DefaultMaxMessageSize, CancellationToken.None));
-        Assert.Equal("0", GrpcStatus.FromHeaders(response.TrailingHeaders)?.Code.ToString("D"));
-        return reply;
-    }
-
     public async Task DisposeAsync()
     {
-        _invoker.Dispose();
+        _channel.Dispose();
+        _handler.Dispose();
         await _provider.DisposeAsync();
         foreach (HeldBackend backend in _backends)
         {

@@ -39,29 +39,7 @@ public sealed class HandlerFailureTests
             ["ClientLb:Grpc:IdempotentMethods:0"] = "greet.Greeter/SayHello",
         });
 
-        var failures = new List<string>();
-        var served = new Dictionary<string, int>();
-        await Task.WhenAll(Enumerable.Range(0, 3).Select(async worker =>
-        {
-            for (int i = 0; i < 30; i++)
-            {
-                try
-                {
-                    HelloReply reply = await channel.Client.SayHelloAsync(new HelloRequest { Name = $"{worker}-{i}" }, deadline: DateTime.UtcNow.AddSeconds(2));
-                    lock (served)
-                    {
-                        served[reply.Server] = served.GetValueOrDefault(reply.Server) + 1;
-                    }
-                }
-                catch (RpcException ex)
-                {
-                    lock (failures)
-                    {
-                        failures.Add($"{ex.StatusCode}: {ex.Status.Detail}");
-                    }
-                }
-            }
-        }));
+        (List<string> failures, Dictionary<string, int> served) = await GreeterCalls.WithDeadlineAsync(channel.Client, 3, 30, TimeSpan.FromSeconds(2));
 
         Assert.Empty(failures);
         Assert.Equal(90, served.Values.Sum());

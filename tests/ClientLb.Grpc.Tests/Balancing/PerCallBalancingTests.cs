@@ -1,5 +1,6 @@
 using ClientLb.Grpc.Tests.Infrastructure;
 using Greet;
+using Grpc.Core;
 
 namespace ClientLb.Grpc.Tests.Balancing;
 
@@ -26,9 +27,9 @@ public sealed class PerCallBalancingTests
     public async Task ServerStreamingCall_StaysOnOneBackend_WhileUnaryCallsKeepSpreading()
     {
         await using GreeterCluster cluster = await GreeterCluster.StartAsync(3);
-        await using IAsyncEnumerator<HelloReply> stream = cluster.Caller.ServerStreamingAsync(GreeterCluster.StreamHellos,
-            new HelloStreamRequest { Name = "stream", Count = 0, IntervalMs = 5 }, HelloReply.Parser).GetAsyncEnumerator();
-        Assert.True(await stream.MoveNextAsync());
+        using AsyncServerStreamingCall<HelloReply> call = cluster.Client.StreamHellos(new HelloStreamRequest { Name = "stream", Count = 0, IntervalMs = 5 });
+        IAsyncStreamReader<HelloReply> stream = call.ResponseStream;
+        Assert.True(await stream.MoveNext());
         string pinned = stream.Current.Server;
         var endpoint = cluster.Balancer.KnownEndpoints.Single(e => e.Endpoint.Authority == cluster[pinned].Authority);
 
@@ -37,13 +38,13 @@ public sealed class PerCallBalancingTests
         Assert.Equal(1, endpoint.Outstanding);
         for (int i = 0; i < 20; i++)
         {
-            Assert.True(await stream.MoveNextAsync());
+            Assert.True(await stream.MoveNext());
             Assert.Equal(pinned, stream.Current.Server);
         }
 
         Assert.Equal(["b1", "b2", "b3"], counts.Keys.Order());
         Assert.All(counts.Values, count => Assert.InRange(count, 25, 35));
-        await stream.DisposeAsync();
+        call.Dispose();
         Assert.Equal(0, endpoint.Outstanding);
     }
 
@@ -52,15 +53,14 @@ public sealed class PerCallBalancingTests
     {
         // Each connection admits 2 concurrent streams: 6 open streams to one backend need at least 3 connections.
         await using GreeterCluster cluster = await GreeterCluster.StartAsync(1, peerArgs: ["--max-streams", "2"]);
-        var streams = new List<IAsyncEnumerator<HelloReply>>();
+        var streams = new List<AsyncServerStreamingCall<HelloReply>>();
         try
         {
             for (int i = 0; i < 6; i++)
             {
-                IAsyncEnumerator<HelloReply> stream = cluster.Caller.ServerStreamingAsync(GreeterCluster.StreamHellos,
-                    new HelloStreamRequest { Name = $"s{i}", Count = 0, IntervalMs = 50 }, HelloReply.Parser).GetAsyncEnumerator();
+                AsyncServerStreamingCall<HelloReply> stream = cluster.Client.StreamHellos(new HelloStreamRequest { Name = $"s{i}", Count = 0, IntervalMs = 50 });
                 streams.Add(stream);
-                Assert.True(await stream.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)), $"stream {i} got no first message");
+                Assert.True(await stream.ResponseStream.MoveNext().WaitAsync(TimeSpan.FromSeconds(10)), $"stream {i} got no first message");
             }
             Assert.Equal(6, cluster.Balancer.KnownEndpoints.Single().Outstanding);
             // Unary calls still get through while every stream stays open.
@@ -68,9 +68,9 @@ public sealed class PerCallBalancingTests
         }
         finally
         {
-            foreach (IAsyncEnumerator<HelloReply> stream in streams)
+            foreach (AsyncServerStreamingCall<HelloReply> stream in streams)
             {
-                await stream.DisposeAsync();
+                stream.Dispose();
             }
         }
     }
@@ -80,10 +80,10 @@ public sealed class PerCallBalancingTests
     {
         await using GreeterCluster cluster = await GreeterCluster.StartAsync(3, configure: o => o.IdempotentMethods.Add("greet.Greeter/*"));
 
-        var error = await Assert.ThrowsAsync<Calls.GrpcCallException>(() => cluster.Caller.UnaryAsync(GreeterCluster.SayHello,
-            new HelloRequest { Name = "x", FailWithStatus = 5, FailMessage = "no such greeting: ünïcode %" }, HelloReply.Parser));
+        var error = await Assert.ThrowsAsync<RpcException>(() => cluster.Client.SayHelloAsync(
+            new HelloRequest { Name = "x", FailWithStatus = 5, FailMessage = "no such greeting: ünïcode %" }).ResponseAsync);
 
-        Assert.Equal(ClientLb.Grpc.Protocol.GrpcStatusCode.NotFound, error.StatusCode);
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
         Assert.Equal("no such greeting: ünïcode %", error.Status.Detail);
         int received = 0;
         foreach (GrpcJsPeer peer in cluster.Peers)

@@ -104,4 +104,25 @@ public sealed class ActiveHealthTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => monitor.CheckNowAsync(balancer));
         Assert.Contains("has no active health checks", error.Message);
     }
+
+    [Fact]
+    public async Task EveryBackendNotServing_IsPanic_CallsStillGoToAllOfThem()
+    {
+        await using GreeterCluster cluster = await GreeterCluster.StartAsync(3,
+            configure: o => o.HealthChecks["greeter"] = new() { Interval = TimeSpan.FromHours(1) });
+        await cluster.HelloAsync();
+        GrpcHealthMonitor monitor = ((ClientLb.Grpc.Balancing.ClientLbGrpcHandler)cluster.Handler).HealthMonitor!;
+
+        foreach (GrpcJsPeer peer in cluster.Peers)
+        {
+            await peer.SetHealthAsync("", "NOT_SERVING");
+        }
+        await monitor.CheckNowAsync(cluster.Balancer);
+        Dictionary<string, int> counts = await cluster.SpreadAsync(30);
+
+        // All are failing their checks; rather than none, the panic threshold sends calls to all of them (docs/grpc.md).
+        Assert.All(cluster.Balancer.KnownEndpoints, e => Assert.True(e.IsFailingHealthChecks));
+        Assert.Equal(["b1", "b2", "b3"], counts.Keys.Order());
+        Assert.Equal(30, counts.Values.Sum());
+    }
 }

@@ -31,4 +31,36 @@ internal static class GreeterCalls
         }
         return false;
     }
+
+    /// <summary>
+    /// <paramref name="workers"/> callers make <paramref name="calls"/> calls each, one after another, each with
+    /// <paramref name="deadline"/>: the failures (status and detail) and the replies per backend.
+    /// </summary>
+    public static async Task<(List<string> Failures, Dictionary<string, int> Served)> WithDeadlineAsync(Greeter.GreeterClient client, int workers, int calls, TimeSpan deadline)
+    {
+        var failures = new List<string>();
+        var served = new Dictionary<string, int>();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(async worker =>
+        {
+            for (int i = 0; i < calls; i++)
+            {
+                try
+                {
+                    HelloReply reply = await client.SayHelloAsync(new HelloRequest { Name = $"{worker}-{i}" }, deadline: DateTime.UtcNow + deadline);
+                    lock (served)
+                    {
+                        served[reply.Server] = served.GetValueOrDefault(reply.Server) + 1;
+                    }
+                }
+                catch (RpcException ex)
+                {
+                    lock (failures)
+                    {
+                        failures.Add($"{ex.StatusCode}: {ex.Status.Detail}");
+                    }
+                }
+            }
+        }));
+        return (failures, served);
+    }
 }

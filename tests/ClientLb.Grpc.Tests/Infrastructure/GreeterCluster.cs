@@ -1,8 +1,9 @@
-using ClientLb.Grpc.Calls;
 using ClientLb.Grpc.Configuration;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Greet;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -10,7 +11,7 @@ namespace ClientLb.Grpc.Tests.Infrastructure;
 
 /// <summary>
 /// N grpc-js greeter backends on their own 127.0.B.x addresses, a container whose ClientLb configuration lists them as
-/// the service <c>greeter</c>, and one ClientLb gRPC handler (one HTTP/2 client) calling <c>http://greeter</c>.
+/// the service <c>greeter</c>, and one Grpc.Net.Client channel to <c>http://greeter</c> whose HttpHandler is ClientLb's.
 /// </summary>
 public sealed class GreeterCluster : IAsyncDisposable
 {
@@ -18,12 +19,14 @@ public sealed class GreeterCluster : IAsyncDisposable
     public const string StreamHellos = "/greet.Greeter/StreamHellos";
     private static int _nextBlock = 20;
 
-    private GreeterCluster(List<GrpcJsPeer> peers, ServiceProvider provider, HttpMessageHandler handler)
+    private GreeterCluster(List<GrpcJsPeer> peers, ServiceProvider provider, HttpMessageHandler handler, string scheme)
     {
         Peers = peers;
         Provider = provider;
         Handler = handler;
-        Caller = new GrpcCaller(new HttpMessageInvoker(handler, disposeHandler: false), new Uri("http://greeter"));
+        // The handler is disposed by the cluster (a test may dispose it earlier), not with the channel.
+        Channel = GrpcChannel.ForAddress(scheme + "://greeter", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = false });
+        Client = new Greeter.GreeterClient(Channel);
     }
 
     public IReadOnlyList<GrpcJsPeer> Peers { get; }
@@ -32,7 +35,9 @@ public sealed class GreeterCluster : IAsyncDisposable
 
     public HttpMessageHandler Handler { get; }
 
-    public GrpcCaller Caller { get; }
+    public GrpcChannel Channel { get; }
+
+    public Greeter.GreeterClient Client { get; }
 
     public ServiceRegistry Registry => Provider.GetRequiredService<ServiceRegistry>();
 
@@ -62,13 +67,13 @@ public sealed class GreeterCluster : IAsyncDisposable
         services?.Invoke(collection);
         collection.AddClientLbGrpc(configure);
         ServiceProvider provider = collection.BuildServiceProvider();
-        return new GreeterCluster(peers, provider, ClientLbGrpc.CreateHandler(provider));
+        return new GreeterCluster(peers, provider, ClientLbGrpc.CreateHandler(provider), https ? "https" : "http");
     }
 
     public Task FailAsync(string peer, int status, int delayMs = 0) => this[peer].FailAsync(status, delayMs);
 
-    public Task<HelloReply> HelloAsync(string name = "test", GrpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
-        Caller.UnaryAsync(SayHello, new HelloRequest { Name = name }, HelloReply.Parser, options, cancellationToken);
+    public Task<HelloReply> HelloAsync(string name = "test", CancellationToken cancellationToken = default) =>
+        Client.SayHelloAsync(new HelloRequest { Name = name }, cancellationToken: cancellationToken).ResponseAsync;
 
     /// <summary>Makes <paramref name="calls"/> calls, <paramref name="parallelism"/> at a time, and counts replies per backend.</summary>
     public async Task<Dictionary<string, int>> SpreadAsync(int calls, int parallelism = 1, Func<int, Task>? afterCall = null)
@@ -95,6 +100,7 @@ public sealed class GreeterCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Channel.Dispose();
         Handler.Dispose();
         await Provider.DisposeAsync();
         foreach (GrpcJsPeer peer in Peers)

@@ -1,13 +1,11 @@
 using System.Collections.Concurrent;
 using System.Net;
-using ClientLb.Grpc.Protocol;
-using Google.Protobuf;
 using Greet;
+using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -15,9 +13,9 @@ using Microsoft.Extensions.Logging;
 namespace ClientLb.Grpc.Tests.Infrastructure;
 
 /// <summary>
-/// An in-process h2c gRPC backend (Kestrel) whose answers the test controls: the first SayHello it is told to hold waits
-/// until released and then answers UNAVAILABLE (trailers-only); every other call gets a reply. It records the
-/// grpc-timeout each call arrived with. (grpc-js enforces deadlines itself; this one does not, so the test decides.)
+/// A greeter on Grpc.AspNetCore (h2c) whose answers the test controls: the first SayHello it is told to hold waits until
+/// released and then fails with UNAVAILABLE; every other call gets a reply. It records the grpc-timeout each call
+/// arrived with.
 /// </summary>
 public sealed class HeldBackend : IAsyncDisposable
 {
@@ -55,31 +53,40 @@ public sealed class HeldBackend : IAsyncDisposable
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(address), 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        var holder = new Holder();
+        builder.Services.AddSingleton(holder);
         WebApplication app = builder.Build();
         var backend = new HeldBackend(app, name);
-        app.MapPost(GreeterCluster.SayHello, backend.HandleAsync);
+        holder.Backend = backend;
+        app.MapGrpcService<HeldGreeter>();
         await app.StartAsync();
         backend.Authority = $"{address}:{new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port}";
         return backend;
     }
 
-    private async Task HandleAsync(HttpContext context)
+    private async Task<HelloReply> SayHelloAsync(ServerCallContext context)
     {
-        Timeouts.Enqueue(context.Request.Headers[GrpcTimeout.HeaderName].ToString());
-        await context.Request.Body.CopyToAsync(Stream.Null);
-        context.Response.ContentType = "application/grpc";
+        Timeouts.Enqueue(context.GetHttpContext().Request.Headers["grpc-timeout"].ToString());
         if (Interlocked.Exchange(ref _hold, null) is TaskCompletionSource hold)
         {
             _held = hold;
             Arrived.TrySetResult();
             await hold.Task;
-            context.Response.Headers[GrpcStatus.StatusHeader] = "14";
-            context.Response.Headers[GrpcStatus.MessageHeader] = "held%20then%20unavailable";
-            return;
+            throw new RpcException(new Status(StatusCode.Unavailable, "held then unavailable"));
         }
-        await context.Response.Body.WriteAsync(GrpcFraming.Frame(new HelloReply { Server = Name }));
-        context.Response.AppendTrailer(GrpcStatus.StatusHeader, "0");
+        return new HelloReply { Server = Name };
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private sealed class Holder
+    {
+        public HeldBackend Backend { get; set; } = null!;
+    }
+
+    private sealed class HeldGreeter(Holder holder) : Greeter.GreeterBase
+    {
+        public override Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context) => holder.Backend.SayHelloAsync(context);
+    }
 }

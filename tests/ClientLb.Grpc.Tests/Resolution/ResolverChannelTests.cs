@@ -1,4 +1,9 @@
+using ClientLb.Grpc.Health;
+using ClientLb.Grpc.Resolution;
 using ClientLb.Grpc.Tests.Infrastructure;
+using ClientLb.LoadBalancing;
+using ClientLb.ServiceDiscovery;
+using ClientLb.Testing;
 using Greet;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -18,9 +23,9 @@ public sealed class ResolverChannelTests
 
     private static string Block() => $"127.0.{Interlocked.Increment(ref _nextBlock)}";
 
-    private static ServiceProvider Container(IEnumerable<string> endpoints, Action<IServiceCollection>? more = null)
+    private static ServiceProvider Container(IEnumerable<string> endpoints, Action<IServiceCollection>? more = null, IDictionary<string, string?>? settings = null)
     {
-        var values = new Dictionary<string, string?>();
+        var values = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
         int i = 0;
         foreach (string endpoint in endpoints)
         {
@@ -211,5 +216,111 @@ public sealed class ResolverChannelTests
         bool reached = await GreeterCalls.ReachesWithinAsync(client, "b2", TimeSpan.FromSeconds(2));
 
         Assert.True(reached, "the restarted backend got no call within 2 s");
+    }
+
+    [Fact]
+    public async Task An_unknown_policy_in_the_service_config_fails_at_channel_creation_naming_it_and_the_known_ones()
+    {
+        await using ServiceProvider services = Container(["127.0.0.1:1"]);
+
+        var error = Assert.Throws<InvalidOperationException>(() => Channel(services, policy: "clientlb_p2"));
+
+        Assert.Contains("'clientlb_p2'", error.Message);
+        Assert.Contains("clientlb:///greeter", error.Message);
+        foreach (string known in (string[])["pick_first", "round_robin", ClientLbBalancerFactory.RoundRobin, ClientLbBalancerFactory.P2c,
+            ClientLbBalancerFactory.PeakEwma, ClientLbBalancerFactory.Hash, ClientLbBalancerFactory.Sticky])
+        {
+            Assert.Contains(known, error.Message);
+        }
+    }
+
+    [Fact]
+    public async Task A_port_name_the_service_lacks_fails_the_first_call_with_UNAVAILABLE_naming_service_and_port()
+    {
+        await using ServiceProvider services = Container([], settings: new Dictionary<string, string?> { ["Services:greeter:grpc:0"] = "127.0.0.1:1" });
+        using GrpcChannel channel = Channel(services, "clientlb:///greeter:metrics");
+
+        RpcException error = await Assert.ThrowsAsync<RpcException>(() =>
+            new Greeter.GreeterClient(channel).SayHelloAsync(new HelloRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Contains("greeter", error.Status.Detail);
+        Assert.Contains("'metrics'", error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task Active_health_checks_take_a_NOT_SERVING_Grpc_AspNetCore_server_out_of_a_clientlb_channel_and_bring_it_back()
+    {
+        string block = Block();
+        KestrelGreeter[] servers = await Task.WhenAll(KestrelGreeter.StartAsync("k1", $"{block}.2"), KestrelGreeter.StartAsync("k2", $"{block}.3"));
+        try
+        {
+            await using ServiceProvider services = Container(servers.Select(s => s.Authority), s => s.AddClientLbGrpc(o =>
+                o.HealthChecks["greeter"] = new() { ServiceName = "greet.Greeter", Interval = TimeSpan.FromHours(1) }));
+            using GrpcChannel channel = Channel(services, policy: ClientLbBalancerFactory.RoundRobin);
+            var client = new Greeter.GreeterClient(channel);
+            await GreeterCalls.WaitForAllAsync(client, 2);
+            var monitor = services.GetRequiredService<GrpcHealthMonitor>();
+            ServiceRegistry registry = services.GetRequiredService<ServiceRegistry>();
+            ServiceBalancer balancer = Assert.Single(registry.Balancers);
+            var changes = new List<GrpcHealthChangedEventArgs>();
+            monitor.HealthChanged += (_, e) => changes.Add(e);
+
+            servers[1].SetServing(false);
+            await monitor.CheckNowAsync(balancer);
+
+            GrpcHealthChangedEventArgs down = Assert.Single(changes);
+            Assert.Equal(servers[1].Authority, down.Endpoint.Authority);
+            Assert.Equal("NOT_SERVING", down.Reason);
+            Assert.True(await ServersAsync(client, 20) is { Count: 1 } only && only.Contains("k1"), "k2 still got calls while NOT_SERVING");
+
+            servers[1].SetServing(true);
+            await monitor.CheckNowAsync(balancer);
+            Assert.True(await GreeterCalls.ReachesWithinAsync(client, "k2", TimeSpan.FromSeconds(5)), "k2 got no call after it served again");
+
+            // Both NOT_SERVING: the panic threshold offers both rather than none, and calls still go out.
+            servers[0].SetServing(false);
+            servers[1].SetServing(false);
+            await monitor.CheckNowAsync(balancer);
+            Assert.All(balancer.KnownEndpoints, e => Assert.True(e.IsFailingHealthChecks));
+            Assert.True(await GreeterCalls.ReachesWithinAsync(client, "k1", TimeSpan.FromSeconds(5)), "k1 got no call in panic");
+            Assert.True(await GreeterCalls.ReachesWithinAsync(client, "k2", TimeSpan.FromSeconds(5)), "k2 got no call in panic");
+        }
+        finally
+        {
+            foreach (KestrelGreeter server in servers)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<HashSet<string>> ServersAsync(Greeter.GreeterClient client, int calls)
+    {
+        var servers = new HashSet<string>();
+        for (int i = 0; i < calls; i++)
+        {
+            servers.Add((await client.SayHelloAsync(new HelloRequest(), deadline: DateTime.UtcNow.AddSeconds(5))).Server);
+        }
+        return servers;
+    }
+
+    [Fact]
+    public async Task An_endpoint_that_drops_SYNs_loses_no_call_with_a_2s_deadline()
+    {
+        // The subchannel to an address whose SYNs an nft rule drops never becomes ready; the policy picks among ready ones.
+        using var blackhole = new BlackholeNamespace();
+        string block = Block();
+        await using GrpcJsPeer b1 = await GrpcJsPeer.StartAsync("b1", $"{block}.2");
+        await using GrpcJsPeer b3 = await GrpcJsPeer.StartAsync("b3", $"{block}.4");
+        await using ServiceProvider services = Container([b1.Authority, $"{blackhole.Address}:50051", b3.Authority]);
+        using GrpcChannel channel = Channel(services, policy: ClientLbBalancerFactory.RoundRobin);
+        var client = new Greeter.GreeterClient(channel);
+
+        (List<string> failures, Dictionary<string, int> served) = await GreeterCalls.WithDeadlineAsync(client, 3, 30, TimeSpan.FromSeconds(2));
+
+        Assert.Empty(failures);
+        Assert.Equal(90, served.Values.Sum());
+        Assert.Equal(["b1", "b3"], served.Keys.Order());
     }
 }

@@ -1,14 +1,15 @@
 using ClientLb.Grpc;
-using ClientLb.Grpc.Calls;
-using ClientLb.Grpc.Protocol;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using Google.Protobuf;
 using Greet;
+using Grpc.Core;
 using Grpc.Health.V1;
+using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Sandbox.Tests.Grpc;
 
-/// <summary>Pods serve the greeter and grpc.health.v1 on ports named grpc*, called with ClientLb's GrpcCaller.</summary>
+/// <summary>Pods serve the greeter and grpc.health.v1 (Grpc.AspNetCore) on ports named grpc*, called with Grpc.Net.Client.</summary>
 public class PodGrpcTests
 {
     const int GrpcPort = 50051;
@@ -52,20 +53,35 @@ public class PodGrpcTests
         }
     }
 
-    static GrpcCallOptions Timeout => new() { Timeout = TimeSpan.FromSeconds(10) };
+    // ClientLb gRPC with the Kubernetes source watching the sandbox.
+    static ServiceProvider ClientLbOver(SandboxCluster cluster)
+    {
+        var services = new ServiceCollection();
+        services.AddClientLbGrpc();
+        services.AddClientLbKubernetes(o =>
+        {
+            o.KubeconfigPath = cluster.KubeconfigPath;
+            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
+        });
+        return services.BuildServiceProvider();
+    }
+
+    static DateTime Deadline10s => DateTime.UtcNow.AddSeconds(10);
+
+    static GrpcChannel ChannelTo(Uri pod) => GrpcChannel.ForAddress(pod);
 
     [Fact]
     public async Task SayHello_reaches_each_pod_and_answers_with_its_name()
     {
         await using var cluster = await StartGreetersAsync();
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
         var pods = cluster.GetPods("app=greeter");
         Assert.Equal(3, pods.Count);
         foreach (var pod in pods)
         {
-            var caller = new GrpcCaller(invoker, pod.GetUri(GrpcPort));
-            var first = await caller.UnaryAsync("/greet.Greeter/SayHello", new HelloRequest { Name = "tests" }, HelloReply.Parser, Timeout);
-            var second = await caller.UnaryAsync("/greet.Greeter/SayHello", new HelloRequest { Name = "again" }, HelloReply.Parser);
+            using var channel = ChannelTo(pod.GetUri(GrpcPort));
+            var greeter = new Greeter.GreeterClient(channel);
+            var first = await greeter.SayHelloAsync(new HelloRequest { Name = "tests" }, deadline: Deadline10s);
+            var second = await greeter.SayHelloAsync(new HelloRequest { Name = "again" });
             Assert.Equal("Hello tests", first.Message);
             Assert.Equal(pod.Name, first.Server);
             Assert.Equal(1, first.Sequence);
@@ -80,11 +96,10 @@ public class PodGrpcTests
     public async Task SayHello_fails_with_the_status_the_request_asks_for()
     {
         await using var cluster = await StartGreetersAsync();
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
-        var caller = new GrpcCaller(invoker, cluster.GetPods("app=greeter")[0].GetUri(GrpcPort));
-        var ex = await Assert.ThrowsAsync<GrpcCallException>(() => caller.UnaryAsync("/greet.Greeter/SayHello",
-            new HelloRequest { Name = "x", FailWithStatus = (int)GrpcStatusCode.FailedPrecondition, FailMessage = "nope: 100% sure" }, HelloReply.Parser, Timeout));
-        Assert.Equal(GrpcStatusCode.FailedPrecondition, ex.StatusCode);
+        using var channel = ChannelTo(cluster.GetPods("app=greeter")[0].GetUri(GrpcPort));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => new Greeter.GreeterClient(channel).SayHelloAsync(
+            new HelloRequest { Name = "x", FailWithStatus = (int)StatusCode.FailedPrecondition, FailMessage = "nope: 100% sure" }, deadline: Deadline10s).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, ex.StatusCode);
         Assert.Equal("nope: 100% sure", ex.Status.Detail);
     }
 
@@ -92,11 +107,11 @@ public class PodGrpcTests
     public async Task StreamHellos_sends_count_replies()
     {
         await using var cluster = await StartGreetersAsync();
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
         var pod = cluster.GetPods("app=greeter")[0];
-        var caller = new GrpcCaller(invoker, pod.GetUri(GrpcPort));
+        using var channel = ChannelTo(pod.GetUri(GrpcPort));
+        using var call = new Greeter.GreeterClient(channel).StreamHellos(new HelloStreamRequest { Name = "s", Count = 3, IntervalMs = 10 }, deadline: Deadline10s);
         var replies = new List<HelloReply>();
-        await foreach (var reply in caller.ServerStreamingAsync("/greet.Greeter/StreamHellos", new HelloStreamRequest { Name = "s", Count = 3, IntervalMs = 10 }, HelloReply.Parser, Timeout))
+        await foreach (var reply in call.ResponseStream.ReadAllAsync())
             replies.Add(reply);
         Assert.Equal([1, 2, 3], replies.Select(r => r.Sequence));
         Assert.All(replies, r => Assert.Equal(pod.Name, r.Server));
@@ -106,10 +121,10 @@ public class PodGrpcTests
     public async Task Health_check_follows_the_pods_readiness()
     {
         await using var cluster = await StartGreetersAsync();
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
         var pod = cluster.GetPods("app=greeter")[0];
-        var caller = new GrpcCaller(invoker, pod.GetUri(GrpcPort));
-        var check = () => caller.UnaryAsync("/grpc.health.v1.Health/Check", new HealthCheckRequest(), HealthCheckResponse.Parser, Timeout);
+        using var channel = ChannelTo(pod.GetUri(GrpcPort));
+        var health = new Health.HealthClient(channel);
+        var check = () => health.CheckAsync(new HealthCheckRequest(), deadline: Deadline10s).ResponseAsync;
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await check()).Status);
 
         await cluster.SetPodReadyAsync(pod.Name, false);
@@ -120,20 +135,21 @@ public class PodGrpcTests
         await cluster.WaitUntilAsync(c => c.GetPods("app=greeter").Single(p => p.Name == pod.Name) is { Ready: true }, Deadline.In());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await check()).Status);
 
-        var unknown = await Assert.ThrowsAsync<GrpcCallException>(() => caller.UnaryAsync("/grpc.health.v1.Health/Check",
-            new HealthCheckRequest { Service = "no.Such" }, HealthCheckResponse.Parser, Timeout));
-        Assert.Equal(GrpcStatusCode.NotFound, unknown.StatusCode);
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => health.CheckAsync(new HealthCheckRequest { Service = "no.Such" }, deadline: Deadline10s).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
     }
 
     [Fact]
     public async Task An_unknown_method_is_unimplemented_and_plain_http2_still_gets_the_pod_name()
     {
         await using var cluster = await StartGreetersAsync();
-        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
         var pod = cluster.GetPods("app=greeter")[0];
-        var caller = new GrpcCaller(invoker, pod.GetUri(GrpcPort));
-        var ex = await Assert.ThrowsAsync<GrpcCallException>(() => caller.UnaryAsync("/greet.Greeter/SayGoodbye", new HelloRequest(), HelloReply.Parser, Timeout));
-        Assert.Equal(GrpcStatusCode.Unimplemented, ex.StatusCode);
+        using var channel = ChannelTo(pod.GetUri(GrpcPort));
+        var goodbye = new Method<HelloRequest, HelloReply>(MethodType.Unary, "greet.Greeter", "SayGoodbye",
+            Marshallers.Create(r => r.ToByteArray(), HelloRequest.Parser.ParseFrom), Marshallers.Create(r => r.ToByteArray(), HelloReply.Parser.ParseFrom));
+        var ex = await Assert.ThrowsAsync<RpcException>(() => channel.CreateCallInvoker().AsyncUnaryCall(goodbye, null, new CallOptions(deadline: Deadline10s), new HelloRequest()).ResponseAsync);
+        Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
 
         using var request = new HttpRequestMessage(HttpMethod.Get, pod.GetUri(GrpcPort))
         {
@@ -148,21 +164,14 @@ public class PodGrpcTests
     public async Task ClientLb_spreads_the_calls_of_one_channel_over_the_pods()
     {
         await using var cluster = await StartGreetersAsync();
-        var services = new ServiceCollection();
-        services.AddClientLbGrpc();
-        services.AddClientLbKubernetes(o =>
-        {
-            o.KubeconfigPath = cluster.KubeconfigPath;
-            o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
-        });
-        await using var provider = services.BuildServiceProvider();
-        using var channel = new HttpMessageInvoker(ClientLbGrpc.CreateHandler(provider));
-        var greeter = new GrpcCaller(channel, new Uri("http://greeter.default"));
+        await using var provider = ClientLbOver(cluster);
+        using var channel = GrpcChannel.ForAddress("http://greeter.default", new GrpcChannelOptions { HttpHandler = ClientLbGrpc.CreateHandler(provider) });
+        var greeter = new Greeter.GreeterClient(channel);
 
         var perPod = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < 90; i++)
         {
-            var reply = await greeter.UnaryAsync("/greet.Greeter/SayHello", new HelloRequest { Name = "lb" }, HelloReply.Parser, Timeout);
+            var reply = await greeter.SayHelloAsync(new HelloRequest { Name = "lb" }, deadline: Deadline10s);
             perPod[reply.Server] = perPod.GetValueOrDefault(reply.Server) + 1;
         }
 
@@ -170,5 +179,24 @@ public class PodGrpcTests
         // HTTP/2 defaults to power-of-two-choices; sequential calls tie on outstanding requests, so the split is random
         // (binomial around 30), not exact thirds: the range leaves room for that and still catches a pinned channel.
         Assert.All(perPod.Values, count => Assert.InRange(count, 12, 50));
+    }
+
+    [Fact]
+    public async Task A_clientlb_channel_reaches_every_pod_by_the_named_port_and_a_port_name_the_Service_lacks_fails_with_UNAVAILABLE_naming_both()
+    {
+        await using var cluster = await StartGreetersAsync();
+        await using var provider = ClientLbOver(cluster);
+        using var channel = GrpcChannel.ForAddress("clientlb:///greeter.default:grpc", new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure });
+        var greeter = new Greeter.GreeterClient(channel);
+        var seen = new HashSet<string>();
+        for (var i = 0; i < 200 && seen.Count < 3; i++)
+            seen.Add((await greeter.SayHelloAsync(new HelloRequest { Name = "resolver" }, new CallOptions(deadline: Deadline10s).WithWaitForReady())).Server);
+        Assert.True(seen.SetEquals(cluster.GetPods("app=greeter").Select(p => p.Name)), string.Join(", ", seen));
+
+        using var wrongPort = GrpcChannel.ForAddress("clientlb:///greeter.default:metrics", new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure });
+        var error = await Assert.ThrowsAsync<RpcException>(() => new Greeter.GreeterClient(wrongPort).SayHelloAsync(new HelloRequest(), deadline: Deadline10s).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Contains("greeter", error.Status.Detail);
+        Assert.Contains("metrics", error.Status.Detail);
     }
 }

@@ -51,10 +51,10 @@ function fail(message) {
 
 const args = parseArgs(process.argv.slice(2));
 const loadOptions = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true };
-// The canonical contracts: the greeter the sandbox's pods serve too, and grpc.health.v1 as ClientLb.Grpc checks it.
+// The contracts: the greeter the sandbox's pods serve too, and grpc.health.v1 (upstream's proto; .NET uses Grpc.HealthCheck's).
 const src = path.join(__dirname, '..', '..', '..', 'src');
 const greet = grpc.loadPackageDefinition(protoLoader.loadSync(path.join(src, 'ClientLb.Sandbox', 'Pods', 'Grpc', 'greeter.proto'), loadOptions)).greet;
-const health = grpc.loadPackageDefinition(protoLoader.loadSync(path.join(src, 'ClientLb.Grpc', 'Health', 'health.proto'), loadOptions)).grpc.health.v1;
+const health = grpc.loadPackageDefinition(protoLoader.loadSync(path.join(__dirname, 'health.proto'), loadOptions)).grpc.health.v1;
 
 let served = 0;
 let received = 0;
