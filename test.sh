@@ -19,6 +19,8 @@ need java default-jdk-headless # JDK java.net.http client of agent VIPs
 need node nodejs              # grpc-js test peers
 need npm npm
 need kubectl kubernetes-client
+need go golang-go              # the seed's Go PaymentClient (tests/peers/go, standard library only)
+need chromium chromium        # the dashboard's browser tests (Playwright drives Debian's chromium; no browser download)
 # the official Python Kubernetes client, a peer of the sandbox API server (Debian's package, for /usr/bin/python3)
 /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || apt_packages+=(python3-kubernetes)
 if [ ${#apt_packages[@]} -gt 0 ]; then

@@ -43,6 +43,22 @@ public sealed partial class SandboxCluster
         });
     }
 
+    /// <summary>A node proxy (the ClientLb agent, kube-proxy) that runs against the sandbox, shown as a kube-proxy pod; returns its log.</summary>
+    Logs.LogBook CreateNodeProxyPod(string name, string who)
+    {
+        var agent = who.Split(' ')[0];
+        CreateComponentPod(name, "node-proxy", new JsonObject { ["k8s-app"] = "kube-proxy", ["sandbox.clientlb.io/node-proxy"] = "api-client" }, "127.0.0.1", "kube-proxy",
+            agent.StartsWith("ClientLb", StringComparison.OrdinalIgnoreCase) ? "clientlb/clientlb" : "registry.k8s.io/kube-proxy", []);
+        return PodLogs.Open("kube-system", name, "kube-proxy");
+    }
+
+    void DeleteNodeProxyPod(string name)
+    {
+        try { _store.Delete(ResourceTypes.Pods, "kube-system", name, new DeleteOptions { GracePeriodSeconds = 0 }); }
+        catch (ApiException ex) when (ex.Code == 404) { }
+        if (PodLogs.Find("kube-system", name, "kube-proxy") is { } log) PodLogs.Remove("kube-system", name, "kube-proxy", log);
+    }
+
     /// <summary>Creates a running, ready kube-system pod for a component the sandbox runs itself (the pod runtime leaves it alone).</summary>
     string CreateComponentPod(string name, string component, JsonObject labels, string ip, string container, string image, JsonArray ports, string? nodeName = null)
     {

@@ -44,6 +44,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         PodLogs = new Logs.PodLogs(Time);
         Tokens = new ServiceAccountTokens(_store);
         Events = new Controllers.EventRecorder(_store);
+        NodeProxies = new Proxy.NodeProxyPods(Time, CreateNodeProxyPod, DeleteNodeProxyPod);
         var grace = (long)options.DefaultTerminationGracePeriod.TotalSeconds;
         _store.SetStrategy(ResourceTypes.Namespaces, new NamespaceStrategy());
         _store.SetStrategy(ResourceTypes.Services, new ServiceStrategy(ServiceIps));
@@ -51,6 +52,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         _store.SetStrategy(ResourceTypes.Deployments, new DeploymentStrategy(grace));
         _store.SetStrategy(ResourceTypes.EndpointSlices, new EndpointSliceStrategy());
         _store.SetStrategy(ResourceTypes.DaemonSets, new DaemonSetStrategy(grace));
+        _store.SetStrategy(ResourceTypes.Jobs, new JobStrategy(grace));
         _store.SetStrategy(ResourceTypes.ConfigMaps, new ConfigMapStrategy());
         _store.SetStrategy(ResourceTypes.Secrets, new SecretStrategy(Tokens));
         _store.SetStrategy(ResourceTypes.Events, new EventStrategy());
@@ -73,6 +75,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
     internal Logs.PodLogs PodLogs { get; }
     internal ServiceAccountTokens Tokens { get; }
     internal Controllers.EventRecorder Events { get; }
+    internal Proxy.NodeProxyPods NodeProxies { get; }
     internal TimeProvider Time { get; }
 
     /// <summary>The API server's base address, e.g. http://127.0.0.1:41234/.</summary>
@@ -122,7 +125,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
     async Task StartApiServerAsync(int port, CancellationToken ct)
     {
         var api = new ApiServer(_store, _certificates?.ServerCertificate, BearerToken, () => _options.BookmarkInterval, _watchGate, _options.LoggerFactory, PodLogs, Tokens,
-            _options.Authorization == SandboxAuthorization.Rbac ? new RbacAuthorizer(_store) : null);
+            _options.Authorization == SandboxAuthorization.Rbac ? new RbacAuthorizer(_store) : null, NodeProxies);
         await api.StartAsync(port, ct);
         _api = api;
         _apiPort = api.Uri.Port;

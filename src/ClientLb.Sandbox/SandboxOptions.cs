@@ -74,6 +74,20 @@ public sealed class SandboxOptions
     /// </summary>
     public SandboxAuthorization Authorization { get; set; } = SandboxAuthorization.AlwaysAllow;
 
+    /// <summary>
+    /// Programs for the container images of run-to-completion pods (Jobs' pods, and pods with <c>restartPolicy</c> Never or
+    /// OnFailure), by image reference: an exact match first (<c>clientlb/payment-client:0.1.0</c>), then the reference
+    /// without its tag or digest (<c>clientlb/payment-client</c>). A container whose image has none fails at once with reason
+    /// <c>ImageNotRunnable</c> naming the image, and so does its Job. Pods that restart always stay loopback HTTP servers.
+    /// </summary>
+    public IDictionary<string, SandboxProgram> Images { get; set; } = new Dictionary<string, SandboxProgram>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The first delay before a Job replaces a failed pod (or an OnFailure container restarts); doubled per failure, at
+    /// most six minutes. Default 10 s, like the Job controller.
+    /// </summary>
+    public TimeSpan JobBackoff { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Receives the sandbox's logs (API errors, controller failures); none by default.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
@@ -106,6 +120,13 @@ public sealed class SandboxOptions
         if (DnsTtl < TimeSpan.Zero || DnsTtl > TimeSpan.FromDays(1)) throw new ArgumentException($"DnsTtl must be between 0 and one day (got {DnsTtl})", nameof(DnsTtl));
         if (string.IsNullOrWhiteSpace(ClusterDomain) || ClusterDomain.Trim('.').Split('.').Any(l => Store.Validation.Dns1123LabelError(l) is not null))
             throw new ArgumentException($"ClusterDomain \"{ClusterDomain}\" is not a valid DNS name", nameof(ClusterDomain));
+        if (Images is null) throw new ArgumentException("Images must not be null (leave it empty for none)", nameof(Images));
+        foreach (var (image, program) in Images)
+        {
+            if (string.IsNullOrWhiteSpace(image)) throw new ArgumentException("an image reference in Images is empty", nameof(Images));
+            if (program is null) throw new ArgumentException($"the program of image \"{image}\" in Images is null", nameof(Images));
+        }
+        if (JobBackoff < TimeSpan.Zero) throw new ArgumentException($"JobBackoff must not be negative (got {JobBackoff})", nameof(JobBackoff));
         if (BearerToken is { Length: 0 }) throw new ArgumentException("BearerToken must not be empty (use null for none)", nameof(BearerToken));
     }
 }

@@ -11,9 +11,9 @@ using YamlDotNet.RepresentationModel;
 namespace ClientLb.Release.Tests;
 
 /// <summary>
-/// deploy/plain applied to the sandbox with the real <c>kubectl apply -f</c> (all but the PaymentClient Job: the sandbox
-/// serves no batch/v1), and, with the sandbox's RBAC authorization
-/// on, the SDK and the agent's controller running under the service accounts those manifests create.
+/// deploy/plain applied whole to the sandbox with the real <c>kubectl apply -f</c>, and, with the sandbox's RBAC authorization
+/// on, the SDK (the PaymentClient Job of the manifest, and the same client run directly) and the agent's controller running
+/// under the service accounts those manifests create.
 /// </summary>
 public class DeploySandboxTests
 {
@@ -24,42 +24,48 @@ public class DeploySandboxTests
 
     [Theory]
     [MemberData(nameof(Overlays))]
-    public async Task Every_object_of_the_plain_manifest_but_the_jobs_is_created_by_kubectl_apply(string overlay)
+    public async Task Every_object_of_the_plain_manifest_is_created_by_kubectl_apply(string overlay)
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions());
-        string manifest = await WithoutJobsAsync(overlay);
-        try
-        {
-            string applied = await KubectlAsync(cluster.KubeconfigPath, $"apply -f \"{manifest}\"");
-            List<string> names = ResourceNames(manifest);
-            Assert.NotEmpty(names);
-            Assert.Equal(names.Select(n => n + " created"), Lines(applied));
-            // Read back from the API server, not from kubectl's echo.
-            Assert.Equal(names, Lines(await KubectlAsync(cluster.KubeconfigPath, $"get -f \"{manifest}\" -o name")));
-        }
-        finally
-        {
-            File.Delete(manifest);
-        }
+        string manifest = Path.Combine(Plain, overlay + ".yaml");
+        string applied = await KubectlAsync(cluster.KubeconfigPath, $"apply -f \"{manifest}\"");
+        List<string> names = ResourceNames(manifest);
+        Assert.NotEmpty(names);
+        Assert.Equal(names.Select(n => n + " created"), Lines(applied));
+        // Read back from the API server, not from kubectl's echo.
+        Assert.Equal(names, Lines(await KubectlAsync(cluster.KubeconfigPath, $"get -f \"{manifest}\" -o name")));
     }
 
     [Fact]
     public async Task With_rbac_on_the_sdk_and_the_agent_run_under_the_deploy_service_accounts_without_forbidden()
     {
         using var timeout = new CancellationTokenSource(Timeout);
-        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac }, timeout.Token);
-        string finance = await WithoutJobsAsync("finance");
-        try
+        // The manifest's PaymentClient Job runs the .NET PaymentClient in-process for its image, with the pod's arguments
+        // and the token of its service account (finance/clientlb); a failed attempt (pods not ready yet) is retried soon.
+        var options = new SandboxOptions
         {
-            await KubectlAsync(cluster.KubeconfigPath, $"apply -f \"{finance}\" -f \"{Path.Combine(Plain, "node.yaml")}\"");
-        }
-        finally
-        {
-            File.Delete(finance);
-        }
+            Authorization = SandboxAuthorization.Rbac,
+            JobBackoff = TimeSpan.FromMilliseconds(200),
+            Images = { ["clientlb/payment-client"] = (c, _) => PaymentClientApp.RunAsync([.. c.Args, "--kubeconfig", c.KubeconfigPath], c.Output) },
+        };
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(options, timeout.Token);
+        await KubectlAsync(cluster.KubeconfigPath, $"apply -f \"{Path.Combine(Plain, "finance.yaml")}\" -f \"{Path.Combine(Plain, "node.yaml")}\"");
         await cluster.ApplyManifestAsync("apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: unbound, namespace: finance }\n");
         await cluster.WaitForReadyEndpointsAsync("payment-service", 3, "finance", timeout.Token);
         HashSet<string> pods = [.. cluster.GetPods("app=payment", "finance").Select(p => p.Name)];
+
+        // The Job completes: its succeeded pod asked 30 times, under RBAC, and every payment pod answered.
+        Assert.Contains("job.batch/payment-client condition met",
+            await KubectlAsync(cluster.KubeconfigPath, "wait --for=condition=complete job/payment-client -n finance --timeout=50s"));
+        string succeeded = (await KubectlAsync(cluster.KubeconfigPath, "get pods -n finance -l job-name=payment-client --field-selector status.phase=Succeeded -o name")).Trim();
+        Assert.StartsWith("pod/payment-client-", succeeded);
+        string jobLog = await KubectlAsync(cluster.KubeconfigPath, $"logs -n finance {succeeded}");
+        Assert.Contains("30 answered, 0 failed", jobLog);
+        Assert.DoesNotContain("forbidden", jobLog, StringComparison.OrdinalIgnoreCase);
+        foreach (string pod in pods)
+        {
+            Assert.Contains($"answered by {pod}: {pod}", jobLog);
+        }
 
         // The SDK (the PaymentClient's Kubernetes source) under finance/clientlb, bound to the Role of deploy/base/sdk.
         string sdk = await cluster.WriteServiceAccountKubeconfigAsync("clientlb", "finance", cancellationToken: timeout.Token);
@@ -159,16 +165,6 @@ public class DeploySandboxTests
         PackagedAppTests.RunAsync("kubectl", $"--kubeconfig \"{kubeconfig}\" {arguments}", Plain);
 
     private static string[] Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    // The sandbox serves no batch/v1 Jobs (the PaymentClient runs as one in finance and sidecar), so the manifest is
-    // applied without them, every other document unchanged; returns a temporary file the caller deletes.
-    private static async Task<string> WithoutJobsAsync(string overlay)
-    {
-        string[] documents = (await File.ReadAllTextAsync(Path.Combine(Plain, overlay + ".yaml"))).Split("\n---\n");
-        string path = Path.Combine(Path.GetTempPath(), $"clientlb-deploy-{overlay}-{Guid.NewGuid():N}.yaml");
-        await File.WriteAllTextAsync(path, string.Join("\n---\n", documents.Where(d => !d.Contains("\nkind: Job\n", StringComparison.Ordinal))));
-        return path;
-    }
 
     // kubectl's "kind.group/name" for every document of a manifest, in order.
     private static List<string> ResourceNames(string manifest)

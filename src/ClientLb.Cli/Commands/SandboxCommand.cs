@@ -15,15 +15,17 @@ internal static class SandboxCommand
         var https = new Option<bool>("--https") { Description = "Serve HTTPS with a generated CA and require a bearer token (both in the kubeconfig)." };
         var authorization = new Option<string>("--authorization") { Description = "How requests are authorized: alwaysallow (default) or rbac (service-account tokens are allowed only by stored Roles and bindings).", DefaultValueFactory = _ => "alwaysallow" };
         authorization.AcceptOnlyFromAmong("alwaysallow", "rbac");
+        var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Serve the web view on 127.0.0.1:PORT (0 picks a free one): every Service as ClientLb balances it, and the cluster side with scale, delete and a traffic generator." };
         var noServiceProxy = new Option<bool>("--no-service-proxy") { Description = "Do not listen on the Services' ClusterIP:port addresses (the userspace service proxy is on by default)." };
         foreach (Option<int> port in new[] { apiPort, dnsPort })
         {
             port.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 65535) { r.AddError($"{port.Name} must be a port number (0-65535)."); } });
         }
+        dashboardPort.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is < 0 or > 65535) { r.AddError("--dashboard-port must be a port number (0-65535)."); } });
 
         var command = new Command("sandbox", "Run an embedded Kubernetes-like cluster for tests and demos until Ctrl-C.")
         {
-            manifests, apiPort, dnsPort, kubeconfig, https, noServiceProxy, authorization,
+            manifests, apiPort, dnsPort, kubeconfig, https, noServiceProxy, authorization, dashboardPort,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -85,6 +87,20 @@ internal static class SandboxCommand
                     ? "service proxy: on (Services answer on their ClusterIP:port from this host; kubectl logs -n kube-system -l k8s-app=kube-proxy)"
                     : "service proxy: off (--no-service-proxy)");
                 await output.WriteLineAsync($"try: kubectl --kubeconfig {cluster.KubeconfigPath} get pods,svc,endpointslices -A");
+                SandboxView.SandboxDashboard? view = null;
+                if (parse.GetValue(dashboardPort) is int port)
+                {
+                    try
+                    {
+                        view = await SandboxView.SandboxDashboard.StartAsync(cluster, port, cancellationToken, options.ClusterDomain);
+                    }
+                    catch (IOException ex)
+                    {
+                        await error.WriteLineAsync("clientlb sandbox: " + ex.Message);
+                        return 1;
+                    }
+                    await output.WriteLineAsync($"dashboard: {view.Address} (cluster side: {view.Address}cluster/)");
+                }
                 await output.WriteLineAsync("press Ctrl-C to stop");
                 await output.FlushAsync(cancellationToken);
                 try
@@ -93,6 +109,10 @@ internal static class SandboxCommand
                 }
                 catch (OperationCanceledException)
                 {
+                }
+                if (view is not null)
+                {
+                    await view.DisposeAsync();
                 }
             }
             return 0;

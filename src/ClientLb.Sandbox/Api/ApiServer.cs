@@ -20,6 +20,8 @@ internal sealed class ApiServer : IAsyncDisposable
     readonly ResourceHandler _resources;
     readonly PortForward.PortForwardHandler _portForward;
     readonly Authorization _authorization;
+    readonly AccessReviews _reviews;
+    readonly Proxy.NodeProxyPods _nodeProxies;
     readonly X509Certificate2? _certificate;
     readonly string? _token;
     readonly ILogger _logger;
@@ -30,14 +32,16 @@ internal sealed class ApiServer : IAsyncDisposable
     WebApplication? _app;
 
     public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory,
-        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac)
+        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac, Proxy.NodeProxyPods nodeProxies)
     {
+        _nodeProxies = nodeProxies;
         _store = store;
         _certificate = certificate;
         _token = token;
         _loggerFactory = loggerFactory;
         _logger = (ILogger?)loggerFactory?.CreateLogger("ClientLb.Sandbox.ApiServer") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _authorization = new Authorization(tokens, rbac);
+        _reviews = new AccessReviews(_authorization);
         _resources = new ResourceHandler(store, new WatchHandler(store, bookmarkInterval, gate), new Subresources(store, podLogs, tokens));
         _portForward = new PortForward.PortForwardHandler(store, _logger);
     }
@@ -149,7 +153,8 @@ internal sealed class ApiServer : IAsyncDisposable
                 return;
             }
             Negotiation.SelectWireFormat(ctx);
-            if (apiPath.Type == ResourceTypes.SelfSubjectAccessReviews) { await _authorization.ReviewAsync(ctx); return; }
+            if (AccessReviews.Handles(apiPath.Type!)) { await _reviews.HandleAsync(ctx, apiPath.Type!, apiPath.Namespace); return; }
+            using var nodeProxyWatch = _nodeProxies.Enter(ctx, apiPath, user?.UserName);
             await _resources.HandleAsync(ctx, apiPath);
         }
         catch (ApiException ex)

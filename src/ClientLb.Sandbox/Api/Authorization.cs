@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Security;
 using ClientLb.Sandbox.Store;
 using Microsoft.AspNetCore.Http;
@@ -6,33 +5,73 @@ using Microsoft.AspNetCore.Http;
 namespace ClientLb.Sandbox.Api;
 
 /// <summary>
-/// Who a request is (the cluster admin's token, or a service account token the sandbox issued) and, with RBAC on, whether
-/// the stored Roles and bindings allow it; also answers SelfSubjectAccessReviews (<c>kubectl auth can-i</c>).
+/// Who a request is (the cluster admin's token, a service account token the sandbox issued, or the user it impersonates
+/// with <c>Impersonate-User</c>/<c>Impersonate-Group</c>, as <c>kubectl --as</c> sends) and, with RBAC on, whether the
+/// stored Roles and bindings allow it.
 /// </summary>
 internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer? rbac)
 {
     const string UserKey = "clientlb.sandbox.user";
 
+    /// <summary>The RBAC evaluator, or null when every authenticated request is allowed.</summary>
+    public RbacAuthorizer? Rbac => rbac;
+
+    /// <summary>The user a request was authenticated (or impersonated) as; null for the cluster admin.</summary>
+    public static UserInfo? UserOf(HttpContext ctx) => ctx.Items[UserKey] as UserInfo;
+
     /// <summary>
-    /// The service account of the request's bearer token, or null for the cluster admin (the kubeconfig's token, or any
-    /// request when the server requires no token). Throws 401 when a token is required and not valid.
+    /// The user of the request's bearer token (or the one it impersonates), or null for the cluster admin (the kubeconfig's
+    /// token, or any request when the server requires no token). Throws 401 when a token is required and not valid, and
+    /// 403 when the caller may not impersonate.
     /// </summary>
-    public ServiceAccountIdentity? Authenticate(HttpContext ctx, Func<string, bool> isAdminToken, bool tokenRequired)
+    public UserInfo? Authenticate(HttpContext ctx, Func<string, bool> isAdminToken, bool tokenRequired)
     {
         var header = ctx.Request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header[7..].Trim() : null;
-        if (token is not null && tokens.Authenticate(token) is { } account)
-        {
-            ctx.Items[UserKey] = account;
-            return account;
-        }
-        if (tokenRequired && (token is null || !isAdminToken(token)))
+        UserInfo? user = null;
+        if (token is not null && tokens.Authenticate(token) is { } account) user = account.User;
+        else if (tokenRequired && (token is null || !isAdminToken(token)))
             throw new ApiException(401, "Unauthorized", "Unauthorized: a valid bearer token is required (see the sandbox kubeconfig, or a service account token the sandbox issued)");
-        return null;
+        user = Impersonate(ctx, user);
+        if (user is not null) ctx.Items[UserKey] = user;
+        return user;
     }
 
-    /// <summary>With RBAC on, throws the upstream 403 Forbidden when the service account may not do what the request asks.</summary>
-    public void Authorize(HttpContext ctx, string path, ServiceAccountIdentity? user)
+    /// <summary>The impersonated user when the request asks for one (and the caller may impersonate it), else <paramref name="caller"/>.</summary>
+    UserInfo? Impersonate(HttpContext ctx, UserInfo? caller)
+    {
+        var headers = ctx.Request.Headers;
+        var userName = headers["Impersonate-User"].ToString();
+        var groups = headers["Impersonate-Group"].Where(g => !string.IsNullOrEmpty(g)).Select(g => g!).ToList();
+        if (userName.Length == 0)
+        {
+            if (groups.Count > 0 || headers.Keys.Any(k => k.StartsWith("Impersonate-", StringComparison.OrdinalIgnoreCase)))
+                throw ApiException.BadRequest("impersonation headers other than Impersonate-User were sent without Impersonate-User (kubectl: --as-group needs --as)");
+            return caller;
+        }
+        var account = UserInfo.ServiceAccountOf(userName);
+        if (userName.StartsWith(UserInfo.ServiceAccountPrefix, StringComparison.Ordinal) && account is null)
+            throw ApiException.BadRequest($"Impersonate-User \"{userName}\" is not a valid service account user name: expected system:serviceaccount:NAMESPACE:NAME");
+        if (caller is not null && rbac is not null)
+        {
+            var want = account is { } sa
+                ? new RequestAttributes("impersonate", "", "serviceaccounts", "", sa.Namespace, sa.Name, null)
+                : new RequestAttributes("impersonate", "", "users", "", "", userName, null);
+            if (!rbac.Allows(caller, want)) throw RbacAuthorizer.Forbidden(caller, want);
+            foreach (var group in groups)
+            {
+                var g = new RequestAttributes("impersonate", "", "groups", "", "", group, null);
+                if (!rbac.Allows(caller, g)) throw RbacAuthorizer.Forbidden(caller, g);
+            }
+        }
+        // As upstream: a service account keeps its groups unless groups are named; every impersonated user is authenticated.
+        if (groups.Count == 0 && account is { } named) groups.AddRange(UserInfo.ForServiceAccount(named.Namespace, named.Name).Groups);
+        if (!groups.Contains("system:authenticated")) groups.Add("system:authenticated");
+        return new UserInfo(userName, groups);
+    }
+
+    /// <summary>With RBAC on, throws the upstream 403 Forbidden when the user may not do what the request asks.</summary>
+    public void Authorize(HttpContext ctx, string path, UserInfo? user)
     {
         if (rbac is null || user is null) return;
         var a = Attributes(ctx, path);
@@ -58,31 +97,5 @@ internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer?
             _ => method.ToLowerInvariant(),
         };
         return new RequestAttributes(verb, t.Group, t.Plural, p.Subresource ?? "", p.Namespace ?? "", p.Name ?? "", null);
-    }
-
-    /// <summary>POST selfsubjectaccessreviews: whether the caller may do what spec.resourceAttributes or spec.nonResourceAttributes describe.</summary>
-    public async Task ReviewAsync(HttpContext ctx)
-    {
-        if (ctx.Request.Method != "POST") throw ApiException.MethodNotAllowed($"the server does not allow this method on the requested resource ({ctx.Request.Method} selfsubjectaccessreviews.authorization.k8s.io)");
-        var review = await HttpIo.ReadObjectAsync(ctx, "the SelfSubjectAccessReview object");
-        var user = ctx.Items[UserKey] as ServiceAccountIdentity;
-        RequestAttributes a;
-        if (review.Node("spec", "resourceAttributes") is JsonObject r)
-            a = new RequestAttributes(r.Str("verb") ?? "", r.Str("group") ?? "", r.Str("resource") ?? "", r.Str("subresource") ?? "", r.Str("namespace") ?? "", r.Str("name") ?? "", null);
-        else if (review.Node("spec", "nonResourceAttributes") is JsonObject n)
-            a = new RequestAttributes(n.Str("verb") ?? "", "", "", "", "", "", n.Str("path") ?? "");
-        else
-            throw new ApiException(422, "Invalid", "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified")
-            { DetailsGroup = "authorization.k8s.io", DetailsKind = "SelfSubjectAccessReview", Causes = [new("FieldValueInvalid", "spec.resourceAttributes", "exactly one of nonResourceAttributes or resourceAttributes must be specified")] };
-        var allowed = user is null || rbac is null || rbac.Allows(user, a);
-        review["apiVersion"] = "authorization.k8s.io/v1";
-        review["kind"] = "SelfSubjectAccessReview";
-        review.Metadata()["creationTimestamp"] = null;
-        var status = new JsonObject { ["allowed"] = allowed };
-        if (user is null) status["reason"] = "the sandbox's cluster admin may do anything";
-        else if (rbac is null) status["reason"] = "authorization is off (start the sandbox with --authorization rbac)";
-        else if (!allowed) status["reason"] = RbacAuthorizer.Forbidden(user, a).Message;
-        review["status"] = status;
-        await HttpIo.WriteJsonAsync(ctx, 201, review);
     }
 }

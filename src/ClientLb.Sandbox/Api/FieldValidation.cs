@@ -6,7 +6,7 @@ namespace ClientLb.Sandbox.Api;
 
 /// <summary>
 /// The fieldValidation query parameter (Ignore, Warn, Strict). Without schemas the sandbox knows the fields of
-/// objects' top level, metadata and (for services and deployments) spec; deeper unknown fields pass unchecked.
+/// objects' top level, metadata and (for services, deployments, daemonsets and jobs) spec; deeper unknown fields pass unchecked.
 /// </summary>
 internal static class FieldValidation
 {
@@ -28,6 +28,7 @@ internal static class FieldValidation
         ["Event"] = ["involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count", "type", "eventTime", "series", "action",
             "related", "reportingComponent", "reportingInstance"],
         ["DaemonSet"] = ["spec", "status"],
+        ["Job"] = ["spec", "status"],
         ["Role"] = ["rules"],
         ["ClusterRole"] = ["rules", "aggregationRule"],
         ["RoleBinding"] = ["subjects", "roleRef"],
@@ -41,6 +42,8 @@ internal static class FieldValidation
             "allocateLoadBalancerNodePorts", "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution"],
         ["Deployment"] = ["replicas", "selector", "template", "strategy", "minReadySeconds", "revisionHistoryLimit", "paused", "progressDeadlineSeconds"],
         ["DaemonSet"] = ["selector", "template", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"],
+        ["Job"] = ["parallelism", "completions", "activeDeadlineSeconds", "podFailurePolicy", "successPolicy", "backoffLimit", "backoffLimitPerIndex",
+            "maxFailedIndexes", "selector", "manualSelector", "template", "ttlSecondsAfterFinished", "completionMode", "suspend", "podReplacementPolicy", "managedBy"],
     };
 
     /// <summary>Checks <paramref name="obj"/> as the request's fieldValidation asks: 400 under Strict, a Warning header under Warn (the default).</summary>

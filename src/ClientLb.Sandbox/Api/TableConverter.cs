@@ -44,6 +44,10 @@ internal static class TableConverter
             new("Available", "integer", "The number of available pods."), new("Node Selector", "string", "The node selector of the template."), AgeCol,
             new("Containers", "string", "Names of each container in the template.", 1), new("Images", "string", "Images referenced by each container in the template.", 1),
             new("Selector", "string", "Label selector for pods.", 1)],
+        "Job" => [NameCol, new("Status", "string", "Status of the job."), new("Completions", "string", "The number of pods which reached phase Succeeded."),
+            new("Duration", "string", "Time required to complete the job."), AgeCol,
+            new("Containers", "string", "Names of each container in the template.", 1), new("Images", "string", "Images referenced by each container in the template.", 1),
+            new("Selector", "string", "A label query over pods that should match the pod count.", 1)],
         "Event" => [new("Last Seen", "string", "When the event was last seen."), new("Type", "string", "Normal or Warning."), new("Reason", "string", "Why the event happened."),
             new("Object", "string", "The object the event is about."), new("Subobject", "string", "The part of the object.", 1), new("Source", "string", "The component that reported it.", 1),
             new("Message", "string", "A human-readable description."), new("First Seen", "string", "When the event was first seen.", 1), new("Count", "string", "How often it happened.", 1),
@@ -104,6 +108,10 @@ internal static class TableConverter
                     r.Int("status", "updatedNumberScheduled") ?? 0, r.Int("status", "numberAvailable") ?? 0, nodeSelector.Length == 0 ? "<none>" : nodeSelector, age,
                     string.Join(",", dsContainers.Select(c => c.Str("name"))), string.Join(",", dsContainers.Select(c => c.Str("image"))),
                     string.Join(",", r.Map("spec", "selector", "matchLabels").Select(kv => $"{kv.Key}={kv.Value}"))];
+            case "Job":
+                var jobContainers = r.Items("spec", "template", "spec", "containers").ToList();
+                return [o.Name, JobStatus(o), JobCompletions(r), JobDuration(r, now), age, string.Join(",", jobContainers.Select(c => c.Str("name"))),
+                    string.Join(",", jobContainers.Select(c => c.Str("image"))), string.Join(",", r.Map("spec", "selector", "matchLabels").Select(kv => $"{kv.Key}={kv.Value}"))];
             case "Event":
                 var involved = r.Get("involvedObject");
                 return [Age(r.Str("lastTimestamp") ?? r.Str("eventTime") ?? r.Str("metadata", "creationTimestamp"), now), r.Str("type") ?? "", r.Str("reason") ?? "",
@@ -117,6 +125,34 @@ internal static class TableConverter
             default:
                 return [o.Name, age];
         }
+    }
+
+    /// <summary>The Job's Status column, in the printer's order of precedence.</summary>
+    static string JobStatus(StoredObject o)
+    {
+        bool Has(string type) => o.Root.Items("status", "conditions").Any(c => c.Str("type") == type && c.Str("status") == "True");
+        if (Has("Complete")) return "Complete";
+        if (Has("Failed")) return "Failed";
+        if (o.IsDeleting) return "Terminating";
+        if (Has("FailureTarget")) return "FailureTarget";
+        if (Has("SuccessCriteriaMet")) return "SuccessCriteriaMet";
+        if (Has("Suspended")) return "Suspended";
+        return "Running";
+    }
+
+    static string JobCompletions(JsonElement r)
+    {
+        var succeeded = r.Int("status", "succeeded") ?? 0;
+        if (r.Int("spec", "completions") is { } completions) return $"{succeeded}/{completions}";
+        var parallelism = r.Int("spec", "parallelism") ?? 0;
+        return parallelism > 1 ? $"{succeeded}/1 of {parallelism}" : $"{succeeded}/1";
+    }
+
+    static string JobDuration(JsonElement r, DateTimeOffset now)
+    {
+        static DateTimeOffset? At(string? s) => DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+        if (At(r.Str("status", "startTime")) is not { } start) return "";
+        return Human((At(r.Str("status", "completionTime")) ?? now) - start);
     }
 
     /// <summary>kubectl's endpoints column: ready ip:port pairs, subset by subset and port by port, three at most then "+ N more...".</summary>
@@ -144,7 +180,11 @@ internal static class TableConverter
     public static string Age(string? created, DateTimeOffset now)
     {
         if (!DateTimeOffset.TryParse(created, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t)) return "<unknown>";
-        var d = now - t;
+        return Human(now - t);
+    }
+
+    static string Human(TimeSpan d)
+    {
         if (d < TimeSpan.Zero) d = TimeSpan.Zero;
         if (d.TotalSeconds < 120) return $"{(int)d.TotalSeconds}s";
         if (d.TotalMinutes < 10) return d.Seconds == 0 ? $"{(int)d.TotalMinutes}m" : $"{(int)d.TotalMinutes}m{d.Seconds}s";

@@ -112,6 +112,14 @@ internal abstract class Controller : IAsyncDisposable
     protected static bool IsOwnedBy(StoredObject o, string ownerUid) =>
         o.Root.Items("metadata", "ownerReferences").Any(r => r.Str("uid") == ownerUid);
 
+    /// <summary>Enqueues the controlling owner of kind <paramref name="kind"/> of a changed object, or of its state before the change.</summary>
+    protected void EnqueueControllerOwner(WatchEvent e, string kind)
+    {
+        var o = e.Object!;
+        if (ControllerOwner(o, kind) is { } owner) Enqueue(o.Namespace + "/" + owner);
+        else if (e.Previous is { } prev && ControllerOwner(prev, kind) is { } prevOwner) Enqueue(prev.Namespace + "/" + prevOwner);
+    }
+
     protected static string? ControllerOwner(StoredObject o, string kind) =>
         o.Root.Items("metadata", "ownerReferences").FirstOrDefault(r => r.Str("kind") == kind && r.Get("controller") is { ValueKind: System.Text.Json.JsonValueKind.True }) is { ValueKind: System.Text.Json.JsonValueKind.Object } r
             ? r.Str("name") : null;

@@ -15,8 +15,7 @@ internal sealed class DaemonSetController(ObjectStore store, ILogger logger) : C
         var o = e.Object!;
         if (o.Type == ResourceTypes.DaemonSets) Enqueue(KeyOf(o));
         else if (o.Type == ResourceTypes.Nodes) foreach (var ds in Store.Snapshot(ResourceTypes.DaemonSets)) Enqueue(KeyOf(ds));
-        else if (ControllerOwner(o, "DaemonSet") is { } owner) Enqueue(o.Namespace + "/" + owner);
-        else if (e.Previous is { } prev && ControllerOwner(prev, "DaemonSet") is { } prevOwner) Enqueue(prev.Namespace + "/" + prevOwner);
+        else EnqueueControllerOwner(e, "DaemonSet");
     }
 
     protected override Task ReconcileAsync(string key, CancellationToken ct)

@@ -18,8 +18,7 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
     {
         var o = e.Object!;
         if (o.Type == ResourceTypes.Deployments) Enqueue(KeyOf(o));
-        else if (ControllerOwner(o, "Deployment") is { } owner) Enqueue(o.Namespace + "/" + owner);
-        else if (e.Previous is { } prev && ControllerOwner(prev, "Deployment") is { } prevOwner) Enqueue(prev.Namespace + "/" + prevOwner);
+        else EnqueueControllerOwner(e, "Deployment");
     }
 
     protected override Task ReconcileAsync(string key, CancellationToken ct)
@@ -104,13 +103,13 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
         return condition;
     }
 
-    /// <summary>A pod from a workload's template, labelled with the template hash and owned by the workload.</summary>
-    internal static JsonObject NewPod(StoredObject d, string kind, JsonElement template, string hash, string generateName)
+    /// <summary>A pod from a workload's template, labelled with the template hash (when given) and owned by the workload.</summary>
+    internal static JsonObject NewPod(StoredObject d, string kind, JsonElement template, string? hash, string generateName)
     {
         var tmpl = JsonNode.Parse(template.GetRawText())!.AsObject();
         var meta = tmpl["metadata"] as JsonObject ?? new JsonObject();
         var labels = meta["labels"] as JsonObject ?? new JsonObject();
-        labels[TemplateHashLabel] = hash;
+        if (hash is not null) labels[TemplateHashLabel] = hash;
         var podMeta = new JsonObject
         {
             ["generateName"] = generateName,
@@ -118,7 +117,7 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
             ["labels"] = labels.DeepClone(),
             ["ownerReferences"] = new JsonArray(new JsonObject
             {
-                ["apiVersion"] = "apps/v1",
+                ["apiVersion"] = d.Type.ApiVersion,
                 ["kind"] = kind,
                 ["name"] = d.Name,
                 ["uid"] = d.Uid,

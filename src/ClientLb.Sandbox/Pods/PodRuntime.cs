@@ -11,7 +11,8 @@ namespace ClientLb.Sandbox.Pods;
 /// CIDR, runs its HTTP server, reports status (Ready follows the <see cref="ReadyAnnotation"/> annotation), and on
 /// deletion keeps serving for the grace period (measured with the cluster's TimeProvider) before stopping.
 /// </summary>
-internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator podIps, ILoggerFactory? loggerFactory, Logs.PodLogs logs) : Controller(store, logger)
+/// <remarks>Run-to-completion pods (Jobs') run programs instead of a server: see <see cref="ProgramRunner"/>.</remarks>
+internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator podIps, ILoggerFactory? loggerFactory, Logs.PodLogs logs, ProgramRunner programs) : Controller(store, logger)
 {
     /// <summary>Set to "false" to make a pod unready (also works with <c>kubectl annotate</c>).</summary>
     public const string ReadyAnnotation = "sandbox.clientlb.io/ready";
@@ -27,6 +28,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         public string Uid { get; } = uid;
         public string Ip { get; } = ip;
         public PodServer? Server { get; set; }
+        public PodRun? Run { get; set; }
         public string? Failure { get; set; }
         public bool GraceStarted { get; set; }
         public bool GraceElapsed { get; set; }
@@ -76,7 +78,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
 
         if (instance is null)
         {
-            instance = await StartInstanceAsync(pod, ct);
+            instance = ProgramRunner.RunsToCompletion(pod) ? StartRun(pod, key) : await StartInstanceAsync(pod, ct);
             _instances[key] = instance;
         }
         WriteStatus(pod, instance);
@@ -124,6 +126,16 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         }
     }
 
+    /// <summary>A run-to-completion pod: an address (as a pod has) and its containers' programs; each change rewrites its status.</summary>
+    Instance StartRun(StoredObject pod, string key)
+    {
+        var ip = podIps.Allocate() ?? "";
+        var instance = new Instance(pod.Uid, ip);
+        OpenLogs(pod, instance, ip, new HashSet<int>());
+        instance.Run = programs.Start(pod, instance.Logs, () => Enqueue(key));
+        return instance;
+    }
+
     /// <summary>A log per container, each starting with the ports it listens on; returns the log of each TCP port.</summary>
     Dictionary<int, Logs.LogBook> OpenLogs(StoredObject pod, Instance instance, string ip, IReadOnlySet<int> http2Only)
     {
@@ -156,6 +168,8 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         _instances.TryRemove(new KeyValuePair<string, Instance>(key, instance));
         if (instance.Server is not null) await instance.Server.DisposeAsync();
         instance.Server = null;
+        if (instance.Run is not null) await instance.Run.DisposeAsync();
+        instance.Run = null;
         foreach (var (container, book) in instance.Logs) logs.Remove(SplitKey(key).Ns, SplitKey(key).Name, container, book);
         if (instance.Ip.Length > 0) podIps.Release(instance.Ip);
     }
@@ -169,10 +183,26 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
 
     void WriteStatus(StoredObject pod, Instance instance)
     {
+        if (instance.Run is { } run)
+        {
+            var states = run.States;
+            Store.Mutate(ResourceTypes.Pods, pod.Namespace, pod.Name, o =>
+            {
+                o["status"] = ProgramRunner.Status(o["status"] as JsonObject, states, instance.Ip, Json.Timestamp(Store.Time.GetUtcNow()));
+                return o;
+            }, UpdateMode.Internal);
+            return;
+        }
         var wantReady = pod.Root.Str("metadata", "annotations", ReadyAnnotation) != "false";
         var failed = instance.Failure is not null;
         var ready = wantReady && !failed;
-        if (instance.Server is { } server) server.Ready = ready; // what its gRPC health service answers
+        if (instance.Server is { } server)
+        {
+            server.Ready = ready; // what its gRPC health service answers
+            var fault = PodFault.From(pod);
+            if (fault != server.Fault && fault.Error is { } faultError) instance.Logs.FirstOrDefault().Book?.Write(faultError);
+            server.Fault = fault;
+        }
         var now = Json.Timestamp(Store.Time.GetUtcNow());
         Store.Mutate(ResourceTypes.Pods, pod.Namespace, pod.Name, o =>
         {

@@ -23,11 +23,20 @@ internal sealed class PodServer : IAsyncDisposable
 {
     readonly KestrelServer _server;
     readonly PodGrpcService _grpc;
+    readonly Application _application;
 
-    PodServer(KestrelServer server, PodGrpcService grpc)
+    PodServer(KestrelServer server, PodGrpcService grpc, Application application)
     {
         _server = server;
         _grpc = grpc;
+        _application = application;
+    }
+
+    /// <summary>The fault its plain HTTP answers carry (<see cref="PodFault"/>, from the pod's annotations).</summary>
+    public PodFault Fault
+    {
+        get => _application.Fault;
+        set => _application.Fault = value;
     }
 
     /// <summary>Whether the pod is ready: gRPC health checks answer SERVING while it is, NOT_SERVING otherwise.</summary>
@@ -50,9 +59,10 @@ internal sealed class PodServer : IAsyncDisposable
         var logs = loggerFactory ?? NullLoggerFactory.Instance;
         var grpc = new PodGrpcService(podName);
         var server = new KestrelServer(Options.Create(options), new SocketTransportFactory(Options.Create(new SocketTransportOptions()), logs), logs);
+        var application = new Application(ns, podName, ip, http2Only, grpc, time);
         try
         {
-            await server.StartAsync(new Logs.RequestLog(new Application(ns, podName, ip, http2Only, grpc), logOfPort, time), ct);
+            await server.StartAsync(new Logs.RequestLog(application, logOfPort, time), ct);
         }
         catch
         {
@@ -60,7 +70,7 @@ internal sealed class PodServer : IAsyncDisposable
             await grpc.DisposeAsync();
             throw;
         }
-        return new PodServer(server, grpc);
+        return new PodServer(server, grpc, application);
     }
 
     public async ValueTask DisposeAsync()
@@ -71,9 +81,13 @@ internal sealed class PodServer : IAsyncDisposable
         await _grpc.DisposeAsync();
     }
 
-    sealed class Application(string ns, string podName, string ip, IReadOnlySet<int> http2Only, PodGrpcService grpc) : IHttpApplication<HttpContext>
+    sealed class Application(string ns, string podName, string ip, IReadOnlySet<int> http2Only, PodGrpcService grpc, TimeProvider time) : IHttpApplication<HttpContext>
     {
         readonly byte[] _body = Encoding.UTF8.GetBytes(podName);
+
+        public PodFault Fault { get => Volatile.Read(ref _fault); set => Volatile.Write(ref _fault, value); }
+
+        PodFault _fault = PodFault.None;
 
         public HttpContext CreateContext(IFeatureCollection contextFeatures) => new DefaultHttpContext(contextFeatures);
 
@@ -86,6 +100,7 @@ internal sealed class PodServer : IAsyncDisposable
                 await grpc.HandleAsync(context);
                 return;
             }
+            if (await Fault.ApplyAsync(context, time)) return;
             r.StatusCode = 200;
             r.ContentType = "text/plain; charset=utf-8";
             r.ContentLength = _body.Length;

@@ -9,30 +9,67 @@ internal sealed record RequestAttributes(string Verb, string ApiGroup, string Re
     public bool IsResourceRequest => Path is null;
 }
 
+/// <summary>One RBAC rule (a PolicyRule), as stored in a Role or ClusterRole.</summary>
+internal sealed record PolicyRule(IReadOnlyList<string> Verbs, IReadOnlyList<string> ApiGroups, IReadOnlyList<string> Resources, IReadOnlyList<string> ResourceNames, IReadOnlyList<string> NonResourceUrls)
+{
+    public bool IsResourceRule => NonResourceUrls.Count == 0;
+
+    public static PolicyRule From(JsonElement rule)
+    {
+        static string[] Strings(JsonElement r, string field) =>
+            [.. r.Items(field).Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!)];
+        return new(Strings(rule, "verbs"), Strings(rule, "apiGroups"), Strings(rule, "resources"), Strings(rule, "resourceNames"), Strings(rule, "nonResourceURLs"));
+    }
+
+    /// <summary>Upstream's matching: verbs, apiGroups, resources with <c>resource/subresource</c> and <c>*/subresource</c>, resourceNames, nonResourceURLs with a trailing <c>*</c>.</summary>
+    public bool Allows(RequestAttributes a)
+    {
+        if (!Verbs.Any(v => v == "*" || v == a.Verb)) return false;
+        if (!a.IsResourceRequest) return NonResourceUrls.Any(u => RbacAuthorizer.PathMatches(u, a.Path!));
+        if (!ApiGroups.Any(g => g == "*" || g == a.ApiGroup)) return false;
+        var combined = a.Subresource.Length > 0 ? $"{a.Resource}/{a.Subresource}" : a.Resource;
+        if (!Resources.Any(r => r == "*" || r == combined || (a.Subresource.Length > 0 && r == "*/" + a.Subresource))) return false;
+        return ResourceNames.Count == 0 || ResourceNames.Contains(a.Name);
+    }
+}
+
 /// <summary>
-/// RBAC over the Roles, ClusterRoles and bindings stored in the sandbox, with upstream's matching rules (verbs, apiGroups,
-/// resources with <c>resource/subresource</c> and <c>*/subresource</c>, resourceNames, nonResourceURLs with a trailing <c>*</c>)
-/// and what every authenticated user may do (discovery, version, health, self access reviews).
+/// RBAC over the Roles, ClusterRoles and bindings stored in the sandbox, with upstream's matching rules and what every
+/// authenticated user may do (discovery, version, health, self access reviews: upstream's system:discovery,
+/// system:public-info-viewer and system:basic-user ClusterRoles).
 /// </summary>
 internal sealed class RbacAuthorizer(ObjectStore store)
 {
     static readonly string[] PublicPaths = ["/api", "/api/*", "/apis", "/apis/*", "/version", "/version/", "/openapi", "/openapi/*", "/healthz", "/livez", "/readyz"];
 
+    /// <summary>The rules every authenticated user has without a binding.</summary>
+    public static readonly IReadOnlyList<PolicyRule> AuthenticatedRules =
+    [
+        new(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], [], []),
+        new(["get"], [], [], [], PublicPaths),
+    ];
+
     /// <summary>Whether <paramref name="user"/> may do <paramref name="a"/>.</summary>
-    public bool Allows(ServiceAccountIdentity user, RequestAttributes a)
+    public bool Allows(UserInfo user, RequestAttributes a) =>
+        AuthenticatedRules.Any(r => r.Allows(a)) || RulesFor(user, a.IsResourceRequest ? a.Namespace : "").Any(r => r.Allows(a));
+
+    /// <summary>
+    /// Every rule bound to <paramref name="user"/>: its ClusterRoleBindings' and, in <paramref name="ns"/> (when not
+    /// empty), its RoleBindings'. What a SelfSubjectRulesReview lists (without <see cref="AuthenticatedRules"/>).
+    /// </summary>
+    public IEnumerable<PolicyRule> RulesFor(UserInfo user, string ns)
     {
-        if (!a.IsResourceRequest && a.Verb == "get" && PublicPaths.Any(p => PathMatches(p, a.Path!))) return true;
-        if (a.IsResourceRequest && a.Verb == "create" && a.ApiGroup == "authorization.k8s.io" && a.Resource is "selfsubjectaccessreviews" or "selfsubjectrulesreviews") return true;
         foreach (var binding in store.Snapshot(ResourceTypes.ClusterRoleBindings))
-            if (Binds(binding, user, null) && RulesOf(binding, null).Any(r => RuleAllows(r, a))) return true;
-        if (a.IsResourceRequest && a.Namespace.Length > 0)
-            foreach (var binding in store.Snapshot(ResourceTypes.RoleBindings, a.Namespace))
-                if (Binds(binding, user, a.Namespace) && RulesOf(binding, a.Namespace).Any(r => RuleAllows(r, a))) return true;
-        return false;
+            if (Binds(binding, user, null))
+                foreach (var rule in RulesOf(binding, null)) yield return rule;
+        if (ns.Length == 0) yield break;
+        foreach (var binding in store.Snapshot(ResourceTypes.RoleBindings, ns))
+            if (Binds(binding, user, ns))
+                foreach (var rule in RulesOf(binding, ns)) yield return rule;
     }
 
     /// <summary>The upstream Forbidden message for a denied request.</summary>
-    public static ApiException Forbidden(ServiceAccountIdentity user, RequestAttributes a)
+    public static ApiException Forbidden(UserInfo user, RequestAttributes a)
     {
         if (!a.IsResourceRequest)
             return new ApiException(403, "Forbidden", $"forbidden: User \"{user.UserName}\" cannot {a.Verb} path \"{a.Path}\"");
@@ -44,38 +81,24 @@ internal sealed class RbacAuthorizer(ObjectStore store)
         { DetailsName = a.Name.Length > 0 ? a.Name : null, DetailsGroup = a.ApiGroup, DetailsKind = a.Resource };
     }
 
-    static bool Binds(StoredObject binding, ServiceAccountIdentity user, string? bindingNamespace) =>
+    static bool Binds(StoredObject binding, UserInfo user, string? bindingNamespace) =>
         binding.Root.Items("subjects").Any(s => s.Str("kind") switch
         {
-            "ServiceAccount" => s.Str("name") == user.Name && (s.Str("namespace") is { Length: > 0 } ns ? ns : bindingNamespace) == user.Namespace,
+            "ServiceAccount" => user.UserName == $"{UserInfo.ServiceAccountPrefix}{(s.Str("namespace") is { Length: > 0 } ns ? ns : bindingNamespace)}:{s.Str("name")}",
             "User" => s.Str("name") == user.UserName,
-            "Group" => s.Str("name") is "system:serviceaccounts" or "system:authenticated" || s.Str("name") == $"system:serviceaccounts:{user.Namespace}",
+            "Group" => s.Str("name") is { } group && user.InGroup(group),
             _ => false,
         });
 
-    IEnumerable<JsonElement> RulesOf(StoredObject binding, string? ns)
+    IEnumerable<PolicyRule> RulesOf(StoredObject binding, string? ns)
     {
         var name = binding.Root.Str("roleRef", "name") ?? "";
         var role = binding.Root.Str("roleRef", "kind") == "Role" && ns is not null
             ? store.Get(ResourceTypes.Roles, ns, name)
             : store.Get(ResourceTypes.ClusterRoles, null, name);
-        return role?.Root.Items("rules") ?? [];
+        return role?.Root.Items("rules").Select(PolicyRule.From) ?? [];
     }
 
-    static bool RuleAllows(JsonElement rule, RequestAttributes a)
-    {
-        if (!Has(rule, "verbs", v => v == "*" || v == a.Verb)) return false;
-        if (!a.IsResourceRequest) return Has(rule, "nonResourceURLs", u => PathMatches(u, a.Path!));
-        if (!Has(rule, "apiGroups", g => g == "*" || g == a.ApiGroup)) return false;
-        var combined = a.Subresource.Length > 0 ? $"{a.Resource}/{a.Subresource}" : a.Resource;
-        if (!Has(rule, "resources", r => r == "*" || r == combined || (a.Subresource.Length > 0 && r == "*/" + a.Subresource))) return false;
-        var names = rule.Items("resourceNames").Select(n => n.GetString()).ToList();
-        return names.Count == 0 || names.Contains(a.Name);
-    }
-
-    static bool Has(JsonElement rule, string field, Func<string, bool> match) =>
-        rule.Items(field).Any(v => v.ValueKind == JsonValueKind.String && match(v.GetString()!));
-
-    static bool PathMatches(string rule, string path) =>
+    internal static bool PathMatches(string rule, string path) =>
         rule == "*" || rule == path || (rule.EndsWith('*') && path.StartsWith(rule[..^1], StringComparison.Ordinal));
 }

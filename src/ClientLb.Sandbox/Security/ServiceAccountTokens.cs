@@ -7,8 +7,8 @@ namespace ClientLb.Sandbox.Security;
 /// <summary>The service account a token was issued for.</summary>
 internal sealed record ServiceAccountIdentity(string Namespace, string Name, string Uid)
 {
-    /// <summary>The user name RBAC sees: system:serviceaccount:NAMESPACE:NAME.</summary>
-    public string UserName => $"system:serviceaccount:{Namespace}:{Name}";
+    /// <summary>The user RBAC evaluates: the account's name and groups.</summary>
+    public UserInfo User => UserInfo.ForServiceAccount(Namespace, Name);
 }
 
 /// <summary>

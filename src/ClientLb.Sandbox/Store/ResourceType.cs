@@ -114,6 +114,12 @@ internal static class ResourceTypes
         Namespaced = true, NameRule = NameRule.Dns1123Subdomain, ShortNames = ["ds"], Categories = ["all"], HasStatus = true,
     };
 
+    public static readonly ResourceType Jobs = new()
+    {
+        Group = "batch", Version = "v1", Plural = "jobs", Singular = "job", Kind = "Job",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, Categories = ["all"], HasStatus = true,
+    };
+
     public static readonly ResourceType Roles = Rbac("roles", "role", "Role", namespaced: true);
     public static readonly ResourceType ClusterRoles = Rbac("clusterroles", "clusterrole", "ClusterRole", namespaced: false);
     public static readonly ResourceType RoleBindings = Rbac("rolebindings", "rolebinding", "RoleBinding", namespaced: true);
@@ -126,6 +132,27 @@ internal static class ResourceTypes
         Namespaced = false, NameRule = NameRule.Dns1123Subdomain, Verbs = ["create"],
     };
 
+    /// <summary>Not stored: a POST lists what the caller may do in a namespace (<c>kubectl auth can-i --list</c>).</summary>
+    public static readonly ResourceType SelfSubjectRulesReviews = new()
+    {
+        Group = "authorization.k8s.io", Version = "v1", Plural = "selfsubjectrulesreviews", Singular = "selfsubjectrulesreview", Kind = "SelfSubjectRulesReview",
+        Namespaced = false, NameRule = NameRule.Dns1123Subdomain, Verbs = ["create"],
+    };
+
+    /// <summary>Not stored: a POST answers whether a named user or group may do something.</summary>
+    public static readonly ResourceType SubjectAccessReviews = new()
+    {
+        Group = "authorization.k8s.io", Version = "v1", Plural = "subjectaccessreviews", Singular = "subjectaccessreview", Kind = "SubjectAccessReview",
+        Namespaced = false, NameRule = NameRule.Dns1123Subdomain, Verbs = ["create"],
+    };
+
+    /// <summary>Not stored: a POST in a namespace answers whether a named user or group may do something there.</summary>
+    public static readonly ResourceType LocalSubjectAccessReviews = new()
+    {
+        Group = "authorization.k8s.io", Version = "v1", Plural = "localsubjectaccessreviews", Singular = "localsubjectaccessreview", Kind = "LocalSubjectAccessReview",
+        Namespaced = true, NameRule = NameRule.Dns1123Subdomain, Verbs = ["create"],
+    };
+
     static ResourceType Rbac(string plural, string singular, string kind, bool namespaced) => new()
     {
         Group = "rbac.authorization.k8s.io", Version = "v1", Plural = plural, Singular = singular, Kind = kind,
@@ -133,7 +160,8 @@ internal static class ResourceTypes
     };
 
     public static readonly IReadOnlyList<ResourceType> All = [Namespaces, Nodes, Services, Pods, Deployments, EndpointSlices, Endpoints,
-        ServiceAccounts, ConfigMaps, Secrets, Events, DaemonSets, Roles, ClusterRoles, RoleBindings, ClusterRoleBindings, SelfSubjectAccessReviews];
+        ServiceAccounts, ConfigMaps, Secrets, Events, DaemonSets, Jobs, Roles, ClusterRoles, RoleBindings, ClusterRoleBindings,
+        SelfSubjectAccessReviews, SelfSubjectRulesReviews, SubjectAccessReviews, LocalSubjectAccessReviews];
 
     public static ResourceType? ByPath(string group, string version, string plural) =>
         All.FirstOrDefault(t => t.Group == group && t.Version == version && t.Plural == plural);

@@ -51,6 +51,9 @@ public sealed class ClientLbMetrics : IDisposable
             "Endpoints per service, by state (eligible: may receive traffic; known: in the source's snapshot).");
     }
 
+    /// <summary>The meter the instruments live on: a <c>MeterListener</c> matches on it to follow this registry's instruments only.</summary>
+    public Meter Meter => _meter;
+
     internal void ObserveEndpoints(Func<IEnumerable<Measurement<int>>> observer) => _endpointsObserver = observer;
 
     internal void ObserveEndpointStates(Func<IEnumerable<BalancedEndpoint>> endpoints, TimeProvider time)

@@ -42,6 +42,35 @@ public static class EndpointSelector
         return new EndpointSelection([], EndpointSelectionKind.None, endpoints.Length, 0, 0);
     }
 
+    /// <summary>Whether <paramref name="endpoint"/> is eligible under the rule <paramref name="kind"/> that a selection chose.</summary>
+    public static bool IsEligible(Endpoint endpoint, EndpointSelectionKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        return kind switch
+        {
+            EndpointSelectionKind.Ready => endpoint.Conditions.Ready,
+            EndpointSelectionKind.ServingTerminatingFallback => endpoint.Conditions.Serving && endpoint.Conditions.Terminating,
+            _ => false,
+        };
+    }
+
+    /// <summary>
+    /// Why <paramref name="endpoint"/> is not eligible under <paramref name="kind"/> (e.g. <c>not ready (terminating)</c>),
+    /// or null when it is: the words diagnostics show next to an endpoint that gets no traffic.
+    /// </summary>
+    public static string? IneligibleReason(Endpoint endpoint, EndpointSelectionKind kind)
+    {
+        if (IsEligible(endpoint, kind))
+        {
+            return null;
+        }
+        EndpointConditions c = endpoint.Conditions;
+        return kind == EndpointSelectionKind.ServingTerminatingFallback
+            ? (c.Serving ? "not terminating and not ready (only serving+terminating endpoints are used while none is ready)" : "not serving")
+            : c.Terminating ? (c.Serving ? "not ready (terminating, still serving)" : "not ready (terminating)")
+            : c.Serving ? "not ready" : "not ready, not serving";
+    }
+
     private static ImmutableArray<Endpoint> Filter(ImmutableArray<Endpoint> endpoints, int count, Func<Endpoint, bool> keep)
     {
         if (count == endpoints.Length)

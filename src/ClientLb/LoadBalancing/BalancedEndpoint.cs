@@ -149,6 +149,9 @@ public sealed partial class BalancedEndpoint
     /// <summary>How many times in a row the endpoint was ejected (drives the exponential ejection time).</summary>
     internal int Ejections { get; set; }
 
+    /// <summary>Why passive health last ejected the endpoint (<c>connection_failures</c>, <c>server_errors</c>); written under the balancer's gate.</summary>
+    internal string? EjectionReason { get; set; }
+
     /// <summary>When the endpoint last came back from an ejection.</summary>
     internal long ReturnedAt { get; set; }
 

@@ -216,12 +216,7 @@ public sealed partial class ServiceBalancer
         }
     }
 
-    private static bool IsEligible(Endpoint endpoint, EndpointSelectionKind kind) => kind switch
-    {
-        EndpointSelectionKind.Ready => endpoint.Conditions.Ready,
-        EndpointSelectionKind.ServingTerminatingFallback => endpoint.Conditions.Serving && endpoint.Conditions.Terminating,
-        _ => false,
-    };
+    private static bool IsEligible(Endpoint endpoint, EndpointSelectionKind kind) => EndpointSelector.IsEligible(endpoint, kind);
 
     // Mirrors EndpointSelector's counting: ready, else serving and terminating.
     private static void Count(Endpoint endpoint, int delta, ref int ready, ref int servingTerminating)

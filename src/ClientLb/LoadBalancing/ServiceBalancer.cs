@@ -266,6 +266,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             endpoint.Ejections++;
             double ticks = Math.Min(health.BaseEjectionTicks * Math.Pow(2, endpoint.Ejections - 1), health.MaxEjectionTicks);
             bool wasHealthy = endpoint.IsHealthy;
+            endpoint.EjectionReason = reason;
             endpoint.Eject(now + (long)ticks);
             _ejectedCount++;
             _unhealthyCount += wasHealthy ? 1 : 0;

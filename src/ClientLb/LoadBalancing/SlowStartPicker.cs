@@ -13,6 +13,10 @@ internal sealed class SlowStartPicker(EndpointPicker inner, TimeProvider time) :
 
     public override IReadOnlyList<BalancedEndpoint> Endpoints => inner.Endpoints;
 
+    /// <summary>The share of its picks a warming endpoint keeps at <paramref name="now"/> (the one slow-start rule; diagnostics show it too).</summary>
+    internal static double Share(long now, long start, long warmEnd) =>
+        now >= warmEnd || warmEnd <= start ? 1 : Math.Max(MinimumShare, (double)(now - start) / (warmEnd - start));
+
     public override BalancedEndpoint Pick(in PickContext context)
     {
         BalancedEndpoint picked = inner.Pick(context);
@@ -27,8 +31,7 @@ internal sealed class SlowStartPicker(EndpointPicker inner, TimeProvider time) :
         {
             return picked;
         }
-        double share = Math.Max(MinimumShare, (double)(now - start) / (warmEnd - start));
-        if (Random.Shared.NextDouble() < share)
+        if (Random.Shared.NextDouble() < Share(now, start, warmEnd))
         {
             return picked;
         }

@@ -32,7 +32,7 @@ public class ApiSemanticsTests
         var core = (await api.GetAsync("/api/v1")).Body.Arr("resources");
         Assert.Equal("svc", core.Single(r => r.S("name") == "services").S("shortNames", "0"));
         Assert.False(core.Single(r => r.S("name") == "namespaces").At("namespaced")!.GetValue<bool>());
-        var missing = await api.GetAsync("/apis/batch/v1");
+        var missing = await api.GetAsync("/apis/policy/v1");
         Assert.Equal(HttpStatusCode.NotFound, missing.Code);
         Assert.Equal("Status", missing.Body.S("kind"));
     }

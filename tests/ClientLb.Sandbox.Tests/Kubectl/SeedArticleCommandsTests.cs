@@ -52,6 +52,17 @@ public class SeedArticleCommandsTests
             Ok(@"ScalingReplicaSet\s+deployment/my-app\s+Scaled up replica set", "get", "events"),
             Ok(@"endpoints\s+ep\s+v1\s+true\s+Endpoints[\s\S]*daemonsets\s+ds\s+apps/v1\s+true\s+DaemonSet", "api-resources"),
             Ok(@"pod ""\S+"" deleted", "delete", "pods", "-l", "tier=web"),
+            // The issue's own list: kubectl's typed generators (protobuf), yaml output, log options, auth can-i.
+            // (port-forward and logs -f run until stopped: PortForwardTests and KubeSystemAndLogsTests drive them.)
+            Ok(@"namespace/shop created", "create", "namespace", "shop"),
+            Ok(@"deployment\.apps/web created", "create", "deployment", "web", "--image=nginx:1.25-alpine", "--port=80", "-n", "shop"),
+            Ok(@"service/web exposed", "expose", "deployment", "web", "--port=80", "-n", "shop"),
+            Ok(@"service/other created", "create", "service", "clusterip", "other", "--tcp=80:8080", "-n", "shop"),
+            Ok(@"kind: Service[\s\S]*clusterIP: 127\.96\.\d+\.\d+[\s\S]*targetPort: 80", "get", "svc", "web", "-n", "shop", "-o", "yaml"),
+            Ok(@"^[^\n]+\n?$", "logs", "$POD", "--tail=1"),
+            Ok(@"listening on 127\.244\.\d+\.\d+:80", "logs", "$POD", "--since=1h"),
+            Ok(@"^yes\s*$", "auth", "can-i", "list", "endpointslices"),
+            Ok(@"\*\.\*\s+\[\]\s+\[\]\s+\[\*\]", "auth", "can-i", "--list"),
             Fails(@"server-side apply \(application/apply-patch\+yaml\) is not supported by the sandbox", "apply", "--server-side", "-f", "-"),
         ];
         var failures = new List<string>();

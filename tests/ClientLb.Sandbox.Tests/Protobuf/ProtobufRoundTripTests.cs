@@ -25,6 +25,14 @@ public class ProtobufRoundTripTests
         await cluster.ApplyManifestAsync(Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
         await cluster.WaitUntilAsync(c => c.GetAsync("apps/v1", "Deployment", "my-app").Result.L("status", "readyReplicas") == 2, Deadline.In());
+        // A Job whose image the sandbox cannot run: failed at once, with its conditions and a terminated pod.
+        await cluster.ApplyManifestAsync("""
+            apiVersion: batch/v1
+            kind: Job
+            metadata: {name: once}
+            spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox, args: [echo, hi]}]}}}
+            """);
+        await cluster.WaitUntilAsync(c => c.GetAsync("batch/v1", "Job", "once").Result.Arr("status", "conditions").Any(x => x.S("type") == "Failed"), Deadline.In());
         var kinds = new List<string>();
         foreach (var t in ResourceTypes.All)
         {
@@ -33,7 +41,7 @@ public class ProtobufRoundTripTests
             foreach (var item in items) AssertRoundTrip(item);
             if (items.Count > 0) kinds.Add(t.Kind);
         }
-        Assert.Superset(new HashSet<string> { "Namespace", "Node", "Service", "Pod", "Deployment", "EndpointSlice", "Endpoints" }, kinds.ToHashSet());
+        Assert.Superset(new HashSet<string> { "Namespace", "Node", "Service", "Pod", "Deployment", "EndpointSlice", "Endpoints", "Job" }, kinds.ToHashSet());
     }
 
     [Fact]

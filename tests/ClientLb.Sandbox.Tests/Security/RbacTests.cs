@@ -100,6 +100,8 @@ public class RbacTests
             Assert.Matches("""(services is forbidden: User "system:serviceaccount:default:reader" cannot list resource "services" in API group "" |endpointslices.discovery.k8s.io is forbidden: User "system:serviceaccount:default:reader" cannot list resource "endpointslices" in API group "discovery.k8s.io" )in the namespace "default""", text);
             Assert.Contains("ClientLb's Kubernetes source needs get, list and watch on endpointslices.discovery.k8s.io and on services", text);
 
+            // list/watch on endpointslices alone is not enough: the source watches the Service too (its ports, affinity),
+            // and the error now names exactly that.
             await cluster.ApplyManifestAsync("""
                 apiVersion: rbac.authorization.k8s.io/v1
                 kind: Role
@@ -108,15 +110,31 @@ public class RbacTests
                 - apiGroups: ["discovery.k8s.io"]
                   resources: ["endpointslices"]
                   verbs: ["list", "watch"]
-                - apiGroups: [""]
-                  resources: ["services"]
-                  verbs: ["list", "watch"]
                 ---
                 apiVersion: rbac.authorization.k8s.io/v1
                 kind: RoleBinding
                 metadata: {name: reader-watches-slices}
                 subjects: [{kind: ServiceAccount, name: reader, namespace: default}]
                 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: slice-watcher}
+                """);
+            text = (await Assert.ThrowsAnyAsync<Exception>(CallAsync)).ToString();
+            Assert.Contains("services is forbidden: User \"system:serviceaccount:default:reader\" cannot list resource \"services\" in API group \"\" in the namespace \"default\"", text);
+            Assert.DoesNotContain("cannot list resource \"endpointslices\"", text);
+
+            await cluster.ApplyManifestAsync("""
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: Role
+                metadata: {name: service-watcher}
+                rules:
+                - apiGroups: [""]
+                  resources: ["services"]
+                  verbs: ["list", "watch"]
+                ---
+                apiVersion: rbac.authorization.k8s.io/v1
+                kind: RoleBinding
+                metadata: {name: reader-watches-services}
+                subjects: [{kind: ServiceAccount, name: reader, namespace: default}]
+                roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: service-watcher}
                 """);
             Assert.StartsWith("my-app-", await CallAsync());
         }

@@ -32,12 +32,15 @@ public sealed class TestSourceFactory : IEndpointSourceFactory
 
     public string Kind => "test";
 
+    /// <summary>The clock of the sources it creates (their status times); the system clock when null.</summary>
+    public TimeProvider? Time { get; init; }
+
     /// <summary>How many sources <see cref="TryCreate"/> handed out.</summary>
     public int Created { get; private set; }
 
     public TestSource Add(string service)
     {
-        var source = new TestSource(ServiceName.Parse(service));
+        var source = new TestSource(ServiceName.Parse(service), Time);
         _sources[source.Service.Key] = source;
         return source;
     }
@@ -53,7 +56,7 @@ public sealed class TestSourceFactory : IEndpointSourceFactory
         }
         if (source.Disposed.IsCompleted)
         {
-            _sources[service.Key] = source = new TestSource(source.Service);
+            _sources[service.Key] = source = new TestSource(source.Service, Time);
         }
         Created++;
         return source;

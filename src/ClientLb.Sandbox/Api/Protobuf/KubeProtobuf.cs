@@ -26,6 +26,8 @@ internal static class KubeProtobuf
         ["apps/v1"] = K8S.Io.Api.Apps.V1.GeneratedReflection.Descriptor,
         ["discovery.k8s.io/v1"] = K8S.Io.Api.Discovery.V1.GeneratedReflection.Descriptor,
         ["autoscaling/v1"] = K8S.Io.Api.Autoscaling.V1.GeneratedReflection.Descriptor,
+        ["batch/v1"] = K8S.Io.Api.Batch.V1.GeneratedReflection.Descriptor,
+        ["authorization.k8s.io/v1"] = K8S.Io.Api.Authorization.V1.GeneratedReflection.Descriptor,
         ["meta.k8s.io/v1"] = K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.GeneratedReflection.Descriptor,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 

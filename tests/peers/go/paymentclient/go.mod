@@ -1,0 +1,3 @@
+module clientlb.test/paymentclient
+
+go 1.19
