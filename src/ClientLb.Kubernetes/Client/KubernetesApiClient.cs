@@ -109,6 +109,38 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     public Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
         WatchAsync(Path(CoreGroup, @namespace, "services"), options, resourceVersion, timeout, KubernetesJsonContext.Default.WatchEventService, cancellationToken);
 
+    /// <inheritdoc />
+    public async Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(@namespace);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        string path = Path(CoreGroup, @namespace, "services") + "/" + Uri.EscapeDataString(name);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_requestTimeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await SendAsync("get", path, "", HttpCompletionOption.ResponseHeadersRead, timeout.Token, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KubernetesApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        using (response)
+        {
+            string text = await ReadBoundedAsync(response, MaxEventBytes, timeout.Token).ConfigureAwait(false);
+            try
+            {
+                return JsonSerializer.Deserialize(text, KubernetesJsonContext.Default.Service)
+                    ?? throw new InvalidDataException($"get {path}: the server sent null");
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidDataException($"get {path}: the answer is not a Service: {ex.Message}", ex);
+            }
+        }
+    }
+
     private static string Path(string group, string ns, string resource)
     {
         ArgumentNullException.ThrowIfNull(ns);
@@ -359,7 +391,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 
     /// <summary>The RBAC rule the source needs, quoted in 403 errors.</summary>
     public const string RbacHint =
-        "ClientLb's Kubernetes source needs get, list and watch on endpointslices.discovery.k8s.io and on services in the namespace: " +
+        "ClientLb's Kubernetes source needs list and watch on endpointslices.discovery.k8s.io, and get (or get, list and watch) on services in the namespace: " +
         "a Role with rules [{apiGroups: [\"discovery.k8s.io\"], resources: [\"endpointslices\"], verbs: [\"get\",\"list\",\"watch\"]}, " +
         "{apiGroups: [\"\"], resources: [\"services\"], verbs: [\"get\",\"list\",\"watch\"]}] bound to the pod's service account";
 
