@@ -38,8 +38,8 @@ public static class RelayLoad
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, UseHttps = true });
         await cluster.CreateAsync(KubernetesLoad.Service("lat"));
         await cluster.CreateAsync(KubernetesLoad.Slice("lat", 0, true));
-        KubernetesClientConfiguration config = KubeconfigLoader.Load(cluster.KubeconfigPath);
-        await using NodeRelayServer relay = await NodeRelayServer.StartAsync(new KubernetesApiClient(config), new TokenListAuthorizer(config), new NodeRelayServerOptions { SocketPath = socket });
+        k8s.KubernetesClientConfiguration config = KubernetesConnection.Load(cluster.KubeconfigPath);
+        await using NodeRelayServer relay = await NodeRelayServer.StartAsync(KubernetesApiClient.FromConfiguration(config), new TokenListAuthorizer(config), new NodeRelayServerOptions { SocketPath = socket });
         await using ServiceProvider direct = Client(cluster, relaySocket: null);
         await using ServiceProvider relayed = Client(cluster, socket);
         var sides = new[] { new Side("direct watch", direct), new Side("node relay", relayed) };

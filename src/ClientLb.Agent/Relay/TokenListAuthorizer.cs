@@ -2,7 +2,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using ClientLb.Kubernetes.Client;
-using ClientLb.Kubernetes.Config;
 
 namespace ClientLb.Agent.Relay;
 
@@ -22,8 +21,8 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
     private readonly TimeProvider _time;
 
     /// <summary>Checks against the API server of <paramref name="agentConfiguration"/> (its address and TLS trust), with the SDK's token.</summary>
-    public TokenListAuthorizer(KubernetesClientConfiguration agentConfiguration, TimeSpan? requestTimeout = null, TimeProvider? timeProvider = null)
-        : this(token => new KubernetesApiClient(WithToken(agentConfiguration, token), requestTimeout ?? TimeSpan.FromSeconds(10), timeProvider), timeProvider)
+    public TokenListAuthorizer(k8s.KubernetesClientConfiguration agentConfiguration, TimeSpan? requestTimeout = null, TimeProvider? timeProvider = null)
+        : this(token => KubernetesApiClient.FromConfiguration(WithToken(agentConfiguration, token), requestTimeout ?? TimeSpan.FromSeconds(10)), timeProvider)
     {
     }
 
@@ -116,12 +115,13 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
 
     private static string Hash(string token) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 
-    private static KubernetesClientConfiguration WithToken(KubernetesClientConfiguration agent, string token) =>
-        new(agent.Server, agent.Origin + " with a relay caller's token")
+    private static k8s.KubernetesClientConfiguration WithToken(k8s.KubernetesClientConfiguration agent, string token) =>
+        new()
         {
-            CertificateAuthorities = agent.CertificateAuthorities,
+            Host = agent.Host,
+            SslCaCerts = agent.SslCaCerts,
             SkipTlsVerify = agent.SkipTlsVerify,
             TlsServerName = agent.TlsServerName,
-            BearerToken = token,
+            AccessToken = token,
         };
 }

@@ -171,7 +171,7 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
         Assert.Contains("forbidden", outsider.Balancer.Source.Status.LastError!.Message, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(relay.Watched, w => w.References > 0);
 
-        using var connection = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(KubeconfigLoader.Load(_outsiderKubeconfig).BearerToken));
+        using var connection = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(KubernetesConnection.Load(_outsiderKubeconfig).AccessToken));
         var denied = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
         {
             using var call = connection.Client.Watch(new Kubernetes.Node.Protocol.WatchRequest { Namespace = "finance", Name = "payment-service" });
@@ -201,7 +201,7 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
         await WaitAsync(() => clients.All(c => c.Balancer.EligibleCount == 3), "every client has the 3 payment pods");
 
         // List (diagnostics): the one Service followed, by 3 streams.
-        using var connection = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(KubeconfigLoader.Load(_clientKubeconfig).BearerToken));
+        using var connection = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(KubernetesConnection.Load(_clientKubeconfig).AccessToken));
         Kubernetes.Node.Protocol.ListResponse list = await connection.Client.ListAsync(new Kubernetes.Node.Protocol.ListRequest());
         Kubernetes.Node.Protocol.WatchedService watched = Assert.Single(list.Services);
         Assert.Equal(("finance", "payment-service", 3, true, ""), (watched.Namespace, watched.Name, watched.Streams, watched.Synced, watched.Error));
@@ -285,8 +285,8 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
 
     private async Task<NodeRelayServer> StartRelayAsync()
     {
-        KubernetesClientConfiguration config = KubeconfigLoader.Load(_agentKubeconfig);
-        return await NodeRelayServer.StartAsync(new KubernetesApiClient(config), new TokenListAuthorizer(config, timeProvider: _time), new NodeRelayServerOptions { SocketPath = Socket }, timeProvider: _time);
+        k8s.KubernetesClientConfiguration config = KubernetesConnection.Load(_agentKubeconfig);
+        return await NodeRelayServer.StartAsync(KubernetesApiClient.FromConfiguration(config), new TokenListAuthorizer(config, timeProvider: _time), new NodeRelayServerOptions { SocketPath = Socket }, timeProvider: _time);
     }
 
     private (int Services, int Slices) WatchesOf(string user)
