@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using ClientLb.Agent.Conntrack;
 using ClientLb.Agent.Diagnostics;
@@ -28,6 +29,7 @@ public sealed class NftablesAgent : IDisposable
     private ProgrammedState _state = new();
     private bool _routeLocalnet;
     private IReadOnlyList<ServiceRejection> _lastRejected = [];
+    private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _sourceDrops = new(StringComparer.Ordinal);
 
     /// <summary>Creates an agent that talks to the kernel through libnftables (or prints, with <see cref="NftablesAgentOptions.DryRun"/>).</summary>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
@@ -85,7 +87,7 @@ public sealed class NftablesAgent : IDisposable
     /// <summary>
     /// What is programmed now, from the agent's own state (never a kernel read): each service's VIP ports with the
     /// endpoints they translate to (the committed input, selected and validated as the sync did), the endpoints left out
-    /// and why, the last sync's outcome and rejections. Waits for a sync in progress to finish.
+    /// and why (by the watch's mapping or by validation), the last sync's outcome and rejections. Waits for a sync in progress to finish.
     /// </summary>
     public async Task<ProgrammedRules> GetProgrammedRulesAsync(CancellationToken cancellationToken = default)
     {
@@ -115,7 +117,8 @@ public sealed class NftablesAgent : IDisposable
                 input.Ports.FirstOrDefault(i => i.Protocol == p.Protocol && i.Port == p.Port)?.Name,
                 [.. p.Targets.Select(static t => new ProgrammedEndpoint(t.Address.ToString(), t.Port, Math.Max(1, t.Weight)))],
                 p.Targets.IsEmpty ? p.EmptyReason : null)).ToList();
-            services.Add(new ProgrammedService(input.Namespace, input.Name, validated.AffinityTimeoutSeconds, ports, validated.Dropped));
+            IReadOnlyList<string> sourceDrops = _sourceDrops.GetValueOrDefault(input.Key) ?? [];
+            services.Add(new ProgrammedService(input.Namespace, input.Name, validated.AffinityTimeoutSeconds, ports, [.. sourceDrops, .. validated.Dropped]));
         }
         return new ProgrammedRules
         {
@@ -128,6 +131,22 @@ public sealed class NftablesAgent : IDisposable
             Services = services,
             Rejected = rejected,
         };
+    }
+
+    /// <summary>
+    /// Records the endpoints the source (the Kubernetes watch) left out of a service before it reached the agent, with
+    /// their reasons, for <see cref="GetProgrammedRulesAsync"/>; an empty list forgets them.
+    /// </summary>
+    internal void NoteDroppedEndpoints(string serviceKey, IReadOnlyList<string> reasons)
+    {
+        if (reasons.Count == 0)
+        {
+            _sourceDrops.TryRemove(serviceKey, out _);
+        }
+        else
+        {
+            _sourceDrops[serviceKey] = reasons;
+        }
     }
 
     /// <summary>Deletes both <c>clientlb</c> tables (everything the agent owns) and forgets the programmed state.</summary>
