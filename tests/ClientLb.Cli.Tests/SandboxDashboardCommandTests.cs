@@ -148,6 +148,69 @@ public class SandboxDashboardCommandTests
     }
 
     [Fact]
+    public async Task Agent_rules_that_differ_from_the_endpoint_slices_are_marked_stale()
+    {
+        // An agent whose rules lag the cluster, served as the agent serves /rules: ext still points at a pod that left,
+        // and gone is programmed though its Service was deleted.
+        var rules = new ClientLb.Agent.Diagnostics.ProgrammedRules
+        {
+            Tables = ["ip clientlb", "ip6 clientlb"],
+            Mode = "node",
+            LastSuccess = DateTimeOffset.UtcNow,
+            Services =
+            [
+                new("default", "ext", null, [new("127.96.0.50", "tcp", 81, "http", [new("10.231.0.11", 8080, 1), new("10.231.0.99", 8080, 1)], null)], []),
+                new("default", "gone", null, [new("127.96.0.51", "tcp", 80, null, [new("10.231.0.12", 8080, 1)], null)], []),
+            ],
+            Rejected = [],
+        };
+        int agentPort = FreePort();
+        using var agent = new System.Net.HttpListener();
+        agent.Prefixes.Add($"http://127.0.0.1:{agentPort}/");
+        agent.Start();
+        _ = Task.Run(async () =>
+        {
+            while (agent.IsListening)
+            {
+                System.Net.HttpListenerContext context;
+                try
+                {
+                    context = await agent.GetContextAsync();
+                }
+                catch (Exception ex) when (ex is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+                byte[] body = context.Request.Url!.AbsolutePath == "/rules" ? rules.ToJsonBytes() : [];
+                context.Response.StatusCode = body.Length > 0 ? 200 : 404;
+                await context.Response.OutputStream.WriteAsync(body);
+                context.Response.Close();
+            }
+        });
+        string manifest = Path.Combine(Path.GetTempPath(), $"clientlb-cli-dashboard-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(manifest, ExternalService);
+        try
+        {
+            await using RunningSandbox sandbox = await RunningSandbox.StartAsync("-f", manifest, "--dashboard-port", "0", "--agent-metrics", $"http://127.0.0.1:{agentPort}/");
+            using var http = new HttpClient { BaseAddress = new Uri(sandbox.Value("dashboard: ").Split(' ')[0]) };
+            using JsonDocument state = JsonDocument.Parse(await http.GetStringAsync("cluster/api/state"));
+            JsonElement[] ports = [.. state.RootElement.GetProperty("agent").GetProperty("ports").EnumerateArray()];
+            JsonElement ext = ports.Single(p => p.GetProperty("service").GetString() == "default/ext");
+            Assert.True(ext.GetProperty("stale").GetBoolean());
+            Assert.Equal("the EndpointSlices differ: not programmed 10.231.0.12:8080; programmed but not eligible 10.231.0.99:8080", ext.GetProperty("staleReason").GetString());
+            Assert.Equal("default/ext-a", ext.GetProperty("endpoints")[0].GetProperty("pod").GetString());
+            JsonElement gone = ports.Single(p => p.GetProperty("service").GetString() == "default/gone");
+            Assert.True(gone.GetProperty("stale").GetBoolean());
+            Assert.Equal("the Service is gone from the cluster", gone.GetProperty("staleReason").GetString());
+        }
+        finally
+        {
+            agent.Close();
+            File.Delete(manifest);
+        }
+    }
+
+    [Fact]
     public async Task Agent_metrics_must_be_an_http_url_and_needs_the_dashboard()
     {
         var error = new StringWriter();
