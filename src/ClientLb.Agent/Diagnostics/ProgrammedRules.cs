@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace ClientLb.Agent.Diagnostics;
@@ -122,11 +123,11 @@ public sealed record ProgrammedRules
         writer.WriteEndObject();
     }
 
-    /// <summary>The JSON document of <see cref="WriteJson"/> as UTF-8 bytes.</summary>
+    /// <summary>The JSON document of <see cref="WriteJson"/> as UTF-8 bytes (indented; served as application/json, never inside HTML, so '+' and the like stay unescaped).</summary>
     public byte[] ToJsonBytes()
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             WriteJson(writer);
         }

@@ -118,7 +118,7 @@
     const table = el('table');
     table.append(el('thead'));
     table.tHead.append(el('tr'));
-    for (const h of ['service', 'VIP:port', 'endpoints (pod)', 'state']) table.tHead.rows[0].append(el('th', null, h));
+    for (const h of ['service', 'VIP:port', 'state', 'endpoints (pod)']) table.tHead.rows[0].append(el('th', null, h));
     for (const p of agent.ports) {
       const tr = el('tr');
       tr.dataset.agentPort = p.service + ' ' + p.vip + ':' + p.port;
@@ -129,7 +129,7 @@
       const stateCell = el('td');
       stateCell.append(p.stale ? badge('stale', 'bad') : badge('in sync', 'ok'));
       if (p.stale) stateCell.append(el('div', 'sub', p.staleReason));
-      tr.append(el('td', null, p.service), el('td', null, p.vip + ':' + p.port + '/' + p.protocol + (p.name ? ' (' + p.name + ')' : '')), endpoints, stateCell);
+      tr.append(el('td', null, p.service), el('td', null, p.vip + ':' + p.port + '/' + p.protocol + (p.name ? ' (' + p.name + ')' : '')), stateCell, endpoints);
       table.append(tr);
     }
     const notes = el('div', 'sub');
