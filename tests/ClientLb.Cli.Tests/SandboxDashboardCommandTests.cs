@@ -221,6 +221,46 @@ public class SandboxDashboardCommandTests
         Assert.Contains("--agent-metrics needs --dashboard-port", error.ToString());
     }
 
+    [Fact]
+    public async Task Sigterm_stops_the_sandbox_with_its_dashboard()
+    {
+        // The web view's host must not take SIGTERM from the command (it would cancel the process's termination and stop
+        // only the web app, leaving the sandbox running): the clientlb process ends, as it does without the view.
+        string cli = Path.Combine(AppContext.BaseDirectory, "ClientLb.Cli.dll");
+        var start = new ProcessStartInfo("dotnet", [cli, "sandbox", "--dashboard-port", "0"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process process = Process.Start(start)!;
+        try
+        {
+            using var started = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            string? line;
+            while ((line = await process.StandardOutput.ReadLineAsync(started.Token)) is not null && !line.StartsWith("press Ctrl-C", StringComparison.Ordinal))
+            {
+            }
+            Assert.NotNull(line);
+            using (Process kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+            using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await process.WaitForExitAsync(stopped.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail("clientlb sandbox --dashboard-port did not stop within 15 s of SIGTERM");
+            }
+            Assert.True(process.HasExited);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
     private static int FreePort()
     {
         using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace ClientLb.Cli.SandboxView;
@@ -52,6 +53,9 @@ internal sealed class SandboxDashboard : IAsyncDisposable
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "ClientLb.SandboxView", ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
+        // The clientlb command owns Ctrl-C and SIGTERM; the default ConsoleLifetime would take SIGTERM from it (cancelling
+        // the process's termination and stopping only this web app), so the sandbox would keep running.
+        builder.Services.AddSingleton<IHostLifetime, CommandOwnedLifetime>();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
         builder.Services.AddClientLbKubernetes(o =>
         {
@@ -106,5 +110,13 @@ internal sealed class SandboxDashboard : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         _agent.Dispose();
+    }
+
+    /// <summary>A host lifetime that leaves the process's signals to the command, which stops the view by disposing it.</summary>
+    private sealed class CommandOwnedLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }
