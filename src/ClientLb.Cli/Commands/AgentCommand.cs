@@ -277,14 +277,20 @@ internal static class AgentCommand
                 {
                     return; // stopped
                 }
-                try
-                {
-                    await ServeAsync(context);
-                }
-                catch (Exception ex) when (ex is HttpListenerException or IOException)
-                {
-                    // the client went away
-                }
+                // Not awaited: /rules waits for a sync in progress, and a probe of /healthz must not queue behind it.
+                _ = ServeSafelyAsync(context);
+            }
+        }
+
+        private async Task ServeSafelyAsync(HttpListenerContext context)
+        {
+            try
+            {
+                await ServeAsync(context);
+            }
+            catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
+            {
+                // the client went away, or the listener stopped
             }
         }
 
