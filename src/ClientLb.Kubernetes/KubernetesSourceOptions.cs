@@ -47,6 +47,13 @@ public sealed class KubernetesSourceOptions
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
+    /// How often a watched Service is read again with <c>get</c> when the account may get it but not list and watch
+    /// Services (default 30 s): the EndpointSlices are still watched, so endpoints change at once; only a change to the
+    /// Service itself (ports, affinity) waits up to this long. Each resync tries list and watch again.
+    /// </summary>
+    public TimeSpan ServicePollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// The first reconnect delay after a failure (default 1 s); doubled per failure in a row with jitter, and back to this
     /// only after 10 s without failing. A watch that ends early once after a healthy period reconnects at once.
     /// </summary>

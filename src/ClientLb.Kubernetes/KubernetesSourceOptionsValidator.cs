@@ -17,6 +17,7 @@ internal sealed class KubernetesSourceOptionsValidator : IValidateOptions<Kubern
         }
         Positive(options.RequestTimeout, nameof(options.RequestTimeout));
         Positive(options.ResyncInterval, nameof(options.ResyncInterval));
+        Positive(options.ServicePollInterval, nameof(options.ServicePollInterval));
         Positive(options.ReconnectDelay, nameof(options.ReconnectDelay));
         Positive(options.StaleAfter, nameof(options.StaleAfter));
         if (options.WatchTimeout < TimeSpan.FromSeconds(1))

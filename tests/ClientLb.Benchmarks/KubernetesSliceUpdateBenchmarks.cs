@@ -136,6 +136,8 @@ public class KubernetesSliceUpdateBenchmarks
 
         public Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
             Task.FromResult<IWatchStream<Service>>(new InlineWatchStream<Service>());
+
+        public Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken) => Task.FromResult<Service?>(_service);
     }
 
     /// <summary>

@@ -21,7 +21,7 @@ public class AgentOnSandboxTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableServiceProxy = false, EnableDns = false }, timeout.Token);
         Assert.Empty(cluster.GetPods("k8s-app=kube-proxy", "kube-system"));
 
-        using var api = new KubernetesApiClient(KubernetesConfigResolver.TryResolve(
+        using var api = KubernetesApiClient.FromConfiguration(KubernetesConnection.TryResolve(
             new KubernetesSourceOptions { KubeconfigPath = cluster.KubeconfigPath, Mode = KubernetesConfigMode.Kubeconfig }, out _)!);
         // Sidecar mode with dry-run nftables: node mode refuses the sandbox's 127.96.x.y ClusterIPs as VIPs.
         using var agent = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, DryRun = true, DryRunOutput = TextWriter.Null });

@@ -159,7 +159,7 @@ public class DeploySandboxTests
     }
 
     private static KubernetesApiClient Api(string kubeconfig) =>
-        new(KubernetesConfigResolver.TryResolve(new KubernetesSourceOptions { KubeconfigPath = kubeconfig, Mode = KubernetesConfigMode.Kubeconfig }, out _)!);
+        KubernetesApiClient.FromConfiguration(KubernetesConnection.TryResolve(new KubernetesSourceOptions { KubeconfigPath = kubeconfig, Mode = KubernetesConfigMode.Kubeconfig }, out _)!);
 
     private static Task<string> KubectlAsync(string kubeconfig, string arguments) =>
         PackagedAppTests.RunAsync("kubectl", $"--kubeconfig \"{kubeconfig}\" {arguments}", Plain);

@@ -9,6 +9,7 @@ using ClientLb.Agent.Watch;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Cli.Commands;
 
@@ -135,7 +136,7 @@ internal static class AgentCommand
             string? kubeconfigPath = parse.GetValue(kubeconfig);
             try
             {
-                configuration = KubernetesConfigResolver.TryResolve(new KubernetesSourceOptions
+                configuration = KubernetesConnection.TryResolve(new KubernetesSourceOptions
                 {
                     KubeconfigPath = kubeconfigPath,
                     Mode = kubeconfigPath is null ? KubernetesConfigMode.Auto : KubernetesConfigMode.Kubeconfig,
@@ -150,7 +151,7 @@ internal static class AgentCommand
                 return await Fail("--kubeconfig: " + ex.Message);
             }
 
-            using var api = new KubernetesApiClient(configuration);
+            using KubernetesApiClient api = KubernetesApiClient.FromConfiguration(configuration);
             NftablesAgent agent;
             try
             {

@@ -5,6 +5,7 @@ using Endpoint = ClientLb.Endpoints.Endpoint;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Source;
 using ClientLb.LoadBalancing;
@@ -65,7 +66,7 @@ internal sealed class ResolveExplanation(TextWriter output)
 
     private async Task ExplainKubernetesAsync(ServiceName service, ServiceBalancer? balancer, KubernetesClientConfiguration configuration, CancellationToken cancellationToken)
     {
-        using var api = new KubernetesApiClient(configuration, TimeSpan.FromSeconds(10));
+        using KubernetesApiClient api = KubernetesApiClient.FromConfiguration(configuration, TimeSpan.FromSeconds(10));
         await Line($"api: {api.Description}");
         Service? svc;
         List<EndpointSlice> slices;
@@ -79,7 +80,7 @@ internal sealed class ResolveExplanation(TextWriter output)
             await Line($"api: {e.Message}");
             _why.Add(e.StatusCode == HttpStatusCode.Forbidden
                 ? $"RBAC: 403 Forbidden: the credentials may not {e.Verb} {e.Resource} in namespace {service.Namespace}; grant get, list and watch on services and endpointslices (deploy/base/rbac.yaml)"
-                : $"401 Unauthorized: the API server rejects the credentials of {configuration.Server} (expired token or certificate?)");
+                : $"401 Unauthorized: the API server rejects the credentials of {KubernetesConnection.WithoutUserInfo(api.Server)} (expired token or certificate?)");
             return;
         }
         if (svc is null)
@@ -120,7 +121,7 @@ internal sealed class ResolveExplanation(TextWriter output)
                     await Line($"    {address}: dropped: port name missing: the slice has no port '{choice.Name}' for this Service port");
                     continue;
                 }
-                if (EndpointMapper.MapEndpoint(raw, served, Loopback.LoopbackEndpointsAllowed(configuration.Server), out string? invalid) is not Endpoint mapped)
+                if (EndpointMapper.MapEndpoint(raw, served, Loopback.LoopbackEndpointsAllowed(api.Server), out string? invalid) is not Endpoint mapped)
                 {
                     await Line($"    {address}: dropped: {invalid}");
                     continue;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using ClientLb.Dns.Configuration;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Config;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -64,11 +65,11 @@ internal sealed class SourceOptions
         if (source is "auto" or "kubernetes")
         {
             var k8s = new KubernetesSourceOptions { KubeconfigPath = kubeconfig, Mode = source == "kubernetes" && kubeconfig is not null ? KubernetesConfigMode.Kubeconfig : KubernetesConfigMode.Auto };
-            if (source == "kubernetes" && KubernetesConfigResolver.TryResolve(k8s, out string reason) is null)
+            if (source == "kubernetes" && KubernetesConnection.TryResolve(k8s, out string reason) is null)
             {
                 throw new ArgumentException($"--source kubernetes: no Kubernetes configuration found ({reason}); pass --kubeconfig.");
             }
-            ns ??= KubernetesConfigResolver.TryResolve(k8s, out _)?.Namespace;
+            ns ??= KubernetesConnection.TryResolve(k8s, out _)?.Namespace;
             services.AddClientLbKubernetes(o =>
             {
                 o.KubeconfigPath = k8s.KubeconfigPath;
@@ -103,7 +104,7 @@ internal sealed class SourceOptions
         string source = parse.GetValue(Source)!;
         string? kubeconfig = parse.GetValue(Kubeconfig);
         return source is "auto" or "kubernetes"
-            ? KubernetesConfigResolver.TryResolve(new KubernetesSourceOptions { KubeconfigPath = kubeconfig, Mode = kubeconfig is not null ? KubernetesConfigMode.Kubeconfig : KubernetesConfigMode.Auto }, out _)
+            ? KubernetesConnection.TryResolve(new KubernetesSourceOptions { KubeconfigPath = kubeconfig, Mode = kubeconfig is not null ? KubernetesConfigMode.Kubeconfig : KubernetesConfigMode.Auto }, out _)
             : null;
     }
 

@@ -31,6 +31,12 @@ public interface IKubernetesApi
 
     /// <summary>Watches Services, as <see cref="WatchEndpointSlicesAsync"/>.</summary>
     Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads one <c>v1</c> Service by name (the <c>get</c> verb): null when it does not exist. Used when an account may
+    /// get the Service but not list and watch Services.
+    /// </summary>
+    Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken);
 }
 
 /// <summary>An open watch: the events in order until the server ends the watch. Dispose to close it.</summary>

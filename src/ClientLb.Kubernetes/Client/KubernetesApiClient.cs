@@ -12,9 +12,10 @@ using ClientLb.Kubernetes.Model;
 namespace ClientLb.Kubernetes.Client;
 
 /// <summary>
-/// <see cref="IKubernetesApi"/> over HttpClient: JSON with source-generated metadata, bearer token or client
-/// certificate, HTTP/2 when the server offers it (ALPN), paged lists, newline-delimited watch streams. This is
-/// the requests ClientLb needs; it can also send them through a KubernetesClient client (<see cref="KubernetesApiClient(k8s.Kubernetes, TimeSpan?)"/>).
+/// <see cref="IKubernetesApi"/> over a KubernetesClient client's HttpClient (its TLS, credentials and handlers): the
+/// requests ClientLb needs, sent by ClientLb (paged lists with a page cap, watches that complete when the server
+/// accepts them, bounded error bodies) and decoded by ClientLb (source-generated JSON straight from the bytes, one
+/// newline-delimited event at a time, only the fields it uses kept).
 /// </summary>
 public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 {
@@ -32,53 +33,46 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     public const int MaxErrorBodyBytes = 64 * 1024;
 
     private readonly HttpClient _http;
-    private readonly bool _ownsHttp;
+    private readonly k8s.Kubernetes? _owned;
     private readonly Uri _baseUri;
-    private readonly BearerTokenSource? _tokens;
-    // A handed-over KubernetesClient authenticates each request itself (its token, exec plugin or client certificate).
+    // KubernetesClient authenticates each request (its token, token provider or basic credentials; a client certificate is on its handler).
     private readonly Func<HttpRequestMessage, CancellationToken, Task>? _authorize;
     private readonly string _displayServer;
     private readonly string _origin;
     private readonly TimeSpan _requestTimeout;
     private int _lastVersion;
-    private string? _tlsRefusal;
-
-    /// <summary>Creates a client for <paramref name="configuration"/>.</summary>
-    public KubernetesApiClient(KubernetesClientConfiguration configuration, TimeSpan? requestTimeout = null, TimeProvider? timeProvider = null)
-        : this(configuration, null!, requestTimeout, timeProvider)
-    {
-    }
-
-    internal KubernetesApiClient(KubernetesClientConfiguration configuration, HttpMessageHandler handler, TimeSpan? requestTimeout = null, TimeProvider? timeProvider = null)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        Configuration = configuration;
-        _tokens = configuration.CreateTokenSource(timeProvider ?? TimeProvider.System);
-        _requestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30);
-        handler ??= ApiHttpHandlerFactory.Create(configuration, why => Volatile.Write(ref _tlsRefusal, why));
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        _ownsHttp = true;
-        _baseUri = WithTrailingSlash(configuration.Server);
-        _displayServer = configuration.DisplayServer;
-        _origin = configuration.Origin;
-        Description = configuration.ToString();
-    }
 
     /// <summary>
-    /// Sends ClientLb's lists and watches through a KubernetesClient client (its HttpClient, TLS settings and credentials),
-    /// e.g. the <c>IKubernetes</c> an application registered. The watch request, line framing and decoding stay ClientLb's.
-    /// A <c>tls-server-name</c> of that client is not applied (KubernetesClient sets it per request in its own pipeline).
+    /// Sends ClientLb's lists and watches through a KubernetesClient client (its HttpClient, TLS settings, handlers and
+    /// credentials), e.g. the <c>IKubernetes</c> an application registered. The watch request, line framing and decoding
+    /// stay ClientLb's. The client stays its owner's: disposing this does not dispose it.
     /// </summary>
     public KubernetesApiClient(k8s.Kubernetes kubernetes, TimeSpan? requestTimeout = null)
+        : this(kubernetes, requestTimeout, "the KubernetesClient IKubernetes given to ClientLb", owned: false)
+    {
+    }
+
+    private KubernetesApiClient(k8s.Kubernetes kubernetes, TimeSpan? requestTimeout, string origin, bool owned)
     {
         ArgumentNullException.ThrowIfNull(kubernetes);
         _http = kubernetes.HttpClient;
+        _owned = owned ? kubernetes : null;
         _baseUri = WithTrailingSlash(kubernetes.BaseUri);
         _authorize = kubernetes.Credentials is { } credentials ? credentials.ProcessHttpRequestAsync : null;
         _requestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30);
-        _displayServer = KubernetesClientConfiguration.WithoutUserInfo(kubernetes.BaseUri);
-        _origin = "the KubernetesClient IKubernetes given to ClientLb";
-        Description = $"{_displayServer} (through {_origin})";
+        _displayServer = KubernetesConnection.WithoutUserInfo(kubernetes.BaseUri);
+        _origin = origin;
+        Description = owned ? $"{_displayServer} ({origin})" : $"{_displayServer} (through {origin})";
+    }
+
+    /// <summary>
+    /// A client over a new KubernetesClient client built from <paramref name="configuration"/> with ClientLb's additions
+    /// (<see cref="KubernetesConnection.CreateClient"/>); disposing this disposes it.
+    /// </summary>
+    public static KubernetesApiClient FromConfiguration(k8s.KubernetesClientConfiguration configuration, TimeSpan? requestTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return new KubernetesApiClient(KubernetesConnection.CreateClient(configuration), requestTimeout, KubernetesConnection.Origin(configuration), owned: true);
     }
 
     private static Uri WithTrailingSlash(Uri server) => server.AbsoluteUri.EndsWith('/') ? server : new Uri(server.AbsoluteUri + "/");
@@ -86,11 +80,8 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     /// <summary>The API server's address (whether it is on loopback decides about loopback endpoints, see <see cref="KubernetesSourceOptions.AllowLoopbackEndpoints"/>).</summary>
     public Uri Server => _baseUri;
 
-    /// <summary>The configuration in use; null when requests go through a KubernetesClient client.</summary>
-    public KubernetesClientConfiguration? Configuration { get; }
-
     /// <summary>The largest watch event accepted (default 16 MB); a larger one ends the watch with an error naming the object.</summary>
-    public int MaxEventBytes { get; init; } = WatchLines.MaxLineBytes;
+    public int MaxEventBytes { get; set; } = WatchLines.MaxLineBytes;
 
     /// <inheritdoc />
     public string Description { get; }
@@ -117,6 +108,38 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     /// <inheritdoc />
     public Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
         WatchAsync(Path(CoreGroup, @namespace, "services"), options, resourceVersion, timeout, KubernetesJsonContext.Default.WatchEventService, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(@namespace);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        string path = Path(CoreGroup, @namespace, "services") + "/" + Uri.EscapeDataString(name);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_requestTimeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await SendAsync("get", path, "", HttpCompletionOption.ResponseHeadersRead, timeout.Token, cancellationToken).ConfigureAwait(false);
+        }
+        catch (KubernetesApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        using (response)
+        {
+            string text = await ReadBoundedAsync(response, MaxEventBytes, timeout.Token).ConfigureAwait(false);
+            try
+            {
+                return JsonSerializer.Deserialize(text, KubernetesJsonContext.Default.Service)
+                    ?? throw new InvalidDataException($"get {path}: the server sent null");
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidDataException($"get {path}: the answer is not a Service: {ex.Message}", ex);
+            }
+        }
+    }
 
     private static string Path(string group, string ns, string resource)
     {
@@ -275,55 +298,41 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 
     private async Task<HttpResponseMessage> SendAsync(string verb, string path, string query, HttpCompletionOption completion, CancellationToken token, CancellationToken callerToken)
     {
-        for (int attempt = 0; ; attempt++)
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUri, path + query))
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_baseUri, path + query))
-            {
-                Version = HttpVersion.Version20,
-                VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-            };
-            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-            request.Headers.UserAgent.Add(new ProductInfoHeaderValue("ClientLb.Kubernetes", "1.0"));
-            if (_tokens is not null && await _tokens.GetTokenAsync(callerToken).ConfigureAwait(false) is string bearer)
-            {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-            }
-            else if (_authorize is not null)
-            {
-                await _authorize(request, callerToken).ConfigureAwait(false);
-            }
-            HttpResponseMessage response;
-            try
-            {
-                response = await _http.SendAsync(request, completion, token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException ex) when (!callerToken.IsCancellationRequested)
-            {
-                throw new TimeoutException($"{verb} {path}: no answer from {_displayServer} within {_requestTimeout.TotalSeconds:0.#} s", ex);
-            }
-            catch (HttpRequestException ex)
-            {
-                // The inner message names the socket error; the request's headers (the token) are never part of it.
-                string why = ex.InnerException is System.Security.Authentication.AuthenticationException auth
-                    ? "TLS: " + (Interlocked.Exchange(ref _tlsRefusal, null) ?? auth.Message)
-                    : ex.Message;
-                throw new HttpRequestException($"{verb} {path}: cannot reach the API server {_displayServer}: {why}", ex, ex.StatusCode);
-            }
-            Volatile.Write(ref _lastVersion, response.Version.Major * 10 + response.Version.Minor);
-            if (response.IsSuccessStatusCode)
-            {
-                return response;
-            }
-            using (response)
-            {
-                if (response.StatusCode == HttpStatusCode.Unauthorized && attempt == 0 && _tokens is not null)
-                {
-                    // A rotated token file or an expired plugin token: get it again and retry once.
-                    _tokens.Invalidate();
-                    continue;
-                }
-                throw await ErrorAsync(verb, path, response, token).ConfigureAwait(false);
-            }
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        request.Headers.UserAgent.Add(new ProductInfoHeaderValue("ClientLb.Kubernetes", "1.0"));
+        if (_authorize is not null)
+        {
+            await _authorize(request, callerToken).ConfigureAwait(false);
+        }
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, completion, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!callerToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{verb} {path}: no answer from {_displayServer} within {_requestTimeout.TotalSeconds:0.#} s", ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            // The inner message names the socket error or the certificate refusal; the request's headers (the token) are never part of it.
+            string why = ex.InnerException is System.Security.Authentication.AuthenticationException auth ? "TLS: " + auth.Message : ex.Message;
+            throw new HttpRequestException($"{verb} {path}: cannot reach the API server {_displayServer}: {why}", ex, ex.StatusCode);
+        }
+        Volatile.Write(ref _lastVersion, response.Version.Major * 10 + response.Version.Minor);
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+        using (response)
+        {
+            // A 401 was already retried once with a fresh token by CredentialRefreshHandler in the client's pipeline.
+            throw await ErrorAsync(verb, path, response, token).ConfigureAwait(false);
         }
     }
 
@@ -382,7 +391,7 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 
     /// <summary>The RBAC rule the source needs, quoted in 403 errors.</summary>
     public const string RbacHint =
-        "ClientLb's Kubernetes source needs get, list and watch on endpointslices.discovery.k8s.io and on services in the namespace: " +
+        "ClientLb's Kubernetes source needs list and watch on endpointslices.discovery.k8s.io, and get (or get, list and watch) on services in the namespace: " +
         "a Role with rules [{apiGroups: [\"discovery.k8s.io\"], resources: [\"endpointslices\"], verbs: [\"get\",\"list\",\"watch\"]}, " +
         "{apiGroups: [\"\"], resources: [\"services\"], verbs: [\"get\",\"list\",\"watch\"]}] bound to the pod's service account";
 
@@ -476,9 +485,6 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        if (_ownsHttp)
-        {
-            _http.Dispose(); // a KubernetesClient client's HttpClient stays its owner's
-        }
+        _owned?.Dispose(); // a handed-over KubernetesClient client stays its owner's
     }
 }

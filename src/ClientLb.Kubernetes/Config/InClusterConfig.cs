@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 
 namespace ClientLb.Kubernetes.Config;
 
@@ -26,9 +28,12 @@ public sealed class InClusterConfig
     /// <summary>True when the environment says this process runs in a pod (both variables set).</summary>
     public bool IsAvailable => !string.IsNullOrEmpty(Environment("KUBERNETES_SERVICE_HOST")) && !string.IsNullOrEmpty(Environment("KUBERNETES_SERVICE_PORT"));
 
-    /// <summary>Builds the configuration.</summary>
+    /// <summary>
+    /// Builds KubernetesClient's configuration as its <c>InClusterConfig()</c> does, from these paths (KubernetesClient's
+    /// are fixed), with a token re-read when it rotates and errors that name the variable or file at fault.
+    /// </summary>
     /// <exception cref="KubernetesConfigException">A variable or file is missing or invalid; the message names it.</exception>
-    public KubernetesClientConfiguration Load()
+    public k8s.KubernetesClientConfiguration Load(TimeProvider? time = null)
     {
         const string origin = "in-cluster";
         string host = Environment("KUBERNETES_SERVICE_HOST") is { Length: > 0 } h ? h
@@ -48,14 +53,18 @@ public sealed class InClusterConfig
         {
             throw new KubernetesConfigException(TokenPath, null, "the service-account token file does not exist (is automountServiceAccountToken false?)");
         }
-        string caText;
+        var cas = new X509Certificate2Collection();
         try
         {
-            caText = File.ReadAllText(CaPath);
+            cas.ImportFromPem(File.ReadAllText(CaPath));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
         {
             throw new KubernetesConfigException(CaPath, null, "the CA bundle cannot be read: " + ex.Message, ex);
+        }
+        if (cas.Count == 0)
+        {
+            throw new KubernetesConfigException(CaPath, null, "the CA bundle holds no PEM certificate");
         }
         string? ns = null;
         if (File.Exists(NamespacePath))
@@ -66,11 +75,12 @@ public sealed class InClusterConfig
                 throw new KubernetesConfigException(NamespacePath, null, "the namespace file is empty");
             }
         }
-        return new KubernetesClientConfiguration(server, origin)
+        return new k8s.KubernetesClientConfiguration
         {
+            Host = server.ToString(),
             Namespace = ns,
-            CertificateAuthorities = KubeconfigLoader.ParseCaBundle(caText, CaPath, null),
-            BearerTokenFile = TokenPath,
+            SslCaCerts = cas,
+            TokenProvider = new FileTokenProvider(TokenPath, origin, time ?? TimeProvider.System),
         };
     }
 }

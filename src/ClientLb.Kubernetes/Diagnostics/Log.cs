@@ -46,4 +46,10 @@ internal static partial class Log
 
     [LoggerMessage(113, LogLevel.Warning, "Kubernetes {What}: skipped {Object} (resourceVersion {Version}), which cannot be used: {Problem}")]
     public static partial void PoisonSkipped(ILogger logger, string what, string @object, string? version, string problem);
+
+    [LoggerMessage(114, LogLevel.Information, "Service {Namespace}/{Service}: the account may get it but not list and watch services ({Reason}); reading it with get every {Interval}, EndpointSlices still watched")]
+    public static partial void ServicePolled(ILogger logger, string @namespace, string service, TimeSpan interval, string reason);
+
+    [LoggerMessage(115, LogLevel.Information, "Service {Namespace}/{Service}: list and watch on services allowed again; watching it")]
+    public static partial void ServiceWatchedAgain(ILogger logger, string @namespace, string service);
 }

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 namespace ClientLb.Kubernetes.Source;
 
 /// <summary>
-/// Makes Kubernetes sources. The API configuration is found on first use (<see cref="KubernetesConfigResolver"/>);
+/// Makes Kubernetes sources. The API configuration is found on first use (<see cref="KubernetesConnection.TryResolve"/>, a KubernetesClient configuration and client);
 /// when there is none in <see cref="KubernetesConfigMode.Auto"/> mode this factory serves nothing, so a later
 /// factory (DNS) can. All its sources share one <see cref="IKubernetesApi"/> and one set of watches.
 /// </summary>
@@ -102,14 +102,16 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
             if (_api is null)
             {
                 // Not cached on failure: a fixed file is picked up by the next name.
-                KubernetesClientConfiguration? config = KubernetesConfigResolver.TryResolve(_options, out string reason);
+                k8s.KubernetesClientConfiguration? config = KubernetesConnection.TryResolve(_options, out string reason, time: _time);
                 if (config is null)
                 {
                     _notServed = reason;
                     _resolved = true;
                     return null;
                 }
-                _api = _ownedApi = new KubernetesApiClient(config, _options.RequestTimeout, _time) { MaxEventBytes = _options.MaxEventBytes };
+                _ownedApi = KubernetesApiClient.FromConfiguration(config, _options.RequestTimeout);
+                _ownedApi.MaxEventBytes = _options.MaxEventBytes;
+                _api = _ownedApi;
             }
             Log.Configured(_logger, _api.Description);
             _manager = new KubernetesWatchManager(_api, _options, _time, _loggers.CreateLogger("ClientLb.Kubernetes.Watch"), _metrics);

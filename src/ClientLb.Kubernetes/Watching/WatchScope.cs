@@ -57,13 +57,20 @@ internal sealed class WatchScope : IAsyncDisposable
             ct => api.ListEndpointSlicesAsync(ns, sliceOptions, ct),
             (rv, timeout, ct) => api.WatchEndpointSlicesAsync(ns, sliceOptions, rv, timeout, ct),
             static s => s.Metadata.ResourceVersion, new SliceSink(this), settings, time, logger, metrics);
-        var services = new ResourceWatcher<Service>($"services ({where})",
-            ct => api.ListServicesAsync(ns, serviceOptions, ct),
-            (rv, timeout, ct) => api.WatchServicesAsync(ns, serviceOptions, rv, timeout, ct),
-            static s => s.Metadata.ResourceVersion, new ServiceSink(this), settings, time, logger, metrics);
+        // One service: list and watch it, or read it with get when only that is allowed (NamedServiceReader).
+        var services = service is null
+            ? new ResourceWatcher<Service>($"services ({where})",
+                ct => api.ListServicesAsync(ns, serviceOptions, ct),
+                (rv, timeout, ct) => api.WatchServicesAsync(ns, serviceOptions, rv, timeout, ct),
+                static s => s.Metadata.ResourceVersion, new ServiceSink(this), settings, time, logger, metrics)
+            : NamedServiceWatcher(new NamedServiceReader(api, ns, service, settings, time, logger), where, settings, time, logger, metrics);
         _slicesWatcher = slices;
         _servicesWatcher = services;
     }
+
+    private ResourceWatcher<Service> NamedServiceWatcher(NamedServiceReader reader, string where, WatchSettings settings, TimeProvider time, ILogger logger,
+        KubernetesMetrics metrics) =>
+        new($"services ({where})", reader.ListAsync, reader.WatchAsync, static s => s.Metadata.ResourceVersion, new ServiceSink(this), settings, time, logger, metrics);
 
     /// <summary>Starts both loops; call after the views this scope feeds point at it.</summary>
     public void Start()

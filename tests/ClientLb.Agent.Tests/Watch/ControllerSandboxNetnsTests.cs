@@ -47,7 +47,7 @@ public sealed class ControllerSandboxNetnsTests(NetnsFixture net)
         Assert.StartsWith("127.96.", vip, StringComparison.Ordinal);
         string url = $"http://{vip}:80/";
 
-        using var api = new KubernetesApiClient(KubernetesConfigResolver.TryResolve(
+        using var api = KubernetesApiClient.FromConfiguration(KubernetesConnection.TryResolve(
             new Kubernetes.KubernetesSourceOptions { KubeconfigPath = cluster.KubeconfigPath, Mode = Kubernetes.KubernetesConfigMode.Kubeconfig }, out _)!);
         using var agent = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, NetworkNamespace = net.Client });
         var batches = Channel.CreateUnbounded<AgentBatch>();

@@ -79,7 +79,7 @@ public sealed class ControllerSandboxTests : IAsyncLifetime
     {
         _cluster = await SandboxCluster.StartAsync(new SandboxOptions { Namespaces = ["shop"] });
         await _cluster.ApplyManifestAsync(Manifest);
-        _api = new KubernetesApiClient(KubernetesConfigResolver.TryResolve(
+        _api = KubernetesApiClient.FromConfiguration(KubernetesConnection.TryResolve(
             new Kubernetes.KubernetesSourceOptions { KubeconfigPath = _cluster.KubeconfigPath, Mode = Kubernetes.KubernetesConfigMode.Kubeconfig }, out _)!);
     }
 

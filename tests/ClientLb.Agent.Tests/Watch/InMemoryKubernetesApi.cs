@@ -36,6 +36,9 @@ internal sealed class InMemoryKubernetesApi : IKubernetesApi
     public Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
         Task.FromResult<IWatchStream<Service>>(new Stream<Service>(ServiceEvents.Reader));
 
+    public Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken) =>
+        Task.FromResult(Services.FirstOrDefault(s => s.Metadata.Namespace == @namespace && s.Metadata.Name == name));
+
     private sealed class Stream<T>(ChannelReader<WatchEvent<T>> events) : IWatchStream<T>
     {
         public IAsyncEnumerable<WatchEvent<T>> ReadAsync(CancellationToken cancellationToken) => events.ReadAllAsync(cancellationToken);

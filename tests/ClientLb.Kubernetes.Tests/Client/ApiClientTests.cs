@@ -1,6 +1,7 @@
 using System.Net;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Source;
 using ClientLb.Kubernetes.Tests.Infrastructure;
@@ -70,7 +71,7 @@ public sealed class ApiClientTests : IDisposable
                 ? ctx.Response.WriteAsync("""{"metadata":{"resourceVersion":"7"},"items":[]}""")
                 : FakeApiServer.StatusAsync(ctx, 401, "Unauthorized", "Unauthorized"));
         string kubeconfig = server.WriteKubeconfig(_dir, $"tokenFile: {tokenFile}");
-        using var client = new KubernetesApiClient(KubeconfigLoader.Load(kubeconfig));
+        using var client = KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(kubeconfig));
 
         var rejected = await Assert.ThrowsAsync<KubernetesApiException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
         Assert.Equal(HttpStatusCode.Unauthorized, rejected.StatusCode);
@@ -83,7 +84,28 @@ public sealed class ApiClientTests : IDisposable
         KubernetesList<Service> list = await client.ListServicesAsync("default", default, CancellationToken.None);
         Assert.Equal("7", list.Metadata.ResourceVersion);
         Assert.DoesNotContain("new-token-bbbb", client.Description);
-        Assert.DoesNotContain("new-token-bbbb", client.Configuration!.ToString());
+    }
+
+    [Fact]
+    public async Task A_kubeconfig_proxy_url_carries_the_requests_and_a_bad_one_is_named()
+    {
+        // KubernetesClient's kubeconfig model has no proxy-url: ClientLb hands it to its handler.
+        await using FakeApiServer server = await FakeApiServer.StartAsync(ctx => ctx.Response.WriteAsync("""{"metadata":{"resourceVersion":"9"},"items":[]}"""));
+        await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, server.Uri.Port));
+        string kubeconfig = server.WriteKubeconfig(_dir, "token: t");
+        string server2 = server.Uri.ToString().TrimEnd('/');
+        File.WriteAllText(kubeconfig, File.ReadAllText(kubeconfig).Replace($"server: {server2}", $"server: {server2}\n    proxy-url: http://127.0.0.1:{proxy.Port}"));
+        using (var client = KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(kubeconfig)))
+        {
+            KubernetesList<Service> list = await client.ListServicesAsync("default", default, CancellationToken.None);
+            Assert.Equal("9", list.Metadata.ResourceVersion);
+        }
+        Assert.True(proxy.Connections >= 1, "the request did not go through the proxy");
+
+        File.WriteAllText(kubeconfig, File.ReadAllText(kubeconfig).Replace($"proxy-url: http://127.0.0.1:{proxy.Port}", "proxy-url: ftp://user:pw@proxy"));
+        var bad = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(kubeconfig));
+        Assert.Equal("clusters[name=fake].cluster.proxy-url", bad.Key);
+        Assert.DoesNotContain("pw", bad.Message);
     }
 
     [Fact]
@@ -91,10 +113,10 @@ public sealed class ApiClientTests : IDisposable
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { UseHttps = true });
         await TestFactory.DeployAsync(cluster, "web", 2);
-        KubernetesClientConfiguration config = KubeconfigLoader.Load(cluster.KubeconfigPath);
-        Assert.Equal("https", config.Server.Scheme);
-        Assert.NotNull(config.CertificateAuthorities);
-        using var client = new KubernetesApiClient(config);
+        KubernetesClientConfiguration config = KubernetesConnection.Load(cluster.KubeconfigPath);
+        Assert.StartsWith("https://", config.Host, StringComparison.Ordinal);
+        Assert.NotNull(config.SslCaCerts);
+        using var client = KubernetesApiClient.FromConfiguration(config);
         KubernetesList<EndpointSlice> slices = await client.ListEndpointSlicesAsync("default", new ListOptions("kubernetes.io/service-name=web"), CancellationToken.None);
         Assert.Equal(2, slices.Items.Sum(s => s.Endpoints?.Count ?? 0));
         Assert.Equal(HttpVersion.Version20, client.LastHttpVersion);
@@ -112,27 +134,31 @@ public sealed class ApiClientTests : IDisposable
     public async Task Tls_is_verified_unless_the_kubeconfig_says_otherwise()
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { UseHttps = true });
-        KubernetesClientConfiguration trusted = KubeconfigLoader.Load(cluster.KubeconfigPath);
-        var untrusted = new KubernetesClientConfiguration(trusted.Server, "test") { BearerToken = cluster.BearerToken };
-        using (var client = new KubernetesApiClient(untrusted))
+        KubernetesClientConfiguration trusted = KubernetesConnection.Load(cluster.KubeconfigPath);
+        var untrusted = new KubernetesClientConfiguration { Host = trusted.Host, AccessToken = cluster.BearerToken };
+        using (var client = KubernetesApiClient.FromConfiguration(untrusted))
         {
             var ex = await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
             Assert.Contains("cannot reach the API server", ex.Message);
             Assert.DoesNotContain(cluster.BearerToken!, ex.ToString());
         }
-        var skipping = new KubernetesClientConfiguration(trusted.Server, "test") { BearerToken = cluster.BearerToken, SkipTlsVerify = true };
-        using (var client = new KubernetesApiClient(skipping))
+        var skipping = new KubernetesClientConfiguration { Host = trusted.Host, AccessToken = cluster.BearerToken, SkipTlsVerify = true };
+        using (var client = KubernetesApiClient.FromConfiguration(skipping))
         {
             Assert.NotNull(await client.ListServicesAsync("default", default, CancellationToken.None));
         }
         // A CA that did not sign the server's certificate is refused too.
         var otherCa = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
         otherCa.ImportFromPem(Config.KubeconfigTests.SelfSigned("other-ca").CertPem);
-        var wrongCa = new KubernetesClientConfiguration(trusted.Server, "test") { BearerToken = cluster.BearerToken, CertificateAuthorities = otherCa };
-        using (var client = new KubernetesApiClient(wrongCa))
+        var wrongCa = new KubernetesClientConfiguration { Host = trusted.Host, AccessToken = cluster.BearerToken, SslCaCerts = otherCa };
+        using (var client = KubernetesApiClient.FromConfiguration(wrongCa))
         {
-            await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+            var refused = await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+            Assert.Contains("does not chain to the configured certificate-authority", refused.Message);
         }
+        // Building a client leaves the caller's configuration as it was (ClientLb's check takes the CAs only while it builds).
+        Assert.Same(otherCa, wrongCa.SslCaCerts);
+        Assert.Null(wrongCa.FirstMessageHandlerSetup);
     }
 
     private sealed class StaticFactory(string kind, string endpoint) : IEndpointSourceFactory

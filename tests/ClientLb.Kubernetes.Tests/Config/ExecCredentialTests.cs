@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Sandbox;
 using ClientLb.Tests.Infrastructure;
@@ -93,9 +94,11 @@ public sealed class ExecCredentialTests : IDisposable
     {
         var time = new ManualTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
         Prints("token-one", time.GetUtcNow().AddMinutes(15));
-        KubernetesClientConfiguration config = KubeconfigLoader.Load(Kubeconfig("https://127.0.0.1:6443"));
-        Assert.Contains("exec plugin", config.ToString());
-        BearerTokenSource tokens = config.CreateTokenSource(time)!;
+        KubernetesClientConfiguration config = KubernetesConnection.Load(Kubeconfig("https://127.0.0.1:6443"), time: time);
+        Assert.Contains("exec plugin", KubernetesConnection.Describe(config));
+        // Loading does not run the plugin (KubernetesClient's loader would, with its arguments joined into one string).
+        Assert.Equal(0, Runs);
+        var tokens = Assert.IsType<ExecCredentialProvider>(config.TokenProvider);
 
         Assert.Equal("token-one", await tokens.GetTokenAsync(CancellationToken.None));
         Assert.Equal("token-one", await tokens.GetTokenAsync(CancellationToken.None));
@@ -129,7 +132,8 @@ public sealed class ExecCredentialTests : IDisposable
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { UseHttps = true });
         Prints("not-the-token");
         string kubeconfig = Kubeconfig(cluster.ApiServerUri.ToString().TrimEnd('/'), cluster.CertificateAuthority!.ExportCertificatePem());
-        using var client = new KubernetesApiClient(KubeconfigLoader.Load(kubeconfig));
+        KubernetesClientConfiguration config = KubernetesConnection.Load(kubeconfig);
+        using var client = KubernetesApiClient.FromConfiguration(config);
 
         var refused = await Assert.ThrowsAsync<KubernetesApiException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
@@ -139,20 +143,26 @@ public sealed class ExecCredentialTests : IDisposable
         KubernetesList<Service> services = await client.ListServicesAsync("default", default, CancellationToken.None);
         Assert.NotNull(services.Metadata.ResourceVersion);
         Assert.Equal(3, Runs);
-        Assert.DoesNotContain(cluster.BearerToken!, client.Configuration!.ToString());
+        Assert.DoesNotContain(cluster.BearerToken!, KubernetesConnection.Describe(config));
+        Assert.DoesNotContain(cluster.BearerToken!, client.Description);
+
+        // The same plugin through a KubernetesClient client's own requests (its TokenProvider hook).
+        using k8s.Kubernetes kubernetes = KubernetesConnection.CreateClient(config);
+        k8s.Models.V1ServiceList viaKubernetesClient = await k8s.CoreV1OperationsExtensions.ListNamespacedServiceAsync(kubernetes.CoreV1, "default");
+        Assert.NotNull(viaKubernetesClient.Metadata.ResourceVersion);
     }
 
     [Fact]
     public async Task A_failing_plugin_is_reported_with_its_exit_code_and_stderr_and_a_missing_one_with_its_install_hint()
     {
         Prints("unused");
-        BearerTokenSource failing = KubeconfigLoader.Load(Kubeconfig("https://h", exitCode: "3")).CreateTokenSource(TimeProvider.System)!;
+        var failing = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h", exitCode: "3")).TokenProvider);
         var failed = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await failing.GetTokenAsync(CancellationToken.None));
         Assert.Contains("exited with code 3", failed.Message);
         Assert.Contains("plugin says: token service down", failed.Message);
         Assert.Equal("users[name=u].user.exec", failed.Key);
 
-        BearerTokenSource missing = KubeconfigLoader.Load(Kubeconfig("https://h", command: "clientlb-no-such-plugin")).CreateTokenSource(TimeProvider.System)!;
+        var missing = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h", command: "clientlb-no-such-plugin")).TokenProvider);
         var notFound = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await missing.GetTokenAsync(CancellationToken.None));
         Assert.Contains("cannot run 'clientlb-no-such-plugin'", notFound.Message);
         Assert.Contains("install it with 'apt-get install plugin'", notFound.Message);
@@ -161,7 +171,7 @@ public sealed class ExecCredentialTests : IDisposable
     [Fact]
     public async Task Output_that_is_not_an_exec_credential_is_refused_without_echoing_it()
     {
-        BearerTokenSource tokens = KubeconfigLoader.Load(Kubeconfig("https://h")).CreateTokenSource(TimeProvider.System)!;
+        var tokens = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h")).TokenProvider);
 
         File.WriteAllText(Path.Combine(_dir, "output"), "secret-token-without-json");
         var notJson = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
@@ -186,7 +196,7 @@ public sealed class ExecCredentialTests : IDisposable
     public async Task Output_with_wrong_json_types_is_refused_naming_the_field_not_with_a_raw_json_exception(string output, string reason)
     {
         // Defect 12: wrong JSON types surfaced as a raw JSON exception.
-        BearerTokenSource tokens = KubeconfigLoader.Load(Kubeconfig("https://h")).CreateTokenSource(TimeProvider.System)!;
+        var tokens = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h")).TokenProvider);
         File.WriteAllText(Path.Combine(_dir, "output"), output);
         var error = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
         Assert.Contains(reason, error.Message);
@@ -202,7 +212,7 @@ public sealed class ExecCredentialTests : IDisposable
     public void Invalid_plugin_settings_are_refused_when_loading_naming_the_key(string extra, string reason, string key)
     {
         string path = Kubeconfig("https://h", extra: extra);
-        var error = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        var error = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.Contains(reason, error.Message);
         Assert.Equal(key, error.Key);
     }

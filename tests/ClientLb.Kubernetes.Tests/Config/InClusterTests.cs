@@ -1,4 +1,5 @@
 using ClientLb.Kubernetes.Config;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Kubernetes.Tests.Config;
 
@@ -31,18 +32,18 @@ public sealed class InClusterTests : IDisposable
     {
         WriteAll();
         KubernetesClientConfiguration config = Paths(Env()).Load();
-        Assert.Equal(new Uri("https://10.96.0.1:443/"), config.Server);
+        Assert.Equal(new Uri("https://10.96.0.1:443/"), new Uri(config.Host));
         Assert.Equal("payments", config.Namespace);
-        Assert.Equal("CN=cluster-ca", Assert.Single(config.CertificateAuthorities!).Subject);
-        Assert.Equal(Path.Combine(_dir, "token"), config.BearerTokenFile);
-        Assert.Equal("https://[fd00::1]:6443/", Paths(Env("fd00::1", "6443")).Load().Server.ToString());
+        Assert.Equal("CN=cluster-ca", Assert.Single(config.SslCaCerts!).Subject);
+        Assert.Equal(Path.Combine(_dir, "token"), Assert.IsType<FileTokenProvider>(config.TokenProvider).Path);
+        Assert.Equal("https://[fd00::1]:6443/", Paths(Env("fd00::1", "6443")).Load().Host);
     }
 
     [Fact]
     public void The_token_file_is_read_again_when_it_rotates()
     {
         WriteAll();
-        BearerTokenSource tokens = Paths(Env()).Load().CreateTokenSource(TimeProvider.System)!;
+        var tokens = Assert.IsType<FileTokenProvider>(Paths(Env()).Load().TokenProvider);
         Assert.Equal("token-one", tokens.GetToken());
         string path = Path.Combine(_dir, "token");
         // kubelet swaps the file atomically; a new length and time mark the change.
@@ -52,7 +53,7 @@ public sealed class InClusterTests : IDisposable
         // A rotation that momentarily removes the file keeps the last token rather than failing requests.
         File.Delete(path);
         Assert.Equal("token-two-rotated", tokens.GetToken());
-        Assert.Equal("FileTokenSource (redacted)", tokens.ToString());
+        Assert.Equal("FileTokenProvider (redacted)", tokens.ToString());
     }
 
     [Theory]
@@ -94,14 +95,14 @@ public sealed class InClusterTests : IDisposable
     {
         WriteAll();
         var options = new KubernetesSourceOptions { InCluster = Paths(Env()) };
-        Assert.Equal("in-cluster", KubernetesConfigResolver.TryResolve(options, out _)!.Origin);
+        Assert.Equal("in-cluster service account", KubernetesConnection.Origin(KubernetesConnection.TryResolve(options, out _)!));
 
         var none = new KubernetesSourceOptions { InCluster = Paths([]) };
         // Not in a pod, no KUBECONFIG and a HOME without .kube: nothing, with the reason.
-        Assert.Null(KubernetesConfigResolver.TryResolve(none, out string reason, k => k == "HOME" ? _dir : null));
+        Assert.Null(KubernetesConnection.TryResolve(none, out string reason, k => k == "HOME" ? _dir : null));
         Assert.Contains("KUBERNETES_SERVICE_HOST", reason);
 
         var demanded = new KubernetesSourceOptions { Mode = KubernetesConfigMode.InCluster, InCluster = Paths([]) };
-        Assert.Throws<KubernetesConfigException>(() => KubernetesConfigResolver.TryResolve(demanded, out _));
+        Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.TryResolve(demanded, out _));
     }
 }

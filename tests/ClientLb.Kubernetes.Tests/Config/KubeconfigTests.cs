@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using ClientLb.Kubernetes.Config;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Kubernetes.Tests.Config;
 
@@ -55,20 +56,21 @@ public sealed class KubeconfigTests : IDisposable
         string path = Write("config", Config(
             $"    server: https://127.0.0.1:6443\n    certificate-authority-data: {B64(ca)}\n    tls-server-name: api.internal",
             "    token: s3cr3t-token"));
-        KubernetesClientConfiguration config = KubeconfigLoader.Load(path);
-        Assert.Equal(new Uri("https://127.0.0.1:6443"), config.Server);
+        KubernetesClientConfiguration config = KubernetesConnection.Load(path);
+        Assert.Equal(new Uri("https://127.0.0.1:6443"), new Uri(config.Host));
         Assert.Equal("team-a", config.Namespace);
-        Assert.Equal("s3cr3t-token", config.BearerToken);
+        Assert.Equal("s3cr3t-token", config.AccessToken);
         Assert.Equal("api.internal", config.TlsServerName);
         Assert.False(config.SkipTlsVerify);
-        X509Certificate2 loaded = Assert.Single(config.CertificateAuthorities!);
+        X509Certificate2 loaded = Assert.Single(config.SslCaCerts!);
         Assert.Equal("CN=test-ca", loaded.Subject);
-        Assert.Contains("context ctx", config.Origin);
-        Assert.DoesNotContain("s3cr3t", config.ToString());
+        Assert.Equal("ctx", config.CurrentContext);
+        Assert.Contains("context 'ctx'", KubernetesConnection.Describe(config));
+        Assert.DoesNotContain("s3cr3t", KubernetesConnection.Describe(config));
     }
 
     [Fact]
-    public void Reads_ca_and_client_certificate_from_files_relative_to_the_kubeconfig()
+    public async Task Reads_ca_and_client_certificate_from_files_relative_to_the_kubeconfig()
     {
         (string ca, _) = SelfSigned("file-ca");
         (string cert, string key) = SelfSigned("client");
@@ -80,12 +82,16 @@ public sealed class KubeconfigTests : IDisposable
         string path = Write("config", Config(
             "    server: https://127.0.0.1:6443\n    certificate-authority: pki/ca.crt",
             "    client-certificate: pki/client.crt\n    client-key: pki/client.key\n    tokenFile: pki/token"));
-        KubernetesClientConfiguration config = KubeconfigLoader.Load(path);
-        Assert.Equal("CN=file-ca", Assert.Single(config.CertificateAuthorities!).Subject);
-        Assert.Equal("CN=client", config.ClientCertificate!.Subject);
-        Assert.True(config.ClientCertificate.HasPrivateKey);
-        Assert.Equal(Path.Combine(_dir, "pki", "token"), config.BearerTokenFile);
-        Assert.Equal("file-token", config.CreateTokenSource(TimeProvider.System)!.GetToken());
+        KubernetesClientConfiguration config = KubernetesConnection.Load(path);
+        Assert.Equal("CN=file-ca", Assert.Single(config.SslCaCerts!).Subject);
+        Assert.Equal(Path.Combine(_dir, "pki", "client.crt"), config.ClientCertificateFilePath);
+        Assert.Equal(Path.Combine(_dir, "pki", "client.key"), config.ClientKeyFilePath);
+        // tokenFile is ClientLb's addition (KubernetesClient's model has no such field).
+        var tokens = Assert.IsType<FileTokenProvider>(config.TokenProvider);
+        Assert.Equal(Path.Combine(_dir, "pki", "token"), tokens.Path);
+        Assert.Equal("file-token", tokens.GetToken());
+        using k8s.Kubernetes client = KubernetesConnection.CreateClient(config);
+        Assert.Equal("Bearer file-token", (await GetHeader(config)).ToString());
     }
 
     [Fact]
@@ -95,14 +101,30 @@ public sealed class KubeconfigTests : IDisposable
         string path = Write("config", Config(
             "    server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: true",
             $"    client-certificate-data: {B64(cert)}\n    client-key-data: {B64(key)}", ns: null));
-        KubernetesClientConfiguration config = KubeconfigLoader.Load(path);
+        KubernetesClientConfiguration config = KubernetesConnection.Load(path);
         Assert.True(config.SkipTlsVerify);
         Assert.Null(config.Namespace);
-        Assert.Equal("CN=client-data", config.ClientCertificate!.Subject);
-        Assert.Contains("TLS NOT verified", config.ToString());
+        Assert.NotNull(config.ClientCertificateData);
+        Assert.Contains("client certificate", KubernetesConnection.Describe(config));
+        Assert.Contains("TLS NOT verified", KubernetesConnection.Describe(config));
 
         string strict = Write("strict", Config("    server: https://127.0.0.1:6443", "    token: t"));
-        Assert.False(KubeconfigLoader.Load(strict).SkipTlsVerify);
+        Assert.False(KubernetesConnection.Load(strict).SkipTlsVerify);
+    }
+
+    [Theory]
+    [InlineData("    {}")]
+    [InlineData("")]
+    public void A_user_without_credentials_is_anonymous_as_kubectl_has_it(string user)
+    {
+        // KubernetesClient refuses such a user ("does not have appropriate auth credentials"); the sandbox writes one.
+        string path = Write("config", Config("    server: http://127.0.0.1:6443", user));
+        KubernetesClientConfiguration config = KubernetesConnection.Load(path);
+        Assert.Null(config.AccessToken);
+        Assert.Null(config.TokenProvider);
+        Assert.Contains("auth: none", KubernetesConnection.Describe(config));
+        using k8s.Kubernetes client = KubernetesConnection.CreateClient(config);
+        Assert.Null(client.Credentials);
     }
 
     [Fact]
@@ -143,46 +165,46 @@ public sealed class KubeconfigTests : IDisposable
                 user: u
                 namespace: ns-two
             """);
-        KubernetesClientConfiguration merged = KubeconfigLoader.Load([first, second]);
-        Assert.Equal(1001, merged.Server.Port); // current-context and cluster c from the first file
-        KubernetesClientConfiguration two = KubeconfigLoader.Load([first, second], "two");
-        Assert.Equal(1002, two.Server.Port);
+        KubernetesClientConfiguration merged = KubernetesConnection.Load([first, second]);
+        Assert.Equal(1001, new Uri(merged.Host).Port); // current-context and cluster c from the first file
+        KubernetesClientConfiguration two = KubernetesConnection.Load([first, second], "two");
+        Assert.Equal(1002, new Uri(two.Host).Port);
         Assert.Equal("ns-two", two.Namespace);
-        Assert.Equal("second-token", two.BearerToken);
+        Assert.Equal("second-token", two.AccessToken);
     }
 
     [Fact]
     public void Default_paths_follow_KUBECONFIG_then_home()
     {
         var env = new Dictionary<string, string?> { ["KUBECONFIG"] = $"/x/a{Path.PathSeparator}/y/b" };
-        Assert.Equal(["/x/a", "/y/b"], KubeconfigLoader.DefaultPaths(k => env.GetValueOrDefault(k)));
+        Assert.Equal(["/x/a", "/y/b"], KubernetesConnection.DefaultPaths(k => env.GetValueOrDefault(k)));
         Directory.CreateDirectory(Path.Combine(_dir, ".kube"));
         Write(".kube/config", "kind: Config");
-        Assert.Equal([Path.Combine(_dir, ".kube", "config")], KubeconfigLoader.DefaultPaths(_ => null, _dir));
-        Assert.Empty(KubeconfigLoader.DefaultPaths(_ => null, Path.Combine(_dir, "nowhere")));
+        Assert.Equal([Path.Combine(_dir, ".kube", "config")], KubernetesConnection.DefaultPaths(_ => null, _dir));
+        Assert.Empty(KubernetesConnection.DefaultPaths(_ => null, Path.Combine(_dir, "nowhere")));
     }
 
     public static TheoryData<string, string, string> BadFiles() => new()
     {
         { "apiVersion: v1\nkind: Config\nclusters: [\n", "not valid YAML", "" },
-        { "- just\n- a list\n", "not a mapping", "" },
+        { "- just\n- a list\n", "not valid YAML", "" },
         { "kind: Pod\n", "not a kubeconfig", "kind" },
         { "kind: Config\nclusters: []\n", "is not set", "current-context" },
         { "kind: Config\ncurrent-context: x\ncontexts: []\n", "the context 'x' is not defined", "current-context" },
         { "kind: Config\ncurrent-context: x\ncontexts:\n- name: x\n  context:\n    cluster: nope\n", "the cluster 'nope' is not defined", "contexts[name=x].context.cluster" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster: {}\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "is missing", "clusters[name=c].cluster.server" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: ftp://host\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "not an absolute http or https URL", "clusters[name=c].cluster.server" },
-        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\n    certificate-authority-data: '%%%'\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "not valid base64", "clusters[name=c].cluster.certificate-authority-data" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\n    certificate-authority-data: '%%%'\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "KubernetesClient cannot use the context 'x': The input is not a valid Base-64 string", "" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\n    certificate-authority-data: aGVsbG8=\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "no PEM certificate", "clusters[name=c].cluster.certificate-authority-data" },
-        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\n    insecure-skip-tls-verify: maybe\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "not a boolean", "clusters[name=c].cluster.insecure-skip-tls-verify" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\n    insecure-skip-tls-verify: maybe\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "not valid YAML", "" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: ghost\n", "the user 'ghost' is not defined", "contexts[name=x].context.user" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n      command: aws\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n", "is missing (use one of client.authentication.k8s.io/v1", "users[name=u].user.exec.apiVersion" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    exec:\n      command: aws\n      apiVersion: client.authentication.k8s.io/v1alpha1\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n", "'client.authentication.k8s.io/v1alpha1' is not supported", "users[name=u].user.exec.apiVersion" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    auth-provider:\n      name: gcp\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n", "is not supported", "users[name=u].user.auth-provider" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    tokenFile: /no/such/token\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n", "does not exist", "users[name=u].user.tokenFile" },
         { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://h\nusers:\n- name: u\n  user:\n    client-key-data: aGVsbG8=\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n", "is missing while a client key is set", "users[name=u].user.client-certificate-data" },
-        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster: []\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "expected a mapping", "clusters[name=c].cluster" },
-        { "kind: Config\nclusters:\n- cluster: {}\n", "is missing", "clusters[0].name" },
+        { "kind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster: []\ncontexts:\n- name: x\n  context:\n    cluster: c\n", "not valid YAML", "" },
+        { "kind: Config\nclusters:\n- cluster: {}\n", "is not set", "current-context" },
     };
 
     [Theory]
@@ -190,7 +212,7 @@ public sealed class KubeconfigTests : IDisposable
     public void Bad_files_fail_naming_the_file_and_the_key(string yaml, string reason, string key)
     {
         string path = Write("bad", yaml);
-        var ex = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        var ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.Equal(path, ex.File);
         Assert.Contains(path, ex.Message);
         Assert.Contains(reason, ex.Message);
@@ -207,15 +229,18 @@ public sealed class KubeconfigTests : IDisposable
         (string cert, _) = SelfSigned("a");
         (_, string otherKey) = SelfSigned("b");
         string path = Write("config", Config("    server: https://h", $"    client-certificate-data: {B64(cert)}\n    client-key-data: {B64(otherKey)}"));
-        var ex = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        var ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.Equal("users[name=u1].user.client-key-data", ex.Key);
     }
+
+    private static Task<System.Net.Http.Headers.AuthenticationHeaderValue> GetHeader(KubernetesClientConfiguration config) =>
+        config.TokenProvider!.GetAuthenticationHeaderAsync(CancellationToken.None);
 
     [Fact]
     public void A_missing_file_is_named()
     {
         string path = Path.Combine(_dir, "absent");
-        var ex = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        var ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.Contains(path, ex.Message);
         Assert.Contains("does not exist", ex.Message);
     }
@@ -240,7 +265,7 @@ public sealed class KubeconfigTests : IDisposable
                 cluster: c
                 user: u
             """);
-        var ex = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+        var ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.DoesNotContain("super-secret-value", ex.ToString());
     }
 }

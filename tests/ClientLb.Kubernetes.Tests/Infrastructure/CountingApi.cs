@@ -73,4 +73,10 @@ public sealed class CountingApi(IKubernetesApi inner) : IKubernetesApi
         await Record($"watch services {ns} {options.FieldSelector} @{resourceVersion}", cancellationToken);
         return await inner.WatchServicesAsync(ns, options, resourceVersion, timeout, cancellationToken);
     }
+
+    public async Task<Service?> GetServiceAsync(string ns, string name, CancellationToken cancellationToken)
+    {
+        await Record($"get service {ns} {name}", cancellationToken);
+        return await inner.GetServiceAsync(ns, name, cancellationToken);
+    }
 }

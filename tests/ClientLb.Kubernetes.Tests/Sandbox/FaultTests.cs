@@ -34,7 +34,7 @@ public sealed class FaultTests : IDisposable
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "web", 2);
-        var api = new CountingApi(new Kubernetes.Client.KubernetesApiClient(Kubernetes.Config.KubeconfigLoader.Load(cluster.KubeconfigPath)));
+        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Config.KubernetesConnection.Load(cluster.KubeconfigPath)));
         await using var factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints");
@@ -62,7 +62,7 @@ public sealed class FaultTests : IDisposable
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.Zero });
         await TestFactory.DeployAsync(cluster, "web", 3);
         await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, cluster.ApiServerUri.Port));
-        var api = new CountingApi(new Kubernetes.Client.KubernetesApiClient(Kubernetes.Config.KubeconfigLoader.Load(ProxiedKubeconfig(cluster, proxy))));
+        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Config.KubernetesConnection.Load(ProxiedKubeconfig(cluster, proxy))));
         await using var factory = TestFactory.Create(cluster, o => o.StaleAfter = TimeSpan.FromMilliseconds(100), api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "3 endpoints");
@@ -98,7 +98,7 @@ public sealed class FaultTests : IDisposable
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { WatchHistorySize = 2 });
         await TestFactory.DeployAsync(cluster, "web", 2);
         await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, cluster.ApiServerUri.Port));
-        var api = new CountingApi(new Kubernetes.Client.KubernetesApiClient(Kubernetes.Config.KubeconfigLoader.Load(ProxiedKubeconfig(cluster, proxy))));
+        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Config.KubernetesConnection.Load(ProxiedKubeconfig(cluster, proxy))));
         await using var factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints");

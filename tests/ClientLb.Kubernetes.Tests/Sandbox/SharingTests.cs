@@ -41,7 +41,7 @@ public class SharingTests
             },
         });
         await cluster.WaitForReadyEndpointsAsync("multi", 2, cancellationToken: new CancellationTokenSource(Await.DefaultTimeout).Token);
-        var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
+        var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
         await using var factory = TestFactory.Create(cluster, api: api);
         IEndpointSource[] sources =
         [
@@ -78,7 +78,7 @@ public class SharingTests
         {
             await TestFactory.DeployAsync(cluster, name, 1, "shop");
         }
-        var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
+        var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
         await using var factory = TestFactory.Create(cluster, o => o.NamespaceWatchThreshold = 3, api: api);
         var sources = names.Select(n => factory.Source($"http://{n}.shop")).ToList();
         foreach (IEndpointSource source in sources)
@@ -163,7 +163,7 @@ public class SharingTests
         public static async Task<Shop> StartAsync(int threshold, params (string Name, int Replicas)[] services)
         {
             SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Namespaces = ["shop"] });
-            var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
+            var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
             var shop = new Shop(cluster, api, TestFactory.Create(cluster, o => o.NamespaceWatchThreshold = threshold, api: api));
             try
             {

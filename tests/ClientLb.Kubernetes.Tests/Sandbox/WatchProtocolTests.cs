@@ -22,7 +22,7 @@ public sealed class WatchProtocolTests : IDisposable
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { BookmarkInterval = TimeSpan.FromMilliseconds(50) });
         await TestFactory.DeployAsync(cluster, "web", 1);
-        var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
+        var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
         await using var factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.EndpointsAsync(source, e => e.Count == 1, "1 endpoint");
@@ -52,7 +52,7 @@ public sealed class WatchProtocolTests : IDisposable
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "web", 2);
-        var api = new CountingApi(new KubernetesApiClient(KubeconfigLoader.Load(cluster.KubeconfigPath)));
+        var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
         await using var factory = TestFactory.Create(cluster, o => o.ResyncInterval = TimeSpan.FromMilliseconds(200), api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.EndpointsAsync(source, e => e.Count == 2, "2 endpoints");

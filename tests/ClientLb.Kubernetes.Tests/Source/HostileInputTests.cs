@@ -80,7 +80,7 @@ public sealed class HostileInputTests
         File.WriteAllBytes(path, Convert.FromBase64String(base64));
         try
         {
-            var error = Assert.Throws<KubernetesConfigException>(() => KubeconfigLoader.Load(path));
+            var error = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
             Assert.Contains(path, error.Message);
             Assert.Contains("not valid YAML", error.Message);
         }
@@ -141,7 +141,7 @@ public sealed class HostileInputTests
                 File.WriteAllText(path, $"apiVersion: v1\nkind: Config\ncurrent-context: {current}\nclusters:\n- name: c\n  cluster:\n    server: {server}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: {current}\n  context: {{cluster: c, user: u, namespace: {ns}}}\n");
                 try
                 {
-                    return KubeconfigLoader.Load(path).Server.IsAbsoluteUri;
+                    return Uri.TryCreate(KubernetesConnection.Load(path).Host, UriKind.Absolute, out _);
                 }
                 catch (KubernetesConfigException)
                 {

@@ -137,5 +137,7 @@ public sealed class HandOverTests : IDisposable
         public Task<KubernetesList<Service>> ListServicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }

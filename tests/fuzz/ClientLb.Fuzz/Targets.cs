@@ -79,22 +79,23 @@ public static class Targets
         }
     }
 
-    private static readonly string KubeconfigFile = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"clientlb-fuzz-kubeconfig-{Environment.ProcessId}");
-
-    /// <summary>The kubeconfig reader: <see cref="KubernetesConfigException"/> or a configuration with an absolute server URI.</summary>
+    /// <summary>
+    /// The kubeconfig path: KubernetesClient's reader and configuration builder with ClientLb's additions
+    /// (<see cref="KubernetesConnection.Load(Stream, string, string?, TimeProvider?)"/>): a <see cref="KubernetesConfigException"/>
+    /// or a configuration with an absolute http(s) server URL.
+    /// </summary>
     public static void Kubeconfig(byte[] input)
     {
-        File.WriteAllBytes(KubeconfigFile, input);
-        KubernetesClientConfiguration configuration;
+        k8s.KubernetesClientConfiguration configuration;
         try
         {
-            configuration = KubeconfigLoader.Load(KubeconfigFile);
+            configuration = KubernetesConnection.Load(new MemoryStream(input, writable: false), "fuzz input");
         }
         catch (KubernetesConfigException)
         {
             return;
         }
-        Check(configuration.Server.IsAbsoluteUri, $"server {configuration.Server} is not absolute");
+        Check(Uri.TryCreate(configuration.Host, UriKind.Absolute, out Uri? server) && server.Scheme is "http" or "https", $"server {configuration.Host} is not an absolute http(s) URL");
     }
 
     /// <summary>The service name parser: an error, or a name whose <see cref="ServiceName.Id"/> and FQDN parse back to it.</summary>

@@ -1,31 +1,34 @@
+using System.Net.Http.Headers;
+using k8s.Authentication;
+
 namespace ClientLb.Kubernetes.Config;
 
 /// <summary>
-/// Supplies the bearer token for each request. A token file is re-read when it changes (kubelet rotates projected
-/// service-account tokens) and at least every <see cref="FileTokenSource.MaxAge"/>; an exec plugin's token is kept until
-/// it expires (<see cref="ExecTokenSource"/>); a 401 forces a re-read. Never prints the token.
+/// A KubernetesClient token provider that can be told its token was refused (a 401), so the next request does not
+/// trust a cached value (<see cref="CredentialRefreshHandler"/> then retries once). Never prints the token.
 /// </summary>
-internal abstract class BearerTokenSource
+internal abstract class RefreshableTokenProvider : ITokenProvider
 {
-    public abstract string? GetToken();
+    /// <summary>The bearer token for the next request.</summary>
+    public abstract ValueTask<string> GetTokenAsync(CancellationToken cancellationToken);
 
-    /// <summary>The token for the next request; sources that must run something (an exec plugin) do it asynchronously.</summary>
-    public virtual ValueTask<string?> GetTokenAsync(CancellationToken cancellationToken) => ValueTask.FromResult(GetToken());
+    /// <summary>Called after a 401: the next <see cref="GetTokenAsync"/> must not trust a cached value.</summary>
+    public abstract void Invalidate();
 
-    /// <summary>Called after a 401: the next <see cref="GetToken"/> must not trust a cached value.</summary>
-    public virtual void Invalidate()
-    {
-    }
+    /// <inheritdoc />
+    public async Task<AuthenticationHeaderValue> GetAuthenticationHeaderAsync(CancellationToken cancellationToken) =>
+        new("Bearer", await GetTokenAsync(cancellationToken).ConfigureAwait(false));
 
     public sealed override string ToString() => GetType().Name + " (redacted)";
 }
 
-internal sealed class StaticTokenSource(string token) : BearerTokenSource
-{
-    public override string? GetToken() => token;
-}
-
-internal sealed class FileTokenSource(string path, string origin, TimeProvider time) : BearerTokenSource
+/// <summary>
+/// A bearer token read from a file (kubeconfig <c>user.tokenFile</c>, which KubernetesClient does not read, and the
+/// in-cluster service-account token): re-read when it changes (kubelet rotates projected tokens), at least every
+/// <see cref="MaxAge"/> and after a 401. KubernetesClient's <c>TokenFileAuth</c> re-reads only once a minute and fails
+/// a request when a rotation briefly removes the file; this one keeps the last token then.
+/// </summary>
+internal sealed class FileTokenProvider(string path, string? origin, TimeProvider time) : RefreshableTokenProvider
 {
     /// <summary>client-go re-reads the in-cluster token once a minute; so do we, besides on change.</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(1);
@@ -38,7 +41,9 @@ internal sealed class FileTokenSource(string path, string origin, TimeProvider t
 
     public string Path => path;
 
-    public override string? GetToken()
+    public override ValueTask<string> GetTokenAsync(CancellationToken cancellationToken) => ValueTask.FromResult(GetToken());
+
+    public string GetToken()
     {
         lock (_gate)
         {
@@ -56,7 +61,7 @@ internal sealed class FileTokenSource(string path, string origin, TimeProvider t
                 {
                     text = File.ReadAllText(path).Trim();
                 }
-                catch (IOException ex)
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
                     return _token ?? throw new KubernetesConfigException(origin, null, $"the token file '{path}' cannot be read: {ex.Message}", ex);
                 }

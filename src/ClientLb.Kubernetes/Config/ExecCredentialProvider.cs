@@ -10,20 +10,24 @@ namespace ClientLb.Kubernetes.Config;
 /// Runs a kubeconfig exec credential plugin and caches its token until the <c>expirationTimestamp</c> it gives (for
 /// good when it gives none), or until a 401 says the server no longer takes it. One run at a time; requests wait for
 /// it. Never shows the token: errors carry the command, its exit code and the start of its stderr.
+/// This replaces KubernetesClient's <c>ExecTokenProvider</c>, which joins the arguments with spaces into one command
+/// line, sends no <c>provideClusterInfo</c> data, cannot be re-run after a 401 and reports wrong JSON types as a raw
+/// JSON exception.
 /// </summary>
-internal sealed class ExecTokenSource(ExecCredentialPlugin plugin, string? clusterInfoJson, TimeProvider time) : BearerTokenSource
+internal sealed class ExecCredentialProvider(ExecCredentialPlugin plugin, string? clusterInfoJson, TimeProvider time) : RefreshableTokenProvider
 {
     /// <summary>The longest a plugin may run (client-go has no limit; a hung plugin must not hang discovery).</summary>
     public static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(1);
+
+    /// <summary>The plugin's command, for descriptions.</summary>
+    public string Command => plugin.Command;
 
     private readonly SemaphoreSlim _gate = new(1, 1);
     private Credential? _credential;
 
     private sealed record Credential(string Token, DateTimeOffset? ExpiresAt);
 
-    public override string? GetToken() => GetTokenAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-
-    public override async ValueTask<string?> GetTokenAsync(CancellationToken cancellationToken)
+    public override async ValueTask<string> GetTokenAsync(CancellationToken cancellationToken)
     {
         if (Fresh(Volatile.Read(ref _credential)) is string token)
         {
