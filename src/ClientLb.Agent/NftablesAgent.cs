@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using ClientLb.Agent.Conntrack;
 using ClientLb.Agent.Diagnostics;
@@ -27,6 +28,8 @@ public sealed class NftablesAgent : IDisposable
     private readonly bool _ownsRunner;
     private ProgrammedState _state = new();
     private bool _routeLocalnet;
+    private IReadOnlyList<ServiceRejection> _lastRejected = [];
+    private readonly ConcurrentDictionary<string, IReadOnlyList<string>> _sourceDrops = new(StringComparer.Ordinal);
 
     /// <summary>Creates an agent that talks to the kernel through libnftables (or prints, with <see cref="NftablesAgentOptions.DryRun"/>).</summary>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
@@ -81,6 +84,71 @@ public sealed class NftablesAgent : IDisposable
         return RunAsync(upserts, removals, full: false, cancellationToken);
     }
 
+    /// <summary>
+    /// What is programmed now, from the agent's own state (never a kernel read): each service's VIP ports with the
+    /// endpoints they translate to (the committed input, selected and validated as the sync did), the endpoints left out
+    /// and why (by the watch's mapping or by validation), the last sync's outcome and rejections. Waits for a sync in progress to finish.
+    /// </summary>
+    public async Task<ProgrammedRules> GetProgrammedRulesAsync(CancellationToken cancellationToken = default)
+    {
+        ServiceState[] inputs;
+        IReadOnlyList<ServiceRejection> rejected;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            inputs = [.. _state.Inputs.Values];
+            rejected = _lastRejected;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        // Validation is pure: the committed input yields the very ports and targets its plan was rendered from.
+        var policy = Validation.ValidationPolicy.For(_options);
+        var services = new List<ProgrammedService>(inputs.Length);
+        foreach (ServiceState input in inputs.OrderBy(static s => s.Namespace, StringComparer.Ordinal).ThenBy(static s => s.Name, StringComparer.Ordinal))
+        {
+            if (!Validation.ServiceValidator.TryValidate(input, policy, out Validation.ValidatedService? validated, out _))
+            {
+                continue; // never committed: only inputs that validated are kept
+            }
+            var ports = validated.Ports.Select(p => new ProgrammedPort(
+                p.Vip.ToString(), Model.ServiceProtocols.Keyword(p.Protocol), p.Port,
+                input.Ports.FirstOrDefault(i => i.Protocol == p.Protocol && i.Port == p.Port)?.Name,
+                [.. p.Targets.Select(static t => new ProgrammedEndpoint(t.Address.ToString(), t.Port, Math.Max(1, t.Weight)))],
+                p.Targets.IsEmpty ? p.EmptyReason : null)).ToList();
+            IReadOnlyList<string> sourceDrops = _sourceDrops.GetValueOrDefault(input.Key) ?? [];
+            services.Add(new ProgrammedService(input.Namespace, input.Name, validated.AffinityTimeoutSeconds, ports, [.. sourceDrops, .. validated.Dropped]));
+        }
+        return new ProgrammedRules
+        {
+            Tables = [.. Family.All.Select(static f => f.Table)],
+            Mode = _options.Mode == AgentMode.Sidecar ? "sidecar" : "node",
+            NetworkNamespace = _options.NetworkNamespace,
+            DryRun = _options.DryRun,
+            LastSuccess = Metrics.LastSuccess,
+            LastError = Metrics.LastError,
+            Services = services,
+            Rejected = rejected,
+        };
+    }
+
+    /// <summary>
+    /// Records the endpoints the source (the Kubernetes watch) left out of a service before it reached the agent, with
+    /// their reasons, for <see cref="GetProgrammedRulesAsync"/>; an empty list forgets them.
+    /// </summary>
+    internal void NoteDroppedEndpoints(string serviceKey, IReadOnlyList<string> reasons)
+    {
+        if (reasons.Count == 0)
+        {
+            _sourceDrops.TryRemove(serviceKey, out _);
+        }
+        else
+        {
+            _sourceDrops[serviceKey] = reasons;
+        }
+    }
+
     /// <summary>Deletes both <c>clientlb</c> tables (everything the agent owns) and forgets the programmed state.</summary>
     public async Task CleanupAsync(CancellationToken cancellationToken = default)
     {
@@ -91,6 +159,7 @@ public sealed class NftablesAgent : IDisposable
             string commands = string.Concat(Family.All.Select(f => $"add table {f.Table}\ndelete table {f.Table}\n"));
             await _runner.RunAsync(commands, cancellationToken).ConfigureAwait(false);
             _state = new ProgrammedState();
+            _lastRejected = [];
             _logger.LogInformation("Removed tables ip {Table} and ip6 {Table}", Layout.TableName, Layout.TableName);
         }
         finally
@@ -119,6 +188,7 @@ public sealed class NftablesAgent : IDisposable
             {
                 SyncResult result = await SyncCoreAsync(upserts, removals, full, start, cancellationToken).ConfigureAwait(false);
                 Metrics.RecordSuccess(result, _state.Plans.Count, _state.ElementCount, DateTimeOffset.UtcNow);
+                _lastRejected = result.Rejected;
                 return result;
             }
             catch (NftablesException e)

@@ -137,7 +137,57 @@ public sealed class AgentCommandTests : IAsyncLifetime
         Assert.Equal(System.Net.HttpStatusCode.OK, (await PollAsync(http, "healthz", stop.Token)).StatusCode);
         await stop.CancelAsync();
         Assert.Equal(0, await run);
-        Assert.Contains($"serving /healthz and /metrics on http://*:{port}/", output.ToString());
+        Assert.Contains($"serving /healthz, /metrics and /rules on http://*:{port}/", output.ToString());
+    }
+
+    [Fact]
+    public async Task Rules_endpoint_serves_the_programmed_services_with_their_endpoints_as_json()
+    {
+        JsonObject service = (await _cluster.GetAsync("v1", "Service", "x"))!;
+        string vip = service["spec"]!["clusterIP"]!.GetValue<string>();
+        int port = FreePort();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        Task<int> run = CliApp.RunAsync(["agent", "--dry-run", "--kubeconfig", _cluster.KubeconfigPath, "--mode", "sidecar", "--service", "default/x", "--service", "default/missing",
+            "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            TextWriter.Synchronized(new StringWriter()), TextWriter.Synchronized(new StringWriter()), stop.Token);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        await PollAsync(http, "healthz", stop.Token);
+        HttpResponseMessage response = await http.GetAsync("rules", stop.Token);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        JsonObject rules = JsonNode.Parse(await response.Content.ReadAsStringAsync(stop.Token))!.AsObject();
+        Assert.Equal("sidecar", rules["mode"]!.GetValue<string>());
+        Assert.True(rules["dryRun"]!.GetValue<bool>());
+        Assert.Equal(["ip clientlb", "ip6 clientlb"], rules["tables"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.True(rules["lastSync"]!["ok"]!.GetValue<bool>());
+        Assert.NotNull(rules["lastSync"]!["lastSuccess"]!.GetValue<string>());
+        JsonObject x = Assert.Single(rules["services"]!.AsArray())!.AsObject();
+        Assert.Equal(("default", "x"), (x["namespace"]!.GetValue<string>(), x["name"]!.GetValue<string>()));
+        JsonObject vipPort = Assert.Single(x["ports"]!.AsArray())!.AsObject();
+        Assert.Equal((vip, "tcp", 80, "http"), (vipPort["vip"]!.GetValue<string>(), vipPort["protocol"]!.GetValue<string>(), vipPort["port"]!.GetValue<int>(), vipPort["name"]!.GetValue<string>()));
+        Assert.Equal(["10.231.0.11:8080", "10.231.0.12:8080"],
+            vipPort["endpoints"]!.AsArray().Select(e => $"{e!["address"]!.GetValue<string>()}:{e["port"]!.GetValue<int>()}").Order(StringComparer.Ordinal));
+        Assert.Empty(x["droppedEndpoints"]!.AsArray());
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
+    }
+
+    [Fact]
+    public async Task Rules_endpoint_names_the_services_the_last_sync_rejected()
+    {
+        // Node mode refuses the sandbox's 127.96.0.0/16 cluster IPs (loopback VIPs are for a sidecar): /rules says so.
+        int port = FreePort();
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        Task<int> run = CliApp.RunAsync(["agent", "--dry-run", "--kubeconfig", _cluster.KubeconfigPath, "--mode", "node", "--namespace", "default", "--metrics-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            TextWriter.Synchronized(new StringWriter()), TextWriter.Synchronized(new StringWriter()), stop.Token);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        await PollAsync(http, "healthz", stop.Token);
+        JsonObject rules = JsonNode.Parse(await http.GetStringAsync("rules", stop.Token))!.AsObject();
+        Assert.Equal("node", rules["mode"]!.GetValue<string>());
+        Assert.Empty(rules["services"]!.AsArray());
+        JsonNode rejected = Assert.Single(rules["rejected"]!.AsArray(), r => r!["service"]!.GetValue<string>() == "default/x")!;
+        Assert.Contains("127.", rejected["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        await stop.CancelAsync();
+        Assert.Equal(0, await run);
     }
 
     /// <summary>Waits until the listener answers 200 (the first sync done); fails the test after the token's deadline.</summary>

@@ -34,12 +34,24 @@ public sealed class DashboardScaleTests(Browser browser, ITestOutputHelper outpu
         }
         Assert.Equal(50_000, endpoints);
 
-        IPage page = await browser.OpenAsync(app.Dashboard);
-        await Assertions.Expect(page.Locator("body[data-rendered='true']")).ToHaveCountAsync(1, new() { Timeout = 10_000 });
-        double firstRender = await page.EvaluateAsync<double>("() => window.__clientlbDashboard.firstRenderMs");
-        output.WriteLine($"first render of {Services} services: {firstRender:0} ms after navigation start; " +
-            await page.EvaluateAsync<string>("() => JSON.stringify(window.__clientlbDashboard)"));
-        Assert.True(firstRender <= 1000, $"first render took {firstRender:0} ms");
+        // The median of three loads: one load on a shared, busy machine can stall on a scheduler hiccup of its own.
+        var renders = new List<double>();
+        IPage? page = null;
+        for (int load = 0; load < 3; load++)
+        {
+            if (page is not null)
+            {
+                await page.CloseAsync();
+            }
+            page = await browser.OpenAsync(app.Dashboard);
+            await Assertions.Expect(page.Locator("body[data-rendered='true']")).ToHaveCountAsync(1, new() { Timeout = 10_000 });
+            renders.Add(await page.EvaluateAsync<double>("() => window.__clientlbDashboard.firstRenderMs"));
+        }
+        renders.Sort();
+        double firstRender = renders[1];
+        output.WriteLine($"first render of {Services} services: median {firstRender:0} ms after navigation start (loads: {string.Join(", ", renders.Select(r => r.ToString("0")))} ms); " +
+            await page!.EvaluateAsync<string>("() => JSON.stringify(window.__clientlbDashboard)"));
+        Assert.True(firstRender <= 1000, $"first render took {firstRender:0} ms (median of {string.Join(", ", renders.Select(r => r.ToString("0")))} ms)");
         await Assertions.Expect(page.GetByTestId("service-count")).ToHaveTextAsync("5000 services");
         Assert.InRange(await page.Locator("#services .row").CountAsync(), 20, 100);   // virtualized: only rows in view
 

@@ -56,6 +56,51 @@ public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, 
     }
 
     [Fact]
+    public async Task The_agent_rules_panel_says_agent_not_running_and_shows_a_running_agents_vip_to_pod_endpoints()
+    {
+        IPage withoutAgent = await browser.OpenAsync(new Uri(_view.Address, "cluster/"));
+        await Assertions.Expect(withoutAgent.GetByTestId("agent")).ToContainTextAsync("agent not running");
+        await Assertions.Expect(withoutAgent.GetByTestId("agent")).ToContainTextAsync("--agent-metrics");
+
+        await _cluster.ApplyManifestAsync("""
+            apiVersion: v1
+            kind: Service
+            metadata: { name: ext }
+            spec:
+              ports: [ { name: http, port: 81 } ]
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: { name: ext-1, labels: { kubernetes.io/service-name: ext } }
+            addressType: IPv4
+            ports: [ { name: http, port: 8080 } ]
+            endpoints:
+            - { addresses: [10.231.0.11], conditions: { ready: true }, targetRef: { kind: Pod, name: ext-a } }
+            """);
+        int agentPort;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            agentPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        // A real agent in dry run (no root, the kernel untouched), sidecar mode for the sandbox's loopback ClusterIPs.
+        Task<int> agent = ClientLb.Cli.CliApp.RunAsync(["agent", "--dry-run", "--kubeconfig", _cluster.KubeconfigPath, "--mode", "sidecar", "--service", "default/ext",
+            "--metrics-port", agentPort.ToString(System.Globalization.CultureInfo.InvariantCulture)], TextWriter.Null, TextWriter.Null, stop.Token);
+        await using SandboxDashboard view = await SandboxDashboard.StartAsync(_cluster, 0, CancellationToken.None, agentMetrics: new Uri($"http://127.0.0.1:{agentPort}/"));
+        IPage page = await browser.OpenAsync(new Uri(view.Address, "cluster/"));
+        ILocator ext = page.Locator("[data-agent-port^='default/ext ']");
+        await Assertions.Expect(ext).ToContainTextAsync("10.231.0.11:8080 (default/ext-a)", new() { Timeout = 10_000 });
+        await Assertions.Expect(ext).ToContainTextAsync("in sync");
+        await Assertions.Expect(page.GetByTestId("agent")).ToContainTextAsync("agent sidecar");
+
+        // The agent stops: the panel says so, without a reload.
+        await stop.CancelAsync();
+        Assert.Equal(0, await agent);
+        await Assertions.Expect(page.GetByTestId("agent")).ToContainTextAsync("agent not running", new() { Timeout = 5_000 });
+    }
+
+    [Fact]
     public async Task An_invalid_action_shows_the_api_servers_error_and_a_pod_made_not_ready_or_deleted_shows_on_both_pages()
     {
         IPage cluster = await browser.OpenAsync(new Uri(_view.Address, "cluster/"));

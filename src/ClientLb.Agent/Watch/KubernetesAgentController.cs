@@ -288,12 +288,18 @@ public sealed class KubernetesAgentController
     {
         if (!_services.TryGetValue(key, out Service? service))
         {
+            _agent.NoteDroppedEndpoints(key, []);
             return null;
         }
         IEnumerable<EndpointSlice> slices = _slicesOf.TryGetValue(key, out SortedDictionary<string, EndpointSlice>? own) ? own.Values : [];
         var warnings = new List<string>();
-        ServiceState? state = ServiceStateMapper.Map(service, slices, out string? skipped, warnings,
-            (record, reason) => ClientLb.Diagnostics.DroppedRecords.Report(_logger, key, "agent", record, reason));
+        var dropped = new List<string>();
+        ServiceState? state = ServiceStateMapper.Map(service, slices, out string? skipped, warnings, (record, reason) =>
+        {
+            ClientLb.Diagnostics.DroppedRecords.Report(_logger, key, "agent", record, reason);
+            dropped.Add($"{record}: {reason}; endpoint left out");
+        });
+        _agent.NoteDroppedEndpoints(key, dropped);
         foreach (string warning in warnings)
         {
             _logger.LogWarning("Service {Service}: {Warning}", key, warning);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Text;
 using ClientLb.Agent;
+using ClientLb.Agent.Diagnostics;
 using ClientLb.Agent.Interop;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Relay;
@@ -31,7 +32,7 @@ internal static class AgentCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "Print the ruleset transactions instead of running them; the kernel is not touched." };
         var once = new Option<bool>("--once") { Description = "Sync once from a list and exit." };
         var cleanup = new Option<bool>("--cleanup") { Description = "Delete the clientlb tables (ip and ip6) and exit." };
-        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve /healthz and /metrics on http://127.0.0.1:N/ (or --metrics-address)." };
+        var metricsPort = new Option<int?>("--metrics-port") { Description = "Serve /healthz, /metrics and /rules (what is programmed, as JSON) on http://127.0.0.1:N/ (or --metrics-address)." };
         var metricsAddress = new Option<string>("--metrics-address")
         {
             Description = "The address of the /healthz and /metrics listener: 127.0.0.1 (default; enough for a hostNetwork DaemonSet's probes), the pod IP, or 0.0.0.0 (a sidecar, whose probes come from outside the pod).",
@@ -197,7 +198,7 @@ internal static class AgentCommand
                 }
                 if (listener is not null)
                 {
-                    await output.WriteLineAsync($"serving /healthz and /metrics on {listener.Prefix}");
+                    await output.WriteLineAsync($"serving /healthz, /metrics and /rules on {listener.Prefix}");
                 }
                 await output.FlushAsync(cancellationToken);
                 await controller.RunAsync(cancellationToken);
@@ -262,7 +263,10 @@ internal static class AgentCommand
         error.Flush();
     }
 
-    /// <summary>The listener (loopback by default) for <c>/healthz</c> (200 when the last sync succeeded, else 503) and <c>/metrics</c>.</summary>
+    /// <summary>
+    /// The listener (loopback by default) for <c>/healthz</c> (200 when the last sync succeeded, else 503), <c>/metrics</c>
+    /// and <c>/rules</c> (the agent's programmed services as JSON, read-only).
+    /// </summary>
     private sealed class MetricsListener : IDisposable
     {
         private readonly HttpListener _listener = new();
@@ -295,21 +299,28 @@ internal static class AgentCommand
                 {
                     return; // stopped
                 }
-                try
-                {
-                    Serve(context);
-                }
-                catch (Exception ex) when (ex is HttpListenerException or IOException)
-                {
-                    // the client went away
-                }
+                // Not awaited: /rules waits for a sync in progress, and a probe of /healthz must not queue behind it.
+                _ = ServeSafelyAsync(context);
             }
         }
 
-        private void Serve(HttpListenerContext context)
+        private async Task ServeSafelyAsync(HttpListenerContext context)
+        {
+            try
+            {
+                await ServeAsync(context);
+            }
+            catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
+            {
+                // the client went away, or the listener stopped
+            }
+        }
+
+        private async Task ServeAsync(HttpListenerContext context)
         {
             HttpListenerResponse response = context.Response;
             string body;
+            byte[]? bytes = null;
             switch (context.Request.Url?.AbsolutePath)
             {
                 case "/healthz":
@@ -324,15 +335,21 @@ internal static class AgentCommand
                     body = text.ToString();
                     response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
                     break;
+                case "/rules":
+                    ProgrammedRules rules = await _agent.GetProgrammedRulesAsync();
+                    bytes = rules.ToJsonBytes();
+                    body = "";
+                    response.ContentType = "application/json; charset=utf-8";
+                    break;
                 default:
                     response.StatusCode = 404;
-                    body = "not found: try /healthz or /metrics\n";
+                    body = "not found: try /healthz, /metrics or /rules\n";
                     response.ContentType = "text/plain; charset=utf-8";
                     break;
             }
-            byte[] bytes = Encoding.UTF8.GetBytes(body);
+            bytes ??= Encoding.UTF8.GetBytes(body);
             response.ContentLength64 = bytes.Length;
-            response.OutputStream.Write(bytes);
+            await response.OutputStream.WriteAsync(bytes);
             response.Close();
         }
 

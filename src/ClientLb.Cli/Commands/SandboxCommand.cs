@@ -16,6 +16,15 @@ internal static class SandboxCommand
         var authorization = new Option<string>("--authorization") { Description = "How requests are authorized: alwaysallow (default) or rbac (service-account tokens are allowed only by stored Roles and bindings).", DefaultValueFactory = _ => "alwaysallow" };
         authorization.AcceptOnlyFromAmong("alwaysallow", "rbac");
         var dashboardPort = new Option<int?>("--dashboard-port") { Description = "Serve the web view on 127.0.0.1:PORT (0 picks a free one): every Service as ClientLb balances it, and the cluster side with scale, delete and a traffic generator." };
+        var agentMetrics = new Option<string?>("--agent-metrics") { Description = "With --dashboard-port: the /healthz, /metrics and /rules listener of a running clientlb agent (its --metrics-port, e.g. http://127.0.0.1:9464); the cluster side shows its programmed rules." };
+        agentMetrics.Validators.Add(r =>
+        {
+            string? value = r.GetValueOrDefault<string?>();
+            if (value is not null && (!Uri.TryCreate(value, UriKind.Absolute, out Uri? uri) || uri.Scheme != Uri.UriSchemeHttp))
+            {
+                r.AddError($"--agent-metrics: '{value}' is not an http:// URL (the agent's listener, e.g. http://127.0.0.1:9464).");
+            }
+        });
         var noServiceProxy = new Option<bool>("--no-service-proxy") { Description = "Do not listen on the Services' ClusterIP:port addresses (the userspace service proxy is on by default)." };
         foreach (Option<int> port in new[] { apiPort, dnsPort })
         {
@@ -25,8 +34,15 @@ internal static class SandboxCommand
 
         var command = new Command("sandbox", "Run an embedded Kubernetes-like cluster for tests and demos until Ctrl-C.")
         {
-            manifests, apiPort, dnsPort, kubeconfig, https, noServiceProxy, authorization, dashboardPort,
+            manifests, apiPort, dnsPort, kubeconfig, https, noServiceProxy, authorization, dashboardPort, agentMetrics,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(agentMetrics) is not null && r.GetValue(dashboardPort) is null)
+            {
+                r.AddError("--agent-metrics needs --dashboard-port: the agent's rules are shown in the web view.");
+            }
+        });
         command.SetAction(async (parse, cancellationToken) =>
         {
             var options = new SandboxOptions
@@ -92,7 +108,8 @@ internal static class SandboxCommand
                 {
                     try
                     {
-                        view = await SandboxView.SandboxDashboard.StartAsync(cluster, port, cancellationToken, options.ClusterDomain);
+                        Uri? agent = parse.GetValue(agentMetrics) is string url ? new Uri(url.EndsWith('/') ? url : url + "/") : null;
+                        view = await SandboxView.SandboxDashboard.StartAsync(cluster, port, cancellationToken, options.ClusterDomain, agent);
                     }
                     catch (IOException ex)
                     {

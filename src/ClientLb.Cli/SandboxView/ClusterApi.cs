@@ -14,7 +14,7 @@ namespace ClientLb.Cli.SandboxView;
 /// The cluster side of the sandbox view: its state as JSON (pushed as Server-Sent Events on every change of the cluster)
 /// and the actions, sent to the sandbox's API server over HTTP as kubectl sends them, whose errors are the API's own.
 /// </summary>
-internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffic, ClusterDns? dns)
+internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffic, ClusterDns? dns, AgentRules agent)
 {
     private readonly HttpClient _api = cluster.CreateHttpClient();
 
@@ -238,7 +238,7 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
         await context.Response.WriteAsync(body.ToJsonString(), context.RequestAborted);
     }
 
-    // Services (ClusterIP, ports) -> their EndpointSlices -> pods; Deployments; the traffic generator.
+    // Services (ClusterIP, ports) -> their EndpointSlices -> pods; Deployments; the agent's rules; the traffic generator.
     private async Task<JsonObject> StateJsonAsync()
     {
         long version = cluster.ResourceVersion;
@@ -295,7 +295,8 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
         var annotations = (await cluster.ListAsync("v1", "Pod", ns: null)).ToDictionary(
             p => Str(p, "metadata", "namespace") + "/" + Str(p, "metadata", "name"), p => p["metadata"]?["annotations"], StringComparer.Ordinal);
         var pods = new JsonArray();
-        foreach (SandboxPod pod in cluster.GetPods(null, null))
+        IReadOnlyList<SandboxPod> sandboxPods = cluster.GetPods(null, null);
+        foreach (SandboxPod pod in sandboxPods)
         {
             JsonNode? podAnnotations = annotations.GetValueOrDefault(pod.Namespace + "/" + pod.Name);
             pods.Add((JsonNode)new JsonObject
@@ -311,6 +312,7 @@ internal sealed class ClusterApi(SandboxCluster cluster, TrafficGenerator traffi
             ["services"] = serviceArray,
             ["deployments"] = deploymentArray,
             ["pods"] = pods,
+            ["agent"] = await agent.StateAsync(services, slices, sandboxPods),
             ["traffic"] = new JsonObject { ["service"] = target, ["rate"] = rate, ["sent"] = sent, ["failed"] = failed, ["lastError"] = lastError },
         };
     }

@@ -27,6 +27,7 @@
     if (changed('deployments', state.deployments)) drawDeployments(state);
     if (changed('pods', state.pods)) drawPods(state);
     if (changed('services', state.services)) drawServices(state);
+    if (changed('agent', state.agent)) drawAgent(state.agent);
     drawTraffic(state);
   }
 
@@ -100,6 +101,41 @@
       }
       return box;
     }));
+  }
+
+  // VIP:port -> pod endpoints as the agent programmed them; a port whose backends differ from the EndpointSlices is stale.
+  function drawAgent(agent) {
+    const box = $('agent');
+    if (!agent.running) {
+      box.replaceChildren(badge('agent not running', 'off'), el('div', 'sub', agent.message));
+      return;
+    }
+    const sync = agent.lastSync || {};
+    const head = el('div', 'sub');
+    head.append(badge('agent ' + agent.mode + (agent.dryRun ? ' (dry run: the kernel holds none of this)' : ''), 'ok'), ' ',
+      sync.ok ? badge('last sync ok ' + sync.lastSuccess, 'ok') : badge('last sync failed: ' + (sync.error || 'no sync yet'), 'bad'),
+      ' tables ' + (agent.tables || []).join(', ') + ' · ' + agent.url);
+    const table = el('table');
+    table.append(el('thead'));
+    table.tHead.append(el('tr'));
+    for (const h of ['service', 'VIP:port', 'state', 'endpoints (pod)']) table.tHead.rows[0].append(el('th', null, h));
+    for (const p of agent.ports) {
+      const tr = el('tr');
+      tr.dataset.agentPort = p.service + ' ' + p.vip + ':' + p.port;
+      const endpoints = el('td');
+      if (p.endpoints.length === 0) endpoints.append(el('span', 'sub', 'none: ' + (p.emptyReason || 'connections are rejected')));
+      for (const e of p.endpoints) endpoints.append(el('div', 'endpoint', e.endpoint + (e.pod ? ' (' + e.pod + ')' : '')));
+      for (const e of p.leftOut || []) endpoints.append(el('div', 'left-out sub', 'left out by the agent: ' + e.endpoint + (e.pod ? ' (' + e.pod + ')' : '')));
+      const stateCell = el('td');
+      stateCell.append(p.stale ? badge('stale', 'bad') : badge('in sync', 'ok'));
+      if (p.stale) stateCell.append(el('div', 'sub', p.staleReason));
+      tr.append(el('td', null, p.service), el('td', null, p.vip + ':' + p.port + '/' + p.protocol + (p.name ? ' (' + p.name + ')' : '')), stateCell, endpoints);
+      table.append(tr);
+    }
+    const notes = el('div', 'sub');
+    for (const r of agent.rejected || []) notes.append(el('div', 'rejected', 'rejected ' + r.service + ': ' + r.reason));
+    for (const d of agent.dropped || []) notes.append(el('div', 'dropped', 'endpoint left out: ' + d));
+    box.replaceChildren(head, table, notes);
   }
 
   function drawTraffic(state) {
