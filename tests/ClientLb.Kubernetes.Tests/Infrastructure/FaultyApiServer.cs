@@ -42,6 +42,8 @@ public sealed class FaultyApiServer : IAsyncDisposable
     private readonly Dictionary<string, Stored> _services = new(StringComparer.Ordinal);
     private readonly List<(long Version, string Resource, Stored Object, string Type)> _history = [];
     private readonly List<(string Resource, Func<Stored, bool> Matches, Channel<string> Lines)> _watches = [];
+    // Counts EndWatches calls: a watch whose request was checked against the fault before the last one is ended at once.
+    private int _watchEpoch;
     private long _version = 100;
     private long _compactedBelow;
 
@@ -216,6 +218,8 @@ public sealed class FaultyApiServer : IAsyncDisposable
     {
         lock (_gate)
         {
+            // A watch request already past the fault check but not yet registered ends too (see WatchAsync).
+            _watchEpoch++;
             foreach (var watch in _watches)
             {
                 watch.Lines.Writer.TryComplete();
@@ -285,6 +289,11 @@ public sealed class FaultyApiServer : IAsyncDisposable
             ctx.Response.StatusCode = 404;
             return;
         }
+        int epoch;
+        lock (_gate)
+        {
+            epoch = _watchEpoch;
+        }
         if (Fault is { } fault && await fault(hit, ctx))
         {
             return;
@@ -292,7 +301,7 @@ public sealed class FaultyApiServer : IAsyncDisposable
         Func<Stored, bool> matches = Matcher(resource, query["labelSelector"].FirstOrDefault(), query["fieldSelector"].FirstOrDefault());
         if (hit.Watch)
         {
-            await WatchAsync(ctx, resource, hit.ResourceVersion, matches);
+            await WatchAsync(ctx, resource, hit.ResourceVersion, matches, epoch);
         }
         else
         {
@@ -323,7 +332,7 @@ public sealed class FaultyApiServer : IAsyncDisposable
         await ctx.Response.WriteAsync(body);
     }
 
-    private async Task WatchAsync(HttpContext ctx, string resource, string? from, Func<Stored, bool> matches)
+    private async Task WatchAsync(HttpContext ctx, string resource, string? from, Func<Stored, bool> matches, int epoch)
     {
         ctx.Response.ContentType = "application/json";
         var lines = Channel.CreateUnbounded<string>();
@@ -333,6 +342,11 @@ public sealed class FaultyApiServer : IAsyncDisposable
             if (since < _compactedBelow)
             {
                 lines.Writer.TryWrite(Event("ERROR", Status(410, "Expired", $"too old resource version: {since} ({_compactedBelow})")));
+                lines.Writer.TryComplete();
+            }
+            else if (epoch != _watchEpoch)
+            {
+                // Ended by EndWatches while its request was under way: like the open ones, it ends without an event.
                 lines.Writer.TryComplete();
             }
             else

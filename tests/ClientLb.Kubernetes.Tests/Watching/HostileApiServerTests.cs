@@ -135,8 +135,10 @@ public sealed class HostileApiServerTests
                 while (written < 256L * 1024 * 1024)
                 {
                     // Kestrel discards writes once the client is gone, and says so through RequestAborted on the thread pool:
-                    // yield so that news arrives before counting more.
-                    await Task.Yield();
+                    // yield so that news arrives before counting more. Through the pool's global (FIFO) queue: Task.Yield
+                    // queues to this worker's local queue, which it pops first, and on a busy machine the abort notice
+                    // once waited behind 256 MB of discarded writes.
+                    await Task.Factory.StartNew(static () => { }, CancellationToken.None, TaskCreationOptions.PreferFairness, TaskScheduler.Default);
                     ctx.RequestAborted.ThrowIfCancellationRequested();
                     await ctx.Response.Body.WriteAsync(chunk, ctx.RequestAborted);
                     await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
