@@ -39,10 +39,12 @@ internal sealed class NamedServiceReader(IKubernetesApi api, string ns, string n
             {
                 service = await api.GetServiceAsync(ns, name, cancellationToken).ConfigureAwait(false);
             }
-            catch (KubernetesApiException) when (!cancellationToken.IsCancellationRequested)
+            catch (KubernetesApiException getRefused) when (getRefused.StatusCode == HttpStatusCode.Forbidden)
             {
-                // Neither list nor get: the list's refusal names the verb and resource to grant.
-                throw refused;
+                // Neither list nor get: the list's refusal names the verb and resource to grant. Any other error of the
+                // get (a 500, a timeout) is its own and propagates as it is.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(refused);
+                throw;
             }
             if (!_polling)
             {

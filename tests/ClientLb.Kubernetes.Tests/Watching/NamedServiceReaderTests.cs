@@ -52,6 +52,15 @@ public sealed class NamedServiceReaderTests
     }
 
     [Fact]
+    public async Task A_get_that_fails_otherwise_is_reported_as_itself_not_as_the_lists_refusal()
+    {
+        var api = new GetOnlyApi { GetAllowed = false, GetRefusal = HttpStatusCode.InternalServerError };
+        var reader = new NamedServiceReader(api, "default", "payments", Settings, new FakeTimeProvider(), NullLogger.Instance);
+        var error = await Assert.ThrowsAsync<KubernetesApiException>(() => reader.ListAsync(CancellationToken.None));
+        Assert.Equal(("get", HttpStatusCode.InternalServerError), (error.Verb, error.StatusCode));
+    }
+
+    [Fact]
     public async Task When_list_is_allowed_again_the_service_is_watched()
     {
         var api = new GetOnlyApi { Current = Svc("5") };
@@ -70,6 +79,7 @@ public sealed class NamedServiceReaderTests
         public volatile Service? Current;
         public bool ListAllowed;
         public bool GetAllowed = true;
+        public HttpStatusCode GetRefusal = HttpStatusCode.Forbidden;
         public int Gets;
         public int Watches;
 
@@ -97,7 +107,8 @@ public sealed class NamedServiceReaderTests
         public Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref Gets);
-            return GetAllowed ? Task.FromResult(Current) : throw Forbidden("get");
+            return GetAllowed ? Task.FromResult(Current)
+                : throw new KubernetesApiException("get", "api/v1/namespaces/default/services/payments", GetRefusal, new Status { Message = "refused" });
         }
 
         private sealed class Empty : IWatchStream<Service>
