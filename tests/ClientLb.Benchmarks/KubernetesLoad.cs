@@ -14,7 +14,8 @@ namespace ClientLb.Benchmarks;
 /// <item><c>k8s-latency [changes=500]</c>: an EndpointSlice is rewritten (one endpoint's readiness flips); the time from
 /// the API server committing the change to the balancer's picker being swapped, p50/p99/max.</item>
 /// <item><c>k8s-memory [services=5000] [endpoints=2]</c>: managed heap held by ClientLb for that many watched services
-/// (that many endpoints each, one slice per service, one namespace), measured as the difference of full-GC heap sizes.</item>
+/// (that many endpoints each, one slice per service, one namespace), measured as the difference of full-GC heap sizes.
+/// With <c>--hold</c> it waits for a line on stdin once everything is ready, so a heap dump (<c>dotnet-gcdump collect -p PID</c>) can be taken.</item>
 /// </list>
 /// </summary>
 public static class KubernetesLoad
@@ -25,7 +26,7 @@ public static class KubernetesLoad
         return args[0] switch
         {
             "k8s-latency" => await LatencyAsync(n(500)),
-            "k8s-memory" => await MemoryAsync(n(5000), args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2),
+            "k8s-memory" => await MemoryAsync(n(5000), args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2, hold: args.Contains("--hold")),
             _ => throw new ArgumentException($"unknown load test '{args[0]}'"),
         };
     }
@@ -115,7 +116,7 @@ public static class KubernetesLoad
         return 0;
     }
 
-    private static async Task<int> MemoryAsync(int count, int endpoints)
+    private static async Task<int> MemoryAsync(int count, int endpoints, bool hold)
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, WatchHistorySize = 100 });
         for (int i = 0; i < count; i++)
@@ -139,11 +140,21 @@ public static class KubernetesLoad
         TimeSpan ready = started.Elapsed;
         int eligible = balancers.Sum(b => b.EligibleCount);
         long after = Heap();
+        if (hold)
+        {
+            Console.WriteLine($"k8s-memory: ready, heap {(after - before) / 1048576.0:0.0} MB; process {Environment.ProcessId} holds it until a line is read from stdin");
+            Console.ReadLine();
+        }
         // What the client side alone holds: the heap it gives back when its container is disposed (the rest of the
         // difference is the in-process sandbox's state for the watch, and what stays loaded once, such as JSON metadata).
         balancers.Clear();
         await provider.DisposeAsync();
         long released = after - Heap();
+        if (hold)
+        {
+            Console.WriteLine($"k8s-memory: client disposed, {released / 1048576.0:0.0} MB given back; process {Environment.ProcessId} waits for a line on stdin");
+            Console.ReadLine();
+        }
         Console.WriteLine($"k8s-memory: {count} watched services ({eligible} eligible endpoints) ready in {ready.TotalSeconds:0.00} s; heap {(after - before) / 1048576.0:0.0} MB ({(after - before) / (double)count / 1024:0.0} KB per service), of which the client side gives back {released / 1048576.0:0.0} MB when disposed ({released / (double)count / 1024:0.0} KB per service)");
         return eligible == endpoints * count ? 0 : 1;
     }
