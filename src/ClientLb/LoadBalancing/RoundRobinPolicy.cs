@@ -12,7 +12,8 @@ public sealed class RoundRobinPolicy : ILoadBalancingPolicy
     /// <inheritdoc />
     public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints) => new Picker([.. endpoints]);
 
-    private sealed class Picker(BalancedEndpoint[] endpoints) : EndpointPicker
+    /// <summary>A picker over <paramref name="endpoints"/> itself (not copied: the caller never changes it).</summary>
+    internal sealed class Picker(BalancedEndpoint[] endpoints) : EndpointPicker
     {
         private readonly BalancedEndpoint[] _endpoints = endpoints;
         private int _next = Random.Shared.Next();
