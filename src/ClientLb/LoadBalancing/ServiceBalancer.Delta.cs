@@ -294,7 +294,7 @@ public sealed partial class ServiceBalancer
                 return false;
             }
         }
-        EndpointPicker picker = _policy.CreatePicker(chosen, _context);
+        EndpointPicker picker = _policy.CreatePicker(PickerArrays.Frozen(chosen), _context);
         long deadline = _deadline;
         bool warming = Volatile.Read(ref _picker) is SlowStartPicker;
         foreach (BalancedEndpoint joined in joining ?? [])

@@ -567,7 +567,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         }
 
         BalancedEndpoint[] chosen = panic ? candidates : healthy;
-        EndpointPicker picker = _policy.CreatePicker(chosen, _context);
+        EndpointPicker picker = _policy.CreatePicker(PickerArrays.Frozen(chosen), _context);
 
         long deadline = long.MaxValue;
         bool warming = false;
