@@ -92,7 +92,7 @@ public static class KubernetesLoad
         // The client's requests go through a KubernetesClient client handed over to ClientLb (as an application may do),
         // with a handler that notes when a read of the watch's response body returns bytes: the event reaching the client.
         var arrivals = new ArrivalClock();
-        using var kubernetes = new k8s.Kubernetes(k8s.KubernetesClientConfiguration.BuildConfigFromConfigFile(cluster.KubeconfigPath), arrivals);
+        using var kubernetes = new k8s.Kubernetes(ClientLb.Kubernetes.Config.KubernetesConnection.Load(cluster.KubeconfigPath), arrivals);
         var services = new ServiceCollection();
         services.AddSingleton<k8s.IKubernetes>(kubernetes);
         services.AddClientLbKubernetes(o => o.AllowLoopbackEndpoints = true); // sandbox pods are 127.244.x.y servers
