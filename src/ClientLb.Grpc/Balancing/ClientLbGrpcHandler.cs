@@ -74,28 +74,53 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     public GrpcHealthMonitor? HealthMonitor => _health;
 
     /// <inheritdoc />
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        string method = PrepareCall(request);
-        Uri original = request.RequestUri!;
-        ServiceBalancer balancer;
         try
         {
-            balancer = _lookup.Get(original);
-            ValueTask ready = balancer.EnsureReadyAsync(_registry.Options.InitialResolutionTimeout, cancellationToken);
-            if (!ready.IsCompletedSuccessfully)
+            string method = PrepareCall(request);
+            ServiceBalancer balancer;
+            ValueTask ready;
+            try
             {
-                await ready.ConfigureAwait(false);
+                balancer = _lookup.Get(request.RequestUri);
+                ready = balancer.EnsureReadyAsync(_registry.Options.InitialResolutionTimeout, cancellationToken);
             }
+            catch (Exception ex) when (IsNoService(ex))
+            {
+                throw Unavailable(ex);
+            }
+            return ready.IsCompletedSuccessfully ? Send(request, method, balancer, cancellationToken) : SendWhenReadyAsync(request, method, balancer, ready, cancellationToken);
         }
-        catch (Exception ex) when (ex is NoEndpointsException or ServiceNameFormatException or ServiceNotFoundException)
+        catch (Exception ex)
+        {
+            return Task.FromException<HttpResponseMessage>(ex);
+        }
+    }
+
+    private static bool IsNoService(Exception ex) => ex is NoEndpointsException or ServiceNameFormatException or ServiceNotFoundException;
+
+    private async Task<HttpResponseMessage> SendWhenReadyAsync(HttpRequestMessage request, string method, ServiceBalancer balancer, ValueTask ready, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ready.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsNoService(ex))
         {
             throw Unavailable(ex);
         }
-        TimeProvider time = _registry.TimeProvider;
-        long callStart = time.GetTimestamp();
-        TimeSpan? timeout = ReadTimeout(request, method);
+        return await Send(request, method, balancer, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The call's plan, then its first attempt. A call whose body is kept for a replay, whose answer is read ahead, or that
+    // finds no endpoint goes straight to the attempt loop; any other call's first attempt is awaited by a pooled
+    // FirstAttempt, which completes the call without an async state machine when its answer is a call under way.
+    private Task<HttpResponseMessage> Send(HttpRequestMessage request, string method, ServiceBalancer balancer, CancellationToken cancellationToken)
+    {
+        long callStart = _registry.TimeProvider.GetTimestamp();
+        TimeSpan? timeout = GrpcHeaders.TimeoutOf(request, method);
         bool idempotent = _idempotent.Contains(method);
         CallContent? content = null;
         // The body is kept only where a retry may send it again after it went out: an idempotent method. Any other call
@@ -106,7 +131,75 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             request.Content = content;
         }
         balancer.RetryBudget.Deposit(callStart);
+        var call = new CallPlan(request, method, request.RequestUri!, balancer, callStart, timeout, idempotent, content, cancellationToken);
+        if (content is not null || (idempotent && _unary.Contains(method)))
+        {
+            return RunAsync(call, null);
+        }
+        Task pickerChanged = balancer.PickerChanged;
+        BalancedEndpoint endpoint;
+        try
+        {
+            endpoint = balancer.Pick(new PickContext(request));
+        }
+        catch (NoEndpointsException)
+        {
+            return RunAsync(call, null);
+        }
+        AttemptStart first = StartAttempt(call, endpoint, pickerChanged);
+        return first.Sent.IsCompleted ? RunAsync(call, first) : FirstAttempt.Run(this, call, first);
+    }
 
+    // Sends one attempt to a picked endpoint; a send that throws at once is a failed attempt like any other.
+    private AttemptStart StartAttempt(in CallPlan call, BalancedEndpoint endpoint, Task pickerChanged)
+    {
+        call.Request.RequestUri = EndpointUri.For(call.Original, endpoint.Endpoint, call.Balancer.Service);
+        long start = call.Balancer.StartAttempt(endpoint);
+        Task<HttpResponseMessage> sent;
+        try
+        {
+            sent = _transports.SendAsync(endpoint, call.Request, ConnectBound(call.Balancer, call.Timeout, call.CallStart), call.CancellationToken);
+        }
+        catch (Exception ex)
+        {
+            sent = Task.FromException<HttpResponseMessage>(ex);
+        }
+        return new AttemptStart(endpoint, start, pickerChanged, sent);
+    }
+
+    /// <summary>
+    /// The first attempt's answer when it is a call under way (headers without a status), recorded and returned; null
+    /// when anything else happened (a failure, a status in the headers): <see cref="RunAsync"/> takes the call on.
+    /// </summary>
+    internal static HttpResponseMessage? TryCompleteFirst(in CallPlan call, in AttemptStart first)
+    {
+        if (!first.Sent.IsCompletedSuccessfully || GrpcHeaders.StatusOfHeaders(first.Sent.Result) is not null)
+        {
+            return null;
+        }
+        call.Request.RequestUri = call.Original;
+        return UnderWay(call.Balancer, first, first.Sent.Result, null);
+    }
+
+    // An answer whose body is still to come: the call stays outstanding on its endpoint until the response is disposed.
+    private static HttpResponseMessage UnderWay(ServiceBalancer balancer, in AttemptStart attempt, HttpResponseMessage response, byte[]? prefix)
+    {
+        balancer.EndAttempt(attempt.Endpoint, attempt.Start, response, null);
+        response.Content = new CallResponseContent(response.Content, attempt.Endpoint, prefix);
+        return response;
+    }
+
+    /// <summary>
+    /// The attempt loop: each attempt picks an endpoint (away from the one that failed), sends, and on a failure or
+    /// UNAVAILABLE retries where that is safe, within the deadline and the retry budget. <paramref name="first"/>, when
+    /// given, is the first attempt already sent.
+    /// </summary>
+    internal async Task<HttpResponseMessage> RunAsync(CallPlan call, AttemptStart? first)
+    {
+        HttpRequestMessage request = call.Request;
+        ServiceBalancer balancer = call.Balancer;
+        CancellationToken cancellationToken = call.CancellationToken;
+        TimeProvider time = _registry.TimeProvider;
         HttpResponseMessage? failedResponse = null;
         ExceptionDispatchInfo? failedError = null;
         BalancedEndpoint? failed = null;
@@ -115,46 +208,56 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         {
             for (int attempt = 0; ; attempt++)
             {
-                BalancedEndpoint endpoint;
-                Task pickerChanged = balancer.PickerChanged;
-                try
+                AttemptStart sending;
+                if (first is AttemptStart given)
                 {
-                    endpoint = balancer.Pick(failed is null ? new PickContext(request) : new PickContext(request, failed));
+                    sending = given;
+                    first = null;
                 }
-                catch (NoEndpointsException ex)
+                else
                 {
-                    if (WaitsForReady(request))
+                    BalancedEndpoint picked;
+                    Task pickerChanged = balancer.PickerChanged;
+                    try
                     {
-                        // Wait-for-ready: an endpoint may become eligible before the deadline (the caller's token).
-                        await pickerChanged.WaitAsync(cancellationToken).ConfigureAwait(false);
-                        attempt--;
-                        continue;
+                        picked = balancer.Pick(failed is null ? new PickContext(request) : new PickContext(request, failed));
                     }
-                    if (failedResponse is not null || failedError is not null)
+                    catch (NoEndpointsException ex)
                     {
-                        // Nowhere else to go: the caller gets the failure it had.
-                        return Outcome(failedResponse, failedError);
+                        if (WaitsForReady(request))
+                        {
+                            // Wait-for-ready: an endpoint may become eligible before the deadline (the caller's token).
+                            await pickerChanged.WaitAsync(cancellationToken).ConfigureAwait(false);
+                            attempt--;
+                            continue;
+                        }
+                        if (failedResponse is not null || failedError is not null)
+                        {
+                            // Nowhere else to go: the caller gets the failure it had.
+                            return Outcome(failedResponse, failedError);
+                        }
+                        throw Unavailable(ex);
                     }
-                    throw Unavailable(ex);
+                    if (attempt > 0)
+                    {
+                        failedResponse?.Dispose();
+                        failedResponse = null;
+                        failedError = null;
+                        if (call.Timeout is TimeSpan t)
+                        {
+                            // The server of this attempt gets what is left of the call's deadline.
+                            request.Headers.Remove(GrpcHeaders.Timeout);
+                            request.Headers.TryAddWithoutValidation(GrpcHeaders.Timeout, GrpcHeaders.FormatTimeout(t - time.GetElapsedTime(call.CallStart)));
+                        }
+                    }
+                    sending = StartAttempt(call, picked, pickerChanged);
                 }
-                if (attempt > 0)
-                {
-                    failedResponse?.Dispose();
-                    failedResponse = null;
-                    failedError = null;
-                    if (timeout is TimeSpan t)
-                    {
-                        // The server of this attempt gets what is left of the call's deadline.
-                        request.Headers.Remove(DeadlineHeader.Name);
-                        request.Headers.TryAddWithoutValidation(DeadlineHeader.Name, DeadlineHeader.Format(t - time.GetElapsedTime(callStart)));
-                    }
-                }
-                request.RequestUri = EndpointUri.For(original, endpoint.Endpoint, balancer.Service);
-                long start = balancer.StartAttempt(endpoint);
+                BalancedEndpoint endpoint = sending.Endpoint;
+                long start = sending.Start;
                 HttpResponseMessage response;
                 try
                 {
-                    response = await _transports.SendAsync(endpoint, request, ConnectBound(balancer, timeout, callStart), cancellationToken).ConfigureAwait(false);
+                    response = await sending.Sent.ConfigureAwait(false);
                 }
                 catch (Exception raw)
                 {
@@ -171,7 +274,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                     _registry.Metrics.Failed(endpoint, reason);
                     failedError = ExceptionDispatchInfo.Capture(ex);
                     failed = endpoint;
-                    if (ShouldRetry(balancer, method, endpoint, attempt, ex is HttpRequestException or IOException, notSent, content, idempotent, timeout, callStart, reason))
+                    if (ShouldRetry(call, endpoint, attempt, ex is HttpRequestException or IOException, notSent, reason))
                     {
                         continue;
                     }
@@ -179,7 +282,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                     {
                         // Wait-for-ready: no endpoint could take the call yet; try again after a short backoff, or at once
                         // when the picker changes, until the deadline.
-                        await WaitToRetryAsync(pickerChanged, waits++, time, cancellationToken).ConfigureAwait(false);
+                        await WaitToRetryAsync(sending.PickerChanged, waits++, time, cancellationToken).ConfigureAwait(false);
                         continue;
                     }
                     if (ReferenceEquals(ex, raw))
@@ -190,10 +293,10 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                 }
 
                 // A status in the headers means the call is over (trailers-only, or an HTTP error a proxy answered).
-                StatusCode? status = CallStatus.OfHeaders(response);
+                StatusCode? status = GrpcHeaders.StatusOfHeaders(response);
                 bool ended = status is not null;
                 byte[]? prefix = null;
-                if (!ended && idempotent && _unary.Contains(method))
+                if (!ended && call.Idempotent && _unary.Contains(call.Method))
                 {
                     ResponseReadAhead.Result ahead = await ResponseReadAhead.ReadAsync(response, _replayLimit, cancellationToken).ConfigureAwait(false);
                     if (ahead.Error is Exception lost)
@@ -208,7 +311,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                         Exception described = AttemptFailure.Describe(lost, endpoint);
                         balancer.EndAttempt(endpoint, start, null, described);
                         _registry.Metrics.Failed(endpoint, "transport_error");
-                        if (!ShouldRetry(balancer, method, endpoint, attempt, true, false, content, idempotent, timeout, callStart, "transport_error"))
+                        if (!ShouldRetry(call, endpoint, attempt, true, false, "transport_error"))
                         {
                             ExceptionDispatchInfo.Throw(described);
                         }
@@ -220,25 +323,24 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
                     {
                         ended = true;
                         response.Content = ResponseReadAhead.Buffered(response.Content, ahead.Body);
-                        status = CallStatus.Read(response.TrailingHeaders);
+                        status = GrpcHeaders.StatusOf(response.TrailingHeaders);
                     }
                     else
                     {
                         prefix = ahead.Body;
                     }
                 }
-                bool unavailable = status == StatusCode.Unavailable;
-                balancer.EndAttempt(endpoint, start, response, null, unavailable);
                 if (!ended)
                 {
-                    response.Content = new CallResponseContent(response.Content, endpoint, prefix);
-                    return response;
+                    return UnderWay(balancer, sending, response, prefix);
                 }
+                bool unavailable = status == StatusCode.Unavailable;
+                balancer.EndAttempt(endpoint, start, response, null, unavailable);
                 endpoint.OnRequestEnd();
                 if (unavailable)
                 {
                     _registry.Metrics.Failed(endpoint, "grpc_unavailable");
-                    if (ShouldRetry(balancer, method, endpoint, attempt, true, false, content, idempotent, timeout, callStart, "grpc_unavailable"))
+                    if (ShouldRetry(call, endpoint, attempt, true, false, "grpc_unavailable"))
                     {
                         failedResponse = response;
                         failed = endpoint;
@@ -255,7 +357,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         }
         finally
         {
-            request.RequestUri = original;
+            request.RequestUri = call.Original;
         }
     }
 
@@ -300,19 +402,21 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     // The call may go elsewhere when: retries are left, another endpoint exists, the deadline has not passed, the budget
     // allows it, and its body can be sent (again): nothing was sent yet, or the body was kept and either the server cannot
     // have run the call or the method is idempotent.
-    private bool ShouldRetry(ServiceBalancer balancer, string method, BalancedEndpoint endpoint, int attempt, bool retryableFailure,
-        bool notProcessed, CallContent? content, bool idempotent, TimeSpan? timeout, long callStart, string reason)
+    private bool ShouldRetry(in CallPlan call, BalancedEndpoint endpoint, int attempt, bool retryableFailure, bool notProcessed, string reason)
     {
+        ServiceBalancer balancer = call.Balancer;
+        string method = call.Method;
+        CallContent? content = call.Content;
         if (!retryableFailure || attempt >= _maxRetries || !balancer.HasOtherEndpoint(endpoint))
         {
             return false;
         }
-        if (timeout is TimeSpan t && _registry.TimeProvider.GetElapsedTime(callStart) >= t)
+        if (call.Timeout is TimeSpan t && _registry.TimeProvider.GetElapsedTime(call.CallStart) >= t)
         {
             return false;
         }
         // Not sent: the body was never read (with or without a kept copy). Sent: only a kept copy of an idempotent call.
-        bool canSend = notProcessed ? content is null or { Started: false } or { CanReplay: true } : content is { CanReplay: true } && idempotent;
+        bool canSend = notProcessed ? content is null or { Started: false } or { CanReplay: true } : content is { CanReplay: true } && call.Idempotent;
         if (!canSend)
         {
             return false;
@@ -360,18 +464,6 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             }
         }
         return path;
-    }
-
-    private static TimeSpan? ReadTimeout(HttpRequestMessage request, string method)
-    {
-        if (!request.Headers.NonValidated.TryGetValues(DeadlineHeader.Name, out HeaderStringValues values))
-        {
-            return null;
-        }
-        string text = values.ToString();
-        return DeadlineHeader.TryParse(text, out TimeSpan timeout)
-            ? timeout
-            : throw new InvalidOperationException($"The grpc-timeout header '{text}' of call {method} is not a gRPC timeout (1-8 digits and one of the units H, M, S, m, u, n).");
     }
 
     /// <summary>Releases the handler's leases on its services, and stops its own health monitor if it has one.</summary>
