@@ -67,4 +67,18 @@ public sealed class WireTests
         }
         Assert.Equal(expected, GrpcHeaders.StatusOfHeaders(response));
     }
+
+    [Fact]
+    public void AWrappingContent_AdoptsTheInnerContentsHeaders_WithoutCopyingThem()
+    {
+        // The response wrapper of every HttpHandler-path call: a copy would cost a header collection per call.
+        using var inner = new ByteArrayContent([0, 0, 0, 0, 0]);
+        inner.Headers.TryAddWithoutValidation("Content-Type", "application/grpc");
+        using var wrapper = new ByteArrayContent([]);
+
+        ContentHeaders.Adopt(wrapper, inner);
+
+        Assert.Same(inner.Headers, wrapper.Headers);
+        Assert.Equal("application/grpc", wrapper.Headers.ContentType?.MediaType);
+    }
 }
