@@ -58,43 +58,54 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
         }
     }
 
+    // Completes the call at most once, outside any try: once completed, the attempt may already be back in the pool.
     private void OnSentCore()
     {
+        HttpResponseMessage? response;
+        Task<HttpResponseMessage>? rest = null;
         try
         {
-            if (ClientLbGrpcHandler.TryCompleteFirst(_call, _first) is HttpResponseMessage response)
+            response = ClientLbGrpcHandler.TryCompleteFirst(_call, _first);
+            if (response is null)
             {
-                _core.SetResult(response);
-                return;
-            }
-            Task<HttpResponseMessage> rest = _handler!.RunAsync(_call, _first);
-            _rest = rest;
-            if (rest.IsCompleted)
-            {
-                OnRest();
-            }
-            else
-            {
-                rest.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onRest);
+                rest = _handler!.RunAsync(_call, _first);
             }
         }
         catch (Exception ex)
         {
             _core.SetException(ex);
+            return;
+        }
+        if (rest is null)
+        {
+            _core.SetResult(response!);
+            return;
+        }
+        _rest = rest;
+        if (rest.IsCompleted)
+        {
+            OnRest();
+        }
+        else
+        {
+            rest.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onRest);
         }
     }
 
     private void OnRest()
     {
+        HttpResponseMessage response;
         try
         {
-            _core.SetResult(_rest!.GetAwaiter().GetResult());
+            response = _rest!.GetAwaiter().GetResult();
         }
         catch (Exception ex)
         {
             // A cancellation stays one: the call's task ends cancelled, as the loop's did.
             _core.SetException(ex);
+            return;
         }
+        _core.SetResult(response);
     }
 
     public HttpResponseMessage GetResult(short token)
