@@ -10,15 +10,16 @@ public sealed class AutoPolicy : ILoadBalancingPolicy
     /// <summary>The policy name, <c>Auto</c>.</summary>
     public const string PolicyName = "Auto";
 
+    private readonly RoundRobinPolicy _roundRobin = new();
+
     /// <inheritdoc />
     public string Name => PolicyName;
 
     /// <inheritdoc />
     public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints)
     {
-        // One copy shared by both pickers (a process holding thousands of services keeps one array per service).
-        BalancedEndpoint[] array = [.. endpoints];
-        return new Picker(array, new RoundRobinPolicy.Picker(array), new PowerOfTwoChoicesPolicy.Picker(array));
+        BalancedEndpoint[] array = PickerArrays.Of(endpoints);
+        return new Picker(array, _roundRobin.CreatePicker(PickerArrays.Frozen(array)), new PowerOfTwoChoicesPolicy.Picker(array));
     }
 
     private sealed class Picker(BalancedEndpoint[] endpoints, EndpointPicker http1, EndpointPicker multiplexed) : EndpointPicker

@@ -10,10 +10,9 @@ public sealed class RoundRobinPolicy : ILoadBalancingPolicy
     public string Name => PolicyName;
 
     /// <inheritdoc />
-    public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints) => new Picker([.. endpoints]);
+    public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints) => new Picker(PickerArrays.Of(endpoints));
 
-    /// <summary>A picker over <paramref name="endpoints"/> itself (not copied: the caller never changes it).</summary>
-    internal sealed class Picker(BalancedEndpoint[] endpoints) : EndpointPicker
+    private sealed class Picker(BalancedEndpoint[] endpoints) : EndpointPicker
     {
         private readonly BalancedEndpoint[] _endpoints = endpoints;
         private int _next = Random.Shared.Next();
