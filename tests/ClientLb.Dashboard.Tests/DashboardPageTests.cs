@@ -6,6 +6,7 @@ using Microsoft.Playwright;
 namespace ClientLb.Dashboard.Tests;
 
 /// <summary>The page in Debian's chromium (Playwright), against a running app calling real Kestrel pods on loopback.</summary>
+[Collection(MeasuredAlone.Name)]
 public sealed class DashboardPageTests(Browser browser) : IClassFixture<Browser>, IAsyncLifetime
 {
     private readonly List<TestBackend> _pods = [];

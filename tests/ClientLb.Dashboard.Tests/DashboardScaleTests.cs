@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace ClientLb.Dashboard.Tests;
 
 /// <summary>The page with 5,000 services and 50,000 endpoints: virtualized lists, first render within a second, measured in the browser.</summary>
+[Collection(MeasuredAlone.Name)]
 public sealed class DashboardScaleTests(Browser browser, ITestOutputHelper output) : IClassFixture<Browser>
 {
     private const int Services = 5000;

@@ -7,6 +7,7 @@ using Microsoft.Playwright;
 namespace ClientLb.Dashboard.Tests;
 
 /// <summary>The sandbox's web view (clientlb sandbox, option dashboard-port) in Debian's chromium, against a sandbox cluster.</summary>
+[Collection(MeasuredAlone.Name)]
 public sealed class SandboxViewTests(Browser browser) : IClassFixture<Browser>, IAsyncLifetime
 {
     private SandboxCluster _cluster = null!;

@@ -33,6 +33,26 @@ internal static class GreeterCalls
     }
 
     /// <summary>
+    /// Calls one after another until <paramref name="run"/> calls in a row were answered by <paramref name="server"/>
+    /// alone; false if that did not happen within <paramref name="within"/>. The channel takes a new endpoint set from
+    /// the resolver asynchronously (as grpc-dotnet does for any resolver), so a change shows within a short time, not at once.
+    /// </summary>
+    public static async Task<bool> OnlyReachesWithinAsync(Greeter.GreeterClient client, string server, int run, TimeSpan within)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int inRow = 0;
+        while (clock.Elapsed < within)
+        {
+            inRow = (await client.SayHelloAsync(new HelloRequest(), deadline: DateTime.UtcNow.AddSeconds(5))).Server == server ? inRow + 1 : 0;
+            if (inRow == run)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
     /// <paramref name="workers"/> callers make <paramref name="calls"/> calls each, one after another, each with
     /// <paramref name="deadline"/>: the failures (status and detail) and the replies per backend.
     /// </summary>
