@@ -8,8 +8,6 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -30,7 +28,7 @@ public class GrpcCallBenchmarks
 {
     private const string ThreeBackends = "three backends", OneBackend = "one backend";
     private static readonly HelloRequest Request = new() { Name = "bench" };
-    private readonly List<WebApplication> _servers = [];
+    private GrpcBackends _backends = null!;
     private readonly List<GrpcChannel> _channels = [];
     private ServiceProvider _provider = null!;
     private Greeter.GreeterClient _staticRoundRobin = null!, _clientLbRoundRobin = null!, _clientLbP2c = null!;
@@ -43,23 +41,15 @@ public class GrpcCallBenchmarks
     [GlobalSetup]
     public async Task Setup()
     {
-        var authorities = new List<string>();
-        for (int i = 0; i < 3; i++)
-        {
-            (WebApplication app, string authority) = await LoopbackKestrel.StartAsync($"127.0.6.{i + 2}", HttpProtocols.Http2,
-                map: app => app.MapGrpcService<BenchGreeter>(), services: s => s.AddGrpc());
-            _servers.Add(app);
-            authorities.Add(authority);
-        }
-        var settings = new Dictionary<string, string?> { ["ClientLb:Services:bench-one:Endpoints:0"] = authorities[0] };
-        for (int i = 0; i < authorities.Count; i++)
-        {
-            settings[$"ClientLb:Services:bench-grpc:Endpoints:{i}"] = authorities[i];
-        }
+        _backends = await GrpcBackends.StartAsync(3);
+        List<string> authorities = _backends.Authorities;
+        var settings = new Dictionary<string, string?>();
+        _backends.Configure(settings, "bench-one", 1);
+        _backends.Configure(settings, "bench-grpc", 3);
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
         services.AddClientLbGrpc();
-        services.AddSingleton<ResolverFactory>(new StaticResolverFactory(_ => [.. authorities.Select(a => new BalancerAddress(a.Split(':')[0], int.Parse(a.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture)))]));
+        services.AddSingleton<ResolverFactory>(_backends.StaticResolver());
         _provider = services.BuildServiceProvider();
 
         _staticRoundRobin = Client("static:///bench", "round_robin");
@@ -132,16 +122,6 @@ public class GrpcCallBenchmarks
             channel.Dispose();
         }
         await _provider.DisposeAsync();
-        foreach (WebApplication app in _servers)
-        {
-            await app.DisposeAsync();
-        }
-    }
-
-    private sealed class BenchGreeter : Greeter.GreeterBase
-    {
-        private static readonly HelloReply Reply = new() { Message = "Hello", Server = "bench", DeadlineMs = -1 };
-
-        public override Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context) => Task.FromResult(Reply);
+        await _backends.DisposeAsync();
     }
 }

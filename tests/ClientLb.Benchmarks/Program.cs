@@ -7,6 +7,7 @@ using ClientLb.Benchmarks;
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- overhead [pairs] [requestsPerBlock]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- mesd-overhead [groups] [requestsPerBlock]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- relay-latency [changes]
+// dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups] [callsPerBlock] [types]
 if (args.Length > 0 && args[0] == "churn")
 {
     return await ChurnLoad.RunAsync(args);
@@ -18,6 +19,10 @@ if (args.Length > 0 && args[0] == "mesd-overhead")
 if (args.Length > 0 && args[0] == "overhead")
 {
     return await OverheadLoad.RunAsync(args);
+}
+if (args.Length > 0 && args[0] == "grpc-overhead")
+{
+    return await GrpcOverheadLoad.RunAsync(args);
 }
 if (args.Length > 0 && args[0] == "relay-latency")
 {

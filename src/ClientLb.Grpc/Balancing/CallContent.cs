@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Buffers;
 using System.Net;
 
@@ -23,10 +22,7 @@ internal sealed class CallContent : HttpContent
     {
         _inner = inner;
         _replayLimit = replayLimit;
-        foreach (KeyValuePair<string, HeaderStringValues> header in inner.Headers.NonValidated)
-        {
-            Headers.TryAddWithoutValidation(header.Key, header.Value);
-        }
+        ContentHeaders.Adopt(this, inner);
     }
 
     /// <summary>Whether any attempt began sending the body (the server may have seen the call).</summary>

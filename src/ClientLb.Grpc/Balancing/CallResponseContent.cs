@@ -1,4 +1,3 @@
-using System.Net.Http.Headers;
 using System.Net;
 using ClientLb.LoadBalancing;
 
@@ -23,18 +22,7 @@ internal sealed class CallResponseContent : HttpContent
         _inner = inner;
         _endpoint = endpoint;
         _prefix = prefix;
-        foreach (KeyValuePair<string, HeaderStringValues> header in inner.Headers.NonValidated)
-        {
-            // One value (Content-Type: application/grpc) as a string: the enumerable overload would box the values.
-            if (header.Value.Count == 1)
-            {
-                Headers.TryAddWithoutValidation(header.Key, header.Value.ToString());
-            }
-            else
-            {
-                Headers.TryAddWithoutValidation(header.Key, header.Value);
-            }
-        }
+        ContentHeaders.Adopt(this, inner);
     }
 
     /// <summary>Ends the call's outstanding count once (end of body, dispose, or a failure while reading).</summary>

@@ -1,8 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net;
-using System.Runtime.ExceptionServices;
 using ClientLb.Grpc.Configuration;
-using ClientLb.Grpc.Diagnostics;
 using ClientLb.Grpc.Health;
 using ClientLb.Http;
 using ClientLb.LoadBalancing;
@@ -21,7 +19,7 @@ namespace ClientLb.Grpc.Balancing;
 /// (ClientLb's passive health) and are retried on another endpoint when nothing was sent or the method is idempotent,
 /// within the call's <c>grpc-timeout</c>; every other status passes through untouched.
 /// </summary>
-public sealed class ClientLbGrpcHandler : HttpMessageHandler
+public sealed partial class ClientLbGrpcHandler : HttpMessageHandler
 {
     private readonly ServiceRegistry _registry;
     private readonly EndpointTransports _transports;
@@ -74,28 +72,53 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     public GrpcHealthMonitor? HealthMonitor => _health;
 
     /// <inheritdoc />
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        string method = PrepareCall(request);
-        Uri original = request.RequestUri!;
-        ServiceBalancer balancer;
         try
         {
-            balancer = _lookup.Get(original);
-            ValueTask ready = balancer.EnsureReadyAsync(_registry.Options.InitialResolutionTimeout, cancellationToken);
-            if (!ready.IsCompletedSuccessfully)
+            string method = PrepareCall(request);
+            ServiceBalancer balancer;
+            ValueTask ready;
+            try
             {
-                await ready.ConfigureAwait(false);
+                balancer = _lookup.Get(request.RequestUri);
+                ready = balancer.EnsureReadyAsync(_registry.Options.InitialResolutionTimeout, cancellationToken);
             }
+            catch (Exception ex) when (IsNoService(ex))
+            {
+                throw Unavailable(ex);
+            }
+            return ready.IsCompletedSuccessfully ? Send(request, method, balancer, cancellationToken) : SendWhenReadyAsync(request, method, balancer, ready, cancellationToken);
         }
-        catch (Exception ex) when (ex is NoEndpointsException or ServiceNameFormatException or ServiceNotFoundException)
+        catch (Exception ex)
+        {
+            return Task.FromException<HttpResponseMessage>(ex);
+        }
+    }
+
+    private static bool IsNoService(Exception ex) => ex is NoEndpointsException or ServiceNameFormatException or ServiceNotFoundException;
+
+    private async Task<HttpResponseMessage> SendWhenReadyAsync(HttpRequestMessage request, string method, ServiceBalancer balancer, ValueTask ready, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ready.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsNoService(ex))
         {
             throw Unavailable(ex);
         }
-        TimeProvider time = _registry.TimeProvider;
-        long callStart = time.GetTimestamp();
-        TimeSpan? timeout = ReadTimeout(request, method);
+        return await Send(request, method, balancer, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The call's plan, then its first attempt. A call whose body is kept for a replay, whose answer is read ahead, or that
+    // finds no endpoint goes straight to the attempt loop; any other call's first attempt is awaited by a pooled
+    // FirstAttempt, which completes the call without an async state machine when its answer is a call under way.
+    private Task<HttpResponseMessage> Send(HttpRequestMessage request, string method, ServiceBalancer balancer, CancellationToken cancellationToken)
+    {
+        long callStart = _registry.TimeProvider.GetTimestamp();
+        TimeSpan? timeout = GrpcHeaders.TimeoutOf(request, method);
         bool idempotent = _idempotent.Contains(method);
         CallContent? content = null;
         // The body is kept only where a retry may send it again after it went out: an idempotent method. Any other call
@@ -106,228 +129,79 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             request.Content = content;
         }
         balancer.RetryBudget.Deposit(callStart);
-
-        HttpResponseMessage? failedResponse = null;
-        ExceptionDispatchInfo? failedError = null;
-        BalancedEndpoint? failed = null;
-        int waits = 0;
+        var call = new CallPlan(request, method, request.RequestUri!, balancer, callStart, timeout, idempotent, content, cancellationToken);
+        if (content is not null || (idempotent && _unary.Contains(method)))
+        {
+            return RunAsync(call, null);
+        }
+        Task pickerChanged = balancer.PickerChanged;
+        BalancedEndpoint endpoint;
         try
         {
-            for (int attempt = 0; ; attempt++)
-            {
-                BalancedEndpoint endpoint;
-                Task pickerChanged = balancer.PickerChanged;
-                try
-                {
-                    endpoint = balancer.Pick(failed is null ? new PickContext(request) : new PickContext(request, failed));
-                }
-                catch (NoEndpointsException ex)
-                {
-                    if (WaitsForReady(request))
-                    {
-                        // Wait-for-ready: an endpoint may become eligible before the deadline (the caller's token).
-                        await pickerChanged.WaitAsync(cancellationToken).ConfigureAwait(false);
-                        attempt--;
-                        continue;
-                    }
-                    if (failedResponse is not null || failedError is not null)
-                    {
-                        // Nowhere else to go: the caller gets the failure it had.
-                        return Outcome(failedResponse, failedError);
-                    }
-                    throw Unavailable(ex);
-                }
-                if (attempt > 0)
-                {
-                    failedResponse?.Dispose();
-                    failedResponse = null;
-                    failedError = null;
-                    if (timeout is TimeSpan t)
-                    {
-                        // The server of this attempt gets what is left of the call's deadline.
-                        request.Headers.Remove(DeadlineHeader.Name);
-                        request.Headers.TryAddWithoutValidation(DeadlineHeader.Name, DeadlineHeader.Format(t - time.GetElapsedTime(callStart)));
-                    }
-                }
-                request.RequestUri = EndpointUri.For(original, endpoint.Endpoint, balancer.Service);
-                long start = balancer.StartAttempt(endpoint);
-                HttpResponseMessage response;
-                try
-                {
-                    response = await _transports.SendAsync(endpoint, request, ConnectBound(balancer, timeout, callStart), cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception raw)
-                {
-                    endpoint.OnRequestEnd();
-                    AttemptFailureKind kind = AttemptFailure.Classify(raw, cancellationToken);
-                    if (kind == AttemptFailureKind.CallerCancelled)
-                    {
-                        throw;
-                    }
-                    Exception ex = AttemptFailure.Describe(raw, endpoint);
-                    balancer.EndAttempt(endpoint, start, null, ex);
-                    bool notSent = kind == AttemptFailureKind.NotSent;
-                    string reason = notSent ? "connection_error" : "transport_error";
-                    _registry.Metrics.Failed(endpoint, reason);
-                    failedError = ExceptionDispatchInfo.Capture(ex);
-                    failed = endpoint;
-                    if (ShouldRetry(balancer, method, endpoint, attempt, ex is HttpRequestException or IOException, notSent, content, idempotent, timeout, callStart, reason))
-                    {
-                        continue;
-                    }
-                    if (notSent && WaitsForReady(request))
-                    {
-                        // Wait-for-ready: no endpoint could take the call yet; try again after a short backoff, or at once
-                        // when the picker changes, until the deadline.
-                        await WaitToRetryAsync(pickerChanged, waits++, time, cancellationToken).ConfigureAwait(false);
-                        continue;
-                    }
-                    if (ReferenceEquals(ex, raw))
-                    {
-                        throw;
-                    }
-                    throw ex;
-                }
-
-                // A status in the headers means the call is over (trailers-only, or an HTTP error a proxy answered).
-                StatusCode? status = CallStatus.OfHeaders(response);
-                bool ended = status is not null;
-                byte[]? prefix = null;
-                if (!ended && idempotent && _unary.Contains(method))
-                {
-                    ResponseReadAhead.Result ahead = await ResponseReadAhead.ReadAsync(response, _replayLimit, cancellationToken).ConfigureAwait(false);
-                    if (ahead.Error is Exception lost)
-                    {
-                        // The connection went away mid-answer: the call may have run, and the method says that is fine.
-                        endpoint.OnRequestEnd();
-                        response.Dispose();
-                        if (AttemptFailure.Classify(lost, cancellationToken) == AttemptFailureKind.CallerCancelled)
-                        {
-                            ExceptionDispatchInfo.Throw(lost);
-                        }
-                        Exception described = AttemptFailure.Describe(lost, endpoint);
-                        balancer.EndAttempt(endpoint, start, null, described);
-                        _registry.Metrics.Failed(endpoint, "transport_error");
-                        if (!ShouldRetry(balancer, method, endpoint, attempt, true, false, content, idempotent, timeout, callStart, "transport_error"))
-                        {
-                            ExceptionDispatchInfo.Throw(described);
-                        }
-                        failedError = ExceptionDispatchInfo.Capture(described);
-                        failed = endpoint;
-                        continue;
-                    }
-                    if (ahead.Complete)
-                    {
-                        ended = true;
-                        response.Content = ResponseReadAhead.Buffered(response.Content, ahead.Body);
-                        status = CallStatus.Read(response.TrailingHeaders);
-                    }
-                    else
-                    {
-                        prefix = ahead.Body;
-                    }
-                }
-                bool unavailable = status == StatusCode.Unavailable;
-                balancer.EndAttempt(endpoint, start, response, null, unavailable);
-                if (!ended)
-                {
-                    response.Content = new CallResponseContent(response.Content, endpoint, prefix);
-                    return response;
-                }
-                endpoint.OnRequestEnd();
-                if (unavailable)
-                {
-                    _registry.Metrics.Failed(endpoint, "grpc_unavailable");
-                    if (ShouldRetry(balancer, method, endpoint, attempt, true, false, content, idempotent, timeout, callStart, "grpc_unavailable"))
-                    {
-                        failedResponse = response;
-                        failed = endpoint;
-                        continue;
-                    }
-                }
-                return response;
-            }
+            endpoint = balancer.Pick(new PickContext(request));
         }
-        catch
+        catch (NoEndpointsException)
         {
-            failedResponse?.Dispose();
-            throw;
+            return RunAsync(call, null);
         }
-        finally
-        {
-            request.RequestUri = original;
-        }
+        // The first attempt starts at the call's own timestamp: one clock read fewer per call.
+        AttemptStart first = StartAttempt(call, endpoint, pickerChanged, callStart);
+        return first.Sent.IsCompleted ? RunAsync(call, first) : FirstAttempt.Run(this, call, first);
     }
 
-    // grpc-dotnet marks a call made with CallOptions.WithWaitForReady() on the request. Read on failure paths only: reading
-    // HttpRequestMessage.Options creates its dictionary, which grpc-dotnet leaves unallocated for other calls.
-    private static bool WaitsForReady(HttpRequestMessage request) => request.Options.TryGetValue(WaitForReadyKey, out bool wait) && wait;
+    // Sends one attempt, starting at `now`, to a picked endpoint; a send that throws at once is a failed attempt like any other.
+    private AttemptStart StartAttempt(in CallPlan call, BalancedEndpoint endpoint, Task pickerChanged, long now)
+    {
+        call.Request.RequestUri = EndpointUri.For(call.Original, endpoint.Endpoint, call.Balancer.Service);
+        long start = call.Balancer.StartAttempt(endpoint, now);
+        Task<HttpResponseMessage> sent;
+        try
+        {
+            sent = _transports.SendAsync(endpoint, call.Request, ConnectBound(call, start), call.CancellationToken);
+        }
+        catch (Exception ex)
+        {
+            sent = Task.FromException<HttpResponseMessage>(ex);
+        }
+        return new AttemptStart(endpoint, start, pickerChanged, sent);
+    }
+
+    /// <summary>
+    /// The first attempt's answer when it is a call under way (headers without a status), recorded and returned; null
+    /// when anything else happened (a failure, a status in the headers): <see cref="RunAsync"/> takes the call on.
+    /// </summary>
+    internal static HttpResponseMessage? TryCompleteFirst(in CallPlan call, in AttemptStart first)
+    {
+        if (!first.Sent.IsCompletedSuccessfully || GrpcHeaders.StatusOfHeaders(first.Sent.Result) is not null)
+        {
+            return null;
+        }
+        call.Request.RequestUri = call.Original;
+        return UnderWay(call.Balancer, first, first.Sent.Result, null);
+    }
+
+    // An answer whose body is still to come: the call stays outstanding on its endpoint until the response is disposed.
+    private static HttpResponseMessage UnderWay(ServiceBalancer balancer, in AttemptStart attempt, HttpResponseMessage response, byte[]? prefix)
+    {
+        balancer.EndAttempt(attempt.Endpoint, attempt.Start, response, null);
+        response.Content = new CallResponseContent(response.Content, attempt.Endpoint, prefix);
+        return response;
+    }
 
     // Where another endpoint could take the call, the wait for a connection is bounded by half of what is left of the
     // deadline (and by the pool's connect timeout), so a connect that never completes leaves time for the retry.
-    private TimeSpan ConnectBound(ServiceBalancer balancer, TimeSpan? timeout, long callStart)
+    private TimeSpan ConnectBound(in CallPlan call, long now)
     {
-        if (timeout is not TimeSpan t || balancer.EligibleCount < 2 || _maxRetries == 0)
+        if (call.Timeout is not TimeSpan t || call.Balancer.EligibleCount < 2 || _maxRetries == 0)
         {
             return Timeout.InfiniteTimeSpan;
         }
-        TimeSpan left = t - _registry.TimeProvider.GetElapsedTime(callStart);
+        TimeSpan left = t - _registry.TimeProvider.GetElapsedTime(call.CallStart, now);
         return left > TimeSpan.Zero ? left / 2 : TimeSpan.Zero;
-    }
-
-    private static async Task WaitToRetryAsync(Task pickerChanged, int waits, TimeProvider time, CancellationToken cancellationToken)
-    {
-        TimeSpan backoff = TimeSpan.FromMilliseconds(Math.Min(1000, 50 << Math.Min(waits, 5)));
-        try
-        {
-            await pickerChanged.WaitAsync(backoff, time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // The backoff passed without a picker change: try the endpoints again.
-        }
     }
 
     // grpc-dotnet keeps the status of an RpcException thrown by the handler: UNAVAILABLE with ClientLb's reason.
     private static RpcException Unavailable(Exception reason) => new(new Status(StatusCode.Unavailable, reason.Message, reason));
-
-    private static HttpResponseMessage Outcome(HttpResponseMessage? response, ExceptionDispatchInfo? error)
-    {
-        error?.Throw();
-        return response!;
-    }
-
-    // The call may go elsewhere when: retries are left, another endpoint exists, the deadline has not passed, the budget
-    // allows it, and its body can be sent (again): nothing was sent yet, or the method is idempotent and its body either
-    // never started (the connection died before it, e.g. while the headers were written) or was kept.
-    private bool ShouldRetry(ServiceBalancer balancer, string method, BalancedEndpoint endpoint, int attempt, bool retryableFailure,
-        bool notProcessed, CallContent? content, bool idempotent, TimeSpan? timeout, long callStart, string reason)
-    {
-        if (!retryableFailure || attempt >= _maxRetries || !balancer.HasOtherEndpoint(endpoint))
-        {
-            return false;
-        }
-        if (timeout is TimeSpan t && _registry.TimeProvider.GetElapsedTime(callStart) >= t)
-        {
-            return false;
-        }
-        // Not sent: the body was never read (with or without a kept copy). Maybe sent: an idempotent call whose wrapped body
-        // was never read (so it can still be sent) or was kept whole.
-        bool canSend = notProcessed ? content is null or { Started: false } or { CanReplay: true } : idempotent && content is ({ Started: false } or { CanReplay: true });
-        if (!canSend)
-        {
-            return false;
-        }
-        if (!balancer.RetryBudget.TryWithdraw())
-        {
-            _registry.Metrics.BudgetExhausted(balancer.Service.Id);
-            Log.RetryBudgetExhausted(_logger, balancer.Service.Id, method, reason, endpoint.Endpoint.Authority);
-            return false;
-        }
-        _registry.Metrics.Retried(balancer.Service.Id);
-        Log.Retrying(_logger, balancer.Service.Id, method, attempt + 1, reason, endpoint.Endpoint.Authority);
-        return true;
-    }
 
     // Checks the request is a gRPC call and makes it HTTP/2: gRPC is defined over HTTP/2 only (h2c needs prior knowledge,
     // so the version is exact unless the caller allows higher). Returns the method path.
@@ -361,18 +235,6 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             }
         }
         return path;
-    }
-
-    private static TimeSpan? ReadTimeout(HttpRequestMessage request, string method)
-    {
-        if (!request.Headers.NonValidated.TryGetValues(DeadlineHeader.Name, out HeaderStringValues values))
-        {
-            return null;
-        }
-        string text = values.ToString();
-        return DeadlineHeader.TryParse(text, out TimeSpan timeout)
-            ? timeout
-            : throw new InvalidOperationException($"The grpc-timeout header '{text}' of call {method} is not a gRPC timeout (1-8 digits and one of the units H, M, S, m, u, n).");
     }
 
     /// <summary>Releases the handler's leases on its services, and stops its own health monitor if it has one.</summary>

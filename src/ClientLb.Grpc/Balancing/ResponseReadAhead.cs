@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Net.Http.Headers;
 
 namespace ClientLb.Grpc.Balancing;
 
@@ -42,10 +41,7 @@ internal static class ResponseReadAhead
     public static HttpContent Buffered(HttpContent original, byte[] body)
     {
         var content = new ByteArrayContent(body);
-        foreach (KeyValuePair<string, HeaderStringValues> header in original.Headers.NonValidated)
-        {
-            content.Headers.TryAddWithoutValidation(header.Key, header.Value);
-        }
+        ContentHeaders.Adopt(content, original);
         original.Dispose();
         return content;
     }

@@ -17,6 +17,7 @@ public sealed class EndpointSlice
 }
 
 /// <summary>One endpoint of a slice (usually one pod).</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(EndpointJsonConverter))]
 public sealed class Endpoint
 {
     /// <summary>The endpoint's addresses; consumers use the first (they are fungible).</summary>

@@ -12,4 +12,5 @@ namespace ClientLb.Kubernetes.Model;
 [JsonSerializable(typeof(EndpointSlice))]
 [JsonSerializable(typeof(Service))]
 [JsonSerializable(typeof(Status))]
+[JsonSerializable(typeof(EndpointHints))]
 internal sealed partial class KubernetesJsonContext : JsonSerializerContext;

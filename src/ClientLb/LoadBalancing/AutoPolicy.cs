@@ -18,8 +18,8 @@ public sealed class AutoPolicy : ILoadBalancingPolicy
     /// <inheritdoc />
     public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints)
     {
-        BalancedEndpoint[] array = [.. endpoints];
-        return new Picker(array, _roundRobin.CreatePicker(array), new PowerOfTwoChoicesPolicy.Picker(array));
+        BalancedEndpoint[] array = PickerArrays.Of(endpoints);
+        return new Picker(array, _roundRobin.CreatePicker(PickerArrays.Frozen(array)), new PowerOfTwoChoicesPolicy.Picker(array));
     }
 
     private sealed class Picker(BalancedEndpoint[] endpoints, EndpointPicker http1, EndpointPicker multiplexed) : EndpointPicker

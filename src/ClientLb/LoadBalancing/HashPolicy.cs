@@ -20,7 +20,7 @@ public sealed class HashPolicy : ILoadBalancingPolicy
     /// <inheritdoc />
     public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints, PolicyContext context)
     {
-        BalancedEndpoint[] array = [.. endpoints];
+        BalancedEndpoint[] array = PickerArrays.Of(endpoints);
         // The table size only grows for a service: a shrink would remap every key, unlike a change of one endpoint.
         TableSize state = context.GetOrAddState(() => new TableSize());
         int size = MaglevTable.SizeFor(array.Length, Volatile.Read(ref state.Value));

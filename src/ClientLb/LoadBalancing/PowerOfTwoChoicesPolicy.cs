@@ -14,7 +14,7 @@ public sealed class PowerOfTwoChoicesPolicy : ILoadBalancingPolicy
     public string Name => PolicyName;
 
     /// <inheritdoc />
-    public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints) => new Picker([.. endpoints]);
+    public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints) => new Picker(PickerArrays.Of(endpoints));
 
     internal sealed class Picker(BalancedEndpoint[] endpoints) : EndpointPicker
     {

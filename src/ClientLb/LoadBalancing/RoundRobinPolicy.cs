@@ -10,7 +10,7 @@ public sealed class RoundRobinPolicy : ILoadBalancingPolicy
     public string Name => PolicyName;
 
     /// <inheritdoc />
-    public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints) => new Picker([.. endpoints]);
+    public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints) => new Picker(PickerArrays.Of(endpoints));
 
     private sealed class Picker(BalancedEndpoint[] endpoints) : EndpointPicker
     {

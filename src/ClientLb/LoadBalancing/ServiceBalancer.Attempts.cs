@@ -18,10 +18,15 @@ public sealed partial class ServiceBalancer
     /// (a whole stream, for streaming calls) is over.
     /// </summary>
     /// <returns>The attempt's start timestamp, for <see cref="EndAttempt"/>.</returns>
-    public long StartAttempt(BalancedEndpoint endpoint)
+    public long StartAttempt(BalancedEndpoint endpoint) => StartAttempt(endpoint, _timeProvider.GetTimestamp());
+
+    /// <summary>As <see cref="StartAttempt(BalancedEndpoint)"/>, at <paramref name="now"/>: a timestamp of this service's
+    /// <see cref="TimeProvider"/> the caller just took (its call's start), so the attempt costs no clock read of its own.</summary>
+    /// <returns><paramref name="now"/>, the attempt's start timestamp.</returns>
+    public long StartAttempt(BalancedEndpoint endpoint, long now)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        long start = OnAttemptStart();
+        long start = OnAttemptStart(now);
         _metrics?.Picked(endpoint);
         endpoint.OnRequestStart();
         return start;

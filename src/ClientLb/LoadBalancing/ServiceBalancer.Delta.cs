@@ -104,34 +104,49 @@ public sealed partial class ServiceBalancer
         return true;
     }
 
-    // A copy of an endpoint array (the eligible one, or the topology level's when local) with the leavers taken out
-    // (the last endpoint moves into each hole) and the joiners appended; keeps each endpoint's slot equal to its index.
+    // A copy of an endpoint array (the eligible one, or the topology level's when local) with the leavers taken out and
+    // the joiners appended; keeps each endpoint's slot equal to its index. The copy has its final length from the start
+    // (one O(N) copy, no resize): the endpoints kept from the tail fill the holes the leavers leave in the head.
     private static BalancedEndpoint[] Edit(BalancedEndpoint[] current, List<BalancedEndpoint>? leaving, List<BalancedEndpoint>? joining, bool local = false)
     {
-        var next = new BalancedEndpoint[current.Length + (joining?.Count ?? 0)];
-        Array.Copy(current, next, current.Length);
-        int count = current.Length;
-        foreach (BalancedEndpoint gone in leaving ?? [])
+        int length = current.Length, gone = 0;
+        List<int>? holes = null;
+        foreach (BalancedEndpoint leaver in leaving ?? [])
         {
-            int hole = local ? gone.LocalSlot : gone.Slot;
-            if ((uint)hole >= (uint)count || !ReferenceEquals(next[hole], gone))
+            int slot = local ? leaver.LocalSlot : leaver.Slot;
+            if ((uint)slot < (uint)length && ReferenceEquals(current[slot], leaver))
             {
-                continue;
+                (holes ??= []).Add(slot);
+                SetSlot(leaver, -1, local);
+                gone++;
             }
-            BalancedEndpoint last = next[--count];
-            next[hole] = last;
-            SetSlot(last, hole, local);
-            next[count] = null!;
-            SetSlot(gone, -1, local);
         }
+        int kept = length - gone;
+        var next = new BalancedEndpoint[kept + (joining?.Count ?? 0)];
+        Array.Copy(current, next, kept);
+        if (holes is not null)
+        {
+            int hole = 0;
+            for (int i = kept; i < length; i++)
+            {
+                BalancedEndpoint tail = current[i];
+                if ((local ? tail.LocalSlot : tail.Slot) == -1)
+                {
+                    continue; // a leaver itself
+                }
+                while (holes[hole] >= kept)
+                {
+                    hole++; // a leaver in the tail leaves no hole to fill
+                }
+                next[holes[hole]] = tail;
+                SetSlot(tail, holes[hole++], local);
+            }
+        }
+        int count = kept;
         foreach (BalancedEndpoint joined in joining ?? [])
         {
             SetSlot(joined, count, local);
             next[count++] = joined;
-        }
-        if (count != next.Length)
-        {
-            Array.Resize(ref next, count);
         }
         return next;
     }
@@ -294,7 +309,7 @@ public sealed partial class ServiceBalancer
                 return false;
             }
         }
-        EndpointPicker picker = _policy.CreatePicker(chosen, _context);
+        EndpointPicker picker = _policy.CreatePicker(PickerArrays.Frozen(chosen), _context);
         long deadline = _deadline;
         bool warming = Volatile.Read(ref _picker) is SlowStartPicker;
         foreach (BalancedEndpoint joined in joining ?? [])

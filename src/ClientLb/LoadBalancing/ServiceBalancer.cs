@@ -196,9 +196,11 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     /// Marks the start of an attempt and returns its timestamp. Ejections and slow-start windows end here, on the
     /// request path, when their deadline has passed: no timers, and one comparison when nothing is due.
     /// </summary>
-    internal long OnAttemptStart()
+    internal long OnAttemptStart() => OnAttemptStart(_timeProvider.GetTimestamp());
+
+    /// <summary>As <see cref="OnAttemptStart()"/>, at <paramref name="now"/> (a timestamp the caller just took).</summary>
+    internal long OnAttemptStart(long now)
     {
-        long now = _timeProvider.GetTimestamp();
         if (now >= Volatile.Read(ref _deadline))
         {
             OnDeadline(now);
@@ -206,13 +208,16 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         return now;
     }
 
-    /// <summary>Records an attempt's outcome: latency for PeakEwma, and failures in a row for passive health.</summary>
+    /// <summary>
+    /// Records an attempt's outcome: latency for PeakEwma, and failures in a row for passive health. The clock is read
+    /// only for a latency or an ejection: an untimed success (a grpc-dotnet call tracker's) costs no clock read.
+    /// </summary>
     internal void OnAttemptEnd(BalancedEndpoint endpoint, long start, HttpResponseMessage? response, Exception? error)
     {
-        long now = _timeProvider.GetTimestamp();
         HealthSettings health = Volatile.Read(ref _health);
         if (response is not null && start >= 0)
         {
+            long now = _timeProvider.GetTimestamp();
             // Only answers carry latency: a refused connection fails fast and must not look like a fast endpoint.
             endpoint.RecordLatency(now, now - start, health.DecayTicks);
             _metrics?.AttemptDuration(endpoint, (double)(now - start) / _timeProvider.TimestampFrequency);
@@ -226,14 +231,14 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             if (health.ConnectionFailures > 0 && endpoint.CountConnectionFailure() >= health.ConnectionFailures)
             {
-                TryEject(endpoint, now, health, "connection_failures");
+                TryEject(endpoint, _timeProvider.GetTimestamp(), health, "connection_failures");
             }
         }
         else if ((int)response!.StatusCode >= 500)
         {
             if (health.ServerErrors > 0 && endpoint.CountServerError() >= health.ServerErrors)
             {
-                TryEject(endpoint, now, health, "server_errors");
+                TryEject(endpoint, _timeProvider.GetTimestamp(), health, "server_errors");
             }
         }
         else
@@ -567,7 +572,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         }
 
         BalancedEndpoint[] chosen = panic ? candidates : healthy;
-        EndpointPicker picker = _policy.CreatePicker(chosen, _context);
+        EndpointPicker picker = _policy.CreatePicker(PickerArrays.Frozen(chosen), _context);
 
         long deadline = long.MaxValue;
         bool warming = false;

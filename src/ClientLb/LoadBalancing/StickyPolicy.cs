@@ -25,7 +25,7 @@ public sealed class StickyPolicy : ILoadBalancingPolicy
     {
         AffinityOptions options = context.Options.Affinity;
         long timeoutTicks = (long)(options.Timeout.TotalSeconds * context.TimeProvider.TimestampFrequency);
-        return new Picker([.. endpoints], context.GetOrAddState(() => new SessionTable()), new AffinityKey(options, context.Locality), context.TimeProvider, timeoutTicks);
+        return new Picker(PickerArrays.Of(endpoints), context.GetOrAddState(() => new SessionTable()), new AffinityKey(options, context.Locality), context.TimeProvider, timeoutTicks);
     }
 
     /// <summary>One key's session. Fields are updated without a lock: two racing first requests may both assign, one wins.</summary>

@@ -20,7 +20,7 @@ public sealed class WeightedPolicy : ILoadBalancingPolicy
     /// <inheritdoc />
     public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints)
     {
-        BalancedEndpoint[] array = [.. endpoints];
+        BalancedEndpoint[] array = PickerArrays.Of(endpoints);
         int[] weights = [.. array.Select(e => e.Endpoint.Weight)];
         int divisor = weights.Aggregate(0, Gcd);
         long total = 0;

@@ -185,21 +185,23 @@ public abstract class EndpointSource : IEndpointSource
         AfterPublish(changed);
     }
 
-    // Classifies first (lookups only), then copies the array once and edits the copy: updates in place, removals by
-    // moving the last endpoint into the hole (order carries no meaning), additions at the end.
+    // Classifies first (lookups only), then copies the array once, at its final length, and edits the copy: updates in
+    // place, removals filled by the endpoints kept from the tail (order carries no meaning), additions at the end.
     private EndpointSnapshot? ApplyLocked(EndpointSnapshot current, IReadOnlyCollection<Endpoint> upserted, IReadOnlyCollection<Endpoint> removed, DateTimeOffset now)
     {
         ImmutableArray<Endpoint> old = current.Endpoints;
         List<Endpoint>? added = null;
         List<EndpointUpdate>? updated = null;
         List<Endpoint>? gone = null;
+        List<int>? holes = null;
         Classify(old, upserted, ref added, ref updated);
         foreach (Endpoint endpoint in removed)
         {
             int at = Find(old.AsSpan(), endpoint.Authority);
-            if (at >= 0)
+            if (at >= 0 && (holes is null || !holes.Contains(at)))
             {
                 (gone ??= []).Add(old[at]);
+                (holes ??= []).Add(at);
             }
         }
         if (added is null && updated is null && gone is null)
@@ -207,32 +209,40 @@ public abstract class EndpointSource : IEndpointSource
             return null;
         }
 
-        var next = new Endpoint[old.Length + (added?.Count ?? 0)];
-        old.CopyTo(next);
-        int count = old.Length;
+        int kept = old.Length - (holes?.Count ?? 0);
+        var next = new Endpoint[kept + (added?.Count ?? 0)];
+        old.AsSpan(0, kept).CopyTo(next);
+        foreach (Endpoint endpoint in gone ?? [])
+        {
+            _index?.Remove(endpoint.Authority);
+        }
+        if (holes is not null)
+        {
+            int hole = 0;
+            for (int i = kept; i < old.Length; i++)
+            {
+                if (holes.Contains(i))
+                {
+                    continue; // removed itself
+                }
+                while (holes[hole] >= kept)
+                {
+                    hole++; // a removal in the tail leaves no hole to fill
+                }
+                int at = holes[hole++];
+                next[at] = old[i];
+                _index?[old[i].Authority] = at;
+            }
+        }
+        int count = kept;
         foreach (EndpointUpdate update in updated ?? [])
         {
             next[Find(next.AsSpan(0, count), update.Current.Authority)] = update.Current;
-        }
-        foreach (Endpoint endpoint in gone ?? [])
-        {
-            int hole = Find(next.AsSpan(0, count), endpoint.Authority);
-            _index?.Remove(endpoint.Authority);
-            Endpoint last = next[--count];
-            if (hole != count)
-            {
-                next[hole] = last;
-                _index?[last.Authority] = hole;
-            }
         }
         foreach (Endpoint endpoint in added ?? [])
         {
             _index?[endpoint.Authority] = count;
             next[count++] = endpoint;
-        }
-        if (count != next.Length)
-        {
-            Array.Resize(ref next, count);
         }
         _index = count < IndexThreshold ? null : _index ?? IndexOf(next);
         var changes = new EndpointChanges([.. added ?? []], [.. updated ?? []], [.. gone ?? []]);

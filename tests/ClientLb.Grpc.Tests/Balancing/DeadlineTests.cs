@@ -100,7 +100,7 @@ public sealed class DeadlineTests : IAsyncLifetime
 
     private static long Milliseconds(string header)
     {
-        Assert.True(ClientLb.Grpc.Balancing.DeadlineHeader.TryParse(header, out TimeSpan timeout), $"grpc-timeout '{header}'");
+        Assert.True(ClientLb.Grpc.Balancing.GrpcHeaders.TryParseTimeout(header, out TimeSpan timeout), $"grpc-timeout '{header}'");
         return (long)timeout.TotalMilliseconds;
     }
 

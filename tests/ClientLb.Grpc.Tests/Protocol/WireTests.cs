@@ -17,7 +17,7 @@ public sealed class WireTests
     [InlineData("99999999m", 999_999_990_000)]
     public void DeadlineHeader_Parses(string text, long ticks)
     {
-        Assert.True(DeadlineHeader.TryParse(text, out TimeSpan timeout));
+        Assert.True(GrpcHeaders.TryParseTimeout(text, out TimeSpan timeout));
         Assert.Equal(ticks, timeout.Ticks);
     }
 
@@ -31,7 +31,7 @@ public sealed class WireTests
     [InlineData("123456789m")]
     [InlineData("1.5S")]
     [InlineData(" 5S")]
-    public void DeadlineHeader_RejectsMalformedValues(string? text) => Assert.False(DeadlineHeader.TryParse(text, out _));
+    public void DeadlineHeader_RejectsMalformedValues(string? text) => Assert.False(GrpcHeaders.TryParseTimeout(text, out _));
 
     [Theory]
     [InlineData(3_500, "3500m")]
@@ -42,9 +42,9 @@ public sealed class WireTests
     [InlineData(-5, "1m")]
     public void DeadlineHeader_FormatsWhatIsLeft_InMilliseconds_RoundingUp_WithinEightDigits(double milliseconds, string expected)
     {
-        string text = DeadlineHeader.Format(TimeSpan.FromMilliseconds(milliseconds));
+        string text = GrpcHeaders.FormatTimeout(TimeSpan.FromMilliseconds(milliseconds));
         Assert.Equal(expected, text);
-        Assert.True(DeadlineHeader.TryParse(text, out TimeSpan parsed));
+        Assert.True(GrpcHeaders.TryParseTimeout(text, out TimeSpan parsed));
         Assert.True(parsed >= TimeSpan.FromMilliseconds(milliseconds));
     }
 
@@ -65,6 +65,20 @@ public sealed class WireTests
         {
             response.Headers.TryAddWithoutValidation("grpc-status", grpcStatus);
         }
-        Assert.Equal(expected, CallStatus.OfHeaders(response));
+        Assert.Equal(expected, GrpcHeaders.StatusOfHeaders(response));
+    }
+
+    [Fact]
+    public void AWrappingContent_AdoptsTheInnerContentsHeaders_WithoutCopyingThem()
+    {
+        // The response wrapper of every HttpHandler-path call: a copy would cost a header collection per call.
+        using var inner = new ByteArrayContent([0, 0, 0, 0, 0]);
+        inner.Headers.TryAddWithoutValidation("Content-Type", "application/grpc");
+        using var wrapper = new ByteArrayContent([]);
+
+        ContentHeaders.Adopt(wrapper, inner);
+
+        Assert.Same(inner.Headers, wrapper.Headers);
+        Assert.Equal("application/grpc", wrapper.Headers.ContentType?.MediaType);
     }
 }

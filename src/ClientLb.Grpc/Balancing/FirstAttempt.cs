@@ -1,0 +1,134 @@
+using System.Threading.Tasks.Sources;
+using Microsoft.Extensions.ObjectPool;
+
+namespace ClientLb.Grpc.Balancing;
+
+/// <summary>
+/// Awaits a call's first attempt without an async state machine: a pooled continuation that completes the call's task
+/// itself when the answer is a call under way (nearly every call), and hands anything else (a failure, a status in the
+/// headers) to the handler's attempt loop. Per call this leaves only the task grpc-dotnet awaits; an async method would add
+/// its state machine (about 0.3 KB with the loop's state).
+/// </summary>
+internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
+{
+    // Enough for the calls under way at once on a busy client; past it, attempts are created and dropped as needed.
+    private static readonly ObjectPool<FirstAttempt> Pool = new DefaultObjectPool<FirstAttempt>(new DefaultPooledObjectPolicy<FirstAttempt>(), 256);
+    private static readonly ContextCallback OnSentInContext = static state => ((FirstAttempt)state!).OnSentCore();
+
+    private readonly Action _onSent;
+    private readonly Action _onRest;
+    private ManualResetValueTaskSourceCore<HttpResponseMessage> _core;
+    private ClientLbGrpcHandler? _handler;
+    private CallPlan _call;
+    private AttemptStart _first;
+    private ExecutionContext? _context;
+    private Task<HttpResponseMessage>? _rest;
+
+    /// <summary>For the pool.</summary>
+    public FirstAttempt()
+    {
+        _onSent = OnSent;
+        _onRest = OnRest;
+    }
+
+    /// <summary>The call's task: completed when <paramref name="first"/> (not yet complete) answers, or by the attempt loop.</summary>
+    public static Task<HttpResponseMessage> Run(ClientLbGrpcHandler handler, in CallPlan call, in AttemptStart first)
+    {
+        FirstAttempt attempt = Pool.Get();
+        attempt._handler = handler;
+        attempt._call = call;
+        attempt._first = first;
+        // The loop, if it takes over, runs in the caller's context (its activity is the parent of a retry's), as an async
+        // method would.
+        attempt._context = ExecutionContext.Capture();
+        Task<HttpResponseMessage> task = new ValueTask<HttpResponseMessage>(attempt, attempt._core.Version).AsTask();
+        first.Sent.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(attempt._onSent);
+        return task;
+    }
+
+    private void OnSent()
+    {
+        if (_context is null)
+        {
+            OnSentCore();
+        }
+        else
+        {
+            ExecutionContext.Run(_context, OnSentInContext, this);
+        }
+    }
+
+    // Completes the call at most once, outside any try: once completed, the attempt may already be back in the pool.
+    private void OnSentCore()
+    {
+        HttpResponseMessage? response;
+        Task<HttpResponseMessage>? rest = null;
+        try
+        {
+            response = ClientLbGrpcHandler.TryCompleteFirst(_call, _first);
+            if (response is null)
+            {
+                rest = _handler!.RunAsync(_call, _first);
+            }
+        }
+        catch (Exception ex)
+        {
+            _core.SetException(ex);
+            return;
+        }
+        if (rest is null)
+        {
+            _core.SetResult(response!);
+            return;
+        }
+        _rest = rest;
+        if (rest.IsCompleted)
+        {
+            OnRest();
+        }
+        else
+        {
+            rest.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onRest);
+        }
+    }
+
+    private void OnRest()
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = _rest!.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            // A cancellation stays one: the call's task ends cancelled, as the loop's did.
+            _core.SetException(ex);
+            return;
+        }
+        _core.SetResult(response);
+    }
+
+    public HttpResponseMessage GetResult(short token)
+    {
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            // Read once (ValueTask.AsTask): the attempt goes back to the pool.
+            _core.Reset();
+            _handler = null;
+            _call = default;
+            _first = default;
+            _context = null;
+            _rest = null;
+            Pool.Return(this);
+        }
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Diagnostics.Tracing;
+using System.Globalization;
+
+namespace ClientLb.Benchmarks;
+
+/// <summary>
+/// GrpcCallBenchmarks' six channels as an interleaved A/B test, which a shared machine's drift cannot bias: blocks of calls
+/// alternate between each baseline (grpc-dotnet's static round_robin over three backends; a plain channel to one) and the
+/// ClientLb channels compared with it, each group in the reverse order of the one before; every block gives one time ratio
+/// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. Bytes per call are
+/// the whole process's allocation over all blocks (GC.GetTotalAllocatedBytes, exact; the in-process servers' share is the
+/// same on every side). With <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
+/// channel (the runtime's allocation ticks, about one per 100 KB).
+/// <c>dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups=40] [callsPerBlock=400] [types]</c>.
+/// </summary>
+public static class GrpcOverheadLoad
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        int groups = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 40;
+        int block = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 400;
+        var bench = new GrpcCallBenchmarks();
+        await bench.Setup();
+        try
+        {
+            var sides = new (string Name, Func<Task> Call, int Baseline)[]
+            {
+                ("grpc-dotnet static round_robin", bench.GrpcDotnetStaticRoundRobin, -1),
+                ("clientlb:/// clientlb_round_robin", bench.ClientLbResolverRoundRobin, 0),
+                ("clientlb:/// clientlb_p2c", bench.ClientLbResolverP2c, 0),
+                ("plain channel, one backend", bench.PlainChannel, -1),
+                ("HttpHandler path, retries on", bench.HttpHandlerPath, 3),
+                ("HttpHandler path, retries off", bench.HttpHandlerPathRetriesOff, 3),
+            };
+            foreach (int concurrency in new[] { 1, 16 })
+            {
+                bench.Concurrency = concurrency;
+                int operations = Math.Max(1, block / concurrency);
+                foreach ((_, Func<Task> call, _) in sides)
+                {
+                    await RunBlockAsync(call, operations);
+                }
+                var perCall = sides.Select(_ => new List<double>()).ToArray();
+                var ratios = sides.Select(_ => new List<double>()).ToArray();
+                long[] bytes = new long[sides.Length];
+                for (int g = 0; g < groups; g++)
+                {
+                    double[] times = new double[sides.Length];
+                    foreach (int i in g % 2 == 0 ? Enumerable.Range(0, sides.Length) : Enumerable.Range(0, sides.Length).Reverse())
+                    {
+                        (double seconds, long allocated) = await RunBlockAsync(sides[i].Call, operations);
+                        times[i] = seconds;
+                        bytes[i] += allocated;
+                        perCall[i].Add(seconds / (operations * concurrency) * 1e6);
+                    }
+                    for (int i = 0; i < sides.Length; i++)
+                    {
+                        ratios[i].Add(times[i] / times[sides[i].Baseline < 0 ? i : sides[i].Baseline]);
+                    }
+                }
+                Console.WriteLine($"grpc-overhead, concurrency {concurrency}: {groups} interleaved groups of {operations * concurrency} calls per channel");
+                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | bytes per call | vs baseline |");
+                Console.WriteLine("|---|---|---|---|---|");
+                for (int i = 0; i < sides.Length; i++)
+                {
+                    double callBytes = bytes[i] / (double)(groups * operations * concurrency);
+                    int b = sides[i].Baseline;
+                    string delta = b < 0 ? "" : $"{callBytes - bytes[b] / (double)(groups * operations * concurrency):+0;-0} B";
+                    string ratio = b < 0 ? "1 (baseline)" : $"{OverheadLoad.Median(ratios[i]):0.000} ({OverheadLoad.Quantile(ratios[i], 0.25):0.000}-{OverheadLoad.Quantile(ratios[i], 0.75):0.000})";
+                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {callBytes:0} | {delta} |");
+                }
+            }
+            if (args.Contains("types"))
+            {
+                bench.Concurrency = 1;
+                await SampleTypesAsync(bench.PlainChannel, bench.HttpHandlerPathRetriesOff, calls: 40_000);
+            }
+        }
+        finally
+        {
+            await bench.Cleanup();
+        }
+        return 0;
+    }
+
+    private static async Task<(double Seconds, long Bytes)> RunBlockAsync(Func<Task> call, int operations)
+    {
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < operations; i++)
+        {
+            await call();
+        }
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return (seconds, GC.GetTotalAllocatedBytes(precise: true) - before);
+    }
+
+    // The runtime reports an allocation tick about every 100 KB with the type that crossed it: over many calls, each
+    // type's sampled bytes are proportional to what it allocates. Ticks arrive late, so each side runs alone between pauses.
+    private static async Task SampleTypesAsync(Func<Task> baseline, Func<Task> measured, int calls)
+    {
+        using var listener = new AllocationListener();
+        var sampled = new Dictionary<string, double>[2];
+        Func<Task>[] sides = [baseline, measured];
+        for (int side = 0; side < 2; side++)
+        {
+            await Task.Delay(2000);
+            listener.Reset();
+            for (int i = 0; i < calls; i++)
+            {
+                await sides[side]();
+            }
+            await Task.Delay(2000);
+            sampled[side] = listener.Reset().ToDictionary(p => p.Key, p => p.Value / calls);
+        }
+        Console.WriteLine($"Sampled bytes per call by type, HttpHandler path (retries off) minus plain channel, {calls} calls each (+-~20 B noise):");
+        foreach (string type in sampled[0].Keys.Union(sampled[1].Keys)
+            .OrderByDescending(t => Math.Abs(sampled[1].GetValueOrDefault(t) - sampled[0].GetValueOrDefault(t))).Take(25))
+        {
+            Console.WriteLine($"  {sampled[1].GetValueOrDefault(type) - sampled[0].GetValueOrDefault(type),8:+0;-0} B  {type}  ({sampled[0].GetValueOrDefault(type):0} -> {sampled[1].GetValueOrDefault(type):0})");
+        }
+    }
+
+    private sealed class AllocationListener : EventListener
+    {
+        private readonly Lock _gate = new();
+        private Dictionary<string, double> _bytes = [];
+
+        public Dictionary<string, double> Reset()
+        {
+            lock (_gate)
+            {
+                Dictionary<string, double> taken = _bytes;
+                _bytes = [];
+                return taken;
+            }
+        }
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            {
+                EnableEvents(source, EventLevel.Verbose, (EventKeywords)0x1);
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e)
+        {
+            if (e.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) != true || e.PayloadNames is null)
+            {
+                return;
+            }
+            string type = e.Payload![e.PayloadNames.IndexOf("TypeName")] as string ?? "?";
+            double amount = Convert.ToDouble(e.Payload[e.PayloadNames.IndexOf("AllocationAmount64")], CultureInfo.InvariantCulture);
+            lock (_gate)
+            {
+                _bytes[type] = _bytes.GetValueOrDefault(type) + amount;
+            }
+        }
+    }
+}
