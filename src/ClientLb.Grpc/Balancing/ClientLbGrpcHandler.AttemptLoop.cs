@@ -205,8 +205,8 @@ public sealed partial class ClientLbGrpcHandler
     }
 
     // The call may go elsewhere when: retries are left, another endpoint exists, the deadline has not passed, the budget
-    // allows it, and its body can be sent (again): nothing was sent yet, or the body was kept and either the server cannot
-    // have run the call or the method is idempotent.
+    // allows it, and its body can be sent (again): nothing was sent yet, or the method is idempotent and its body either
+    // never started (the connection died before it, e.g. while the headers were written) or was kept.
     private bool ShouldRetry(in CallPlan call, BalancedEndpoint endpoint, int attempt, bool retryableFailure, bool notProcessed, string reason)
     {
         ServiceBalancer balancer = call.Balancer;
@@ -220,8 +220,9 @@ public sealed partial class ClientLbGrpcHandler
         {
             return false;
         }
-        // Not sent: the body was never read (with or without a kept copy). Sent: only a kept copy of an idempotent call.
-        bool canSend = notProcessed ? content is null or { Started: false } or { CanReplay: true } : content is { CanReplay: true } && call.Idempotent;
+        // Not sent: the body was never read (with or without a kept copy). Maybe sent: an idempotent call whose wrapped body
+        // was never read (so it can still be sent) or was kept whole.
+        bool canSend = notProcessed ? content is null or { Started: false } or { CanReplay: true } : call.Idempotent && content is ({ Started: false } or { CanReplay: true });
         if (!canSend)
         {
             return false;

@@ -38,6 +38,29 @@ public class SpoofingAndFailoverTests
     }
 
     [Fact]
+    public async Task An_answer_still_queued_when_the_timeout_fires_is_used()
+    {
+        // The deadline passes the moment the server has sent, before the client's receive has woken up (a loaded machine
+        // wakes it late): the answer arrived by the deadline and is used, not reported as a timeout.
+        var time = new ManualTimeProvider();
+        using var handled = new SemaphoreSlim(0);
+        using var server = new FakeDnsServer(async exchange =>
+        {
+            await exchange.Reply(exchange.Answer("10.0.0.1"));
+            time.Advance(TimeSpan.FromSeconds(2));
+            handled.Release();
+        });
+        var client = new DnsStubClient(new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromSeconds(2), Attempts = 1 }, time);
+
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal(IPAddress.Parse("10.0.0.1"), AnswerOf(await client.QueryAsync(Question)));
+            // The next query starts once this one's deadline has passed, so that advance cannot reach the next one's timer.
+            Assert.True(await handled.WaitAsync(TimeSpan.FromSeconds(30)), "the server did not finish its exchange");
+        }
+    }
+
+    [Fact]
     public async Task Queries_use_random_IDs_and_source_ports()
     {
         var ids = new List<ushort>();

@@ -6,6 +6,7 @@ using ClientLb.Dns.Resolution;
 using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
 using ClientLb.Sources;
+using Microsoft.Extensions.Logging;
 
 namespace ClientLb.Dns.Tests.Source;
 
@@ -17,6 +18,9 @@ namespace ClientLb.Dns.Tests.Source;
 public sealed class HostileAnswerTests
 {
     private const string Zone = "prod.svc.cluster.local";
+
+    /// <summary>How long a test waits for something that happens at once on a quiet machine.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private static string[] Authorities(IEndpointSource source) =>
         [.. source.Current!.Endpoints.Select(e => e.Authority).Order(StringComparer.Ordinal)];
@@ -168,13 +172,44 @@ public sealed class HostileAnswerTests
     [Fact]
     public async Task A_malformed_answer_is_reported_as_malformed_not_as_a_timeout()
     {
+        // The timeout runs on the test's clock and passes only once the client has read and ignored the malformed answer:
+        // a server answering late on a loaded machine cannot turn this into a plain timeout.
+        var time = new ManualTimeProvider();
+        var logs = new ListLoggerFactory();
         using FakeDnsServer server = new(exchange => exchange.Reply(exchange.Answer("10.0.0.1")[..^3]));
-        var client = new DnsStubClient(new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromMilliseconds(300), Attempts = 1 });
+        var client = new DnsStubClient(new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromMilliseconds(300), Attempts = 1 },
+            time, new Logger<DnsStubClient>(logs));
 
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
+        Task<DnsQueryResult> query = client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A));
+        await logs.WaitForAsync(m => m.Contains($"ignored a malformed response from {server.Endpoint}", StringComparison.Ordinal), Patience);
+        time.Advance(TimeSpan.FromMilliseconds(300));
+        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
         Assert.Contains($"{server.Endpoint} sent no usable answer within 300 ms; it sent a malformed response", error.Message);
         Assert.Contains("Malformed DNS message", error.Message);
+    }
+
+    [Fact]
+    public async Task A_malformed_answer_still_queued_when_the_timeout_fires_is_reported_as_malformed()
+    {
+        // The deadline passes the moment the server has sent, before the client's receive has woken up (a loaded machine
+        // wakes it late): the datagram was there by the deadline, so the failure names it rather than a silent server.
+        var time = new ManualTimeProvider();
+        using var handled = new SemaphoreSlim(0);
+        using FakeDnsServer server = new(async exchange =>
+        {
+            await exchange.Reply(exchange.Answer("10.0.0.1")[..^3]);
+            time.Advance(TimeSpan.FromMilliseconds(300));
+            handled.Release();
+        });
+        var client = new DnsStubClient(new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromMilliseconds(300), Attempts = 1 }, time);
+
+        for (int i = 0; i < 20; i++)
+        {
+            var error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
+            Assert.Contains($"{server.Endpoint} sent no usable answer within 300 ms; it sent a malformed response", error.Message);
+            Assert.True(await handled.WaitAsync(Patience), "the server did not finish its exchange");
+        }
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using ClientLb.Testing;
 using Greet;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Grpc.Tests.Balancing;
 
@@ -92,6 +93,8 @@ public sealed class HandlerFailureTests
     [Fact]
     public async Task A_backend_restarted_on_its_address_gets_calls_again_within_2s()
     {
+        // ClientLb's clock is moved by hand: the ejection (30 s) never ends on it, so only a probe can bring b2 back.
+        var time = new FakeTimeProvider();
         string block = Block();
         await using GrpcJsPeer b1 = await GrpcJsPeer.StartAsync("b1", $"{block}.2");
         GrpcJsPeer b2 = await GrpcJsPeer.StartAsync("b2", $"{block}.3");
@@ -99,7 +102,7 @@ public sealed class HandlerFailureTests
         await using HandlerChannel channel = HandlerChannel.Create([b1.Authority, b2Authority], new Dictionary<string, string?>
         {
             ["ClientLb:Services:greeter:Health:ConsecutiveConnectionFailures"] = "2",
-        });
+        }, services: s => s.AddSingleton<TimeProvider>(time));
         ServiceBalancer balancer = channel.Provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://greeter");
         BalancedEndpoint endpoint = balancer.KnownEndpoints.Single(e => e.Endpoint.Authority == b2Authority);
         await b2.KillAsync();
@@ -111,14 +114,18 @@ public sealed class HandlerFailureTests
         Assert.True(endpoint.IsEjected);
 
         await using GrpcJsPeer restarted = await GrpcJsPeer.StartAsync("b2", $"{block}.3", "--port", b2Authority.Split(':')[1]);
-        bool reached = await GreeterCalls.ReachesWithinAsync(channel.Client, "b2", TimeSpan.FromSeconds(2));
+        // The probe loop waits one interval on the clock since the ejection: moving it once runs one probe (a TCP connect).
+        time.Advance(new HealthOptions().ProbeInterval);
+        bool reached = await GreeterCalls.ReachesWithinAsync(channel.Client, "b2", TimeSpan.FromSeconds(30));
 
-        Assert.True(reached, "the restarted backend got no call within 2 s (base ejection time: 30 s)");
+        Assert.True(reached, "the restarted backend got no call after one probe interval (500 ms on ClientLb's clock; its ejection: 30 s)");
     }
 
     [Fact]
     public async Task An_endpoint_ejected_for_UNAVAILABLE_is_probed_with_grpc_health_and_returns_when_it_serves()
     {
+        // ClientLb's clock is moved by hand: the ejection (30 s) never ends on it, so only a probe can bring b1 back.
+        var time = new FakeTimeProvider();
         string block = Block();
         await using GrpcJsPeer b1 = await GrpcJsPeer.StartAsync("b1", $"{block}.2");
         await using GrpcJsPeer b2 = await GrpcJsPeer.StartAsync("b2", $"{block}.3");
@@ -129,13 +136,14 @@ public sealed class HandlerFailureTests
             ["ClientLb:Grpc:IdempotentMethods:0"] = "greet.Greeter/SayHello",
             // Check rounds far apart: what brings b1 back is the probe of the ejected endpoint, not a round.
             ["ClientLb:Grpc:HealthChecks:greeter:Interval"] = "01:00:00",
-        });
+        }, services: s => s.AddSingleton<TimeProvider>(time));
         for (int i = 0; i < 3; i++)
         {
             await channel.Client.SayHelloAsync(new HelloRequest());
         }
         ServiceBalancer balancer = channel.Provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://greeter");
         BalancedEndpoint endpoint = balancer.KnownEndpoints.Single(e => e.Endpoint.Authority == b1.Authority);
+        var probes = new ProbeClock(time, balancer, new HealthOptions().ProbeInterval);
         await b1.SetHealthAsync("", "NOT_SERVING");
         await b1.FailAsync(14);
         for (int i = 0; i < 12; i++)
@@ -145,12 +153,14 @@ public sealed class HandlerFailureTests
         Assert.True(endpoint.IsEjected);
 
         // A TCP connect would succeed now; the health probe says NOT_SERVING, so b1 stays out.
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(await probes.NextProbeAsync(), "the probe of a NOT_SERVING endpoint said it serves");
         Assert.True(endpoint.IsEjected, "an endpoint whose health check says NOT_SERVING returned");
 
         await b1.FailAsync(0);
         await b1.SetHealthAsync("", "SERVING");
-        Assert.True(await GreeterCalls.ReachesWithinAsync(channel.Client, "b1", TimeSpan.FromSeconds(2)), "b1 got no call within 2 s of serving again (ejection time: 30 s)");
+        Assert.True(await probes.NextProbeAsync(), "the probe of a SERVING endpoint said it does not serve");
+        Assert.True(await GreeterCalls.ReachesWithinAsync(channel.Client, "b1", TimeSpan.FromSeconds(30)),
+            "b1 got no call after its probe said SERVING (its ejection, 30 s on ClientLb's clock, had not ended)");
     }
 
     [Theory]

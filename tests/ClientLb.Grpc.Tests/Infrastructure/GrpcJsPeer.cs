@@ -100,10 +100,13 @@ public sealed class GrpcJsPeer : IAsyncDisposable
         }
     }
 
-    /// <summary>Graceful shutdown (GOAWAY; in-flight calls finish); returns when the server has closed.</summary>
-    public async Task StopAsync()
+    /// <summary>
+    /// Graceful shutdown (GOAWAY; in-flight calls finish); returns when the server has closed, within
+    /// <paramref name="timeout"/> (10 s unless given: a test that holds a call open through the stop gives more).
+    /// </summary>
+    public async Task StopAsync(TimeSpan? timeout = null)
     {
-        await CommandAsync("stop");
+        await CommandAsync("stop", timeout ?? CommandTimeout);
         await _process.WaitForExitAsync().WaitAsync(CommandTimeout);
     }
 
@@ -124,14 +127,14 @@ public sealed class GrpcJsPeer : IAsyncDisposable
         await _process.WaitForExitAsync().WaitAsync(CommandTimeout);
     }
 
-    private async Task CommandAsync(string command)
+    private async Task CommandAsync(string command, TimeSpan? timeout = null)
     {
         await _commands.WaitAsync();
         try
         {
             await _process.StandardInput.WriteLineAsync(command);
             await _process.StandardInput.FlushAsync();
-            string answer = await ReadLineAsync(l => l == "ok " + command || l.StartsWith("error " + command, StringComparison.Ordinal), CommandTimeout, command);
+            string answer = await ReadLineAsync(l => l == "ok " + command || l.StartsWith("error " + command, StringComparison.Ordinal), timeout ?? CommandTimeout, command);
             if (answer.StartsWith("error", StringComparison.Ordinal))
             {
                 throw new InvalidOperationException($"grpc-js peer {Name} rejected '{command}': {answer}");

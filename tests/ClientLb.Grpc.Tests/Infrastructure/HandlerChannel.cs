@@ -24,7 +24,9 @@ public sealed class HandlerChannel : IAsyncDisposable
 
     public Greeter.GreeterClient Client { get; }
 
-    public static HandlerChannel Create(IEnumerable<string> endpoints, IDictionary<string, string?>? settings = null, string address = "http://greeter")
+    /// <summary>The channel to <paramref name="address"/>; <paramref name="services"/> may register more (a clock) before ClientLb's.</summary>
+    public static HandlerChannel Create(IEnumerable<string> endpoints, IDictionary<string, string?>? settings = null, string address = "http://greeter",
+        Action<IServiceCollection>? services = null)
     {
         var values = new Dictionary<string, string?> { ["ClientLb:Services:greeter:Policy"] = "RoundRobin" };
         int i = 0;
@@ -36,10 +38,11 @@ public sealed class HandlerChannel : IAsyncDisposable
         {
             values[key] = value;
         }
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
-        services.AddClientLbGrpc();
-        ServiceProvider provider = services.BuildServiceProvider();
+        var collection = new ServiceCollection();
+        collection.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
+        services?.Invoke(collection);
+        collection.AddClientLbGrpc();
+        ServiceProvider provider = collection.BuildServiceProvider();
         GrpcChannel channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = ClientLbGrpc.CreateHandler(provider) });
         return new HandlerChannel(provider, channel);
     }

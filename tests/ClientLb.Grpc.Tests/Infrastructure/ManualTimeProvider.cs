@@ -1,6 +1,6 @@
 namespace ClientLb.Grpc.Tests.Infrastructure;
 
-/// <summary>A clock the test moves by hand (timestamps only; FakeTimeProvider is not obtainable here).</summary>
+/// <summary>A clock the test moves by hand: timestamps only, with no timers to fire.</summary>
 public sealed class ManualTimeProvider : TimeProvider
 {
     private long _ticks = new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero).UtcTicks;

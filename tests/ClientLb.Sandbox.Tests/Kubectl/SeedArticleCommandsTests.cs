@@ -21,7 +21,12 @@ public class SeedArticleCommandsTests
         _ = Infrastructure.Kubectl.Path;
         await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
-        var edited = Infrastructure.Manifests.Seed.Replace("- port: 80          # Port exposed", "- port: 8080        # Port exposed");
+        // The edit changes the Service's port and keeps the 3 replicas the deployment is scaled to below: applying the seed's
+        // replicas: 2 would scale it down, and the pod removed (the newest, as Kubernetes picks it) may be the one labelled
+        // tier=web, which `delete -l tier=web` would then no longer find.
+        var edited = Infrastructure.Manifests.Seed
+            .Replace("- port: 80          # Port exposed", "- port: 8080        # Port exposed")
+            .Replace("replicas: 2", "replicas: 3");
         Row[] rows =
         [
             // "ClusterIP Services" article: apply the manifest, look at pods and services.
@@ -48,6 +53,7 @@ public class SeedArticleCommandsTests
             Ok(@"service/my-service patched", "patch", "svc", "my-service", "-p", """{"metadata":{"labels":{"patched":"yes"}}}"""),
             new(["apply", "-f", "-"], edited, true, @"service/my-service configured"),
             Ok(@"my-service\s+ClusterIP\s+\S+\s+<none>\s+8080/TCP", "get", "svc", "my-service"),
+            Ok(@"my-app\s+3/3\s+3\s+3", "get", "deployment", "my-app"),
             Ok(@"listening on 127\.244\.\d+\.\d+:80", "logs", "$POD"),
             Ok(@"ScalingReplicaSet\s+deployment/my-app\s+Scaled up replica set", "get", "events"),
             Ok(@"endpoints\s+ep\s+v1\s+true\s+Endpoints[\s\S]*daemonsets\s+ds\s+apps/v1\s+true\s+DaemonSet", "api-resources"),

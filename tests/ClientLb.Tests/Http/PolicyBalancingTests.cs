@@ -1,4 +1,5 @@
 using ClientLb.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Tests.Http;
 
@@ -66,19 +67,31 @@ public sealed class PolicyBalancingTests : IAsyncLifetime
     [Fact]
     public async Task Peak_ewma_moves_traffic_off_a_backend_whose_latency_rises()
     {
-        await using var host = new ClientLbTestHost(Config("ewma", "PeakEwma", _backends[0], _backends[1], _backends[2]));
+        // The balancer measures latency on the test's clock, and each backend moves that clock by its service time before
+        // it answers. Requests go one at a time, so every measured latency is exactly a backend's service time: how
+        // slowly a loaded machine schedules the requests counts for nothing.
+        var time = new ManualTimeProvider();
+        TestBackend[] backends = [_backends[0], _backends[1], _backends[2]];
+        var serviceTime = backends.ToDictionary(b => b, _ => TimeSpan.FromMilliseconds(1));
+        foreach (TestBackend backend in backends)
+        {
+            backend.BeforeAnswer = () => time.Advance(serviceTime[backend]);
+        }
+        await using var host = new ClientLbTestHost(Config("ewma", "PeakEwma", backends), services => services.AddSingleton<TimeProvider>(time));
         HttpClient client = host.CreateClient("http://ewma");
-        await SendConcurrently(client, 300, 2);
-        // The busiest backend so far (it answered fast, so PeakEwma favours it) now slows down.
-        TestBackend slowing = _backends.Take(3).MaxBy(b => b.Requests)!;
+        await SendConcurrently(client, 300, 1);
+        // The busiest backend so far now slows down (1 ms -> 50 ms).
+        TestBackend slowing = backends.MaxBy(b => b.Requests)!;
         Assert.True(slowing.Requests >= 100, $"{slowing.Name} had {slowing.Requests} of 300");
 
-        slowing.Delay = TimeSpan.FromMilliseconds(50);
+        serviceTime[slowing] = TimeSpan.FromMilliseconds(50);
         int before = slowing.Requests;
-        await SendConcurrently(client, 300, 2);
+        Dictionary<string, int> seen = await SendConcurrently(client, 300, 1);
         int toSlow = slowing.Requests - before;
-        // One slow answer raises its estimate at once (peak); with a 10 s decay it stays expensive for this whole run.
-        Assert.InRange(toSlow, 1, 15);
+        // Its first slow answer raises its estimate at once (peak) to 50 ms; with a 10 s decay it stays well above the
+        // others' 1 ms for the rest of this run (0.35 s on the clock), so it wins no pick after that one answer.
+        Assert.Equal(1, toSlow);
+        Assert.Equal(299, seen.Where(s => s.Key != slowing.Name).Sum(s => s.Value));
     }
 
     [Fact]

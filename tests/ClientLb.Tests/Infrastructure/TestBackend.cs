@@ -37,6 +37,12 @@ public sealed class TestBackend : IAsyncDisposable
     /// <summary>Set to make the backend wait this long before answering (cancelled with the request).</summary>
     public TimeSpan Delay { get; set; }
 
+    /// <summary>
+    /// Set to run before each answer, after <see cref="Delay"/>: a test advances its clock here so that the time a request
+    /// takes is what the test says, not what a loaded machine's scheduler makes of it.
+    /// </summary>
+    public Action? BeforeAnswer { get; set; }
+
     /// <summary>Set to make the backend answer with this status code.</summary>
     public int StatusCode { get; set; } = 200;
 
@@ -79,6 +85,7 @@ public sealed class TestBackend : IAsyncDisposable
                     return;
                 }
             }
+            self.BeforeAnswer?.Invoke();
             context.Response.StatusCode = self.StatusCode;
             context.Response.Headers["x-backend"] = name;
             await context.Response.WriteAsync($"{name}|{context.Request.Host}|{context.Request.Protocol}");
