@@ -58,12 +58,13 @@ fi
 results=TestResults
 rm -rf "$results"
 status=0
+unsuccessful=()
 for project in tests/*.Tests/*.csproj; do
   name=$(basename "$project" .csproj)
   echo "=== $name"
   dotnet test "$project" -c Release --no-build --nologo \
       --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" \
-      --results-directory "$results" --blame-hang-timeout 5m || status=1
+      --results-directory "$results" --blame-hang-timeout 5m || { status=1; unsuccessful+=("$name"); }
 done
 
 # --- sum the TRX counters of all projects ---
@@ -74,7 +75,14 @@ for trx in "$results"/*.trx; do
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
   get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
   passed=$((passed + $(get passed)))
-  failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  own_failed=$(($(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  # A run whose test host crashed ends unsuccessfully with no failed test counted: it counts as one failure.
+  name=$(basename "$trx" .trx)
+  if [ "$own_failed" -eq 0 ] && [[ " ${unsuccessful[*]} " == *" $name "* ]]; then
+    echo "test.sh: the $name run did not complete (test host crashed or aborted): counted as 1 failure" >&2
+    own_failed=1
+  fi
+  failed=$((failed + own_failed))
   skipped=$((skipped + $(get notExecuted)))
 done
 projects=$(ls tests/*.Tests/*.csproj | wc -l)

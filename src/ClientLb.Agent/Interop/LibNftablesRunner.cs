@@ -200,7 +200,8 @@ public sealed class LibNftablesRunner : INftablesRunner
             {
                 JoinNamespace(_namespace);
             }
-            contexts = new Contexts(CreateContext(json: false), CreateContext(json: true), _elementsOverNetlink ? NetlinkSocket.Open() : null, new NetlinkElements());
+            contexts = LowDescriptorReserve.Around(() =>
+                new Contexts(CreateContext(json: false), CreateContext(json: true), _elementsOverNetlink ? NetlinkSocket.Open() : null, new NetlinkElements()));
         }
         catch (Exception e) when (e is NftablesException or DllNotFoundException or EntryPointNotFoundException)
         {
