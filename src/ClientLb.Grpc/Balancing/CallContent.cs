@@ -7,7 +7,9 @@ namespace ClientLb.Grpc.Balancing;
 /// Wraps a call's request body to know whether any of it was handed to a connection (a call whose body never started
 /// cannot have run, so it may go to another endpoint) and to keep a copy as it is sent (up to a limit) so the call can be
 /// replayed where that is safe: an idempotent method, or a connection the server provably never ran it on (GOAWAY, then
-/// the transport's own retry). The copy is taken while streaming: a bidirectional call is never held back.
+/// the transport's own retry). A streaming call's copy is taken while it is sent: a bidirectional call is never held
+/// back. A unary call's body (one message, which grpc-dotnet already holds whole) is read into the copy first and then
+/// written, so a connection that breaks during the write still leaves a whole copy to send elsewhere.
 /// </summary>
 internal sealed class CallContent : HttpContent
 {
@@ -15,21 +17,27 @@ internal sealed class CallContent : HttpContent
 
     private readonly HttpContent _inner;
     private readonly int _replayLimit;
+    private readonly bool _unary;
     private ArrayBufferWriter<byte>? _copy;
+    private volatile bool _whole;
     private int _state;
 
-    public CallContent(HttpContent inner, int replayLimit)
+    /// <param name="inner">The call's own body.</param>
+    /// <param name="replayLimit">The largest body kept for another attempt.</param>
+    /// <param name="unary">Whether the method is unary (listed in UnaryMethods): its body is read whole before it is written.</param>
+    public CallContent(HttpContent inner, int replayLimit, bool unary)
     {
         _inner = inner;
         _replayLimit = replayLimit;
+        _unary = unary;
         ContentHeaders.Adopt(this, inner);
     }
 
     /// <summary>Whether any attempt began sending the body (the server may have seen the call).</summary>
     public bool Started => Volatile.Read(ref _state) != NotStarted;
 
-    /// <summary>Whether the whole body was sent and kept, so another attempt can send it again.</summary>
-    public bool CanReplay => Volatile.Read(ref _state) == Sent && _copy is not null;
+    /// <summary>Whether the whole body is kept, so another attempt can send it again.</summary>
+    public bool CanReplay => _whole && _copy is not null;
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
         SerializeToStreamAsync(stream, context, CancellationToken.None);
@@ -40,18 +48,30 @@ internal sealed class CallContent : HttpContent
         {
             case NotStarted:
                 break;
-            case Sent when _copy is not null:
-                await stream.WriteAsync(_copy.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            case Sending or Sent or Broken when CanReplay:
+                await stream.WriteAsync(_copy!.WrittenMemory, cancellationToken).ConfigureAwait(false);
                 return;
             default:
                 throw new InvalidOperationException("The gRPC request body was already sent and was not kept; the call cannot be sent again.");
         }
         try
         {
-            if (_replayLimit > 0)
+            if (_unary)
+            {
+                var body = new ArrayBufferWriter<byte>();
+                await _inner.CopyToAsync(new CopyingStream(Stream.Null, body), cancellationToken).ConfigureAwait(false);
+                if (body.WrittenCount <= _replayLimit)
+                {
+                    _copy = body;
+                    _whole = true;
+                }
+                await stream.WriteAsync(body.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            }
+            else if (_replayLimit > 0)
             {
                 _copy = new ArrayBufferWriter<byte>();
                 await _inner.CopyToAsync(new CopyingStream(stream, this), cancellationToken).ConfigureAwait(false);
+                _whole = _copy is not null;
             }
             else
             {
@@ -94,9 +114,17 @@ internal sealed class CallContent : HttpContent
         }
     }
 
-    /// <summary>Forwards writes to the connection and keeps a copy.</summary>
-    private sealed class CopyingStream(Stream target, CallContent owner) : Stream
+    /// <summary>Forwards writes to the connection and keeps a copy (in the owner's bounded copy, or in a whole body).</summary>
+    private sealed class CopyingStream : Stream
     {
+        private readonly Stream target;
+        private readonly CallContent? owner;
+        private readonly ArrayBufferWriter<byte>? body;
+
+        public CopyingStream(Stream target, CallContent owner) => (this.target, this.owner) = (target, owner);
+
+        public CopyingStream(Stream target, ArrayBufferWriter<byte> body) => (this.target, this.body) = (target, body);
+
         public override bool CanRead => false;
         public override bool CanSeek => false;
         public override bool CanWrite => true;
@@ -107,7 +135,7 @@ internal sealed class CallContent : HttpContent
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
-            owner.Keep(buffer);
+            Keep(buffer);
             target.Write(buffer);
         }
 
@@ -116,8 +144,20 @@ internal sealed class CallContent : HttpContent
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            owner.Keep(buffer.Span);
+            Keep(buffer.Span);
             return target.WriteAsync(buffer, cancellationToken);
+        }
+
+        private void Keep(ReadOnlySpan<byte> data)
+        {
+            if (body is not null)
+            {
+                body.Write(data);
+            }
+            else
+            {
+                owner!.Keep(data);
+            }
         }
 
         public override void Flush() => target.Flush();

@@ -125,7 +125,7 @@ public sealed partial class ClientLbGrpcHandler : HttpMessageHandler
         // is retried only when it was not sent (no connection), and then its own body was never read.
         if (_maxRetries > 0 && idempotent && _replayLimit > 0 && request.Content is HttpContent body)
         {
-            content = new CallContent(body, _replayLimit);
+            content = new CallContent(body, _replayLimit, _unary.Contains(method));
             request.Content = content;
         }
         balancer.RetryBudget.Deposit(callStart);

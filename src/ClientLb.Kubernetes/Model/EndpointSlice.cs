@@ -14,6 +14,35 @@ public sealed class EndpointSlice
 
     /// <summary>The ports every endpoint of this slice serves; the name matches the Service port's name.</summary>
     public List<EndpointPort>? Ports { get; set; }
+
+    /// <summary>
+    /// Shrinks a decoded slice that is about to be kept (a watch's cache holds every slice of every watched service):
+    /// address lists cut to their length, one shared conditions object per combination, and zone and node names taken
+    /// from <paramref name="names"/> (one string per distinct name). The slice is read-only afterwards.
+    /// </summary>
+    internal void Compact(Dictionary<string, string> names)
+    {
+        foreach (Endpoint endpoint in Endpoints ?? [])
+        {
+            endpoint.Addresses.TrimExcess();
+            if (endpoint.Conditions is EndpointConditions conditions)
+            {
+                endpoint.Conditions = EndpointConditions.Shared(conditions.Ready, conditions.Serving, conditions.Terminating);
+            }
+            endpoint.Zone = Intern(names, endpoint.Zone);
+            endpoint.NodeName = Intern(names, endpoint.NodeName);
+        }
+    }
+
+    private static string? Intern(Dictionary<string, string> names, string? name)
+    {
+        if (name is null)
+        {
+            return null;
+        }
+        ref string? kept = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(names, name, out _);
+        return kept ??= name;
+    }
 }
 
 /// <summary>One endpoint of a slice (usually one pod).</summary>
@@ -58,6 +87,22 @@ public sealed class EndpointConditions
 
     /// <summary>Shutting down.</summary>
     public bool? Terminating { get; set; }
+
+    // Each of the three is unset, false or true: 27 combinations, each kept once for slices that are compacted.
+    private static readonly EndpointConditions[] s_shared = [.. Enumerable.Range(0, 27).Select(static i => new EndpointConditions
+    {
+        Ready = Value(i % 3),
+        Serving = Value(i / 3 % 3),
+        Terminating = Value(i / 9),
+    })];
+
+    /// <summary>The shared, read-only instance with these values (see <see cref="EndpointSlice.Compact"/>).</summary>
+    internal static EndpointConditions Shared(bool? ready, bool? serving, bool? terminating) =>
+        s_shared[Index(ready) + 3 * Index(serving) + 9 * Index(terminating)];
+
+    private static bool? Value(int index) => index switch { 0 => null, 1 => false, _ => true };
+
+    private static int Index(bool? value) => value switch { null => 0, false => 1, true => 2 };
 }
 
 /// <summary>Topology hints of an endpoint, set by the EndpointSlice controller for the Service's <c>trafficDistribution</c>.</summary>

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ClientLb.Kubernetes.Model;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 
@@ -14,8 +16,11 @@ namespace ClientLb.Kubernetes.Source;
 internal sealed class SliceMerger
 {
     private readonly Dictionary<string, SliceState> _slices = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Candidates> _byAuthority = new(StringComparer.Ordinal);
-    private readonly List<Candidates> _touched = [];
+    // One entry per address+port (Endpoint.AddressComparer, no text made), holding every slice's copy of it inline.
+    private readonly Dictionary<ClientEndpoint, Copies> _byAddress = new(ClientEndpoint.AddressComparer);
+    // During an incremental update: the winner of each address+port touched, as it was before the update (null: absent).
+    private Dictionary<ClientEndpoint, ClientEndpoint?>? _before;
+    private bool _incremental;
     private readonly bool _allowLoopback;
     private readonly Action<string, string>? _dropped;
     private PortChoice? _choice;
@@ -32,10 +37,10 @@ internal sealed class SliceMerger
     public int DroppedCount => _slices.Values.Sum(static s => s.Mapped.Count(static m => m is null));
 
     /// <summary>The merged endpoints: one per authority.</summary>
-    public IEnumerable<ClientEndpoint> Endpoints => _byAuthority.Values.Select(static c => c.Winner!);
+    public IEnumerable<ClientEndpoint> Endpoints => _byAddress.Values.Select(static c => c.Winner);
 
     /// <summary>How many endpoints the merge holds.</summary>
-    public int Count => _byAuthority.Count;
+    public int Count => _byAddress.Count;
 
     /// <summary>
     /// Brings the merge to <paramref name="slices"/> (all slices of the service) for <paramref name="choice"/>, adding to
@@ -48,9 +53,17 @@ internal sealed class SliceMerger
         if (!incremental)
         {
             _slices.Clear();
-            _byAuthority.Clear();
+            _byAddress.Clear();
             _choice = choice;
+            int endpoints = 0;
+            foreach (EndpointSlice slice in slices)
+            {
+                endpoints += slice.Endpoints?.Count ?? 0;
+            }
+            _byAddress.EnsureCapacity(endpoints); // one allocation of the right size rather than growth by doubling
         }
+        _before = null;
+        _incremental = incremental;
         int generation = ++_generation, seen = 0;
         foreach (EndpointSlice slice in slices)
         {
@@ -88,25 +101,24 @@ internal sealed class SliceMerger
                 _slices.Remove(name);
             }
         }
-        foreach (Candidates candidates in _touched)
+        if (incremental && _before is not null)
         {
-            ClientEndpoint? winner = candidates.Winner;
-            if (winner is null)
+            foreach ((ClientEndpoint key, ClientEndpoint? before) in _before)
             {
-                _byAuthority.Remove(candidates.Authority);
-                if (candidates.Before is not null && incremental)
+                if (_byAddress.TryGetValue(key, out Copies copies))
                 {
-                    removed.Add(candidates.Before);
+                    if (!ReferenceEquals(copies.Winner, before))
+                    {
+                        upserted.Add(copies.Winner);
+                    }
+                }
+                else if (before is not null)
+                {
+                    removed.Add(before);
                 }
             }
-            else if (!ReferenceEquals(winner, candidates.Before) && incremental)
-            {
-                upserted.Add(winner);
-            }
-            candidates.Before = null;
-            candidates.Touched = false;
         }
-        _touched.Clear();
+        _before = null;
         return incremental;
     }
 
@@ -146,31 +158,47 @@ internal sealed class SliceMerger
         {
             if (old[i] is ClientEndpoint gone && (i >= next.Length || !ReferenceEquals(gone, next[i])))
             {
-                Touch(gone.Authority).Remove(slice, gone);
+                ref Copies copies = ref CollectionsMarshal.GetValueRefOrNullRef(_byAddress, gone);
+                if (Unsafe.IsNullRef(ref copies))
+                {
+                    continue;
+                }
+                Touch(gone, copies.Winner);
+                bool left = copies.Remove(slice, gone);
+                Copies kept = copies;
+                _byAddress.Remove(gone);
+                if (left)
+                {
+                    _byAddress.Add(kept.First, kept); // keyed by a copy still there, so the gone one is not kept alive
+                }
             }
         }
         for (int i = 0; i < next.Length; i++)
         {
             if (next[i] is ClientEndpoint added && (i >= old.Length || !ReferenceEquals(added, old[i])))
             {
-                Touch(added.Authority).Add(slice, i, added);
+                ref Copies copies = ref CollectionsMarshal.GetValueRefOrAddDefault(_byAddress, added, out bool exists);
+                if (exists)
+                {
+                    Touch(added, copies.Winner);
+                    copies.Add(slice, i, added);
+                }
+                else
+                {
+                    Touch(added, null);
+                    copies = new Copies(slice, i, added);
+                }
             }
         }
     }
 
-    private Candidates Touch(string authority)
+    /// <summary>Records the winner of <paramref name="key"/>'s address+port before this update's first change to it.</summary>
+    private void Touch(ClientEndpoint key, ClientEndpoint? winner)
     {
-        if (!_byAuthority.TryGetValue(authority, out Candidates? candidates))
+        if (_incremental)
         {
-            _byAuthority.Add(authority, candidates = new Candidates(authority));
+            (_before ??= new Dictionary<ClientEndpoint, ClientEndpoint?>(ClientEndpoint.AddressComparer)).TryAdd(key, winner);
         }
-        if (!candidates.Touched)
-        {
-            candidates.Touched = true;
-            candidates.Before = candidates.Winner;
-            _touched.Add(candidates);
-        }
-        return candidates;
     }
 
     private sealed class SliceState(EndpointSlice slice, ClientEndpoint?[] mapped)
@@ -182,51 +210,82 @@ internal sealed class SliceMerger
         public int Generation { get; set; }
     }
 
-    /// <summary>Every slice's copy of one address+port, in slice-name then position order (nearly always just one).</summary>
-    private sealed class Candidates(string authority)
+    /// <summary>
+    /// Every slice's copy of one address+port in slice-name then position order: the first inline, the rest (nearly
+    /// always none: a pod moving between slices) in an array.
+    /// </summary>
+    private struct Copies(string slice, int position, ClientEndpoint endpoint)
     {
-        private (string Slice, int Position, ClientEndpoint Endpoint)[] _items = [];
+        private string _slice = slice;
+        private int _position = position;
+        private ClientEndpoint _endpoint = endpoint;
+        private (string Slice, int Position, ClientEndpoint Endpoint)[]? _more;
 
-        public string Authority => authority;
+        /// <summary>The first copy in order.</summary>
+        public readonly ClientEndpoint First => _endpoint;
 
-        public bool Touched { get; set; }
-
-        /// <summary>The winner before this update's first change, while <see cref="Touched"/>.</summary>
-        public ClientEndpoint? Before { get; set; }
-
-        public ClientEndpoint? Winner
+        /// <summary>The first ready copy, else the first.</summary>
+        public readonly ClientEndpoint Winner
         {
             get
             {
-                (string Slice, int Position, ClientEndpoint Endpoint)[] items = _items;
-                foreach ((string _, int _, ClientEndpoint endpoint) in items)
+                if (_more is null || _endpoint.Conditions.Ready)
+                {
+                    return _endpoint;
+                }
+                foreach ((string _, int _, ClientEndpoint endpoint) in _more)
                 {
                     if (endpoint.Conditions.Ready)
                     {
                         return endpoint;
                     }
                 }
-                return items.Length > 0 ? items[0].Endpoint : null;
+                return _endpoint;
             }
         }
 
         public void Add(string slice, int position, ClientEndpoint endpoint)
         {
+            if (Before(slice, position, _slice, _position))
+            {
+                _more = [(_slice, _position, _endpoint), .. _more ?? []];
+                (_slice, _position, _endpoint) = (slice, position, endpoint);
+                return;
+            }
+            (string Slice, int Position, ClientEndpoint Endpoint)[] more = _more ?? [];
             int at = 0;
-            while (at < _items.Length && (string.CompareOrdinal(_items[at].Slice, slice) is int order && (order < 0 || (order == 0 && _items[at].Position < position))))
+            while (at < more.Length && !Before(slice, position, more[at].Slice, more[at].Position))
             {
                 at++;
             }
-            _items = [.. _items.AsSpan(0, at), (slice, position, endpoint), .. _items.AsSpan(at)];
+            _more = [.. more.AsSpan(0, at), (slice, position, endpoint), .. more.AsSpan(at)];
         }
 
-        public void Remove(string slice, ClientEndpoint endpoint)
+        /// <summary>Removes the slice's copy; false when no copy is left.</summary>
+        public bool Remove(string slice, ClientEndpoint endpoint)
         {
-            int at = Array.FindIndex(_items, c => ReferenceEquals(c.Endpoint, endpoint) && c.Slice == slice);
-            if (at >= 0)
+            if (ReferenceEquals(_endpoint, endpoint) && _slice == slice)
             {
-                _items = [.. _items.AsSpan(0, at), .. _items.AsSpan(at + 1)];
+                if (_more is null)
+                {
+                    return false;
+                }
+                (_slice, _position, _endpoint) = _more[0];
+                _more = _more.Length == 1 ? null : _more[1..];
+                return true;
             }
+            if (_more is not null)
+            {
+                int at = Array.FindIndex(_more, c => ReferenceEquals(c.Endpoint, endpoint) && c.Slice == slice);
+                if (at >= 0)
+                {
+                    _more = _more.Length == 1 ? null : [.. _more.AsSpan(0, at), .. _more.AsSpan(at + 1)];
+                }
+            }
+            return true;
         }
+
+        private static bool Before(string slice, int position, string otherSlice, int otherPosition) =>
+            string.CompareOrdinal(slice, otherSlice) is int order && (order < 0 || (order == 0 && position < otherPosition));
     }
 }

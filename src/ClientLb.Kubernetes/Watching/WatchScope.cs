@@ -19,6 +19,8 @@ internal sealed class WatchScope : IAsyncDisposable
     // Per service, its slices sorted by name (what ServiceData hands out, so a delivery copies nothing); and which
     // service each slice belongs to, so an event finds its service without scanning them all.
     private readonly Dictionary<string, ImmutableArray<EndpointSlice>> _slices = new(StringComparer.Ordinal);
+    // Zone and node names of the kept slices, one string each (see EndpointSlice.Compact); written under _gate.
+    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _serviceOfSlice = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Service> _services = new(StringComparer.Ordinal);
     private readonly Func<string, ServiceView?> _viewOf;
@@ -186,6 +188,7 @@ internal sealed class WatchScope : IAsyncDisposable
             {
                 if (ServiceOf(slice) is string service && slice.Metadata.Name is string name && _serviceOfSlice.TryAdd(name, service))
                 {
+                    slice.Compact(_names);
                     if (!grouped.TryGetValue(service, out List<EndpointSlice>? list))
                     {
                         grouped[service] = list = [];
@@ -222,6 +225,7 @@ internal sealed class WatchScope : IAsyncDisposable
                 DeliverLocked(owner);
             }
             _serviceOfSlice[name] = service;
+            slice.Compact(_names);
             ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
             int at = IndexOf(slices, name);
             _slices[service] = at >= 0 ? slices.SetItem(at, slice) : slices.Insert(~at, slice);

@@ -23,23 +23,23 @@ public sealed class Endpoint : IEquatable<Endpoint>
     /// <param name="nodeHints">The nodes this endpoint should serve (EndpointSlice <c>hints.forNodes</c>); empty when none.</param>
     public Endpoint(IPAddress address, int port, EndpointConditions? conditions = null, string? hostname = null, string? zone = null, string? nodeName = null, int weight = 1, string? scheme = null,
         IReadOnlyList<string>? zoneHints = null, IReadOnlyList<string>? nodeHints = null)
-        : this(address ?? throw new ArgumentNullException(nameof(address)), address.ToString(), port, conditions, hostname, zone, nodeName, weight, scheme, zoneHints, nodeHints)
+        : this(address ?? throw new ArgumentNullException(nameof(address)), null, port, conditions, hostname, zone, nodeName, weight, scheme, zoneHints, nodeHints)
     {
     }
 
-    private Endpoint(IPAddress? address, string host, int port, EndpointConditions? conditions, string? hostname, string? zone, string? nodeName, int weight, string? scheme,
+    private Endpoint(IPAddress? address, string? dnsName, int port, EndpointConditions? conditions, string? hostname, string? zone, string? nodeName, int weight, string? scheme,
         IReadOnlyList<string>? zoneHints = null, IReadOnlyList<string>? nodeHints = null)
     {
         if (port is < 1 or > 65535)
         {
-            throw new ArgumentOutOfRangeException(nameof(port), port, $"Endpoint '{host}': the port {port} is outside 1-65535.");
+            throw new ArgumentOutOfRangeException(nameof(port), port, $"Endpoint '{address?.ToString() ?? dnsName}': the port {port} is outside 1-65535.");
         }
         if (weight < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(weight), weight, $"Endpoint '{host}:{port}': the weight must be at least 1.");
+            throw new ArgumentOutOfRangeException(nameof(weight), weight, $"Endpoint '{address?.ToString() ?? dnsName}:{port}': the weight must be at least 1.");
         }
         Address = address;
-        Host = host;
+        _dnsName = address is null ? dnsName : null;
         Port = port;
         Conditions = conditions ?? EndpointConditions.ReadyAndServing;
         Hostname = hostname;
@@ -49,10 +49,17 @@ public sealed class Endpoint : IEquatable<Endpoint>
         Scheme = scheme;
         ZoneHints = zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints];
         NodeHints = nodeHints is null || nodeHints.Count == 0 ? [] : [.. nodeHints];
-        string portText = port.ToString(CultureInfo.InvariantCulture);
-        Authority = address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? "[" + host + "]:" + portText : host + ":" + portText;
-        EndPoint = address is not null ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
     }
+
+    // An endpoint of a process watching thousands of services is mostly held, rarely called: the texts and the socket
+    // endpoint are made on first use and kept (a race makes equal copies, one of which stays). Identity, hashing and
+    // equality read the address itself (see AddressComparer), so holding an endpoint costs no strings.
+    private readonly string? _dnsName;
+    private string? _authority;
+    private EndPoint? _endPoint;
+
+    /// <summary>Compares endpoints by <see cref="SameAddress"/> (host and port) without making their texts.</summary>
+    public static IEqualityComparer<Endpoint> AddressComparer { get; } = new AddressIdentity();
 
     /// <summary>Creates an endpoint for a DNS name (static configuration such as <c>localhost:5001</c>); resolved when connecting.</summary>
     public static Endpoint ForDnsName(string dnsName, int port, string? scheme = null, int weight = 1)
@@ -75,16 +82,22 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public IPAddress? Address { get; }
 
     /// <summary>The IP address as text, or the DNS name.</summary>
-    public string Host { get; }
+    public string Host => _dnsName ?? Address!.ToString(); // IPAddress keeps its text once made
 
     /// <summary>The port to connect to (the pod's target port).</summary>
     public int Port { get; }
 
     /// <summary><c>host:port</c> (<c>[v6]:port</c>), used in logs, metrics and traces.</summary>
-    public string Authority { get; }
+    public string Authority => _authority ??= MakeAuthority();
 
     /// <summary>The socket endpoint to connect to.</summary>
-    public EndPoint EndPoint { get; }
+    public EndPoint EndPoint => _endPoint ??= Address is not null ? new IPEndPoint(Address, Port) : new DnsEndPoint(_dnsName!, Port);
+
+    private string MakeAuthority()
+    {
+        string port = Port.ToString(CultureInfo.InvariantCulture);
+        return Address is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? "[" + Host + "]:" + port : Host + ":" + port;
+    }
 
     /// <summary>The EndpointSlice conditions.</summary>
     public EndpointConditions Conditions { get; }
@@ -118,7 +131,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
 
     /// <summary>Returns a copy with other conditions.</summary>
     public Endpoint WithConditions(EndpointConditions conditions) =>
-        new(Address, Host, Port, conditions, Hostname, Zone, NodeName, Weight, Scheme, ZoneHints, NodeHints);
+        new(Address, _dnsName, Port, conditions, Hostname, Zone, NodeName, Weight, Scheme, ZoneHints, NodeHints);
 
     /// <summary>
     /// Parses <c>host:port</c>, <c>[v6]:port</c> or <c>scheme://host:port</c> (a trailing <c>/</c> is allowed).
@@ -243,7 +256,11 @@ public sealed class Endpoint : IEquatable<Endpoint>
         TryParse(text, out Endpoint? endpoint, out string? error) ? endpoint : throw new FormatException($"Invalid endpoint '{text}': {error}.");
 
     /// <summary>True when both denote the same host and port (the identity used to merge and diff endpoint lists).</summary>
-    public bool SameAddress(Endpoint other) => Port == other.Port && string.Equals(Host, other.Host, StringComparison.Ordinal);
+    public bool SameAddress(Endpoint other) =>
+        Port == other.Port && (Address is not null ? Address.Equals(other.Address) : other.Address is null && string.Equals(_dnsName, other._dnsName, StringComparison.Ordinal));
+
+    /// <summary>The hash of the host and port, consistent with <see cref="SameAddress"/>.</summary>
+    private int AddressHash() => HashCode.Combine(Address?.GetHashCode() ?? StringComparer.Ordinal.GetHashCode(_dnsName!), Port);
 
     /// <summary>Value equality over every field.</summary>
     public bool Equals(Endpoint? other) =>
@@ -256,8 +273,15 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public override bool Equals(object? obj) => Equals(obj as Endpoint);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Host, Port, Conditions);
+    public override int GetHashCode() => HashCode.Combine(AddressHash(), Conditions);
 
     /// <summary>Returns <see cref="Authority"/>, with the scheme when one is set.</summary>
     public override string ToString() => Scheme is null ? Authority : Scheme + "://" + Authority;
+
+    private sealed class AddressIdentity : IEqualityComparer<Endpoint>
+    {
+        public bool Equals(Endpoint? x, Endpoint? y) => ReferenceEquals(x, y) || x is not null && y is not null && x.SameAddress(y);
+
+        public int GetHashCode(Endpoint obj) => obj.AddressHash();
+    }
 }

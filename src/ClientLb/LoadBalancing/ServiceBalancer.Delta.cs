@@ -45,7 +45,7 @@ public sealed partial class ServiceBalancer
         List<(BalancedEndpoint Endpoint, Endpoint Previous)>? changedInPlace = null;
         foreach (Endpoint endpoint in changes.Removed)
         {
-            if (IsEligible(endpoint, kind) && _byAuthority.Remove(endpoint.Authority, out BalancedEndpoint? gone))
+            if (IsEligible(endpoint, kind) && _byAuthority.Remove(endpoint, out BalancedEndpoint? gone))
             {
                 CountTopology(gone.Endpoint, -1);
                 (leaving ??= []).Add(gone);
@@ -54,18 +54,18 @@ public sealed partial class ServiceBalancer
         foreach (EndpointUpdate update in changes.Updated)
         {
             bool wasEligible = IsEligible(update.Previous, kind), isEligible = IsEligible(update.Current, kind);
-            if (wasEligible && _byAuthority.TryGetValue(update.Current.Authority, out BalancedEndpoint? existing))
+            if (wasEligible && _byAuthority.TryGetValue(update.Current, out BalancedEndpoint? existing))
             {
                 if (isEligible)
                 {
                     CountTopology(existing.Endpoint, -1);
                     CountTopology(update.Current, 1);
                     (changedInPlace ??= []).Add((existing, existing.Endpoint));
-                    existing.Update(update.Current);
+                    Rekey(existing, update.Current);
                 }
                 else
                 {
-                    _byAuthority.Remove(update.Current.Authority);
+                    _byAuthority.Remove(update.Current);
                     CountTopology(existing.Endpoint, -1);
                     (leaving ??= []).Add(existing);
                 }

@@ -40,7 +40,7 @@ public sealed partial class ServiceBalancer
             LocalityOptions locality = _context.Locality;
             foreach (Endpoint endpoint in endpoints)
             {
-                if (_byAuthority.TryGetValue(endpoint.Authority, out BalancedEndpoint? balanced) && !balanced.IsRetired)
+                if (_byAuthority.TryGetValue(endpoint, out BalancedEndpoint? balanced) && !balanced.IsRetired)
                 {
                     result.Add(Describe(endpoint, balanced, inRotation.Contains(balanced), level, locality, now, utcNow));
                     continue;

@@ -19,7 +19,8 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ClientLbMetrics? _metrics;
     private readonly IDisposable _subscription;
-    private readonly Dictionary<string, BalancedEndpoint> _byAuthority = new(StringComparer.Ordinal);
+    // By host and port (Endpoint.AddressComparer): no endpoint text is made to hold it.
+    private readonly Dictionary<Endpoint, BalancedEndpoint> _byAuthority = new(Endpoint.AddressComparer);
     private readonly TimeProvider _timeProvider;
     private readonly PolicyContext _context;
     private EndpointPicker _picker;
@@ -420,19 +421,20 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         ImmutableArray<Endpoint> filtered = SchemeFilter.Apply(snapshot.Endpoints, Service.Schemes);
         EndpointSelection selection = EndpointSelector.Select(filtered);
         var eligible = new BalancedEndpoint[selection.Eligible.Length];
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<Endpoint>(Endpoint.AddressComparer);
+        _byAuthority.EnsureCapacity(eligible.Length); // one allocation of the right size rather than growth by doubling
         int ejected = 0, unhealthy = 0;
         _missingNodeHints = _missingZoneHints = _hintedNode = _hintedZone = _inNode = _inZone = 0;
         for (int i = 0; i < eligible.Length; i++)
         {
             Endpoint endpoint = selection.Eligible[i];
-            if (!_byAuthority.TryGetValue(endpoint.Authority, out BalancedEndpoint? balanced) || balanced.IsRetired)
+            if (!_byAuthority.TryGetValue(endpoint, out BalancedEndpoint? balanced) || balanced.IsRetired)
             {
                 balanced = Join(endpoint, now, health);
             }
             else
             {
-                balanced.Update(endpoint);
+                Rekey(balanced, endpoint);
             }
             if (!health.Enabled && balanced.IsEjected)
             {
@@ -442,7 +444,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             unhealthy += balanced.IsHealthy ? 0 : 1;
             CountTopology(endpoint, 1);
             balanced.Slot = i;
-            seen.Add(endpoint.Authority);
+            seen.Add(endpoint);
             eligible[i] = balanced;
         }
         _resolvedOnce = true;
@@ -458,18 +460,33 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
 
         // Endpoints that left: retire after the swap, so their connections close once in-flight requests end.
         // (The counts above already exclude them.)
-        foreach (string authority in _byAuthority.Keys.Where(a => !seen.Contains(a)).ToList())
+        foreach (Endpoint key in _byAuthority.Keys.Where(a => !seen.Contains(a)).ToList())
         {
-            _byAuthority.Remove(authority, out BalancedEndpoint? gone);
+            _byAuthority.Remove(key, out BalancedEndpoint? gone);
             gone!.Slot = -1;
             gone.Retire();
+        }
+    }
+
+    /// <summary>
+    /// Points <paramref name="balanced"/> at <paramref name="endpoint"/> (the same host and port, other conditions) and keys
+    /// the index by the new object, so the replaced endpoint is not kept alive by the key.
+    /// </summary>
+    private void Rekey(BalancedEndpoint balanced, Endpoint endpoint)
+    {
+        if (!ReferenceEquals(balanced.Endpoint, endpoint))
+        {
+            _byAuthority.Remove(endpoint);
+            _byAuthority.Add(endpoint, balanced);
+            balanced.Update(endpoint);
         }
     }
 
     private BalancedEndpoint Join(Endpoint endpoint, long now, HealthSettings health)
     {
         var balanced = new BalancedEndpoint(endpoint, Service.Id);
-        _byAuthority[endpoint.Authority] = balanced;
+        _byAuthority.Remove(endpoint); // a retired one of the same host and port, keyed by its own (older) object
+        _byAuthority.Add(endpoint, balanced);
         // Endpoints of the first answer start at full share; later arrivals ramp up (slow start).
         if (_resolvedOnce && health.SlowStartTicks > 0)
         {

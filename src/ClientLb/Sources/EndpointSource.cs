@@ -16,9 +16,9 @@ public abstract class EndpointSource : IEndpointSource
     private readonly CancellationTokenSource _stopping = new();
     private ImmutableArray<Action<IEndpointSource>> _subscribers = [];
     private EndpointSnapshot? _current;
-    // Authority -> position in _current.Endpoints, written under _gate with every new snapshot; null while the list is
+    // Host and port -> position in _current.Endpoints, written under _gate with every new snapshot; null while the list is
     // shorter than IndexThreshold, where a scan is as fast and a process watching thousands of small services saves the memory.
-    private Dictionary<string, int>? _index;
+    private Dictionary<Endpoint, int>? _index;
     private const int IndexThreshold = 16;
     private SourceStatus _status = SourceStatus.NotStarted;
     private Task? _loop;
@@ -105,10 +105,10 @@ public abstract class EndpointSource : IEndpointSource
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         var list = new List<Endpoint>();
-        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        var index = new Dictionary<Endpoint, int>(Endpoint.AddressComparer);
         foreach (Endpoint endpoint in endpoints)
         {
-            if (index.TryAdd(endpoint.Authority, list.Count))
+            if (index.TryAdd(endpoint, list.Count))
             {
                 list.Add(endpoint);
             }
@@ -122,7 +122,15 @@ public abstract class EndpointSource : IEndpointSource
             changed = current is null || changes!.Count > 0;
             if (changed)
             {
-                _index = list.Count >= IndexThreshold ? index : null;
+                if (list.Count >= IndexThreshold)
+                {
+                    index.TrimExcess(); // it grew by doubling; kept for the life of the snapshot
+                    _index = index;
+                }
+                else
+                {
+                    _index = null;
+                }
                 Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, (current?.Version ?? 0) + 1, now, [.. list], changes));
             }
             changed |= RefreshStatusLocked(now);
@@ -143,17 +151,17 @@ public abstract class EndpointSource : IEndpointSource
         ArgumentNullException.ThrowIfNull(removed);
         if (removed.Count > 0 || upserted.Count > 1)
         {
-            var names = new HashSet<string>(StringComparer.Ordinal);
+            var names = new HashSet<Endpoint>(Endpoint.AddressComparer);
             foreach (Endpoint endpoint in upserted)
             {
-                if (!names.Add(endpoint.Authority))
+                if (!names.Add(endpoint))
                 {
                     throw new ArgumentException($"{this}: the endpoint {endpoint.Authority} is upserted twice in one change.", nameof(upserted));
                 }
             }
             foreach (Endpoint endpoint in removed)
             {
-                if (names.Contains(endpoint.Authority))
+                if (names.Contains(endpoint))
                 {
                     throw new ArgumentException($"{this}: the endpoint {endpoint.Authority} is both upserted and removed in one change.", nameof(removed));
                 }
@@ -197,7 +205,7 @@ public abstract class EndpointSource : IEndpointSource
         Classify(old, upserted, ref added, ref updated);
         foreach (Endpoint endpoint in removed)
         {
-            int at = Find(old.AsSpan(), endpoint.Authority);
+            int at = Find(old.AsSpan(), endpoint);
             if (at >= 0 && (holes is null || !holes.Contains(at)))
             {
                 (gone ??= []).Add(old[at]);
@@ -214,7 +222,7 @@ public abstract class EndpointSource : IEndpointSource
         old.AsSpan(0, kept).CopyTo(next);
         foreach (Endpoint endpoint in gone ?? [])
         {
-            _index?.Remove(endpoint.Authority);
+            _index?.Remove(endpoint);
         }
         if (holes is not null)
         {
@@ -231,17 +239,24 @@ public abstract class EndpointSource : IEndpointSource
                 }
                 int at = holes[hole++];
                 next[at] = old[i];
-                _index?[old[i].Authority] = at;
+                _index?[old[i]] = at;
             }
         }
         int count = kept;
         foreach (EndpointUpdate update in updated ?? [])
         {
-            next[Find(next.AsSpan(0, count), update.Current.Authority)] = update.Current;
+            int at = Find(next.AsSpan(0, count), update.Current);
+            next[at] = update.Current;
+            if (_index is not null)
+            {
+                // Keyed by the new object, so the replaced endpoint is not kept alive by the key.
+                _index.Remove(update.Current);
+                _index.Add(update.Current, at);
+            }
         }
         foreach (Endpoint endpoint in added ?? [])
         {
-            _index?[endpoint.Authority] = count;
+            _index?[endpoint] = count;
             next[count++] = endpoint;
         }
         _index = count < IndexThreshold ? null : _index ?? IndexOf(next);
@@ -249,16 +264,16 @@ public abstract class EndpointSource : IEndpointSource
         return new EndpointSnapshot(Service, Kind, current.Version + 1, now, ImmutableCollectionsMarshal.AsImmutableArray(next), changes);
     }
 
-    /// <summary>The position of <paramref name="authority"/> in <paramref name="endpoints"/> (the current list), or -1.</summary>
-    private int Find(ReadOnlySpan<Endpoint> endpoints, string authority)
+    /// <summary>The position of the endpoint with <paramref name="endpoint"/>'s host and port in <paramref name="endpoints"/> (the current list), or -1.</summary>
+    private int Find(ReadOnlySpan<Endpoint> endpoints, Endpoint endpoint)
     {
         if (_index is not null)
         {
-            return _index.TryGetValue(authority, out int at) ? at : -1;
+            return _index.TryGetValue(endpoint, out int at) ? at : -1;
         }
         for (int i = 0; i < endpoints.Length; i++)
         {
-            if (string.Equals(endpoints[i].Authority, authority, StringComparison.Ordinal))
+            if (endpoints[i].SameAddress(endpoint))
             {
                 return i;
             }
@@ -266,16 +281,16 @@ public abstract class EndpointSource : IEndpointSource
         return -1;
     }
 
-    private static Dictionary<string, int>? IndexOf(Endpoint[] endpoints)
+    private static Dictionary<Endpoint, int>? IndexOf(Endpoint[] endpoints)
     {
         if (endpoints.Length < IndexThreshold)
         {
             return null;
         }
-        var index = new Dictionary<string, int>(endpoints.Length, StringComparer.Ordinal);
+        var index = new Dictionary<Endpoint, int>(endpoints.Length, Endpoint.AddressComparer);
         for (int i = 0; i < endpoints.Length; i++)
         {
-            index[endpoints[i].Authority] = i;
+            index[endpoints[i]] = i;
         }
         return index;
     }
@@ -285,7 +300,7 @@ public abstract class EndpointSource : IEndpointSource
     {
         foreach (Endpoint endpoint in endpoints)
         {
-            int at = Find(current.AsSpan(), endpoint.Authority);
+            int at = Find(current.AsSpan(), endpoint);
             if (at < 0)
             {
                 (added ??= []).Add(endpoint);
@@ -298,7 +313,7 @@ public abstract class EndpointSource : IEndpointSource
     }
 
     // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
-    private EndpointChanges Diff(ImmutableArray<Endpoint> current, List<Endpoint> next, Dictionary<string, int> nextIndex)
+    private EndpointChanges Diff(ImmutableArray<Endpoint> current, List<Endpoint> next, Dictionary<Endpoint, int> nextIndex)
     {
         List<Endpoint>? added = null;
         List<EndpointUpdate>? updated = null;
@@ -306,7 +321,7 @@ public abstract class EndpointSource : IEndpointSource
         Classify(current, next, ref added, ref updated);
         foreach (Endpoint endpoint in current)
         {
-            if (!nextIndex.ContainsKey(endpoint.Authority))
+            if (!nextIndex.ContainsKey(endpoint))
             {
                 (removed ??= []).Add(endpoint);
             }

@@ -143,4 +143,58 @@ public class SliceMergerTests
         Assert.Empty(removed);
         Assert.True(Assert.Single(merger.Endpoints).Conditions.Ready);
     }
+
+    [Fact]
+    public void A_kept_slice_shares_its_conditions_and_names_and_maps_as_before()
+    {
+        string Text(string value) => new(value.AsSpan()); // a fresh string, as a decoder makes one per endpoint
+        Model.Endpoint Decoded(int i) => new()
+        {
+            Addresses = new List<string>(4) { $"10.1.0.{i}" },
+            Conditions = new Conditions { Ready = i % 2 == 0, Serving = true },
+            Zone = Text("zone-a"),
+            NodeName = Text(i < 2 ? "node-1" : "node-2"),
+        };
+        EndpointSlice slice = Slice("s1", 8080, Enumerable.Range(0, 4).Select(Decoded));
+        List<ClientEndpoint> before = EndpointMapper.Map([slice], Http, allowLoopback: false);
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        slice.Compact(names);
+
+        List<Model.Endpoint> endpoints = slice.Endpoints!;
+        Assert.All(endpoints, e => Assert.Equal(1, e.Addresses.Capacity));
+        Assert.Same(endpoints[0].Conditions, endpoints[2].Conditions);
+        Assert.Same(endpoints[1].Conditions, endpoints[3].Conditions);
+        Assert.NotSame(endpoints[0].Conditions, endpoints[1].Conditions);
+        Assert.Same(endpoints[0].Zone, endpoints[3].Zone);
+        Assert.Same(endpoints[0].NodeName, endpoints[1].NodeName);
+        Assert.Same(endpoints[2].NodeName, endpoints[3].NodeName);
+        Assert.Equal(2, names.Count(n => n.Key.StartsWith("node-", StringComparison.Ordinal)));
+        Assert.Equal(before, EndpointMapper.Map([slice], Http, allowLoopback: false));
+        // A second slice with the same names takes the kept strings.
+        EndpointSlice next = Slice("s2", 8080, [Decoded(1)]);
+        next.Compact(names);
+        Assert.Same(endpoints[0].NodeName, next.Endpoints![0].NodeName);
+    }
+
+    [Fact]
+    public void Each_combination_of_conditions_has_one_shared_instance_with_its_values()
+    {
+        bool?[] values = [null, false, true];
+        var seen = new HashSet<Conditions>(ReferenceEqualityComparer.Instance);
+        foreach (bool? ready in values)
+        {
+            foreach (bool? serving in values)
+            {
+                foreach (bool? terminating in values)
+                {
+                    Conditions shared = Conditions.Shared(ready, serving, terminating);
+                    Assert.Equal((ready, serving, terminating), (shared.Ready, shared.Serving, shared.Terminating));
+                    Assert.Same(shared, Conditions.Shared(ready, serving, terminating));
+                    seen.Add(shared);
+                }
+            }
+        }
+        Assert.Equal(27, seen.Count);
+    }
 }

@@ -212,8 +212,9 @@ public class ServiceProxyTests
         var ip = (await cluster.GetAsync("v1", "Service", "empty"))!.S("spec", "clusterIP")!;
         await Eventually(() => ProxyLog(cluster).Contains("service default/empty port " + ip + ":9081/TCP: listening"), () => ProxyLog(cluster));
         var (exit, _, err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9081/");
-        Assert.NotEqual(0, exit);
-        Assert.Matches("reset|refused|Empty reply", err);
+        // Refused or reset at once, never left to time out (28): curl exits 7 when the reset comes during its connect
+        // (under load its message is then "Failed to connect ... Could not connect to server"), 52 or 56 after it.
+        Assert.True(exit is 7 or 52 or 56, $"curl exited {exit}: {err}");
 
         await using var off = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
         Assert.Empty(off.GetPods(ns: "kube-system"));

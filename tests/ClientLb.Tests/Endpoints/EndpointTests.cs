@@ -23,6 +23,40 @@ public class EndpointTests
     }
 
     [Fact]
+    public void The_address_comparer_identifies_an_endpoint_by_host_and_port_only()
+    {
+        IEqualityComparer<Endpoint> comparer = Endpoint.AddressComparer;
+        var ready = new Endpoint(IPAddress.Parse("10.0.0.1"), 80, zone: "a");
+        var terminating = new Endpoint(IPAddress.Parse("10.0.0.1"), 80, new EndpointConditions(false, true, true), zone: "b");
+        Assert.True(comparer.Equals(ready, terminating));
+        Assert.Equal(comparer.GetHashCode(ready), comparer.GetHashCode(terminating));
+        Assert.NotEqual(ready, terminating); // value equality still sees the other fields
+        Assert.False(comparer.Equals(ready, new Endpoint(IPAddress.Parse("10.0.0.1"), 81)));
+        Assert.False(comparer.Equals(ready, new Endpoint(IPAddress.Parse("10.0.0.2"), 80)));
+        Assert.False(comparer.Equals(Endpoint.Parse("[::1]:80"), Endpoint.Parse("127.0.0.1:80")));
+        Assert.True(comparer.Equals(Endpoint.Parse("[::1]:80"), Endpoint.Parse("http://[::1]:80")));
+        Assert.True(comparer.Equals(Endpoint.Parse("Example.com:80"), Endpoint.Parse("example.com:80")));
+        Assert.Equal(comparer.GetHashCode(Endpoint.Parse("Example.com:80")), comparer.GetHashCode(Endpoint.Parse("example.com:80")));
+        Assert.False(comparer.Equals(Endpoint.Parse("example.com:80"), Endpoint.Parse("example.org:80")));
+        Assert.False(comparer.Equals(ready, null));
+    }
+
+    [Fact]
+    public void The_texts_and_socket_endpoint_made_on_first_use_are_kept()
+    {
+        Endpoint endpoint = new(IPAddress.Parse("fd00::1"), 8080);
+        Assert.Equal("[fd00::1]:8080", endpoint.Authority);
+        Assert.Same(endpoint.Authority, endpoint.Authority);
+        Assert.Same(endpoint.Host, endpoint.Host);
+        Assert.Same(endpoint.EndPoint, endpoint.EndPoint);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("fd00::1"), 8080), endpoint.EndPoint);
+        Endpoint changed = endpoint.WithConditions(new EndpointConditions(false, false, true));
+        Assert.Equal("[fd00::1]:8080", changed.Authority);
+        Assert.True(changed.SameAddress(endpoint));
+        Assert.Equal("localhost:5001", Endpoint.ForDnsName("LocalHost", 5001).WithConditions(new EndpointConditions(false, false, false)).Authority);
+    }
+
+    [Fact]
     public void Ip_endpoints_connect_to_the_address_dns_endpoints_resolve()
     {
         Assert.IsType<IPEndPoint>(Endpoint.Parse("127.0.0.2:1").EndPoint);

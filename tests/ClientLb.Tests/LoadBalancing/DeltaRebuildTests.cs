@@ -150,6 +150,34 @@ public sealed class DeltaRebuildTests
     }
 
     [Fact]
+    public async Task An_endpoint_replaced_in_place_is_not_kept_alive_by_the_indexes_of_the_source_or_the_balancer()
+    {
+        (ClientLbTestHost host, TestSource source) = Create("svc");
+        await using ClientLbTestHost _ = host;
+        // Twenty endpoints: the source keeps its index from 16 on.
+        WeakReference replaced = SetAndForgetTheFirst(source, 20);
+        ServiceBalancer balancer = host.Registry.GetBalancer("svc");
+        Assert.Equal(20, balancer.EligibleCount);
+
+        source.Change([new Endpoint(IPAddress.Parse("10.0.0.1"), 80, zone: "b")]); // the same host and port, another zone
+        source.Change([At(21)]); // the snapshot's list of changes no longer names the replaced one
+        Assert.Equal(21, balancer.EligibleCount);
+        Assert.Equal("b", balancer.KnownEndpoints.Single(e => e.Endpoint.Host == "10.0.0.1").Endpoint.Zone);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.False(replaced.IsAlive, "the replaced endpoint is still referenced (an index keyed by the old object?)");
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference SetAndForgetTheFirst(TestSource source, int count)
+    {
+        Endpoint[] endpoints = [.. Enumerable.Range(1, count).Select(i => new Endpoint(IPAddress.Parse($"10.0.0.{i}"), 80, zone: "a"))];
+        source.Set(endpoints);
+        return new WeakReference(endpoints[0]);
+    }
+
+    [Fact]
     public async Task Failures_and_the_recovery_of_the_source_keep_the_picker_without_rebuilding_it()
     {
         (ClientLbTestHost host, TestSource source) = Create("svc");
