@@ -15,9 +15,9 @@ internal sealed class CallResponseContent : HttpContent
     private BalancedEndpoint? _endpoint;
 
     /// <param name="inner">The transport's content.</param>
-    /// <param name="endpoint">The endpoint whose outstanding count the call holds.</param>
+    /// <param name="endpoint">The endpoint whose outstanding count the call holds, or null when grpc-dotnet's call tracker counts it (resolver path).</param>
     /// <param name="prefix">Bytes already read from <paramref name="inner"/>'s stream (read-ahead), served first.</param>
-    public CallResponseContent(HttpContent inner, BalancedEndpoint endpoint, byte[]? prefix = null)
+    public CallResponseContent(HttpContent inner, BalancedEndpoint? endpoint, byte[]? prefix = null)
     {
         _inner = inner;
         _endpoint = endpoint;

@@ -58,29 +58,11 @@ public sealed class BothPathsTests
             : GrpcChannel.ForAddress("clientlb:///greeter", new GrpcChannelOptions
             {
                 ServiceProvider = services,
+                // Reads SayHello's answer ahead (UnaryMethods): grpc-dotnet never retries a call whose headers arrived, and a
+                // killed backend may have sent the headers and message but not the trailers.
+                HttpHandler = ClientLbGrpc.CreateResolverHandler(services),
                 Credentials = ChannelCredentials.Insecure,
-                ServiceConfig = new ServiceConfig
-                {
-                    LoadBalancingConfigs = { new LoadBalancingConfig("clientlb_round_robin") },
-                    MethodConfigs =
-                    {
-                        new MethodConfig
-                        {
-                            Names = { new MethodName { Service = "greet.Greeter", Method = "SayHello" } },
-                            RetryPolicy = new RetryPolicy
-                            {
-                                // Until grpc-dotnet sees the killed backend's connection reset, its subchannel still looks ready:
-                                // the backoff gives it that time.
-                                MaxAttempts = 5,
-                                InitialBackoff = TimeSpan.FromMilliseconds(50),
-                                MaxBackoff = TimeSpan.FromMilliseconds(500),
-                                BackoffMultiplier = 2,
-                                // A call racing a graceful shutdown's GOAWAY (NO_ERROR) is INTERNAL in grpc-dotnet; the server never ran it.
-                                RetryableStatusCodes = { StatusCode.Unavailable, StatusCode.Internal },
-                            },
-                        },
-                    },
-                },
+                ServiceConfig = SayHelloRetry.RoundRobin(),
             });
         return new Client(services, channel);
     }
