@@ -35,18 +35,24 @@ internal sealed class MaglevTable
         // an addition and a conditional subtraction, so filling the table does no division.
         var position = new int[n];
         var skip = new int[n];
+        // Endpoints take their turns in the order of their names, not in the order given: every client builds the same
+        // table from the same endpoints however its source delivered them, and an endpoint added or removed changes the
+        // turns of no other.
+        var turns = new int[n];
         for (int i = 0; i < n; i++)
         {
             ulong h = AffinityKey.Hash(names[i]);
             position[i] = (int)(h % (ulong)size);
             skip[i] = (int)(AffinityKey.Mix(h ^ 0x9e3779b97f4a7c15UL) % (ulong)(size - 1)) + 1;
+            turns[i] = i;
         }
+        Array.Sort(turns, (a, b) => string.CompareOrdinal(names[a], names[b]));
         var slots = new int[size];
         Array.Fill(slots, -1);
         int filled = 0;
         while (true)
         {
-            for (int i = 0; i < n; i++)
+            foreach (int i in turns)
             {
                 int candidate = position[i];
                 int step = skip[i];

@@ -152,8 +152,10 @@ public sealed class PolicyBalancingTests : IAsyncLifetime
             movedBetweenOld += now != before[u] && now != "e" ? 1 : 0;
         }
         // Ideal: 1/5 of the keys (40 of 200) move, to the new backend; Maglev moves a few more between old ones (a few
-        // percent: the unit tests measure it over 20 000 keys; 200 keys and random ports make this sample noisier).
-        Assert.InRange(moved, 20, 70);
-        Assert.InRange(movedBetweenOld, 0, 18);
+        // percent: the unit tests measure it over 20 000 keys with fixed names). Here the backends' ports are random, and
+        // over 400 random port sets Maglev moved 27-75 of these 200 keys (median 42) and 0-30 between old backends
+        // (median 2); a hash that is not consistent (key mod n) would move about 160, and 120 between old ones.
+        Assert.InRange(moved, 20, 100);
+        Assert.InRange(movedBetweenOld, 0, 45);
     }
 }

@@ -52,6 +52,38 @@ public class MaglevTests
     }
 
     [Fact]
+    public void Every_client_builds_the_same_table_from_the_same_endpoints_in_any_order()
+    {
+        string[] names = Names(9);
+        string[] shuffled = [.. names.OrderBy(n => AffinityKey.Hash("shuffle" + n))];
+        var table = new MaglevTable(names);
+        var other = new MaglevTable(shuffled);
+        for (int i = 0; i < 20_000; i++)
+        {
+            Assert.Equal(names[table.Lookup(Key(i))], shuffled[other.Lookup(Key(i))]);
+        }
+    }
+
+    [Fact]
+    public void Adding_an_endpoint_anywhere_in_the_order_moves_about_one_key_in_n()
+    {
+        string[] names = Names(4);
+        var before = new MaglevTable(names);
+        // "10.0.0.0:1" sorts before every other name, and is given last: its turn comes first either way.
+        string[] grown = [.. names, "10.0.0.0:1"];
+        var after = new MaglevTable(grown);
+        int moved = 0, movedElsewhere = 0;
+        for (int i = 0; i < 20_000; i++)
+        {
+            string was = names[before.Lookup(Key(i))], now = grown[after.Lookup(Key(i))];
+            moved += was != now ? 1 : 0;
+            movedElsewhere += was != now && now != "10.0.0.0:1" ? 1 : 0;
+        }
+        Assert.InRange(moved / 20_000.0, 0.2 * 0.8, 0.2 * 1.5);
+        Assert.InRange(movedElsewhere / 20_000.0, 0, 0.04);
+    }
+
+    [Fact]
     public void Removing_one_endpoint_moves_only_its_keys_and_a_few_others()
     {
         string[] names = Names(10);
