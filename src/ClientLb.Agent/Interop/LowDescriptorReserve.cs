@@ -16,7 +16,7 @@ internal static class LowDescriptorReserve
     private const string Null = "/dev/null";
     private static readonly Lock Gate = new();
     private static readonly int[] Held = new int[4];
-    private static int s_count = -1;
+    private static int s_count;
 
     /// <summary>Creates what opens a netlink socket (libnftables contexts) with the reserved descriptors freed for it.</summary>
     /// <exception cref="NftablesException">No descriptor below 1,024 is free.</exception>
@@ -24,10 +24,6 @@ internal static class LowDescriptorReserve
     {
         lock (Gate)
         {
-            if (s_count < 0)
-            {
-                s_count = 0; // the first creation: nothing held yet, the process's own low descriptors are free or not
-            }
             Release();
             try
             {
