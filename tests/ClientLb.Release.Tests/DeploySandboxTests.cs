@@ -1,6 +1,6 @@
 using ClientLb.Agent;
 using ClientLb.Agent.Model;
-using ClientLb.Agent.Watch;
+using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;

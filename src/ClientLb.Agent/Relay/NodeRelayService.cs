@@ -3,6 +3,7 @@ using ClientLb.Agent.Validation;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Node.Protocol;
+using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
 using Google.Protobuf;
 using Grpc.Core;

@@ -6,7 +6,7 @@ using ClientLb.Agent.Diagnostics;
 using ClientLb.Agent.Interop;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Relay;
-using ClientLb.Agent.Watch;
+using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;

@@ -7,7 +7,8 @@ using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 

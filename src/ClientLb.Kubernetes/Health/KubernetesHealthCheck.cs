@@ -1,4 +1,5 @@
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.Kubernetes.Watching;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;

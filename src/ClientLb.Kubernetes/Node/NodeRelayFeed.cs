@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Node.Protocol;
+using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;

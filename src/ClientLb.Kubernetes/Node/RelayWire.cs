@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using ClientLb.Kubernetes.Model;
+using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
 using Google.Protobuf;
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using ClientLb.Kubernetes.Slices;
 
 namespace ClientLb.Kubernetes.Watching;
 

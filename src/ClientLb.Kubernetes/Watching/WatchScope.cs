@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Model;
+using ClientLb.Kubernetes.Slices;
 using Microsoft.Extensions.Logging;
 
 namespace ClientLb.Kubernetes.Watching;

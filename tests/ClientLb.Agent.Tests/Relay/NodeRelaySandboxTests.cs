@@ -5,6 +5,7 @@ using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Node;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.LoadBalancing;
 using ClientLb.Sandbox;
 using ClientLb.ServiceDiscovery;

@@ -1,7 +1,7 @@
 using System.Net;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Validation;
-using ClientLb.Agent.Watch;
+using ClientLb.Agent.Controller;
 using ClientLb.Endpoints;
 
 namespace ClientLb.Agent.Tests.Unit;

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using ClientLb.Agent.Tests.Netns;
-using ClientLb.Agent.Watch;
+using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Model;
 
 namespace ClientLb.Agent.Tests.Watch;

@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using ClientLb.Agent.Watch;
+using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using ClientLb.Agent.Tests.Netns;
-using ClientLb.Agent.Watch;
+using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Sandbox;

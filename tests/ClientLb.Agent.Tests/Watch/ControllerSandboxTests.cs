@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using ClientLb.Agent.Model;
-using ClientLb.Agent.Watch;
+using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Sandbox;

@@ -1,5 +1,6 @@
 using ClientLb.Kubernetes.Client;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.Kubernetes.Tests.Infrastructure;
 using ClientLb.Sandbox;
 using ClientLb.Sources;

@@ -1,7 +1,8 @@
 using System.Diagnostics.Metrics;
 using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Health;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.Sources;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Node.Protocol;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.LoadBalancing;
 using ClientLb.Sandbox;
 using ClientLb.ServiceDiscovery;

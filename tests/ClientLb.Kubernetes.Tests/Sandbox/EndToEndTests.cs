@@ -132,7 +132,7 @@ public class EndToEndTests
         string home = Directory.CreateTempSubdirectory("clientlb-home-").FullName;
         try
         {
-            var factory = new Kubernetes.Source.KubernetesEndpointSourceFactory(Microsoft.Extensions.Options.Options.Create(new KubernetesSourceOptions
+            var factory = new Kubernetes.Sources.KubernetesEndpointSourceFactory(Microsoft.Extensions.Options.Options.Create(new KubernetesSourceOptions
             {
                 InCluster = new Kubernetes.Config.InClusterConfig { Environment = k => k == "HOME" ? home : null },
             }));
@@ -157,7 +157,7 @@ public class EndToEndTests
             o.FallbackOnForbidden = "kubernetes";
         });
         using ServiceProvider provider = services.BuildServiceProvider();
-        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<Kubernetes.Source.KubernetesEndpointSourceFactory>());
+        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<Kubernetes.Sources.KubernetesEndpointSourceFactory>());
         foreach (string option in new[] { "NamespaceWatchThreshold", "WatchTimeout", "MaxReconnectDelay", "FallbackOnForbidden" })
         {
             Assert.Contains(option, ex.Message);

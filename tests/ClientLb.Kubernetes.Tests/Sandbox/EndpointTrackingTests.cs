@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using ClientLb.Endpoints;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.Kubernetes.Tests.Infrastructure;
 using ClientLb.Sandbox;
 using ClientLb.Sources;

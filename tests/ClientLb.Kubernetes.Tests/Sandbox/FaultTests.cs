@@ -140,7 +140,7 @@ public sealed class FaultTests : IDisposable
         await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, cluster.ApiServerUri.Port));
         string kubeconfig = ProxiedKubeconfig(cluster, proxy);
         proxy.Stop();
-        await using var factory = new Kubernetes.Source.KubernetesEndpointSourceFactory(Microsoft.Extensions.Options.Options.Create(TestFactory.Options(kubeconfig)));
+        await using var factory = new Kubernetes.Sources.KubernetesEndpointSourceFactory(Microsoft.Extensions.Options.Options.Create(TestFactory.Options(kubeconfig)));
         await using IEndpointSource source = factory.Source("http://web.default");
         var error = await Assert.ThrowsAsync<EndpointSourceException>(() => source.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
         Assert.Contains("cannot reach the API server", error.Message);

@@ -4,7 +4,8 @@ using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Model;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using CsCheck;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 

@@ -1,5 +1,6 @@
 using ClientLb.Kubernetes.Model;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.ServiceDiscovery;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 using Conditions = ClientLb.Kubernetes.Model.EndpointConditions;

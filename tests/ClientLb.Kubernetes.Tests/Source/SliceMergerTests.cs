@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using ClientLb.Kubernetes.Model;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 using Conditions = ClientLb.Kubernetes.Model.EndpointConditions;
 

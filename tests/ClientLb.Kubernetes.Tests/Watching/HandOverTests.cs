@@ -1,6 +1,7 @@
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Model;
+using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
 using Microsoft.Extensions.Logging.Abstractions;
 

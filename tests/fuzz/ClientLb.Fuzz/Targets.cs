@@ -4,13 +4,14 @@ using System.Net;
 using System.Text;
 using ClientLb.Agent;
 using ClientLb.Agent.State;
-using ClientLb.Agent.Watch;
+using ClientLb.Agent.Controller;
 using ClientLb.Dns.Protocol;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Model;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.ServiceDiscovery;
 using K8sEndpoint = ClientLb.Kubernetes.Model.Endpoint;
 

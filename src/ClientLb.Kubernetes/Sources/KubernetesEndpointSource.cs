@@ -4,12 +4,13 @@ using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Model;
 using Endpoint = ClientLb.Endpoints.Endpoint;
+using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 
-namespace ClientLb.Kubernetes.Source;
+namespace ClientLb.Kubernetes.Sources;
 
 /// <summary>
 /// The endpoints of one service name (service, namespace, port) from the shared watch of its service: every change of

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using ClientLb.Kubernetes.Model;
 
-namespace ClientLb.Kubernetes.Watching;
+namespace ClientLb.Kubernetes.Slices;
 
 /// <summary>What the watches know about one service at one moment: its Service object and all its slices. Immutable.</summary>
 /// <param name="Namespace">The namespace.</param>

@@ -1,11 +1,13 @@
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Diagnostics;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Node;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 
-namespace ClientLb.Kubernetes.Node;
+namespace ClientLb.Kubernetes.Sources;
 
 /// <summary>
 /// A service through the node relay first, its own API watch when the relay is down. Both sides map the same Service

@@ -1,6 +1,6 @@
 using ClientLb.Kubernetes.Model;
 
-namespace ClientLb.Kubernetes.Source;
+namespace ClientLb.Kubernetes.Sources;
 
 /// <summary>What the v1 Service says beyond its endpoints, for balancing decisions (affinity, traffic distribution).</summary>
 /// <param name="Type">ClusterIP, NodePort, LoadBalancer or ExternalName.</param>

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using ClientLb.Kubernetes.Model;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 
-namespace ClientLb.Kubernetes.Source;
+namespace ClientLb.Kubernetes.Slices;
 
 /// <summary>
 /// The merged endpoints of one service's slices for one port, kept between events so that one slice changing costs that

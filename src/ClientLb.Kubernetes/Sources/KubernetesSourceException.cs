@@ -1,6 +1,6 @@
 using ClientLb.ServiceDiscovery;
 
-namespace ClientLb.Kubernetes.Source;
+namespace ClientLb.Kubernetes.Sources;
 
 /// <summary>The Kubernetes API was read, but it gives no endpoints for the name: no such Service, or no such port.</summary>
 public sealed class KubernetesSourceException : Exception

@@ -1,9 +1,10 @@
 using ClientLb.Agent.Model;
 using ClientLb.Kubernetes.Model;
-using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Slices;
+using ClientLb.Kubernetes.Sources;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 
-namespace ClientLb.Agent.Watch;
+namespace ClientLb.Agent.Controller;
 
 /// <summary>Turns a Service and its EndpointSlices into the agent's <see cref="ServiceState"/>.</summary>
 internal static class ServiceStateMapper

@@ -1,6 +1,6 @@
 using ClientLb.Agent.Validation;
 
-namespace ClientLb.Agent.Watch;
+namespace ClientLb.Agent.Controller;
 
 /// <summary>What <see cref="KubernetesAgentController"/> watches and how it batches changes.</summary>
 public sealed class KubernetesAgentControllerOptions

@@ -1,6 +1,6 @@
 using ClientLb.Agent.Model;
 
-namespace ClientLb.Agent.Watch;
+namespace ClientLb.Agent.Controller;
 
 /// <summary>One sync <see cref="KubernetesAgentController"/> made: what it sent to the agent and what came back.</summary>
 /// <param name="Full">True for a <see cref="NftablesAgent.SyncAsync"/> with every service; false for an <see cref="NftablesAgent.ApplyAsync"/>.</param>

@@ -5,7 +5,7 @@ using ClientLb.ServiceDiscovery;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 using ClientConditions = ClientLb.Endpoints.EndpointConditions;
 
-namespace ClientLb.Kubernetes.Source;
+namespace ClientLb.Kubernetes.Slices;
 
 /// <summary>
 /// Turns all slices of a service into ClientLb endpoints for one port: the slice port matching the choice gives each

@@ -7,7 +7,7 @@ using ClientLb.Kubernetes.Watching;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace ClientLb.Agent.Watch;
+namespace ClientLb.Agent.Controller;
 
 /// <summary>
 /// Feeds an <see cref="NftablesAgent"/> from the Kubernetes API: lists and watches Services and EndpointSlices with

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace ClientLb.Kubernetes.Source;
+namespace ClientLb.Kubernetes.Sources;
 
 /// <summary>
 /// Makes Kubernetes sources. The API configuration is found on first use (<see cref="KubernetesConnection.TryResolve"/>, a KubernetesClient configuration and client);

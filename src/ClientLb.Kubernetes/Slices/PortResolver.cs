@@ -2,7 +2,7 @@ using System.Globalization;
 using ClientLb.Kubernetes.Model;
 using ClientLb.ServiceDiscovery;
 
-namespace ClientLb.Kubernetes.Source;
+namespace ClientLb.Kubernetes.Slices;
 
 /// <summary>Which EndpointSlice port a service name means: by slice port name, or (without a Service object) by number.</summary>
 /// <param name="Name">The slice port name to match (the Service port's name; empty for an unnamed port).</param>
