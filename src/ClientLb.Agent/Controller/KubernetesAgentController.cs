@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using ClientLb.Agent.Model;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Diagnostics;
-using ClientLb.Kubernetes.Model;
+using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -10,9 +10,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace ClientLb.Agent.Controller;
 
 /// <summary>
-/// Feeds an <see cref="NftablesAgent"/> from the Kubernetes API: lists and watches Services and EndpointSlices with
-/// ClientLb.Kubernetes' list+watch loop (resourceVersion, bookmarks, re-list on 410, backoff), keeps the latest objects
-/// in memory, and turns every changed Service into a <see cref="ServiceState"/>: one <see cref="NftablesAgent.SyncAsync"/>
+/// Feeds an <see cref="NftablesAgent"/> from the Kubernetes API: follows the Services and EndpointSlices with
+/// ClientLb.Kubernetes' <see cref="EndpointSliceWatch"/> (its list+watch loop and slice cache, the SDK's), and turns every
+/// changed Service into a <see cref="ServiceState"/> with the SDK's slice mapping: one <see cref="NftablesAgent.SyncAsync"/>
 /// with everything once the initial lists are in, then one <see cref="NftablesAgent.ApplyAsync"/> per batch of events.
 /// </summary>
 public sealed class KubernetesAgentController
@@ -26,9 +26,8 @@ public sealed class KubernetesAgentController
     private readonly TimeProvider _time;
     private readonly HashSet<string>? _wanted;
     private readonly object _gate = new();
-    private readonly Dictionary<string, Service> _services = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string Service, EndpointSlice Slice)> _slices = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SortedDictionary<string, EndpointSlice>> _slicesOf = new(StringComparer.Ordinal);
+    // One watch per namespace followed (one for all in node mode without a namespace); set when a run starts.
+    private IReadOnlyList<EndpointSliceWatch> _watches = [];
     private readonly HashSet<string> _dirty = new(StringComparer.Ordinal);
     private long _dirtySince; // timestamp of the oldest change not yet programmed (0: none)
     private readonly Dictionary<string, ServiceState> _sent = new(StringComparer.Ordinal);
@@ -70,15 +69,10 @@ public sealed class KubernetesAgentController
         EnterRun();
         try
         {
-            foreach (Scope scope in Scopes())
+            IReadOnlyList<EndpointSliceWatch> watches = StartWatches(metrics: null);
+            foreach (EndpointSliceWatch watch in watches)
             {
-                KubernetesList<Service> services = await _api.ListServicesAsync(scope.Namespace, scope.ServiceOptions, cancellationToken).ConfigureAwait(false);
-                KubernetesList<EndpointSlice> slices = await _api.ListEndpointSlicesAsync(scope.Namespace, new ListOptions(), cancellationToken).ConfigureAwait(false);
-                lock (_gate)
-                {
-                    services.Items.ForEach(UpsertService);
-                    slices.Items.ForEach(UpsertSlice);
-                }
+                await watch.ListOnceAsync(cancellationToken).ConfigureAwait(false);
             }
             return await SyncAllAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -98,26 +92,9 @@ public sealed class KubernetesAgentController
         EnterRun();
         using var metrics = new KubernetesMetrics();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var settings = WatchSettings.From(_options.Watch);
-        var watchers = new List<Task>();
-        var initial = new List<Task>();
-        foreach (Scope scope in Scopes())
-        {
-            var serviceSink = new Sink<Service>(this, UpsertService, DeleteService, ServiceKey);
-            var sliceSink = new Sink<EndpointSlice>(this, UpsertSlice, DeleteSlice, SliceKey);
-            initial.Add(serviceSink.Listed.Task);
-            initial.Add(sliceSink.Listed.Task);
-            var services = new ResourceWatcher<Service>($"services in {scope.Description}",
-                token => _api.ListServicesAsync(scope.Namespace, scope.ServiceOptions, token),
-                (version, timeout, token) => _api.WatchServicesAsync(scope.Namespace, scope.ServiceOptions, version, timeout, token),
-                static s => s.Metadata.ResourceVersion, serviceSink, settings, _time, _logger, metrics);
-            var slices = new ResourceWatcher<EndpointSlice>($"endpointslices in {scope.Description}",
-                token => _api.ListEndpointSlicesAsync(scope.Namespace, new ListOptions(), token),
-                (version, timeout, token) => _api.WatchEndpointSlicesAsync(scope.Namespace, new ListOptions(), version, timeout, token),
-                static s => s.Metadata.ResourceVersion, sliceSink, settings, _time, _logger, metrics);
-            watchers.Add(KeepRunningAsync(services.RunAsync, "services", stop.Token));
-            watchers.Add(KeepRunningAsync(slices.RunAsync, "endpointslices", stop.Token));
-        }
+        IReadOnlyList<EndpointSliceWatch> watches = StartWatches(metrics);
+        Task[] watchers = [.. watches.Select(w => w.RunAsync(stop.Token))];
+        Task[] initial = [.. watches.Select(static w => w.Listed)];
         try
         {
             await Task.WhenAll(initial).WaitAsync(stop.Token).ConfigureAwait(false);
@@ -144,33 +121,6 @@ public sealed class KubernetesAgentController
         }
     }
 
-    /// <summary>Restarts a watch loop that ended with an error its own backoff does not handle, so updates never stop silently.</summary>
-    private async Task KeepRunningAsync(Func<CancellationToken, Task> loop, string what, CancellationToken stoppingToken)
-    {
-        TimeSpan delay = _options.RetryDelay;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await loop(stoppingToken).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                _logger.LogError(ex, "The {What} watch loop failed; restarting it in {Delay}", what, delay);
-            }
-            try
-            {
-                await Task.Delay(delay, _time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            delay = delay * 2 > MaxRetryDelay ? MaxRetryDelay : delay * 2;
-        }
-    }
-
     private void EnterRun()
     {
         if (Interlocked.Exchange(ref _running, 1) != 0)
@@ -179,14 +129,20 @@ public sealed class KubernetesAgentController
         }
     }
 
-    private IEnumerable<Scope> Scopes()
+    /// <summary>The watches of this run: one per namespace of the selected services (sidecar), else one for the namespace or all.</summary>
+    private IReadOnlyList<EndpointSliceWatch> StartWatches(KubernetesMetrics? metrics)
     {
-        if (_wanted is not null)
+        IEnumerable<(string Namespace, string? Selector)> scopes = _wanted is not null
+            ? _wanted.Select(static key => key[..key.IndexOf('/', StringComparison.Ordinal)]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
+                .Select(static ns => (ns, (string?)null))
+            : [(_options.Namespace ?? "", _options.LabelSelector)];
+        Func<string, string, bool>? wanted = _wanted is null ? null : (ns, name) => _wanted.Contains(ns + "/" + name);
+        List<EndpointSliceWatch> watches = [.. scopes.Select(scope => new EndpointSliceWatch(_api, scope.Namespace, MarkDirty, scope.Selector, wanted, _options.Watch, _time, _logger, metrics))];
+        lock (_gate)
         {
-            return _wanted.Select(static key => key[..key.IndexOf('/', StringComparison.Ordinal)]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
-                .Select(static ns => new Scope(ns, new ListOptions()));
+            _watches = watches;
         }
-        return [new Scope(_options.Namespace ?? "", new ListOptions(_options.LabelSelector))];
+        return watches;
     }
 
     private async Task RetryAsync(Func<CancellationToken, Task> sync, CancellationToken cancellationToken)
@@ -214,7 +170,8 @@ public sealed class KubernetesAgentController
         lock (_gate)
         {
             _dirty.Clear();
-            states = [.. _services.Keys.Order(StringComparer.Ordinal).Select(Build).OfType<ServiceState>()];
+            states = [.. _watches.SelectMany(static w => w.Cache.GetAll()).Where(static s => s.HasService).OrderBy(static s => Key(s.Namespace, s.Name), StringComparer.Ordinal)
+                .Select(s => Build(Key(s.Namespace, s.Name), s)).OfType<ServiceState>()];
         }
         SyncResult result = await _agent.SyncAsync(states, cancellationToken).ConfigureAwait(false);
         List<string> removed;
@@ -242,7 +199,7 @@ public sealed class KubernetesAgentController
             since = _dirtySince;
             foreach (string key in keys)
             {
-                if (Build(key) is ServiceState state)
+                if (Build(key, SlicesOf(key)) is ServiceState state)
                 {
                     if (!_sent.TryGetValue(key, out ServiceState? old) || !old.Equals(state))
                     {
@@ -283,18 +240,34 @@ public sealed class KubernetesAgentController
         _options.OnBatch?.Invoke(new AgentBatch(false, upserts, removed, result));
     }
 
-    /// <summary>The state of a service from the objects in memory; null when absent or without a VIP. Under the lock.</summary>
-    private ServiceState? Build(string key)
+    /// <summary>The service as its watch has it now (no Service object when none has it).</summary>
+    private ServiceSlices SlicesOf(string key)
     {
-        if (!_services.TryGetValue(key, out Service? service))
+        int slash = key.IndexOf('/', StringComparison.Ordinal);
+        string ns = key[..slash], name = key[(slash + 1)..];
+        ServiceSlices? found = null;
+        foreach (EndpointSliceWatch watch in _watches)
+        {
+            found = watch.Cache.Get(ns, name);
+            if (found.HasService)
+            {
+                break;
+            }
+        }
+        return found ?? throw new InvalidOperationException("The controller has no watch.");
+    }
+
+    /// <summary>The state of a service from its watch's cache; null when absent or without a VIP. Under the lock.</summary>
+    private ServiceState? Build(string key, ServiceSlices slices)
+    {
+        if (!slices.HasService)
         {
             _agent.NoteDroppedEndpoints(key, []);
             return null;
         }
-        IEnumerable<EndpointSlice> slices = _slicesOf.TryGetValue(key, out SortedDictionary<string, EndpointSlice>? own) ? own.Values : [];
         var warnings = new List<string>();
         var dropped = new List<string>();
-        ServiceState? state = ServiceStateMapper.Map(service, slices, out string? skipped, warnings, (record, reason) =>
+        ServiceState? state = ServiceStateMapper.Map(slices, out string? skipped, warnings, (record, reason) =>
         {
             ClientLb.Diagnostics.DroppedRecords.Report(_logger, key, "agent", record, reason);
             dropped.Add($"{record}: {reason}; endpoint left out");
@@ -311,11 +284,16 @@ public sealed class KubernetesAgentController
         return state;
     }
 
-    private static string ServiceKey(Service s) => (s.Metadata.Namespace ?? "") + "/" + (s.Metadata.Name ?? "");
+    private static string Key(string ns, string name) => ns + "/" + name;
 
-    private static string SliceKey(EndpointSlice s) => (s.Metadata.Namespace ?? "") + "/" + (s.Metadata.Name ?? "");
-
-    private bool Wanted(string key) => _wanted is null || _wanted.Contains(key);
+    /// <summary>A watch changed the service: program it with the next batch.</summary>
+    private void MarkDirty(string ns, string name)
+    {
+        lock (_gate)
+        {
+            MarkDirty(Key(ns, name));
+        }
+    }
 
     private void MarkDirty(string key)
     {
@@ -325,131 +303,5 @@ public sealed class KubernetesAgentController
         }
         _dirty.Add(key);
         _signal.Writer.TryWrite(true);
-    }
-
-    private void UpsertService(Service service)
-    {
-        string key = ServiceKey(service);
-        if (Wanted(key))
-        {
-            _services[key] = service;
-            MarkDirty(key);
-        }
-    }
-
-    private void DeleteService(Service service)
-    {
-        string key = ServiceKey(service);
-        if (_services.Remove(key))
-        {
-            MarkDirty(key);
-        }
-    }
-
-    private void UpsertSlice(EndpointSlice slice)
-    {
-        string key = SliceKey(slice);
-        string? owner = slice.Metadata.Labels?.GetValueOrDefault(ServiceStateMapper.ServiceNameLabel) is { Length: > 0 } name
-            ? (slice.Metadata.Namespace ?? "") + "/" + name
-            : null;
-        if (owner is null || !Wanted(owner))
-        {
-            DeleteSlice(slice); // it may have belonged to a wanted service before a label change
-            return;
-        }
-        if (_slices.TryGetValue(key, out var old) && old.Service != owner)
-        {
-            DeleteSlice(slice);
-        }
-        _slices[key] = (owner, slice);
-        if (!_slicesOf.TryGetValue(owner, out SortedDictionary<string, EndpointSlice>? own))
-        {
-            _slicesOf[owner] = own = new SortedDictionary<string, EndpointSlice>(StringComparer.Ordinal);
-        }
-        own[key] = slice;
-        MarkDirty(owner);
-    }
-
-    private void DeleteSlice(EndpointSlice slice)
-    {
-        string key = SliceKey(slice);
-        if (!_slices.Remove(key, out var old))
-        {
-            return;
-        }
-        if (_slicesOf.TryGetValue(old.Service, out SortedDictionary<string, EndpointSlice>? own))
-        {
-            own.Remove(key);
-            if (own.Count == 0)
-            {
-                _slicesOf.Remove(old.Service);
-            }
-        }
-        MarkDirty(old.Service);
-    }
-
-    private sealed record Scope(string Namespace, ListOptions ServiceOptions)
-    {
-        public string Description => Namespace.Length == 0 ? "all namespaces" : "namespace " + Namespace;
-    }
-
-    /// <summary>Applies one watch loop's news to the controller's objects; a re-list removes what it no longer has.</summary>
-    private sealed class Sink<T>(KubernetesAgentController owner, Action<T> upsert, Action<T> delete, Func<T, string> keyOf) : IWatchSink<T>
-    {
-        private readonly Dictionary<string, T> _known = new(StringComparer.Ordinal);
-
-        public TaskCompletionSource Listed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void OnListed(IReadOnlyList<T> items)
-        {
-            lock (owner._gate)
-            {
-                var fresh = new Dictionary<string, T>(StringComparer.Ordinal);
-                foreach (T item in items)
-                {
-                    fresh[keyOf(item)] = item;
-                }
-                foreach ((string key, T gone) in _known)
-                {
-                    if (!fresh.ContainsKey(key))
-                    {
-                        delete(gone);
-                    }
-                }
-                _known.Clear();
-                foreach ((string key, T item) in fresh)
-                {
-                    _known[key] = item;
-                    upsert(item);
-                }
-            }
-            Listed.TrySetResult();
-        }
-
-        public void OnUpsert(T item)
-        {
-            lock (owner._gate)
-            {
-                _known[keyOf(item)] = item;
-                upsert(item);
-            }
-        }
-
-        public void OnDeleted(T item)
-        {
-            lock (owner._gate)
-            {
-                _known.Remove(keyOf(item));
-                delete(item);
-            }
-        }
-
-        public void OnRecovered()
-        {
-        }
-
-        public void OnFailure(Exception error, int attempt, TimeSpan retryIn)
-        {
-        }
     }
 }

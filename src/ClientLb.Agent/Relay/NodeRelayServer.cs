@@ -1,7 +1,7 @@
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
-using ClientLb.Kubernetes.Diagnostics;
-using ClientLb.Kubernetes.Watching;
+using ClientLb.Kubernetes.Node;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -13,20 +13,20 @@ namespace ClientLb.Agent.Relay;
 
 /// <summary>
 /// The agent's node relay: serves the Services and EndpointSlices it watches to the SDKs on its node, a gRPC service
-/// (<c>clientlb.relay.v1.NodeRelay</c>) on Kestrel over a Unix domain socket. It watches only what some stream asks
-/// for, with the SDK's own watch sharing rules (one watch per Service, one per namespace past the threshold), and a
-/// Service is released when its last stream ends.
+/// (<c>clientlb.relay.v1.NodeRelay</c>) on Kestrel over a Unix domain socket. The service itself is ClientLb.Kubernetes'
+/// <see cref="NodeRelayPublisher"/> (it watches only what some stream asks for, with the SDK's own watch sharing rules,
+/// and releases a Service when its last stream ends); this class hosts it.
 /// </summary>
 public sealed class NodeRelayServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly KubernetesWatchManager _views;
+    private readonly NodeRelayPublisher _publisher;
     private readonly string _socketPath;
 
-    private NodeRelayServer(WebApplication app, KubernetesWatchManager views, string socketPath)
+    private NodeRelayServer(WebApplication app, NodeRelayPublisher publisher, string socketPath)
     {
         _app = app;
-        _views = views;
+        _publisher = publisher;
         _socketPath = socketPath;
     }
 
@@ -58,12 +58,12 @@ public sealed class NodeRelayServer : IAsyncDisposable
         {
             File.Delete(path); // left by an agent that was killed: nobody serves it
         }
-        var views = new KubernetesWatchManager(api, watchOptions ?? new KubernetesSourceOptions(), time, loggers.CreateLogger("ClientLb.Agent.Relay.Watch"), new KubernetesMetrics());
-        var state = new RelayState(views, authorizer, options, time, loggers.CreateLogger("ClientLb.Agent.Relay"));
+        var publisher = new NodeRelayPublisher(api, authorizer, options.AuthorizationRecheck, watchOptions, loggers, time);
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggers);
-        builder.Services.AddSingleton(state);
+        builder.Services.AddSingleton<RelayEndpoint>();
+        builder.Services.AddSingleton<IServiceMethodProvider<RelayEndpoint>>(new RelayMethods(publisher));
         builder.Services.AddGrpc();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -72,7 +72,7 @@ public sealed class NodeRelayServer : IAsyncDisposable
             kestrel.ListenUnixSocket(path, listen => listen.Protocols = HttpProtocols.Http2);
         });
         WebApplication app = builder.Build();
-        app.MapGrpcService<NodeRelayService>();
+        app.MapGrpcService<RelayEndpoint>();
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -80,7 +80,7 @@ public sealed class NodeRelayServer : IAsyncDisposable
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            await views.DisposeAsync().ConfigureAwait(false);
+            await publisher.DisposeAsync().ConfigureAwait(false);
             throw new IOException($"The node relay cannot listen on '{path}': {ex.Message}", ex);
         }
         // Pods run as other users: anyone on the node may connect (connecting needs write access to the socket); what
@@ -89,11 +89,11 @@ public sealed class NodeRelayServer : IAsyncDisposable
         {
             File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
         }
-        return new NodeRelayServer(app, views, path);
+        return new NodeRelayServer(app, publisher, path);
     }
 
     /// <summary>The Services followed now and how many streams follow each (what <c>List</c> answers).</summary>
-    public IReadOnlyList<(string Service, int References)> Watched => [.. _views.Views.Select(static v => (v.Key, v.References))];
+    public IReadOnlyList<(string Service, int References)> Watched => _publisher.Watched;
 
     /// <summary>Stops serving: open streams end (their SDKs fall back to their own watches), the watches stop, the socket file goes.</summary>
     public async ValueTask DisposeAsync()
@@ -101,7 +101,7 @@ public sealed class NodeRelayServer : IAsyncDisposable
         // Streams never end by themselves: abort them at once, so every SDK switches to its own watch now.
         await _app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
-        await _views.DisposeAsync().ConfigureAwait(false);
+        await _publisher.DisposeAsync().ConfigureAwait(false);
         File.Delete(_socketPath);
     }
 }

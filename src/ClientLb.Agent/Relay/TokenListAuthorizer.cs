@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using ClientLb.Kubernetes.Client;
+using ClientLb.Kubernetes.Node;
 
 namespace ClientLb.Agent.Relay;
 

@@ -6,9 +6,7 @@ using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
-using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Slices;
-using ClientLb.Kubernetes.Sources;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 
@@ -19,7 +17,7 @@ namespace ClientLb.Cli.Commands;
 /// source used, its snapshot, which endpoints are eligible), and for the Kubernetes source the API objects behind it:
 /// the Service, every EndpointSlice, and each endpoint dropped with its reason (invalid address, the slice does not serve
 /// the port, not ready, terminating, ejected, outside the topology). The port choice and the slice mapping are the
-/// source's own code (<see cref="PortResolver"/>, <see cref="EndpointMapper"/>), so the explanation cannot disagree with it.
+/// source's own code (<see cref="ServiceSlices.Explain"/>), so the explanation cannot disagree with it.
 /// Ends with one <c>why:</c> line.
 /// </summary>
 internal sealed class ResolveExplanation(TextWriter output)
@@ -69,12 +67,10 @@ internal sealed class ResolveExplanation(TextWriter output)
     {
         using KubernetesApiClient api = KubernetesApiClient.FromConfiguration(configuration, TimeSpan.FromSeconds(10));
         await Line($"api: {api.Description}");
-        Service? svc;
-        List<EndpointSlice> slices;
+        ServiceSlices read;
         try
         {
-            svc = (await api.ListServicesAsync(service.Namespace, new ListOptions(FieldSelector: "metadata.name=" + service.Name), cancellationToken)).Items.FirstOrDefault();
-            slices = (await api.ListEndpointSlicesAsync(service.Namespace, new ListOptions("kubernetes.io/service-name=" + service.Name), cancellationToken)).Items;
+            read = await ServiceSlices.ReadAsync(api, service.Namespace, service.Name, cancellationToken);
         }
         catch (KubernetesApiException e) when (e.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
         {
@@ -84,6 +80,8 @@ internal sealed class ResolveExplanation(TextWriter output)
                 : $"401 Unauthorized: the API server rejects the credentials of {KubernetesConnection.WithoutUserInfo(api.Server)} (expired token or certificate?)");
             return;
         }
+        KubernetesServiceInfo? svc = read.ServiceInfo;
+        string selector = svc is not null && svc.Selector.Count > 0 ? string.Join(",", svc.Selector.Select(kv => kv.Key + "=" + kv.Value)) : "";
         if (svc is null)
         {
             await Line($"Service: none named {service.Name} in namespace {service.Namespace}");
@@ -91,54 +89,45 @@ internal sealed class ResolveExplanation(TextWriter output)
         }
         else
         {
-            string selector = svc.Spec.Selector is { Count: > 0 } s ? string.Join(",", s.Select(kv => kv.Key + "=" + kv.Value)) : "none";
-            await Line($"Service: {svc.Spec.Type ?? "ClusterIP"} {svc.Spec.ClusterIP}, selector {selector}, ports {PortResolver.Describe(svc.Spec.Ports ?? [])}");
+            string ports = svc.Ports.Count == 0 ? "none" : string.Join(", ", svc.Ports);
+            await Line($"Service: {svc.Type} {svc.ClusterIP ?? (svc.IsHeadless ? "None" : "")}, selector {(selector.Length > 0 ? selector : "none")}, ports {ports}");
         }
-        PortChoice choice = PortResolver.Resolve(service, svc, slices, out string? portError);
-        if (portError is not null)
+        ServiceNameMapping mapping = read.Explain(service, Loopback.LoopbackEndpointsAllowed(api.Server));
+        if (mapping.PortError is not null)
         {
-            _why.Add("port name missing: " + portError);
+            _why.Add("port name missing: " + mapping.PortError);
         }
-        await Line($"EndpointSlices: {slices.Count}");
-        if (svc is not null && slices.Count == 0)
+        await Line($"EndpointSlices: {mapping.Slices.Count}");
+        if (svc is not null && mapping.Slices.Count == 0)
         {
-            _why.Add(svc.Spec.Selector is { Count: > 0 }
+            _why.Add(selector.Length > 0
                 ? $"no EndpointSlices labelled kubernetes.io/service-name={service.Name}: the EndpointSlice controller has not written any yet"
                 : $"no EndpointSlices: the Service has no selector, so nothing writes its slices; create EndpointSlices labelled kubernetes.io/service-name={service.Name}");
         }
         int endpoints = 0, unserved = 0;
-        foreach (EndpointSlice slice in slices)
+        foreach (SliceMapping slice in mapping.Slices)
         {
-            string ports = string.Join(", ", (slice.Ports ?? []).Select(p => $"{(string.IsNullOrEmpty(p.Name) ? "(unnamed)" : p.Name)} {p.Port?.ToString(CultureInfo.InvariantCulture) ?? "-"}"));
-            await Line($"  slice {slice.Metadata.Name} ({slice.AddressType}): {slice.Endpoints?.Count ?? 0} endpoint(s), ports [{ports}]");
-            int? port = portError is null ? EndpointMapper.ServedPort(slice, choice) : null;
-            foreach (Kubernetes.Model.Endpoint raw in slice.Endpoints ?? [])
+            await Line($"  slice {slice.Name} ({slice.AddressType}): {slice.Endpoints.Count} endpoint(s), ports [{string.Join(", ", slice.Ports)}]");
+            foreach (EndpointMapping endpoint in slice.Endpoints)
             {
                 endpoints++;
-                string address = raw.Addresses.Count > 0 ? raw.Addresses[0] : "(no address)";
-                if (port is not int served)
+                if (!endpoint.Served)
                 {
                     unserved++;
-                    await Line($"    {address}: dropped: port name missing: the slice has no port '{choice.Name}' for this Service port");
-                    continue;
                 }
-                if (EndpointMapper.MapEndpoint(raw, served, Loopback.LoopbackEndpointsAllowed(api.Server), out string? invalid) is not Endpoint mapped)
-                {
-                    await Line($"    {address}: dropped: {invalid}");
-                    continue;
-                }
-                await Line($"    {mapped.Authority}: {(balancer is null ? Conditions(mapped) : State(balancer, mapped))}");
+                await Line(endpoint.Endpoint is Endpoint mapped
+                    ? $"    {mapped.Authority}: {(balancer is null ? Conditions(mapped) : State(balancer, mapped))}"
+                    : $"    {endpoint.Address}: dropped: {endpoint.DropReason}");
             }
         }
-        if (svc is not null && slices.Count > 0 && endpoints == 0)
+        if (svc is not null && mapping.Slices.Count > 0 && endpoints == 0)
         {
-            string selector = svc.Spec.Selector is { Count: > 0 } s ? string.Join(",", s.Select(kv => kv.Key + "=" + kv.Value)) : "";
             _why.Add($"no endpoints: the selector {selector} matches no pods with an address (kubectl get pods -n {service.Namespace} -l {selector})");
         }
-        else if (endpoints > 0 && unserved == endpoints && portError is null)
+        else if (endpoints > 0 && unserved == endpoints && mapping.PortError is null)
         {
-            string target = svc?.Spec.Ports?.Find(p => (p.Name ?? "") == choice.Name)?.TargetPort?.ToString() ?? choice.Name ?? "";
-            _why.Add($"port name mismatch: no slice serves Service port '{choice.Name}' (targetPort {target}); the pods do not declare a containerPort named {target}");
+            string target = svc?.Ports.FirstOrDefault(p => (p.Name ?? "") == mapping.PortName)?.TargetPort ?? mapping.PortName ?? "";
+            _why.Add($"port name mismatch: no slice serves Service port '{mapping.PortName}' (targetPort {target}); the pods do not declare a containerPort named {target}");
         }
         else if (balancer?.Selection is { Eligible.Length: 0, EmptyReason: string empty } && endpoints > 0)
         {

@@ -44,7 +44,7 @@ public sealed class KubernetesHealthCheck : IHealthCheck
         IReadOnlyList<ServiceView> views = manager.Views;
         foreach (ServiceView view in views)
         {
-            ServiceData data = view.Data;
+            ServiceSlices data = view.Data;
             TimeSpan stale = view.Staleness(now);
             if (!data.Synced)
             {

@@ -104,7 +104,7 @@ internal sealed class NodeRelayFeed : IAsyncDisposable
         // No snapshot within the timeout: the agent accepted the call but does not answer; give up on this stream.
         using ITimer snapshotDue = _time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), callCancel, _options.SnapshotTimeout, Timeout.InfiniteTimeSpan);
         using AsyncServerStreamingCall<WatchEvent> call = _connection.Client.Watch(new WatchRequest { Namespace = _view.Namespace, Name = _view.Name }, cancellationToken: callCancel.Token);
-        ServiceData? state = null;
+        ServiceSlices? state = null;
         ulong expected = 1;
         await foreach (WatchEvent e in ReadAsync(call, callCancel.Token, stoppingToken).ConfigureAwait(false))
         {
@@ -156,18 +156,18 @@ internal sealed class NodeRelayFeed : IAsyncDisposable
         }
     }
 
-    private ServiceData FromSnapshot(Snapshot s)
+    private ServiceSlices FromSnapshot(Snapshot s)
     {
         ImmutableArray<EndpointSlice> slices = [.. s.SliceJson.Select(RelayWire.DecodeSlice)];
         Service? service = s.ServiceJson.IsEmpty ? null : RelayWire.DecodeService(s.ServiceJson);
-        return new ServiceData(_view.Namespace, _view.Name, service, slices, s.Synced)
+        return new ServiceSlices(_view.Namespace, _view.Name, service, slices, s.Synced)
         {
             ServicesVersion = NullIfEmpty(s.ServicesVersion),
             SlicesVersion = NullIfEmpty(s.SlicesVersion),
         };
     }
 
-    private static ServiceData Apply(ServiceData state, Delta d)
+    private static ServiceSlices Apply(ServiceSlices state, Delta d)
     {
         Service? service = d.ServiceDeleted ? null : d.ServiceJson.IsEmpty ? state.Service : RelayWire.DecodeService(d.ServiceJson);
         ImmutableArray<EndpointSlice> slices = state.Slices;

@@ -42,7 +42,7 @@ internal static class RelayWire
     }
 
     /// <summary>The slices of <paramref name="data"/> by name, for diffs.</summary>
-    public static Dictionary<string, EndpointSlice> ByName(ServiceData data)
+    public static Dictionary<string, EndpointSlice> ByName(ServiceSlices data)
     {
         var map = new Dictionary<string, EndpointSlice>(data.Slices.Length, StringComparer.Ordinal);
         foreach (EndpointSlice slice in data.Slices)

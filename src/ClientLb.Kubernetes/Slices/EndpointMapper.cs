@@ -129,12 +129,12 @@ internal static class EndpointMapper
         return result;
     }
 
-    /// <summary>The slice's port for the choice, or null when this slice's endpoints do not serve it.</summary>
+    /// <summary>The slice's port for the choice (its name or number, and its protocol), or null when this slice's endpoints do not serve it.</summary>
     public static int? PortOf(EndpointSlice slice, PortChoice choice)
     {
         foreach (EndpointPort port in slice.Ports ?? [])
         {
-            if ((port.Protocol ?? "TCP") != "TCP" || port.Port is not int number || number is < 1 or > 65535)
+            if ((string.IsNullOrEmpty(port.Protocol) ? "TCP" : port.Protocol) != (choice.Protocol ?? "TCP") || port.Port is not int number || number is < 1 or > 65535)
             {
                 continue;
             }

@@ -4,10 +4,15 @@ using ClientLb.ServiceDiscovery;
 
 namespace ClientLb.Kubernetes.Slices;
 
-/// <summary>Which EndpointSlice port a service name means: by slice port name, or (without a Service object) by number.</summary>
+/// <summary>Which EndpointSlice port a service name means: by slice port name, or (without a Service object) by number; and its protocol.</summary>
 /// <param name="Name">The slice port name to match (the Service port's name; empty for an unnamed port).</param>
 /// <param name="Number">The slice port number to match when there is no Service object to map through.</param>
-internal readonly record struct PortChoice(string? Name, int? Number);
+/// <param name="Protocol">The slice port's protocol (a slice port without one is TCP): the SDK speaks TCP; the agent programs each Service port's own.</param>
+internal readonly record struct PortChoice(string? Name, int? Number, string Protocol = "TCP")
+{
+    /// <summary>The slice port behind a Service port: the one with its name and protocol.</summary>
+    public static PortChoice Of(KubernetesServicePort port) => new(port.Name ?? "", null, port.Protocol);
+}
 
 /// <summary>
 /// Maps the port of a service name to an EndpointSlice port. Traffic goes straight to the pods, so the port used is the
@@ -107,8 +112,7 @@ internal static class PortResolver
 
     public static string Describe(IEnumerable<ServicePort> ports)
     {
-        string text = string.Join(", ", ports.Select(p =>
-            $"{(string.IsNullOrEmpty(p.Name) ? "(unnamed)" : p.Name)} {p.Port.ToString(CultureInfo.InvariantCulture)}->{p.TargetPort?.ToString() ?? p.Port.ToString(CultureInfo.InvariantCulture)}"));
+        string text = string.Join(", ", ports.Select(static p => KubernetesServicePort.From(p).ToString()));
         return text.Length == 0 ? "none" : text;
     }
 }

@@ -33,6 +33,7 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     private string? _lastProblem;
     private bool _disposed;
     private KubernetesServiceInfo? _info;
+    private Model.Service? _infoOf;
     private readonly SliceMerger _merger;
     // Whether the current snapshot is the merger's state, so the merger's changes can be published as a delta.
     private bool _publishedMerge;
@@ -80,7 +81,7 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
                 return;
             }
             Exception? error = view.Error;
-            ServiceData data = view.Data;
+            ServiceSlices data = view.Data;
             if (error is not null)
             {
                 OnError(error);
@@ -92,12 +93,17 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
             }
             _everSynced = true;
             StopFallback();
-            KubernetesServiceInfo? info = data.Service is null ? null : KubernetesServiceInfo.From(data.Service);
-            KubernetesServiceInfo? previous = Interlocked.Exchange(ref _info, info);
-            if (previous is not null && info is not null && previous.SessionAffinityTimeout != info.SessionAffinityTimeout)
+            if (!ReferenceEquals(data.Service, _infoOf))
             {
-                // Affinity changed without an endpoint change: the balancer must re-read it.
-                NotifyChanged();
+                // Read once per Service object, not per slice event.
+                _infoOf = data.Service;
+                KubernetesServiceInfo? info = data.ServiceInfo;
+                KubernetesServiceInfo? previous = Interlocked.Exchange(ref _info, info);
+                if (previous is not null && info is not null && previous.SessionAffinityTimeout != info.SessionAffinityTimeout)
+                {
+                    // Affinity changed without an endpoint change: the balancer must re-read it.
+                    NotifyChanged();
+                }
             }
             if (Compute(data, out string? problem) is not Computed computed)
             {
@@ -162,7 +168,7 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     /// <summary>What a service state gives this source: slices to merge on a port, or a whole list (ExternalName).</summary>
     private readonly record struct Computed(PortChoice Port, List<Endpoint>? Whole);
 
-    private Computed? Compute(ServiceData data, out string? problem)
+    private Computed? Compute(ServiceSlices data, out string? problem)
     {
         problem = null;
         Service? service = data.Service;

@@ -8,7 +8,7 @@ namespace ClientLb.Kubernetes.Watching;
 /// watch scope, or the node relay's stream), read by every source of the service whatever its port. Subscribers are called in order,
 /// one change at a time, under the view's lock, so no source can publish an older state after a newer one.
 /// A hand-over to another scope waits until that scope's state is not older than the view's (see
-/// <see cref="ServiceData.CanReplace"/>); until then the current feeder goes on feeding.
+/// <see cref="ServiceSlices.CanReplace"/>); until then the current feeder goes on feeding.
 /// </summary>
 internal sealed class ServiceView
 {
@@ -16,11 +16,11 @@ internal sealed class ServiceView
     private readonly TimeProvider _time;
     private readonly Action<ServiceView>? _handedOver;
     private ImmutableArray<Action<ServiceView>> _subscribers = [];
-    private ServiceData _data;
+    private ServiceSlices _data;
     private Exception? _error;
     private DateTimeOffset? _failingSince;
     private DateTimeOffset? _lastSuccess;
-    private ServiceData? _pendingData;
+    private ServiceSlices? _pendingData;
     // The feeder: a watch scope or a node relay feed; changes only under the lock.
     private object? _feeder;
     private object? _pending;
@@ -35,7 +35,7 @@ internal sealed class ServiceView
         Name = name;
         _time = time;
         _handedOver = handedOver;
-        _data = ServiceData.Empty(ns, name);
+        _data = ServiceSlices.Empty(ns, name);
     }
 
     public string Namespace { get; }
@@ -53,7 +53,7 @@ internal sealed class ServiceView
     /// <summary>How many sources use this view.</summary>
     public int References { get; set; }
 
-    public ServiceData Data => Volatile.Read(ref _data);
+    public ServiceSlices Data => Volatile.Read(ref _data);
 
     public Exception? Error => Volatile.Read(ref _error);
 
@@ -84,7 +84,7 @@ internal sealed class ServiceView
     }
 
     /// <summary>Makes <paramref name="scope"/> the feeder at once and applies its current state (a view with no data yet).</summary>
-    public void SwitchFeeder(object scope, ServiceData data, bool healthy)
+    public void SwitchFeeder(object scope, ServiceSlices data, bool healthy)
     {
         lock (_gate)
         {
@@ -100,7 +100,7 @@ internal sealed class ServiceView
     /// applies later) can replace the view's; the current feeder goes on feeding until then. Replaces any earlier
     /// pending hand-over; cancels it when <paramref name="scope"/> already feeds the view.
     /// </summary>
-    public void HandOverTo(object scope, ServiceData data)
+    public void HandOverTo(object scope, ServiceSlices data)
     {
         lock (_gate)
         {
@@ -117,7 +117,7 @@ internal sealed class ServiceView
     }
 
     /// <summary>Applies new data from <paramref name="scope"/> when it is the feeder; records it when a hand-over waits for it.</summary>
-    public void Apply(object scope, ServiceData data)
+    public void Apply(object scope, ServiceSlices data)
     {
         lock (_gate)
         {
@@ -140,7 +140,7 @@ internal sealed class ServiceView
 
     private void TryHandOverLocked()
     {
-        if (_pending is not object next || _pendingData is not ServiceData data || !data.CanReplace(_data))
+        if (_pending is not object next || _pendingData is not ServiceSlices data || !data.CanReplace(_data))
         {
             return;
         }
@@ -179,7 +179,7 @@ internal sealed class ServiceView
         }
     }
 
-    private void SetLocked(ServiceData data, Exception? error)
+    private void SetLocked(ServiceSlices data, Exception? error)
     {
         _data = data;
         _error = error;

@@ -9,33 +9,23 @@ namespace ClientLb.Kubernetes.Watching;
 
 /// <summary>
 /// The watches of one scope: one service of a namespace (slices by label, the Service by name) or the whole
-/// namespace (every slice with a service-name label, every Service). Keeps the objects it saw, grouped by
-/// service, and hands each changed service's state to its view when this scope feeds that view.
+/// namespace (every slice with a service-name label, every Service). Keeps the objects it saw in an
+/// <see cref="EndpointSliceCache"/> and hands each changed service's state to its view when this scope feeds that view.
 /// </summary>
 internal sealed class WatchScope : IAsyncDisposable
 {
-    public const string ServiceNameLabel = "kubernetes.io/service-name";
-
-    private readonly Lock _gate = new();
-    // Per service, its slices sorted by name (what ServiceData hands out, so a delivery copies nothing); and which
-    // service each slice belongs to, so an event finds its service without scanning them all.
-    private readonly Dictionary<string, ImmutableArray<EndpointSlice>> _slices = new(StringComparer.Ordinal);
-    // Zone and node names of the kept slices, one string each (see EndpointSlice.Compact); written under _gate.
-    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _serviceOfSlice = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Service> _services = new(StringComparer.Ordinal);
+    // The objects seen, grouped by service; its lock is this scope's: a delivery happens under it, right after the change.
+    private readonly EndpointSliceCache _cache;
+    // The services the current event touched (at most two), delivered then cleared (under the cache's lock).
+    private readonly HashSet<ServiceKey> _touched = [];
     private readonly Func<string, ServiceView?> _viewOf;
     private readonly Func<IEnumerable<ServiceView>> _views;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ResourceWatcher<EndpointSlice> _slicesWatcher;
     private readonly ResourceWatcher<Service> _servicesWatcher;
     private Task _running = Task.CompletedTask;
-    private bool _slicesListed;
-    private bool _servicesListed;
     private bool _slicesFailing;
     private bool _servicesFailing;
-    private string? _slicesAt;
-    private string? _servicesAt;
 
     /// <param name="api">The API.</param>
     /// <param name="ns">The namespace.</param>
@@ -53,7 +43,9 @@ internal sealed class WatchScope : IAsyncDisposable
         ServiceName = service;
         _viewOf = viewOf;
         _views = views;
-        var sliceOptions = new ListOptions(LabelSelector: service is null ? ServiceNameLabel : $"{ServiceNameLabel}={service}");
+        _cache = new EndpointSliceCache(ns);
+        const string label = EndpointSliceCache.ServiceNameLabel;
+        var sliceOptions = new ListOptions(LabelSelector: service is null ? label : $"{label}={service}");
         var serviceOptions = new ListOptions(FieldSelector: service is null ? null : $"metadata.name={service}");
         string where = service is null ? $"namespace {ns}" : $"{ns}/{service}";
         var slices = new ResourceWatcher<EndpointSlice>($"endpointslices ({where})",
@@ -87,22 +79,13 @@ internal sealed class WatchScope : IAsyncDisposable
     /// <summary>The one service watched, or null for a namespace-wide scope.</summary>
     public string? ServiceName { get; }
 
-    public bool Synced
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _slicesListed && _servicesListed;
-            }
-        }
-    }
+    public bool Synced => _cache.Synced;
 
     public bool Healthy
     {
         get
         {
-            lock (_gate)
+            lock (_cache.Gate)
             {
                 return !_slicesFailing && !_servicesFailing;
             }
@@ -115,7 +98,7 @@ internal sealed class WatchScope : IAsyncDisposable
     /// </summary>
     public void Attach(ServiceView view)
     {
-        lock (_gate)
+        lock (_cache.Gate)
         {
             view.SwitchFeeder(this, DataOfLocked(view.Name), !_slicesFailing && !_servicesFailing);
         }
@@ -127,217 +110,75 @@ internal sealed class WatchScope : IAsyncDisposable
     /// </summary>
     public void Adopt(ServiceView view)
     {
-        lock (_gate)
+        lock (_cache.Gate)
         {
             view.HandOverTo(this, DataOfLocked(view.Name));
         }
     }
 
-    private ServiceData DataOfLocked(string service)
-    {
-        ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
-        return new ServiceData(Namespace, service, _services.GetValueOrDefault(service), slices, _slicesListed && _servicesListed)
-        {
-            SlicesVersion = _slicesAt,
-            ServicesVersion = _servicesAt,
-        };
-    }
+    private ServiceSlices DataOfLocked(string service) => _cache.GetLocked(new ServiceKey(Namespace, service));
 
-    /// <summary>Feeds the view of <paramref name="service"/>, if it exists, from the cache (caller holds the lock).</summary>
-    private void DeliverLocked(string service)
+    /// <summary>Feeds the views of the services a change touched, then forgets them (caller holds the lock).</summary>
+    private void DeliverLocked(HashSet<ServiceKey> touched)
     {
-        if (_viewOf(service) is ServiceView view)
+        foreach (ServiceKey service in touched)
         {
-            view.Apply(this, DataOfLocked(service));
+            if (_viewOf(service.Name) is ServiceView view)
+            {
+                view.Apply(this, DataOfLocked(service.Name));
+            }
         }
+        touched.Clear();
     }
 
-    private void DeliverAllLocked(IEnumerable<string> services)
+    private void AfterListLocked(HashSet<ServiceKey> touched)
     {
-        foreach (string service in services)
-        {
-            DeliverLocked(service);
-        }
-    }
-
-    private void AfterListLocked(HashSet<string> touched)
-    {
-        bool synced = _slicesListed && _servicesListed;
-        if (synced)
+        if (_cache.SlicesListed && _cache.ServicesListed)
         {
             // Every view this scope feeds learns the state, including "no such service".
             foreach (ServiceView view in _views())
             {
-                touched.Add(view.Name);
+                touched.Add(new ServiceKey(Namespace, view.Name));
             }
         }
-        DeliverAllLocked(touched);
+        DeliverLocked(touched);
     }
 
-    private static string? ServiceOf(EndpointSlice slice) =>
-        slice.Metadata.Labels?.GetValueOrDefault(ServiceNameLabel) is { Length: > 0 } name ? name : null;
-
+    // A list gets a set of its own: the one kept for events stays small (an event touches at most two services).
     private void ListedSlices(IReadOnlyList<EndpointSlice> items)
     {
-        lock (_gate)
+        lock (_cache.Gate)
         {
-            var touched = new HashSet<string>(_slices.Keys, StringComparer.Ordinal);
-            var grouped = new Dictionary<string, List<EndpointSlice>>(StringComparer.Ordinal);
-            _slices.Clear();
-            _serviceOfSlice.Clear();
-            foreach (EndpointSlice slice in items)
-            {
-                if (ServiceOf(slice) is string service && slice.Metadata.Name is string name && _serviceOfSlice.TryAdd(name, service))
-                {
-                    slice.Compact(_names);
-                    if (!grouped.TryGetValue(service, out List<EndpointSlice>? list))
-                    {
-                        grouped[service] = list = [];
-                    }
-                    list.Add(slice);
-                    touched.Add(service);
-                }
-            }
-            foreach ((string service, List<EndpointSlice> list) in grouped)
-            {
-                list.Sort(static (a, b) => string.CompareOrdinal(a.Metadata.Name, b.Metadata.Name));
-                _slices[service] = [.. list];
-            }
-            _slicesListed = true;
-            // Set before the sink is called: the version this list was read at.
-            _slicesAt = _slicesWatcher.ResourceVersion;
+            var touched = new HashSet<ServiceKey>();
+            // The version this list was read at (set before the sink is called).
+            _cache.ListSlices(items, _slicesWatcher.ResourceVersion, touched);
             AfterListLocked(touched);
         }
-    }
-
-    private void UpsertSlice(EndpointSlice slice)
-    {
-        lock (_gate)
-        {
-            _slicesAt = slice.Metadata.ResourceVersion ?? _slicesAt;
-            if (ServiceOf(slice) is not string service || slice.Metadata.Name is not string name)
-            {
-                return;
-            }
-            // A relabelled slice moves: drop it from the service it belonged to.
-            if (_serviceOfSlice.TryGetValue(name, out string? owner) && owner != service)
-            {
-                RemoveLocked(owner, name);
-                DeliverLocked(owner);
-            }
-            _serviceOfSlice[name] = service;
-            slice.Compact(_names);
-            ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
-            int at = IndexOf(slices, name);
-            _slices[service] = at >= 0 ? slices.SetItem(at, slice) : slices.Insert(~at, slice);
-            DeliverLocked(service);
-        }
-    }
-
-    private void DeleteSlice(EndpointSlice slice)
-    {
-        lock (_gate)
-        {
-            // A deleted object carries the resourceVersion of its deletion.
-            _slicesAt = slice.Metadata.ResourceVersion ?? _slicesAt;
-            if (slice.Metadata.Name is string name && _serviceOfSlice.Remove(name, out string? service))
-            {
-                RemoveLocked(service, name);
-                DeliverLocked(service);
-            }
-        }
-    }
-
-    private void RemoveLocked(string service, string slice)
-    {
-        ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
-        int at = IndexOf(slices, slice);
-        if (at < 0)
-        {
-            return;
-        }
-        if (slices.Length == 1)
-        {
-            _slices.Remove(service);
-        }
-        else
-        {
-            _slices[service] = slices.RemoveAt(at);
-        }
-    }
-
-    /// <summary>Binary search by slice name: the index, or the complement of where it would go.</summary>
-    private static int IndexOf(ImmutableArray<EndpointSlice> slices, string name)
-    {
-        int lo = 0, hi = slices.Length - 1;
-        while (lo <= hi)
-        {
-            int mid = lo + ((hi - lo) >> 1);
-            int order = string.CompareOrdinal(slices[mid].Metadata.Name, name);
-            if (order == 0)
-            {
-                return mid;
-            }
-            if (order < 0)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-        return ~lo;
     }
 
     private void ListedServices(IReadOnlyList<Service> items)
     {
-        lock (_gate)
+        lock (_cache.Gate)
         {
-            var touched = new HashSet<string>(_services.Keys, StringComparer.Ordinal);
-            _services.Clear();
-            foreach (Service service in items)
-            {
-                if (service.Metadata.Name is string name)
-                {
-                    _services[name] = service;
-                    touched.Add(name);
-                }
-            }
-            _servicesListed = true;
-            _servicesAt = _servicesWatcher.ResourceVersion;
+            var touched = new HashSet<ServiceKey>();
+            _cache.ListServices(items, _servicesWatcher.ResourceVersion, touched);
             AfterListLocked(touched);
         }
     }
 
-    private void UpsertService(Service service)
+    /// <summary>One event: the cache changes, then the views of what it touched hear of it. The changes are static lambdas (cached: an event allocates nothing here).</summary>
+    private void Changed<T>(Action<EndpointSliceCache, T, ISet<ServiceKey>> change, T item)
     {
-        lock (_gate)
+        lock (_cache.Gate)
         {
-            _servicesAt = service.Metadata.ResourceVersion ?? _servicesAt;
-            if (service.Metadata.Name is string name)
-            {
-                _services[name] = service;
-                DeliverLocked(name);
-            }
-        }
-    }
-
-    private void DeleteService(Service service)
-    {
-        lock (_gate)
-        {
-            _servicesAt = service.Metadata.ResourceVersion ?? _servicesAt;
-            if (service.Metadata.Name is string name && _services.Remove(name))
-            {
-                DeliverLocked(name);
-            }
+            change(_cache, item, _touched);
+            DeliverLocked(_touched);
         }
     }
 
     private void Failed(bool slices, Exception error)
     {
-        lock (_gate)
+        lock (_cache.Gate)
         {
             _slicesFailing |= slices;
             _servicesFailing |= !slices;
@@ -350,7 +191,7 @@ internal sealed class WatchScope : IAsyncDisposable
 
     private void Recovered(bool slices)
     {
-        lock (_gate)
+        lock (_cache.Gate)
         {
             bool wasFailing = _slicesFailing || _servicesFailing;
             if (slices)
@@ -394,9 +235,9 @@ internal sealed class WatchScope : IAsyncDisposable
     {
         public void OnListed(IReadOnlyList<EndpointSlice> items) => scope.ListedSlices(items);
 
-        public void OnUpsert(EndpointSlice item) => scope.UpsertSlice(item);
+        public void OnUpsert(EndpointSlice item) => scope.Changed(static (cache, slice, touched) => cache.UpsertSlice(slice, touched), item);
 
-        public void OnDeleted(EndpointSlice item) => scope.DeleteSlice(item);
+        public void OnDeleted(EndpointSlice item) => scope.Changed(static (cache, slice, touched) => cache.DeleteSlice(slice, touched), item);
 
         public void OnRecovered() => scope.Recovered(slices: true);
 
@@ -407,9 +248,9 @@ internal sealed class WatchScope : IAsyncDisposable
     {
         public void OnListed(IReadOnlyList<Service> items) => scope.ListedServices(items);
 
-        public void OnUpsert(Service item) => scope.UpsertService(item);
+        public void OnUpsert(Service item) => scope.Changed(static (cache, service, touched) => cache.UpsertService(service, touched), item);
 
-        public void OnDeleted(Service item) => scope.DeleteService(item);
+        public void OnDeleted(Service item) => scope.Changed(static (cache, service, touched) => cache.DeleteService(service, touched), item);
 
         public void OnRecovered() => scope.Recovered(slices: false);
 

@@ -132,18 +132,18 @@ public sealed class LoopbackAndTopologyTests
         };
         var slice = new Kubernetes.Model.EndpointSlice
         {
-            Metadata = new() { Name = "web-1", Labels = new() { [ServiceStateMapper.ServiceNameLabel] = "web" } },
+            Metadata = new() { Name = "web-1", Labels = new() { [ClientLb.Kubernetes.Slices.EndpointSliceCache.ServiceNameLabel] = "web" } },
             AddressType = "IPv4",
             Ports = [new() { Name = "http", Port = 8080 }],
             Endpoints = [At("10.1.0.1", "zone-a", "zone-b"), At("10.1.0.2", "zone-b", "zone-a")],
         };
-        ServiceState state = ServiceStateMapper.Map(service, [slice], out _, [])!;
+        ServiceState state = ServiceStateMapper.Map(Services.Slices(service, slice), out _, [])!;
         Assert.True(ServiceValidator.TryValidate(state, new ValidationPolicy(false, "node-1", "zone-a"), out ValidatedService? hinted, out _));
         Assert.Equal(["10.1.0.2"], hinted.Ports[0].Targets.Select(t => t.Address.ToString()));
 
         // Node hints for this node beat zone hints.
         slice.Endpoints = [At("10.1.0.1", "zone-a", "zone-b", "node-1"), At("10.1.0.2", "zone-b", "zone-a", "node-2")];
-        state = ServiceStateMapper.Map(service, [slice], out _, [])!;
+        state = ServiceStateMapper.Map(Services.Slices(service, slice), out _, [])!;
         Assert.Equal(["node-1"], state.Ports[0].Endpoints[0].NodeHints);
         Assert.True(ServiceValidator.TryValidate(state, new ValidationPolicy(false, "node-1", "zone-a"), out hinted, out _));
         Assert.Equal(["10.1.0.1"], hinted.Ports[0].Targets.Select(t => t.Address.ToString()));

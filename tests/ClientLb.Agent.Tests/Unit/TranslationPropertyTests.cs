@@ -43,7 +43,7 @@ public sealed class TranslationPropertyTests
                 Ports = [.. ports.Select(p => new EndpointPort { Name = p.Name, Protocol = p.Protocol, Port = p.Port })],
                 Endpoints = [.. endpoints.Select(e => new Kubernetes.Model.Endpoint { Addresses = [e.Item1], Conditions = new() { Ready = e.Item2 }, NodeName = e.Item3 })],
             };
-            if (ServiceStateMapper.Map(service, [slice], out _, []) is not ServiceState state)
+            if (ServiceStateMapper.Map(Services.Slices(service, slice), out _, []) is not ServiceState state)
             {
                 return true;
             }

@@ -106,7 +106,7 @@ public sealed class ValidationTests
         var warnings = new List<string>();
         var dropped = new List<string>();
 
-        ServiceState state = ClientLb.Agent.Controller.ServiceStateMapper.Map(service, [slice], out _, warnings, (record, reason) => dropped.Add($"{record}: {reason}"))!;
+        ServiceState state = ClientLb.Agent.Controller.ServiceStateMapper.Map(Services.Slices(service, slice), out _, warnings, (record, reason) => dropped.Add($"{record}: {reason}"))!;
 
         Assert.Equal(["10.1.0.7"], state.Ports[0].Endpoints.Select(e => e.Host));
         Assert.Equal(3, dropped.Count);

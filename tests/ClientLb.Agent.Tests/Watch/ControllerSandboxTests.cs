@@ -199,19 +199,19 @@ public sealed class ControllerSandboxTests : IAsyncLifetime
     {
         var warnings = new List<string>();
         var external = new Kubernetes.Model.Service { Metadata = new() { Name = "ext", Namespace = "shop" }, Spec = new() { Type = "ExternalName", ExternalName = "example.invalid" } };
-        Assert.Null(ServiceStateMapper.Map(external, [], out string? reason, warnings));
+        Assert.Null(ServiceStateMapper.Map(Services.Slices(external), out string? reason, warnings));
         Assert.Contains("ExternalName", reason, StringComparison.Ordinal);
         var headless = new Kubernetes.Model.Service { Metadata = new() { Name = "db", Namespace = "shop" }, Spec = new() { ClusterIP = "None", ClusterIPs = ["None"] } };
-        Assert.Null(ServiceStateMapper.Map(headless, [], out reason, warnings));
+        Assert.Null(ServiceStateMapper.Map(Services.Slices(headless), out reason, warnings));
         Assert.Contains("headless", reason, StringComparison.Ordinal);
         var sctpAndBad = new Kubernetes.Model.Service
         {
             Metadata = new() { Name = "s", Namespace = "shop" },
             Spec = new() { ClusterIP = "10.96.0.9", SessionAffinity = "ClientIP", Ports = [new() { Name = "a", Port = 1, Protocol = "SCTP" }, new() { Name = "b", Port = 2, Protocol = "QUIC" }] },
         };
-        ServiceState state = ServiceStateMapper.Map(sctpAndBad, [], out reason, warnings)!;
+        ServiceState state = ServiceStateMapper.Map(Services.Slices(sctpAndBad), out reason, warnings)!;
         Assert.Null(reason);
-        Assert.Equal(ServiceStateMapper.DefaultAffinityTimeoutSeconds, state.ClientIPAffinityTimeoutSeconds);
+        Assert.Equal(ClientLb.Kubernetes.Slices.KubernetesServiceInfo.DefaultSessionAffinityTimeoutSeconds, state.ClientIPAffinityTimeoutSeconds);
         Assert.Equal(["10.96.0.9"], state.ClusterIPs.ToArray());
         Assert.Equal(ServiceProtocol.Sctp, Assert.Single(state.Ports).Protocol);
         Assert.Contains(warnings, w => w.Contains("QUIC", StringComparison.Ordinal));

@@ -19,7 +19,7 @@ public sealed class HandOverTests : IDisposable
         new(new NoApi(), "shop", service, _ => null, () => [], WatchSettings.From(new KubernetesSourceOptions()), TimeProvider.System, NullLogger.Instance, _metrics);
 
     /// <summary>The state of service "a" read at <paramref name="at"/>: one slice per (name, resourceVersion).</summary>
-    private static ServiceData Data(string at, params (string Name, string Version)[] slices) =>
+    private static ServiceSlices Data(string at, params (string Name, string Version)[] slices) =>
         new("shop", "a", new Service { Metadata = new ObjectMeta { Name = "a", ResourceVersion = "5" } },
             [.. slices.Select(s => new EndpointSlice { Metadata = new ObjectMeta { Name = s.Name, ResourceVersion = s.Version } })], Synced: true)
         {
@@ -96,7 +96,7 @@ public sealed class HandOverTests : IDisposable
         WatchScope wide = Scope(null), own = Scope("a");
         view.SwitchFeeder(wide, Data("20", ("a-1", "20")), healthy: true);
 
-        view.HandOverTo(own, ServiceData.Empty("shop", "a") with { SlicesVersion = "40", ServicesVersion = "40" });
+        view.HandOverTo(own, ServiceSlices.Empty("shop", "a") with { SlicesVersion = "40", ServicesVersion = "40" });
         Assert.Same(wide, view.Feeder);
         view.HandOverTo(wide, Data("20", ("a-1", "20")));
         Assert.Null(view.Pending);
@@ -114,15 +114,15 @@ public sealed class HandOverTests : IDisposable
     [InlineData("", "1", false)]
     [InlineData(null, "1", false)]
     public void Resource_versions_compare_as_integers_when_they_are_ones(string? a, string? b, bool atLeast) =>
-        Assert.Equal(atLeast, ServiceData.IsAtLeast(a, b));
+        Assert.Equal(atLeast, ServiceSlices.IsAtLeast(a, b));
 
     [Fact]
     public void A_deleted_slice_or_service_is_newer_only_when_read_at_a_higher_position()
     {
-        ServiceData current = Data("20", ("a-1", "18"), ("a-2", "20"));
+        ServiceSlices current = Data("20", ("a-1", "18"), ("a-2", "20"));
         Assert.True(Data("21", ("a-1", "18")).CanReplace(current));
         Assert.False(Data("19", ("a-1", "18")).CanReplace(current));
-        ServiceData noService = Data("21", ("a-1", "18"), ("a-2", "20")) with { Service = null };
+        ServiceSlices noService = Data("21", ("a-1", "18"), ("a-2", "20")) with { Service = null };
         Assert.True(noService.CanReplace(current));
         Assert.False((noService with { ServicesVersion = "19" }).CanReplace(current));
     }

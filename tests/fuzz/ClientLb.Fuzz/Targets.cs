@@ -170,7 +170,7 @@ public static class Targets
             })],
         };
         var warnings = new List<string>();
-        if (ServiceStateMapper.Map(service, [slice], out _, warnings) is not { } state)
+        if (ServiceStateMapper.Map(new ServiceSlices(service.Metadata.Namespace ?? "", service.Metadata.Name ?? "", service, [slice], Synced: true), out _, warnings) is not { } state)
         {
             return;
         }

@@ -1,35 +1,34 @@
 using System.Threading.Channels;
-using ClientLb.Agent.Validation;
 using ClientLb.Kubernetes.Model;
-using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Node.Protocol;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
+using ClientLb.ServiceDiscovery;
 using Google.Protobuf;
 using Grpc.Core;
-using Status = Grpc.Core.Status;
 using Microsoft.Extensions.Logging;
+using Status = Grpc.Core.Status;
 
-namespace ClientLb.Agent.Relay;
+namespace ClientLb.Kubernetes.Node;
 
 /// <summary>
 /// The relay's gRPC service. <c>Watch</c> takes a lease on the agent's shared view of the Service (one API watch per
 /// Service, or per namespace past the threshold, however many streams follow it), sends a snapshot, then one delta per
 /// change: each stream diffs what it sent last against the view's current state, so a slow reader skips intermediate
 /// states instead of queueing them. The caller's token is checked when the stream opens and every
-/// <see cref="NodeRelayServerOptions.AuthorizationRecheck"/>.
+/// <see cref="RelayState.AuthorizationRecheck"/>.
 /// </summary>
 internal sealed class NodeRelayService(RelayState state) : NodeRelay.NodeRelayBase
 {
     public override async Task Watch(WatchRequest request, IServerStreamWriter<WatchEvent> responseStream, ServerCallContext context)
     {
-        if (NameRules.CheckLabel(request.Namespace, "namespace") is string badNs)
+        try
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, badNs));
+            ServiceName.Create(request.Name, request.Namespace);
         }
-        if (NameRules.CheckLabel(request.Name, "service name") is string badName)
+        catch (ServiceNameFormatException ex)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, badName));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, ex.Message));
         }
         string token = BearerToken(context);
         CancellationToken ct = context.CancellationToken;
@@ -44,17 +43,17 @@ internal sealed class NodeRelayService(RelayState state) : NodeRelay.NodeRelayBa
         try
         {
             ulong version = 0;
-            ServiceData? sent = null;
+            ServiceSlices? sent = null;
             Exception? sentError = null;
-            using ITimer recheck = state.Time.CreateTimer(_ => changed.Writer.TryWrite(true), null, state.Options.AuthorizationRecheck, state.Options.AuthorizationRecheck);
+            using ITimer recheck = state.Time.CreateTimer(_ => changed.Writer.TryWrite(true), null, state.AuthorizationRecheck, state.AuthorizationRecheck);
             while (true)
             {
-                if (state.Time.GetUtcNow() - checkedAt >= state.Options.AuthorizationRecheck)
+                if (state.Time.GetUtcNow() - checkedAt >= state.AuthorizationRecheck)
                 {
                     await AuthorizeAsync(token, request, ct).ConfigureAwait(false);
                     checkedAt = state.Time.GetUtcNow();
                 }
-                ServiceData data = view.Data;
+                ServiceSlices data = view.Data;
                 Exception? error = view.Error;
                 if (sent is null)
                 {
@@ -94,7 +93,7 @@ internal sealed class NodeRelayService(RelayState state) : NodeRelay.NodeRelayBa
         var response = new ListResponse();
         foreach (ServiceView view in state.Views.Views.OrderBy(static v => v.Key, StringComparer.Ordinal))
         {
-            ServiceData data = view.Data;
+            ServiceSlices data = view.Data;
             response.Services.Add(new WatchedService
             {
                 Namespace = view.Namespace,
@@ -136,7 +135,7 @@ internal sealed class NodeRelayService(RelayState state) : NodeRelay.NodeRelayBa
         return header["Bearer ".Length..].Trim();
     }
 
-    private static Snapshot Snapshot(ServiceData data)
+    private static Snapshot Snapshot(ServiceSlices data)
     {
         var snapshot = new Snapshot
         {
@@ -153,7 +152,7 @@ internal sealed class NodeRelayService(RelayState state) : NodeRelay.NodeRelayBa
     }
 
     /// <summary>What changed from <paramref name="sent"/> to <paramref name="now"/>; null when nothing did. Unchanged objects are the same instances.</summary>
-    internal static Delta? Diff(ServiceData sent, ServiceData now)
+    internal static Delta? Diff(ServiceSlices sent, ServiceSlices now)
     {
         var delta = new Delta
         {

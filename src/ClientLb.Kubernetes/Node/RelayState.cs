@@ -1,10 +1,10 @@
 using ClientLb.Kubernetes.Watching;
 using Microsoft.Extensions.Logging;
 
-namespace ClientLb.Agent.Relay;
+namespace ClientLb.Kubernetes.Node;
 
 /// <summary>What the relay's service instances share: the agent's views, the authorizer, and a count of streams per Service.</summary>
-internal sealed class RelayState(KubernetesWatchManager views, IRelayAuthorizer authorizer, NodeRelayServerOptions options, TimeProvider time, ILogger logger)
+internal sealed class RelayState(KubernetesWatchManager views, IRelayAuthorizer authorizer, TimeSpan authorizationRecheck, TimeProvider time, ILogger logger)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, int> _streams = new(StringComparer.Ordinal);
@@ -13,7 +13,8 @@ internal sealed class RelayState(KubernetesWatchManager views, IRelayAuthorizer 
 
     public IRelayAuthorizer Authorizer => authorizer;
 
-    public NodeRelayServerOptions Options => options;
+    /// <summary>How often an open stream's token is checked again.</summary>
+    public TimeSpan AuthorizationRecheck => authorizationRecheck;
 
     public TimeProvider Time => time;
 

@@ -1,4 +1,4 @@
-namespace ClientLb.Agent.Relay;
+namespace ClientLb.Kubernetes.Node;
 
 /// <summary>Decides whether the holder of a bearer token may follow a Service through the relay.</summary>
 public interface IRelayAuthorizer
