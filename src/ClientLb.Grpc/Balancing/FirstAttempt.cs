@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using ClientLb.Attempts;
 using Microsoft.Extensions.ObjectPool;
 
 namespace ClientLb.Grpc.Balancing;

@@ -1,59 +1,47 @@
 using ClientLb.LoadBalancing;
 
-namespace ClientLb.Http;
+namespace ClientLb.Attempts;
 
-/// <summary>Decides whether a failed attempt may be sent again on another endpoint.</summary>
-internal static class RetryClassifier
+/// <summary>
+/// Decides what an attempt's end means, for one protocol: what passive health hears, which failure metrics count, and
+/// whether the call may go to another endpoint. A failed send means the same in every protocol (<see cref="ClassifyFailure"/>);
+/// a protocol says what its answers mean (<see cref="ClassifyAnswer"/>) and which calls may be sent again
+/// (<see cref="MaySendAgain"/>).
+/// </summary>
+public abstract class AttemptClassifier
 {
+    /// <summary>The verdict on an answer (its headers, or the whole answer when it was read ahead).</summary>
+    public abstract AttemptVerdict ClassifyAnswer(HttpResponseMessage response);
+
     /// <summary>
-    /// A connection that could not be made sent nothing, so any request may go elsewhere. After a response
-    /// of 502/503/504, or a transport error once the request may have been sent, only idempotent requests
-    /// whose body can be sent again are retried.
+    /// Whether <paramref name="request"/> may be sent again to another endpoint after a failure: <paramref name="notSent"/>
+    /// when no server can have seen it (no connection was made), otherwise it may have run once already.
     /// </summary>
-    /// <remarks>
-    /// A connect that timed out is a connection that could not be made; a cancellation is the caller's only when
-    /// <paramref name="callerToken"/> fired (<see cref="AttemptFailure.Classify"/>).
-    /// </remarks>
-    public static bool IsRetryable(HttpResponseMessage? response, Exception? exception, HttpRequestMessage request, CancellationToken callerToken, out string reason)
+    public abstract bool MaySendAgain(HttpRequestMessage request, bool notSent);
+
+    /// <summary>
+    /// The verdict on a send that failed, in any protocol. A connection that could not be made sent nothing, so the call may go
+    /// elsewhere whatever it is; a connection that failed after the request may have been sent is retried only when the
+    /// protocol says the call may run twice (<see cref="MaySendAgain"/>). Never the caller's own cancellation
+    /// (<see cref="AttemptFailure.Classify"/> tells it apart first).
+    /// </summary>
+    /// <param name="error">What the send threw, as it was thrown (before <see cref="AttemptFailure.Describe"/>).</param>
+    public static AttemptVerdict ClassifyFailure(Exception error)
     {
-        if (exception is null)
+        ArgumentNullException.ThrowIfNull(error);
+        if (AttemptFailure.Classify(error, CancellationToken.None) == AttemptFailureKind.NotSent)
         {
-            int status = (int)response!.StatusCode;
-            reason = status switch { 502 => "status_502", 503 => "status_503", 504 => "status_504", _ => "" };
-            return reason.Length > 0 && MaySendAgain(request);
+            return new AttemptVerdict(error is ObjectDisposedException ? AttemptOutcome.EndpointLeft : AttemptOutcome.ConnectionFailed,
+                ConnectionError, ConnectionError, NotSent: true);
         }
-        switch (AttemptFailure.Classify(exception, callerToken))
-        {
-            case AttemptFailureKind.NotSent:
-                reason = "connection_error";
-                return true;
-            case AttemptFailureKind.Transport when exception is HttpRequestException or IOException:
-                reason = "transport_error";
-                return MaySendAgain(request);
-            default:
-                reason = "";
-                return false;
-        }
+        // Anything other than a transport's error (a bug, a body that cannot be sent) would fail again anywhere.
+        bool transport = error is HttpRequestException or IOException or OperationCanceledException;
+        return new AttemptVerdict(AttemptOutcome.TransportFailed, TransportError, transport ? TransportError : null, NotSent: false);
     }
 
-    /// <summary>
-    /// Whether a request that may have reached a server can be sent again: idempotent, or explicitly allowed by the caller
-    /// (<see cref="ClientLbRequestOptions.AllowRetry"/>), and with a body that can be sent twice.
-    /// </summary>
-    private static bool MaySendAgain(HttpRequestMessage request) =>
-        CanResendContent(request.Content) && (IsIdempotent(request.Method) ||
-            // Reading Options creates it: only on this failure path, and only for non-idempotent methods.
-            (request.Options.TryGetValue(ClientLbRequestOptions.AllowRetry, out bool allowed) && allowed));
+    /// <summary>The failure label of a connection that could not be made.</summary>
+    public const string ConnectionError = "connection_error";
 
-    /// <summary>Whether a request may be hedged: idempotent, with a body that can be sent more than once.</summary>
-    public static bool CanSendAgain(HttpRequestMessage request) => IsIdempotent(request.Method) && CanResendContent(request.Content);
-
-    /// <summary>The methods RFC 9110 section 9.2.2 calls idempotent.</summary>
-    public static bool IsIdempotent(HttpMethod method) =>
-        method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Options ||
-        method == HttpMethod.Trace || method == HttpMethod.Put || method == HttpMethod.Delete;
-
-    /// <summary>Buffered bodies can be sent twice; streams may already be consumed.</summary>
-    private static bool CanResendContent(HttpContent? content) =>
-        content is null or ByteArrayContent or ReadOnlyMemoryContent;
+    /// <summary>The failure label of a connection that failed after the request may have been sent.</summary>
+    public const string TransportError = "transport_error";
 }
