@@ -9,6 +9,7 @@ namespace ClientLb.Grpc.Balancing;
 /// <param name="Balancer">The service's balancer.</param>
 /// <param name="CallStart">When the call started (timestamp).</param>
 /// <param name="Timeout">The call's <c>grpc-timeout</c>, if it has a deadline.</param>
+/// <param name="PickerChanged">The balancer's picker change signal as it was before the first pick (wait-for-ready waits on it).</param>
 /// <param name="CancellationToken">The caller's token.</param>
 internal readonly record struct CallPlan(HttpRequestMessage Request, string Method, Uri Original, ServiceBalancer Balancer, long CallStart,
-    TimeSpan? Timeout, CancellationToken CancellationToken);
+    TimeSpan? Timeout, Task PickerChanged, CancellationToken CancellationToken);

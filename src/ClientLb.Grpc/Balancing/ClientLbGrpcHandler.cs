@@ -125,12 +125,11 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             request.Content = new CallContent(body, _replayLimit, _unary.Contains(method));
         }
         balancer.RetryBudget.Deposit(callStart);
-        var call = new CallPlan(request, method, request.RequestUri!, balancer, callStart, timeout, cancellationToken);
+        var call = new CallPlan(request, method, request.RequestUri!, balancer, callStart, timeout, balancer.PickerChanged, cancellationToken);
         if (idempotent && _unary.Contains(method))
         {
-            return RunAsync(call, null);
+            return RunAsync(call, null, null);
         }
-        Task pickerChanged = balancer.PickerChanged;
         BalancedEndpoint endpoint;
         try
         {
@@ -138,43 +137,46 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         }
         catch (NoEndpointsException)
         {
-            return RunAsync(call, null);
+            return RunAsync(call, null, null);
         }
         // The first attempt starts at the call's own timestamp: one clock read fewer per call.
-        AttemptStart first = _attempts.Start(balancer, request, call.Original, endpoint, pickerChanged, callStart, 0,
-            GrpcCall.ConnectBound(_attempts, call, callStart), cancellationToken);
-        return !first.Sent.IsCompleted ? FirstAttempt.Run(this, call, first)
-            : TryCompleteFirst(call, first) is HttpResponseMessage underWay ? Task.FromResult(underWay)
-            : RunAsync(call, first);
+        Task<HttpResponseMessage> sent = _attempts.Start(balancer, request, call.Original, endpoint, callStart, 0,
+            GrpcCall.ConnectBound(_attempts, call, callStart), cancellationToken, out AttemptStart first);
+        return !sent.IsCompleted ? FirstAttempt.Run(this, call, first, sent)
+            : TryCompleteFirst(call, first, sent) is HttpResponseMessage underWay ? Task.FromResult(underWay)
+            : RunAsync(call, first, sent);
     }
 
     /// <summary>
     /// The first attempt's answer when it is a call under way (headers without a status), recorded and returned; null
     /// when anything else happened (a failure, a status in the headers): <see cref="RunAsync"/> takes the call on.
     /// </summary>
-    internal static HttpResponseMessage? TryCompleteFirst(in CallPlan call, in AttemptStart first)
+    internal static HttpResponseMessage? TryCompleteFirst(in CallPlan call, in AttemptStart first, Task<HttpResponseMessage> sent)
     {
-        if (!first.Sent.IsCompletedSuccessfully || GrpcHeaders.StatusOfHeaders(first.Sent.Result) is not null)
+        if (!sent.IsCompletedSuccessfully || GrpcHeaders.StatusOfHeaders(sent.Result) is not null)
         {
             return null;
         }
         call.Request.RequestUri = call.Original;
         // An answer under way is no failure (the status comes with its end, which grpc-dotnet reads).
         call.Balancer.EndAttempt(first.Endpoint, first.Start, AttemptOutcome.Answered);
-        return UnderWay(first.Sent.Result, first.Endpoint, null);
+        return UnderWay(sent.Result, first.Endpoint, null);
     }
 
     /// <summary>
-    /// The attempt loop (<see cref="AttemptLoop.RunAsync"/>) for a call that <paramref name="first"/>, when given, did not
-    /// complete: it classifies that attempt, and retries on another endpoint where that is safe, within the deadline and the
-    /// retry budget.
+    /// The attempt loop (<see cref="AttemptLoop.RunAsync(AttemptCall, AttemptStart, Task{HttpResponseMessage})"/>) for a call
+    /// that <paramref name="first"/> (sending <paramref name="sent"/>), when given, did not complete: it classifies that
+    /// attempt, and retries on another endpoint where that is safe, within the deadline and the retry budget.
     /// </summary>
-    internal async Task<HttpResponseMessage> RunAsync(CallPlan call, AttemptStart? first)
+    internal async Task<HttpResponseMessage> RunAsync(CallPlan call, AttemptStart? first, Task<HttpResponseMessage>? sent)
     {
         int readAhead = _idempotent.Contains(call.Method) && _unary.Contains(call.Method) ? _replayLimit : 0;
+        var attempts = new GrpcCall(_attempts, call, readAhead, first?.Endpoint);
         try
         {
-            return await _attempts.RunAsync(new GrpcCall(_attempts, call, readAhead, first?.Endpoint), first).ConfigureAwait(false);
+            return await (first is AttemptStart started && sent is not null
+                ? _attempts.RunAsync(attempts, started, sent)
+                : _attempts.RunAsync(attempts)).ConfigureAwait(false);
         }
         finally
         {

@@ -25,7 +25,7 @@ internal sealed class GrpcCall : AttemptCall
     /// <param name="readAheadLimit">The largest answer read ahead (unary idempotent methods), or 0 to read none.</param>
     /// <param name="first">The endpoint of the first attempt, when it was sent already.</param>
     public GrpcCall(AttemptLoop loop, in CallPlan plan, int readAheadLimit, BalancedEndpoint? first)
-        : base(loop, plan.Balancer, plan.Request, plan.Original, plan.CancellationToken, first is null ? 0 : 1, first)
+        : base(loop, plan.Balancer, plan.Request, plan.Original, plan.CancellationToken, first is null ? 0 : 1, first, plan.PickerChanged)
     {
         _plan = plan;
         _readAheadLimit = readAheadLimit;

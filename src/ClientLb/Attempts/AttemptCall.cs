@@ -15,6 +15,7 @@ public class AttemptCall
     private Exception? _failedWith;
     private Outcome<HttpResponseMessage>? _seed;
     private Task? _wait;
+    private Task? _pickerChanged;
 
     /// <summary>What follows an attempt.</summary>
     public enum NextStep
@@ -29,10 +30,14 @@ public class AttemptCall
         Wait,
     }
 
-    /// <summary>Creates the state of a call whose first <paramref name="attempts"/> attempts were sent (the last to <paramref name="last"/>).</summary>
+    /// <summary>
+    /// Creates the state of a call whose first <paramref name="attempts"/> attempts were sent (the last to <paramref name="last"/>,
+    /// picked after the balancer's <see cref="ServiceBalancer.PickerChanged"/> was <paramref name="pickerChanged"/>).
+    /// </summary>
     public AttemptCall(AttemptLoop loop, ServiceBalancer balancer, HttpRequestMessage request, Uri original, CancellationToken cancellationToken,
-        int attempts = 0, BalancedEndpoint? last = null)
+        int attempts = 0, BalancedEndpoint? last = null, Task? pickerChanged = null)
     {
+        _pickerChanged = pickerChanged;
         Loop = loop ?? throw new ArgumentNullException(nameof(loop));
         Balancer = balancer ?? throw new ArgumentNullException(nameof(balancer));
         Request = request ?? throw new ArgumentNullException(nameof(request));
@@ -73,23 +78,25 @@ public class AttemptCall
     public virtual string Name => Request.Method.Method;
 
     /// <summary>
-    /// Decides what follows an attempt on <paramref name="attempt"/>'s endpoint that ended with <paramref name="verdict"/> and
+    /// Decides what follows the last attempt (on <see cref="Last"/>), which ended with <paramref name="verdict"/> and
     /// <paramref name="outcome"/>: a retry where <see cref="AttemptLoop.MayRetry"/>, <see cref="WithinDeadline"/> and the retry
     /// budget allow it; else a wait where the protocol waits for an endpoint after a call that was not sent; else the end.
     /// While the call goes on it holds <paramref name="outcome"/>'s error: the caller gets it if no endpoint can take the call
     /// (a failed answer is disposed by Polly's retry before the next attempt).
     /// </summary>
-    public NextStep Decide(in AttemptVerdict verdict, in AttemptStart attempt, Outcome<HttpResponseMessage> outcome)
+    /// <exception cref="InvalidOperationException">No attempt was sent.</exception>
+    public NextStep Decide(in AttemptVerdict verdict, Outcome<HttpResponseMessage> outcome)
     {
+        BalancedEndpoint failed = Last ?? throw new InvalidOperationException("A call decides after an attempt, and none was sent.");
         Next = NextStep.None;
         Reason = null;
-        if (verdict.RetryReason is string reason && Loop.MayRetry(Balancer, Request, attempt.Endpoint, verdict, Attempts) && WithinDeadline() &&
-            Loop.TryWithdraw(Balancer, attempt.Endpoint, reason, Name))
+        if (verdict.RetryReason is string reason && Loop.MayRetry(Balancer, Request, failed, verdict, Attempts) && WithinDeadline() &&
+            Loop.TryWithdraw(Balancer, failed, reason, Name))
         {
             Next = NextStep.Retry;
             Reason = reason;
         }
-        else if (verdict.NotSent && WaitForEndpoint(attempt.PickerChanged, noEndpoint: false) is Task wait)
+        else if (verdict.NotSent && WaitForEndpoint(_pickerChanged ?? Balancer.PickerChanged, noEndpoint: false) is Task wait)
         {
             Next = NextStep.Wait;
             _wait = wait;
@@ -112,7 +119,6 @@ public class AttemptCall
         }
         Next = NextStep.None;
         BalancedEndpoint endpoint;
-        Task pickerChanged;
         while (true)
         {
             if (_wait is Task wait)
@@ -120,7 +126,8 @@ public class AttemptCall
                 _wait = null;
                 await wait.ConfigureAwait(false);
             }
-            pickerChanged = Balancer.PickerChanged;
+            Task pickerChanged = Balancer.PickerChanged;
+            _pickerChanged = pickerChanged;
             try
             {
                 endpoint = Balancer.Pick(Last is null ? new PickContext(Request) : new PickContext(Request, Last));
@@ -142,10 +149,10 @@ public class AttemptCall
             BeforeRetry();
         }
         long now = Loop.TimeProvider.GetTimestamp();
-        AttemptStart attempt = Loop.Start(Balancer, Request, Original, endpoint, pickerChanged, now, Attempts, ConnectBound(now), CancellationToken);
+        Task<HttpResponseMessage> sent = Loop.Start(Balancer, Request, Original, endpoint, now, Attempts, ConnectBound(now), CancellationToken, out AttemptStart attempt);
         Attempts++;
         Last = endpoint;
-        return await Loop.CompleteAsync(this, attempt).ConfigureAwait(false);
+        return await Loop.CompleteAsync(this, attempt, sent).ConfigureAwait(false);
     }
 
     internal void Seed(Outcome<HttpResponseMessage> first) => _seed = first;

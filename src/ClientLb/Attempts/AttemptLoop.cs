@@ -81,13 +81,14 @@ public sealed class AttemptLoop
     /// <param name="request">The request (its URI is rewritten; restore <paramref name="original"/> when the call is over).</param>
     /// <param name="original">The request's URI as the caller sent it.</param>
     /// <param name="endpoint">The picked endpoint.</param>
-    /// <param name="pickerChanged">The balancer's <see cref="ServiceBalancer.PickerChanged"/> as read before the pick.</param>
     /// <param name="now">A timestamp of <see cref="TimeProvider"/> just taken: the attempt's start.</param>
     /// <param name="attempt">The attempt's number (0 for the first), for tracing.</param>
     /// <param name="connectBound">How long the attempt may wait for a connection while the endpoint has none (infinite: the pool's connect timeout).</param>
     /// <param name="cancellationToken">The caller's token.</param>
-    public AttemptStart Start(ServiceBalancer balancer, HttpRequestMessage request, Uri original, BalancedEndpoint endpoint, Task pickerChanged,
-        long now, int attempt, TimeSpan connectBound, CancellationToken cancellationToken)
+    /// <param name="started">The attempt, for its end.</param>
+    /// <returns>The send, up to the answer's headers.</returns>
+    public Task<HttpResponseMessage> Start(ServiceBalancer balancer, HttpRequestMessage request, Uri original, BalancedEndpoint endpoint,
+        long now, int attempt, TimeSpan connectBound, CancellationToken cancellationToken, out AttemptStart started)
     {
         ArgumentNullException.ThrowIfNull(balancer);
         ArgumentNullException.ThrowIfNull(request);
@@ -105,7 +106,8 @@ public sealed class AttemptLoop
         {
             sent = Task.FromException<HttpResponseMessage>(ex);
         }
-        return new AttemptStart(endpoint, start, pickerChanged, sent, span);
+        started = new AttemptStart(endpoint, start, span);
+        return sent;
     }
 
     /// <summary>Classifies an attempt's answer and reports it: passive health, latency, failure metrics.</summary>
@@ -176,17 +178,22 @@ public sealed class AttemptLoop
     }
 
     /// <summary>
-    /// Runs <paramref name="call"/>: completes its first attempt (<paramref name="first"/>, sent already; or picked and sent
-    /// now, waiting for an endpoint where the call does), then its further attempts (<see cref="RetryAsync"/>). For calls
+    /// Runs <paramref name="call"/>: its first attempt (picked and sent now, waiting for an endpoint where the call does),
+    /// then its further attempts (<see cref="RetryAsync"/>). For calls
     /// whose first attempt cannot be run inline by the handler, or did not complete the call there.
     /// </summary>
-    public async Task<HttpResponseMessage> RunAsync(AttemptCall call, AttemptStart? first = null)
+    public async Task<HttpResponseMessage> RunAsync(AttemptCall call)
     {
         ArgumentNullException.ThrowIfNull(call);
-        Outcome<HttpResponseMessage> outcome = first is AttemptStart sent
-            ? await CompleteAsync(call, sent).ConfigureAwait(false)
-            : await call.NextAsync().ConfigureAwait(false);
-        return await RetryAsync(call, outcome).ConfigureAwait(false);
+        return await RetryAsync(call, await call.NextAsync().ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <summary>As <see cref="RunAsync(AttemptCall)"/>, with the first attempt (<paramref name="first"/>, <paramref name="sent"/>) sent already.</summary>
+    public async Task<HttpResponseMessage> RunAsync(AttemptCall call, AttemptStart first, Task<HttpResponseMessage> sent)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        ArgumentNullException.ThrowIfNull(sent);
+        return await RetryAsync(call, await CompleteAsync(call, first, sent).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -231,14 +238,14 @@ public sealed class AttemptLoop
     /// Completes an attempt of <paramref name="call"/> sent by <see cref="Start"/>: awaits its answer (and the protocol's
     /// reading of it), classifies and reports the outcome, and decides whether the call goes on.
     /// </summary>
-    internal async ValueTask<Outcome<HttpResponseMessage>> CompleteAsync(AttemptCall call, AttemptStart attempt)
+    internal async ValueTask<Outcome<HttpResponseMessage>> CompleteAsync(AttemptCall call, AttemptStart attempt, Task<HttpResponseMessage> sent)
     {
         ServiceBalancer balancer = call.Balancer;
         BalancedEndpoint endpoint = attempt.Endpoint;
         HttpResponseMessage response;
         try
         {
-            response = await call.ReadAnswerAsync(endpoint, await attempt.Sent.ConfigureAwait(false)).ConfigureAwait(false);
+            response = await call.ReadAnswerAsync(endpoint, await sent.ConfigureAwait(false)).ConfigureAwait(false);
         }
         catch (Exception ex) when (AttemptFailure.Classify(ex, call.CancellationToken) != AttemptFailureKind.CallerCancelled)
         {
@@ -246,7 +253,7 @@ public sealed class AttemptLoop
             AttemptVerdict failedVerdict = Failed(balancer, attempt, ex, out Exception failure);
             attempt.Span?.Dispose();
             Outcome<HttpResponseMessage> failed = Outcome.FromException<HttpResponseMessage>(failure);
-            call.Decide(failedVerdict, attempt, failed);
+            call.Decide(failedVerdict, failed);
             return failed;
         }
         catch
@@ -258,7 +265,7 @@ public sealed class AttemptLoop
         AttemptVerdict verdict = Answered(balancer, attempt, response);
         attempt.Span?.Dispose();
         Outcome<HttpResponseMessage> answered = Outcome.FromResult(response);
-        if (call.Decide(verdict, attempt, answered) == AttemptCall.NextStep.None)
+        if (call.Decide(verdict, answered) == AttemptCall.NextStep.None)
         {
             return Outcome.FromResult(call.Deliver(response, endpoint));
         }

@@ -54,14 +54,13 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
             // The first attempt runs inline: the common case costs one pick and no resilience machinery.
             long now = balancer.OnAttemptStart();
             balancer.RetryBudget.Deposit(now);
-            Task pickerChanged = balancer.PickerChanged;
             BalancedEndpoint endpoint = balancer.Pick(new PickContext(request));
-            AttemptStart attempt = _attempts.Start(balancer, request, original, endpoint, pickerChanged, now, 0, Timeout.InfiniteTimeSpan, cancellationToken);
+            Task<HttpResponseMessage> sent = _attempts.Start(balancer, request, original, endpoint, now, 0, Timeout.InfiniteTimeSpan, cancellationToken, out AttemptStart attempt);
             AttemptVerdict verdict;
             Outcome<HttpResponseMessage> outcome;
             try
             {
-                HttpResponseMessage response = await attempt.Sent.ConfigureAwait(false);
+                HttpResponseMessage response = await sent.ConfigureAwait(false);
                 verdict = _attempts.Answered(balancer, attempt, response);
                 if (verdict.RetryReason is null)
                 {
@@ -84,12 +83,12 @@ public sealed class ClientLbHttpHandler : HttpMessageHandler
             }
             finally
             {
-                endpoint.OnRequestEnd();
+                attempt.Endpoint.OnRequestEnd();
                 attempt.Span?.Dispose();
             }
             // A failure that another endpoint could take: the retry path, where Polly's retry strategy runs the attempts.
-            var call = new AttemptCall(_attempts, balancer, request, original, cancellationToken, attempts: 1, last: endpoint);
-            call.Decide(verdict, attempt, outcome);
+            var call = new AttemptCall(_attempts, balancer, request, original, cancellationToken, attempts: 1, last: attempt.Endpoint);
+            call.Decide(verdict, outcome);
             return await _attempts.RetryAsync(call, outcome).ConfigureAwait(false);
         }
         finally

@@ -110,7 +110,6 @@ internal sealed class HttpHedging
             {
                 Balancer.RetryBudget.Deposit(now);
             }
-            Task pickerChanged = Balancer.PickerChanged;
             BalancedEndpoint endpoint;
             try
             {
@@ -121,10 +120,10 @@ internal sealed class HttpHedging
                 return Outcome.FromException<HttpResponseMessage>(ex);
             }
             Volatile.Write(ref _last, endpoint);
-            AttemptStart started = attempts.Start(Balancer, message, original, endpoint, pickerChanged, now, attempt, Timeout.InfiniteTimeSpan, cancellationToken);
+            Task<HttpResponseMessage> sent = attempts.Start(Balancer, message, original, endpoint, now, attempt, Timeout.InfiniteTimeSpan, cancellationToken, out AttemptStart started);
             try
             {
-                HttpResponseMessage response = await started.Sent.ConfigureAwait(false);
+                HttpResponseMessage response = await sent.ConfigureAwait(false);
                 attempts.Answered(Balancer, started, response);
                 return Outcome.FromResult(response);
             }
