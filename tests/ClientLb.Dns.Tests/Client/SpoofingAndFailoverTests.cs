@@ -4,6 +4,7 @@ using ClientLb.Dns.Client;
 using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Protocol;
 using ClientLb.Dns.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Dns.Tests.Client;
 
@@ -42,7 +43,7 @@ public class SpoofingAndFailoverTests
     {
         // The deadline passes the moment the server has sent, before the client's receive has woken up (a loaded machine
         // wakes it late): the answer arrived by the deadline and is used, not reported as a timeout.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         using var handled = new SemaphoreSlim(0);
         using var server = new FakeDnsServer(async exchange =>
         {

@@ -7,6 +7,7 @@ using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Dns.Tests.Source;
 
@@ -174,7 +175,7 @@ public sealed class HostileAnswerTests
     {
         // The timeout runs on the test's clock and passes only once the client has read and ignored the malformed answer:
         // a server answering late on a loaded machine cannot turn this into a plain timeout.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var logs = new ListLoggerFactory();
         using FakeDnsServer server = new(exchange => exchange.Reply(exchange.Answer("10.0.0.1")[..^3]));
         var client = new DnsStubClient(new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromMilliseconds(300), Attempts = 1 },
@@ -194,7 +195,7 @@ public sealed class HostileAnswerTests
     {
         // The deadline passes the moment the server has sent, before the client's receive has woken up (a loaded machine
         // wakes it late): the datagram was there by the deadline, so the failure names it rather than a silent server.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         using var handled = new SemaphoreSlim(0);
         using FakeDnsServer server = new(async exchange =>
         {

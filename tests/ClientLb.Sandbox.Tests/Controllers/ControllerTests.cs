@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using ClientLb.Testing;
 
 namespace ClientLb.Sandbox.Tests.Controllers;
 
@@ -154,7 +155,7 @@ public class ControllerTests
     [Fact]
     public async Task Deleted_pod_terminates_for_its_grace_period_on_the_injected_clock()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new TrackingTimeProvider();
         await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { TimeProvider = clock });
         await cluster.CreateDeploymentAsync("g", 1);
         await cluster.CreateServiceAsync("g", "g", targetPort: 8080);

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using ClientLb.Dns.Protocol;
 using ClientLb.Sandbox.Proxy;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Sandbox.Tests.Proxy;
 
@@ -223,7 +224,7 @@ public class ServiceProxyTests
     [Fact]
     public void Client_ip_affinity_keeps_a_client_on_its_endpoint_until_the_timeout_then_round_robins()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var backends = new Backends(time) { AffinityTimeout = TimeSpan.FromSeconds(10) };
         IPEndPoint a = new(IPAddress.Parse("127.244.0.1"), 80), b = new(IPAddress.Parse("127.244.0.2"), 80);
         backends.Set([a, b]);
