@@ -6,6 +6,7 @@ using ClientLb.Dns.Resolution;
 using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
 using ClientLb.Sources;
+using ClientLb.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -250,9 +251,16 @@ public sealed class HostileAnswerTests
     public async Task A_server_that_does_not_answer_is_named_with_its_timeout()
     {
         using FakeDnsServer silent = new(null);
-        var client = new DnsStubClient(new DnsResolverSettings { Servers = [silent.Endpoint], Timeout = TimeSpan.FromMilliseconds(200), Attempts = 2 });
+        var time = new TrackingTimeProvider();
+        var client = new DnsStubClient(new DnsResolverSettings { Servers = [silent.Endpoint], Timeout = TimeSpan.FromMilliseconds(200), Attempts = 2 }, time);
 
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
+        Task<DnsQueryResult> query = client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A));
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            await time.WaitForTimerAsync(Patience);
+            time.Advance(TimeSpan.FromMilliseconds(200));
+        }
+        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
         Assert.Contains($"attempt 1: {silent.Endpoint} did not answer within 200 ms", error.Message);
         Assert.Contains($"attempt 2: {silent.Endpoint} did not answer within 200 ms", error.Message);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using ClientLb.Testing;
 
 namespace ClientLb.Sandbox.Tests.Api;
 
@@ -102,12 +103,14 @@ public class WatchTests
     [Fact]
     public async Task No_bookmarks_unless_asked_and_timeout_ends_the_stream()
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { BookmarkInterval = TimeSpan.FromMilliseconds(50) });
+        var clock = new TrackingTimeProvider();
+        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { BookmarkInterval = TimeSpan.FromMilliseconds(50), TimeProvider = clock });
         using var api = new ApiClient(cluster.CreateHttpClient());
-        var started = DateTime.UtcNow;
         await using var watch = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={cluster.ResourceVersion}&timeoutSeconds=1", Deadline.In());
+        // The stream ends when a second has passed on the cluster's clock; a bookmark due every 50 ms would come first.
+        await clock.WaitForTimerAsync(TimeSpan.FromSeconds(30), dueIn => dueIn == TimeSpan.FromSeconds(1));
+        for (var i = 0; i < 20; i++) clock.Advance(TimeSpan.FromMilliseconds(50));
         Assert.Null(await watch.NextAsync()); // no bookmark in a second, then a clean end
-        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(10));
     }
 
     [Fact]

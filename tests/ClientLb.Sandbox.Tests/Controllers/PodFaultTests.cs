@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using ClientLb.Testing;
 
 namespace ClientLb.Sandbox.Tests.Controllers;
 
@@ -53,7 +53,8 @@ public class PodFaultTests
     [Fact]
     public async Task A_pod_fails_with_the_annotated_status_answers_late_with_the_annotated_delay_and_reports_a_bad_value()
     {
-        await using var cluster = await SandboxCluster.StartAsync();
+        var clock = new TrackingTimeProvider();
+        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { TimeProvider = clock });
         await cluster.CreateDeploymentAsync("faulty", 1, containerPort: 8080);
         await cluster.WaitUntilAsync(c => c.GetPods("app=faulty").Count(p => p.Ready) == 1, Deadline.In());
         SandboxPod pod = cluster.GetPods("app=faulty")[0];
@@ -67,13 +68,28 @@ public class PodFaultTests
         }
 
         await AnnotateAsync(cluster, pod.Name, "{\"sandbox.clientlb.io/fail-status\":null,\"sandbox.clientlb.io/delay-ms\":\"300\"}");
-        (await AnswerWhenAsync(address, r => r.StatusCode == HttpStatusCode.OK)).Dispose();
         using (var http = new HttpClient())
         {
-            var clock = Stopwatch.StartNew();
-            using HttpResponseMessage slow = await http.GetAsync(address);
-            Assert.Equal(HttpStatusCode.OK, slow.StatusCode);
-            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(300), $"answered after {clock.Elapsed.TotalMilliseconds} ms");
+            // Until the runtime applies the annotation the pod fails at once; from then on it holds each answer 300 ms
+            // on the cluster's clock.
+            Task held = clock.WaitForTimerAsync(TimeSpan.FromSeconds(30), dueIn => dueIn == TimeSpan.FromMilliseconds(300));
+            Task<HttpResponseMessage> slow;
+            while (true)
+            {
+                slow = http.GetAsync(address);
+                if (await Task.WhenAny(slow, held) == held)
+                {
+                    break;
+                }
+                (await slow).Dispose();
+            }
+            await held;
+            clock.Advance(TimeSpan.FromMilliseconds(299));
+            Assert.False(slow.IsCompleted, "answered before its 300 ms delay");
+            Assert.Contains(TimeSpan.FromMilliseconds(1), clock.PendingDelays());
+            clock.Advance(TimeSpan.FromMilliseconds(1));
+            using HttpResponseMessage answer = await slow.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         }
 
         // Not a 5xx: nothing is injected, and the pod's log says why.
