@@ -1,15 +1,15 @@
 using System.Globalization;
 using System.Net;
 using ClientLb.Endpoints;
-using Endpoint = ClientLb.Endpoints.Endpoint;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
-using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Source;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
+using Endpoint = ClientLb.Endpoints.Endpoint;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Cli.Commands;
 

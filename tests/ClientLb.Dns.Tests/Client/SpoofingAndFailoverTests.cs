@@ -159,7 +159,7 @@ public class SpoofingAndFailoverTests
             await time.WaitForTimerAsync(Patience);
             time.Advance(TimeSpan.FromMilliseconds(150));
         }
-        var ex = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
+        DnsResolutionException ex = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
         Assert.Equal(["a", "b", "a", "b"], order);
         Assert.Equal(4, ex.Attempts.Count);
@@ -169,7 +169,7 @@ public class SpoofingAndFailoverTests
     [Fact]
     public async Task No_configured_server_is_a_clear_error()
     {
-        var ex = await Assert.ThrowsAsync<DnsResolutionException>(() => new DnsStubClient(new DnsResolverSettings { Origin = "/etc/resolv.conf" }).QueryAsync(Question));
+        DnsResolutionException ex = await Assert.ThrowsAsync<DnsResolutionException>(() => new DnsStubClient(new DnsResolverSettings { Origin = "/etc/resolv.conf" }).QueryAsync(Question));
         Assert.Contains("/etc/resolv.conf lists no nameserver", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -185,7 +185,7 @@ public sealed class HostileAnswerTests
         Task<DnsQueryResult> query = client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A));
         await logs.WaitForAsync(m => m.Contains($"ignored a malformed response from {server.Endpoint}", StringComparison.Ordinal), Patience);
         time.Advance(TimeSpan.FromMilliseconds(300));
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
+        DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
         Assert.Contains($"{server.Endpoint} sent no usable answer within 300 ms; it sent a malformed response", error.Message);
         Assert.Contains("Malformed DNS message", error.Message);
@@ -208,7 +208,7 @@ public sealed class HostileAnswerTests
 
         for (int i = 0; i < 20; i++)
         {
-            var error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
+            DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
             Assert.Contains($"{server.Endpoint} sent no usable answer within 300 ms; it sent a malformed response", error.Message);
             Assert.True(await handled.WaitAsync(Patience), "the server did not finish its exchange");
         }
@@ -221,7 +221,7 @@ public sealed class HostileAnswerTests
         using FakeDnsServer truncated = new(exchange => exchange.Reply((DnsMessage.CreateResponse(exchange.Query) with { IsTruncated = true }).Encode()));
         var client = new DnsStubClient(new DnsResolverSettings { Servers = [formerr.Endpoint, truncated.Endpoint], Timeout = TimeSpan.FromMilliseconds(300), Attempts = 1 });
 
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
+        DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
 
         Assert.Contains($"{formerr.Endpoint} answered FormErr (it could not parse the query)", error.Message);
         Assert.Contains($"{truncated.Endpoint} truncated its UDP answer and the TCP retry failed", error.Message);
@@ -241,7 +241,7 @@ public sealed class HostileAnswerTests
         var settings = new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromSeconds(5), Attempts = 1 };
         var resolver = new DnsResolver(new DnsStubClient(settings), settings);
 
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => resolver.LookupAsync($"a.{Zone}.", DnsRecordType.A));
+        DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => resolver.LookupAsync($"a.{Zone}.", DnsRecordType.A));
 
         Assert.True(error.Message.Contains($"a.{Zone} -> b.{Zone} -> a.{Zone}", StringComparison.Ordinal), error.Message);
         Assert.Contains("loops", error.Message);
@@ -260,7 +260,7 @@ public sealed class HostileAnswerTests
             await time.WaitForTimerAsync(Patience);
             time.Advance(TimeSpan.FromMilliseconds(200));
         }
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
+        DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
         Assert.Contains($"attempt 1: {silent.Endpoint} did not answer within 200 ms", error.Message);
         Assert.Contains($"attempt 2: {silent.Endpoint} did not answer within 200 ms", error.Message);

@@ -8,7 +8,7 @@ namespace ClientLb.Sandbox.Tests.Controllers;
 /// <summary>A pod's fail and delay annotations (what the sandbox view's Fail and Slow buttons set), over the API.</summary>
 public class PodFaultTests
 {
-    static async Task AnnotateAsync(SandboxCluster cluster, string pod, string annotations)
+    private static async Task AnnotateAsync(SandboxCluster cluster, string pod, string annotations)
     {
         using HttpClient api = cluster.CreateHttpClient();
         using var patch = new HttpRequestMessage(HttpMethod.Patch, new Uri(cluster.ApiServerUri, $"api/v1/namespaces/default/pods/{pod}"))
@@ -19,7 +19,7 @@ public class PodFaultTests
     }
 
     // The runtime applies an annotation when it reconciles the pod: wait (bounded) until an answer shows it.
-    static async Task<HttpResponseMessage> AnswerWhenAsync(Uri pod, Func<HttpResponseMessage, bool> condition)
+    private static async Task<HttpResponseMessage> AnswerWhenAsync(Uri pod, Func<HttpResponseMessage, bool> condition)
     {
         using var http = new HttpClient();
         CancellationToken deadline = Deadline.In();
@@ -35,7 +35,7 @@ public class PodFaultTests
         }
     }
 
-    static async Task<string> LogWhenAsync(SandboxCluster cluster, string pod, string text)
+    private static async Task<string> LogWhenAsync(SandboxCluster cluster, string pod, string text)
     {
         using HttpClient api = cluster.CreateHttpClient();
         CancellationToken deadline = Deadline.In();
@@ -54,7 +54,7 @@ public class PodFaultTests
     public async Task A_pod_fails_with_the_annotated_status_answers_late_with_the_annotated_delay_and_reports_a_bad_value()
     {
         var clock = new TrackingTimeProvider();
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { TimeProvider = clock });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { TimeProvider = clock });
         await cluster.CreateDeploymentAsync("faulty", 1, containerPort: 8080);
         await cluster.WaitUntilAsync(c => c.GetPods("app=faulty").Count(p => p.Ready) == 1, Deadline.In());
         SandboxPod pod = cluster.GetPods("app=faulty")[0];
