@@ -45,7 +45,7 @@ internal sealed class Stats
 
     public IRenderable Render(Func<string, string> label)
     {
-        var chart = new BarChart().Width(78).Label($"[bold]answers per endpoint[/]  sent [blue]{Sent}[/]  failed [{(Failed == 0 ? "green" : "red")}]{Failed}[/]");
+        BarChart chart = new BarChart().Width(78).Label($"[bold]answers per endpoint[/]  sent [blue]{Sent}[/]  failed [{(Failed == 0 ? "green" : "red")}]{Failed}[/]");
         int i = 0;
         foreach ((string name, long count) in Counts)
         {

@@ -77,7 +77,7 @@ if (cluster is not null)
 using IHost host = builder.Build();
 
 IConfiguration settings = builder.Configuration.GetSection("Greeter");
-var address = cluster is not null ? new Uri("http://greeter.default") : new Uri(settings["Address"] ?? "http://greeter");
+Uri address = cluster is not null ? new Uri("http://greeter.default") : new Uri(settings["Address"] ?? "http://greeter");
 int calls = settings.GetValue("Calls", 300);
 int parallelism = settings.GetValue("Parallelism", 8);
 if (calls < 1 || parallelism < 1)

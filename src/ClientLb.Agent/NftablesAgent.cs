@@ -24,6 +24,7 @@ public sealed class NftablesAgent : IDisposable
     private readonly INftablesRunner _runner;
     private readonly IConntrackCleaner? _conntrack;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly bool _ownsRunner;
     private ProgrammedState _state = new();
@@ -40,8 +41,11 @@ public sealed class NftablesAgent : IDisposable
         _ownsRunner = true;
     }
 
-    /// <summary>Creates an agent over a given runner and conntrack cleaner (tests, embedding); the caller disposes the runner.</summary>
-    public NftablesAgent(NftablesAgentOptions options, INftablesRunner runner, IConntrackCleaner? conntrack, ILogger<NftablesAgent>? logger = null)
+    /// <summary>
+    /// Creates an agent over a given runner and conntrack cleaner (tests, embedding); the caller disposes the runner.
+    /// <paramref name="timeProvider"/> dates the last successful sync (<see cref="AgentMetrics.IsHealthy"/>).
+    /// </summary>
+    public NftablesAgent(NftablesAgentOptions options, INftablesRunner runner, IConntrackCleaner? conntrack, ILogger<NftablesAgent>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -49,6 +53,7 @@ public sealed class NftablesAgent : IDisposable
         _runner = runner ?? throw new ArgumentNullException(nameof(runner));
         _conntrack = conntrack;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _time = timeProvider ?? TimeProvider.System;
     }
 
     /// <summary>Counters for <c>/metrics</c> and <c>/healthz</c>.</summary>
@@ -187,7 +192,7 @@ public sealed class NftablesAgent : IDisposable
             try
             {
                 SyncResult result = await SyncCoreAsync(upserts, removals, full, start, cancellationToken).ConfigureAwait(false);
-                Metrics.RecordSuccess(result, _state.Plans.Count, _state.ElementCount, DateTimeOffset.UtcNow);
+                Metrics.RecordSuccess(result, _state.Plans.Count, _state.ElementCount, _time.GetUtcNow());
                 _lastRejected = result.Rejected;
                 return result;
             }

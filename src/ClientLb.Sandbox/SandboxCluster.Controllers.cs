@@ -1,4 +1,5 @@
 using ClientLb.Sandbox.Controllers;
+using ClientLb.Sandbox.Logs;
 using ClientLb.Sandbox.Pods;
 using ClientLb.Sandbox.Store;
 using Microsoft.Extensions.Logging;
@@ -8,8 +9,8 @@ namespace ClientLb.Sandbox;
 
 public sealed partial class SandboxCluster
 {
-    readonly List<Controller> _controllers = [];
-    Proxy.ServiceProxy? _serviceProxy;
+    private readonly List<Controller> _controllers = [];
+    private Proxy.ServiceProxy? _serviceProxy;
 
     /// <summary>
     /// Service ports the service proxy could not listen on ("namespace/name ip:port/PROTOCOL") with the reason and remedy;
@@ -17,9 +18,9 @@ public sealed partial class SandboxCluster
     /// </summary>
     public IReadOnlyDictionary<string, string> ServiceProxyFailures => _serviceProxy?.Failures ?? new Dictionary<string, string>();
 
-    void StartControllers()
+    private void StartControllers()
     {
-        var logs = _options.LoggerFactory ?? NullLoggerFactory.Instance;
+        ILoggerFactory logs = _options.LoggerFactory ?? NullLoggerFactory.Instance;
         ILogger Log<T>() => logs.CreateLogger(typeof(T).FullName!);
         var programs = new ProgramRunner(_store, Log<ProgramRunner>(), new Dictionary<string, SandboxProgram>(_options.Images, StringComparer.Ordinal),
             _options.JobBackoff, PodKubeconfigAsync, () => _dns?.EndPoint);
@@ -45,7 +46,7 @@ public sealed partial class SandboxCluster
             var proxyLogs = _options.Nodes.Select(n => PodLogs.Open("kube-system", CreateComponentPod("kube-proxy-" + ObjectStore.RandomSuffix(), "service-proxy",
                 new System.Text.Json.Nodes.JsonObject { ["k8s-app"] = "kube-proxy" }, "127.0.0.1", "kube-proxy", "registry.k8s.io/kube-proxy:" + Api.Discovery.KubernetesVersion,
                 [], n.Name), "kube-proxy")).ToList();
-            _serviceProxy = new Proxy.ServiceProxy(_store, Log<Proxy.ServiceProxy>(), line => { foreach (var l in proxyLogs) l.Write(line); },
+            _serviceProxy = new Proxy.ServiceProxy(_store, Log<Proxy.ServiceProxy>(), line => { foreach (LogBook? l in proxyLogs) { l.Write(line); } },
                 (svc, message) => Events.Warning(svc, "kube-proxy", "FailedToListen", message));
             _controllers.Add(_serviceProxy);
             _serviceProxy.Start(ResourceTypes.Services, ResourceTypes.EndpointSlices);
@@ -56,19 +57,27 @@ public sealed partial class SandboxCluster
     /// The credentials a run-to-completion pod's program gets: a token of its service account (a new file, deleted when the
     /// container ends), or the cluster's kubeconfig for a pod of the implicit <c>default</c> account that the namespace lacks.
     /// </summary>
-    async Task<(string Path, bool Owned)> PodKubeconfigAsync(string ns, string serviceAccount, CancellationToken ct)
+    private async Task<(string Path, bool Owned)> PodKubeconfigAsync(string ns, string serviceAccount, CancellationToken ct)
     {
         if (_store.Get(ResourceTypes.ServiceAccounts, ns, serviceAccount) is null)
         {
-            if (serviceAccount == "default") return (KubeconfigPath, false);
+            if (serviceAccount == "default")
+            {
+                return (KubeconfigPath, false);
+            }
+
             throw new ApiException(422, ProgramRunner.ConfigError, $"error looking up service account {ns}/{serviceAccount}: serviceaccount \"{serviceAccount}\" not found");
         }
         return (await WriteServiceAccountKubeconfigAsync(serviceAccount, ns, cancellationToken: ct), true);
     }
 
-    async Task StopControllersAsync()
+    private async Task StopControllersAsync()
     {
-        foreach (var c in _controllers) await c.DisposeAsync();
+        foreach (Controller c in _controllers)
+        {
+            await c.DisposeAsync();
+        }
+
         _controllers.Clear();
     }
 

@@ -8,13 +8,13 @@ namespace ClientLb.Sandbox;
 
 public sealed partial class SandboxCluster
 {
-    static T Call<T>(Func<T> action)
+    private static T Call<T>(Func<T> action)
     {
         try { return action(); }
         catch (ApiException ex) { throw new SandboxApiException(ex.Code, ex.Reason, ex.Message, ex); }
     }
 
-    static ResourceType TypeOf(string apiVersion, string kind) =>
+    private static ResourceType TypeOf(string apiVersion, string kind) =>
         ResourceTypes.ByKind(apiVersion, kind)
         ?? throw new SandboxApiException(404, "NotFound", $"the sandbox does not serve kind \"{kind}\" in version \"{apiVersion}\" (served: {string.Join(", ", ResourceTypes.All.Select(t => $"{t.ApiVersion}/{t.Kind}"))})");
 
@@ -25,17 +25,21 @@ public sealed partial class SandboxCluster
     public Task<IReadOnlyList<JsonObject>> ApplyManifestAsync(string yaml, string defaultNamespace = "default")
     {
         ArgumentNullException.ThrowIfNull(yaml);
-        var docs = YamlManifest.Parse(yaml);
+        List<JsonObject> docs = YamlManifest.Parse(yaml);
         var result = new List<JsonObject>();
-        foreach (var doc in docs) result.Add(Apply(doc, defaultNamespace));
+        foreach (JsonObject doc in docs)
+        {
+            result.Add(Apply(doc, defaultNamespace));
+        }
+
         return Task.FromResult<IReadOnlyList<JsonObject>>(result);
     }
 
-    JsonObject Apply(JsonObject obj, string defaultNamespace)
+    private JsonObject Apply(JsonObject obj, string defaultNamespace)
     {
         var apiVersion = obj.Str("apiVersion") ?? throw new SandboxApiException(400, "BadRequest", "a manifest object has no apiVersion");
         var kind = obj.Str("kind") ?? throw new SandboxApiException(400, "BadRequest", "a manifest object has no kind");
-        var t = TypeOf(apiVersion, kind);
+        ResourceType t = TypeOf(apiVersion, kind);
         var ns = t.Namespaced ? obj.Str("metadata", "namespace") ?? defaultNamespace : null;
         var name = obj.Str("metadata", "name");
         return Call(() =>
@@ -53,7 +57,7 @@ public sealed partial class SandboxCluster
     public Task<JsonObject> CreateAsync(JsonObject obj)
     {
         ArgumentNullException.ThrowIfNull(obj);
-        var t = TypeOf(obj.Str("apiVersion") ?? "", obj.Str("kind") ?? "");
+        ResourceType t = TypeOf(obj.Str("apiVersion") ?? "", obj.Str("kind") ?? "");
         return Task.FromResult(Call(() => _store.Create(t, obj.Str("metadata", "namespace"), obj).ToMutable()));
     }
 
@@ -64,8 +68,8 @@ public sealed partial class SandboxCluster
     /// <summary>Lists objects of a kind, in one namespace (or all with null), filtered by a label selector.</summary>
     public Task<IReadOnlyList<JsonObject>> ListAsync(string apiVersion, string kind, string? ns = "default", string? labelSelector = null)
     {
-        var t = TypeOf(apiVersion, kind);
-        var sel = Call(() => LabelSelector.Parse(labelSelector));
+        ResourceType t = TypeOf(apiVersion, kind);
+        LabelSelector sel = Call(() => LabelSelector.Parse(labelSelector));
         IReadOnlyList<JsonObject> items = _store.Snapshot(t, ns, o => sel.Matches(o.Labels)).Select(o => o.ToMutable()).ToList();
         return Task.FromResult(items);
     }
@@ -73,7 +77,7 @@ public sealed partial class SandboxCluster
     /// <summary>Deletes an object; pods are terminating for their grace period (override with <paramref name="gracePeriod"/>).</summary>
     public Task DeleteAsync(string apiVersion, string kind, string name, string? ns = "default", TimeSpan? gracePeriod = null)
     {
-        var t = TypeOf(apiVersion, kind);
+        ResourceType t = TypeOf(apiVersion, kind);
         Call(() => _store.Delete(t, ns, name, new DeleteOptions(gracePeriod is { } g ? (long)Math.Ceiling(g.TotalSeconds) : null)));
         return Task.CompletedTask;
     }
@@ -120,7 +124,11 @@ public sealed partial class SandboxCluster
             ["selector"] = new JsonObject { ["app"] = app },
             ["ports"] = new JsonArray(new JsonObject { ["name"] = "http", ["port"] = port, ["targetPort"] = targetPort ?? port }),
         };
-        if (headless) spec["clusterIP"] = "None";
+        if (headless)
+        {
+            spec["clusterIP"] = "None";
+        }
+
         return CreateAsync(new JsonObject
         {
             ["apiVersion"] = "v1",
@@ -155,7 +163,7 @@ public sealed partial class SandboxCluster
     /// <summary>The pods in a namespace (null: all), optionally filtered by a label selector, in name order.</summary>
     public IReadOnlyList<SandboxPod> GetPods(string? labelSelector = null, string? ns = "default")
     {
-        var sel = Call(() => LabelSelector.Parse(labelSelector));
+        LabelSelector sel = Call(() => LabelSelector.Parse(labelSelector));
         return _store.Snapshot(ResourceTypes.Pods, ns, p => sel.Matches(p.Labels)).Select(p => new SandboxPod(
             p.Namespace, p.Name, p.Root.Str("status", "podIP"), p.Root.Str("spec", "nodeName"), PodStatus.IsReady(p), p.IsDeleting,
             p.Root.Items("spec", "containers").SelectMany(c => c.Items("ports")).Where(x => (x.Str("protocol") ?? "TCP") == "TCP")
@@ -171,8 +179,12 @@ public sealed partial class SandboxCluster
         ArgumentNullException.ThrowIfNull(condition);
         while (true)
         {
-            var next = _store.NextChange;
-            if (condition(this)) return;
+            Task next = _store.NextChange;
+            if (condition(this))
+            {
+                return;
+            }
+
             await next.WaitAsync(cancellationToken);
         }
     }

@@ -13,7 +13,7 @@ public sealed partial class SandboxCluster
     /// the DNS server's real port) backed by one <c>coredns-…</c> pod labelled <c>k8s-app=kube-dns</c> whose IP is the DNS
     /// server's address and whose log is the DNS query log.
     /// </summary>
-    void PublishClusterDns(Dns.ClusterDnsServer dns)
+    private void PublishClusterDns(Dns.ClusterDnsServer dns)
     {
         const string ns = "kube-system";
         var address = dns.EndPoint.Address.ToString();
@@ -23,7 +23,7 @@ public sealed partial class SandboxCluster
             new JsonArray(
                 new JsonObject { ["name"] = "dns", ["containerPort"] = port, ["protocol"] = "UDP" },
                 new JsonObject { ["name"] = "dns-tcp", ["containerPort"] = port, ["protocol"] = "TCP" }));
-        var log = PodLogs.Open(ns, pod, "coredns");
+        LogBook log = PodLogs.Open(ns, pod, "coredns");
         log.Write($".:{port} on {address} (the sandbox's cluster DNS, zone {_options.ClusterDomain})");
         dns.QueryLog = log.Write;
         _store.Create(ResourceTypes.Services, ns, new JsonObject
@@ -44,7 +44,7 @@ public sealed partial class SandboxCluster
     }
 
     /// <summary>A node proxy (the ClientLb agent, kube-proxy) that runs against the sandbox, shown as a kube-proxy pod; returns its log.</summary>
-    Logs.LogBook CreateNodeProxyPod(string name, string who)
+    private Logs.LogBook CreateNodeProxyPod(string name, string who)
     {
         var agent = who.Split(' ')[0];
         CreateComponentPod(name, "node-proxy", new JsonObject { ["k8s-app"] = "kube-proxy", ["sandbox.clientlb.io/node-proxy"] = "api-client" }, "127.0.0.1", "kube-proxy",
@@ -52,15 +52,18 @@ public sealed partial class SandboxCluster
         return PodLogs.Open("kube-system", name, "kube-proxy");
     }
 
-    void DeleteNodeProxyPod(string name)
+    private void DeleteNodeProxyPod(string name)
     {
         try { _store.Delete(ResourceTypes.Pods, "kube-system", name, new DeleteOptions { GracePeriodSeconds = 0 }); }
         catch (ApiException ex) when (ex.Code == 404) { }
-        if (PodLogs.Find("kube-system", name, "kube-proxy") is { } log) PodLogs.Remove("kube-system", name, "kube-proxy", log);
+        if (PodLogs.Find("kube-system", name, "kube-proxy") is { } log)
+        {
+            PodLogs.Remove("kube-system", name, "kube-proxy", log);
+        }
     }
 
     /// <summary>Creates a running, ready kube-system pod for a component the sandbox runs itself (the pod runtime leaves it alone).</summary>
-    string CreateComponentPod(string name, string component, JsonObject labels, string ip, string container, string image, JsonArray ports, string? nodeName = null)
+    private string CreateComponentPod(string name, string component, JsonObject labels, string ip, string container, string image, JsonArray ports, string? nodeName = null)
     {
         const string ns = "kube-system";
         _store.Create(ResourceTypes.Pods, ns, new JsonObject
@@ -116,7 +119,7 @@ public sealed partial class SandboxCluster
     /// </summary>
     public async Task<string> WriteServiceAccountKubeconfigAsync(string serviceAccount, string ns = "default", TimeSpan? validFor = null, CancellationToken cancellationToken = default)
     {
-        var account = Call(() => _store.GetRequired(ResourceTypes.ServiceAccounts, ns, serviceAccount));
+        StoredObject account = Call(() => _store.GetRequired(ResourceTypes.ServiceAccounts, ns, serviceAccount));
         var token = Tokens.Issue(ns, serviceAccount, account.Uid, Time.GetUtcNow() + (validFor ?? TimeSpan.FromHours(1)));
         var path = Path.Combine(Path.GetTempPath(), $"clientlb-sandbox-{ns}-{serviceAccount}-{Guid.NewGuid():N}.kubeconfig");
         await File.WriteAllTextAsync(path, Api.Kubeconfig.Render(ApiServerUri, _certificates?.CaPem, token, ns), cancellationToken);

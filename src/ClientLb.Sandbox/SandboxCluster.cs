@@ -21,18 +21,18 @@ namespace ClientLb.Sandbox;
 /// </code></example>
 public sealed partial class SandboxCluster : IAsyncDisposable
 {
-    readonly SandboxOptions _options;
-    readonly ObjectStore _store;
-    readonly SandboxCertificates? _certificates;
-    readonly bool _ownsKubeconfig;
-    ApiServer? _api;
-    Dns.ClusterDnsServer? _dns;
-    int _apiPort;
-    Uri? _apiUri;
-    readonly WatchDeliveryGate _watchGate;
-    int _disposed;
+    private readonly SandboxOptions _options;
+    private readonly ObjectStore _store;
+    private readonly SandboxCertificates? _certificates;
+    private readonly bool _ownsKubeconfig;
+    private ApiServer? _api;
+    private Dns.ClusterDnsServer? _dns;
+    private int _apiPort;
+    private Uri? _apiUri;
+    private readonly WatchDeliveryGate _watchGate;
+    private int _disposed;
 
-    SandboxCluster(SandboxOptions options)
+    private SandboxCluster(SandboxOptions options)
     {
         _options = options;
         Time = options.TimeProvider;
@@ -56,15 +56,27 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         _store.SetStrategy(ResourceTypes.ConfigMaps, new ConfigMapStrategy());
         _store.SetStrategy(ResourceTypes.Secrets, new SecretStrategy(Tokens));
         _store.SetStrategy(ResourceTypes.Events, new EventStrategy());
-        foreach (var t in new[] { ResourceTypes.Roles, ResourceTypes.ClusterRoles }) _store.SetStrategy(t, new RoleStrategy(t));
-        foreach (var t in new[] { ResourceTypes.RoleBindings, ResourceTypes.ClusterRoleBindings }) _store.SetStrategy(t, new BindingStrategy(t));
+        foreach (ResourceType? t in new[] { ResourceTypes.Roles, ResourceTypes.ClusterRoles })
+        {
+            _store.SetStrategy(t, new RoleStrategy(t));
+        }
+
+        foreach (ResourceType? t in new[] { ResourceTypes.RoleBindings, ResourceTypes.ClusterRoleBindings })
+        {
+            _store.SetStrategy(t, new BindingStrategy(t));
+        }
+
         if (options.UseHttps)
         {
             _certificates = SandboxCertificates.Create(Time);
             Tokens.CaPem = _certificates.CaPem;
             BearerToken = options.BearerToken ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
         }
-        else BearerToken = options.BearerToken;
+        else
+        {
+            BearerToken = options.BearerToken;
+        }
+
         _ownsKubeconfig = options.KubeconfigPath is null;
         KubeconfigPath = options.KubeconfigPath ?? Path.Combine(Path.GetTempPath(), $"clientlb-sandbox-{Guid.NewGuid():N}.kubeconfig");
     }
@@ -122,7 +134,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         }
     }
 
-    async Task StartApiServerAsync(int port, CancellationToken ct)
+    private async Task StartApiServerAsync(int port, CancellationToken ct)
     {
         var api = new ApiServer(_store, _certificates?.ServerCertificate, BearerToken, () => _options.BookmarkInterval, _watchGate, _options.LoggerFactory, PodLogs, Tokens,
             _options.Authorization == SandboxAuthorization.Rbac ? new RbacAuthorizer(_store) : null, NodeProxies, Watches);
@@ -131,34 +143,50 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         _apiPort = api.Uri.Port;
         _apiUri = api.Uri;
         var dir = Path.GetDirectoryName(Path.GetFullPath(KubeconfigPath));
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        if (!string.IsNullOrEmpty(dir))
+        {
+            Directory.CreateDirectory(dir);
+        }
+
         await WriteOwnerOnlyAsync(KubeconfigPath, Kubeconfig.Render(api.Uri, _certificates?.CaPem, BearerToken), ct);
     }
 
     /// <summary>Writes the kubeconfig (it holds the bearer token) readable by its owner only: mode 0600, as kubectl writes its own.</summary>
-    static async Task WriteOwnerOnlyAsync(string path, string text, CancellationToken ct)
+    private static async Task WriteOwnerOnlyAsync(string path, string text, CancellationToken ct)
     {
         const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnly;
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnly;
+        }
+
         await using (var stream = new FileStream(path, options))
         await using (var writer = new StreamWriter(stream))
         {
             await writer.WriteAsync(text.AsMemory(), ct);
         }
         // A file that already existed keeps its mode on create: narrow it too.
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, OwnerOnly);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, OwnerOnly);
+        }
     }
 
-    void Bootstrap()
+    private void Bootstrap()
     {
         foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" }.Concat(_options.Namespaces).Distinct())
+        {
             _store.Create(ResourceTypes.Namespaces, null, new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } });
-        foreach (var node in _options.Nodes)
+        }
+
+        foreach (SandboxNode node in _options.Nodes)
+        {
             _store.Create(ResourceTypes.Nodes, null, NodeObject(node));
+        }
     }
 
-    static JsonObject NodeObject(SandboxNode node) => new()
+    private static JsonObject NodeObject(SandboxNode node) => new()
     {
         ["metadata"] = new JsonObject
         {
@@ -188,12 +216,24 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         var handler = new SocketsHttpHandler();
         if (_certificates is not null)
         {
-            var ca = _certificates.CertificateAuthority;
+            X509Certificate2 ca = _certificates.CertificateAuthority;
             handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, errors) =>
             {
-                if (cert is null) return false;
-                if (errors == System.Net.Security.SslPolicyErrors.None) return true;
-                if ((errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) != 0) return false;
+                if (cert is null)
+                {
+                    return false;
+                }
+
+                if (errors == System.Net.Security.SslPolicyErrors.None)
+                {
+                    return true;
+                }
+
+                if ((errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+                {
+                    return false;
+                }
+
                 using var chain = new X509Chain();
                 chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
                 chain.ChainPolicy.CustomTrustStore.Add(ca);
@@ -202,7 +242,11 @@ public sealed partial class SandboxCluster : IAsyncDisposable
             };
         }
         var client = new HttpClient(handler) { BaseAddress = ApiServerUri };
-        if (BearerToken is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BearerToken);
+        if (BearerToken is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BearerToken);
+        }
+
         return client;
     }
 
@@ -213,24 +257,46 @@ public sealed partial class SandboxCluster : IAsyncDisposable
     public async Task StopApiServerAsync()
     {
         ApiServer? api = Interlocked.Exchange(ref _api, null);
-        if (api is not null) await api.DisposeAsync();
+        if (api is not null)
+        {
+            await api.DisposeAsync();
+        }
     }
 
     /// <summary>Starts the API server again on the same port with the same state, kubeconfig and credentials.</summary>
     public async Task StartApiServerAsync(CancellationToken cancellationToken = default)
     {
-        if (_api is not null) throw new InvalidOperationException("The sandbox API server is already running.");
+        if (_api is not null)
+        {
+            throw new InvalidOperationException("The sandbox API server is already running.");
+        }
+
         await StartApiServerAsync(_apiPort, cancellationToken);
     }
 
     /// <summary>Stops the API server, the cluster DNS, the controllers and every pod server, and deletes the kubeconfig it created.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
-        if (_api is not null) await _api.DisposeAsync();
-        if (_dns is not null) await _dns.DisposeAsync();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        if (_api is not null)
+        {
+            await _api.DisposeAsync();
+        }
+
+        if (_dns is not null)
+        {
+            await _dns.DisposeAsync();
+        }
+
         await StopControllersAsync();
         _certificates?.Dispose();
-        if (_ownsKubeconfig) try { File.Delete(KubeconfigPath); } catch (IOException) { }
+        if (_ownsKubeconfig)
+        {
+            try { File.Delete(KubeconfigPath); } catch (IOException) { }
+        }
     }
 }

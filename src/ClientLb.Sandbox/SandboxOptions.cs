@@ -94,40 +94,111 @@ public sealed class SandboxOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
-        if (ApiPort is < 0 or > 65535) throw new ArgumentException($"ApiPort {ApiPort} is not a TCP port (0-65535)", nameof(ApiPort));
-        var (svcBase, svcPrefix) = Store.IpAllocator.ParseLoopbackCidr(ServiceCidr, nameof(ServiceCidr));
-        var (podBase, podPrefix) = Store.IpAllocator.ParseLoopbackCidr(PodCidr, nameof(PodCidr));
+        if (ApiPort is < 0 or > 65535)
+        {
+            throw new ArgumentException($"ApiPort {ApiPort} is not a TCP port (0-65535)", nameof(ApiPort));
+        }
+
+        (uint svcBase, int svcPrefix) = Store.IpAllocator.ParseLoopbackCidr(ServiceCidr, nameof(ServiceCidr));
+        (uint podBase, int podPrefix) = Store.IpAllocator.ParseLoopbackCidr(PodCidr, nameof(PodCidr));
         var prefix = Math.Min(svcPrefix, podPrefix);
         var mask = uint.MaxValue << (32 - prefix);
         if ((svcBase & mask) == (podBase & mask))
+        {
             throw new ArgumentException($"PodCidr {PodCidr} overlaps ServiceCidr {ServiceCidr}", nameof(PodCidr));
-        if (WatchHistorySize < 1) throw new ArgumentException($"WatchHistorySize must be at least 1 (got {WatchHistorySize})", nameof(WatchHistorySize));
-        if (BookmarkInterval <= TimeSpan.Zero) throw new ArgumentException($"BookmarkInterval must be positive (got {BookmarkInterval})", nameof(BookmarkInterval));
-        if (MaxEndpointsPerSlice is < 1 or > 1000) throw new ArgumentException($"MaxEndpointsPerSlice must be between 1 and 1000 (got {MaxEndpointsPerSlice})", nameof(MaxEndpointsPerSlice));
-        if (DefaultTerminationGracePeriod < TimeSpan.Zero) throw new ArgumentException("DefaultTerminationGracePeriod must not be negative", nameof(DefaultTerminationGracePeriod));
-        if (Nodes is null || Nodes.Count == 0) throw new ArgumentException("Nodes must contain at least one node", nameof(Nodes));
-        foreach (var n in Nodes)
+        }
+
+        if (WatchHistorySize < 1)
+        {
+            throw new ArgumentException($"WatchHistorySize must be at least 1 (got {WatchHistorySize})", nameof(WatchHistorySize));
+        }
+
+        if (BookmarkInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"BookmarkInterval must be positive (got {BookmarkInterval})", nameof(BookmarkInterval));
+        }
+
+        if (MaxEndpointsPerSlice is < 1 or > 1000)
+        {
+            throw new ArgumentException($"MaxEndpointsPerSlice must be between 1 and 1000 (got {MaxEndpointsPerSlice})", nameof(MaxEndpointsPerSlice));
+        }
+
+        if (DefaultTerminationGracePeriod < TimeSpan.Zero)
+        {
+            throw new ArgumentException("DefaultTerminationGracePeriod must not be negative", nameof(DefaultTerminationGracePeriod));
+        }
+
+        if (Nodes is null || Nodes.Count == 0)
+        {
+            throw new ArgumentException("Nodes must contain at least one node", nameof(Nodes));
+        }
+
+        foreach (SandboxNode n in Nodes)
         {
             if (Store.Validation.NameError(Store.NameRule.Dns1123Subdomain, n.Name) is { } err)
+            {
                 throw new ArgumentException($"node name \"{n.Name}\" is invalid: {err}", nameof(Nodes));
+            }
+
             if (Store.Validation.LabelValueError(n.Zone) is { } zerr)
+            {
                 throw new ArgumentException($"zone \"{n.Zone}\" of node \"{n.Name}\" is not a valid label value: {zerr}", nameof(Nodes));
+            }
         }
-        if (Nodes.Select(n => n.Name).Distinct().Count() != Nodes.Count) throw new ArgumentException("node names must be unique", nameof(Nodes));
-        foreach (var ns in Namespaces)
-            if (Store.Validation.Dns1123LabelError(ns) is { } nerr) throw new ArgumentException($"namespace \"{ns}\" is invalid: {nerr}", nameof(Namespaces));
-        if (DnsPort is < 0 or > 65535) throw new ArgumentException($"DnsPort {DnsPort} is not a port (0-65535)", nameof(DnsPort));
-        if (DnsTtl < TimeSpan.Zero || DnsTtl > TimeSpan.FromDays(1)) throw new ArgumentException($"DnsTtl must be between 0 and one day (got {DnsTtl})", nameof(DnsTtl));
-        if (string.IsNullOrWhiteSpace(ClusterDomain) || ClusterDomain.Trim('.').Split('.').Any(l => Store.Validation.Dns1123LabelError(l) is not null))
-            throw new ArgumentException($"ClusterDomain \"{ClusterDomain}\" is not a valid DNS name", nameof(ClusterDomain));
-        if (Images is null) throw new ArgumentException("Images must not be null (leave it empty for none)", nameof(Images));
-        foreach (var (image, program) in Images)
+        if (Nodes.Select(n => n.Name).Distinct().Count() != Nodes.Count)
         {
-            if (string.IsNullOrWhiteSpace(image)) throw new ArgumentException("an image reference in Images is empty", nameof(Images));
-            if (program is null) throw new ArgumentException($"the program of image \"{image}\" in Images is null", nameof(Images));
+            throw new ArgumentException("node names must be unique", nameof(Nodes));
         }
-        if (JobBackoff < TimeSpan.Zero) throw new ArgumentException($"JobBackoff must not be negative (got {JobBackoff})", nameof(JobBackoff));
-        if (BearerToken is { Length: 0 }) throw new ArgumentException("BearerToken must not be empty (use null for none)", nameof(BearerToken));
+
+        foreach (var ns in Namespaces)
+        {
+            if (Store.Validation.Dns1123LabelError(ns) is { } nerr)
+            {
+                throw new ArgumentException($"namespace \"{ns}\" is invalid: {nerr}", nameof(Namespaces));
+            }
+        }
+
+        if (DnsPort is < 0 or > 65535)
+        {
+            throw new ArgumentException($"DnsPort {DnsPort} is not a port (0-65535)", nameof(DnsPort));
+        }
+
+        if (DnsTtl < TimeSpan.Zero || DnsTtl > TimeSpan.FromDays(1))
+        {
+            throw new ArgumentException($"DnsTtl must be between 0 and one day (got {DnsTtl})", nameof(DnsTtl));
+        }
+
+        if (string.IsNullOrWhiteSpace(ClusterDomain) || ClusterDomain.Trim('.').Split('.').Any(l => Store.Validation.Dns1123LabelError(l) is not null))
+        {
+            throw new ArgumentException($"ClusterDomain \"{ClusterDomain}\" is not a valid DNS name", nameof(ClusterDomain));
+        }
+
+        if (Images is null)
+        {
+            throw new ArgumentException("Images must not be null (leave it empty for none)", nameof(Images));
+        }
+
+        foreach ((string? image, SandboxProgram? program) in Images)
+        {
+            if (string.IsNullOrWhiteSpace(image))
+            {
+                throw new ArgumentException("an image reference in Images is empty", nameof(Images));
+            }
+
+            if (program is null)
+            {
+                throw new ArgumentException($"the program of image \"{image}\" in Images is null", nameof(Images));
+            }
+        }
+        if (JobBackoff < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"JobBackoff must not be negative (got {JobBackoff})", nameof(JobBackoff));
+        }
+
+        if (BearerToken is { Length: 0 })
+        {
+            throw new ArgumentException("BearerToken must not be empty (use null for none)", nameof(BearerToken));
+        }
     }
 }
 

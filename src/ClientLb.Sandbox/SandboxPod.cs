@@ -13,7 +13,11 @@ public sealed record SandboxPod(string Namespace, string Name, string? IP, strin
     /// <summary>http://IP:port/ for the given (default: first) container port.</summary>
     public Uri GetUri(int? port = null)
     {
-        if (IP is null) throw new InvalidOperationException($"pod {Namespace}/{Name} has no IP yet");
+        if (IP is null)
+        {
+            throw new InvalidOperationException($"pod {Namespace}/{Name} has no IP yet");
+        }
+
         var p = port ?? (Ports.Count > 0 ? Ports[0] : throw new InvalidOperationException($"pod {Namespace}/{Name} declares no container ports"));
         return new Uri($"http://{IP}:{p}/");
     }

@@ -73,7 +73,7 @@ public sealed class ExplainCommandTests : IAsyncLifetime
         Assert.Contains("source: kubernetes", output);
         Assert.Contains("Service: ClusterIP", output);
         Assert.Contains("EndpointSlices: 1", output);
-        foreach (var pod in _cluster.GetPods("app=payment", "finance"))
+        foreach (SandboxPod pod in _cluster.GetPods("app=payment", "finance"))
         {
             Assert.Contains($"{pod.IP}:8080: eligible (ready=true", output);
         }
@@ -120,7 +120,7 @@ public sealed class ExplainCommandTests : IAsyncLifetime
         await _cluster.CreateDeploymentAsync("batch", 2, ns: "finance");
         await _cluster.CreateServiceAsync("batch", "batch", 80, 8080, "finance");
         await _cluster.WaitForReadyEndpointsAsync("batch", 2, "finance");
-        foreach (var pod in _cluster.GetPods("app=batch", "finance"))
+        foreach (SandboxPod pod in _cluster.GetPods("app=batch", "finance"))
         {
             await _cluster.SetPodReadyAsync(pod.Name, false, "finance");
         }

@@ -1,14 +1,14 @@
 using System.Globalization;
 using System.Net;
 using ClientLb.Endpoints;
-using Endpoint = ClientLb.Endpoints.Endpoint;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
-using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
+using Endpoint = ClientLb.Endpoints.Endpoint;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Cli.Commands;
 

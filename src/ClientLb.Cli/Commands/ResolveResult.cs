@@ -30,13 +30,13 @@ internal sealed record ResolveResult(
 
     public static void WriteTable(ResolveResult result, TextWriter output)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
         if (Console.IsOutputRedirected || output != Console.Out)
         {
             console.Profile.Width = 200;
         }
         console.WriteLine($"{result.Service} ({result.Fqdn}) from {result.SourceDescription}, snapshot v{result.Version}, {result.Selection}");
-        var table = new Table().AddColumns("ENDPOINT", "READY", "SERVING", "TERMINATING", "ELIGIBLE", "WEIGHT", "HOSTNAME", "ZONE", "NODE");
+        Table table = new Table().AddColumns("ENDPOINT", "READY", "SERVING", "TERMINATING", "ELIGIBLE", "WEIGHT", "HOSTNAME", "ZONE", "NODE");
         foreach (ResolvedEndpoint e in result.Endpoints)
         {
             string authority = e.Address.Contains(':') ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";

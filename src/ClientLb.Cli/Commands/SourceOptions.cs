@@ -2,10 +2,10 @@ using System.CommandLine;
 using ClientLb.Dns.Configuration;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Config;
-using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Cli.Commands;
 

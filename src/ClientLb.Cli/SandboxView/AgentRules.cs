@@ -151,7 +151,7 @@ internal sealed class AgentRules(Uri? metrics) : IDisposable
     // address:port of the endpoints the EndpointSlices of ns/name make eligible for the named port of one family.
     private static List<string> Eligible(string ns, string name, string portName, string protocol, string addressType, IReadOnlyList<JsonObject> slices)
     {
-        var endpoints = ImmutableArray.CreateBuilder<Endpoint>();
+        ImmutableArray<Endpoint>.Builder endpoints = ImmutableArray.CreateBuilder<Endpoint>();
         foreach (JsonObject slice in slices.Where(s => Meta(s, "namespace") == ns && s["metadata"]?["labels"]?["kubernetes.io/service-name"]?.GetValue<string>() == name
             && (s["addressType"]?.GetValue<string>() ?? "") == addressType))
         {

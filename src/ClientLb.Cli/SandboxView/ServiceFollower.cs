@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using ClientLb.Sandbox;
 using ClientLb.ServiceDiscovery;
 
@@ -40,7 +41,7 @@ internal sealed class ServiceFollower(SandboxCluster cluster, ServiceRegistry re
     private async Task SyncAsync()
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var service in await cluster.ListAsync("v1", "Service", ns: null))
+        foreach (JsonObject service in await cluster.ListAsync("v1", "Service", ns: null))
         {
             string? name = service["metadata"]?["name"]?.GetValue<string>();
             string? ns = service["metadata"]?["namespace"]?.GetValue<string>();

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using ClientLb.Dns.Client;
 using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Protocol;
@@ -198,7 +199,7 @@ internal sealed class DnsServiceQuery
         {
             return reason;
         }
-        var text = new System.Text.StringBuilder(reason).Append(": ");
+        StringBuilder text = new System.Text.StringBuilder(reason).Append(": ");
         int shown = 0;
         foreach (DroppedRecord record in dropped)
         {

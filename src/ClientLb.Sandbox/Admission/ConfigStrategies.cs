@@ -8,7 +8,7 @@ namespace ClientLb.Sandbox.Admission;
 /// <summary>ConfigMaps and Secrets: keys, values, the 1 MiB limit and <c>immutable</c>, as the API server validates them.</summary>
 internal abstract partial class DataStrategy(ResourceType type) : DefaultStrategy
 {
-    const int MaxBytes = 1024 * 1024;
+    private const int MaxBytes = 1024 * 1024;
     [GeneratedRegex("^[-._a-zA-Z0-9]+$")] private static partial Regex ConfigKeyRx();
 
     protected ResourceType Type => type;
@@ -17,14 +17,19 @@ internal abstract partial class DataStrategy(ResourceType type) : DefaultStrateg
 
     public override void PrepareForUpdate(JsonObject obj, StoredObject old, UpdateMode mode, ObjectStore store)
     {
-        var causes = Validate(obj, old);
-        var oldObj = old.ToMutable();
+        List<StatusCause> causes = Validate(obj, old);
+        JsonObject oldObj = old.ToMutable();
         if (oldObj["immutable"] is JsonValue iv && iv.TryGetValue<bool>(out var wasImmutable) && wasImmutable)
         {
             if (!Json.DeepEquals(obj["data"], oldObj["data"]) || !Json.DeepEquals(obj["binaryData"], oldObj["binaryData"]))
+            {
                 causes.Add(new("FieldValueForbidden", "data", "Forbidden: field is immutable when `immutable` is set"));
+            }
+
             if (obj["immutable"] is not JsonValue nv || !nv.TryGetValue<bool>(out var stillImmutable) || !stillImmutable)
+            {
                 causes.Add(new("FieldValueForbidden", "immutable", "Forbidden: field is immutable when `immutable` is set"));
+            }
         }
         ThrowIfAny(type, obj, causes);
     }
@@ -36,35 +41,58 @@ internal abstract partial class DataStrategy(ResourceType type) : DefaultStrateg
         var total = 0L;
         foreach (var field in new[] { "data", "binaryData" })
         {
-            if (obj[field] is null) continue;
+            if (obj[field] is null)
+            {
+                continue;
+            }
+
             if (obj[field] is not JsonObject map) { causes.Add(InvalidValue(field, obj[field], "must be a map of string keys to string values")); continue; }
-            foreach (var (k, v) in map)
+            foreach ((string? k, JsonNode? v) in map)
             {
                 if (k.Length > 253 || !ConfigKeyRx().IsMatch(k))
+                {
                     causes.Add(InvalidValue($"{field}[{k}]", k, "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"));
-                else if (!keys.Add(k)) causes.Add(InvalidValue($"{field}[{k}]", k, "duplicate of key present in data"));
+                }
+                else if (!keys.Add(k))
+                {
+                    causes.Add(InvalidValue($"{field}[{k}]", k, "duplicate of key present in data"));
+                }
+
                 if (v is not JsonValue sv || !sv.TryGetValue<string>(out var text)) { causes.Add(InvalidValue($"{field}[{k}]", v, "must be a string")); continue; }
                 if (IsBase64(field) && !TryBase64(text, out var decoded))
+                {
                     causes.Add(InvalidValue($"{field}[{k}]", "<value omitted>", "illegal base64 data"));
-                else total += IsBase64(field) ? TryLength(text) : System.Text.Encoding.UTF8.GetByteCount(text);
+                }
+                else
+                {
+                    total += IsBase64(field) ? TryLength(text) : System.Text.Encoding.UTF8.GetByteCount(text);
+                }
             }
         }
-        if (total > MaxBytes) causes.Add(new("FieldValueTooLong", "data", $"Too long: must have at most {MaxBytes} bytes"));
-        if (obj["immutable"] is not null and not JsonValue) causes.Add(InvalidValue("immutable", obj["immutable"], "must be a boolean"));
+        if (total > MaxBytes)
+        {
+            causes.Add(new("FieldValueTooLong", "data", $"Too long: must have at most {MaxBytes} bytes"));
+        }
+
+        if (obj["immutable"] is not null and not JsonValue)
+        {
+            causes.Add(InvalidValue("immutable", obj["immutable"], "must be a boolean"));
+        }
+
         return causes;
     }
 
     /// <summary>Whether values of this map are base64 (Secret data, binaryData).</summary>
     protected abstract bool IsBase64(string field);
 
-    static bool TryBase64(string text, out byte[] bytes)
+    private static bool TryBase64(string text, out byte[] bytes)
     {
         bytes = [];
         try { bytes = Convert.FromBase64String(text); return true; }
         catch (FormatException) { return false; }
     }
 
-    static long TryLength(string text) => TryBase64(text, out var b) ? b.Length : 0;
+    private static long TryLength(string text) => TryBase64(text, out var b) ? b.Length : 0;
 }
 
 internal sealed class ConfigMapStrategy() : DataStrategy(ResourceTypes.ConfigMaps)
@@ -87,50 +115,71 @@ internal sealed class SecretStrategy(ServiceAccountTokens tokens) : DataStrategy
     {
         Fold(obj);
         base.PrepareForCreate(obj, store);
-        if (obj.Str("type") == TokenType) IssueToken(obj, store);
+        if (obj.Str("type") == TokenType)
+        {
+            IssueToken(obj, store);
+        }
     }
 
     public override void PrepareForUpdate(JsonObject obj, StoredObject old, UpdateMode mode, ObjectStore store)
     {
         Fold(obj);
         if (obj.Str("type") != old.Root.Str("type"))
+        {
             ThrowIfAny(Type, obj, [Immutable("type", obj.Str("type"))]);
+        }
+
         base.PrepareForUpdate(obj, old, mode, store);
-        if (obj.Str("type") == TokenType && obj.Node("data", "token") is null) IssueToken(obj, store);
+        if (obj.Str("type") == TokenType && obj.Node("data", "token") is null)
+        {
+            IssueToken(obj, store);
+        }
     }
 
     public override void OnRemoved(StoredObject obj)
     {
         if (obj.Root.Str("type") == TokenType && obj.Root.Str("data", "token") is { } token)
+        {
             tokens.Revoke(System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(token)));
+        }
     }
 
-    static void Fold(JsonObject obj)
+    private static void Fold(JsonObject obj)
     {
         obj["type"] ??= "Opaque";
         if (obj["stringData"] is JsonObject stringData)
         {
-            var data = obj["data"] as JsonObject ?? new JsonObject();
-            foreach (var (k, v) in stringData)
+            JsonObject data = obj["data"] as JsonObject ?? new JsonObject();
+            foreach ((string? k, JsonNode? v) in stringData)
+            {
                 data[k] = v is JsonValue sv && sv.TryGetValue<string>(out var text) ? Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text)) : v?.DeepClone();
+            }
+
             obj["data"] = data;
         }
         obj.Remove("stringData");
     }
 
-    void IssueToken(JsonObject obj, ObjectStore store)
+    private void IssueToken(JsonObject obj, ObjectStore store)
     {
         var ns = obj.Str("metadata", "namespace") ?? "default";
         var sa = obj.Str("metadata", "annotations", ServiceAccountNameAnnotation);
         if (string.IsNullOrEmpty(sa))
+        {
             ThrowIfAny(Type, obj, [Required($"metadata.annotations[{ServiceAccountNameAnnotation}]")]);
-        var account = store.Get(ResourceTypes.ServiceAccounts, ns, sa!)
+        }
+
+        StoredObject account = store.Get(ResourceTypes.ServiceAccounts, ns, sa!)
             ?? throw ApiException.Invalid(Type, obj.Str("metadata", "name") ?? "", [new("FieldValueNotFound", $"metadata.annotations[{ServiceAccountNameAnnotation}]", $"Not found: serviceaccount \"{sa}\" does not exist in namespace \"{ns}\"")]);
         obj.Metadata().Obj("annotations")["kubernetes.io/service-account.uid"] = account.Uid;
-        var data = obj["data"] as JsonObject ?? new JsonObject();
+        JsonObject data = obj["data"] as JsonObject ?? new JsonObject();
         data["token"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(tokens.Issue(ns, sa!, account.Uid)));
         data["namespace"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(ns));
-        if (tokens.CaPem is { } ca) data["ca.crt"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(ca));
+        if (tokens.CaPem is { } ca)
+        {
+            data["ca.crt"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(ca));
+        }
+
         obj["data"] = data;
     }
 }

@@ -11,11 +11,11 @@ namespace ClientLb.Sandbox.Admission;
 /// </summary>
 internal sealed class JobStrategy(long defaultGraceSeconds) : DefaultStrategy
 {
-    static readonly ResourceType T = ResourceTypes.Jobs;
+    private static readonly ResourceType T = ResourceTypes.Jobs;
     public const string ControllerUidLabel = "batch.kubernetes.io/controller-uid";
     public const string JobNameLabel = "batch.kubernetes.io/job-name";
 
-    static readonly string[] UnsupportedFields = ["podFailurePolicy", "successPolicy", "backoffLimitPerIndex", "maxFailedIndexes", "managedBy"];
+    private static readonly string[] UnsupportedFields = ["podFailurePolicy", "successPolicy", "backoffLimitPerIndex", "maxFailedIndexes", "managedBy"];
 
     public override void PrepareForCreate(JsonObject obj, ObjectStore store)
     {
@@ -24,9 +24,12 @@ internal sealed class JobStrategy(long defaultGraceSeconds) : DefaultStrategy
             var uid = obj.Str("metadata", "uid")!;
             var name = obj.Str("metadata", "name") ?? "";
             if (spec["selector"] is not null)
+            {
                 ThrowIfAny(T, obj, [InvalidValue("spec.selector", spec["selector"], "`selector` will be auto-generated")]);
+            }
+
             spec["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { [ControllerUidLabel] = uid } };
-            var labels = spec.Obj("template").Obj("metadata").Obj("labels");
+            JsonObject labels = spec.Obj("template").Obj("metadata").Obj("labels");
             labels[ControllerUidLabel] = uid;
             labels[JobNameLabel] = name;
             labels["controller-uid"] = uid;
@@ -38,14 +41,22 @@ internal sealed class JobStrategy(long defaultGraceSeconds) : DefaultStrategy
 
     public override void PrepareForUpdate(JsonObject obj, StoredObject old, UpdateMode mode, ObjectStore store)
     {
-        if (mode != UpdateMode.Main) return;
+        if (mode != UpdateMode.Main)
+        {
+            return;
+        }
+
         Check(obj, old);
     }
 
-    void Check(JsonObject obj, StoredObject? old)
+    private void Check(JsonObject obj, StoredObject? old)
     {
         if (obj["spec"] is not JsonObject spec) { ThrowIfAny(T, obj, [Required("spec")]); return; }
-        if (spec["completions"] is null && spec["parallelism"] is null) spec["completions"] = 1;
+        if (spec["completions"] is null && spec["parallelism"] is null)
+        {
+            spec["completions"] = 1;
+        }
+
         spec["parallelism"] ??= 1;
         spec["backoffLimit"] ??= 6;
         spec["completionMode"] ??= "NonIndexed";
@@ -59,20 +70,41 @@ internal sealed class JobStrategy(long defaultGraceSeconds) : DefaultStrategy
 
         var causes = new List<StatusCause>();
         foreach (var field in new[] { "parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished" })
+        {
             if (spec[field] is { } v && (Json.AsLong(v) is not long n || n < (field == "activeDeadlineSeconds" ? 1 : 0)))
+            {
                 causes.Add(InvalidValue($"spec.{field}", v, field == "activeDeadlineSeconds" ? "must be greater than 0" : "must be greater than or equal to 0"));
+            }
+        }
+
         DeploymentStrategy.CheckSelector(spec, old, "job", causes);
         PodSpecRules.Validate(spec.Node("template", "spec"), "spec.template.spec", causes);
         var restart = spec.Str("template", "spec", "restartPolicy");
-        if (restart is not ("Never" or "OnFailure")) causes.Add(Unsupported("spec.template.spec.restartPolicy", restart, "OnFailure", "Never"));
+        if (restart is not ("Never" or "OnFailure"))
+        {
+            causes.Add(Unsupported("spec.template.spec.restartPolicy", restart, "OnFailure", "Never"));
+        }
+
         if (spec.Str("completionMode") is { } mode && mode != "NonIndexed")
+        {
             causes.Add(new("FieldValueNotSupported", "spec.completionMode", $"Unsupported value: \"{mode}\": the sandbox's Job controller runs NonIndexed Jobs only"));
+        }
+
         foreach (var field in UnsupportedFields.Where(f => spec[f] is not null))
+        {
             causes.Add(new("FieldValueForbidden", $"spec.{field}", $"Forbidden: the sandbox's Job controller does not implement {field}; remove it to run the Job here"));
+        }
+
         if (old is not null && old.Root.Get("spec", "template") is { } oldTemplate && !JsonNode.DeepEquals(JsonNode.Parse(oldTemplate.GetRawText()), spec["template"]))
+        {
             causes.Add(new("FieldValueInvalid", "spec.template", "Invalid value: field is immutable"));
+        }
+
         if (old is not null && old.Root.Int("spec", "completions") is var oldCompletions && Json.AsLong(spec["completions"]) != oldCompletions)
+        {
             causes.Add(Immutable("spec.completions", spec["completions"]));
+        }
+
         ThrowIfAny(T, obj, causes);
     }
 }

@@ -6,11 +6,11 @@ namespace ClientLb.Sandbox.Admission;
 /// <summary>Namespaces: the metadata.name label, Active/Terminating phases, and protected system namespaces.</summary>
 internal sealed class NamespaceStrategy : DefaultStrategy
 {
-    static readonly string[] Protected = ["default", "kube-system", "kube-public"];
+    private static readonly string[] Protected = ["default", "kube-system", "kube-public"];
 
     public override void PrepareForCreate(JsonObject obj, ObjectStore store)
     {
-        var meta = obj.Metadata();
+        JsonObject meta = obj.Metadata();
         meta.Obj("labels")["kubernetes.io/metadata.name"] = meta.Str("name");
         obj["spec"] = new JsonObject { ["finalizers"] = new JsonArray("kubernetes") };
         obj["status"] = new JsonObject { ["phase"] = "Active" };
@@ -25,8 +25,11 @@ internal sealed class NamespaceStrategy : DefaultStrategy
     public override bool BeginGracefulDelete(JsonObject obj, StoredObject current, long? gracePeriodSeconds, DateTimeOffset now)
     {
         if (Protected.Contains(current.Name))
+        {
             throw ApiException.Forbidden($"namespaces \"{current.Name}\" is forbidden: this namespace may not be deleted");
-        var meta = obj.Metadata();
+        }
+
+        JsonObject meta = obj.Metadata();
         meta["deletionTimestamp"] ??= Json.Timestamp(now);
         obj.Obj("status")["phase"] = "Terminating";
         return true;

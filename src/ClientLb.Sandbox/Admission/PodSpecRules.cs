@@ -13,12 +13,19 @@ internal static class PodSpecRules
         spec["dnsPolicy"] ??= "ClusterFirst";
         spec["schedulerName"] ??= "default-scheduler";
         if (spec["containers"] is JsonArray containers)
-            foreach (var c in containers.OfType<JsonObject>())
+        {
+            foreach (JsonObject c in containers.OfType<JsonObject>())
             {
                 c["imagePullPolicy"] ??= "IfNotPresent";
                 if (c["ports"] is JsonArray ports)
-                    foreach (var p in ports.OfType<JsonObject>()) p["protocol"] ??= "TCP";
+                {
+                    foreach (JsonObject p in ports.OfType<JsonObject>())
+                    {
+                        p["protocol"] ??= "TCP";
+                    }
+                }
             }
+        }
     }
 
     public static void Validate(JsonNode? specNode, string field, List<StatusCause> causes)
@@ -36,28 +43,65 @@ internal static class PodSpecRules
             var cf = $"{field}.containers[{i}]";
             if (containers[i] is not JsonObject c) { causes.Add(new("FieldValueInvalid", cf, "Invalid value: must be an object")); continue; }
             var name = c.Str("name");
-            if (string.IsNullOrEmpty(name)) causes.Add(new("FieldValueRequired", $"{cf}.name", "Required value"));
-            else if (Validation.Dns1123LabelError(name) is { } err) causes.Add(new("FieldValueInvalid", $"{cf}.name", $"Invalid value: \"{name}\": {err}"));
-            else if (!names.Add(name)) causes.Add(new("FieldValueDuplicate", $"{cf}.name", $"Duplicate value: \"{name}\""));
-            if (string.IsNullOrEmpty(c.Str("image"))) causes.Add(new("FieldValueRequired", $"{cf}.image", "Required value"));
-            if (c["ports"] is not JsonArray ports) continue;
+            if (string.IsNullOrEmpty(name))
+            {
+                causes.Add(new("FieldValueRequired", $"{cf}.name", "Required value"));
+            }
+            else if (Validation.Dns1123LabelError(name) is { } err)
+            {
+                causes.Add(new("FieldValueInvalid", $"{cf}.name", $"Invalid value: \"{name}\": {err}"));
+            }
+            else if (!names.Add(name))
+            {
+                causes.Add(new("FieldValueDuplicate", $"{cf}.name", $"Duplicate value: \"{name}\""));
+            }
+
+            if (string.IsNullOrEmpty(c.Str("image")))
+            {
+                causes.Add(new("FieldValueRequired", $"{cf}.image", "Required value"));
+            }
+
+            if (c["ports"] is not JsonArray ports)
+            {
+                continue;
+            }
+
             for (var j = 0; j < ports.Count; j++)
             {
                 var pf = $"{cf}.ports[{j}]";
                 if (ports[j] is not JsonObject p) { causes.Add(new("FieldValueInvalid", pf, "Invalid value: must be an object")); continue; }
                 var number = Json.AsLong(p["containerPort"]) is long n ? n : (long?)null;
-                if (number is null) causes.Add(new("FieldValueRequired", $"{pf}.containerPort", "Required value"));
-                else if (number is < 1 or > 65535) causes.Add(new("FieldValueInvalid", $"{pf}.containerPort", $"Invalid value: {number}: must be between 1 and 65535, inclusive"));
+                if (number is null)
+                {
+                    causes.Add(new("FieldValueRequired", $"{pf}.containerPort", "Required value"));
+                }
+                else if (number is < 1 or > 65535)
+                {
+                    causes.Add(new("FieldValueInvalid", $"{pf}.containerPort", $"Invalid value: {number}: must be between 1 and 65535, inclusive"));
+                }
+
                 var proto = p.Str("protocol") ?? "TCP";
-                if (proto is not ("TCP" or "UDP" or "SCTP")) causes.Add(new("FieldValueNotSupported", $"{pf}.protocol", $"Unsupported value: \"{proto}\": supported values: \"SCTP\", \"TCP\", \"UDP\""));
+                if (proto is not ("TCP" or "UDP" or "SCTP"))
+                {
+                    causes.Add(new("FieldValueNotSupported", $"{pf}.protocol", $"Unsupported value: \"{proto}\": supported values: \"SCTP\", \"TCP\", \"UDP\""));
+                }
+
                 if (p.Str("name") is { } pn)
                 {
-                    if (Validation.PortNameError(pn) is { } perr) causes.Add(new("FieldValueInvalid", $"{pf}.name", $"Invalid value: \"{pn}\": {perr}"));
-                    else if (!portNames.Add(pn)) causes.Add(new("FieldValueDuplicate", $"{pf}.name", $"Duplicate value: \"{pn}\""));
+                    if (Validation.PortNameError(pn) is { } perr)
+                    {
+                        causes.Add(new("FieldValueInvalid", $"{pf}.name", $"Invalid value: \"{pn}\": {perr}"));
+                    }
+                    else if (!portNames.Add(pn))
+                    {
+                        causes.Add(new("FieldValueDuplicate", $"{pf}.name", $"Duplicate value: \"{pn}\""));
+                    }
                 }
             }
         }
         if (Json.AsLong(spec["terminationGracePeriodSeconds"]) is long grace && grace < 0)
+        {
             causes.Add(new("FieldValueInvalid", $"{field}.terminationGracePeriodSeconds", $"Invalid value: {grace}: must be greater than or equal to 0"));
+        }
     }
 }

@@ -8,7 +8,11 @@ internal sealed class PodStrategy(long defaultGraceSeconds) : DefaultStrategy
 {
     public override void PrepareForCreate(JsonObject obj, ObjectStore store)
     {
-        if (obj["spec"] is JsonObject spec) PodSpecRules.Default(spec, defaultGraceSeconds);
+        if (obj["spec"] is JsonObject spec)
+        {
+            PodSpecRules.Default(spec, defaultGraceSeconds);
+        }
+
         var causes = new List<StatusCause>();
         PodSpecRules.Validate(obj["spec"], "spec", causes);
         ThrowIfAny(ResourceTypes.Pods, obj, causes);
@@ -17,21 +21,38 @@ internal sealed class PodStrategy(long defaultGraceSeconds) : DefaultStrategy
 
     public override void PrepareForUpdate(JsonObject obj, StoredObject old, UpdateMode mode, ObjectStore store)
     {
-        if (mode == UpdateMode.Internal || mode == UpdateMode.Status) return;
-        if (obj["spec"] is JsonObject spec) PodSpecRules.Default(spec, defaultGraceSeconds);
+        if (mode == UpdateMode.Internal || mode == UpdateMode.Status)
+        {
+            return;
+        }
+
+        if (obj["spec"] is JsonObject spec)
+        {
+            PodSpecRules.Default(spec, defaultGraceSeconds);
+        }
+
         var causes = new List<StatusCause>();
         PodSpecRules.Validate(obj["spec"], "spec", causes);
         // Like the API server: only container images may change on a running pod.
         if (!Json.DeepEquals(WithoutImages(obj["spec"]), WithoutImages(old.ToMutable()["spec"])))
+        {
             causes.Add(new("FieldValueForbidden", "spec", "Forbidden: pod updates may not change fields other than `spec.containers[*].image` (the sandbox allows image changes only)"));
+        }
+
         ThrowIfAny(ResourceTypes.Pods, obj, causes);
     }
 
-    static JsonNode? WithoutImages(JsonNode? spec)
+    private static JsonNode? WithoutImages(JsonNode? spec)
     {
-        var copy = spec?.DeepClone();
+        JsonNode? copy = spec?.DeepClone();
         if (copy?["containers"] is JsonArray cs)
-            foreach (var c in cs.OfType<JsonObject>()) c.Remove("image");
+        {
+            foreach (JsonObject c in cs.OfType<JsonObject>())
+            {
+                c.Remove("image");
+            }
+        }
+
         return copy;
     }
 
@@ -40,14 +61,21 @@ internal sealed class PodStrategy(long defaultGraceSeconds) : DefaultStrategy
         var grace = gracePeriodSeconds ?? current.Root.Int("spec", "terminationGracePeriodSeconds") ?? defaultGraceSeconds;
         var phase = current.Root.Str("status", "phase");
         // Never-scheduled and finished pods have nothing to stop: they go at once.
-        if (grace <= 0 || string.IsNullOrEmpty(current.Root.Str("spec", "nodeName")) || phase is "Succeeded" or "Failed") return false;
-        var meta = obj.Metadata();
-        var deadline = now.AddSeconds(grace);
+        if (grace <= 0 || string.IsNullOrEmpty(current.Root.Str("spec", "nodeName")) || phase is "Succeeded" or "Failed")
+        {
+            return false;
+        }
+
+        JsonObject meta = obj.Metadata();
+        DateTimeOffset deadline = now.AddSeconds(grace);
         if (current.IsDeleting)
         {
             // A second delete may only shorten the grace period.
             var existing = DateTimeOffset.Parse(current.Root.Str("metadata", "deletionTimestamp")!, System.Globalization.CultureInfo.InvariantCulture);
-            if (deadline >= existing) return true;
+            if (deadline >= existing)
+            {
+                return true;
+            }
         }
         meta["deletionTimestamp"] = Json.Timestamp(deadline);
         meta["deletionGracePeriodSeconds"] = grace;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using ClientLb.Sandbox.Security;
 using ClientLb.Sandbox.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -16,20 +17,20 @@ namespace ClientLb.Sandbox.Api;
 /// <summary>The Kubernetes API subset over real HTTP(S) on a loopback port, hosted by Kestrel.</summary>
 internal sealed class ApiServer : IAsyncDisposable
 {
-    readonly ObjectStore _store;
-    readonly ResourceHandler _resources;
-    readonly PortForward.PortForwardHandler _portForward;
-    readonly Authorization _authorization;
-    readonly AccessReviews _reviews;
-    readonly Proxy.NodeProxyPods _nodeProxies;
-    readonly X509Certificate2? _certificate;
-    readonly string? _token;
-    readonly ILogger _logger;
-    readonly ILoggerFactory? _loggerFactory;
-    readonly Lock _faultLock = new();
-    int _failRemaining;
-    int _failCode;
-    WebApplication? _app;
+    private readonly ObjectStore _store;
+    private readonly ResourceHandler _resources;
+    private readonly PortForward.PortForwardHandler _portForward;
+    private readonly Authorization _authorization;
+    private readonly AccessReviews _reviews;
+    private readonly Proxy.NodeProxyPods _nodeProxies;
+    private readonly X509Certificate2? _certificate;
+    private readonly string? _token;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory? _loggerFactory;
+    private readonly Lock _faultLock = new();
+    private int _failRemaining;
+    private int _failCode;
+    private WebApplication? _app;
 
     public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory,
         Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac, Proxy.NodeProxyPods nodeProxies, WatchCounter? watchCounter = null)
@@ -51,19 +52,26 @@ internal sealed class ApiServer : IAsyncDisposable
 
     public async Task StartAsync(int port, CancellationToken ct)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "ClientLb.Sandbox", ContentRootPath = AppContext.BaseDirectory });
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "ClientLb.Sandbox", ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<Microsoft.Extensions.Hosting.IHostLifetime, EmbeddedLifetime>();
-        if (_loggerFactory is not null) builder.Services.AddSingleton(_loggerFactory);
+        if (_loggerFactory is not null)
+        {
+            builder.Services.AddSingleton(_loggerFactory);
+        }
+
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Listen(IPAddress.Loopback, port, listen =>
             {
-                if (_certificate is not null) listen.UseHttps(_certificate);
+                if (_certificate is not null)
+                {
+                    listen.UseHttps(_certificate);
+                }
             });
         });
-        var app = builder.Build();
+        WebApplication app = builder.Build();
         app.UseWebSockets(); // port-forward (websocket tunnel)
         app.Run(HandleAsync);
         try
@@ -86,22 +94,29 @@ internal sealed class ApiServer : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (statusCode is not (429 or >= 500 and <= 599))
+        {
             throw new ArgumentOutOfRangeException(nameof(statusCode), statusCode, "only 429 and 5xx status codes can be injected");
+        }
+
         lock (_faultLock) { _failRemaining = count; _failCode = statusCode; }
     }
 
-    bool TakeFault(out int code)
+    private bool TakeFault(out int code)
     {
         lock (_faultLock)
         {
             code = _failCode;
-            if (_failRemaining == 0) return false;
+            if (_failRemaining == 0)
+            {
+                return false;
+            }
+
             _failRemaining--;
             return true;
         }
     }
 
-    async Task HandleAsync(HttpContext ctx)
+    private async Task HandleAsync(HttpContext ctx)
     {
         var path = ctx.Request.Path.Value ?? "/";
         try
@@ -112,12 +127,15 @@ internal sealed class ApiServer : IAsyncDisposable
                 await ctx.Response.WriteAsync("ok", ctx.RequestAborted);
                 return;
             }
-            var user = _authorization.Authenticate(ctx, IsAdminToken, _token is not null);
+            UserInfo? user = _authorization.Authenticate(ctx, IsAdminToken, _token is not null);
             _authorization.Authorize(ctx, path, user);
             if (TakeFault(out var faultCode))
+            {
                 throw faultCode == 429
                     ? new ApiException(429, "TooManyRequests", "injected fault: too many requests, please try again later") { }
                     : new ApiException(faultCode, "InternalError", $"injected fault: the sandbox API server answered {faultCode}");
+            }
+
             switch (path.TrimEnd('/'))
             {
                 case "/version":
@@ -138,10 +156,14 @@ internal sealed class ApiServer : IAsyncDisposable
                 await HttpIo.WriteJsonAsync(ctx, 200, OpenApi.GroupVersion(path["/openapi/v3/".Length..].TrimEnd('/')) ?? throw ApiException.NotFoundPath(path));
                 return;
             }
-            var apiPath = ApiPath.Parse(path) ?? throw ApiException.NotFoundPath(path);
+            ApiPath apiPath = ApiPath.Parse(path) ?? throw ApiException.NotFoundPath(path);
             if (apiPath.IsDiscovery)
             {
-                if (ctx.Request.Method != "GET") throw ApiException.MethodNotAllowed($"{ctx.Request.Method} is not allowed on discovery documents");
+                if (ctx.Request.Method != "GET")
+                {
+                    throw ApiException.MethodNotAllowed($"{ctx.Request.Method} is not allowed on discovery documents");
+                }
+
                 await HttpIo.WriteJsonAsync(ctx, 200, apiPath.DiscoveryVersion is null
                     ? Discovery.Group(apiPath.DiscoveryGroup!)
                     : Discovery.ResourceList(apiPath.DiscoveryGroup!, apiPath.DiscoveryVersion));
@@ -154,13 +176,17 @@ internal sealed class ApiServer : IAsyncDisposable
             }
             Negotiation.SelectWireFormat(ctx);
             if (AccessReviews.Handles(apiPath.Type!)) { await _reviews.HandleAsync(ctx, apiPath.Type!, apiPath.Namespace); return; }
-            using var nodeProxyWatch = _nodeProxies.Enter(ctx, apiPath, user?.UserName);
+            using IDisposable? nodeProxyWatch = _nodeProxies.Enter(ctx, apiPath, user?.UserName);
             await _resources.HandleAsync(ctx, apiPath);
         }
         catch (ApiException ex)
         {
             if (ctx.Response.HasStarted) { _logger.LogWarning(ex, "API error after the response started: {Path}", path); return; }
-            if (ex.Code == 429) ctx.Response.Headers.RetryAfter = "1";
+            if (ex.Code == 429)
+            {
+                ctx.Response.Headers.RetryAfter = "1";
+            }
+
             await HttpIo.WriteJsonAsync(ctx, ex.Code, ex.ToStatus());
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
@@ -170,16 +196,22 @@ internal sealed class ApiServer : IAsyncDisposable
         {
             _logger.LogError(ex, "Unhandled error serving {Method} {Path}", ctx.Request.Method, path);
             if (!ctx.Response.HasStarted)
+            {
                 await HttpIo.WriteJsonAsync(ctx, 500, new ApiException(500, "InternalError", $"Internal error occurred: {ex.Message}").ToStatus());
+            }
         }
     }
 
-    bool IsAdminToken(string token) =>
+    private bool IsAdminToken(string token) =>
         _token is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(_token));
 
     public async ValueTask DisposeAsync()
     {
-        if (_app is null) return;
+        if (_app is null)
+        {
+            return;
+        }
+
         _store.CloseClientWatches();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try { await _app.StopAsync(cts.Token); } catch (OperationCanceledException) { }

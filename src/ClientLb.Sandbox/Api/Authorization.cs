@@ -11,7 +11,7 @@ namespace ClientLb.Sandbox.Api;
 /// </summary>
 internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer? rbac)
 {
-    const string UserKey = "clientlb.sandbox.user";
+    private const string UserKey = "clientlb.sandbox.user";
 
     /// <summary>The RBAC evaluator, or null when every authenticated request is allowed.</summary>
     public RbacAuthorizer? Rbac => rbac;
@@ -29,62 +29,103 @@ internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer?
         var header = ctx.Request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header[7..].Trim() : null;
         UserInfo? user = null;
-        if (token is not null && tokens.Authenticate(token) is { } account) user = account.User;
+        if (token is not null && tokens.Authenticate(token) is { } account)
+        {
+            user = account.User;
+        }
         else if (tokenRequired && (token is null || !isAdminToken(token)))
+        {
             throw new ApiException(401, "Unauthorized", "Unauthorized: a valid bearer token is required (see the sandbox kubeconfig, or a service account token the sandbox issued)");
+        }
+
         user = Impersonate(ctx, user);
-        if (user is not null) ctx.Items[UserKey] = user;
+        if (user is not null)
+        {
+            ctx.Items[UserKey] = user;
+        }
+
         return user;
     }
 
     /// <summary>The impersonated user when the request asks for one (and the caller may impersonate it), else <paramref name="caller"/>.</summary>
-    UserInfo? Impersonate(HttpContext ctx, UserInfo? caller)
+    private UserInfo? Impersonate(HttpContext ctx, UserInfo? caller)
     {
-        var headers = ctx.Request.Headers;
+        IHeaderDictionary headers = ctx.Request.Headers;
         var userName = headers["Impersonate-User"].ToString();
         var groups = headers["Impersonate-Group"].Where(g => !string.IsNullOrEmpty(g)).Select(g => g!).ToList();
         if (userName.Length == 0)
         {
             if (groups.Count > 0 || headers.Keys.Any(k => k.StartsWith("Impersonate-", StringComparison.OrdinalIgnoreCase)))
+            {
                 throw ApiException.BadRequest("impersonation headers other than Impersonate-User were sent without Impersonate-User (kubectl: --as-group needs --as)");
+            }
+
             return caller;
         }
-        var account = UserInfo.ServiceAccountOf(userName);
+        (string Namespace, string Name)? account = UserInfo.ServiceAccountOf(userName);
         if (userName.StartsWith(UserInfo.ServiceAccountPrefix, StringComparison.Ordinal) && account is null)
+        {
             throw ApiException.BadRequest($"Impersonate-User \"{userName}\" is not a valid service account user name: expected system:serviceaccount:NAMESPACE:NAME");
+        }
+
         if (caller is not null && rbac is not null)
         {
-            var want = account is { } sa
+            RequestAttributes want = account is { } sa
                 ? new RequestAttributes("impersonate", "", "serviceaccounts", "", sa.Namespace, sa.Name, null)
                 : new RequestAttributes("impersonate", "", "users", "", "", userName, null);
-            if (!rbac.Allows(caller, want)) throw RbacAuthorizer.Forbidden(caller, want);
+            if (!rbac.Allows(caller, want))
+            {
+                throw RbacAuthorizer.Forbidden(caller, want);
+            }
+
             foreach (var group in groups)
             {
                 var g = new RequestAttributes("impersonate", "", "groups", "", "", group, null);
-                if (!rbac.Allows(caller, g)) throw RbacAuthorizer.Forbidden(caller, g);
+                if (!rbac.Allows(caller, g))
+                {
+                    throw RbacAuthorizer.Forbidden(caller, g);
+                }
             }
         }
         // As upstream: a service account keeps its groups unless groups are named; every impersonated user is authenticated.
-        if (groups.Count == 0 && account is { } named) groups.AddRange(UserInfo.ForServiceAccount(named.Namespace, named.Name).Groups);
-        if (!groups.Contains("system:authenticated")) groups.Add("system:authenticated");
+        if (groups.Count == 0 && account is { } named)
+        {
+            groups.AddRange(UserInfo.ForServiceAccount(named.Namespace, named.Name).Groups);
+        }
+
+        if (!groups.Contains("system:authenticated"))
+        {
+            groups.Add("system:authenticated");
+        }
+
         return new UserInfo(userName, groups);
     }
 
     /// <summary>With RBAC on, throws the upstream 403 Forbidden when the user may not do what the request asks.</summary>
     public void Authorize(HttpContext ctx, string path, UserInfo? user)
     {
-        if (rbac is null || user is null) return;
-        var a = Attributes(ctx, path);
-        if (!rbac.Allows(user, a)) throw RbacAuthorizer.Forbidden(user, a);
+        if (rbac is null || user is null)
+        {
+            return;
+        }
+
+        RequestAttributes a = Attributes(ctx, path);
+        if (!rbac.Allows(user, a))
+        {
+            throw RbacAuthorizer.Forbidden(user, a);
+        }
     }
 
-    static RequestAttributes Attributes(HttpContext ctx, string path)
+    private static RequestAttributes Attributes(HttpContext ctx, string path)
     {
         var method = ctx.Request.Method;
         ApiPath? p = null;
         try { p = ApiPath.Parse(path); } catch (ApiException) { }
         if (p?.Type is not { } t)
+        {
             return new RequestAttributes(method.ToLowerInvariant() switch { "post" => "post", var m => m }, "", "", "", "", "", path);
+        }
+
         var collection = p.Name is null;
         var watch = p.LegacyWatch || HttpIo.Flag(ctx.Request.Query["watch"]);
         var verb = method switch

@@ -28,12 +28,16 @@ internal static class Discovery
         ["serverAddressByClientCIDRs"] = new JsonArray(new JsonObject { ["clientCIDR"] = "0.0.0.0/0", ["serverAddress"] = serverAddress }),
     };
 
-    static IEnumerable<string> Groups => ResourceTypes.All.Where(t => t.Group.Length > 0).Select(t => t.Group).Distinct();
+    private static IEnumerable<string> Groups => ResourceTypes.All.Where(t => t.Group.Length > 0).Select(t => t.Group).Distinct();
 
     public static JsonObject Group(string name)
     {
         var versions = ResourceTypes.All.Where(t => t.Group == name).Select(t => t.Version).Distinct().ToList();
-        if (versions.Count == 0) throw ApiException.NotFoundPath("/apis/" + name);
+        if (versions.Count == 0)
+        {
+            throw ApiException.NotFoundPath("/apis/" + name);
+        }
+
         JsonObject Gv(string v) => new() { ["groupVersion"] = $"{name}/{v}", ["version"] = v };
         return new JsonObject
         {
@@ -47,7 +51,7 @@ internal static class Discovery
 
     public static JsonObject GroupList()
     {
-        var groups = Groups.Select(g => { var o = Group(g); o.Remove("kind"); o.Remove("apiVersion"); return (JsonNode)o; });
+        IEnumerable<JsonNode> groups = Groups.Select(g => { JsonObject o = Group(g); o.Remove("kind"); o.Remove("apiVersion"); return (JsonNode)o; });
         return new JsonObject { ["kind"] = "APIGroupList", ["apiVersion"] = "v1", ["groups"] = Json.Array(groups) };
     }
 
@@ -55,7 +59,7 @@ internal static class Discovery
     {
         var gv = group.Length == 0 ? version : $"{group}/{version}";
         var resources = new JsonArray();
-        foreach (var t in ResourceTypes.All.Where(t => t.ApiVersion == gv))
+        foreach (ResourceType? t in ResourceTypes.All.Where(t => t.ApiVersion == gv))
         {
             var r = new JsonObject
             {
@@ -65,15 +69,32 @@ internal static class Discovery
                 ["kind"] = t.Kind,
                 ["verbs"] = Json.Array(t.Verbs.Select(v => (JsonNode?)v)),
             };
-            if (t.ShortNames.Length > 0) r["shortNames"] = Json.Array(t.ShortNames.Select(s => (JsonNode?)s));
-            if (t.Categories.Length > 0) r["categories"] = Json.Array(t.Categories.Select(s => (JsonNode?)s));
+            if (t.ShortNames.Length > 0)
+            {
+                r["shortNames"] = Json.Array(t.ShortNames.Select(s => (JsonNode?)s));
+            }
+
+            if (t.Categories.Length > 0)
+            {
+                r["categories"] = Json.Array(t.Categories.Select(s => (JsonNode?)s));
+            }
+
             resources.Add((JsonNode)r);
             if (t.HasStatus)
+            {
                 resources.Add((JsonNode)new JsonObject { ["name"] = $"{t.Plural}/status", ["singularName"] = "", ["namespaced"] = t.Namespaced, ["kind"] = t.Kind, ["verbs"] = new JsonArray("get", "patch", "update") });
+            }
+
             if (t.HasScale)
+            {
                 resources.Add((JsonNode)new JsonObject { ["name"] = $"{t.Plural}/scale", ["singularName"] = "", ["namespaced"] = t.Namespaced, ["group"] = "autoscaling", ["version"] = "v1", ["kind"] = "Scale", ["verbs"] = new JsonArray("get", "patch", "update") });
+            }
         }
-        if (resources.Count == 0) throw ApiException.NotFoundPath($"/apis/{gv}");
+        if (resources.Count == 0)
+        {
+            throw ApiException.NotFoundPath($"/apis/{gv}");
+        }
+
         return new JsonObject { ["kind"] = "APIResourceList", ["apiVersion"] = "v1", ["groupVersion"] = gv, ["resources"] = resources };
     }
 }

@@ -10,10 +10,10 @@ namespace ClientLb.Sandbox.Api;
 /// </summary>
 internal static class FieldValidation
 {
-    static readonly HashSet<string> Metadata = ["name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    private static readonly HashSet<string> Metadata = ["name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
         "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers", "managedFields"];
 
-    static readonly Dictionary<string, HashSet<string>> TopLevel = new()
+    private static readonly Dictionary<string, HashSet<string>> TopLevel = new()
     {
         ["Namespace"] = ["spec", "status"],
         ["Node"] = ["spec", "status"],
@@ -35,7 +35,7 @@ internal static class FieldValidation
         ["ClusterRoleBinding"] = ["subjects", "roleRef"],
     };
 
-    static readonly Dictionary<string, HashSet<string>> Spec = new()
+    private static readonly Dictionary<string, HashSet<string>> Spec = new()
     {
         ["Service"] = ["ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity", "loadBalancerIP", "loadBalancerSourceRanges",
             "externalName", "externalTrafficPolicy", "healthCheckNodePort", "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy",
@@ -51,21 +51,51 @@ internal static class FieldValidation
     {
         var mode = ctx.Request.Query["fieldValidation"].ToString();
         if (mode is not ("" or "Ignore" or "Warn" or "Strict"))
+        {
             throw ApiException.BadRequest($"fieldValidation \"{mode}\" is not one of Ignore, Warn, Strict");
-        if (mode == "Ignore") return;
+        }
+
+        if (mode == "Ignore")
+        {
+            return;
+        }
+
         var unknown = new List<string>();
         Collect(obj, "", new HashSet<string>(["apiVersion", "kind", "metadata", .. TopLevel.GetValueOrDefault(t.Kind, [])]), unknown);
-        if (obj["metadata"] is JsonObject meta) Collect(meta, "metadata.", Metadata, unknown);
-        if (Spec.TryGetValue(t.Kind, out var specFields) && obj["spec"] is JsonObject spec) Collect(spec, "spec.", specFields, unknown);
-        if (unknown.Count == 0) return;
+        if (obj["metadata"] is JsonObject meta)
+        {
+            Collect(meta, "metadata.", Metadata, unknown);
+        }
+
+        if (Spec.TryGetValue(t.Kind, out HashSet<string>? specFields) && obj["spec"] is JsonObject spec)
+        {
+            Collect(spec, "spec.", specFields, unknown);
+        }
+
+        if (unknown.Count == 0)
+        {
+            return;
+        }
+
         if (mode == "Strict")
+        {
             throw ApiException.BadRequest("strict decoding error: " + string.Join(", ", unknown.Select(u => $"unknown field \"{u}\"")));
-        foreach (var u in unknown) ctx.Response.Headers.Append("Warning", $"299 - \"unknown field \\\"{u}\\\"\"");
+        }
+
+        foreach (var u in unknown)
+        {
+            ctx.Response.Headers.Append("Warning", $"299 - \"unknown field \\\"{u}\\\"\"");
+        }
     }
 
-    static void Collect(JsonObject o, string prefix, IReadOnlySet<string> known, List<string> unknown)
+    private static void Collect(JsonObject o, string prefix, IReadOnlySet<string> known, List<string> unknown)
     {
-        foreach (var (k, _) in o)
-            if (!known.Contains(k)) unknown.Add(prefix + k);
+        foreach ((string? k, JsonNode? _) in o)
+        {
+            if (!known.Contains(k))
+            {
+                unknown.Add(prefix + k);
+            }
+        }
     }
 }

@@ -16,7 +16,11 @@ internal static class Kubeconfig
         sb.AppendLine($"- name: {Name}");
         sb.AppendLine("  cluster:");
         sb.AppendLine($"    server: {Quote(server.ToString().TrimEnd('/'))}");
-        if (caPem is not null) sb.AppendLine($"    certificate-authority-data: {Convert.ToBase64String(Encoding.ASCII.GetBytes(caPem))}");
+        if (caPem is not null)
+        {
+            sb.AppendLine($"    certificate-authority-data: {Convert.ToBase64String(Encoding.ASCII.GetBytes(caPem))}");
+        }
+
         sb.AppendLine("users:");
         sb.AppendLine($"- name: {Name}");
         sb.AppendLine(token is null ? "  user: {}" : $"  user:\n    token: {Quote(token)}");
@@ -32,5 +36,5 @@ internal static class Kubeconfig
     }
 
     // JSON string syntax is valid YAML double-quoted syntax.
-    static string Quote(string s) => System.Text.Json.Nodes.JsonValue.Create(s).ToJsonString();
+    private static string Quote(string s) => System.Text.Json.Nodes.JsonValue.Create(s).ToJsonString();
 }

@@ -17,7 +17,11 @@ internal static class Negotiation
     /// <summary>The shape and whether it is sent as protobuf; <c>JsonAlso</c> tells whether JSON is acceptable as well.</summary>
     public static (ResponseShape Shape, bool Protobuf, bool JsonAlso) Negotiate(string? accept)
     {
-        if (string.IsNullOrWhiteSpace(accept)) return (ResponseShape.Object, false, true);
+        if (string.IsNullOrWhiteSpace(accept))
+        {
+            return (ResponseShape.Object, false, true);
+        }
+
         (ResponseShape Shape, bool Protobuf)? chosen = null;
         var jsonAlso = false;
         foreach (var candidate in accept.Split(','))
@@ -25,25 +29,53 @@ internal static class Negotiation
             var parts = candidate.Split(';').Select(p => p.Trim()).ToArray();
             var media = parts[0].ToLowerInvariant();
             var protobuf = media == Protobuf.KubeProtobuf.MediaType;
-            if (!protobuf && media is not ("application/json" or "application/*" or "*/*" or "application/json-seq")) continue;
-            var shape = ShapeOf(parts);
-            if (shape is null || (protobuf && shape == ResponseShape.Table)) continue;
+            if (!protobuf && media is not ("application/json" or "application/*" or "*/*" or "application/json-seq"))
+            {
+                continue;
+            }
+
+            ResponseShape? shape = ShapeOf(parts);
+            if (shape is null || (protobuf && shape == ResponseShape.Table))
+            {
+                continue;
+            }
+
             jsonAlso |= !protobuf;
             chosen ??= (shape.Value, protobuf);
         }
-        if (chosen is { } c) return (c.Shape, c.Protobuf, jsonAlso);
+        if (chosen is { } c)
+        {
+            return (c.Shape, c.Protobuf, jsonAlso);
+        }
+
         throw new ApiException(406, "NotAcceptable", $"only the following media types are accepted: application/json, application/vnd.kubernetes.protobuf, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io (and its protobuf form) (got \"{accept}\")");
     }
 
-    static ResponseShape? ShapeOf(string[] parts)
+    private static ResponseShape? ShapeOf(string[] parts)
     {
         var p = parts.Skip(1).Select(x => x.Split('=', 2)).Where(x => x.Length == 2).ToDictionary(x => x[0].Trim(), x => x[1].Trim());
-        if (!p.TryGetValue("as", out var @as)) return ResponseShape.Object;
+        if (!p.TryGetValue("as", out var @as))
+        {
+            return ResponseShape.Object;
+        }
+
         var g = p.GetValueOrDefault("g");
         var v = p.GetValueOrDefault("v");
-        if (g != "meta.k8s.io" || v is not ("v1" or "v1beta1")) return null;
-        if (@as == "Table") return ResponseShape.Table;
-        if (@as is "PartialObjectMetadata" or "PartialObjectMetadataList") return ResponseShape.PartialObjectMetadata;
+        if (g != "meta.k8s.io" || v is not ("v1" or "v1beta1"))
+        {
+            return null;
+        }
+
+        if (@as == "Table")
+        {
+            return ResponseShape.Table;
+        }
+
+        if (@as is "PartialObjectMetadata" or "PartialObjectMetadataList")
+        {
+            return ResponseShape.PartialObjectMetadata;
+        }
+
         return null;
     }
 
@@ -52,8 +84,11 @@ internal static class Negotiation
     {
         try
         {
-            var (_, protobuf, jsonAlso) = Negotiate(ctx.Request.Headers.Accept);
-            if (protobuf) HttpIo.UseProtobuf(ctx, jsonAlso);
+            (ResponseShape _, bool protobuf, bool jsonAlso) = Negotiate(ctx.Request.Headers.Accept);
+            if (protobuf)
+            {
+                HttpIo.UseProtobuf(ctx, jsonAlso);
+            }
         }
         catch (ApiException)
         {

@@ -10,15 +10,18 @@ namespace ClientLb.Sandbox.Api;
 /// </summary>
 internal static class OpenApi
 {
-    const string Hash = "clientlb-sandbox-1";
+    private const string Hash = "clientlb-sandbox-1";
 
-    static string ApiPath(string gv) => gv.Contains('/') ? $"apis/{gv}" : $"api/{gv}";
+    private static string ApiPath(string gv) => gv.Contains('/') ? $"apis/{gv}" : $"api/{gv}";
 
     public static JsonObject Root()
     {
         var paths = new JsonObject();
         foreach (var gv in ResourceTypes.GroupVersions)
+        {
             paths[ApiPath(gv)] = new JsonObject { ["serverRelativeURL"] = $"/openapi/v3/{ApiPath(gv)}?hash={Hash}" };
+        }
+
         return new JsonObject { ["paths"] = paths };
     }
 
@@ -26,9 +29,13 @@ internal static class OpenApi
     public static JsonObject? GroupVersion(string path)
     {
         var gv = ResourceTypes.GroupVersions.FirstOrDefault(g => ApiPath(g) == path);
-        if (gv is null) return null;
+        if (gv is null)
+        {
+            return null;
+        }
+
         var paths = new JsonObject();
-        foreach (var t in ResourceTypes.All.Where(t => t.ApiVersion == gv))
+        foreach (ResourceType? t in ResourceTypes.All.Where(t => t.ApiVersion == gv))
         {
             var prefix = "/" + ApiPath(gv) + (t.Namespaced ? "/namespaces/{namespace}" : "");
             paths[$"{prefix}/{t.Plural}"] = new JsonObject { ["post"] = Operation(t, "create"), ["get"] = Operation(t, "list") };
@@ -43,7 +50,7 @@ internal static class OpenApi
         };
     }
 
-    static JsonObject Operation(ResourceType t, string verb)
+    private static JsonObject Operation(ResourceType t, string verb)
     {
         var op = new JsonObject
         {
@@ -52,6 +59,7 @@ internal static class OpenApi
             ["responses"] = new JsonObject { ["200"] = new JsonObject { ["description"] = "OK" } },
         };
         if (verb is "create" or "replace" or "patch")
+        {
             op["parameters"] = new JsonArray(new JsonObject
             {
                 ["name"] = "fieldValidation",
@@ -59,6 +67,8 @@ internal static class OpenApi
                 ["description"] = "Ignore, Warn or Strict: how unknown fields are treated (the sandbox checks top-level, metadata and spec fields).",
                 ["schema"] = new JsonObject { ["type"] = "string", ["uniqueItems"] = true },
             });
+        }
+
         return op;
     }
 }

@@ -10,13 +10,23 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
 {
     public async Task HandleAsync(HttpContext ctx, ApiPath p)
     {
-        var t = p.Type!;
-        if (t.Namespaced && p.Namespace is null && p.Name is not null) throw ApiException.NotFoundPath(ctx.Request.Path);
+        ResourceType t = p.Type!;
+        if (t.Namespaced && p.Namespace is null && p.Name is not null)
+        {
+            throw ApiException.NotFoundPath(ctx.Request.Path);
+        }
+
         if (ctx.Request.Query.ContainsKey("dryRun"))
+        {
             throw ApiException.BadRequest("dryRun is not supported by the sandbox API server (remove --dry-run=server)");
+        }
+
         var method = ctx.Request.Method;
         if (t.ReadOnlyBecause is { } readOnly && method is not "GET")
+        {
             throw ApiException.MethodNotAllowed($"{t} {(p.Name is null ? "" : $"\"{p.Name}\" ")}cannot be changed by a client ({method}): {readOnly}");
+        }
+
         if (p.Name is null)
         {
             switch (method)
@@ -55,9 +65,9 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
                     case "GET": await HttpIo.WriteJsonAsync(ctx, 200, Scale.From(store.GetRequired(t, p.Namespace, p.Name))); return;
                     case "PUT": await ScaleAsync(ctx, t, p.Namespace, p.Name, await HttpIo.ReadObjectAsync(ctx, "the Scale object")); return;
                     case "PATCH":
-                        var current = Scale.From(store.GetRequired(t, p.Namespace, p.Name));
+                        JsonObject current = Scale.From(store.GetRequired(t, p.Namespace, p.Name));
                         current.Metadata().Remove("resourceVersion"); // only a version in the patch itself is a precondition
-                        var patched = Patches.Apply(current, await HttpIo.ReadBodyAsync(ctx), ctx.Request.ContentType ?? "");
+                        JsonObject patched = Patches.Apply(current, await HttpIo.ReadBodyAsync(ctx), ctx.Request.ContentType ?? "");
                         await ScaleAsync(ctx, t, p.Namespace, p.Name, patched);
                         return;
                 }
@@ -68,10 +78,10 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
         throw ApiException.MethodNotAllowed($"the server does not allow this method on the requested resource ({method} {t}/{p.Subresource})");
     }
 
-    async Task GetAsync(HttpContext ctx, ResourceType t, string? ns, string name)
+    private async Task GetAsync(HttpContext ctx, ResourceType t, string? ns, string name)
     {
-        var shape = Negotiation.Choose(ctx.Request.Headers.Accept);
-        var o = store.GetRequired(t, ns, name);
+        ResponseShape shape = Negotiation.Choose(ctx.Request.Headers.Accept);
+        StoredObject o = store.GetRequired(t, ns, name);
         switch (shape)
         {
             case ResponseShape.Table:
@@ -94,15 +104,15 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
         var other => throw ApiException.BadRequest($"includeObject \"{other}\" is not one of None, Metadata, Object"),
     };
 
-    async Task ListAsync(HttpContext ctx, ResourceType t, string? ns)
+    private async Task ListAsync(HttpContext ctx, ResourceType t, string? ns)
     {
-        var q = ctx.Request.Query;
-        var shape = Negotiation.Choose(ctx.Request.Headers.Accept);
+        IQueryCollection q = ctx.Request.Query;
+        ResponseShape shape = Negotiation.Choose(ctx.Request.Headers.Accept);
         var labels = LabelSelector.Parse(q["labelSelector"]);
         var fields = FieldSelector.Parse(q["fieldSelector"], t);
         HttpIo.TryLong(q["limit"], "limit", out var limit);
         CheckListVersion(q["resourceVersion"], q["resourceVersionMatch"]);
-        var result = store.List(t, ns, labels, fields, limit is > 0 ? (int)Math.Min(limit.Value, int.MaxValue) : null, q["continue"]);
+        ListResult result = store.List(t, ns, labels, fields, limit is > 0 ? (int)Math.Min(limit.Value, int.MaxValue) : null, q["continue"]);
 
         if (shape == ResponseShape.Table)
         {
@@ -122,14 +132,29 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
         w.WriteString("apiVersion", shape == ResponseShape.PartialObjectMetadata ? "meta.k8s.io/v1" : t.ApiVersion);
         w.WriteStartObject("metadata");
         w.WriteString("resourceVersion", result.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (result.Continue is not null) w.WriteString("continue", result.Continue);
-        if (result.RemainingItemCount is not null) w.WriteNumber("remainingItemCount", result.RemainingItemCount.Value);
+        if (result.Continue is not null)
+        {
+            w.WriteString("continue", result.Continue);
+        }
+
+        if (result.RemainingItemCount is not null)
+        {
+            w.WriteNumber("remainingItemCount", result.RemainingItemCount.Value);
+        }
+
         w.WriteEndObject();
         w.WriteStartArray("items");
-        foreach (var o in result.Items)
+        foreach (StoredObject o in result.Items)
         {
-            if (shape == ResponseShape.PartialObjectMetadata) TableConverter.PartialMetadata(o).WriteTo(w);
-            else w.WriteRawValue(o.Utf8, skipInputValidation: true);
+            if (shape == ResponseShape.PartialObjectMetadata)
+            {
+                TableConverter.PartialMetadata(o).WriteTo(w);
+            }
+            else
+            {
+                w.WriteRawValue(o.Utf8, skipInputValidation: true);
+            }
+
             if (w.BytesPending > 64 * 1024) { await w.FlushAsync(ctx.RequestAborted); await ctx.Response.BodyWriter.FlushAsync(ctx.RequestAborted); }
         }
         w.WriteEndArray();
@@ -138,83 +163,101 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
     }
 
     /// <summary>List semantics of resourceVersion/resourceVersionMatch against a store that keeps no old snapshots.</summary>
-    void CheckListVersion(string? rv, string? match)
+    private void CheckListVersion(string? rv, string? match)
     {
         if (!string.IsNullOrEmpty(match) && match is not ("Exact" or "NotOlderThan"))
+        {
             throw ApiException.BadRequest($"resourceVersionMatch \"{match}\" is not one of Exact, NotOlderThan");
+        }
+
         if (!HttpIo.TryLong(rv, "resourceVersion", out var n))
         {
-            if (!string.IsNullOrEmpty(match)) throw ApiException.BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided");
+            if (!string.IsNullOrEmpty(match))
+            {
+                throw ApiException.BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided");
+            }
+
             return;
         }
         var current = store.ResourceVersion;
         if (n > current)
+        {
             throw new ApiException(504, "Timeout", $"Too large resource version: {n}, current: {current}");
+        }
+
         if (match == "Exact" && n != current)
+        {
             throw ApiException.Expired($"too old resource version: {n} ({current}): the sandbox serves exact lists only at the current resourceVersion");
+        }
     }
 
-    async Task CreateAsync(HttpContext ctx, ResourceType t, string? ns)
+    private async Task CreateAsync(HttpContext ctx, ResourceType t, string? ns)
     {
-        var obj = await HttpIo.ReadObjectAsync(ctx, $"the {t.Kind} object");
+        JsonObject obj = await HttpIo.ReadObjectAsync(ctx, $"the {t.Kind} object");
         FieldValidation.Check(ctx, t, obj);
-        var created = store.Create(t, ns, obj);
+        StoredObject created = store.Create(t, ns, obj);
         await HttpIo.WriteRawAsync(ctx, 201, created.Utf8);
     }
 
-    async Task UpdateAsync(HttpContext ctx, ResourceType t, string? ns, string name, UpdateMode mode)
+    private async Task UpdateAsync(HttpContext ctx, ResourceType t, string? ns, string name, UpdateMode mode)
     {
-        var obj = await HttpIo.ReadObjectAsync(ctx, $"the {t.Kind} object");
+        JsonObject obj = await HttpIo.ReadObjectAsync(ctx, $"the {t.Kind} object");
         FieldValidation.Check(ctx, t, obj);
-        var updated = store.Update(t, ns, name, obj, mode);
+        StoredObject updated = store.Update(t, ns, name, obj, mode);
         await HttpIo.WriteRawAsync(ctx, 200, updated.Utf8);
     }
 
-    async Task PatchAsync(HttpContext ctx, ResourceType t, string? ns, string name, UpdateMode mode)
+    private async Task PatchAsync(HttpContext ctx, ResourceType t, string? ns, string name, UpdateMode mode)
     {
         var patch = await HttpIo.ReadBodyAsync(ctx);
         var contentType = ctx.Request.ContentType ?? "";
-        var updated = store.Mutate(t, ns, name, current =>
+        StoredObject updated = store.Mutate(t, ns, name, current =>
         {
-            var patched = Patches.Apply(current, patch, contentType);
+            JsonObject patched = Patches.Apply(current, patch, contentType);
             FieldValidation.Check(ctx, t, patched);
             return patched;
         }, mode);
         await HttpIo.WriteRawAsync(ctx, 200, updated.Utf8);
     }
 
-    async Task ScaleAsync(HttpContext ctx, ResourceType t, string? ns, string name, JsonObject scale)
+    private async Task ScaleAsync(HttpContext ctx, ResourceType t, string? ns, string name, JsonObject scale)
     {
         var replicas = Json.AsLong(scale.Node("spec", "replicas")) is long r ? r : (long?)null;
         if (replicas is null or < 0)
+        {
             throw new ApiException(422, "Invalid", $"Scale.autoscaling \"{name}\" is invalid: spec.replicas: Invalid value: {scale.Node("spec", "replicas")?.ToJsonString() ?? "null"}: must be greater than or equal to 0")
             { DetailsName = name, DetailsGroup = "autoscaling", DetailsKind = "Scale", Causes = [new("FieldValueInvalid", "spec.replicas", "must be greater than or equal to 0")] };
+        }
+
         var rv = scale.Str("metadata", "resourceVersion");
-        var updated = store.Mutate(t, ns, name, d =>
+        StoredObject updated = store.Mutate(t, ns, name, d =>
         {
             if (!string.IsNullOrEmpty(rv) && rv != d.Str("metadata", "resourceVersion"))
+            {
                 throw ApiException.Conflict(t, name, "the object has been modified; please apply your changes to the latest version and try again");
+            }
+
             d.Obj("spec")["replicas"] = replicas;
             return d;
         }, UpdateMode.Main);
         await HttpIo.WriteJsonAsync(ctx, 200, Scale.From(updated));
     }
 
-    async Task DeleteAsync(HttpContext ctx, ResourceType t, string? ns, string name)
+    private async Task DeleteAsync(HttpContext ctx, ResourceType t, string? ns, string name)
     {
-        var options = await ReadDeleteOptionsAsync(ctx);
-        var (obj, _) = store.Delete(t, ns, name, options);
+        DeleteOptions options = await ReadDeleteOptionsAsync(ctx);
+        (StoredObject? obj, bool _) = store.Delete(t, ns, name, options);
         await HttpIo.WriteRawAsync(ctx, 200, obj.Utf8);
     }
 
-    async Task DeleteCollectionAsync(HttpContext ctx, ResourceType t, string? ns)
+    private async Task DeleteCollectionAsync(HttpContext ctx, ResourceType t, string? ns)
     {
-        var options = await ReadDeleteOptionsAsync(ctx);
+        DeleteOptions options = await ReadDeleteOptionsAsync(ctx);
         var labels = LabelSelector.Parse(ctx.Request.Query["labelSelector"]);
         var fields = FieldSelector.Parse(ctx.Request.Query["fieldSelector"], t);
-        var targets = store.List(t, ns, labels, fields, null, null).Items;
+        IReadOnlyList<StoredObject> targets = store.List(t, ns, labels, fields, null, null).Items;
         var deleted = new List<StoredObject>();
-        foreach (var o in targets)
+        foreach (StoredObject o in targets)
         {
             try { deleted.Add(store.Delete(t, o.Namespace, o.Name, options).Object); }
             catch (ApiException ex) when (ex.Code == 404) { } // raced with another delete
@@ -229,20 +272,25 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
         await HttpIo.WriteJsonAsync(ctx, 200, list);
     }
 
-    static async Task<DeleteOptions> ReadDeleteOptionsAsync(HttpContext ctx)
+    private static async Task<DeleteOptions> ReadDeleteOptionsAsync(HttpContext ctx)
     {
         HttpIo.TryLong(ctx.Request.Query["gracePeriodSeconds"], "gracePeriodSeconds", out var grace);
         string? uid = null, rv = null;
         var body = await HttpIo.ReadBodyAsync(ctx);
         if (body.Length > 0)
         {
-            var o = HttpIo.ParseObject(ctx, body, "the DeleteOptions body");
+            JsonObject o = HttpIo.ParseObject(ctx, body, "the DeleteOptions body");
             if (o["gracePeriodSeconds"] is JsonValue g)
+            {
                 grace = Json.AsLong(g) is long gv ? gv : throw ApiException.BadRequest("DeleteOptions.gracePeriodSeconds must be an integer");
+            }
+
             uid = o.Str("preconditions", "uid");
             rv = o.Str("preconditions", "resourceVersion");
             if (o.Str("dryRun") is not null || o["dryRun"] is JsonArray { Count: > 0 })
+            {
                 throw ApiException.BadRequest("dryRun is not supported by the sandbox API server");
+            }
         }
         return new DeleteOptions(grace, uid, rv);
     }

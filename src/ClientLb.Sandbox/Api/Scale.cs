@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Store;
 
@@ -8,7 +9,7 @@ internal static class Scale
 {
     public static JsonObject From(StoredObject deployment)
     {
-        var r = deployment.Root;
+        JsonElement r = deployment.Root;
         var selector = r.Get("spec", "selector") is { } s ? LabelSelector.FromObject(s, "spec.selector").ToString() : "";
         return new JsonObject
         {

@@ -21,12 +21,21 @@ internal static class SubjectAccessReviews
         var groups = (review.Node("spec", "groups") as JsonArray ?? [])
             .Select(g => g is JsonValue v && v.TryGetValue<string>(out var name) ? name : "").Where(g => g.Length > 0).ToList();
         if (userName.Length == 0 && groups.Count == 0)
+        {
             throw AccessReviews.Invalid(kind, "spec.user", "", "at least one of user or group must be specified");
-        var a = AccessReviews.ReadAttributes(review, kind);
+        }
+
+        RequestAttributes a = AccessReviews.ReadAttributes(review, kind);
         if (ns is not null && !a.IsResourceRequest)
+        {
             throw AccessReviews.Invalid(kind, "spec.nonResourceAttributes", "{...}", "disallowed on this kind of request");
+        }
+
         if (ns is not null && a.Namespace != ns)
+        {
             throw AccessReviews.Invalid(kind, "spec.resourceAttributes.namespace", a.Namespace, $"must match metadata.namespace (\"{ns}\")");
+        }
+
         return AccessReviews.AccessStatus(rbac, new UserInfo(userName, groups), "", a);
     }
 }

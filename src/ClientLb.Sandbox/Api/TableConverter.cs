@@ -13,12 +13,12 @@ internal enum IncludeObject { None, Metadata, Object }
 /// </summary>
 internal static class TableConverter
 {
-    sealed record Column(string Name, string Type, string Description, int Priority = 0);
+    private sealed record Column(string Name, string Type, string Description, int Priority = 0);
 
-    static readonly Column NameCol = new("Name", "string", "Name must be unique within a namespace.");
-    static readonly Column AgeCol = new("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created.");
+    private static readonly Column NameCol = new("Name", "string", "Name must be unique within a namespace.");
+    private static readonly Column AgeCol = new("Age", "string", "CreationTimestamp is a timestamp representing the server time when this object was created.");
 
-    static Column[] Columns(ResourceType t) => t.Kind switch
+    private static Column[] Columns(ResourceType t) => t.Kind switch
     {
         "Pod" => [NameCol, new("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
             new("Status", "string", "The aggregate status of the containers in this pod."),
@@ -59,9 +59,9 @@ internal static class TableConverter
         _ => [NameCol, AgeCol],
     };
 
-    static JsonNode?[] Cells(StoredObject o, DateTimeOffset now)
+    private static JsonNode?[] Cells(StoredObject o, DateTimeOffset now)
     {
-        var r = o.Root;
+        JsonElement r = o.Root;
         var age = Age(r.Str("metadata", "creationTimestamp"), now);
         switch (o.Type.Kind)
         {
@@ -113,7 +113,7 @@ internal static class TableConverter
                 return [o.Name, JobStatus(o), JobCompletions(r), JobDuration(r, now), age, string.Join(",", jobContainers.Select(c => c.Str("name"))),
                     string.Join(",", jobContainers.Select(c => c.Str("image"))), string.Join(",", r.Map("spec", "selector", "matchLabels").Select(kv => $"{kv.Key}={kv.Value}"))];
             case "Event":
-                var involved = r.Get("involvedObject");
+                JsonElement? involved = r.Get("involvedObject");
                 return [Age(r.Str("lastTimestamp") ?? r.Str("eventTime") ?? r.Str("metadata", "creationTimestamp"), now), r.Str("type") ?? "", r.Str("reason") ?? "",
                     $"{involved?.Str("kind")?.ToLowerInvariant()}/{involved?.Str("name")}", involved?.Str("fieldPath") ?? "", r.Str("source", "component") ?? r.Str("reportingComponent") ?? "",
                     r.Str("message") ?? "", Age(r.Str("firstTimestamp") ?? r.Str("metadata", "creationTimestamp"), now), (r.Int("count") ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture), o.Name];
@@ -128,40 +128,72 @@ internal static class TableConverter
     }
 
     /// <summary>The Job's Status column, in the printer's order of precedence.</summary>
-    static string JobStatus(StoredObject o)
+    private static string JobStatus(StoredObject o)
     {
         bool Has(string type) => o.Root.Items("status", "conditions").Any(c => c.Str("type") == type && c.Str("status") == "True");
-        if (Has("Complete")) return "Complete";
-        if (Has("Failed")) return "Failed";
-        if (o.IsDeleting) return "Terminating";
-        if (Has("FailureTarget")) return "FailureTarget";
-        if (Has("SuccessCriteriaMet")) return "SuccessCriteriaMet";
-        if (Has("Suspended")) return "Suspended";
+        if (Has("Complete"))
+        {
+            return "Complete";
+        }
+
+        if (Has("Failed"))
+        {
+            return "Failed";
+        }
+
+        if (o.IsDeleting)
+        {
+            return "Terminating";
+        }
+
+        if (Has("FailureTarget"))
+        {
+            return "FailureTarget";
+        }
+
+        if (Has("SuccessCriteriaMet"))
+        {
+            return "SuccessCriteriaMet";
+        }
+
+        if (Has("Suspended"))
+        {
+            return "Suspended";
+        }
+
         return "Running";
     }
 
-    static string JobCompletions(JsonElement r)
+    private static string JobCompletions(JsonElement r)
     {
         var succeeded = r.Int("status", "succeeded") ?? 0;
-        if (r.Int("spec", "completions") is { } completions) return $"{succeeded}/{completions}";
+        if (r.Int("spec", "completions") is { } completions)
+        {
+            return $"{succeeded}/{completions}";
+        }
+
         var parallelism = r.Int("spec", "parallelism") ?? 0;
         return parallelism > 1 ? $"{succeeded}/1 of {parallelism}" : $"{succeeded}/1";
     }
 
-    static string JobDuration(JsonElement r, DateTimeOffset now)
+    private static string JobDuration(JsonElement r, DateTimeOffset now)
     {
-        static DateTimeOffset? At(string? s) => DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
-        if (At(r.Str("status", "startTime")) is not { } start) return "";
+        static DateTimeOffset? At(string? s) => DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset t) ? t : null;
+        if (At(r.Str("status", "startTime")) is not { } start)
+        {
+            return "";
+        }
+
         return Human((At(r.Str("status", "completionTime")) ?? now) - start);
     }
 
     /// <summary>kubectl's endpoints column: ready ip:port pairs, subset by subset and port by port, three at most then "+ N more...".</summary>
-    static string EndpointsCell(JsonElement r)
+    private static string EndpointsCell(JsonElement r)
     {
         const int max = 3;
         var list = new List<string>();
         var count = 0;
-        foreach (var subset in r.Items("subsets"))
+        foreach (JsonElement subset in r.Items("subsets"))
         {
             var addresses = subset.Items("addresses").Select(a => a.Str("ip") ?? "").ToList();
             var ports = subset.Items("ports").Select(p => p.Int("port")).ToList();
@@ -172,39 +204,79 @@ internal static class TableConverter
                 list.AddRange(addresses.Take(max - list.Count).Select(a => $"{a}:{port}"));
             }
         }
-        if (list.Count == 0) return "<none>";
+        if (list.Count == 0)
+        {
+            return "<none>";
+        }
+
         return string.Join(",", list) + (count > max ? $" + {count - max} more..." : "");
     }
 
     /// <summary>Kubernetes' short human durations: 45s, 3m20s, 15m, 5h, 3d.</summary>
     public static string Age(string? created, DateTimeOffset now)
     {
-        if (!DateTimeOffset.TryParse(created, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t)) return "<unknown>";
+        if (!DateTimeOffset.TryParse(created, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset t))
+        {
+            return "<unknown>";
+        }
+
         return Human(now - t);
     }
 
-    static string Human(TimeSpan d)
+    private static string Human(TimeSpan d)
     {
-        if (d < TimeSpan.Zero) d = TimeSpan.Zero;
-        if (d.TotalSeconds < 120) return $"{(int)d.TotalSeconds}s";
-        if (d.TotalMinutes < 10) return d.Seconds == 0 ? $"{(int)d.TotalMinutes}m" : $"{(int)d.TotalMinutes}m{d.Seconds}s";
-        if (d.TotalHours < 3) return $"{(int)d.TotalMinutes}m";
-        if (d.TotalHours < 48) return $"{(int)d.TotalHours}h";
+        if (d < TimeSpan.Zero)
+        {
+            d = TimeSpan.Zero;
+        }
+
+        if (d.TotalSeconds < 120)
+        {
+            return $"{(int)d.TotalSeconds}s";
+        }
+
+        if (d.TotalMinutes < 10)
+        {
+            return d.Seconds == 0 ? $"{(int)d.TotalMinutes}m" : $"{(int)d.TotalMinutes}m{d.Seconds}s";
+        }
+
+        if (d.TotalHours < 3)
+        {
+            return $"{(int)d.TotalMinutes}m";
+        }
+
+        if (d.TotalHours < 48)
+        {
+            return $"{(int)d.TotalHours}h";
+        }
+
         return $"{(int)d.TotalDays}d";
     }
 
     public static JsonObject ToTable(ResourceType t, IEnumerable<StoredObject> items, IncludeObject include, DateTimeOffset now, long? resourceVersion, string? continueToken, bool withColumns = true)
     {
         var rows = new JsonArray();
-        foreach (var o in items)
+        foreach (StoredObject o in items)
         {
             var row = new JsonObject { ["cells"] = Json.Array(Cells(o, now).Select(c => c is null ? null : c.DeepClone())) };
-            if (include != IncludeObject.None) row["object"] = include == IncludeObject.Object ? o.ToMutable() : PartialMetadata(o);
+            if (include != IncludeObject.None)
+            {
+                row["object"] = include == IncludeObject.Object ? o.ToMutable() : PartialMetadata(o);
+            }
+
             rows.Add((JsonNode)row);
         }
         var meta = new JsonObject();
-        if (resourceVersion is not null) meta["resourceVersion"] = resourceVersion.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (continueToken is not null) meta["continue"] = continueToken;
+        if (resourceVersion is not null)
+        {
+            meta["resourceVersion"] = resourceVersion.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (continueToken is not null)
+        {
+            meta["continue"] = continueToken;
+        }
+
         var table = new JsonObject { ["kind"] = "Table", ["apiVersion"] = "meta.k8s.io/v1", ["metadata"] = meta };
         table["columnDefinitions"] = withColumns
             ? Json.Array(Columns(t).Select(c => (JsonNode)new JsonObject { ["name"] = c.Name, ["type"] = c.Type, ["format"] = c.Name == "Name" ? "name" : "", ["description"] = c.Description, ["priority"] = c.Priority }))

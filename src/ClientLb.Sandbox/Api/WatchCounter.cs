@@ -20,7 +20,7 @@ public sealed class WatchCounter
     {
         lock (_gate)
         {
-            var c = _counts.GetValueOrDefault((user, resource));
+            (int Open, int Opened) c = _counts.GetValueOrDefault((user, resource));
             _counts[(user, resource)] = (c.Open + 1, c.Opened + 1);
         }
         return new Closer(this, user, resource);
@@ -40,10 +40,14 @@ public sealed class WatchCounter
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+            if (Interlocked.Exchange(ref _closed, 1) != 0)
+            {
+                return;
+            }
+
             lock (owner._gate)
             {
-                var c = owner._counts[(user, resource)];
+                (int Open, int Opened) c = owner._counts[(user, resource)];
                 owner._counts[(user, resource)] = (c.Open - 1, c.Opened);
             }
         }

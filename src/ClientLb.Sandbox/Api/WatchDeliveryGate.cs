@@ -6,29 +6,47 @@ namespace ClientLb.Sandbox.Api;
 /// </summary>
 internal sealed class WatchDeliveryGate(TimeProvider time)
 {
-    readonly Lock _lock = new();
-    TaskCompletionSource? _paused;
-    TimeSpan _delay;
+    private readonly Lock _lock = new();
+    private TaskCompletionSource? _paused;
+    private TimeSpan _delay;
 
     public void Pause()
     {
-        lock (_lock) _paused ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            _paused ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
     }
 
     public void Resume()
     {
         TaskCompletionSource? paused;
-        lock (_lock) (paused, _paused) = (_paused, null);
+        lock (_lock)
+        {
+            (paused, _paused) = (_paused, null);
+        }
+
         paused?.TrySetResult();
     }
 
     public TimeSpan Delay
     {
-        get { lock (_lock) return _delay; }
+        get { lock (_lock)
+            {
+                return _delay;
+            }
+        }
         set
         {
-            if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(value), value, "The watch delivery delay must not be negative.");
-            lock (_lock) _delay = value;
+            if (value < TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The watch delivery delay must not be negative.");
+            }
+
+            lock (_lock)
+            {
+                _delay = value;
+            }
         }
     }
 
@@ -37,8 +55,19 @@ internal sealed class WatchDeliveryGate(TimeProvider time)
     {
         Task? paused;
         TimeSpan delay;
-        lock (_lock) (paused, delay) = (_paused?.Task, _delay);
-        if (paused is not null) await paused.WaitAsync(ct);
-        if (delay > TimeSpan.Zero) await Task.Delay(delay, time, ct);
+        lock (_lock)
+        {
+            (paused, delay) = (_paused?.Task, _delay);
+        }
+
+        if (paused is not null)
+        {
+            await paused.WaitAsync(ct);
+        }
+
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, time, ct);
+        }
     }
 }

@@ -13,16 +13,20 @@ namespace ClientLb.Sandbox.Api;
 /// </summary>
 internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, WatchCounter? counter = null)
 {
-    static readonly byte[] Newline = "\n"u8.ToArray();
+    private static readonly byte[] Newline = "\n"u8.ToArray();
 
     public async Task HandleAsync(HttpContext ctx, ResourceType t, string? ns, string? legacyName = null)
     {
-        var q = ctx.Request.Query;
-        var shape = Negotiation.Choose(ctx.Request.Headers.Accept);
-        var include = shape == ResponseShape.Table ? ResourceHandler.IncludeFrom(ctx) : IncludeObject.Object;
+        IQueryCollection q = ctx.Request.Query;
+        ResponseShape shape = Negotiation.Choose(ctx.Request.Headers.Accept);
+        IncludeObject include = shape == ResponseShape.Table ? ResourceHandler.IncludeFrom(ctx) : IncludeObject.Object;
         var labels = LabelSelector.Parse(q["labelSelector"]);
         var fieldText = q["fieldSelector"].ToString();
-        if (legacyName is not null) fieldText = string.IsNullOrEmpty(fieldText) ? $"metadata.name={legacyName}" : $"{fieldText},metadata.name={legacyName}";
+        if (legacyName is not null)
+        {
+            fieldText = string.IsNullOrEmpty(fieldText) ? $"metadata.name={legacyName}" : $"{fieldText},metadata.name={legacyName}";
+        }
+
         var fields = FieldSelector.Parse(fieldText, t);
         HttpIo.TryLong(q["resourceVersion"], "resourceVersion", out var fromVersion);
         HttpIo.TryLong(q["timeoutSeconds"], "timeoutSeconds", out var timeoutSeconds);
@@ -31,12 +35,19 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
         if (q.ContainsKey("sendInitialEvents"))
         {
             if (q["resourceVersionMatch"] != "NotOlderThan")
+            {
                 throw new ApiException(422, "Invalid", "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+            }
+
             if (sendInitial && !bookmarks)
+            {
                 throw new ApiException(422, "Invalid", "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true");
+            }
         }
         else if (!string.IsNullOrEmpty(q["resourceVersionMatch"]))
+        {
             throw ApiException.BadRequest("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
+        }
 
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = HttpIo.WantsProtobuf(ctx) ? Protobuf.KubeProtobuf.WatchMediaType : "application/json";
@@ -61,9 +72,9 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
         {
             await ctx.Response.StartAsync(ctx.RequestAborted);
             await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
-            using var timeout = timeoutSeconds is > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds.Value), store.Time) : new CancellationTokenSource();
+            using CancellationTokenSource timeout = timeoutSeconds is > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds.Value), store.Time) : new CancellationTokenSource();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, timeout.Token);
-            var ct = linked.Token;
+            CancellationToken ct = linked.Token;
             var firstTable = true;
             try
             {
@@ -74,12 +85,16 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
                 {
                     ready ??= watcher.Events.WaitToReadAsync(ct).AsTask();
                     tick ??= bookmarks ? Task.Delay(bookmarkInterval(), store.Time, ct) : Task.Delay(Timeout.Infinite, ct);
-                    var done = await Task.WhenAny(ready, tick);
+                    Task done = await Task.WhenAny(ready, tick);
                     if (done == ready)
                     {
                         ready = null;
-                        if (!await (Task<bool>)done) return; // the store closed this watch (fault injection)
-                        while (watcher.Events.TryRead(out var e))
+                        if (!await (Task<bool>)done)
+                        {
+                            return; // the store closed this watch (fault injection)
+                        }
+
+                        while (watcher.Events.TryRead(out WatchEvent? e))
                         {
                             await gate.WaitAsync(ctx.RequestAborted);
                             await WriteEventAsync(ctx, t, e, shape, include, firstTable);
@@ -90,7 +105,10 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
                     {
                         tick = null;
                         await done;
-                        if (watcher.TryGetBookmarkVersion() is { } rv) await WriteBookmarkAsync(ctx, t, rv, false);
+                        if (watcher.TryGetBookmarkVersion() is { } rv)
+                        {
+                            await WriteBookmarkAsync(ctx, t, rv, false);
+                        }
                     }
                     await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
                 }
@@ -101,14 +119,22 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
             // timeoutSeconds ends the watch cleanly; a last bookmark lets the client resume without a gap.
             if (timeout.IsCancellationRequested && !ctx.RequestAborted.IsCancellationRequested)
             {
-                while (watcher.Events.TryRead(out var e)) await WriteEventAsync(ctx, t, e, shape, include, firstTable);
-                if (bookmarks && watcher.TryGetBookmarkVersion() is { } last) await WriteBookmarkAsync(ctx, t, last, false);
+                while (watcher.Events.TryRead(out WatchEvent? e))
+                {
+                    await WriteEventAsync(ctx, t, e, shape, include, firstTable);
+                }
+
+                if (bookmarks && watcher.TryGetBookmarkVersion() is { } last)
+                {
+                    await WriteBookmarkAsync(ctx, t, last, false);
+                }
+
                 await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
             }
         }
     }
 
-    async Task WriteEventAsync(HttpContext ctx, ResourceType t, WatchEvent e, ResponseShape shape, IncludeObject include, bool withColumns)
+    private async Task WriteEventAsync(HttpContext ctx, ResourceType t, WatchEvent e, ResponseShape shape, IncludeObject include, bool withColumns)
     {
         if (e.Type == WatchEventType.Bookmark)
         {
@@ -137,15 +163,19 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
         }
     }
 
-    Task WriteBookmarkAsync(HttpContext ctx, ResourceType t, long rv, bool initialEventsEnd)
+    private Task WriteBookmarkAsync(HttpContext ctx, ResourceType t, long rv, bool initialEventsEnd)
     {
         var meta = new JsonObject { ["resourceVersion"] = rv.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        if (initialEventsEnd) meta["annotations"] = new JsonObject { ["k8s.io/initial-events-end"] = "true" };
+        if (initialEventsEnd)
+        {
+            meta["annotations"] = new JsonObject { ["k8s.io/initial-events-end"] = "true" };
+        }
+
         var obj = new JsonObject { ["kind"] = t.Kind, ["apiVersion"] = t.ApiVersion, ["metadata"] = meta };
         return WriteLineAsync(ctx, WatchEventType.Bookmark, obj);
     }
 
-    static async Task WriteLineAsync(HttpContext ctx, string type, JsonNode obj)
+    private static async Task WriteLineAsync(HttpContext ctx, string type, JsonNode obj)
     {
         if (HttpIo.WantsProtobuf(ctx) && obj is JsonObject o)
         {

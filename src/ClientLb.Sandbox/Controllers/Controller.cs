@@ -10,12 +10,12 @@ namespace ClientLb.Sandbox.Controllers;
 /// </summary>
 internal abstract class Controller : IAsyncDisposable
 {
-    readonly Channel<string> _queue = Channel.CreateUnbounded<string>(new() { SingleReader = true });
-    readonly HashSet<string> _pending = [];
-    readonly Lock _lock = new();
-    readonly CancellationTokenSource _cts = new();
-    readonly List<Task> _loops = [];
-    readonly List<Watcher> _watchers = [];
+    private readonly Channel<string> _queue = Channel.CreateUnbounded<string>(new() { SingleReader = true });
+    private readonly HashSet<string> _pending = [];
+    private readonly Lock _lock = new();
+    private readonly CancellationTokenSource _cts = new();
+    private readonly List<Task> _loops = [];
+    private readonly List<Watcher> _watchers = [];
 
     protected Controller(ObjectStore store, ILogger logger)
     {
@@ -30,20 +30,20 @@ internal abstract class Controller : IAsyncDisposable
     /// <summary>Watches the given resources (starting with their current objects) and starts the worker.</summary>
     public void Start(params ResourceType[] watched)
     {
-        foreach (var t in watched)
+        foreach (ResourceType t in watched)
         {
-            var w = Store.Watch(t, null, _ => true, null, isInternal: true);
+            Watcher w = Store.Watch(t, null, _ => true, null, isInternal: true);
             _watchers.Add(w);
             _loops.Add(Task.Run(() => PumpAsync(w)));
         }
         _loops.Add(Task.Run(WorkAsync));
     }
 
-    async Task PumpAsync(Watcher w)
+    private async Task PumpAsync(Watcher w)
     {
         try
         {
-            await foreach (var e in w.Events.ReadAllAsync(_cts.Token))
+            await foreach (WatchEvent e in w.Events.ReadAllAsync(_cts.Token))
             {
                 try { OnEvent(e); }
                 catch (Exception ex) { Logger.LogError(ex, "{Controller} failed to handle a {Type} event", GetType().Name, e.Type); }
@@ -61,17 +61,27 @@ internal abstract class Controller : IAsyncDisposable
     public void Enqueue(string key)
     {
         lock (_lock)
-            if (!_pending.Add(key)) return;
+        {
+            if (!_pending.Add(key))
+            {
+                return;
+            }
+        }
+
         _queue.Writer.TryWrite(key);
     }
 
-    async Task WorkAsync()
+    private async Task WorkAsync()
     {
         try
         {
             await foreach (var key in _queue.Reader.ReadAllAsync(_cts.Token))
             {
-                lock (_lock) _pending.Remove(key);
+                lock (_lock)
+                {
+                    _pending.Remove(key);
+                }
+
                 try { await ReconcileAsync(key, _cts.Token); }
                 catch (OperationCanceledException) when (_cts.IsCancellationRequested) { return; }
                 catch (ApiException ex) when (ex.Code is 404 or 409)
@@ -94,7 +104,11 @@ internal abstract class Controller : IAsyncDisposable
     public virtual async ValueTask DisposeAsync()
     {
         _cts.Cancel();
-        foreach (var w in _watchers) w.Dispose();
+        foreach (Watcher w in _watchers)
+        {
+            w.Dispose();
+        }
+
         _queue.Writer.TryComplete();
         try { await Task.WhenAll(_loops); } catch (OperationCanceledException) { }
         _cts.Dispose();
@@ -115,9 +129,15 @@ internal abstract class Controller : IAsyncDisposable
     /// <summary>Enqueues the controlling owner of kind <paramref name="kind"/> of a changed object, or of its state before the change.</summary>
     protected void EnqueueControllerOwner(WatchEvent e, string kind)
     {
-        var o = e.Object!;
-        if (ControllerOwner(o, kind) is { } owner) Enqueue(o.Namespace + "/" + owner);
-        else if (e.Previous is { } prev && ControllerOwner(prev, kind) is { } prevOwner) Enqueue(prev.Namespace + "/" + prevOwner);
+        StoredObject o = e.Object!;
+        if (ControllerOwner(o, kind) is { } owner)
+        {
+            Enqueue(o.Namespace + "/" + owner);
+        }
+        else if (e.Previous is { } prev && ControllerOwner(prev, kind) is { } prevOwner)
+        {
+            Enqueue(prev.Namespace + "/" + prevOwner);
+        }
     }
 
     protected static string? ControllerOwner(StoredObject o, string kind) =>

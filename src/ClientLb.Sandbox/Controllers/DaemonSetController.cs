@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Store;
 using Microsoft.Extensions.Logging;
@@ -12,36 +13,62 @@ internal sealed class DaemonSetController(ObjectStore store, ILogger logger) : C
 {
     protected override void OnEvent(WatchEvent e)
     {
-        var o = e.Object!;
-        if (o.Type == ResourceTypes.DaemonSets) Enqueue(KeyOf(o));
-        else if (o.Type == ResourceTypes.Nodes) foreach (var ds in Store.Snapshot(ResourceTypes.DaemonSets)) Enqueue(KeyOf(ds));
-        else EnqueueControllerOwner(e, "DaemonSet");
+        StoredObject o = e.Object!;
+        if (o.Type == ResourceTypes.DaemonSets)
+        {
+            Enqueue(KeyOf(o));
+        }
+        else if (o.Type == ResourceTypes.Nodes)
+        {
+            foreach (StoredObject ds in Store.Snapshot(ResourceTypes.DaemonSets))
+            {
+                Enqueue(KeyOf(ds));
+            }
+        }
+        else
+        {
+            EnqueueControllerOwner(e, "DaemonSet");
+        }
     }
 
     protected override Task ReconcileAsync(string key, CancellationToken ct)
     {
-        var (ns, name) = SplitKey(key);
-        var ds = Store.Get(ResourceTypes.DaemonSets, ns, name);
-        if (ds is null || ds.IsDeleting) return Task.CompletedTask;
-        var template = ds.Root.Get("spec", "template")!.Value;
+        (string? ns, string? name) = SplitKey(key);
+        StoredObject? ds = Store.Get(ResourceTypes.DaemonSets, ns, name);
+        if (ds is null || ds.IsDeleting)
+        {
+            return Task.CompletedTask;
+        }
+
+        JsonElement template = ds.Root.Get("spec", "template")!.Value;
         var hash = DeploymentController.TemplateHash(template);
         var nodes = Store.Snapshot(ResourceTypes.Nodes).Select(n => n.Name).ToList();
-        var active = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, ds.Uid) && !p.IsDeleting && !PodStatus.IsFinished(p));
+        List<StoredObject> active = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, ds.Uid) && !p.IsDeleting && !PodStatus.IsFinished(p));
         var onDelete = ds.Root.Str("spec", "updateStrategy", "type") == "OnDelete";
         foreach (var node in nodes)
         {
             var here = active.Where(p => p.Root.Str("spec", "nodeName") == node).OrderBy(p => p.Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) == hash ? 0 : 1).ToList();
             if (here.Count == 0)
             {
-                var pod = DeploymentController.NewPod(ds, "DaemonSet", template, hash, $"{ds.Name}-");
+                JsonObject pod = DeploymentController.NewPod(ds, "DaemonSet", template, hash, $"{ds.Name}-");
                 pod.Obj("spec")["nodeName"] = node;
                 Store.Create(ResourceTypes.Pods, ns, pod);
                 continue;
             }
-            foreach (var extra in here.Skip(1)) Delete(extra);
-            if (!onDelete && here[0].Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) != hash) Delete(here[0]); // recreated on the next pass
+            foreach (StoredObject? extra in here.Skip(1))
+            {
+                Delete(extra);
+            }
+
+            if (!onDelete && here[0].Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) != hash)
+            {
+                Delete(here[0]); // recreated on the next pass
+            }
         }
-        foreach (var stray in active.Where(p => !nodes.Contains(p.Root.Str("spec", "nodeName") ?? ""))) Delete(stray);
+        foreach (StoredObject? stray in active.Where(p => !nodes.Contains(p.Root.Str("spec", "nodeName") ?? "")))
+        {
+            Delete(stray);
+        }
 
         var scheduled = active.Where(p => nodes.Contains(p.Root.Str("spec", "nodeName") ?? "")).ToList();
         var ready = scheduled.Count(PodStatus.IsReady);
@@ -58,14 +85,18 @@ internal sealed class DaemonSetController(ObjectStore store, ILogger logger) : C
                 ["updatedNumberScheduled"] = updated,
                 ["numberAvailable"] = ready,
             };
-            if (nodes.Count - ready > 0) status["numberUnavailable"] = nodes.Count - ready;
+            if (nodes.Count - ready > 0)
+            {
+                status["numberUnavailable"] = nodes.Count - ready;
+            }
+
             o["status"] = status;
             return o;
         }, UpdateMode.Internal);
         return Task.CompletedTask;
     }
 
-    void Delete(StoredObject pod)
+    private void Delete(StoredObject pod)
     {
         try { Store.Delete(ResourceTypes.Pods, pod.Namespace, pod.Name, new DeleteOptions()); }
         catch (ApiException ex) when (ex.Code == 404) { }

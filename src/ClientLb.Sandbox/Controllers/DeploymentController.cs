@@ -16,29 +16,45 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
 
     protected override void OnEvent(WatchEvent e)
     {
-        var o = e.Object!;
-        if (o.Type == ResourceTypes.Deployments) Enqueue(KeyOf(o));
-        else EnqueueControllerOwner(e, "Deployment");
+        StoredObject o = e.Object!;
+        if (o.Type == ResourceTypes.Deployments)
+        {
+            Enqueue(KeyOf(o));
+        }
+        else
+        {
+            EnqueueControllerOwner(e, "Deployment");
+        }
     }
 
     protected override Task ReconcileAsync(string key, CancellationToken ct)
     {
-        var (ns, name) = SplitKey(key);
-        var d = Store.Get(ResourceTypes.Deployments, ns, name);
-        if (d is null || d.IsDeleting) return Task.CompletedTask; // dependents go through the garbage collector
-        var template = d.Root.Get("spec", "template")!.Value;
+        (string? ns, string? name) = SplitKey(key);
+        StoredObject? d = Store.Get(ResourceTypes.Deployments, ns, name);
+        if (d is null || d.IsDeleting)
+        {
+            return Task.CompletedTask; // dependents go through the garbage collector
+        }
+
+        JsonElement template = d.Root.Get("spec", "template")!.Value;
         var hash = TemplateHash(template);
-        var owned = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, d.Uid));
+        List<StoredObject> owned = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, d.Uid));
         var active = owned.Where(p => !p.IsDeleting && !PodStatus.IsFinished(p)).ToList();
         var current = active.Where(p => p.Labels.GetValueOrDefault(TemplateHashLabel) == hash).ToList();
         var old = active.Except(current).ToList();
         var replicas = (int)(d.Root.Int("spec", "replicas") ?? 1);
 
         if (current.Count != replicas)
+        {
             events?.Normal(d, "deployment-controller", "ScalingReplicaSet",
                 $"Scaled {(current.Count < replicas ? "up" : "down")} replica set {d.Name}-{hash} from {current.Count} to {replicas}");
+        }
+
         for (var i = current.Count; i < replicas; i++)
+        {
             current.Add(Store.Create(ResourceTypes.Pods, ns, NewPod(d, "Deployment", template, hash, $"{d.Name}-{hash}-")));
+        }
+
         if (current.Count > replicas)
         {
             // Like the ReplicaSet controller: unscheduled, then not ready, then newest pods go first.
@@ -48,24 +64,33 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
                 .ThenByDescending(p => p.Root.Str("metadata", "creationTimestamp"), StringComparer.Ordinal)
                 .ThenByDescending(p => p.ResourceVersion)
                 .Take(current.Count - replicas).ToList();
-            foreach (var v in victims) Delete(v);
+            foreach (StoredObject? v in victims)
+            {
+                Delete(v);
+            }
+
             current = current.Except(victims).ToList();
         }
         // Old-template pods stay until the new ones are ready, so the service keeps endpoints during a rollout.
         if (old.Count > 0 && current.Count(PodStatus.IsReady) >= replicas)
-            foreach (var p in old) Delete(p);
+        {
+            foreach (StoredObject? p in old)
+            {
+                Delete(p);
+            }
+        }
 
         UpdateStatus(d, replicas, active, current);
         return Task.CompletedTask;
     }
 
-    void Delete(StoredObject pod)
+    private void Delete(StoredObject pod)
     {
         try { Store.Delete(ResourceTypes.Pods, pod.Namespace, pod.Name, new DeleteOptions()); }
         catch (ApiException ex) when (ex.Code == 404) { }
     }
 
-    void UpdateStatus(StoredObject d, int replicas, List<StoredObject> active, List<StoredObject> current)
+    private void UpdateStatus(StoredObject d, int replicas, List<StoredObject> active, List<StoredObject> current)
     {
         var ready = active.Count(PodStatus.IsReady);
         var now = Json.Timestamp(Store.Time.GetUtcNow());
@@ -81,7 +106,11 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
                 ["readyReplicas"] = ready,
                 ["availableReplicas"] = ready,
             };
-            if (replicas - ready > 0) status["unavailableReplicas"] = replicas - ready;
+            if (replicas - ready > 0)
+            {
+                status["unavailableReplicas"] = replicas - ready;
+            }
+
             status["conditions"] = new JsonArray(
                 Condition(oldStatus, "Available", available, available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
                     available ? "Deployment has minimum availability." : "Deployment does not have minimum availability.", now),
@@ -96,20 +125,28 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
     internal static JsonObject Condition(JsonObject? oldStatus, string type, bool value, string reason, string message, string now)
     {
         var status = value ? "True" : "False";
-        var previous = (oldStatus?["conditions"] as JsonArray)?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == type);
+        JsonObject? previous = (oldStatus?["conditions"] as JsonArray)?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == type);
         var since = previous is not null && previous.Str("status") == status ? previous.Str("lastTransitionTime") ?? now : now;
         var condition = new JsonObject { ["type"] = type, ["status"] = status, ["lastTransitionTime"] = since, ["reason"] = reason };
-        if (message.Length > 0) condition["message"] = message; // omitempty, as the API server writes it
+        if (message.Length > 0)
+        {
+            condition["message"] = message; // omitempty, as the API server writes it
+        }
+
         return condition;
     }
 
     /// <summary>A pod from a workload's template, labelled with the template hash (when given) and owned by the workload.</summary>
     internal static JsonObject NewPod(StoredObject d, string kind, JsonElement template, string? hash, string generateName)
     {
-        var tmpl = JsonNode.Parse(template.GetRawText())!.AsObject();
-        var meta = tmpl["metadata"] as JsonObject ?? new JsonObject();
-        var labels = meta["labels"] as JsonObject ?? new JsonObject();
-        if (hash is not null) labels[TemplateHashLabel] = hash;
+        JsonObject tmpl = JsonNode.Parse(template.GetRawText())!.AsObject();
+        JsonObject meta = tmpl["metadata"] as JsonObject ?? new JsonObject();
+        JsonObject labels = meta["labels"] as JsonObject ?? new JsonObject();
+        if (hash is not null)
+        {
+            labels[TemplateHashLabel] = hash;
+        }
+
         var podMeta = new JsonObject
         {
             ["generateName"] = generateName,
@@ -125,7 +162,11 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
                 ["blockOwnerDeletion"] = true,
             }),
         };
-        if (meta["annotations"] is JsonObject annotations) podMeta["annotations"] = annotations.DeepClone();
+        if (meta["annotations"] is JsonObject annotations)
+        {
+            podMeta["annotations"] = annotations.DeepClone();
+        }
+
         return new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Pod", ["metadata"] = podMeta, ["spec"] = tmpl["spec"]?.DeepClone() };
     }
 

@@ -9,20 +9,24 @@ namespace ClientLb.Sandbox.Controllers;
 /// </summary>
 internal sealed class EventRecorder(ObjectStore store)
 {
-    readonly Lock _lock = new();
+    private readonly Lock _lock = new();
 
     public void Normal(StoredObject about, string component, string reason, string message) => Record(about, component, "Normal", reason, message);
 
     public void Warning(StoredObject about, string component, string reason, string message) => Record(about, component, "Warning", reason, message);
 
-    void Record(StoredObject about, string component, string type, string reason, string message)
+    private void Record(StoredObject about, string component, string type, string reason, string message)
     {
         var ns = about.Type.Namespaced ? about.Namespace : "default";
-        if (store.Get(ResourceTypes.Namespaces, null, ns) is null or { IsDeleting: true }) return;
+        if (store.Get(ResourceTypes.Namespaces, null, ns) is null or { IsDeleting: true })
+        {
+            return;
+        }
+
         var now = Json.Timestamp(store.Time.GetUtcNow());
         lock (_lock)
         {
-            var existing = store.Snapshot(ResourceTypes.Events, ns, e => e.Root.Str("involvedObject", "uid") == about.Uid
+            StoredObject? existing = store.Snapshot(ResourceTypes.Events, ns, e => e.Root.Str("involvedObject", "uid") == about.Uid
                 && e.Root.Str("reason") == reason && e.Root.Str("message") == message && e.Root.Str("type") == type).FirstOrDefault();
             try
             {

@@ -9,30 +9,46 @@ namespace ClientLb.Sandbox.Controllers;
 /// </summary>
 internal sealed class GarbageCollector(ObjectStore store, ILogger logger) : Controller(store, logger)
 {
-    static readonly ResourceType[] Dependents = [ResourceTypes.Pods, ResourceTypes.EndpointSlices, ResourceTypes.Services, ResourceTypes.Deployments];
+    private static readonly ResourceType[] Dependents = [ResourceTypes.Pods, ResourceTypes.EndpointSlices, ResourceTypes.Services, ResourceTypes.Deployments];
 
     protected override void OnEvent(WatchEvent e)
     {
-        if (e.Type == WatchEventType.Deleted && e.Object is { } o) Enqueue(o.Namespace + "/" + o.Uid);
+        if (e.Type == WatchEventType.Deleted && e.Object is { } o)
+        {
+            Enqueue(o.Namespace + "/" + o.Uid);
+        }
     }
 
     protected override Task ReconcileAsync(string key, CancellationToken ct)
     {
-        var (ns, uid) = SplitKey(key);
-        if (OwnerExists(ns, uid)) return Task.CompletedTask;
-        foreach (var t in Dependents)
-            foreach (var o in Store.Snapshot(t, ns.Length == 0 ? null : ns, o => IsOwnedBy(o, uid) && !o.IsDeleting))
+        (string? ns, string? uid) = SplitKey(key);
+        if (OwnerExists(ns, uid))
+        {
+            return Task.CompletedTask;
+        }
+
+        foreach (ResourceType t in Dependents)
+        {
+            foreach (StoredObject o in Store.Snapshot(t, ns.Length == 0 ? null : ns, o => IsOwnedBy(o, uid) && !o.IsDeleting))
             {
                 try { Store.Delete(t, o.Namespace, o.Name, new DeleteOptions()); }
                 catch (ApiException ex) when (ex.Code == 404) { }
             }
+        }
+
         return Task.CompletedTask;
     }
 
-    bool OwnerExists(string ns, string uid)
+    private bool OwnerExists(string ns, string uid)
     {
-        foreach (var t in ResourceTypes.All)
-            if (Store.Snapshot(t, t.Namespaced && ns.Length > 0 ? ns : null, o => o.Uid == uid).Count > 0) return true;
+        foreach (ResourceType t in ResourceTypes.All)
+        {
+            if (Store.Snapshot(t, t.Namespaced && ns.Length > 0 ? ns : null, o => o.Uid == uid).Count > 0)
+            {
+                return true;
+            }
+        }
+
         return false;
     }
 }

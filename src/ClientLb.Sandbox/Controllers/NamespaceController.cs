@@ -8,27 +8,48 @@ internal sealed class NamespaceController(ObjectStore store, ILogger logger) : C
 {
     protected override void OnEvent(WatchEvent e)
     {
-        var o = e.Object!;
-        if (o.Type == ResourceTypes.Namespaces) { if (o.IsDeleting) Enqueue("/" + o.Name); }
+        StoredObject o = e.Object!;
+        if (o.Type == ResourceTypes.Namespaces) { if (o.IsDeleting)
+            {
+                Enqueue("/" + o.Name);
+            }
+        }
         else if (e.Type == WatchEventType.Deleted && Store.Get(ResourceTypes.Namespaces, null, o.Namespace) is { IsDeleting: true })
+        {
             Enqueue("/" + o.Namespace);
+        }
     }
 
     protected override Task ReconcileAsync(string key, CancellationToken ct)
     {
         var name = key[1..];
-        var ns = Store.Get(ResourceTypes.Namespaces, null, name);
-        if (ns is null || !ns.IsDeleting) return Task.CompletedTask;
+        StoredObject? ns = Store.Get(ResourceTypes.Namespaces, null, name);
+        if (ns is null || !ns.IsDeleting)
+        {
+            return Task.CompletedTask;
+        }
+
         var left = 0;
-        foreach (var t in ResourceTypes.All.Where(t => t.Namespaced))
-            foreach (var o in Store.Snapshot(t, name))
+        foreach (ResourceType? t in ResourceTypes.All.Where(t => t.Namespaced))
+        {
+            foreach (StoredObject o in Store.Snapshot(t, name))
             {
                 left++;
-                if (o.IsDeleting) continue;
+                if (o.IsDeleting)
+                {
+                    continue;
+                }
+
                 try { Store.Delete(t, o.Namespace, o.Name, new DeleteOptions()); }
                 catch (ApiException ex) when (ex.Code == 404) { }
             }
-        if (left == 0) Store.Remove(ResourceTypes.Namespaces, null, name, ns.Uid);
+        }
+
+        if (left == 0)
+        {
+            Store.Remove(ResourceTypes.Namespaces, null, name, ns.Uid);
+        }
+
         return Task.CompletedTask;
     }
 }

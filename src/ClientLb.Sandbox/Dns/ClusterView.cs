@@ -62,7 +62,7 @@ internal static class ClusterView
 
     private static IEnumerable<DnsServiceEndpoint> ReadSlice(JsonElement slice)
     {
-        var ports = slice.Get("ports") is { ValueKind: JsonValueKind.Array } p
+        List<DnsServicePort> ports = slice.Get("ports") is { ValueKind: JsonValueKind.Array } p
             ? p.EnumerateArray().Select(ReadPort).OfType<DnsServicePort>().ToList()
             : [];
         if (slice.Get("endpoints") is not { ValueKind: JsonValueKind.Array } list)

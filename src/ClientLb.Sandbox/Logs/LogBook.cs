@@ -11,23 +11,31 @@ internal readonly record struct LogLine(long Sequence, DateTimeOffset At, string
 /// </summary>
 internal sealed class LogBook(TimeProvider time, int capacity = 10_000)
 {
-    readonly Lock _lock = new();
-    readonly Queue<LogLine> _lines = new();
-    TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    long _next;
-    bool _closed;
+    private readonly Lock _lock = new();
+    private readonly Queue<LogLine> _lines = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _next;
+    private bool _closed;
 
     public int Capacity => capacity;
 
     public void Write(string text)
     {
-        var at = time.GetUtcNow();
+        DateTimeOffset at = time.GetUtcNow();
         TaskCompletionSource signal;
         lock (_lock)
         {
-            if (_closed) return;
+            if (_closed)
+            {
+                return;
+            }
+
             _lines.Enqueue(new LogLine(_next++, at, text));
-            while (_lines.Count > capacity) _lines.Dequeue();
+            while (_lines.Count > capacity)
+            {
+                _lines.Dequeue();
+            }
+
             signal = _changed;
             _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -50,22 +58,28 @@ internal sealed class LogBook(TimeProvider time, int capacity = 10_000)
     public (List<LogLine> Lines, bool Closed, Task Changed) Read(long afterSequence)
     {
         lock (_lock)
+        {
             return (_lines.Where(l => l.Sequence > afterSequence).ToList(), _closed, _changed.Task);
+        }
     }
 }
 
 /// <summary>The logs of the running containers, by pod (namespace/name) and container name.</summary>
 internal sealed class PodLogs(TimeProvider time)
 {
-    readonly ConcurrentDictionary<string, LogBook> _books = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LogBook> _books = new(StringComparer.Ordinal);
 
-    static string Key(string ns, string pod, string container) => $"{ns}/{pod}/{container}";
+    private static string Key(string ns, string pod, string container) => $"{ns}/{pod}/{container}";
 
     /// <summary>A fresh log for a container that starts (a previous one of the same name is closed).</summary>
     public LogBook Open(string ns, string pod, string container)
     {
         var book = new LogBook(time);
-        if (_books.TryGetValue(Key(ns, pod, container), out var old)) old.Close();
+        if (_books.TryGetValue(Key(ns, pod, container), out LogBook? old))
+        {
+            old.Close();
+        }
+
         _books[Key(ns, pod, container)] = book;
         return book;
     }

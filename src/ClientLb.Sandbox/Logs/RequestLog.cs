@@ -23,8 +23,8 @@ internal sealed class RequestLog(IHttpApplication<HttpContext> inner, Func<int, 
         }
         finally
         {
-            var c = context.Connection;
-            var r = context.Request;
+            ConnectionInfo c = context.Connection;
+            HttpRequest r = context.Request;
             bookOfPort(c.LocalPort).Write(string.Create(CultureInfo.InvariantCulture,
                 $"{time.GetUtcNow():yyyy-MM-dd'T'HH:mm:ss.fff'Z'} {c.RemoteIpAddress}:{c.RemotePort} \"{r.Method} {r.Path}{r.QueryString} {r.Protocol}\" {status}"));
         }

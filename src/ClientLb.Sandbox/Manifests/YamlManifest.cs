@@ -19,21 +19,32 @@ internal static class YamlManifest
         var result = new List<JsonObject>();
         for (var i = 0; i < stream.Documents.Count; i++)
         {
-            var root = stream.Documents[i].RootNode;
+            YamlNode root = stream.Documents[i].RootNode;
             if (root is YamlScalarNode { Value: null or "" } || root is YamlScalarNode s && s.Style == ScalarStyle.Plain && s.Value is "~" or "null")
+            {
                 continue; // empty document between separators
+            }
+
             if (Convert(root) is not JsonObject o)
+            {
                 throw new FormatException($"Document {i + 1} of the manifest is not a mapping (an object with apiVersion, kind, metadata)");
+            }
+
             if (o.Str("kind") == "List" && o["items"] is JsonArray items)
+            {
                 result.AddRange(items.OfType<JsonObject>().Select(x => (JsonObject)x.DeepClone()));
-            else result.Add(o);
+            }
+            else
+            {
+                result.Add(o);
+            }
         }
         return result;
     }
 
-    static string? Str(this JsonObject o, string name) => o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+    private static string? Str(this JsonObject o, string name) => o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
-    static JsonNode? Convert(YamlNode node) => node switch
+    private static JsonNode? Convert(YamlNode node) => node switch
     {
         YamlMappingNode m => ConvertMapping(m),
         YamlSequenceNode seq => new JsonArray(seq.Children.Select(Convert).ToArray()),
@@ -41,32 +52,51 @@ internal static class YamlManifest
         _ => throw new FormatException($"Unsupported YAML node at line {node.Start.Line}"),
     };
 
-    static JsonObject ConvertMapping(YamlMappingNode m)
+    private static JsonObject ConvertMapping(YamlMappingNode m)
     {
         var o = new JsonObject();
-        foreach (var (k, v) in m.Children)
+        foreach ((YamlNode? k, YamlNode? v) in m.Children)
         {
             var key = (k as YamlScalarNode)?.Value ?? throw new FormatException($"Mapping keys must be scalars (line {k.Start.Line})");
-            if (o.ContainsKey(key)) throw new FormatException($"Duplicate key \"{key}\" at line {k.Start.Line}");
+            if (o.ContainsKey(key))
+            {
+                throw new FormatException($"Duplicate key \"{key}\" at line {k.Start.Line}");
+            }
+
             o[key] = Convert(v);
         }
         return o;
     }
 
-    static JsonNode? ConvertScalar(YamlScalarNode s)
+    private static JsonNode? ConvertScalar(YamlScalarNode s)
     {
         var v = s.Value ?? "";
-        if (s.Style != ScalarStyle.Plain || s.Tag == "tag:yaml.org,2002:str") return JsonValue.Create(v);
+        if (s.Style != ScalarStyle.Plain || s.Tag == "tag:yaml.org,2002:str")
+        {
+            return JsonValue.Create(v);
+        }
+
         switch (v)
         {
             case "" or "~" or "null" or "Null" or "NULL": return null;
             case "true" or "True" or "TRUE": return JsonValue.Create(true);
             case "false" or "False" or "FALSE": return JsonValue.Create(false);
         }
-        if (long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return JsonValue.Create(l);
-        if (v.StartsWith("0x", StringComparison.Ordinal) && long.TryParse(v[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var hex)) return JsonValue.Create(hex);
+        if (long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l))
+        {
+            return JsonValue.Create(l);
+        }
+
+        if (v.StartsWith("0x", StringComparison.Ordinal) && long.TryParse(v[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var hex))
+        {
+            return JsonValue.Create(hex);
+        }
+
         if ((char.IsAsciiDigit(v[0]) || v[0] is '-' or '+' or '.') && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsInfinity(d))
+        {
             return JsonValue.Create(d);
+        }
+
         return JsonValue.Create(v);
     }
 }

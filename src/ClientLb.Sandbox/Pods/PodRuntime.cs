@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Controllers;
+using ClientLb.Sandbox.Logs;
 using ClientLb.Sandbox.Store;
 using Microsoft.Extensions.Logging;
 
@@ -23,7 +25,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
     /// </summary>
     public const string ComponentAnnotation = "sandbox.clientlb.io/component";
 
-    sealed class Instance(string uid, string ip)
+    private sealed class Instance(string uid, string ip)
     {
         public string Uid { get; } = uid;
         public string Ip { get; } = ip;
@@ -35,28 +37,39 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         public List<(string Container, Logs.LogBook Book)> Logs { get; } = [];
     }
 
-    readonly ConcurrentDictionary<string, Instance> _instances = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Instance> _instances = new(StringComparer.Ordinal);
 
     protected override void OnEvent(WatchEvent e) => Enqueue(KeyOf(e.Object!));
 
     protected override async Task ReconcileAsync(string key, CancellationToken ct)
     {
-        var (ns, name) = SplitKey(key);
-        var pod = Store.Get(ResourceTypes.Pods, ns, name);
-        _instances.TryGetValue(key, out var instance);
+        (string? ns, string? name) = SplitKey(key);
+        StoredObject? pod = Store.Get(ResourceTypes.Pods, ns, name);
+        _instances.TryGetValue(key, out Instance? instance);
         if (instance is not null && (pod is null || pod.Uid != instance.Uid))
         {
             await StopAsync(key, instance);
             instance = null;
         }
-        if (pod is null) return;
-        if (pod.Namespace == "kube-system" && pod.Root.Str("metadata", "annotations", ComponentAnnotation) is not null) return;
+        if (pod is null)
+        {
+            return;
+        }
+
+        if (pod.Namespace == "kube-system" && pod.Root.Str("metadata", "annotations", ComponentAnnotation) is not null)
+        {
+            return;
+        }
 
         if (pod.IsDeleting)
         {
             if (instance is null || instance.Server is null || instance.GraceElapsed)
             {
-                if (instance is not null) await StopAsync(key, instance);
+                if (instance is not null)
+                {
+                    await StopAsync(key, instance);
+                }
+
                 Store.Remove(ResourceTypes.Pods, ns, name, pod.Uid);
                 return;
             }
@@ -85,7 +98,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
     }
 
     /// <summary>Gives the pod an address and starts its server; an address taken by another process is skipped.</summary>
-    async Task<Instance> StartInstanceAsync(StoredObject pod, CancellationToken ct)
+    private async Task<Instance> StartInstanceAsync(StoredObject pod, CancellationToken ct)
     {
         var ports = pod.Root.Items("spec", "containers").SelectMany(c => c.Items("ports"))
             .Where(p => (p.Str("protocol") ?? "TCP") == "TCP").Select(p => (int)(p.Int("containerPort") ?? 0)).Where(p => p > 0).Distinct().ToList();
@@ -98,12 +111,16 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
             for (var attempt = 0; attempt < 8; attempt++)
             {
                 var ip = podIps.Allocate();
-                if (ip is null) return new Instance(pod.Uid, "") { Failure = $"the pod CIDR {podIps.Cidr} has no free address" };
+                if (ip is null)
+                {
+                    return new Instance(pod.Uid, "") { Failure = $"the pod CIDR {podIps.Cidr} has no free address" };
+                }
+
                 var instance = new Instance(pod.Uid, ip);
                 if (ports.Count == 0) { OpenLogs(pod, instance, ip, http2Only); return instance; }
                 try
                 {
-                    var portLogs = OpenLogs(pod, instance, ip, http2Only);
+                    Dictionary<int, LogBook> portLogs = OpenLogs(pod, instance, ip, http2Only);
                     instance.Server = await PodServer.StartAsync(pod.Namespace, pod.Name, ip, ports, http2Only, loggerFactory,
                         port => portLogs.GetValueOrDefault(port) ?? instance.Logs[0].Book, Store.Time, ct);
                     return instance;
@@ -122,12 +139,15 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         }
         finally
         {
-            foreach (var ip in skipped) podIps.Release(ip);
+            foreach (var ip in skipped)
+            {
+                podIps.Release(ip);
+            }
         }
     }
 
     /// <summary>A run-to-completion pod: an address (as a pod has) and its containers' programs; each change rewrites its status.</summary>
-    Instance StartRun(StoredObject pod, string key)
+    private Instance StartRun(StoredObject pod, string key)
     {
         var ip = podIps.Allocate() ?? "";
         var instance = new Instance(pod.Uid, ip);
@@ -137,25 +157,29 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
     }
 
     /// <summary>A log per container, each starting with the ports it listens on; returns the log of each TCP port.</summary>
-    Dictionary<int, Logs.LogBook> OpenLogs(StoredObject pod, Instance instance, string ip, IReadOnlySet<int> http2Only)
+    private Dictionary<int, Logs.LogBook> OpenLogs(StoredObject pod, Instance instance, string ip, IReadOnlySet<int> http2Only)
     {
         var byPort = new Dictionary<int, Logs.LogBook>();
-        foreach (var c in pod.Root.Items("spec", "containers"))
+        foreach (JsonElement c in pod.Root.Items("spec", "containers"))
         {
             var name = c.Str("name") ?? "";
-            var book = logs.Open(pod.Namespace, pod.Name, name);
+            LogBook book = logs.Open(pod.Namespace, pod.Name, name);
             instance.Logs.Add((name, book));
-            foreach (var p in c.Items("ports").Where(p => (p.Str("protocol") ?? "TCP") == "TCP"))
+            foreach (JsonElement p in c.Items("ports").Where(p => (p.Str("protocol") ?? "TCP") == "TCP"))
             {
                 var port = (int)(p.Int("containerPort") ?? 0);
-                if (port <= 0 || !byPort.TryAdd(port, book)) continue;
+                if (port <= 0 || !byPort.TryAdd(port, book))
+                {
+                    continue;
+                }
+
                 book.Write($"sandbox pod {pod.Namespace}/{pod.Name} container {name}: listening on {ip}:{port} ({(http2Only.Contains(port) ? "h2c" : "HTTP/1.1")})");
             }
         }
         return byPort;
     }
 
-    async Task WaitGraceAsync(string key, Instance instance, TimeSpan grace)
+    private async Task WaitGraceAsync(string key, Instance instance, TimeSpan grace)
     {
         try { await Task.Delay(grace, Store.Time, Stopping); }
         catch (OperationCanceledException) { return; }
@@ -163,29 +187,44 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         Enqueue(key);
     }
 
-    async Task StopAsync(string key, Instance instance)
+    private async Task StopAsync(string key, Instance instance)
     {
         _instances.TryRemove(new KeyValuePair<string, Instance>(key, instance));
-        if (instance.Server is not null) await instance.Server.DisposeAsync();
+        if (instance.Server is not null)
+        {
+            await instance.Server.DisposeAsync();
+        }
+
         instance.Server = null;
-        if (instance.Run is not null) await instance.Run.DisposeAsync();
+        if (instance.Run is not null)
+        {
+            await instance.Run.DisposeAsync();
+        }
+
         instance.Run = null;
-        foreach (var (container, book) in instance.Logs) logs.Remove(SplitKey(key).Ns, SplitKey(key).Name, container, book);
-        if (instance.Ip.Length > 0) podIps.Release(instance.Ip);
+        foreach ((string? container, LogBook? book) in instance.Logs)
+        {
+            logs.Remove(SplitKey(key).Ns, SplitKey(key).Name, container, book);
+        }
+
+        if (instance.Ip.Length > 0)
+        {
+            podIps.Release(instance.Ip);
+        }
     }
 
-    string PickNode()
+    private string PickNode()
     {
         var load = Store.Snapshot(ResourceTypes.Pods, null, p => !p.IsDeleting)
             .GroupBy(p => p.Root.Str("spec", "nodeName") ?? "").ToDictionary(g => g.Key, g => g.Count());
         return Store.Snapshot(ResourceTypes.Nodes).Select(n => n.Name).OrderBy(n => load.GetValueOrDefault(n)).ThenBy(n => n, StringComparer.Ordinal).First();
     }
 
-    void WriteStatus(StoredObject pod, Instance instance)
+    private void WriteStatus(StoredObject pod, Instance instance)
     {
         if (instance.Run is { } run)
         {
-            var states = run.States;
+            IReadOnlyList<ContainerRunState> states = run.States;
             Store.Mutate(ResourceTypes.Pods, pod.Namespace, pod.Name, o =>
             {
                 o["status"] = ProgramRunner.Status(o["status"] as JsonObject, states, instance.Ip, Json.Timestamp(Store.Time.GetUtcNow()));
@@ -200,7 +239,11 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         {
             server.Ready = ready; // what its gRPC health service answers
             var fault = PodFault.From(pod);
-            if (fault != server.Fault && fault.Error is { } faultError) instance.Logs.FirstOrDefault().Book?.Write(faultError);
+            if (fault != server.Fault && fault.Error is { } faultError)
+            {
+                instance.Logs.FirstOrDefault().Book?.Write(faultError);
+            }
+
             server.Fault = fault;
         }
         var now = Json.Timestamp(Store.Time.GetUtcNow());
@@ -232,9 +275,9 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
                 status["podIPs"] = new JsonArray(new JsonObject { ["ip"] = instance.Ip });
             }
             var containers = new JsonArray();
-            foreach (var c in (o.Node("spec", "containers") as JsonArray ?? []).OfType<JsonObject>())
+            foreach (JsonObject c in (o.Node("spec", "containers") as JsonArray ?? []).OfType<JsonObject>())
             {
-                var state = failed
+                JsonObject state = failed
                     ? new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = 1, ["reason"] = "PortBindFailed", ["message"] = instance.Failure } }
                     : new JsonObject { ["running"] = new JsonObject { ["startedAt"] = started } };
                 containers.Add((JsonNode)new JsonObject
@@ -257,6 +300,9 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        foreach (var (key, instance) in _instances.ToArray()) await StopAsync(key, instance);
+        foreach ((string? key, Instance? instance) in _instances.ToArray())
+        {
+            await StopAsync(key, instance);
+        }
     }
 }

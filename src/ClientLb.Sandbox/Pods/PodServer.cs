@@ -21,11 +21,11 @@ namespace ClientLb.Sandbox.Pods;
 /// </summary>
 internal sealed class PodServer : IAsyncDisposable
 {
-    readonly KestrelServer _server;
-    readonly PodGrpcService _grpc;
-    readonly Application _application;
+    private readonly KestrelServer _server;
+    private readonly PodGrpcService _grpc;
+    private readonly Application _application;
 
-    PodServer(KestrelServer server, PodGrpcService grpc, Application application)
+    private PodServer(KestrelServer server, PodGrpcService grpc, Application application)
     {
         _server = server;
         _grpc = grpc;
@@ -54,9 +54,12 @@ internal sealed class PodServer : IAsyncDisposable
         options.ApplicationServices = new ServiceCollection().AddLogging().BuildServiceProvider();
         var address = IPAddress.Parse(ip);
         foreach (var port in ports)
+        {
             // Without TLS Kestrel cannot negotiate: a port is either HTTP/1.1 or h2c.
             options.Listen(address, port, l => l.Protocols = http2Only.Contains(port) ? HttpProtocols.Http2 : HttpProtocols.Http1);
-        var logs = loggerFactory ?? NullLoggerFactory.Instance;
+        }
+
+        ILoggerFactory logs = loggerFactory ?? NullLoggerFactory.Instance;
         var grpc = new PodGrpcService(podName);
         var server = new KestrelServer(Options.Create(options), new SocketTransportFactory(Options.Create(new SocketTransportOptions()), logs), logs);
         var application = new Application(ns, podName, ip, http2Only, grpc, time);
@@ -81,32 +84,39 @@ internal sealed class PodServer : IAsyncDisposable
         await _grpc.DisposeAsync();
     }
 
-    sealed class Application(string ns, string podName, string ip, IReadOnlySet<int> http2Only, PodGrpcService grpc, TimeProvider time) : IHttpApplication<HttpContext>
+    private sealed class Application(string ns, string podName, string ip, IReadOnlySet<int> http2Only, PodGrpcService grpc, TimeProvider time) : IHttpApplication<HttpContext>
     {
-        readonly byte[] _body = Encoding.UTF8.GetBytes(podName);
+        private readonly byte[] _body = Encoding.UTF8.GetBytes(podName);
 
         public PodFault Fault { get => Volatile.Read(ref _fault); set => Volatile.Write(ref _fault, value); }
 
-        PodFault _fault = PodFault.None;
+        private PodFault _fault = PodFault.None;
 
         public HttpContext CreateContext(IFeatureCollection contextFeatures) => new DefaultHttpContext(contextFeatures);
 
         public async Task ProcessRequestAsync(HttpContext context)
         {
-            var r = context.Response;
+            HttpResponse r = context.Response;
             r.Headers["X-Pod-Name"] = podName;
             if (http2Only.Contains(context.Connection.LocalPort) && PodGrpcService.IsGrpc(context.Request))
             {
                 await grpc.HandleAsync(context);
                 return;
             }
-            if (await Fault.ApplyAsync(context, time)) return;
+            if (await Fault.ApplyAsync(context, time))
+            {
+                return;
+            }
+
             r.StatusCode = 200;
             r.ContentType = "text/plain; charset=utf-8";
             r.ContentLength = _body.Length;
             r.Headers["X-Pod-Namespace"] = ns;
             r.Headers["X-Pod-IP"] = ip;
-            if (!HttpMethods.IsHead(context.Request.Method)) await r.Body.WriteAsync(_body, context.RequestAborted);
+            if (!HttpMethods.IsHead(context.Request.Method))
+            {
+                await r.Body.WriteAsync(_body, context.RequestAborted);
+            }
         }
 
         public void DisposeContext(HttpContext context, Exception? exception) { }

@@ -16,9 +16,9 @@ internal sealed record ContainerRunState(string Name, string Image, DateTimeOffs
 /// <summary>The containers of one run-to-completion pod, each running its image's <see cref="SandboxProgram"/>.</summary>
 internal sealed class PodRun : IAsyncDisposable
 {
-    readonly CancellationTokenSource _stop = new();
-    readonly ContainerRunState[] _states;
-    readonly Lock _lock = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ContainerRunState[] _states;
+    private readonly Lock _lock = new();
 
     public PodRun(IEnumerable<ContainerRunState> initial) => _states = [.. initial];
 
@@ -27,12 +27,19 @@ internal sealed class PodRun : IAsyncDisposable
 
     public IReadOnlyList<ContainerRunState> States
     {
-        get { lock (_lock) return [.. _states]; }
+        get { lock (_lock)
+            {
+                return [.. _states];
+            }
+        }
     }
 
     public void Set(int index, ContainerRunState state)
     {
-        lock (_lock) _states[index] = state;
+        lock (_lock)
+        {
+            _states[index] = state;
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -61,11 +68,19 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
     /// <summary>The program of an image reference: exact, then without tag or digest.</summary>
     public SandboxProgram? Find(string image)
     {
-        if (images.TryGetValue(image, out var exact)) return exact;
+        if (images.TryGetValue(image, out SandboxProgram? exact))
+        {
+            return exact;
+        }
+
         var at = image.IndexOf('@');
         var repository = at >= 0 ? image[..at] : image;
         var colon = repository.LastIndexOf(':');
-        if (colon > repository.LastIndexOf('/')) repository = repository[..colon];
+        if (colon > repository.LastIndexOf('/'))
+        {
+            repository = repository[..colon];
+        }
+
         return images.GetValueOrDefault(repository);
     }
 
@@ -80,10 +95,10 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
         return run;
     }
 
-    async Task RunContainerAsync(StoredObject pod, JsonElement spec, int index, string account, bool onFailure, Logs.LogBook book, PodRun run, Action changed)
+    private async Task RunContainerAsync(StoredObject pod, JsonElement spec, int index, string account, bool onFailure, Logs.LogBook book, PodRun run, Action changed)
     {
-        var state = run.States[index];
-        var program = Find(state.Image);
+        ContainerRunState state = run.States[index];
+        SandboxProgram? program = Find(state.Image);
         try
         {
             if (program is null)
@@ -150,12 +165,18 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
             }
             finally
             {
-                if (kubeconfig.Owned) File.Delete(kubeconfig.Path);
+                if (kubeconfig.Owned)
+                {
+                    File.Delete(kubeconfig.Path);
+                }
             }
         }
         catch (OperationCanceledException) when (run.Stopping.IsCancellationRequested)
         {
-            if (run.States[index].FinishedAt is null) Finish(137, "Error", "stopped");
+            if (run.States[index].FinishedAt is null)
+            {
+                Finish(137, "Error", "stopped");
+            }
         }
         catch (Exception ex)
         {
@@ -169,19 +190,23 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
 
         void Finish(int exit, string reason, string? message)
         {
-            var now = store.Time.GetUtcNow();
+            DateTimeOffset now = store.Time.GetUtcNow();
             state = state with { StartedAt = state.StartedAt ?? now, FinishedAt = now, ExitCode = exit, Reason = reason, Message = message };
             run.Set(index, state);
-            if (message is not null && reason is ImageNotRunnable or ConfigError) book.Write(message);
+            if (message is not null && reason is ImageNotRunnable or ConfigError)
+            {
+                book.Write(message);
+            }
+
             changed();
         }
     }
 
     /// <summary>The container's env: values, and fieldRef/configMapKeyRef/secretKeyRef resolved; anything else is a config error naming the variable.</summary>
-    IReadOnlyDictionary<string, string> Environment(StoredObject pod, JsonElement container)
+    private IReadOnlyDictionary<string, string> Environment(StoredObject pod, JsonElement container)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var e in container.Items("env"))
+        foreach (JsonElement e in container.Items("env"))
         {
             var name = e.Str("name") ?? "";
             if (e.Str("value") is { } value) { env[name] = value; continue; }
@@ -201,10 +226,10 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
                 };
                 continue;
             }
-            var (type, refName, key) = from.Get("configMapKeyRef") is { } cm ? (ResourceTypes.ConfigMaps, cm.Str("name"), cm.Str("key"))
+            (ResourceType? type, string? refName, string? key) = from.Get("configMapKeyRef") is { } cm ? (ResourceTypes.ConfigMaps, cm.Str("name"), cm.Str("key"))
                 : from.Get("secretKeyRef") is { } sk ? (ResourceTypes.Secrets, sk.Str("name"), sk.Str("key"))
                 : throw new ApiException(422, ConfigError, $"env {name} of container {container.Str("name")}: the sandbox resolves value, fieldRef, configMapKeyRef and secretKeyRef only");
-            var source = store.Get(type, pod.Namespace, refName ?? "")
+            StoredObject source = store.Get(type, pod.Namespace, refName ?? "")
                 ?? throw new ApiException(422, ConfigError, $"env {name} of container {container.Str("name")}: {type.Singular} \"{refName}\" not found");
             var data = source.Root.Str("data", key ?? "")
                 ?? throw new ApiException(422, ConfigError, $"env {name} of container {container.Str("name")}: couldn't find key {key} in {type.Kind} {pod.Namespace}/{refName}");
@@ -244,20 +269,31 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
             status["message"] = bad.Message;
         }
         var containers = new JsonArray();
-        foreach (var s in states)
+        foreach (ContainerRunState s in states)
         {
             JsonObject state;
             if (s.FinishedAt is { } finished)
             {
                 var terminated = new JsonObject { ["exitCode"] = s.ExitCode, ["reason"] = s.Reason, ["startedAt"] = Json.Timestamp(s.StartedAt ?? finished), ["finishedAt"] = Json.Timestamp(finished) };
-                if (s.Message is not null) terminated["message"] = s.Message;
+                if (s.Message is not null)
+                {
+                    terminated["message"] = s.Message;
+                }
+
                 state = new JsonObject { ["terminated"] = terminated };
             }
-            else if (s.StartedAt is { } started) state = new JsonObject { ["running"] = new JsonObject { ["startedAt"] = Json.Timestamp(started) } };
+            else if (s.StartedAt is { } started)
+            {
+                state = new JsonObject { ["running"] = new JsonObject { ["startedAt"] = Json.Timestamp(started) } };
+            }
             else
             {
                 var waiting = new JsonObject { ["reason"] = s.Reason ?? "ContainerCreating" };
-                if (s.Message is not null) waiting["message"] = s.Message;
+                if (s.Message is not null)
+                {
+                    waiting["message"] = s.Message;
+                }
+
                 state = new JsonObject { ["waiting"] = waiting };
             }
             containers.Add((JsonNode)new JsonObject
@@ -270,9 +306,9 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
     }
 
     /// <summary>Turns what a program writes into log lines (one per line; the rest when it is disposed).</summary>
-    sealed class LogWriter(Logs.LogBook book) : TextWriter
+    private sealed class LogWriter(Logs.LogBook book) : TextWriter
     {
-        readonly StringBuilder _line = new();
+        private readonly StringBuilder _line = new();
 
         public override Encoding Encoding => Encoding.UTF8;
 
@@ -283,7 +319,10 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
                 book.Write(_line.ToString().TrimEnd('\r'));
                 _line.Clear();
             }
-            else _line.Append(value);
+            else
+            {
+                _line.Append(value);
+            }
         }
 
         protected override void Dispose(bool disposing)

@@ -8,10 +8,10 @@ namespace ClientLb.Sandbox.Proxy;
 /// </summary>
 internal sealed class Backends(TimeProvider time)
 {
-    readonly Lock _affinityLock = new();
-    readonly Dictionary<IPAddress, (IPEndPoint Backend, DateTimeOffset LastUsed)> _affinity = [];
-    volatile IPEndPoint[] _ready = [];
-    int _next = -1;
+    private readonly Lock _affinityLock = new();
+    private readonly Dictionary<IPAddress, (IPEndPoint Backend, DateTimeOffset LastUsed)> _affinity = [];
+    private volatile IPEndPoint[] _ready = [];
+    private int _next = -1;
 
     /// <summary>The client-IP affinity timeout, or null for none (round-robin only).</summary>
     public TimeSpan? AffinityTimeout { get; set; }
@@ -23,33 +23,43 @@ internal sealed class Backends(TimeProvider time)
     /// <summary>An endpoint for a new connection from <paramref name="client"/> that is not in <paramref name="exclude"/>, or null when none is left.</summary>
     public IPEndPoint? Pick(IPAddress client, IReadOnlyCollection<IPEndPoint> exclude)
     {
-        var ready = _ready;
+        IPEndPoint[] ready = _ready;
         if (AffinityTimeout is { } timeout)
         {
-            var now = time.GetUtcNow();
+            DateTimeOffset now = time.GetUtcNow();
             lock (_affinityLock)
             {
-                if (_affinity.TryGetValue(client, out var kept) && now - kept.LastUsed <= timeout
+                if (_affinity.TryGetValue(client, out (IPEndPoint Backend, DateTimeOffset LastUsed) kept) && now - kept.LastUsed <= timeout
                     && Array.IndexOf(ready, kept.Backend) >= 0 && !exclude.Contains(kept.Backend))
                 {
                     _affinity[client] = (kept.Backend, now);
                     return kept.Backend;
                 }
-                var picked = RoundRobin(ready, exclude);
-                if (picked is null) _affinity.Remove(client);
-                else _affinity[client] = (picked, now);
+                IPEndPoint? picked = RoundRobin(ready, exclude);
+                if (picked is null)
+                {
+                    _affinity.Remove(client);
+                }
+                else
+                {
+                    _affinity[client] = (picked, now);
+                }
+
                 return picked;
             }
         }
         return RoundRobin(ready, exclude);
     }
 
-    IPEndPoint? RoundRobin(IPEndPoint[] ready, IReadOnlyCollection<IPEndPoint> exclude)
+    private IPEndPoint? RoundRobin(IPEndPoint[] ready, IReadOnlyCollection<IPEndPoint> exclude)
     {
         for (var i = 0; i < ready.Length; i++)
         {
-            var candidate = ready[(int)((uint)Interlocked.Increment(ref _next) % (uint)ready.Length)];
-            if (!exclude.Contains(candidate)) return candidate;
+            IPEndPoint candidate = ready[(int)((uint)Interlocked.Increment(ref _next) % (uint)ready.Length)];
+            if (!exclude.Contains(candidate))
+            {
+                return candidate;
+            }
         }
         return null;
     }

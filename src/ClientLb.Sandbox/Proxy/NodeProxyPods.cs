@@ -16,7 +16,7 @@ internal sealed class NodeProxyPods(TimeProvider time, Func<string, string, Logs
 {
     public static readonly TimeSpan Linger = TimeSpan.FromSeconds(5);
 
-    sealed class Client(string description)
+    private sealed class Client(string description)
     {
         public string Description { get; } = description;
         public Dictionary<string, int> Open { get; } = new(StringComparer.Ordinal);
@@ -25,8 +25,8 @@ internal sealed class NodeProxyPods(TimeProvider time, Func<string, string, Logs
         public long Generation { get; set; }
     }
 
-    readonly Dictionary<string, Client> _clients = new(StringComparer.Ordinal);
-    readonly Lock _lock = new();
+    private readonly Dictionary<string, Client> _clients = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
 
     /// <summary>
     /// Records a watch request while it lasts (dispose the result when it ends); null when the request is not a node
@@ -34,17 +34,33 @@ internal sealed class NodeProxyPods(TimeProvider time, Func<string, string, Logs
     /// </summary>
     public IDisposable? Enter(HttpContext ctx, Api.ApiPath p, string? userName)
     {
-        if (ctx.Request.Method != "GET" || p.Name is not null || (p.Type != ResourceTypes.Services && p.Type != ResourceTypes.EndpointSlices)) return null;
-        if (!p.LegacyWatch && !Api.HttpIo.Flag(ctx.Request.Query["watch"])) return null;
+        if (ctx.Request.Method != "GET" || p.Name is not null || (p.Type != ResourceTypes.Services && p.Type != ResourceTypes.EndpointSlices))
+        {
+            return null;
+        }
+
+        if (!p.LegacyWatch && !Api.HttpIo.Flag(ctx.Request.Query["watch"]))
+        {
+            return null;
+        }
+
         var fields = ctx.Request.Query["fieldSelector"].ToString();
         var labels = ctx.Request.Query["labelSelector"].ToString();
-        if (fields.Contains("metadata.name", StringComparison.Ordinal) || labels.Contains("kubernetes.io/service-name", StringComparison.Ordinal)) return null;
+        if (fields.Contains("metadata.name", StringComparison.Ordinal) || labels.Contains("kubernetes.io/service-name", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
         var agent = ctx.Request.Headers.UserAgent.ToString();
         var who = $"{(agent.Length == 0 ? "(no User-Agent)" : agent)} as {userName ?? "the cluster admin"} from {ctx.Connection.RemoteIpAddress}";
         var what = $"{p.Type.Plural} in {(p.Namespace is null ? "all namespaces" : $"namespace {p.Namespace}")}";
         lock (_lock)
         {
-            if (!_clients.TryGetValue(who, out var client)) _clients[who] = client = new Client(who);
+            if (!_clients.TryGetValue(who, out Client? client))
+            {
+                _clients[who] = client = new Client(who);
+            }
+
             client.Open[what] = client.Open.GetValueOrDefault(what) + 1;
             client.Generation++;
             var watchesBoth = client.Open.Keys.Any(k => k.StartsWith("services ", StringComparison.Ordinal))
@@ -56,44 +72,66 @@ internal sealed class NodeProxyPods(TimeProvider time, Func<string, string, Logs
                 client.Pod = name;
                 client.Log.Write($"node proxy {who}: watching {string.Join(" and ", client.Open.Keys.Order(StringComparer.Ordinal))}");
             }
-            else if (client.Open[what] == 1) client.Log?.Write($"watching {what}");
+            else if (client.Open[what] == 1)
+            {
+                client.Log?.Write($"watching {what}");
+            }
+
             return new Lease(this, client, what);
         }
     }
 
-    void Leave(Client client, string what)
+    private void Leave(Client client, string what)
     {
         long generation;
         lock (_lock)
         {
-            if (--client.Open[what] == 0) client.Open.Remove(what);
-            if (client.Open.Count > 0) return;
+            if (--client.Open[what] == 0)
+            {
+                client.Open.Remove(what);
+            }
+
+            if (client.Open.Count > 0)
+            {
+                return;
+            }
+
             generation = ++client.Generation;
         }
         _ = RemoveLaterAsync(client, generation);
     }
 
-    async Task RemoveLaterAsync(Client client, long generation)
+    private async Task RemoveLaterAsync(Client client, long generation)
     {
         await Task.Delay(Linger, time);
         string? pod;
         lock (_lock)
         {
-            if (client.Generation != generation || client.Open.Count > 0) return; // watching again
+            if (client.Generation != generation || client.Open.Count > 0)
+            {
+                return; // watching again
+            }
+
             _clients.Remove(client.Description);
             pod = client.Pod;
             client.Log?.Write("stopped watching; the node proxy is gone");
         }
-        if (pod is not null) deletePod(pod);
+        if (pod is not null)
+        {
+            deletePod(pod);
+        }
     }
 
-    sealed class Lease(NodeProxyPods owner, Client client, string what) : IDisposable
+    private sealed class Lease(NodeProxyPods owner, Client client, string what) : IDisposable
     {
-        int _disposed;
+        private int _disposed;
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0) owner.Leave(client, what);
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                owner.Leave(client, what);
+            }
         }
     }
 }

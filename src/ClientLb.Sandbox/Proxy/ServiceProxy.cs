@@ -16,62 +16,84 @@ namespace ClientLb.Sandbox.Proxy;
 /// </summary>
 internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<string> log, Action<StoredObject, string>? warn) : Controller(store, logger)
 {
-    readonly ConcurrentDictionary<string, Dictionary<string, IPortProxy>> _byService = new(StringComparer.Ordinal);
-    readonly ConcurrentDictionary<string, string> _failures = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Dictionary<string, IPortProxy>> _byService = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _failures = new(StringComparer.Ordinal);
 
     /// <summary>Service ports that could not be proxied ("ns/name port/PROTO") and why.</summary>
     public IReadOnlyDictionary<string, string> Failures => _failures;
 
     protected override void OnEvent(WatchEvent e)
     {
-        var o = e.Object!;
-        if (o.Type == ResourceTypes.Services) Enqueue(KeyOf(o));
-        else if (o.Labels.TryGetValue(EndpointSliceController.ServiceNameLabel, out var svc)) Enqueue(o.Namespace + "/" + svc);
+        StoredObject o = e.Object!;
+        if (o.Type == ResourceTypes.Services)
+        {
+            Enqueue(KeyOf(o));
+        }
+        else if (o.Labels.TryGetValue(EndpointSliceController.ServiceNameLabel, out var svc))
+        {
+            Enqueue(o.Namespace + "/" + svc);
+        }
     }
 
     protected override async Task ReconcileAsync(string key, CancellationToken ct)
     {
-        var (ns, name) = SplitKey(key);
-        var svc = Store.Get(ResourceTypes.Services, ns, name);
-        var current = _byService.GetOrAdd(key, _ => []);
+        (string? ns, string? name) = SplitKey(key);
+        StoredObject? svc = Store.Get(ResourceTypes.Services, ns, name);
+        Dictionary<string, IPortProxy> current = _byService.GetOrAdd(key, _ => []);
         var ip = svc?.Root.Str("spec", "clusterIP");
         var wanted = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         if (svc is not null && !svc.IsDeleting && IPAddress.TryParse(ip, out _))
-            foreach (var p in svc.Root.Items("spec", "ports"))
+        {
+            foreach (JsonElement p in svc.Root.Items("spec", "ports"))
+            {
                 wanted[$"{ip}:{p.Int("port")}/{p.Str("protocol") ?? "TCP"}"] = p;
+            }
+        }
 
-        foreach (var (portKey, proxy) in current.ToList())
+        foreach ((string? portKey, IPortProxy? proxy) in current.ToList())
+        {
             if (!wanted.ContainsKey(portKey))
             {
                 current.Remove(portKey);
                 await proxy.DisposeAsync();
                 log($"service {key} port {portKey}: stopped proxying");
             }
+        }
+
         foreach (var failed in _failures.Keys.Where(k => k.StartsWith(key + " ", StringComparison.Ordinal) && !wanted.ContainsKey(k[(key.Length + 1)..])))
+        {
             _failures.TryRemove(failed, out _);
+        }
+
         if (wanted.Count == 0) { _byService.TryRemove(key, out _); return; }
 
-        var slices = Store.Snapshot(ResourceTypes.EndpointSlices, ns, s => s.Labels.GetValueOrDefault(EndpointSliceController.ServiceNameLabel) == name);
-        var affinity = svc!.Root.Str("spec", "sessionAffinity") == "ClientIP"
+        List<StoredObject> slices = Store.Snapshot(ResourceTypes.EndpointSlices, ns, s => s.Labels.GetValueOrDefault(EndpointSliceController.ServiceNameLabel) == name);
+        TimeSpan? affinity = svc!.Root.Str("spec", "sessionAffinity") == "ClientIP"
             ? TimeSpan.FromSeconds(svc.Root.Int("spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds") ?? 10800) : (TimeSpan?)null;
-        foreach (var (portKey, port) in wanted)
+        foreach ((string? portKey, JsonElement port) in wanted)
         {
-            var ready = ReadyEndpoints(slices, port.Str("name") ?? "", port.Str("protocol") ?? "TCP");
-            if (!current.TryGetValue(portKey, out var proxy))
+            IPEndPoint[] ready = ReadyEndpoints(slices, port.Str("name") ?? "", port.Str("protocol") ?? "TCP");
+            if (!current.TryGetValue(portKey, out IPortProxy? proxy))
             {
                 proxy = Start(svc, ip!, port, portKey);
-                if (proxy is null) continue;
+                if (proxy is null)
+                {
+                    continue;
+                }
+
                 current[portKey] = proxy;
             }
             proxy.Backends.AffinityTimeout = affinity;
-            var before = proxy.Backends.Ready;
+            IReadOnlyList<IPEndPoint> before = proxy.Backends.Ready;
             proxy.Backends.Set(ready);
             if (!before.SequenceEqual(ready))
+            {
                 log($"service {key} port {portKey}: {(ready.Length == 0 ? "no ready endpoints (connections are rejected)" : string.Join(", ", ready.Select(r => r.ToString())))}");
+            }
         }
     }
 
-    IPortProxy? Start(StoredObject svc, string ip, JsonElement port, string portKey)
+    private IPortProxy? Start(StoredObject svc, string ip, JsonElement port, string portKey)
     {
         var key = svc.Namespace + "/" + svc.Name;
         var number = (int)(port.Int("port") ?? 0);
@@ -108,32 +130,46 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
     }
 
     /// <summary>Ready endpoints of the slices for one service port (by port name and protocol); serving terminating ones only when none is ready, as kube-proxy does.</summary>
-    static IPEndPoint[] ReadyEndpoints(List<StoredObject> slices, string portName, string protocol)
+    private static IPEndPoint[] ReadyEndpoints(List<StoredObject> slices, string portName, string protocol)
     {
         var ready = new List<IPEndPoint>();
         var terminating = new List<IPEndPoint>();
-        foreach (var slice in slices)
+        foreach (StoredObject slice in slices)
         {
-            var port = slice.Root.Items("ports").FirstOrDefault(p => (p.Str("name") ?? "") == portName && (p.Str("protocol") ?? "TCP") == protocol);
-            if (port.ValueKind != JsonValueKind.Object || port.Int("port") is not long number) continue;
-            foreach (var e in slice.Root.Items("endpoints"))
+            JsonElement port = slice.Root.Items("ports").FirstOrDefault(p => (p.Str("name") ?? "") == portName && (p.Str("protocol") ?? "TCP") == protocol);
+            if (port.ValueKind != JsonValueKind.Object || port.Int("port") is not long number)
+            {
+                continue;
+            }
+
+            foreach (JsonElement e in slice.Root.Items("endpoints"))
             {
                 var isReady = e.Get("conditions", "ready") is not { ValueKind: JsonValueKind.False };
                 var serving = e.Get("conditions", "serving") is not { ValueKind: JsonValueKind.False };
-                foreach (var a in e.Items("addresses"))
-                    if (IPAddress.TryParse(a.GetString(), out var address))
+                foreach (JsonElement a in e.Items("addresses"))
+                {
+                    if (IPAddress.TryParse(a.GetString(), out IPAddress? address))
+                    {
                         (isReady ? ready : serving ? terminating : null)?.Add(new IPEndPoint(address, (int)number));
+                    }
+                }
             }
         }
-        var chosen = ready.Count > 0 ? ready : terminating;
+        List<IPEndPoint> chosen = ready.Count > 0 ? ready : terminating;
         return chosen.OrderBy(e => e.ToString(), StringComparer.Ordinal).ToArray();
     }
 
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        foreach (var ports in _byService.Values)
-            foreach (var proxy in ports.Values) await proxy.DisposeAsync();
+        foreach (Dictionary<string, IPortProxy> ports in _byService.Values)
+        {
+            foreach (IPortProxy proxy in ports.Values)
+            {
+                await proxy.DisposeAsync();
+            }
+        }
+
         _byService.Clear();
     }
 }

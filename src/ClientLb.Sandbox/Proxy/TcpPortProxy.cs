@@ -9,13 +9,13 @@ namespace ClientLb.Sandbox.Proxy;
 /// </summary>
 internal sealed class TcpPortProxy : IPortProxy
 {
-    static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
-    readonly Socket _listener;
-    readonly Backends _backends;
-    readonly Action<string> _log;
-    readonly string _name;
-    readonly CancellationTokenSource _stop = new();
-    readonly Task _accepting;
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
+    private readonly Socket _listener;
+    private readonly Backends _backends;
+    private readonly Action<string> _log;
+    private readonly string _name;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
 
     public TcpPortProxy(IPEndPoint at, Backends backends, string name, Action<string> log)
     {
@@ -38,7 +38,7 @@ internal sealed class TcpPortProxy : IPortProxy
 
     public Backends Backends => _backends;
 
-    async Task AcceptAsync()
+    private async Task AcceptAsync()
     {
         while (!_stop.IsCancellationRequested)
         {
@@ -50,9 +50,9 @@ internal sealed class TcpPortProxy : IPortProxy
         }
     }
 
-    async Task ServeAsync(Socket client)
+    private async Task ServeAsync(Socket client)
     {
-        using var clientScope = client;
+        using Socket clientScope = client;
         var from = (IPEndPoint)client.RemoteEndPoint!;
         var tried = new List<IPEndPoint>();
         Socket? backend = null;
@@ -79,20 +79,23 @@ internal sealed class TcpPortProxy : IPortProxy
             client.LingerState = new LingerOption(true, 0); // reset, as kube-proxy's REJECT rule answers
             return;
         }
-        using var backendScope = backend;
+        using Socket backendScope = backend;
         client.NoDelay = true;
         await Task.WhenAll(PipeAsync(client, backend), PipeAsync(backend, client));
     }
 
     /// <summary>Copies until end of stream, then half-closes the other side so the peer sees the end too.</summary>
-    async Task PipeAsync(Socket from, Socket to)
+    private async Task PipeAsync(Socket from, Socket to)
     {
         var buffer = new byte[16 * 1024];
         try
         {
             int n;
             while ((n = await from.ReceiveAsync(buffer, SocketFlags.None, _stop.Token)) > 0)
+            {
                 await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
+            }
+
             to.Shutdown(SocketShutdown.Send);
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)

@@ -11,17 +11,17 @@ namespace ClientLb.Sandbox.Proxy;
 internal sealed class UdpPortProxy : IPortProxy
 {
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(30);
-    readonly Socket _listener;
-    readonly Backends _backends;
-    readonly Action<string> _log;
-    readonly string _name;
-    readonly TimeProvider _time;
-    readonly ConcurrentDictionary<IPEndPoint, Session> _sessions = new();
-    readonly CancellationTokenSource _stop = new();
-    readonly Task _receiving;
-    readonly ITimer _sweep;
+    private readonly Socket _listener;
+    private readonly Backends _backends;
+    private readonly Action<string> _log;
+    private readonly string _name;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentDictionary<IPEndPoint, Session> _sessions = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _receiving;
+    private readonly ITimer _sweep;
 
-    sealed class Session(Socket socket, IPEndPoint backend)
+    private sealed class Session(Socket socket, IPEndPoint backend)
     {
         public Socket Socket { get; } = socket;
         public IPEndPoint Backend { get; } = backend;
@@ -47,7 +47,7 @@ internal sealed class UdpPortProxy : IPortProxy
 
     public Backends Backends => _backends;
 
-    async Task ReceiveAsync()
+    private async Task ReceiveAsync()
     {
         var buffer = new byte[65536];
         EndPoint any = new IPEndPoint(IPAddress.Any, 0);
@@ -58,7 +58,7 @@ internal sealed class UdpPortProxy : IPortProxy
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException) { return; }
             catch (SocketException) { continue; }
             var client = (IPEndPoint)r.RemoteEndPoint;
-            var session = SessionFor(client);
+            Session? session = SessionFor(client);
             if (session is null)
             {
                 _log($"{_name}: datagram from {client} dropped: the service has no ready endpoints");
@@ -71,11 +71,23 @@ internal sealed class UdpPortProxy : IPortProxy
         }
     }
 
-    Session? SessionFor(IPEndPoint client)
+    private Session? SessionFor(IPEndPoint client)
     {
-        if (_sessions.TryGetValue(client, out var existing) && _backends.Ready.Contains(existing.Backend)) return existing;
-        if (existing is not null) Close(client, existing);
-        if (_backends.Pick(client.Address, []) is not { } backend) return null;
+        if (_sessions.TryGetValue(client, out Session? existing) && _backends.Ready.Contains(existing.Backend))
+        {
+            return existing;
+        }
+
+        if (existing is not null)
+        {
+            Close(client, existing);
+        }
+
+        if (_backends.Pick(client.Address, []) is not { } backend)
+        {
+            return null;
+        }
+
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         socket.Connect(backend);
         var session = new Session(socket, backend) { LastUsed = _time.GetUtcNow() };
@@ -84,7 +96,7 @@ internal sealed class UdpPortProxy : IPortProxy
         return session;
     }
 
-    async Task RelayRepliesAsync(IPEndPoint client, Session session)
+    private async Task RelayRepliesAsync(IPEndPoint client, Session session)
     {
         var buffer = new byte[65536];
         try
@@ -100,14 +112,19 @@ internal sealed class UdpPortProxy : IPortProxy
         finally { Close(client, session); }
     }
 
-    void Sweep()
+    private void Sweep()
     {
-        var now = _time.GetUtcNow();
-        foreach (var (client, session) in _sessions)
-            if (now - session.LastUsed >= IdleTimeout) Close(client, session);
+        DateTimeOffset now = _time.GetUtcNow();
+        foreach ((IPEndPoint? client, Session? session) in _sessions)
+        {
+            if (now - session.LastUsed >= IdleTimeout)
+            {
+                Close(client, session);
+            }
+        }
     }
 
-    void Close(IPEndPoint client, Session session)
+    private void Close(IPEndPoint client, Session session)
     {
         _sessions.TryRemove(new KeyValuePair<IPEndPoint, Session>(client, session));
         session.Socket.Dispose();
@@ -119,7 +136,11 @@ internal sealed class UdpPortProxy : IPortProxy
         await _sweep.DisposeAsync();
         _listener.Dispose();
         await _receiving;
-        foreach (var (client, session) in _sessions) Close(client, session);
+        foreach ((IPEndPoint? client, Session? session) in _sessions)
+        {
+            Close(client, session);
+        }
+
         _stop.Dispose();
     }
 }

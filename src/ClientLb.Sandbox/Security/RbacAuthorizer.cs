@@ -24,11 +24,27 @@ internal sealed record PolicyRule(IReadOnlyList<string> Verbs, IReadOnlyList<str
     /// <summary>Upstream's matching: verbs, apiGroups, resources with <c>resource/subresource</c> and <c>*/subresource</c>, resourceNames, nonResourceURLs with a trailing <c>*</c>.</summary>
     public bool Allows(RequestAttributes a)
     {
-        if (!Verbs.Any(v => v == "*" || v == a.Verb)) return false;
-        if (!a.IsResourceRequest) return NonResourceUrls.Any(u => RbacAuthorizer.PathMatches(u, a.Path!));
-        if (!ApiGroups.Any(g => g == "*" || g == a.ApiGroup)) return false;
+        if (!Verbs.Any(v => v == "*" || v == a.Verb))
+        {
+            return false;
+        }
+
+        if (!a.IsResourceRequest)
+        {
+            return NonResourceUrls.Any(u => RbacAuthorizer.PathMatches(u, a.Path!));
+        }
+
+        if (!ApiGroups.Any(g => g == "*" || g == a.ApiGroup))
+        {
+            return false;
+        }
+
         var combined = a.Subresource.Length > 0 ? $"{a.Resource}/{a.Subresource}" : a.Resource;
-        if (!Resources.Any(r => r == "*" || r == combined || (a.Subresource.Length > 0 && r == "*/" + a.Subresource))) return false;
+        if (!Resources.Any(r => r == "*" || r == combined || (a.Subresource.Length > 0 && r == "*/" + a.Subresource)))
+        {
+            return false;
+        }
+
         return ResourceNames.Count == 0 || ResourceNames.Contains(a.Name);
     }
 }
@@ -40,7 +56,7 @@ internal sealed record PolicyRule(IReadOnlyList<string> Verbs, IReadOnlyList<str
 /// </summary>
 internal sealed class RbacAuthorizer(ObjectStore store)
 {
-    static readonly string[] PublicPaths = ["/api", "/api/*", "/apis", "/apis/*", "/version", "/version/", "/openapi", "/openapi/*", "/healthz", "/livez", "/readyz"];
+    private static readonly string[] PublicPaths = ["/api", "/api/*", "/apis", "/apis/*", "/version", "/version/", "/openapi", "/openapi/*", "/healthz", "/livez", "/readyz"];
 
     /// <summary>The rules every authenticated user has without a binding.</summary>
     public static readonly IReadOnlyList<PolicyRule> AuthenticatedRules =
@@ -59,20 +75,42 @@ internal sealed class RbacAuthorizer(ObjectStore store)
     /// </summary>
     public IEnumerable<PolicyRule> RulesFor(UserInfo user, string ns)
     {
-        foreach (var binding in store.Snapshot(ResourceTypes.ClusterRoleBindings))
+        foreach (StoredObject binding in store.Snapshot(ResourceTypes.ClusterRoleBindings))
+        {
             if (Binds(binding, user, null))
-                foreach (var rule in RulesOf(binding, null)) yield return rule;
-        if (ns.Length == 0) yield break;
-        foreach (var binding in store.Snapshot(ResourceTypes.RoleBindings, ns))
+            {
+                foreach (PolicyRule rule in RulesOf(binding, null))
+                {
+                    yield return rule;
+                }
+            }
+        }
+
+        if (ns.Length == 0)
+        {
+            yield break;
+        }
+
+        foreach (StoredObject binding in store.Snapshot(ResourceTypes.RoleBindings, ns))
+        {
             if (Binds(binding, user, ns))
-                foreach (var rule in RulesOf(binding, ns)) yield return rule;
+            {
+                foreach (PolicyRule rule in RulesOf(binding, ns))
+                {
+                    yield return rule;
+                }
+            }
+        }
     }
 
     /// <summary>The upstream Forbidden message for a denied request.</summary>
     public static ApiException Forbidden(UserInfo user, RequestAttributes a)
     {
         if (!a.IsResourceRequest)
+        {
             return new ApiException(403, "Forbidden", $"forbidden: User \"{user.UserName}\" cannot {a.Verb} path \"{a.Path}\"");
+        }
+
         var resource = a.Subresource.Length > 0 ? $"{a.Resource}/{a.Subresource}" : a.Resource;
         var qualified = a.ApiGroup.Length > 0 ? $"{a.Resource}.{a.ApiGroup}" : a.Resource;
         var what = a.Name.Length > 0 ? $"{qualified} \"{a.Name}\"" : qualified;
@@ -81,7 +119,7 @@ internal sealed class RbacAuthorizer(ObjectStore store)
         { DetailsName = a.Name.Length > 0 ? a.Name : null, DetailsGroup = a.ApiGroup, DetailsKind = a.Resource };
     }
 
-    static bool Binds(StoredObject binding, UserInfo user, string? bindingNamespace) =>
+    private static bool Binds(StoredObject binding, UserInfo user, string? bindingNamespace) =>
         binding.Root.Items("subjects").Any(s => s.Str("kind") switch
         {
             "ServiceAccount" => user.UserName == $"{UserInfo.ServiceAccountPrefix}{(s.Str("namespace") is { Length: > 0 } ns ? ns : bindingNamespace)}:{s.Str("name")}",
@@ -90,10 +128,10 @@ internal sealed class RbacAuthorizer(ObjectStore store)
             _ => false,
         });
 
-    IEnumerable<PolicyRule> RulesOf(StoredObject binding, string? ns)
+    private IEnumerable<PolicyRule> RulesOf(StoredObject binding, string? ns)
     {
         var name = binding.Root.Str("roleRef", "name") ?? "";
-        var role = binding.Root.Str("roleRef", "kind") == "Role" && ns is not null
+        StoredObject? role = binding.Root.Str("roleRef", "kind") == "Role" && ns is not null
             ? store.Get(ResourceTypes.Roles, ns, name)
             : store.Get(ResourceTypes.ClusterRoles, null, name);
         return role?.Root.Items("rules").Select(PolicyRule.From) ?? [];

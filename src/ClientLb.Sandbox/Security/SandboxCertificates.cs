@@ -7,7 +7,7 @@ namespace ClientLb.Sandbox.Security;
 /// <summary>A throwaway CA and a server certificate for 127.0.0.1/localhost signed by it.</summary>
 internal sealed class SandboxCertificates : IDisposable
 {
-    SandboxCertificates(X509Certificate2 ca, X509Certificate2 server)
+    private SandboxCertificates(X509Certificate2 ca, X509Certificate2 server)
     {
         CertificateAuthority = ca;
         ServerCertificate = server;
@@ -21,13 +21,13 @@ internal sealed class SandboxCertificates : IDisposable
 
     public static SandboxCertificates Create(TimeProvider time)
     {
-        var now = time.GetUtcNow();
+        DateTimeOffset now = time.GetUtcNow();
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var caRequest = new CertificateRequest("CN=clientlb-sandbox-ca", caKey, HashAlgorithmName.SHA256);
         caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
         caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
-        using var caWithKey = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(30));
+        using X509Certificate2 caWithKey = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(30));
 
         using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var serverRequest = new CertificateRequest("CN=clientlb-sandbox-apiserver", serverKey, HashAlgorithmName.SHA256);
@@ -42,11 +42,11 @@ internal sealed class SandboxCertificates : IDisposable
         serverRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(caWithKey, true, false));
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7f;
-        using var signed = serverRequest.Create(caWithKey, now.AddMinutes(-5), now.AddDays(29), serial);
-        using var withKey = signed.CopyWithPrivateKey(serverKey);
+        using X509Certificate2 signed = serverRequest.Create(caWithKey, now.AddMinutes(-5), now.AddDays(29), serial);
+        using X509Certificate2 withKey = signed.CopyWithPrivateKey(serverKey);
         // Round-trip through PKCS#12 so the key is usable by SslStream on every platform.
-        var server = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
-        var ca = X509CertificateLoader.LoadCertificate(caWithKey.Export(X509ContentType.Cert));
+        X509Certificate2 server = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+        X509Certificate2 ca = X509CertificateLoader.LoadCertificate(caWithKey.Export(X509ContentType.Cert));
         return new SandboxCertificates(ca, server);
     }
 

@@ -17,7 +17,7 @@ internal sealed record ServiceAccountIdentity(string Namespace, string Name, str
 /// </summary>
 internal sealed class ServiceAccountTokens(ObjectStore store)
 {
-    readonly ConcurrentDictionary<string, (ServiceAccountIdentity Account, DateTimeOffset? Expires)> _tokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ServiceAccountIdentity Account, DateTimeOffset? Expires)> _tokens = new(StringComparer.Ordinal);
 
     /// <summary>The cluster CA (PEM) put into token secrets, or null over plain HTTP.</summary>
     public string? CaPem { get; set; }
@@ -34,9 +34,17 @@ internal sealed class ServiceAccountTokens(ObjectStore store)
     /// <summary>The live service account of a token, or null when the token is unknown, expired, or its account is gone.</summary>
     public ServiceAccountIdentity? Authenticate(string token)
     {
-        if (!_tokens.TryGetValue(token, out var entry)) return null;
-        if (entry.Expires is { } expires && store.Time.GetUtcNow() >= expires) return null;
-        var account = store.Get(ResourceTypes.ServiceAccounts, entry.Account.Namespace, entry.Account.Name);
+        if (!_tokens.TryGetValue(token, out (ServiceAccountIdentity Account, DateTimeOffset? Expires) entry))
+        {
+            return null;
+        }
+
+        if (entry.Expires is { } expires && store.Time.GetUtcNow() >= expires)
+        {
+            return null;
+        }
+
+        StoredObject? account = store.Get(ResourceTypes.ServiceAccounts, entry.Account.Namespace, entry.Account.Name);
         return account is not null && account.Uid == entry.Account.Uid ? entry.Account : null;
     }
 }

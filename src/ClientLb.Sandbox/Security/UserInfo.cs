@@ -12,7 +12,11 @@ internal sealed record UserInfo(string UserName, IReadOnlyList<string> Groups)
     /// <summary>The namespace and name when <paramref name="userName"/> is a service account's user name (system:serviceaccount:NS:NAME), else null.</summary>
     public static (string Namespace, string Name)? ServiceAccountOf(string userName)
     {
-        if (!userName.StartsWith(ServiceAccountPrefix, StringComparison.Ordinal)) return null;
+        if (!userName.StartsWith(ServiceAccountPrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
         var parts = userName[ServiceAccountPrefix.Length..].Split(':');
         return parts.Length == 2 && parts[0].Length > 0 && parts[1].Length > 0 ? (parts[0], parts[1]) : null;
     }

@@ -32,17 +32,32 @@ internal sealed class ApiException(int code, string reason, string message) : Ex
         if (DetailsName is not null || DetailsKind is not null || Causes.Count > 0)
         {
             var details = new JsonObject();
-            if (DetailsName is not null) details["name"] = DetailsName;
-            if (DetailsGroup is not null) details["group"] = DetailsGroup;
-            if (DetailsKind is not null) details["kind"] = DetailsKind;
+            if (DetailsName is not null)
+            {
+                details["name"] = DetailsName;
+            }
+
+            if (DetailsGroup is not null)
+            {
+                details["group"] = DetailsGroup;
+            }
+
+            if (DetailsKind is not null)
+            {
+                details["kind"] = DetailsKind;
+            }
+
             if (Causes.Count > 0)
+            {
                 details["causes"] = Json.Array(Causes.Select(c => (JsonNode)new JsonObject { ["reason"] = c.Reason, ["message"] = c.Message, ["field"] = c.Field }));
+            }
+
             status["details"] = details;
         }
         return status;
     }
 
-    static string Qualified(ResourceType t) => t.Group.Length == 0 ? t.Plural : $"{t.Plural}.{t.Group}";
+    private static string Qualified(ResourceType t) => t.Group.Length == 0 ? t.Plural : $"{t.Plural}.{t.Group}";
 
     public static ApiException NotFound(ResourceType t, string name) =>
         new(404, "NotFound", $"{Qualified(t)} \"{name}\" not found") { DetailsName = name, DetailsGroup = t.Group, DetailsKind = t.Plural };

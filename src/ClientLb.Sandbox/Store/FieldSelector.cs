@@ -6,12 +6,16 @@ namespace ClientLb.Sandbox.Store;
 /// </summary>
 internal sealed class FieldSelector
 {
-    readonly List<(string[] Path, string Value, bool Equal)> _terms = [];
+    private readonly List<(string[] Path, string Value, bool Equal)> _terms = [];
 
     public static FieldSelector Parse(string? text, ResourceType type)
     {
         var sel = new FieldSelector();
-        if (string.IsNullOrWhiteSpace(text)) return sel;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return sel;
+        }
+
         foreach (var raw in text.Split(','))
         {
             var term = raw.Trim();
@@ -24,12 +28,19 @@ internal sealed class FieldSelector
                 var eq = term.IndexOf("==", StringComparison.Ordinal);
                 var len = 2;
                 if (eq < 0) { eq = term.IndexOf('='); len = 1; }
-                if (eq < 0) throw ApiException.BadRequest($"invalid field selector \"{text}\": term \"{term}\" has no operator (=, == or !=)");
+                if (eq < 0)
+                {
+                    throw ApiException.BadRequest($"invalid field selector \"{text}\": term \"{term}\" has no operator (=, == or !=)");
+                }
+
                 field = term[..eq]; value = term[(eq + len)..]; equal = true;
             }
             field = field.Trim();
             if (field != "metadata.name" && field != "metadata.namespace" && !type.SelectableFields.Contains(field))
+            {
                 throw ApiException.BadRequest($"field label not supported: {field} (resource {type}; supported: metadata.name, metadata.namespace{string.Concat(type.SelectableFields.Select(f => ", " + f))})");
+            }
+
             sel._terms.Add((field.Split('.'), value.Trim(), equal));
         }
         return sel;
@@ -42,10 +53,13 @@ internal sealed class FieldSelector
 
     public bool Matches(StoredObject o)
     {
-        foreach (var (path, value, equal) in _terms)
+        foreach ((string[]? path, string? value, bool equal) in _terms)
         {
             var actual = path is ["metadata", "namespace"] ? o.Namespace : o.Root.Str(path) ?? "";
-            if ((actual == value) != equal) return false;
+            if ((actual == value) != equal)
+            {
+                return false;
+            }
         }
         return true;
     }

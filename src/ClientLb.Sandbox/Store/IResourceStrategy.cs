@@ -42,7 +42,10 @@ internal class DefaultStrategy : IResourceStrategy
 
     protected static void ThrowIfAny(ResourceType t, JsonObject obj, List<StatusCause> causes)
     {
-        if (causes.Count > 0) throw ApiException.Invalid(t, obj.Str("metadata", "name") ?? "", causes);
+        if (causes.Count > 0)
+        {
+            throw ApiException.Invalid(t, obj.Str("metadata", "name") ?? "", causes);
+        }
     }
 
     protected static StatusCause Required(string field) => new("FieldValueRequired", field, "Required value");
@@ -56,7 +59,7 @@ internal class DefaultStrategy : IResourceStrategy
     protected static StatusCause Immutable(string field, object? value) =>
         new("FieldValueInvalid", field, $"Invalid value: {Quote(value)}: field is immutable");
 
-    static string Quote(object? v) => v switch
+    private static string Quote(object? v) => v switch
     {
         null => "null",
         string s => $"\"{s}\"",
@@ -65,10 +68,14 @@ internal class DefaultStrategy : IResourceStrategy
         _ => v.ToString() ?? "",
     };
 
-    static string Raw(JsonNode node)
+    private static string Raw(JsonNode node)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer)) node.WriteTo(writer);
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            node.WriteTo(writer);
+        }
+
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 }

@@ -9,19 +9,19 @@ namespace ClientLb.Sandbox.Store;
 /// </summary>
 internal sealed class IpAllocator
 {
-    readonly Lock _lock = new();
-    readonly uint _base;
-    readonly uint _size;
-    readonly HashSet<uint> _used = [];
-    uint _next = 1;
-    readonly bool _processWide;
+    private readonly Lock _lock = new();
+    private readonly uint _base;
+    private readonly uint _size;
+    private readonly HashSet<uint> _used = [];
+    private uint _next = 1;
+    private readonly bool _processWide;
 
     // Pod addresses are bound by real sockets: clusters in one process (parallel tests) must not share them,
     // and a released address is not handed out again until the whole range has been used (as an IPAM would
     // avoid), so a client still talking to a deleted pod's address never reaches another cluster's new pod.
-    static readonly HashSet<uint> ProcessWideClaims = [];
+    private static readonly HashSet<uint> ProcessWideClaims = [];
     // Starts at a random offset so sandboxes in different processes (parallel test runs) rarely pick the same addresses.
-    static uint ProcessWideNext = (uint)Random.Shared.Next(1, 1 << 14);
+    private static uint _processWideNext = (uint)Random.Shared.Next(1, 1 << 14);
 
     public IpAllocator(string cidr, string what, bool processWide = false)
     {
@@ -37,24 +37,37 @@ internal sealed class IpAllocator
     public static (uint Base, int Prefix) ParseLoopbackCidr(string cidr, string what)
     {
         var slash = cidr.IndexOf('/');
-        if (slash < 0 || !IPAddress.TryParse(cidr[..slash], out var ip) || ip.AddressFamily != AddressFamily.InterNetwork
+        if (slash < 0 || !IPAddress.TryParse(cidr[..slash], out IPAddress? ip) || ip.AddressFamily != AddressFamily.InterNetwork
             || !int.TryParse(cidr[(slash + 1)..], out var prefix) || prefix is < 8 or > 30)
+        {
             throw new ArgumentException($"{what} \"{cidr}\" is not an IPv4 CIDR with a prefix length between 8 and 30 (e.g. 127.96.0.0/16)", what);
+        }
+
         var bytes = ip.GetAddressBytes();
         if (bytes[0] != 127)
+        {
             throw new ArgumentException($"{what} \"{cidr}\" must lie inside the loopback range 127.0.0.0/8 so sandbox traffic never leaves the machine", what);
+        }
+
         var value = (uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3];
         var mask = prefix == 0 ? 0 : uint.MaxValue << (32 - prefix);
         if ((value & mask) != value)
+        {
             throw new ArgumentException($"{what} \"{cidr}\" has host bits set; did you mean {ToIp(value & mask)}/{prefix}?", what);
+        }
+
         return (value, prefix);
     }
 
-    static string ToIp(uint v) => $"{v >> 24}.{(v >> 16) & 255}.{(v >> 8) & 255}.{v & 255}";
+    private static string ToIp(uint v) => $"{v >> 24}.{(v >> 16) & 255}.{(v >> 8) & 255}.{v & 255}";
 
     public bool Contains(string address)
     {
-        if (!IPAddress.TryParse(address, out var ip) || ip.AddressFamily != AddressFamily.InterNetwork) return false;
+        if (!IPAddress.TryParse(address, out IPAddress? ip) || ip.AddressFamily != AddressFamily.InterNetwork)
+        {
+            return false;
+        }
+
         var b = ip.GetAddressBytes();
         var v = (uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3];
         return v - _base < _size;
@@ -72,8 +85,8 @@ internal sealed class IpAllocator
                 {
                     lock (ProcessWideClaims)
                     {
-                        offset = ProcessWideNext;
-                        ProcessWideNext = ProcessWideNext + 1 >= _size - 1 ? 1 : ProcessWideNext + 1;
+                        offset = _processWideNext;
+                        _processWideNext = _processWideNext + 1 >= _size - 1 ? 1 : _processWideNext + 1;
                     }
                 }
                 else
@@ -81,8 +94,16 @@ internal sealed class IpAllocator
                     offset = _next;
                     _next = _next + 1 >= _size - 1 ? 1 : _next + 1;
                 }
-                if (offset == 0 || offset >= _size - 1) continue;
-                if (_used.Contains(offset) || !ClaimProcessWide(_base + offset)) continue;
+                if (offset == 0 || offset >= _size - 1)
+                {
+                    continue;
+                }
+
+                if (_used.Contains(offset) || !ClaimProcessWide(_base + offset))
+                {
+                    continue;
+                }
+
                 _used.Add(offset);
                 return ToIp(_base + offset);
             }
@@ -93,29 +114,55 @@ internal sealed class IpAllocator
     /// <summary>Claims a specific address; false when it is outside the range or already taken.</summary>
     public bool Reserve(string address)
     {
-        if (!Contains(address)) return false;
+        if (!Contains(address))
+        {
+            return false;
+        }
+
         var b = IPAddress.Parse(address).GetAddressBytes();
         var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
         lock (_lock)
         {
-            if (_used.Contains(offset) || !ClaimProcessWide(_base + offset)) return false;
+            if (_used.Contains(offset) || !ClaimProcessWide(_base + offset))
+            {
+                return false;
+            }
+
             return _used.Add(offset);
         }
     }
 
     public void Release(string address)
     {
-        if (!Contains(address)) return;
+        if (!Contains(address))
+        {
+            return;
+        }
+
         var b = IPAddress.Parse(address).GetAddressBytes();
         var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
         lock (_lock)
+        {
             if (_used.Remove(offset) && _processWide)
-                lock (ProcessWideClaims) ProcessWideClaims.Remove(_base + offset);
+            {
+                lock (ProcessWideClaims)
+                {
+                    ProcessWideClaims.Remove(_base + offset);
+                }
+            }
+        }
     }
 
-    bool ClaimProcessWide(uint address)
+    private bool ClaimProcessWide(uint address)
     {
-        if (!_processWide) return true;
-        lock (ProcessWideClaims) return ProcessWideClaims.Add(address);
+        if (!_processWide)
+        {
+            return true;
+        }
+
+        lock (ProcessWideClaims)
+        {
+            return ProcessWideClaims.Add(address);
+        }
     }
 }

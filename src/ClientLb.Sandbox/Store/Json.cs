@@ -10,10 +10,14 @@ internal static class Json
     /// <summary>Follows a path of property names; null when any step is missing or not an object.</summary>
     public static JsonElement? Get(this JsonElement e, params ReadOnlySpan<string> path)
     {
-        var cur = e;
+        JsonElement cur = e;
         foreach (var p in path)
         {
-            if (cur.ValueKind != JsonValueKind.Object || !cur.TryGetProperty(p, out var next)) return null;
+            if (cur.ValueKind != JsonValueKind.Object || !cur.TryGetProperty(p, out JsonElement next))
+            {
+                return null;
+            }
+
             cur = next;
         }
         return cur;
@@ -22,21 +26,21 @@ internal static class Json
     /// <summary>The string at a path, or null when absent or not a string.</summary>
     public static string? Str(this JsonElement e, params ReadOnlySpan<string> path)
     {
-        var v = e.Get(path);
+        JsonElement? v = e.Get(path);
         return v is { ValueKind: JsonValueKind.String } s ? s.GetString() : null;
     }
 
     /// <summary>The integer at a path, or null when absent or not a number.</summary>
     public static long? Int(this JsonElement e, params ReadOnlySpan<string> path)
     {
-        var v = e.Get(path);
+        JsonElement? v = e.Get(path);
         return v is { ValueKind: JsonValueKind.Number } n && n.TryGetInt64(out var l) ? l : null;
     }
 
     /// <summary>The array items at a path, empty when absent.</summary>
     public static IEnumerable<JsonElement> Items(this JsonElement e, params ReadOnlySpan<string> path)
     {
-        var v = e.Get(path);
+        JsonElement? v = e.Get(path);
         return v is { ValueKind: JsonValueKind.Array } a ? a.EnumerateArray() : [];
     }
 
@@ -45,8 +49,16 @@ internal static class Json
     {
         var d = new Dictionary<string, string>(StringComparer.Ordinal);
         if (e.Get(path) is { ValueKind: JsonValueKind.Object } o)
-            foreach (var p in o.EnumerateObject())
-                if (p.Value.ValueKind == JsonValueKind.String) d[p.Name] = p.Value.GetString()!;
+        {
+            foreach (JsonProperty p in o.EnumerateObject())
+            {
+                if (p.Value.ValueKind == JsonValueKind.String)
+                {
+                    d[p.Name] = p.Value.GetString()!;
+                }
+            }
+        }
+
         return d;
     }
 
@@ -55,7 +67,10 @@ internal static class Json
         JsonNode? cur = o;
         foreach (var p in path)
         {
-            if (cur is not JsonObject co || !co.TryGetPropertyValue(p, out cur)) return null;
+            if (cur is not JsonObject co || !co.TryGetPropertyValue(p, out cur))
+            {
+                return null;
+            }
         }
         return cur;
     }
@@ -66,7 +81,11 @@ internal static class Json
     /// <summary>Returns the child object, creating it (and replacing a non-object) when needed.</summary>
     public static JsonObject Obj(this JsonObject o, string name)
     {
-        if (o[name] is JsonObject existing) return existing;
+        if (o[name] is JsonObject existing)
+        {
+            return existing;
+        }
+
         var created = new JsonObject();
         o[name] = created;
         return created;
@@ -77,14 +96,22 @@ internal static class Json
     public static JsonObject ToMap(IReadOnlyDictionary<string, string> map)
     {
         var o = new JsonObject();
-        foreach (var (k, v) in map) o[k] = v;
+        foreach ((string? k, string? v) in map)
+        {
+            o[k] = v;
+        }
+
         return o;
     }
 
     public static JsonArray Array(IEnumerable<JsonNode?> items)
     {
         var a = new JsonArray();
-        foreach (var i in items) a.Add(i);
+        foreach (JsonNode? i in items)
+        {
+            a.Add(i);
+        }
+
         return a;
     }
 
@@ -108,14 +135,22 @@ internal static class Json
     public static byte[] ToUtf8(JsonNode node)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer)) node.WriteTo(w);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            node.WriteTo(w);
+        }
+
         return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>An integer node as long, whatever CLR type built it (TryGetValue&lt;long&gt; fails on an int-backed value).</summary>
     public static long? AsLong(JsonNode? n)
     {
-        if (n is not JsonValue v || v.GetValueKind() != JsonValueKind.Number) return null;
+        if (n is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
+        {
+            return null;
+        }
+
         return long.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l) ? l : null;
     }
 

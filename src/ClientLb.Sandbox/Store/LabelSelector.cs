@@ -8,11 +8,11 @@ namespace ClientLb.Sandbox.Store;
 /// </summary>
 internal sealed class LabelSelector
 {
-    enum Op { Equals, NotEquals, In, NotIn, Exists, DoesNotExist }
+    private enum Op { Equals, NotEquals, In, NotIn, Exists, DoesNotExist }
 
-    sealed record Requirement(string Key, Op Op, string[] Values);
+    private sealed record Requirement(string Key, Op Op, string[] Values);
 
-    readonly List<Requirement> _requirements = [];
+    private readonly List<Requirement> _requirements = [];
 
     public static readonly LabelSelector Everything = new();
 
@@ -20,7 +20,7 @@ internal sealed class LabelSelector
 
     public bool Matches(IReadOnlyDictionary<string, string> labels)
     {
-        foreach (var r in _requirements)
+        foreach (Requirement r in _requirements)
         {
             var has = labels.TryGetValue(r.Key, out var v);
             var ok = r.Op switch
@@ -33,7 +33,10 @@ internal sealed class LabelSelector
                 Op.DoesNotExist => !has,
                 _ => false,
             };
-            if (!ok) return false;
+            if (!ok)
+            {
+                return false;
+            }
         }
         return true;
     }
@@ -42,64 +45,95 @@ internal sealed class LabelSelector
     public static LabelSelector Parse(string? text)
     {
         var sel = new LabelSelector();
-        if (string.IsNullOrWhiteSpace(text)) return sel;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return sel;
+        }
+
         foreach (var part in SplitTopLevel(text))
         {
             var p = part.Trim();
-            if (p.Length == 0) throw ApiException.BadRequest($"unable to parse requirement: empty requirement in labelSelector \"{text}\"");
+            if (p.Length == 0)
+            {
+                throw ApiException.BadRequest($"unable to parse requirement: empty requirement in labelSelector \"{text}\"");
+            }
+
             sel._requirements.Add(ParseRequirement(p, text));
         }
         return sel;
     }
 
-    static Requirement ParseRequirement(string p, string whole)
+    private static Requirement ParseRequirement(string p, string whole)
     {
-        if (p.StartsWith('!')) return new(CheckKey(p[1..].Trim(), whole), Op.DoesNotExist, []);
+        if (p.StartsWith('!'))
+        {
+            return new(CheckKey(p[1..].Trim(), whole), Op.DoesNotExist, []);
+        }
+
         var words = p.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (words.Length >= 2 && (words[1] == "in" || words[1] == "notin") || p.Contains(" in (") || p.Contains(" notin ("))
         {
-            var op = p.Contains(" notin ") ? Op.NotIn : Op.In;
+            Op op = p.Contains(" notin ") ? Op.NotIn : Op.In;
             var kw = op == Op.In ? " in " : " notin ";
             var idx = p.IndexOf(kw, StringComparison.Ordinal);
             var key = CheckKey(p[..idx].Trim(), whole);
             var rest = p[(idx + kw.Length)..].Trim();
             if (!rest.StartsWith('(') || !rest.EndsWith(')'))
+            {
                 throw ApiException.BadRequest($"unable to parse requirement \"{p}\" in labelSelector \"{whole}\": expected a parenthesised value list");
+            }
+
             var values = rest[1..^1].Split(',').Select(v => CheckValue(v.Trim(), whole)).ToArray();
             return new(key, op, values);
         }
-        foreach (var (token, op) in new[] { ("!=", Op.NotEquals), ("==", Op.Equals), ("=", Op.Equals) })
+        foreach ((string? token, Op op) in new[] { ("!=", Op.NotEquals), ("==", Op.Equals), ("=", Op.Equals) })
         {
             var idx = p.IndexOf(token, StringComparison.Ordinal);
             if (idx >= 0)
+            {
                 return new(CheckKey(p[..idx].Trim(), whole), op, [CheckValue(p[(idx + token.Length)..].Trim(), whole)]);
+            }
         }
         return new(CheckKey(p, whole), Op.Exists, []);
     }
 
-    static string CheckKey(string key, string whole)
+    private static string CheckKey(string key, string whole)
     {
         var err = Validation.LabelKeyError(key);
-        if (err is not null) throw ApiException.BadRequest($"unable to parse requirement in labelSelector \"{whole}\": invalid label key \"{key}\": {err}");
+        if (err is not null)
+        {
+            throw ApiException.BadRequest($"unable to parse requirement in labelSelector \"{whole}\": invalid label key \"{key}\": {err}");
+        }
+
         return key;
     }
 
-    static string CheckValue(string value, string whole)
+    private static string CheckValue(string value, string whole)
     {
         var err = Validation.LabelValueError(value);
-        if (err is not null) throw ApiException.BadRequest($"unable to parse requirement in labelSelector \"{whole}\": invalid label value \"{value}\": {err}");
+        if (err is not null)
+        {
+            throw ApiException.BadRequest($"unable to parse requirement in labelSelector \"{whole}\": invalid label value \"{value}\": {err}");
+        }
+
         return value;
     }
 
     // Commas inside "in (a,b)" do not separate requirements.
-    static IEnumerable<string> SplitTopLevel(string text)
+    private static IEnumerable<string> SplitTopLevel(string text)
     {
         var depth = 0;
         var start = 0;
         for (var i = 0; i < text.Length; i++)
         {
-            if (text[i] == '(') depth++;
-            else if (text[i] == ')') depth--;
+            if (text[i] == '(')
+            {
+                depth++;
+            }
+            else if (text[i] == ')')
+            {
+                depth--;
+            }
             else if (text[i] == ',' && depth == 0)
             {
                 yield return text[start..i];
@@ -113,13 +147,17 @@ internal sealed class LabelSelector
     public static LabelSelector FromObject(JsonElement selector, string field)
     {
         var sel = new LabelSelector();
-        foreach (var (k, v) in selector.Map("matchLabels")) sel._requirements.Add(new(k, Op.Equals, [v]));
+        foreach ((string? k, string? v) in selector.Map("matchLabels"))
+        {
+            sel._requirements.Add(new(k, Op.Equals, [v]));
+        }
+
         var i = 0;
-        foreach (var e in selector.Items("matchExpressions"))
+        foreach (JsonElement e in selector.Items("matchExpressions"))
         {
             var key = e.Str("key") ?? throw ApiException.BadRequest($"{field}.matchExpressions[{i}].key: Required value");
             var values = e.Items("values").Select(v => v.GetString() ?? "").ToArray();
-            var op = e.Str("operator") switch
+            Op op = e.Str("operator") switch
             {
                 "In" => Op.In,
                 "NotIn" => Op.NotIn,
@@ -137,7 +175,11 @@ internal sealed class LabelSelector
     public static LabelSelector FromMap(IReadOnlyDictionary<string, string> map)
     {
         var sel = new LabelSelector();
-        foreach (var (k, v) in map) sel._requirements.Add(new(k, Op.Equals, [v]));
+        foreach ((string? k, string? v) in map)
+        {
+            sel._requirements.Add(new(k, Op.Equals, [v]));
+        }
+
         return sel;
     }
 

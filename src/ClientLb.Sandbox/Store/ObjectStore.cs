@@ -9,29 +9,29 @@ namespace ClientLb.Sandbox.Store;
 /// </summary>
 internal sealed partial class ObjectStore
 {
-    readonly Lock _lock = new();
-    readonly Dictionary<ResourceType, SortedDictionary<string, StoredObject>> _data = [];
-    readonly Dictionary<ResourceType, IResourceStrategy> _strategies = [];
-    readonly Queue<WatchEvent> _history = new();
-    readonly List<Watcher> _watchers = [];
-    readonly TimeProvider _time;
-    long _rv;
-    long _compactedRv;
-    int _historySize;
-    TaskCompletionSource _changed = NewSignal();
+    private readonly Lock _lock = new();
+    private readonly Dictionary<ResourceType, SortedDictionary<string, StoredObject>> _data = [];
+    private readonly Dictionary<ResourceType, IResourceStrategy> _strategies = [];
+    private readonly Queue<WatchEvent> _history = new();
+    private readonly List<Watcher> _watchers = [];
+    private readonly TimeProvider _time;
+    private long _rv;
+    private long _compactedRv;
+    private int _historySize;
+    private TaskCompletionSource _changed = NewSignal();
 
     public ObjectStore(TimeProvider time, int historySize)
     {
         _time = time;
         HistorySize = historySize;
-        foreach (var t in ResourceTypes.All)
+        foreach (ResourceType t in ResourceTypes.All)
         {
             _data[t] = new SortedDictionary<string, StoredObject>(StringComparer.Ordinal);
             _strategies[t] = new DefaultStrategy();
         }
     }
 
-    static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TimeProvider Time => _time;
 
@@ -46,21 +46,24 @@ internal sealed partial class ObjectStore
         }
     }
 
-    public long ResourceVersion { get { lock (_lock) return _rv; } }
+    public long ResourceVersion { get { lock (_lock) { return _rv; } } }
 
     /// <summary>Watches from a resourceVersion older than this get 410 Expired.</summary>
-    public long CompactedResourceVersion { get { lock (_lock) return _compactedRv; } }
+    public long CompactedResourceVersion { get { lock (_lock) { return _compactedRv; } } }
 
     public void SetStrategy(ResourceType t, IResourceStrategy s) => _strategies[t] = s;
 
     /// <summary>Completes on the next commit after it was obtained; used to await conditions without polling.</summary>
-    public Task NextChange { get { lock (_lock) return _changed.Task; } }
+    public Task NextChange { get { lock (_lock) { return _changed.Task; } } }
 
     // ---- reads ----
 
     public StoredObject? Get(ResourceType t, string? ns, string name)
     {
-        lock (_lock) return _data[t].GetValueOrDefault(Key(t, ns, name));
+        lock (_lock)
+        {
+            return _data[t].GetValueOrDefault(Key(t, ns, name));
+        }
     }
 
     public StoredObject GetRequired(ResourceType t, string? ns, string name) =>
@@ -72,16 +75,26 @@ internal sealed partial class ObjectStore
         lock (_lock)
         {
             var result = new List<StoredObject>();
-            foreach (var o in Range(t, ns))
-                if (filter is null || filter(o)) result.Add(o);
+            foreach (StoredObject o in Range(t, ns))
+            {
+                if (filter is null || filter(o))
+                {
+                    result.Add(o);
+                }
+            }
+
             return result;
         }
     }
 
-    IEnumerable<StoredObject> Range(ResourceType t, string? ns)
+    private IEnumerable<StoredObject> Range(ResourceType t, string? ns)
     {
-        var all = _data[t].Values;
-        if (ns is null || !t.Namespaced) return all;
+        SortedDictionary<string, StoredObject>.ValueCollection all = _data[t].Values;
+        if (ns is null || !t.Namespaced)
+        {
+            return all;
+        }
+
         var prefix = ns + "/";
         return all.SkipWhile(o => string.CompareOrdinal(o.Key, prefix) < 0).TakeWhile(o => o.Key.StartsWith(prefix, StringComparison.Ordinal));
     }
@@ -95,7 +108,9 @@ internal sealed partial class ObjectStore
             {
                 (var tokenRv, after) = DecodeContinue(continueToken);
                 if (tokenRv < _compactedRv)
+                {
                     throw ApiException.Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+                }
             }
             var items = new List<StoredObject>();
             string? next = null;
@@ -103,8 +118,8 @@ internal sealed partial class ObjectStore
             IEnumerable<StoredObject> source = fields.PinnedName is { } pinned && (ns is not null || !t.Namespaced)
                 ? (Get(t, ns, pinned) is { } one ? [one] : [])
                 : Range(t, ns);
-            var matching = source.Where(o => (after is null || string.CompareOrdinal(o.Key, after) > 0) && labels.Matches(o.Labels) && fields.Matches(o));
-            foreach (var o in matching)
+            IEnumerable<StoredObject> matching = source.Where(o => (after is null || string.CompareOrdinal(o.Key, after) > 0) && labels.Matches(o.Labels) && fields.Matches(o));
+            foreach (StoredObject? o in matching)
             {
                 if (limit is > 0 && items.Count == limit)
                 {
@@ -118,14 +133,14 @@ internal sealed partial class ObjectStore
         }
     }
 
-    static string EncodeContinue(long rv, string key) =>
+    private static string EncodeContinue(long rv, string key) =>
         Convert.ToBase64String(Encoding.UTF8.GetBytes(new JsonObject { ["v"] = "sandbox.continue/v1", ["rv"] = rv, ["start"] = key }.ToJsonString()));
 
-    static (long Rv, string After) DecodeContinue(string token)
+    private static (long Rv, string After) DecodeContinue(string token)
     {
         try
         {
-            var o = JsonNode.Parse(Convert.FromBase64String(token))!.AsObject();
+            JsonObject o = JsonNode.Parse(Convert.FromBase64String(token))!.AsObject();
             return (o["rv"]!.GetValue<long>(), o["start"]!.GetValue<string>());
         }
         catch (Exception ex) when (ex is FormatException or System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
@@ -134,7 +149,7 @@ internal sealed partial class ObjectStore
         }
     }
 
-    static string Key(ResourceType t, string? ns, string name) => (t.Namespaced ? ns ?? "" : "") + "/" + name;
+    private static string Key(ResourceType t, string? ns, string name) => (t.Namespaced ? ns ?? "" : "") + "/" + name;
 
     // ---- watches ----
 
@@ -149,17 +164,33 @@ internal sealed partial class ObjectStore
             var w = new Watcher(this, t, ns, filter, isInternal);
             if (fromVersion is null or 0)
             {
-                foreach (var o in Range(t, ns))
-                    if (filter(o)) w.Write(new WatchEvent(WatchEventType.Added, o, null, o.ResourceVersion));
+                foreach (StoredObject o in Range(t, ns))
+                {
+                    if (filter(o))
+                    {
+                        w.Write(new WatchEvent(WatchEventType.Added, o, null, o.ResourceVersion));
+                    }
+                }
+
                 if (initialEventsEndBookmark)
+                {
                     w.Write(new WatchEvent(WatchEventType.Bookmark, null, null, _rv) { InitialEventsEnd = true });
+                }
             }
             else
             {
                 if (fromVersion < _compactedRv)
+                {
                     throw ApiException.Expired($"too old resource version: {fromVersion} ({_compactedRv})");
-                foreach (var e in _history)
-                    if (e.ResourceVersion > fromVersion && e.Object?.Type == t) w.Offer(e);
+                }
+
+                foreach (WatchEvent e in _history)
+                {
+                    if (e.ResourceVersion > fromVersion && e.Object?.Type == t)
+                    {
+                        w.Offer(e);
+                    }
+                }
             }
             _watchers.Add(w);
             return w;
@@ -168,13 +199,20 @@ internal sealed partial class ObjectStore
 
     internal void RemoveWatcher(Watcher w)
     {
-        lock (_lock) _watchers.Remove(w);
+        lock (_lock)
+        {
+            _watchers.Remove(w);
+        }
+
         w.Close();
     }
 
     internal long? BookmarkVersionFor(Watcher w)
     {
-        lock (_lock) return w.Events.Count == 0 ? _rv : null;
+        lock (_lock)
+        {
+            return w.Events.Count == 0 ? _rv : null;
+        }
     }
 
     /// <summary>Fault injection: ends every client watch (controllers keep theirs), as an API server restart would.</summary>
@@ -183,7 +221,7 @@ internal sealed partial class ObjectStore
         lock (_lock)
         {
             var dropped = _watchers.Where(w => !w.IsInternal).ToList();
-            foreach (var w in dropped) { _watchers.Remove(w); w.Close(); }
+            foreach (Watcher? w in dropped) { _watchers.Remove(w); w.Close(); }
             return dropped.Count;
         }
     }
@@ -198,19 +236,28 @@ internal sealed partial class ObjectStore
         }
     }
 
-    void Commit(WatchEvent e)
+    private void Commit(WatchEvent e)
     {
         _history.Enqueue(e);
         Trim();
-        foreach (var w in _watchers)
-            if (w.Type == e.Object!.Type) w.Offer(e);
-        var signal = _changed;
+        foreach (Watcher w in _watchers)
+        {
+            if (w.Type == e.Object!.Type)
+            {
+                w.Offer(e);
+            }
+        }
+
+        TaskCompletionSource signal = _changed;
         _changed = NewSignal();
         signal.TrySetResult();
     }
 
-    void Trim()
+    private void Trim()
     {
-        while (_history.Count > _historySize) _compactedRv = _history.Dequeue().ResourceVersion;
+        while (_history.Count > _historySize)
+        {
+            _compactedRv = _history.Dequeue().ResourceVersion;
+        }
     }
 }

@@ -33,14 +33,21 @@ internal static class Patches
     /// <summary>RFC 7386: objects merge recursively, null deletes, anything else replaces.</summary>
     public static JsonNode? MergePatch(JsonNode? target, JsonNode? patch)
     {
-        if (patch is not JsonObject po) return patch?.DeepClone();
-        var result = target as JsonObject ?? new JsonObject();
-        foreach (var (key, value) in po)
+        if (patch is not JsonObject po)
         {
-            if (value is null) result.Remove(key);
+            return patch?.DeepClone();
+        }
+
+        JsonObject result = target as JsonObject ?? new JsonObject();
+        foreach ((string? key, JsonNode? value) in po)
+        {
+            if (value is null)
+            {
+                result.Remove(key);
+            }
             else
             {
-                var existing = result[key];
+                JsonNode? existing = result[key];
                 result.Remove(key);
                 result[key] = MergePatch(existing?.DeepClone(), value);
             }
@@ -48,7 +55,7 @@ internal static class Patches
         return result;
     }
 
-    static JsonObject ApplyJsonPatch(JsonObject target, byte[] patch)
+    private static JsonObject ApplyJsonPatch(JsonObject target, byte[] patch)
     {
         JsonArray ops;
         try { ops = JsonNode.Parse(patch) as JsonArray ?? throw ApiException.BadRequest("a JSON patch must be an array of operations"); }
@@ -56,7 +63,11 @@ internal static class Patches
         JsonNode doc = target;
         for (var i = 0; i < ops.Count; i++)
         {
-            if (ops[i] is not JsonObject op) throw ApiException.BadRequest($"JSON patch operation {i} must be an object");
+            if (ops[i] is not JsonObject op)
+            {
+                throw ApiException.BadRequest($"JSON patch operation {i} must be an object");
+            }
+
             var name = op.Str("op") ?? throw ApiException.BadRequest($"JSON patch operation {i} has no \"op\"");
             var path = op.Str("path") ?? throw ApiException.BadRequest($"JSON patch operation {i} ({name}) has no \"path\"");
             switch (name)
@@ -66,7 +77,7 @@ internal static class Patches
                 case "replace": doc = Remove(doc, path, i, out _); doc = Add(doc, path, Value(op, i), i); break;
                 case "move":
                     var from = op.Str("from") ?? throw ApiException.BadRequest($"JSON patch operation {i} (move) has no \"from\"");
-                    doc = Remove(doc, from, i, out var moved);
+                    doc = Remove(doc, from, i, out JsonNode? moved);
                     doc = Add(doc, path, moved, i);
                     break;
                 case "copy":
@@ -75,7 +86,10 @@ internal static class Patches
                     break;
                 case "test":
                     if (!JsonNode.DeepEquals(Resolve(doc, path, i), op["value"]))
+                    {
                         throw new ApiException(422, "Invalid", $"JSON patch test operation {i} failed: the value at \"{path}\" differs");
+                    }
+
                     break;
                 default: throw ApiException.BadRequest($"JSON patch operation {i} has unknown op \"{name}\"");
             }
@@ -83,34 +97,49 @@ internal static class Patches
         return doc as JsonObject ?? throw ApiException.BadRequest("the JSON patch must leave an object");
     }
 
-    static JsonNode? Value(JsonObject op, int i) =>
+    private static JsonNode? Value(JsonObject op, int i) =>
         op.ContainsKey("value") ? op["value"]?.DeepClone() : throw ApiException.BadRequest($"JSON patch operation {i} has no \"value\"");
 
-    static string[] Tokens(string path, int i)
+    private static string[] Tokens(string path, int i)
     {
-        if (path.Length == 0) return [];
-        if (path[0] != '/') throw ApiException.BadRequest($"JSON patch operation {i}: path \"{path}\" must start with '/'");
+        if (path.Length == 0)
+        {
+            return [];
+        }
+
+        if (path[0] != '/')
+        {
+            throw ApiException.BadRequest($"JSON patch operation {i}: path \"{path}\" must start with '/'");
+        }
+
         return path[1..].Split('/').Select(t => t.Replace("~1", "/").Replace("~0", "~")).ToArray();
     }
 
-    static JsonNode? Resolve(JsonNode doc, string path, int i)
+    private static JsonNode? Resolve(JsonNode doc, string path, int i)
     {
         JsonNode? cur = doc;
         foreach (var t in Tokens(path, i))
+        {
             cur = cur switch
             {
                 JsonObject o when o.ContainsKey(t) => o[t],
                 JsonArray a when int.TryParse(t, out var idx) && idx >= 0 && idx < a.Count => a[idx],
                 _ => throw new ApiException(422, "Invalid", $"JSON patch operation {i}: path \"{path}\" does not exist"),
             };
+        }
+
         return cur;
     }
 
-    static JsonNode Add(JsonNode doc, string path, JsonNode? value, int i)
+    private static JsonNode Add(JsonNode doc, string path, JsonNode? value, int i)
     {
         var tokens = Tokens(path, i);
-        if (tokens.Length == 0) return value ?? throw ApiException.BadRequest($"JSON patch operation {i}: cannot replace the document with null");
-        var parent = Resolve(doc, ParentPath(tokens), i);
+        if (tokens.Length == 0)
+        {
+            return value ?? throw ApiException.BadRequest($"JSON patch operation {i}: cannot replace the document with null");
+        }
+
+        JsonNode? parent = Resolve(doc, ParentPath(tokens), i);
         var last = tokens[^1];
         switch (parent)
         {
@@ -122,11 +151,15 @@ internal static class Patches
         return doc;
     }
 
-    static JsonNode Remove(JsonNode doc, string path, int i, out JsonNode? removed)
+    private static JsonNode Remove(JsonNode doc, string path, int i, out JsonNode? removed)
     {
         var tokens = Tokens(path, i);
-        if (tokens.Length == 0) throw ApiException.BadRequest($"JSON patch operation {i}: cannot remove the whole document");
-        var parent = Resolve(doc, ParentPath(tokens), i);
+        if (tokens.Length == 0)
+        {
+            throw ApiException.BadRequest($"JSON patch operation {i}: cannot remove the whole document");
+        }
+
+        JsonNode? parent = Resolve(doc, ParentPath(tokens), i);
         var last = tokens[^1];
         switch (parent)
         {
@@ -138,7 +171,7 @@ internal static class Patches
         return doc;
     }
 
-    static string ParentPath(string[] tokens) => tokens.Length == 1 ? "" : "/" + string.Join('/', tokens[..^1].Select(Escape));
+    private static string ParentPath(string[] tokens) => tokens.Length == 1 ? "" : "/" + string.Join('/', tokens[..^1].Select(Escape));
 
-    static string Escape(string t) => t.Replace("~", "~0").Replace("/", "~1");
+    private static string Escape(string t) => t.Replace("~", "~0").Replace("/", "~1");
 }

@@ -153,7 +153,7 @@ internal static class ResourceTypes
         Namespaced = true, NameRule = NameRule.Dns1123Subdomain, Verbs = ["create"],
     };
 
-    static ResourceType Rbac(string plural, string singular, string kind, bool namespaced) => new()
+    private static ResourceType Rbac(string plural, string singular, string kind, bool namespaced) => new()
     {
         Group = "rbac.authorization.k8s.io", Version = "v1", Plural = plural, Singular = singular, Kind = kind,
         Namespaced = namespaced, NameRule = NameRule.PathSegment,

@@ -9,7 +9,7 @@ namespace ClientLb.Sandbox.Store;
 /// </summary>
 internal sealed class StoredObject
 {
-    StoredObject(ResourceType type, byte[] utf8)
+    private StoredObject(ResourceType type, byte[] utf8)
     {
         Type = type;
         Utf8 = utf8;

@@ -17,7 +17,7 @@ internal static class StrategicMerge
         MergeMap(kind, target.DeepClone().AsObject(), patch, "") ?? new JsonObject();
 
     /// <summary>The merge key of a list at a field path (indices left out), null for atomic lists, [] for sets of primitives.</summary>
-    static string[]? MergeKeys(string kind, string path)
+    private static string[]? MergeKeys(string kind, string path)
     {
         var field = path[(path.LastIndexOf('.') + 1)..];
         var parent = path.Contains('.') ? path[..path.LastIndexOf('.')] : "";
@@ -40,7 +40,7 @@ internal static class StrategicMerge
         };
     }
 
-    static JsonObject? MergeMap(string kind, JsonObject original, JsonObject patch, string path)
+    private static JsonObject? MergeMap(string kind, JsonObject original, JsonObject patch, string path)
     {
         patch = patch.DeepClone().AsObject();
         switch (Take(patch, "$patch"))
@@ -55,10 +55,13 @@ internal static class StrategicMerge
             patch.Remove("$retainKeys");
             var retain = (retainNode as JsonArray ?? throw ApiException.BadRequest($"strategic merge patch at {Where(path)}: $retainKeys must be a list of field names"))
                 .Select(n => n?.GetValue<string>()).ToHashSet();
-            foreach (var key in original.Select(kv => kv.Key).Where(k => !retain.Contains(k)).ToList()) original.Remove(key);
+            foreach (var key in original.Select(kv => kv.Key).Where(k => !retain.Contains(k)).ToList())
+            {
+                original.Remove(key);
+            }
         }
         var orders = new Dictionary<string, JsonArray>(StringComparer.Ordinal);
-        foreach (var (key, value) in patch.ToList())
+        foreach ((string? key, JsonNode? value) in patch.ToList())
         {
             if (key.StartsWith("$setElementOrder/", StringComparison.Ordinal))
             {
@@ -70,69 +73,120 @@ internal static class StrategicMerge
                 var field = key["$deleteFromPrimitiveList/".Length..];
                 patch.Remove(key);
                 if (original[field] is JsonArray list && value is JsonArray remove)
-                    foreach (var item in list.Where(i => remove.Any(r => JsonNode.DeepEquals(r, i))).ToList()) list.Remove(item);
+                {
+                    foreach (JsonNode? item in list.Where(i => remove.Any(r => JsonNode.DeepEquals(r, i))).ToList())
+                    {
+                        list.Remove(item);
+                    }
+                }
             }
             else if (key.StartsWith('$'))
+            {
                 throw ApiException.BadRequest($"strategic merge patch at {Where(path)}: unknown directive \"{key}\"");
+            }
         }
-        foreach (var (key, value) in patch)
+        foreach ((string? key, JsonNode? value) in patch)
         {
             var childPath = path.Length == 0 ? key : $"{path}.{key}";
-            var existing = original[key];
+            JsonNode? existing = original[key];
             JsonNode? merged;
             if (value is null) { original.Remove(key); continue; }
-            if (value is JsonObject po && existing is JsonObject eo) merged = MergeMap(kind, eo, po, childPath);
-            else if (value is JsonObject po2) merged = MergeMap(kind, new JsonObject(), po2, childPath);
-            else if (value is JsonArray pa && MergeKeys(kind, childPath) is { } keys) merged = MergeList(kind, existing as JsonArray ?? [], pa, keys, childPath);
-            else merged = value.DeepClone();
+            if (value is JsonObject po && existing is JsonObject eo)
+            {
+                merged = MergeMap(kind, eo, po, childPath);
+            }
+            else if (value is JsonObject po2)
+            {
+                merged = MergeMap(kind, new JsonObject(), po2, childPath);
+            }
+            else if (value is JsonArray pa && MergeKeys(kind, childPath) is { } keys)
+            {
+                merged = MergeList(kind, existing as JsonArray ?? [], pa, keys, childPath);
+            }
+            else
+            {
+                merged = value.DeepClone();
+            }
+
             original.Remove(key);
-            if (merged is not null) original[key] = merged;
+            if (merged is not null)
+            {
+                original[key] = merged;
+            }
         }
-        foreach (var (field, order) in orders)
+        foreach ((string? field, JsonArray? order) in orders)
+        {
             if (original[field] is JsonArray list && MergeKeys(kind, path.Length == 0 ? field : $"{path}.{field}") is { } keys)
+            {
                 original[field] = Ordered(list, order, keys);
+            }
+        }
+
         return original;
     }
 
-    static JsonArray MergeList(string kind, JsonArray original, JsonArray patch, string[] keys, string path)
+    private static JsonArray MergeList(string kind, JsonArray original, JsonArray patch, string[] keys, string path)
     {
         if (keys.Length == 0)
         {
             // A set of primitives: union, keeping the original order.
-            var union = original.DeepClone().AsArray();
-            foreach (var item in patch)
-                if (!union.Any(u => JsonNode.DeepEquals(u, item))) union.Add(item?.DeepClone());
+            JsonArray union = original.DeepClone().AsArray();
+            foreach (JsonNode? item in patch)
+            {
+                if (!union.Any(u => JsonNode.DeepEquals(u, item)))
+                {
+                    union.Add(item?.DeepClone());
+                }
+            }
+
             return union;
         }
         if (patch.OfType<JsonObject>().Any(p => p.Str("$patch") == "replace"))
-            return new JsonArray(patch.OfType<JsonObject>().Where(p => p.Str("$patch") != "replace").Select(p => (JsonNode)p.DeepClone()).ToArray());
-        var result = original.DeepClone().AsArray();
-        foreach (var item in patch)
         {
-            if (item is not JsonObject p) throw ApiException.BadRequest($"strategic merge patch at {Where(path)}: list items must be objects with {string.Join(" and ", keys)}");
+            return new JsonArray(patch.OfType<JsonObject>().Where(p => p.Str("$patch") != "replace").Select(p => (JsonNode)p.DeepClone()).ToArray());
+        }
+
+        JsonArray result = original.DeepClone().AsArray();
+        foreach (JsonNode? item in patch)
+        {
+            if (item is not JsonObject p)
+            {
+                throw ApiException.BadRequest($"strategic merge patch at {Where(path)}: list items must be objects with {string.Join(" and ", keys)}");
+            }
+
             var index = IndexOf(result, p, keys);
             if (p.Str("$patch") == "delete")
             {
-                if (index >= 0) result.RemoveAt(index);
+                if (index >= 0)
+                {
+                    result.RemoveAt(index);
+                }
+
                 continue;
             }
             if (index >= 0)
             {
-                var merged = MergeMap(kind, result[index]!.AsObject(), p, path);
+                JsonObject? merged = MergeMap(kind, result[index]!.AsObject(), p, path);
                 result.RemoveAt(index);
-                if (merged is not null) result.Insert(index, merged);
+                if (merged is not null)
+                {
+                    result.Insert(index, merged);
+                }
             }
-            else if (MergeMap(kind, new JsonObject(), p, path) is { } added) result.Add((JsonNode)added);
+            else if (MergeMap(kind, new JsonObject(), p, path) is { } added)
+            {
+                result.Add((JsonNode)added);
+            }
         }
         return result;
     }
 
     /// <summary>Orders a merged list as <c>$setElementOrder</c> says; items it does not name keep their place after those it does.</summary>
-    static JsonArray Ordered(JsonArray list, JsonArray order, string[] keys)
+    private static JsonArray Ordered(JsonArray list, JsonArray order, string[] keys)
     {
         var items = list.Select(i => i!.DeepClone()).ToList();
         var sorted = new List<JsonNode>();
-        foreach (var o in order.OfType<JsonObject>())
+        foreach (JsonObject o in order.OfType<JsonObject>())
         {
             var i = items.FindIndex(x => x is JsonObject xo && Matches(xo, o, keys));
             if (i >= 0) { sorted.Add(items[i]); items.RemoveAt(i); }
@@ -141,25 +195,35 @@ internal static class StrategicMerge
         return new JsonArray(sorted.ToArray());
     }
 
-    static int IndexOf(JsonArray list, JsonObject item, string[] keys)
+    private static int IndexOf(JsonArray list, JsonObject item, string[] keys)
     {
         for (var i = 0; i < list.Count; i++)
-            if (list[i] is JsonObject o && Matches(o, item, keys)) return i;
+        {
+            if (list[i] is JsonObject o && Matches(o, item, keys))
+            {
+                return i;
+            }
+        }
+
         return -1;
     }
 
     /// <summary>Same merge key; a protocol left out on either side is TCP, the API's default.</summary>
-    static bool Matches(JsonObject a, JsonObject b, string[] keys) => keys.All(k =>
+    private static bool Matches(JsonObject a, JsonObject b, string[] keys) => keys.All(k =>
         k == "protocol"
             ? (a.Str(k) ?? "TCP") == (b.Str(k) ?? "TCP")
             : JsonNode.DeepEquals(a[k], b[k]));
 
-    static string? Take(JsonObject o, string key)
+    private static string? Take(JsonObject o, string key)
     {
-        if (o[key] is not { } v) return null;
+        if (o[key] is not { } v)
+        {
+            return null;
+        }
+
         o.Remove(key);
         return v.GetValue<string>();
     }
 
-    static string Where(string path) => path.Length == 0 ? "the top level" : path;
+    private static string Where(string path) => path.Length == 0 ? "the top level" : path;
 }

@@ -32,7 +32,11 @@ internal static partial class Validation
 
     public static string? LabelKeyError(string key)
     {
-        if (key.Length == 0) return "name part must be non-empty";
+        if (key.Length == 0)
+        {
+            return "name part must be non-empty";
+        }
+
         var slash = key.IndexOf('/');
         var name = key;
         if (slash >= 0)
@@ -40,10 +44,20 @@ internal static partial class Validation
             var prefix = key[..slash];
             name = key[(slash + 1)..];
             if (prefix.Length == 0 || prefix.Length > 253 || !Dns1123SubdomainRx().IsMatch(prefix))
+            {
                 return "prefix part must be a lowercase RFC 1123 subdomain";
+            }
         }
-        if (name.Length == 0) return "name part must be non-empty";
-        if (name.Length > 63) return "name part must be no more than 63 characters";
+        if (name.Length == 0)
+        {
+            return "name part must be non-empty";
+        }
+
+        if (name.Length > 63)
+        {
+            return "name part must be no more than 63 characters";
+        }
+
         return QualifiedPartRx().IsMatch(name) ? null
             : "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
     }

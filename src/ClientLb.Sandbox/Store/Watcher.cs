@@ -8,8 +8,8 @@ namespace ClientLb.Sandbox.Store;
 /// </summary>
 internal sealed class Watcher : IDisposable
 {
-    readonly ObjectStore _store;
-    readonly Channel<WatchEvent> _channel = Channel.CreateUnbounded<WatchEvent>(new() { SingleReader = false }); // multi-reader channels can Count, which bookmarks need
+    private readonly ObjectStore _store;
+    private readonly Channel<WatchEvent> _channel = Channel.CreateUnbounded<WatchEvent>(new() { SingleReader = false }); // multi-reader channels can Count, which bookmarks need
 
     internal Watcher(ObjectStore store, ResourceType type, string? ns, Func<StoredObject, bool> filter, bool isInternal)
     {
@@ -27,7 +27,7 @@ internal sealed class Watcher : IDisposable
     public bool IsInternal { get; }
     public ChannelReader<WatchEvent> Events => _channel.Reader;
 
-    bool Matches(StoredObject? o) => o is not null && (Namespace is null || o.Namespace == Namespace) && Filter(o);
+    private bool Matches(StoredObject? o) => o is not null && (Namespace is null || o.Namespace == Namespace) && Filter(o);
 
     /// <summary>Delivers a committed change, turning it into ADDED/DELETED when it enters or leaves the filter.</summary>
     internal void Offer(WatchEvent e)
@@ -37,15 +37,29 @@ internal sealed class Watcher : IDisposable
             case WatchEventType.Modified:
                 var now = Matches(e.Object);
                 var before = Matches(e.Previous);
-                if (now && before) Write(e);
-                else if (now) Write(e with { Type = WatchEventType.Added });
-                else if (before) Write(e with { Type = WatchEventType.Deleted });
+                if (now && before)
+                {
+                    Write(e);
+                }
+                else if (now)
+                {
+                    Write(e with { Type = WatchEventType.Added });
+                }
+                else if (before)
+                {
+                    Write(e with { Type = WatchEventType.Deleted });
+                }
+
                 break;
             case WatchEventType.Bookmark:
                 Write(e);
                 break;
             default:
-                if (Matches(e.Object)) Write(e);
+                if (Matches(e.Object))
+                {
+                    Write(e);
+                }
+
                 break;
         }
     }

@@ -1,4 +1,5 @@
 using ClientLb.Agent.Interop;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Agent.Tests.Unit;
 
@@ -8,16 +9,18 @@ public sealed class MetricsTests
     public async Task Metrics_count_syncs_services_elements_rejections_and_failures_and_health_follows_the_last_sync()
     {
         var runner = new RecordingRunner();
-        using var agent = new NftablesAgent(new NftablesAgentOptions(), runner, null);
-        Assert.False(agent.Metrics.IsHealthy(TimeSpan.Zero, DateTimeOffset.UtcNow)); // never synced
+        var time = new FakeTimeProvider();
+        using var agent = new NftablesAgent(new NftablesAgentOptions(), runner, null, timeProvider: time);
+        Assert.False(agent.Metrics.IsHealthy(TimeSpan.Zero, time.GetUtcNow())); // never synced
 
         await agent.SyncAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.1"), Services.Tcp("bad", "10.96.0.300", 80, 8080, "10.1.0.1")]);
-        Assert.True(agent.Metrics.IsHealthy(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow));
-        Assert.False(agent.Metrics.IsHealthy(TimeSpan.FromMinutes(1), DateTimeOffset.UtcNow.AddMinutes(2))); // stale
+        Assert.True(agent.Metrics.IsHealthy(TimeSpan.FromMinutes(1), time.GetUtcNow()));
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.False(agent.Metrics.IsHealthy(TimeSpan.FromMinutes(1), time.GetUtcNow())); // stale
 
         runner.FailWhen = _ => true;
         await Assert.ThrowsAsync<NftablesException>(() => agent.SyncAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.2")]));
-        Assert.False(agent.Metrics.IsHealthy(TimeSpan.Zero, DateTimeOffset.UtcNow));
+        Assert.False(agent.Metrics.IsHealthy(TimeSpan.Zero, time.GetUtcNow()));
         Assert.Contains("injected failure", agent.Metrics.LastError);
 
         var text = new StringWriter();

@@ -37,7 +37,7 @@ public sealed class DnsmasqClientTests : IAsyncLifetime
 
         Assert.Equal(DnsTransport.Udp, result.Transport);
         Assert.Equal(_dns.Endpoint, result.Server);
-        var a = Assert.IsType<DnsARecord>(Assert.Single(result.Response.Answers));
+        DnsARecord a = Assert.IsType<DnsARecord>(Assert.Single(result.Response.Answers));
         Assert.Equal(IPAddress.Parse("10.0.0.10"), a.Address);
         Assert.Equal(30u, a.Ttl);
         Assert.NotNull(result.Response.Edns);
@@ -141,7 +141,7 @@ public sealed class DnsmasqClientTests : IAsyncLifetime
         await client.QueryAsync(new DnsQuestion($"gone.{Zone}", DnsRecordType.A));
         await doomed.StopAsync();
 
-        var ex = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"gone.{Zone}", DnsRecordType.A)));
+        DnsResolutionException ex = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"gone.{Zone}", DnsRecordType.A)));
 
         Assert.Equal(2, ex.Attempts.Count);
         Assert.Contains($"gone.{Zone} A", ex.Message, StringComparison.Ordinal);

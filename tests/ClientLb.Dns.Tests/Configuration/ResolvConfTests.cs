@@ -1,6 +1,7 @@
 using System.Net;
 using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Resolution;
+using Microsoft.Extensions.Options;
 
 namespace ClientLb.Dns.Tests.Configuration;
 
@@ -65,7 +66,7 @@ public class ResolvConfTests
     [Fact]
     public void A_missing_file_names_the_path()
     {
-        var ex = Assert.Throws<IOException>(() => ResolvConf.Load("/nonexistent/resolv.conf"));
+        IOException ex = Assert.Throws<IOException>(() => ResolvConf.Load("/nonexistent/resolv.conf"));
         Assert.Contains("/nonexistent/resolv.conf", ex.Message, StringComparison.Ordinal);
     }
 
@@ -116,7 +117,7 @@ public class ResolvConfTests
     [InlineData("[2001:DB8::1]:53", "RFC 5952: 2001:db8::1")]
     public void Bad_server_addresses_are_rejected_with_the_text_quoted(string text, string reason)
     {
-        var ex = Assert.Throws<FormatException>(() => DnsServerAddress.Parse(text));
+        FormatException ex = Assert.Throws<FormatException>(() => DnsServerAddress.Parse(text));
         Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
     }
 
@@ -152,7 +153,7 @@ public class ResolvConfTests
             SrvProtocol = "sctp",
         };
 
-        var result = new DnsSourceOptionsValidator().Validate(null, options);
+        ValidateOptionsResult result = new DnsSourceOptionsValidator().Validate(null, options);
 
         Assert.True(result.Failed);
         string all = string.Join("\n", result.Failures!);

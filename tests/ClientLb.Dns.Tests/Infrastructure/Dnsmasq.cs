@@ -15,7 +15,7 @@ namespace ClientLb.Dns.Tests.Infrastructure;
 /// </summary>
 public sealed class Dnsmasq : IAsyncDisposable
 {
-    private static int s_instances;
+    private static int _instances;
     private readonly string _directory;
     private Process? _process;
     private readonly StringBuilder _log = new();
@@ -48,7 +48,7 @@ public sealed class Dnsmasq : IAsyncDisposable
     public static async Task<Dnsmasq> StartAsync(IEnumerable<string> records, string? hosts = null, int localTtl = 5)
     {
         string binary = FindBinary();
-        int n = Interlocked.Increment(ref s_instances);
+        int n = Interlocked.Increment(ref _instances);
         var address = new IPAddress([127, 53, (byte)(Environment.ProcessId % 200 + 1), (byte)(n % 250 + 1)]);
         string directory = Directory.CreateTempSubdirectory("clientlb-dnsmasq-").FullName;
         var server = new Dnsmasq(new IPEndPoint(address, FreePort(address)), directory) { Binary = binary };
@@ -127,7 +127,7 @@ public sealed class Dnsmasq : IAsyncDisposable
         {
             start.ArgumentList.Add(arg);
         }
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Binary}.");
+        Process process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Binary}.");
         process.ErrorDataReceived += (_, e) => Append(e.Data);
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.BeginErrorReadLine();

@@ -10,14 +10,14 @@ namespace ClientLb.Dns.Tests.Infrastructure;
 /// </summary>
 public sealed class FakeDnsServer : IDisposable
 {
-    private static int s_instances;
+    private static int _instances;
     private readonly Socket _socket;
     private readonly CancellationTokenSource _stop = new();
     private int _queries;
 
     public FakeDnsServer(Func<FakeExchange, Task>? handler)
     {
-        int n = Interlocked.Increment(ref s_instances);
+        int n = Interlocked.Increment(ref _instances);
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         _socket.Bind(new IPEndPoint(new IPAddress([127, 54, (byte)(Environment.ProcessId % 200 + 1), (byte)(n % 250 + 1)]), 0));
         Endpoint = (IPEndPoint)_socket.LocalEndPoint!;

@@ -118,7 +118,7 @@ public class MessageRoundTripTests
     [InlineData("caf\u00e9.example", "non-ASCII")]
     public void Invalid_names_are_rejected_when_encoding_with_the_name_quoted(string name, string reason)
     {
-        var ex = Assert.Throws<ArgumentException>(() => DnsMessage.CreateQuery(1, new DnsQuestion(name, DnsRecordType.A)).Encode());
+        ArgumentException ex = Assert.Throws<ArgumentException>(() => DnsMessage.CreateQuery(1, new DnsQuestion(name, DnsRecordType.A)).Encode());
         Assert.Contains(name, ex.Message, StringComparison.Ordinal);
         Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
     }

@@ -124,7 +124,7 @@ public sealed class DnsSourceTests : IAsyncLifetime
         await using DnsEndpointSource source = new SourceHarness(_dns).Create("http://nosuch.prod");
         source.Start();
 
-        var ex = await Assert.ThrowsAsync<EndpointSourceException>(async () => await source.GetSnapshotAsync().AsTask().WaitAsync(Patience));
+        EndpointSourceException ex = await Assert.ThrowsAsync<EndpointSourceException>(async () => await source.GetSnapshotAsync().AsTask().WaitAsync(Patience));
 
         Assert.Contains("NXDOMAIN", ex.Message, StringComparison.Ordinal);
         Assert.Contains($"nosuch.{Zone}", ex.Message, StringComparison.Ordinal);
@@ -202,7 +202,7 @@ public sealed class DnsSourceTests : IAsyncLifetime
         TimeSpan next = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Equal(2, source.Current!.Endpoints.Length);
-        var notFound = Assert.IsType<DnsServiceNotFoundException>(source.Status.LastError);
+        DnsServiceNotFoundException notFound = Assert.IsType<DnsServiceNotFoundException>(source.Status.LastError);
         Assert.Contains("NXDOMAIN", notFound.Message, StringComparison.Ordinal);
         Assert.Contains(harness.Logs.Messages, m => m.Contains("keeping 2 endpoint(s)", StringComparison.Ordinal));
         Assert.True(next <= TimeSpan.FromSeconds(20));

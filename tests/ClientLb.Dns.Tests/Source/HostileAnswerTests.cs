@@ -6,7 +6,9 @@ using ClientLb.Dns.Resolution;
 using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
 using ClientLb.Sources;
+using ClientLb.Testing;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Dns.Tests.Source;
 
@@ -174,7 +176,7 @@ public sealed class HostileAnswerTests
     {
         // The timeout runs on the test's clock and passes only once the client has read and ignored the malformed answer:
         // a server answering late on a loaded machine cannot turn this into a plain timeout.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var logs = new ListLoggerFactory();
         using FakeDnsServer server = new(exchange => exchange.Reply(exchange.Answer("10.0.0.1")[..^3]));
         var client = new DnsStubClient(new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromMilliseconds(300), Attempts = 1 },
@@ -183,7 +185,7 @@ public sealed class HostileAnswerTests
         Task<DnsQueryResult> query = client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A));
         await logs.WaitForAsync(m => m.Contains($"ignored a malformed response from {server.Endpoint}", StringComparison.Ordinal), Patience);
         time.Advance(TimeSpan.FromMilliseconds(300));
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
+        DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
         Assert.Contains($"{server.Endpoint} sent no usable answer within 300 ms; it sent a malformed response", error.Message);
         Assert.Contains("Malformed DNS message", error.Message);
@@ -194,7 +196,7 @@ public sealed class HostileAnswerTests
     {
         // The deadline passes the moment the server has sent, before the client's receive has woken up (a loaded machine
         // wakes it late): the datagram was there by the deadline, so the failure names it rather than a silent server.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         using var handled = new SemaphoreSlim(0);
         using FakeDnsServer server = new(async exchange =>
         {
@@ -206,7 +208,7 @@ public sealed class HostileAnswerTests
 
         for (int i = 0; i < 20; i++)
         {
-            var error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
+            DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
             Assert.Contains($"{server.Endpoint} sent no usable answer within 300 ms; it sent a malformed response", error.Message);
             Assert.True(await handled.WaitAsync(Patience), "the server did not finish its exchange");
         }
@@ -219,7 +221,7 @@ public sealed class HostileAnswerTests
         using FakeDnsServer truncated = new(exchange => exchange.Reply((DnsMessage.CreateResponse(exchange.Query) with { IsTruncated = true }).Encode()));
         var client = new DnsStubClient(new DnsResolverSettings { Servers = [formerr.Endpoint, truncated.Endpoint], Timeout = TimeSpan.FromMilliseconds(300), Attempts = 1 });
 
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
+        DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
 
         Assert.Contains($"{formerr.Endpoint} answered FormErr (it could not parse the query)", error.Message);
         Assert.Contains($"{truncated.Endpoint} truncated its UDP answer and the TCP retry failed", error.Message);
@@ -239,7 +241,7 @@ public sealed class HostileAnswerTests
         var settings = new DnsResolverSettings { Servers = [server.Endpoint], Timeout = TimeSpan.FromSeconds(5), Attempts = 1 };
         var resolver = new DnsResolver(new DnsStubClient(settings), settings);
 
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => resolver.LookupAsync($"a.{Zone}.", DnsRecordType.A));
+        DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => resolver.LookupAsync($"a.{Zone}.", DnsRecordType.A));
 
         Assert.True(error.Message.Contains($"a.{Zone} -> b.{Zone} -> a.{Zone}", StringComparison.Ordinal), error.Message);
         Assert.Contains("loops", error.Message);
@@ -249,9 +251,16 @@ public sealed class HostileAnswerTests
     public async Task A_server_that_does_not_answer_is_named_with_its_timeout()
     {
         using FakeDnsServer silent = new(null);
-        var client = new DnsStubClient(new DnsResolverSettings { Servers = [silent.Endpoint], Timeout = TimeSpan.FromMilliseconds(200), Attempts = 2 });
+        var time = new TrackingTimeProvider();
+        var client = new DnsStubClient(new DnsResolverSettings { Servers = [silent.Endpoint], Timeout = TimeSpan.FromMilliseconds(200), Attempts = 2 }, time);
 
-        var error = await Assert.ThrowsAsync<DnsResolutionException>(() => client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A)));
+        Task<DnsQueryResult> query = client.QueryAsync(new DnsQuestion($"web.{Zone}", DnsRecordType.A));
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            await time.WaitForTimerAsync(Patience);
+            time.Advance(TimeSpan.FromMilliseconds(200));
+        }
+        DnsResolutionException error = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
         Assert.Contains($"attempt 1: {silent.Endpoint} did not answer within 200 ms", error.Message);
         Assert.Contains($"attempt 2: {silent.Endpoint} did not answer within 200 ms", error.Message);

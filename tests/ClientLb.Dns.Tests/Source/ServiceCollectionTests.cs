@@ -44,7 +44,7 @@ public class ServiceCollectionTests
         services.AddClientLbDns(o => o.MinRefreshInterval = TimeSpan.Zero);
         using ServiceProvider provider = services.BuildServiceProvider();
 
-        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetServices<IEndpointSourceFactory>().ToList());
+        OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => provider.GetServices<IEndpointSourceFactory>().ToList());
         Assert.Contains("DnsSourceOptions.MinRefreshInterval", ex.Message, StringComparison.Ordinal);
     }
 }

@@ -3,11 +3,12 @@ using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
 using ClientLb.ServiceDiscovery;
+using ClientLb.Testing;
 using Microsoft.Extensions.Options;
 
 namespace ClientLb.Dns.Tests.Source;
 
-/// <summary>Builds DNS sources against a dnsmasq, with a manual clock for refresh scheduling and real time for query timeouts.</summary>
+/// <summary>Builds DNS sources against a dnsmasq, with a fake clock for refresh scheduling and real time for query timeouts.</summary>
 internal sealed class SourceHarness
 {
     public SourceHarness(Dnsmasq dns, Action<DnsSourceOptions>? configure = null)
@@ -33,7 +34,7 @@ internal sealed class SourceHarness
 
     public DnsResolverSettings Settings { get; }
 
-    public ManualTimeProvider Clock { get; } = new();
+    public TrackingTimeProvider Clock { get; } = new();
 
     public ListLoggerFactory Logs { get; } = new();
 

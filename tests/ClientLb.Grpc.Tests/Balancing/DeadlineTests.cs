@@ -6,6 +6,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Grpc.Tests.Balancing;
 
@@ -13,7 +14,7 @@ namespace ClientLb.Grpc.Tests.Balancing;
 public sealed class DeadlineTests : IAsyncLifetime
 {
     private static int _nextBlock = 120;
-    private readonly ManualTimeProvider _clock = new();
+    private readonly FakeTimeProvider _clock = new();
     private HeldBackend[] _backends = [];
     private ServiceProvider _provider = null!;
     private HttpMessageHandler _handler = null!;

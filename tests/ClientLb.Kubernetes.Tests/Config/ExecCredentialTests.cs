@@ -6,7 +6,7 @@ using ClientLb.Kubernetes.Config;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Sandbox;
-using ClientLb.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Kubernetes.Tests.Config;
 
@@ -92,7 +92,7 @@ public sealed class ExecCredentialTests : IDisposable
     [Fact]
     public async Task The_plugins_token_is_cached_until_it_expires_and_after_a_401_it_runs_again()
     {
-        var time = new ManualTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
         Prints("token-one", time.GetUtcNow().AddMinutes(15));
         KubernetesClientConfiguration config = KubernetesConnection.Load(Kubeconfig("https://127.0.0.1:6443"), time: time);
         Assert.Contains("exec plugin", KubernetesConnection.Describe(config));

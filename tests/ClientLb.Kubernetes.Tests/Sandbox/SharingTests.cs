@@ -11,9 +11,9 @@ using ClientLb.ServiceDiscovery;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Watching;
 using ClientLb.Sources;
-using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Kubernetes.Tests.Sandbox;
 
@@ -113,7 +113,7 @@ public class SharingTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "orders", 2);
         // The registry's clock (the idle-service timeout) is moved by hand; the watches keep the real one.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var logs = new CapturingLoggerProvider();
         await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         var services = new ServiceCollection();

@@ -2,6 +2,7 @@ using System.Net;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Watching;
+using ClientLb.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -17,7 +18,7 @@ public sealed class NamedServiceReaderTests
     public async Task A_refused_list_falls_back_to_get_and_the_poll_reports_each_change_once()
     {
         var api = new GetOnlyApi { Current = Svc("5") };
-        var time = new ArmedTimeProvider();
+        var time = new TrackingTimeProvider();
         var reader = new NamedServiceReader(api, "default", "payments", Settings, time, NullLogger.Instance);
 
         KubernetesList<Service> list = await reader.ListAsync(CancellationToken.None);
@@ -28,9 +29,9 @@ public sealed class NamedServiceReaderTests
         await using IWatchStream<Service> stream = await reader.WatchAsync("5", TimeSpan.FromMinutes(5), CancellationToken.None);
         await using IAsyncEnumerator<WatchEvent<Service>> events = stream.ReadAsync(CancellationToken.None).GetAsyncEnumerator();
         ValueTask<bool> next = events.MoveNextAsync();
-        await time.NextTimerArmed();
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(30));
         time.Advance(TimeSpan.FromSeconds(30)); // unchanged: no event, and the poll waits again
-        await time.NextTimerArmed();
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(30));
         Assert.False(next.IsCompleted);
         api.Current = Svc("6");
         time.Advance(TimeSpan.FromSeconds(30));
@@ -38,7 +39,7 @@ public sealed class NamedServiceReaderTests
         Assert.Equal((WatchEventTypes.Modified, "6"), (events.Current.Type, events.Current.Object!.Metadata.ResourceVersion));
 
         next = events.MoveNextAsync();
-        await time.NextTimerArmed();
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(30));
         api.Current = null;
         time.Advance(TimeSpan.FromSeconds(30));
         Assert.True(await next);
@@ -74,27 +75,6 @@ public sealed class NamedServiceReaderTests
         await reader.ListAsync(CancellationToken.None);
         await reader.WatchAsync("5", TimeSpan.FromMinutes(5), CancellationToken.None);
         Assert.Equal(1, api.Watches);
-    }
-
-    /// <summary>A fake clock that tells the test when code under test arms a timer (Task.Delay included).</summary>
-    private sealed class ArmedTimeProvider : FakeTimeProvider
-    {
-        private readonly SemaphoreSlim _armed = new(0);
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            ITimer timer = base.CreateTimer(callback, state, dueTime, period);
-            _armed.Release();
-            return timer;
-        }
-
-        public async Task NextTimerArmed()
-        {
-            if (!await _armed.WaitAsync(TimeSpan.FromSeconds(30)))
-            {
-                throw new TimeoutException("the poll armed no timer within 30 s");
-            }
-        }
     }
 
     private static Service Svc(string version) => new() { Metadata = new ObjectMeta { Name = "payments", Namespace = "default", ResourceVersion = version } };

@@ -6,14 +6,14 @@ namespace ClientLb.Sandbox.Tests.Api;
 
 public class FaultInjectionTests
 {
-    const string Svcs = "/api/v1/namespaces/default/services";
+    private const string Svcs = "/api/v1/namespaces/default/services";
 
     [Fact]
     public async Task Paused_watch_delivery_holds_events_and_releases_them_in_order()
     {
-        await using var cluster = await SandboxCluster.StartAsync();
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
-        await using var watch = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={cluster.ResourceVersion}", Deadline.In());
+        await using WatchStream watch = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={cluster.ResourceVersion}", Deadline.In());
 
         cluster.PauseWatchDelivery();
         await api.PostAsync(Svcs, ApiClient.Service("a"));
@@ -31,24 +31,24 @@ public class FaultInjectionTests
     [Fact]
     public async Task Api_server_restart_keeps_state_and_breaks_open_watches()
     {
-        await using var cluster = await SandboxCluster.StartAsync();
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         Uri before = cluster.ApiServerUri;
         using var api = new ApiClient(cluster.CreateHttpClient());
         await api.PostAsync(Svcs, ApiClient.Service("kept"));
-        await using var watch = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={cluster.ResourceVersion}", Deadline.In());
+        await using WatchStream watch = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={cluster.ResourceVersion}", Deadline.In());
 
         await cluster.StopApiServerAsync();
         Assert.Null(await watch.NextChangeAsync().WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(t => t.IsFaulted ? null : t.Result));
         using (var refused = new HttpClient { BaseAddress = before })
         {
-            var error = await Assert.ThrowsAsync<HttpRequestException>(() => refused.GetAsync("/version"));
+            HttpRequestException error = await Assert.ThrowsAsync<HttpRequestException>(() => refused.GetAsync("/version"));
             Assert.Equal(HttpRequestError.ConnectionError, error.HttpRequestError);
         }
 
         await cluster.StartApiServerAsync();
         Assert.Equal(before, cluster.ApiServerUri);
         using var again = new ApiClient(cluster.CreateHttpClient());
-        var list = await again.GetAsync(Svcs);
+        (HttpStatusCode Code, JsonObject Body) list = await again.GetAsync(Svcs);
         Assert.Equal(HttpStatusCode.OK, list.Code);
         Assert.Contains("kept", list.Body.ToJsonString());
     }

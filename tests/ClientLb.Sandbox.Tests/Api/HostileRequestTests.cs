@@ -8,9 +8,9 @@ namespace ClientLb.Sandbox.Tests.Api;
 /// <summary>Issue 15, defect 7: the sandbox's kubeconfig, body limit and IP / port-name rules as the real API server has them.</summary>
 public class HostileRequestTests
 {
-    const string Slices = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices";
+    private const string Slices = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices";
 
-    static JsonObject Slice(string name, string addressType, string address, string? portName = "http") => new()
+    private static JsonObject Slice(string name, string addressType, string address, string? portName = "http") => new()
     {
         ["apiVersion"] = "discovery.k8s.io/v1",
         ["kind"] = "EndpointSlice",
@@ -69,10 +69,10 @@ public class HostileRequestTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
 
-        var (code, body) = await api.PostAsync(Slices, Slice("web-x", type, address));
+        (HttpStatusCode code, JsonObject? body) = await api.PostAsync(Slices, Slice("web-x", type, address));
 
         Assert.True(code == (HttpStatusCode)422, body.ToJsonString());
-        var cause = Assert.Single(body.Arr("details", "causes"));
+        JsonNode? cause = Assert.Single(body.Arr("details", "causes"));
         Assert.Equal("endpoints[0].addresses[0]", cause.S("field"));
         Assert.Contains(message, cause.S("message"));
     }
@@ -83,7 +83,7 @@ public class HostileRequestTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
 
-        var (code, body) = await api.PostAsync(Slices, Slice("web-y", "IPv4", "10.0.0.1", "Http_Port"));
+        (HttpStatusCode code, JsonObject? body) = await api.PostAsync(Slices, Slice("web-y", "IPv4", "10.0.0.1", "Http_Port"));
         Assert.Equal((HttpStatusCode)422, code);
         Assert.Equal("ports[0].name", Assert.Single(body.Arr("details", "causes")).S("field"));
 

@@ -6,7 +6,7 @@ public class WatchCounterTests
     [Fact]
     public async Task Watches_are_counted_per_service_account_and_resource_while_open_and_in_total()
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false });
         await cluster.ApplyManifestAsync("""
             apiVersion: v1
             kind: ServiceAccount
@@ -27,16 +27,16 @@ public class WatchCounterTests
         try
         {
             string token = System.Text.RegularExpressions.Regex.Match(await File.ReadAllTextAsync(kubeconfig), "token: \"([^\"]+)\"").Groups[1].Value;
-            using var http = cluster.CreateHttpClient();
+            using HttpClient http = cluster.CreateHttpClient();
             http.DefaultRequestHeaders.Authorization = new("Bearer", token);
-            var key = ("system:serviceaccount:default:watcher", "endpointslices.discovery.k8s.io");
-            using (var watch = await http.GetAsync("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?watch=true", HttpCompletionOption.ResponseHeadersRead))
+            (string, string) key = ("system:serviceaccount:default:watcher", "endpointslices.discovery.k8s.io");
+            using (HttpResponseMessage watch = await http.GetAsync("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?watch=true", HttpCompletionOption.ResponseHeadersRead))
             {
                 Assert.Equal(System.Net.HttpStatusCode.OK, watch.StatusCode);
                 Assert.Equal(1, cluster.Watches.Open[key]);
                 Assert.Equal(1, cluster.Watches.Opened[key]);
                 // A refused watch (no rule for services) is not counted.
-                using var refused = await http.GetAsync("/api/v1/namespaces/default/services?watch=true", HttpCompletionOption.ResponseHeadersRead);
+                using HttpResponseMessage refused = await http.GetAsync("/api/v1/namespaces/default/services?watch=true", HttpCompletionOption.ResponseHeadersRead);
                 Assert.Equal(System.Net.HttpStatusCode.Forbidden, refused.StatusCode);
                 Assert.DoesNotContain(cluster.Watches.Opened.Keys, k => k.Resource == "services" && k.User == key.Item1);
             }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Tests.Infrastructure;
 
 namespace ClientLb.Sandbox.Tests.Controllers;
@@ -10,9 +11,9 @@ namespace ClientLb.Sandbox.Tests.Controllers;
 /// </summary>
 public class JobTests
 {
-    static readonly HashSet<string> SecondTime = [];
+    private static readonly HashSet<string> SecondTime = [];
 
-    static SandboxOptions Options() => new()
+    private static SandboxOptions Options() => new()
     {
         EnableDns = false,
         EnableServiceProxy = false,
@@ -28,8 +29,7 @@ public class JobTests
             ["example.com/second-time"] = async (c, ct) =>
             {
                 bool first;
-                lock (SecondTime) first = SecondTime.Add(c.PodName);
-                await c.Output.WriteLineAsync(first ? "first run: failing" : "restarted: done");
+                lock (SecondTime) { first = SecondTime.Add(c.PodName); } await c.Output.WriteLineAsync(first ? "first run: failing" : "restarted: done");
                 return first ? 1 : 0;
             },
             ["example.com/forever"] = async (c, ct) =>
@@ -49,19 +49,19 @@ public class JobTests
     [Fact]
     public async Task A_job_runs_its_image_completes_and_kubectl_gets_waits_and_reads_its_logs()
     {
-        await using var cluster = await SandboxCluster.StartAsync(Options());
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(Options());
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         Assert.Contains("job.batch/hello created", await kubectl.OkAsync("create", "job", "hello", "--image=example.com/hello:2.0", "--", "one", "two"));
         Assert.Contains("job.batch/hello condition met", await kubectl.OkAsync("wait", "--for=condition=complete", "job/hello", "--timeout=30s"));
         Assert.Matches(@"NAME\s+STATUS\s+COMPLETIONS\s+DURATION\s+AGE\s*\nhello\s+Complete\s+1/1\s+\d+s\s+\d+s", await kubectl.OkAsync("get", "jobs"));
         Assert.Matches(@"hello from hello-\w{5} \(default/hello\) command=one,two greeting=", await kubectl.OkAsync("logs", "job/hello"));
 
-        var job = await cluster.GetAsync("batch/v1", "Job", "hello");
+        JsonObject? job = await cluster.GetAsync("batch/v1", "Job", "hello");
         Assert.Equal(1, job.L("status", "succeeded"));
         Assert.Null(job.L("status", "active"));
         Assert.NotNull(job.S("status", "completionTime"));
         Assert.Equal("hello", job.S("spec", "template", "metadata", "labels", "batch.kubernetes.io/job-name"));
-        var pod = Assert.Single(await cluster.ListAsync("v1", "Pod", labelSelector: "job-name=hello"));
+        JsonObject pod = Assert.Single(await cluster.ListAsync("v1", "Pod", labelSelector: "job-name=hello"));
         Assert.Equal("Succeeded", pod.S("status", "phase"));
         Assert.Equal(0, pod.L("status", "containerStatuses", "0", "state", "terminated", "exitCode"));
         Assert.Contains("SuccessfulCreate", await kubectl.OkAsync("get", "events", "--field-selector", "involvedObject.name=hello"));
@@ -98,12 +98,12 @@ public class JobTests
     [Fact]
     public async Task A_job_whose_image_has_no_program_fails_at_once_naming_the_image()
     {
-        await using var cluster = await SandboxCluster.StartAsync(Options());
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(Options());
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await kubectl.OkAsync("create", "job", "curl", "--image=curlimages/curl:8.5.0", "--", "curl", "http://my-service");
         Assert.Contains("job.batch/curl condition met", await kubectl.OkAsync("wait", "--for=condition=failed", "job/curl", "--timeout=30s"));
-        var job = await cluster.GetAsync("batch/v1", "Job", "curl");
-        var failed = job.Arr("status", "conditions").Single(c => c.S("type") == "Failed");
+        JsonObject? job = await cluster.GetAsync("batch/v1", "Job", "curl");
+        JsonNode? failed = job.Arr("status", "conditions").Single(c => c.S("type") == "Failed");
         Assert.Equal("ImageNotRunnable", failed.S("reason"));
         Assert.Contains("the sandbox cannot run image \"curlimages/curl:8.5.0\" of container \"curl\"", failed.S("message"));
         Assert.DoesNotContain(job.Arr("status", "conditions"), c => c.S("type") == "Complete");
@@ -115,7 +115,7 @@ public class JobTests
     [Fact]
     public async Task A_failing_program_is_retried_until_the_backoff_limit_then_the_job_fails()
     {
-        await using var cluster = await SandboxCluster.StartAsync(Options());
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(Options());
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await cluster.ApplyManifestAsync("""
             apiVersion: batch/v1
@@ -129,10 +129,10 @@ public class JobTests
                   containers: [{name: work, image: "example.com/fail:1"}]
             """);
         Assert.Contains("condition met", await kubectl.OkAsync("wait", "--for=condition=failed", "job/flaky", "--timeout=30s"));
-        var job = await cluster.GetAsync("batch/v1", "Job", "flaky");
+        JsonObject? job = await cluster.GetAsync("batch/v1", "Job", "flaky");
         Assert.Equal(2, job.L("status", "failed"));
         Assert.Equal("BackoffLimitExceeded", job.Arr("status", "conditions").Single(c => c.S("type") == "Failed").S("reason"));
-        var pods = await cluster.ListAsync("v1", "Pod", labelSelector: "job-name=flaky");
+        IReadOnlyList<JsonObject> pods = await cluster.ListAsync("v1", "Pod", labelSelector: "job-name=flaky");
         Assert.Equal(2, pods.Count);
         Assert.All(pods, p => Assert.Equal(3, p.L("status", "containerStatuses", "0", "state", "terminated", "exitCode")));
     }
@@ -140,7 +140,7 @@ public class JobTests
     [Fact]
     public async Task An_on_failure_container_restarts_in_place_and_counts_toward_the_backoff_limit()
     {
-        await using var cluster = await SandboxCluster.StartAsync(Options());
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(Options());
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await cluster.ApplyManifestAsync("""
             apiVersion: batch/v1
@@ -154,10 +154,10 @@ public class JobTests
                   containers: [{name: work, image: example.com/second-time}]
             """);
         Assert.Contains("condition met", await kubectl.OkAsync("wait", "--for=condition=complete", "job/retry", "--timeout=30s"));
-        var pod = Assert.Single(await cluster.ListAsync("v1", "Pod", labelSelector: "job-name=retry"));
+        JsonObject pod = Assert.Single(await cluster.ListAsync("v1", "Pod", labelSelector: "job-name=retry"));
         Assert.Equal(1, pod.L("status", "containerStatuses", "0", "restartCount"));
         Assert.Equal("Succeeded", pod.S("status", "phase"));
-        var job = await cluster.GetAsync("batch/v1", "Job", "retry");
+        JsonObject? job = await cluster.GetAsync("batch/v1", "Job", "retry");
         Assert.Null(job.L("status", "failed")); // a restart is not a failed pod
         Assert.Equal("first run: failing\nrestarted: done", (await kubectl.OkAsync("logs", "job/retry")).Trim());
     }
@@ -165,7 +165,7 @@ public class JobTests
     [Fact]
     public async Task A_job_past_its_active_deadline_fails_and_its_running_pod_is_stopped()
     {
-        await using var cluster = await SandboxCluster.StartAsync(Options());
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(Options());
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await cluster.ApplyManifestAsync("""
             apiVersion: batch/v1
@@ -179,7 +179,7 @@ public class JobTests
                   containers: [{name: work, image: example.com/forever}]
             """);
         Assert.Contains("condition met", await kubectl.OkAsync("wait", "--for=condition=failed", "job/slow", "--timeout=30s"));
-        var job = await cluster.GetAsync("batch/v1", "Job", "slow");
+        JsonObject? job = await cluster.GetAsync("batch/v1", "Job", "slow");
         Assert.Equal("DeadlineExceeded", job.Arr("status", "conditions").Single(c => c.S("type") == "Failed").S("reason"));
         await cluster.WaitUntilAsync(c => c.GetPods("job-name=slow").Count == 0, Deadline.In());
         Assert.Matches(@"slow\s+Failed\s+0/1", await kubectl.OkAsync("get", "jobs"));
@@ -188,9 +188,9 @@ public class JobTests
     [Fact]
     public async Task A_job_that_the_controller_cannot_run_faithfully_is_refused_naming_the_field()
     {
-        await using var cluster = await SandboxCluster.StartAsync(Options());
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(Options());
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
-        var (exit, _, stderr) = await kubectl.RunAsync(["apply", "-f", "-"], """
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["apply", "-f", "-"], """
             apiVersion: batch/v1
             kind: Job
             metadata: {name: always}

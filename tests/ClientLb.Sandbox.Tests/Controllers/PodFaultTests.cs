@@ -1,14 +1,14 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using ClientLb.Testing;
 
 namespace ClientLb.Sandbox.Tests.Controllers;
 
 /// <summary>A pod's fail and delay annotations (what the sandbox view's Fail and Slow buttons set), over the API.</summary>
 public class PodFaultTests
 {
-    static async Task AnnotateAsync(SandboxCluster cluster, string pod, string annotations)
+    private static async Task AnnotateAsync(SandboxCluster cluster, string pod, string annotations)
     {
         using HttpClient api = cluster.CreateHttpClient();
         using var patch = new HttpRequestMessage(HttpMethod.Patch, new Uri(cluster.ApiServerUri, $"api/v1/namespaces/default/pods/{pod}"))
@@ -19,7 +19,7 @@ public class PodFaultTests
     }
 
     // The runtime applies an annotation when it reconciles the pod: wait (bounded) until an answer shows it.
-    static async Task<HttpResponseMessage> AnswerWhenAsync(Uri pod, Func<HttpResponseMessage, bool> condition)
+    private static async Task<HttpResponseMessage> AnswerWhenAsync(Uri pod, Func<HttpResponseMessage, bool> condition)
     {
         using var http = new HttpClient();
         CancellationToken deadline = Deadline.In();
@@ -35,7 +35,7 @@ public class PodFaultTests
         }
     }
 
-    static async Task<string> LogWhenAsync(SandboxCluster cluster, string pod, string text)
+    private static async Task<string> LogWhenAsync(SandboxCluster cluster, string pod, string text)
     {
         using HttpClient api = cluster.CreateHttpClient();
         CancellationToken deadline = Deadline.In();
@@ -53,7 +53,8 @@ public class PodFaultTests
     [Fact]
     public async Task A_pod_fails_with_the_annotated_status_answers_late_with_the_annotated_delay_and_reports_a_bad_value()
     {
-        await using var cluster = await SandboxCluster.StartAsync();
+        var clock = new TrackingTimeProvider();
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { TimeProvider = clock });
         await cluster.CreateDeploymentAsync("faulty", 1, containerPort: 8080);
         await cluster.WaitUntilAsync(c => c.GetPods("app=faulty").Count(p => p.Ready) == 1, Deadline.In());
         SandboxPod pod = cluster.GetPods("app=faulty")[0];
@@ -67,13 +68,28 @@ public class PodFaultTests
         }
 
         await AnnotateAsync(cluster, pod.Name, "{\"sandbox.clientlb.io/fail-status\":null,\"sandbox.clientlb.io/delay-ms\":\"300\"}");
-        (await AnswerWhenAsync(address, r => r.StatusCode == HttpStatusCode.OK)).Dispose();
         using (var http = new HttpClient())
         {
-            var clock = Stopwatch.StartNew();
-            using HttpResponseMessage slow = await http.GetAsync(address);
-            Assert.Equal(HttpStatusCode.OK, slow.StatusCode);
-            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(300), $"answered after {clock.Elapsed.TotalMilliseconds} ms");
+            // Until the runtime applies the annotation the pod fails at once; from then on it holds each answer 300 ms
+            // on the cluster's clock.
+            Task held = clock.WaitForTimerAsync(TimeSpan.FromSeconds(30), dueIn => dueIn == TimeSpan.FromMilliseconds(300));
+            Task<HttpResponseMessage> slow;
+            while (true)
+            {
+                slow = http.GetAsync(address);
+                if (await Task.WhenAny(slow, held) == held)
+                {
+                    break;
+                }
+                (await slow).Dispose();
+            }
+            await held;
+            clock.Advance(TimeSpan.FromMilliseconds(299));
+            Assert.False(slow.IsCompleted, "answered before its 300 ms delay");
+            Assert.Contains(TimeSpan.FromMilliseconds(1), clock.PendingDelays());
+            clock.Advance(TimeSpan.FromMilliseconds(1));
+            using HttpResponseMessage answer = await slow.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         }
 
         // Not a 5xx: nothing is injected, and the pod's log says why.

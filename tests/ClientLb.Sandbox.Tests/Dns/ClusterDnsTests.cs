@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using ClientLb.Dns.Protocol;
 using ClientLb.Sandbox.Dns;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Sandbox.Tests.Dns;
 
@@ -174,7 +175,7 @@ public sealed class ClusterDnsSourceTests
             o.AddressFamilies = ClientLb.Dns.Configuration.DnsAddressFamilies.IPv4;
             o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
         });
-        await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        await using ServiceProvider provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
         var registry = (ClientLb.ServiceDiscovery.ServiceRegistry)provider.GetService(typeof(ClientLb.ServiceDiscovery.ServiceRegistry))!;
 
         ClientLb.LoadBalancing.ServiceBalancer srv = registry.GetBalancer("api.default:http");

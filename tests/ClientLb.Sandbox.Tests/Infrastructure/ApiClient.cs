@@ -13,11 +13,19 @@ public sealed class ApiClient(HttpClient http) : IDisposable
     public async Task<(HttpStatusCode Code, JsonObject Body)> SendAsync(HttpMethod method, string path, JsonNode? body = null, string contentType = "application/json", string? accept = null)
     {
         using var req = new HttpRequestMessage(method, path);
-        if (body is not null) req.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, MediaTypeHeaderValue.Parse(contentType));
-        if (accept is not null) req.Headers.TryAddWithoutValidation("Accept", accept);
-        using var resp = await http.SendAsync(req);
+        if (body is not null)
+        {
+            req.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, MediaTypeHeaderValue.Parse(contentType));
+        }
+
+        if (accept is not null)
+        {
+            req.Headers.TryAddWithoutValidation("Accept", accept);
+        }
+
+        using HttpResponseMessage resp = await http.SendAsync(req);
         var text = await resp.Content.ReadAsStringAsync();
-        var json = text.Length == 0 ? new JsonObject() : JsonNode.Parse(text) as JsonObject ?? new JsonObject { ["raw"] = text };
+        JsonObject json = text.Length == 0 ? new JsonObject() : JsonNode.Parse(text) as JsonObject ?? new JsonObject { ["raw"] = text };
         return (resp.StatusCode, json);
     }
 
@@ -31,7 +39,7 @@ public sealed class ApiClient(HttpClient http) : IDisposable
     public async Task<WatchStream> WatchAsync(string pathAndQuery, CancellationToken ct)
     {
         var req = new HttpRequestMessage(HttpMethod.Get, pathAndQuery);
-        var resp = await http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct);
+        HttpResponseMessage resp = await http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct);
         resp.EnsureSuccessStatusCode();
         return new WatchStream(resp, await resp.Content.ReadAsStreamAsync(ct), ct);
     }
@@ -41,17 +49,29 @@ public sealed class ApiClient(HttpClient http) : IDisposable
     public static JsonObject Service(string name, int port = 80, JsonObject? selector = null, string? clusterIP = null, JsonObject? labels = null)
     {
         var spec = new JsonObject { ["ports"] = new JsonArray(new JsonObject { ["port"] = port }) };
-        if (selector is not null) spec["selector"] = selector;
-        if (clusterIP is not null) spec["clusterIP"] = clusterIP;
+        if (selector is not null)
+        {
+            spec["selector"] = selector;
+        }
+
+        if (clusterIP is not null)
+        {
+            spec["clusterIP"] = clusterIP;
+        }
+
         var meta = new JsonObject { ["name"] = name };
-        if (labels is not null) meta["labels"] = labels;
+        if (labels is not null)
+        {
+            meta["labels"] = labels;
+        }
+
         return new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Service", ["metadata"] = meta, ["spec"] = spec };
     }
 }
 
 public sealed class WatchStream(HttpResponseMessage response, Stream stream, CancellationToken ct) : IAsyncDisposable
 {
-    readonly StreamReader _reader = new(stream);
+    private readonly StreamReader _reader = new(stream);
 
     /// <summary>The next event, or null when the server ended the stream.</summary>
     public async Task<JsonObject?> NextAsync()
@@ -65,8 +85,11 @@ public sealed class WatchStream(HttpResponseMessage response, Stream stream, Can
     {
         while (true)
         {
-            var e = await NextAsync();
-            if (e is null || e["type"]!.GetValue<string>() != "BOOKMARK") return e;
+            JsonObject? e = await NextAsync();
+            if (e is null || e["type"]!.GetValue<string>() != "BOOKMARK")
+            {
+                return e;
+            }
         }
     }
 

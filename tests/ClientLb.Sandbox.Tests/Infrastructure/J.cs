@@ -8,12 +8,15 @@ public static class J
     public static JsonNode? At(this JsonNode? n, params string[] path)
     {
         foreach (var p in path)
+        {
             n = n switch
             {
                 JsonObject o => o[p],
                 JsonArray a when int.TryParse(p, out var i) && i < a.Count => a[i],
                 _ => null,
             };
+        }
+
         return n;
     }
 

@@ -5,20 +5,20 @@ namespace ClientLb.Sandbox.Tests.Infrastructure;
 /// <summary>Runs the real kubectl against a sandbox kubeconfig. A missing kubectl fails the test (never a skip).</summary>
 public sealed class Kubectl(string kubeconfig) : IDisposable
 {
-    readonly string _cacheDir = Directory.CreateTempSubdirectory("kubectl-cache-").FullName;
+    private readonly string _cacheDir = Directory.CreateTempSubdirectory("kubectl-cache-").FullName;
 
     public static string Path
     {
         get
         {
-            var candidates = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            IEnumerable<string> candidates = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
                 .Select(d => System.IO.Path.Combine(d, "kubectl")).Prepend("/usr/bin/kubectl");
             return candidates.FirstOrDefault(File.Exists)
                 ?? throw new Xunit.Sdk.XunitException("kubectl was not found (looked at /usr/bin/kubectl and on PATH): these tests need the real kubectl 1.32 as the API server's peer; install it (e.g. apt-get install kubectl or the google-cloud-sdk component).");
         }
     }
 
-    ProcessStartInfo Start(IEnumerable<string> args)
+    private ProcessStartInfo Start(IEnumerable<string> args)
     {
         var psi = new ProcessStartInfo(Path)
         {
@@ -31,20 +31,32 @@ public sealed class Kubectl(string kubeconfig) : IDisposable
         psi.ArgumentList.Add(kubeconfig);
         psi.ArgumentList.Add("--cache-dir");
         psi.ArgumentList.Add(_cacheDir);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
         psi.Environment["HOME"] = _cacheDir; // no user config leaks in
         return psi;
     }
 
     public async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string[] args, string? stdin = null, int timeoutSeconds = 60, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var psi = Start(args);
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
-        using var p = Process.Start(psi)!;
-        if (stdin is not null) await p.StandardInput.WriteAsync(stdin);
+        ProcessStartInfo psi = Start(args);
+        foreach ((string? name, string? value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
+
+        using Process p = Process.Start(psi)!;
+        if (stdin is not null)
+        {
+            await p.StandardInput.WriteAsync(stdin);
+        }
+
         p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
         try { await p.WaitForExitAsync(cts.Token); }
         catch (OperationCanceledException)
@@ -58,8 +70,12 @@ public sealed class Kubectl(string kubeconfig) : IDisposable
     /// <summary>Runs and insists on exit code 0, returning stdout.</summary>
     public async Task<string> OkAsync(params string[] args)
     {
-        var (exit, stdout, stderr) = await RunAsync(args);
-        if (exit != 0) throw new Xunit.Sdk.XunitException($"kubectl {string.Join(' ', args)} exited {exit}: {stderr}");
+        (int exit, string? stdout, string? stderr) = await RunAsync(args);
+        if (exit != 0)
+        {
+            throw new Xunit.Sdk.XunitException($"kubectl {string.Join(' ', args)} exited {exit}: {stderr}");
+        }
+
         return stdout;
     }
 

@@ -11,9 +11,9 @@ public class ApplyTests
     public async Task Apply_after_changing_the_service_port_and_the_container_merges_lists_by_key()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false, DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false, DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
-        var (exit, _, stderr) = await kubectl.RunAsync(["apply", "-f", "-"], Infrastructure.Manifests.Seed);
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["apply", "-f", "-"], Infrastructure.Manifests.Seed);
         Assert.True(exit == 0, stderr);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
 
@@ -26,10 +26,10 @@ public class ApplyTests
         Assert.Contains("deployment.apps/my-app configured", stdout);
 
         var svc = JsonNode.Parse(await kubectl.OkAsync("get", "svc", "my-service", "-o", "json"));
-        var port = Assert.Single(svc.Arr("spec", "ports"));
+        JsonNode? port = Assert.Single(svc.Arr("spec", "ports"));
         Assert.Equal(8080, port.L("port"));
         Assert.Equal(80, port.L("targetPort"));
-        var container = Assert.Single(JsonNode.Parse(await kubectl.OkAsync("get", "deploy", "my-app", "-o", "json")).Arr("spec", "template", "spec", "containers"));
+        JsonNode? container = Assert.Single(JsonNode.Parse(await kubectl.OkAsync("get", "deploy", "my-app", "-o", "json")).Arr("spec", "template", "spec", "containers"));
         Assert.Equal("nginx:1.27-alpine", container.S("image"));
         Assert.Equal("fast", container.S("env", "0", "value"));
         Assert.Equal(80, container.L("ports", "0", "containerPort"));
@@ -44,7 +44,7 @@ public class ApplyTests
     public async Task Kubectl_patch_with_directives_deletes_replaces_and_keeps_ports_of_both_protocols()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await cluster.ApplyManifestAsync("""
             apiVersion: v1
@@ -57,10 +57,10 @@ public class ApplyTests
         // The TCP twin of port 53 is changed in place, the UDP one left alone, metrics deleted.
         await kubectl.OkAsync("patch", "svc", "dns", "--type", "strategic", "-p",
             """{"spec":{"ports":[{"port":53,"protocol":"TCP","targetPort":5353},{"$patch":"delete","port":9153}]}}""");
-        var ports = JsonNode.Parse(await kubectl.OkAsync("get", "svc", "dns", "-o", "json")).Arr("spec", "ports");
+        JsonArray ports = JsonNode.Parse(await kubectl.OkAsync("get", "svc", "dns", "-o", "json")).Arr("spec", "ports");
         Assert.Equal(["dns/UDP/53", "dns-tcp/TCP/5353"], ports.Select(p => $"{p.S("name")}/{p.S("protocol")}/{p.L("targetPort")}"));
 
-        var (exit, _, stderr) = await kubectl.RunAsync(["patch", "svc", "dns", "--type", "strategic", "-p", """{"spec":{"$patch":"bogus"}}"""]);
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["patch", "svc", "dns", "--type", "strategic", "-p", """{"spec":{"$patch":"bogus"}}"""]);
         Assert.NotEqual(0, exit);
         Assert.Contains("strategic merge patch at spec: unknown $patch directive \"bogus\"", stderr);
     }
@@ -68,20 +68,20 @@ public class ApplyTests
     [Fact]
     public void Directives_follow_the_upstream_semantics()
     {
-        var target = JsonNode.Parse("""
+        JsonObject target = JsonNode.Parse("""
             {"kind":"Deployment","metadata":{"finalizers":["a"]},"spec":{"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxSurge":1}},
              "template":{"spec":{"containers":[{"name":"a","image":"x","args":["1","2"]},{"name":"b","image":"y"}]}}}}
             """)!.AsObject();
-        var patch = JsonNode.Parse("""
+        JsonObject patch = JsonNode.Parse("""
             {"metadata":{"finalizers":["b"]},"spec":{"strategy":{"$retainKeys":["type"],"type":"Recreate"},
              "template":{"spec":{"$setElementOrder/containers":[{"name":"c"},{"name":"b"}],
                "containers":[{"name":"c","image":"z"},{"name":"a","$patch":"delete"},{"name":"b","$deleteFromPrimitiveList/args":["1"]}]}}}}
             """)!.AsObject();
-        var result = StrategicMerge.Apply("Deployment", target, patch);
+        JsonObject result = StrategicMerge.Apply("Deployment", target, patch);
         Assert.Equal(["a", "b"], result.Arr("metadata", "finalizers").Select(f => f!.GetValue<string>()));
         Assert.Equal("""{"type":"Recreate"}""", result.At("spec", "strategy")!.ToJsonString());
         Assert.Equal(["c", "b"], result.Arr("spec", "template", "spec", "containers").Select(c => c.S("name")));
-        var replaced = StrategicMerge.Apply("Deployment", target, JsonNode.Parse("""{"spec":{"template":{"spec":{"containers":[{"name":"only","image":"i"},{"$patch":"replace"}]}}}}""")!.AsObject());
+        JsonObject replaced = StrategicMerge.Apply("Deployment", target, JsonNode.Parse("""{"spec":{"template":{"spec":{"containers":[{"name":"only","image":"i"},{"$patch":"replace"}]}}}}""")!.AsObject());
         Assert.Equal(["only"], replaced.Arr("spec", "template", "spec", "containers").Select(c => c.S("name")));
     }
 }

@@ -10,28 +10,31 @@ public class EndpointsTests
     public async Task Get_endpoints_lists_ready_pods_and_unready_ones_separately_and_refuses_user_writes()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
-        var pods = cluster.GetPods("app=my-app");
+        IReadOnlyList<SandboxPod> pods = cluster.GetPods("app=my-app");
         await cluster.WaitUntilAsync(c => ReadyIps(c).Count == 2, Deadline.In());
 
         var table = await kubectl.OkAsync("get", "endpoints", "my-service");
         Assert.Matches(@"NAME\s+ENDPOINTS\s+AGE", table);
-        foreach (var p in pods) Assert.Contains($"{p.IP}:80", table);
+        foreach (SandboxPod p in pods)
+        {
+            Assert.Contains($"{p.IP}:80", table);
+        }
 
         await cluster.SetPodReadyAsync(pods[0].Name, false);
         await cluster.WaitUntilAsync(c => ReadyIps(c).Count == 1, Deadline.In());
-        var ep = JsonNode.Parse(await kubectl.OkAsync("get", "ep", "my-service", "-o", "json"))!.AsObject();
-        var subset = ep.Arr("subsets").Single();
+        JsonObject ep = JsonNode.Parse(await kubectl.OkAsync("get", "ep", "my-service", "-o", "json"))!.AsObject();
+        JsonNode? subset = ep.Arr("subsets").Single();
         Assert.Equal(pods[1].IP, subset.S("addresses", "0", "ip"));
         Assert.Equal(pods[0].IP, subset.S("notReadyAddresses", "0", "ip"));
         Assert.Equal(pods[0].Name, subset.S("notReadyAddresses", "0", "targetRef", "name"));
         Assert.Equal(80, subset.L("ports", "0", "port"));
         Assert.Equal("TCP", subset.S("ports", "0", "protocol"));
 
-        var (exit, _, stderr) = await kubectl.RunAsync(["delete", "endpoints", "my-service"]);
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["delete", "endpoints", "my-service"]);
         Assert.NotEqual(0, exit);
         Assert.Contains("endpoints \"my-service\" cannot be changed by a client (DELETE)", stderr);
         Assert.NotNull(await cluster.GetAsync("v1", "Endpoints", "my-service"));
@@ -40,7 +43,7 @@ public class EndpointsTests
         await cluster.WaitUntilAsync(c => c.GetAsync("v1", "Endpoints", "my-service").Result is null, Deadline.In());
     }
 
-    static List<string> ReadyIps(SandboxCluster c) =>
+    private static List<string> ReadyIps(SandboxCluster c) =>
         c.GetAsync("v1", "Endpoints", "my-service").Result is { } ep
             ? ep.Arr("subsets").SelectMany(s => s.Arr("addresses")).Select(a => a.S("ip")!).ToList()
             : [];
@@ -48,7 +51,7 @@ public class EndpointsTests
     [Fact]
     public async Task Past_1000_addresses_the_endpoints_are_truncated_and_annotated_over_capacity()
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, MaxEndpointsPerSlice = 1000 });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, MaxEndpointsPerSlice = 1000 });
         // Pods without container ports start no server: only addresses, so 1001 of them stay cheap.
         await cluster.ApplyManifestAsync("""
             apiVersion: apps/v1
@@ -68,7 +71,7 @@ public class EndpointsTests
             """);
         await cluster.WaitForReadyEndpointsAsync("big", 1001, cancellationToken: Deadline.In(120));
         await cluster.WaitUntilAsync(c => c.GetAsync("v1", "Endpoints", "big").Result?.S("metadata", "annotations", "endpoints.kubernetes.io/over-capacity") == "truncated", Deadline.In(60));
-        var ep = (await cluster.GetAsync("v1", "Endpoints", "big"))!;
+        JsonObject ep = (await cluster.GetAsync("v1", "Endpoints", "big"))!;
         Assert.Equal(1000, ep.Arr("subsets").Sum(s => s.Arr("addresses").Count));
 
         await cluster.ScaleDeploymentAsync("big", 1000);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using ClientLb.Sandbox.Tests.Infrastructure;
 
@@ -10,7 +11,7 @@ public class KubeSystemAndLogsTests
     public async Task Kube_dns_is_a_service_with_a_coredns_pod_whose_log_is_the_query_log()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync();
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
 
         var svc = await kubectl.OkAsync("get", "svc", "-n", "kube-system");
@@ -23,11 +24,14 @@ public class KubeSystemAndLogsTests
         await Dig(cluster, "kubernetes-probe.default.svc.cluster.local");
         var log = "";
         for (var i = 0; i < 50 && !log.Contains("kubernetes-probe.default.svc.cluster.local."); i++)
+        {
             log = await kubectl.OkAsync("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns");
+        }
+
         Assert.Matches(@"\[INFO\] 127\.0\.0\.1:\d+ - \d+ ""A IN kubernetes-probe\.default\.svc\.cluster\.local\. udp \d+ false \d+"" NXDOMAIN qr,aa,rd", log);
     }
 
-    static async Task Dig(SandboxCluster cluster, string name)
+    private static async Task Dig(SandboxCluster cluster, string name)
     {
         var query = ClientLb.Dns.Protocol.DnsMessage.CreateQuery(4242, new(name, ClientLb.Dns.Protocol.DnsRecordType.A), null).Encode();
         using var udp = new UdpClient();
@@ -36,10 +40,10 @@ public class KubeSystemAndLogsTests
     }
 
     /// <summary>A sandbox with the seed article's deployment and service created by kubectl, its two endpoints ready.</summary>
-    static async Task<(SandboxCluster, Infrastructure.Kubectl)> SeedAsync()
+    private static async Task<(SandboxCluster, Infrastructure.Kubectl)> SeedAsync()
     {
         _ = Infrastructure.Kubectl.Path;
-        var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false });
+        SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false });
         var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
@@ -49,10 +53,10 @@ public class KubeSystemAndLogsTests
     [Fact]
     public async Task Logs_of_a_pod_show_its_requests_with_tail_since_timestamps_selector_and_follow()
     {
-        var (cluster, kubectl) = await SeedAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
-        var pod = cluster.GetPods("app=my-app")[0];
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await SeedAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
+        SandboxPod pod = cluster.GetPods("app=my-app")[0];
         using var http = new HttpClient();
         await http.GetStringAsync(new Uri(pod.GetUri(), "/process?x=1"));
         await http.GetStringAsync(new Uri(pod.GetUri(), "/second"));
@@ -66,17 +70,20 @@ public class KubeSystemAndLogsTests
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z ", await kubectl.OkAsync("logs", pod.Name, "--timestamps", "--tail=1"));
         Assert.Contains("GET /second", await kubectl.OkAsync("logs", pod.Name, "--since=1h"));
         var bySelector = await kubectl.OkAsync("logs", "-l", "app=my-app", "--prefix");
-        foreach (var p in cluster.GetPods("app=my-app")) Assert.Contains($"[pod/{p.Name}/my-app]", bySelector);
+        foreach (SandboxPod p in cluster.GetPods("app=my-app"))
+        {
+            Assert.Contains($"[pod/{p.Name}/my-app]", bySelector);
+        }
 
-        var (exit, _, stderr) = await kubectl.RunAsync(["logs", pod.Name, "-c", "nope"]);
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["logs", pod.Name, "-c", "nope"]);
         Assert.NotEqual(0, exit);
         Assert.Contains($"container nope is not valid for pod {pod.Name}", stderr);
 
-        using var follow = kubectl.StartStreaming("logs", "-f", pod.Name, "--tail=0");
+        using Process follow = kubectl.StartStreaming("logs", "-f", pod.Name, "--tail=0");
         try
         {
             // kubectl may connect after the first requests: keep requesting until the follower prints one.
-            var read = follow.StandardOutput.ReadLineAsync(Deadline.In()).AsTask();
+            Task<string?> read = follow.StandardOutput.ReadLineAsync(Deadline.In()).AsTask();
             for (var i = 0; !read.IsCompleted && i < 200; i++)
             {
                 await http.GetStringAsync(new Uri(pod.GetUri(), $"/followed-{i}"));
@@ -90,13 +97,13 @@ public class KubeSystemAndLogsTests
     [Fact]
     public async Task Exec_and_attach_get_a_status_saying_pods_are_loopback_servers()
     {
-        var (cluster, kubectl) = await SeedAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
-        var pod = cluster.GetPods("app=my-app")[0];
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await SeedAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
+        SandboxPod pod = cluster.GetPods("app=my-app")[0];
         foreach (var args in new[] { new[] { "exec", "-it", pod.Name, "--", "curl", "http://my-service" }, ["exec", pod.Name, "--", "nslookup", "my-service"], ["attach", pod.Name] })
         {
-            var (exit, _, stderr) = await kubectl.RunAsync(args);
+            (int exit, string _, string? stderr) = await kubectl.RunAsync(args);
             Assert.NotEqual(0, exit);
             Assert.Contains("the sandbox's pods are loopback servers", stderr);
             Assert.Contains("kubectl port-forward", stderr);

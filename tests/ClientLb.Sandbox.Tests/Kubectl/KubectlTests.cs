@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Tests.Infrastructure;
 
@@ -6,45 +7,47 @@ namespace ClientLb.Sandbox.Tests.Kubectl;
 /// <summary>The real kubectl (1.32) as the acceptance peer of the sandbox API server.</summary>
 public class KubectlTests
 {
-    static JsonObject ParseJson(string text) => JsonNode.Parse(text)!.AsObject();
+    private static JsonObject ParseJson(string text) => JsonNode.Parse(text)!.AsObject();
 
-    static async Task<(SandboxCluster Cluster, Infrastructure.Kubectl Kubectl)> StartAsync(SandboxOptions? options = null)
+    private static async Task<(SandboxCluster Cluster, Infrastructure.Kubectl Kubectl)> StartAsync(SandboxOptions? options = null)
     {
         _ = Infrastructure.Kubectl.Path; // fail loudly, first, when kubectl is missing
         options ??= new SandboxOptions();
         options.DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1);
-        var cluster = await SandboxCluster.StartAsync(options);
+        SandboxCluster cluster = await SandboxCluster.StartAsync(options);
         return (cluster, new Infrastructure.Kubectl(cluster.KubeconfigPath));
     }
 
     [Fact]
     public async Task Create_the_seed_manifest_then_get_pods_services_and_slices_as_json()
     {
-        var (cluster, kubectl) = await StartAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
-        var (exit, stdout, stderr) = await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
+        (int exit, string? stdout, string? stderr) = await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
         Assert.True(exit == 0, stderr);
         Assert.Contains("deployment.apps/my-app created", stdout);
         Assert.Contains("service/my-service created", stdout);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
 
-        var list = ParseJson(await kubectl.OkAsync("get", "pods,svc,endpointslices", "-n", "default", "-o", "json"));
-        var items = list.Arr("items");
+        JsonObject list = ParseJson(await kubectl.OkAsync("get", "pods,svc,endpointslices", "-n", "default", "-o", "json"));
+        JsonArray items = list.Arr("items");
         var pods = items.Where(i => i.S("kind") == "Pod").ToList();
         Assert.Equal(2, pods.Count);
         Assert.All(pods, p => Assert.Equal("Running", p.S("status", "phase")));
-        var svc = items.Single(i => i.S("kind") == "Service");
+        JsonNode? svc = items.Single(i => i.S("kind") == "Service");
         Assert.StartsWith("127.96.", svc.S("spec", "clusterIP"));
-        var slice = items.Single(i => i.S("kind") == "EndpointSlice");
+        JsonNode? slice = items.Single(i => i.S("kind") == "EndpointSlice");
         Assert.Equal("my-service", slice.S("metadata", "labels", "kubernetes.io/service-name"));
         Assert.Equal(pods.Select(p => p.S("status", "podIP")).Order(), slice.Arr("endpoints").Select(e => e.S("addresses", "0")).Order());
         Assert.Equal(80, slice.L("ports", "0", "port"));
 
         // The pods answer on the seed's containerPort 80 at their own addresses.
         using var http = new HttpClient();
-        foreach (var pod in pods)
+        foreach (JsonNode? pod in pods)
+        {
             Assert.Equal(pod.S("metadata", "name"), await http.GetStringAsync($"http://{pod.S("status", "podIP")}:80/"));
+        }
 
         // Human-readable output goes through server-side tables.
         var table = await kubectl.OkAsync("get", "svc,deploy");
@@ -55,13 +58,13 @@ public class KubectlTests
     [Fact]
     public async Task Scale_and_delete_pod_and_watch_endpoint_slices()
     {
-        var (cluster, kubectl) = await StartAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
         await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
 
-        using var watch = kubectl.StartStreaming("get", "endpointslices", "-w", "--output-watch-events", "-o", "custom-columns=EVENT:.type,NAME:.object.metadata.name,COUNT:.object.endpoints[*].addresses[0]");
+        using Process watch = kubectl.StartStreaming("get", "endpointslices", "-w", "--output-watch-events", "-o", "custom-columns=EVENT:.type,NAME:.object.metadata.name,COUNT:.object.endpoints[*].addresses[0]");
         try
         {
             var header = await watch.StandardOutput.ReadLineAsync(Deadline.In());
@@ -73,7 +76,10 @@ public class KubectlTests
             await cluster.WaitForReadyEndpointsAsync("my-service", 5, cancellationToken: Deadline.In());
             // The watch sees the slice change as pods come: a MODIFIED line listing five addresses eventually.
             string? line;
-            do line = await watch.StandardOutput.ReadLineAsync(Deadline.In());
+            do
+            {
+                line = await watch.StandardOutput.ReadLineAsync(Deadline.In());
+            }
             while (line is not null && !(line.StartsWith("MODIFIED") && line.Split(',').Length == 5));
             Assert.NotNull(line);
         }
@@ -82,7 +88,7 @@ public class KubectlTests
             watch.Kill(entireProcessTree: true);
             await watch.WaitForExitAsync();
         }
-        var deployment = ParseJson(await kubectl.OkAsync("get", "deployment", "my-app", "-o", "json"));
+        JsonObject deployment = ParseJson(await kubectl.OkAsync("get", "deployment", "my-app", "-o", "json"));
         Assert.Equal(5, deployment.L("spec", "replicas"));
         await cluster.WaitUntilAsync(c => c.GetAsync("apps/v1", "Deployment", "my-app").Result.L("status", "readyReplicas") == 5, Deadline.In());
 
@@ -90,7 +96,7 @@ public class KubectlTests
         var deleted = await kubectl.OkAsync("delete", "pod", victim); // waits until the pod is gone (1 s grace)
         Assert.Contains($"pod \"{victim}\" deleted", deleted);
         Assert.DoesNotContain(cluster.GetPods(), p => p.Name == victim);
-        var (exit, _, stderr) = await kubectl.RunAsync(["get", "pod", victim]);
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["get", "pod", victim]);
         Assert.NotEqual(0, exit);
         Assert.Contains("NotFound", stderr);
         await cluster.WaitForReadyEndpointsAsync("my-service", 5, cancellationToken: Deadline.In()); // the replacement
@@ -99,10 +105,10 @@ public class KubectlTests
     [Fact]
     public async Task Invalid_objects_and_duplicates_are_reported_by_kubectl()
     {
-        var (cluster, kubectl) = await StartAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
-        var (exit, _, stderr) = await kubectl.RunAsync(["create", "-f", "-"], """
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["create", "-f", "-"], """
             apiVersion: v1
             kind: Service
             metadata: {name: Bad_Name}
@@ -133,10 +139,10 @@ public class KubectlTests
     [Fact]
     public async Task Kubectl_over_https_with_token()
     {
-        var (cluster, kubectl) = await StartAsync(new SandboxOptions { UseHttps = true });
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
-        var nodes = ParseJson(await kubectl.OkAsync("get", "nodes", "-o", "json"));
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync(new SandboxOptions { UseHttps = true });
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
+        JsonObject nodes = ParseJson(await kubectl.OkAsync("get", "nodes", "-o", "json"));
         Assert.Equal(["zone-a", "zone-b", "zone-c"], nodes.Arr("items").Select(n => n.S("metadata", "labels", "topology.kubernetes.io/zone")));
         Assert.Equal(0, (await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed.Replace("my-app", "web"))).Exit);
         await kubectl.OkAsync("expose", "deployment", "web", "--port=8080", "--target-port=80");

@@ -6,7 +6,7 @@ namespace ClientLb.Sandbox.Tests.Kubectl;
 /// <summary>The manifests users deploy to real clusters (accounts, RBAC, config, DaemonSets) and Events, with the real kubectl.</summary>
 public class MoreKindsTests
 {
-    const string Manifest = """
+    private const string Manifest = """
         apiVersion: v1
         kind: ServiceAccount
         metadata: {name: payment}
@@ -56,13 +56,15 @@ public class MoreKindsTests
     public async Task Accounts_config_secrets_rbac_and_a_daemonset_apply_and_show_like_a_real_cluster()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
-        var (exit, stdout, stderr) = await kubectl.RunAsync(["apply", "-f", "-"], Manifest);
+        (int exit, string? stdout, string? stderr) = await kubectl.RunAsync(["apply", "-f", "-"], Manifest);
         Assert.True(exit == 0, stderr);
         foreach (var created in new[] { "serviceaccount/payment", "secret/payment-token", "configmap/payment-config", "secret/payment-db",
             "clusterrole.rbac.authorization.k8s.io/endpoint-reader", "clusterrolebinding.rbac.authorization.k8s.io/payment-reads-endpoints", "daemonset.apps/node-agent" })
+        {
             Assert.Contains($"{created} created", stdout);
+        }
 
         var token = JsonNode.Parse(await kubectl.OkAsync("get", "secret", "payment-token", "-o", "json"));
         Assert.StartsWith("sandbox-sa.", System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(token.S("data", "token")!)));
@@ -94,9 +96,9 @@ public class MoreKindsTests
         "The DaemonSet \"d\" is invalid: spec.template.metadata.labels: Invalid value: \"{\"a\":\"c\"}\": `selector` does not match template `labels`")]
     public async Task Invalid_objects_are_refused_with_the_field_at_fault_and_nothing_is_stored(string yaml, string expected)
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
-        var (exit, _, stderr) = await kubectl.RunAsync(["create", "-f", "-"], yaml);
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["create", "-f", "-"], yaml);
         Assert.NotEqual(0, exit);
         Assert.Contains(expected, stderr);
         var kind = yaml.Split("kind: ")[1].Split('\n')[0].ToLowerInvariant();
@@ -107,7 +109,7 @@ public class MoreKindsTests
     public async Task Scaling_and_endpoint_changes_leave_events_that_get_events_and_describe_show()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await kubectl.RunAsync(["create", "-f", "-"], Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());

@@ -12,14 +12,14 @@ public class SeedArticleCommandsTests
     /// <summary>One command: its arguments, what it reads on stdin, whether it succeeds, and a pattern its output matches.</summary>
     public sealed record Row(string[] Args, string? Stdin, bool Succeeds, string Pattern);
 
-    static Row Ok(string pattern, params string[] args) => new(args, null, true, pattern);
-    static Row Fails(string pattern, params string[] args) => new(args, null, false, pattern);
+    private static Row Ok(string pattern, params string[] args) => new(args, null, true, pattern);
+    private static Row Fails(string pattern, params string[] args) => new(args, null, false, pattern);
 
     [Fact]
     public async Task Every_command_of_the_seed_articles_works_or_is_refused_clearly()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         // The edit changes the Service's port and keeps the 3 replicas the deployment is scaled to below: applying the seed's
         // replicas: 2 would scale it down, and the pod removed (the newest, as Kubernetes picks it) may be the one labelled
@@ -72,17 +72,27 @@ public class SeedArticleCommandsTests
             Fails(@"server-side apply \(application/apply-patch\+yaml\) is not supported by the sandbox", "apply", "--server-side", "-f", "-"),
         ];
         var failures = new List<string>();
-        foreach (var row in rows)
+        foreach (Row row in rows)
         {
             var pod = cluster.GetPods("app=my-app").Where(p => p.Ready && !p.Terminating).Select(p => p.Name).Order().FirstOrDefault() ?? "no-pod";
             var args = row.Args.Select(a => a == "$POD" ? pod : a).ToArray();
             var stdin = row.Stdin ?? (args.Contains("-") ? edited : null);
-            var (exit, stdout, stderr) = await kubectl.RunAsync(args, stdin);
+            (int exit, string? stdout, string? stderr) = await kubectl.RunAsync(args, stdin);
             var output = stdout + stderr;
             var line = $"kubectl {string.Join(' ', args)}";
-            if ((exit == 0) != row.Succeeds) failures.Add($"{line}: exit {exit}, expected {(row.Succeeds ? "success" : "a refusal")}:\n{output}");
-            else if (!Regex.IsMatch(output, row.Pattern)) failures.Add($"{line}: output does not match /{row.Pattern}/:\n{output}");
-            if (args.Contains("scale")) await cluster.WaitForReadyEndpointsAsync("my-service", 3, cancellationToken: Deadline.In());
+            if ((exit == 0) != row.Succeeds)
+            {
+                failures.Add($"{line}: exit {exit}, expected {(row.Succeeds ? "success" : "a refusal")}:\n{output}");
+            }
+            else if (!Regex.IsMatch(output, row.Pattern))
+            {
+                failures.Add($"{line}: output does not match /{row.Pattern}/:\n{output}");
+            }
+
+            if (args.Contains("scale"))
+            {
+                await cluster.WaitForReadyEndpointsAsync("my-service", 3, cancellationToken: Deadline.In());
+            }
         }
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
     }

@@ -10,7 +10,7 @@ namespace ClientLb.Sandbox.Tests.Peers;
 /// </summary>
 public class GoClientTests
 {
-    const string Payment = """
+    private const string Payment = """
         apiVersion: v1
         kind: Namespace
         metadata: {name: finance}
@@ -37,7 +37,7 @@ public class GoClientTests
           ports: [{port: 80, targetPort: 8080}]
         """;
 
-    static string PeerDir([System.Runtime.CompilerServices.CallerFilePath] string file = "") =>
+    private static string PeerDir([System.Runtime.CompilerServices.CallerFilePath] string file = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, "..", "..", "peers", "go", "paymentclient"));
 
     [Fact]
@@ -48,14 +48,14 @@ public class GoClientTests
         try
         {
             var binary = Path.Combine(work, "paymentclient");
-            var build = await RunAsync("go", ["build", "-o", binary, "."], PeerDir(), new()
+            (int Exit, string Output) build = await RunAsync("go", ["build", "-o", binary, "."], PeerDir(), new()
             {
                 // Offline and self-contained: the module has no requirements, nothing is downloaded.
                 ["GOCACHE"] = Path.Combine(work, "cache"), ["GOPATH"] = Path.Combine(work, "gopath"), ["GOPROXY"] = "off", ["GOFLAGS"] = "-mod=mod", ["GO111MODULE"] = "on",
             });
             Assert.True(build.Exit == 0, $"go build failed:\n{build.Output}");
 
-            await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions());
+            await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions());
             await cluster.ApplyManifestAsync(Payment);
             await cluster.WaitForReadyEndpointsAsync("payment-service", 3, "finance", Deadline.In());
             var pods = cluster.GetPods("app=payment", "finance").Select(p => p.Name).ToHashSet();
@@ -66,7 +66,7 @@ public class GoClientTests
             var outputs = new List<string>();
             for (var run = 0; run < 3 * pods.Count && !answered.SetEquals(pods); run++)
             {
-                var (exit, output) = await RunAsync(binary, [], work, env);
+                (int exit, string? output) = await RunAsync(binary, [], work, env);
                 outputs.Add(output.Trim());
                 Assert.True(exit == 0, $"the Go client failed:\n{output}");
                 var pod = pods.SingleOrDefault(p => output.Trim() == $"Response: {p}")
@@ -82,17 +82,25 @@ public class GoClientTests
         }
     }
 
-    static async Task<(int Exit, string Output)> RunAsync(string program, string[] args, string directory, Dictionary<string, string> env)
+    private static async Task<(int Exit, string Output)> RunAsync(string program, string[] args, string directory, Dictionary<string, string> env)
     {
         var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var (k, v) in env) psi.Environment[k] = v;
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach ((string? k, string? v) in env)
+        {
+            psi.Environment[k] = v;
+        }
+
         Process process;
         try { process = Process.Start(psi)!; }
         catch (System.ComponentModel.Win32Exception ex) { throw new Xunit.Sdk.XunitException($"{program} could not be started ({ex.Message}): this test needs Go (apt-get install golang-go; test.sh installs it)."); }
-        using var p = process;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
+        using Process p = process;
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         try { await p.WaitForExitAsync(cts.Token); }
         catch (OperationCanceledException) { p.Kill(entireProcessTree: true); throw new TimeoutException($"{program} did not finish in 120 s"); }

@@ -12,21 +12,21 @@ public partial class PortForwardTests
     [GeneratedRegex(@"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")]
     private static partial Regex ForwardingLine();
 
-    static async Task<(SandboxCluster Cluster, Infrastructure.Kubectl Kubectl)> StartAsync()
+    private static async Task<(SandboxCluster Cluster, Infrastructure.Kubectl Kubectl)> StartAsync()
     {
         _ = Infrastructure.Kubectl.Path;
-        var cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
+        SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
         await cluster.ApplyManifestAsync(Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
         return (cluster, new Infrastructure.Kubectl(cluster.KubeconfigPath));
     }
 
     /// <summary>Starts `kubectl port-forward target :remote` and returns the process and the local port it chose.</summary>
-    static async Task<(Process Process, int LocalPort)> ForwardAsync(Infrastructure.Kubectl kubectl, string target, int remote)
+    private static async Task<(Process Process, int LocalPort)> ForwardAsync(Infrastructure.Kubectl kubectl, string target, int remote)
     {
-        var process = kubectl.StartStreaming("port-forward", target, $":{remote}");
+        Process process = kubectl.StartStreaming("port-forward", target, $":{remote}");
         var line = await process.StandardOutput.ReadLineAsync(Deadline.In());
-        var match = ForwardingLine().Match(line ?? "");
+        Match match = ForwardingLine().Match(line ?? "");
         if (!match.Success)
         {
             process.Kill(entireProcessTree: true);
@@ -36,7 +36,7 @@ public partial class PortForwardTests
         return (process, int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    static async Task StopAsync(Process process)
+    private static async Task StopAsync(Process process)
     {
         process.Kill(entireProcessTree: true);
         await process.WaitForExitAsync();
@@ -46,11 +46,11 @@ public partial class PortForwardTests
     [Fact]
     public async Task Port_forward_to_a_service_reaches_one_of_its_pods()
     {
-        var (cluster, kubectl) = await StartAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
         var pods = cluster.GetPods("app=my-app").Select(p => p.Name).ToList();
-        var (process, port) = await ForwardAsync(kubectl, "svc/my-service", 80);
+        (Process? process, int port) = await ForwardAsync(kubectl, "svc/my-service", 80);
         try
         {
             // Several requests, new connections each: each one is a new pair of SPDY streams in the same tunnel.
@@ -73,11 +73,11 @@ public partial class PortForwardTests
     [Fact]
     public async Task Port_forward_to_a_pod_and_a_refused_port_reports_the_error()
     {
-        var (cluster, kubectl) = await StartAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
         var pod = cluster.GetPods("app=my-app")[0].Name;
-        var (process, port) = await ForwardAsync(kubectl, $"pod/{pod}", 80);
+        (Process? process, int port) = await ForwardAsync(kubectl, $"pod/{pod}", 80);
         try
         {
             using var http = new HttpClient();
@@ -95,7 +95,10 @@ public partial class PortForwardTests
             using var http = new HttpClient();
             await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.GetStringAsync($"http://127.0.0.1:{port}/", Deadline.In()));
             string? line;
-            do line = await process.StandardError.ReadLineAsync(Deadline.In());
+            do
+            {
+                line = await process.StandardError.ReadLineAsync(Deadline.In());
+            }
             while (line is not null && !line.Contains("error forwarding port 9", StringComparison.Ordinal));
             Assert.NotNull(line);
             Assert.Contains($"pod default/{pod}", line);
@@ -109,11 +112,11 @@ public partial class PortForwardTests
     [Fact]
     public async Task The_direct_SPDY_upgrade_is_declined_with_a_message_saying_why()
     {
-        var (cluster, kubectl) = await StartAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
         var pod = cluster.GetPods("app=my-app")[0].Name;
-        var (exit, _, stderr) = await kubectl.RunAsync(["port-forward", $"pod/{pod}", ":80"], environment: new Dictionary<string, string> { ["KUBECTL_PORT_FORWARD_WEBSOCKETS"] = "false" });
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["port-forward", $"pod/{pod}", ":80"], environment: new Dictionary<string, string> { ["KUBECTL_PORT_FORWARD_WEBSOCKETS"] = "false" });
         Assert.NotEqual(0, exit);
         Assert.Contains("serves port-forward over websockets only", stderr);
 
@@ -125,9 +128,9 @@ public partial class PortForwardTests
     [Fact]
     public async Task The_v4_channel_websocket_protocol_forwards_each_port_on_its_data_channel_and_refuses_a_bad_port()
     {
-        var (cluster, kubectl) = await StartAsync();
-        await using var clusterScope = cluster;
-        using var kubectlScope = kubectl;
+        (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
+        await using SandboxCluster clusterScope = cluster;
+        using Infrastructure.Kubectl kubectlScope = kubectl;
         var pod = cluster.GetPods("app=my-app")[0].Name;
         Uri PortForward(string ports) => new UriBuilder(cluster.ApiServerUri) { Scheme = "ws", Path = $"/api/v1/namespaces/default/pods/{pod}/portforward", Query = $"ports={ports}" }.Uri;
 
@@ -153,7 +156,11 @@ public partial class PortForwardTests
             do
             {
                 result = await ws.ReceiveAsync(buffer, Deadline.In());
-                if (result.MessageType == WebSocketMessageType.Close) return null;
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return null;
+                }
+
                 message.Write(buffer, 0, result.Count);
             }
             while (!result.EndOfMessage);
@@ -165,12 +172,12 @@ public partial class PortForwardTests
         var announced = new List<(int, int)>();
         for (var i = 0; i < 4; i++)
         {
-            var m = (await ReceiveAsync())!.Value;
+            (int Channel, byte[] Data) m = (await ReceiveAsync())!.Value;
             announced.Add((m.Channel, m.Data[0] | (m.Data[1] << 8)));
         }
         Assert.Equal([(0, 80), (1, 80), (2, 9), (3, 9)], announced);
         // Nothing listens on 9: its error channel says so.
-        var error = (await ReceiveAsync())!.Value;
+        (int Channel, byte[] Data) error = (await ReceiveAsync())!.Value;
         Assert.Equal(3, error.Channel);
         Assert.Contains("error forwarding port 9", Encoding.UTF8.GetString(error.Data));
 

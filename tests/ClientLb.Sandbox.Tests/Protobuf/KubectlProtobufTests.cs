@@ -10,21 +10,21 @@ public class KubectlProtobufTests
     public async Task Create_namespace_deployment_service_expose_scale_and_get_yaml()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(1) });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
 
         Assert.Contains("namespace/x created", await kubectl.OkAsync("create", "namespace", "x"));
         Assert.Equal("Active", (await cluster.GetAsync("v1", "Namespace", "x", ns: null)).S("status", "phase"));
 
         Assert.Contains("deployment.apps/web created", await kubectl.OkAsync("create", "deployment", "web", "--image=nginx", "--replicas=2"));
-        var deployment = (await cluster.GetAsync("apps/v1", "Deployment", "web"))!;
+        JsonObject deployment = (await cluster.GetAsync("apps/v1", "Deployment", "web"))!;
         Assert.Equal(2, deployment.L("spec", "replicas"));
         Assert.Equal("web", deployment.S("spec", "selector", "matchLabels", "app"));
         Assert.Equal("nginx", deployment.S("spec", "template", "spec", "containers", "0", "image"));
         Assert.Null(deployment.At("metadata", "generateName")); // Go's empty values are not stored as ""
 
         Assert.Contains("service/x created", await kubectl.OkAsync("create", "service", "clusterip", "x", "--tcp=80:8080"));
-        var svc = (await cluster.GetAsync("v1", "Service", "x"))!;
+        JsonObject svc = (await cluster.GetAsync("v1", "Service", "x"))!;
         Assert.Equal((80L, 8080L, "TCP"), (svc.L("spec", "ports", "0", "port")!.Value, svc.L("spec", "ports", "0", "targetPort")!.Value, svc.S("spec", "ports", "0", "protocol")));
         Assert.StartsWith("127.96.", svc.S("spec", "clusterIP"));
 

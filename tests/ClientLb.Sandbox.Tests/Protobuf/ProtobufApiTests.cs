@@ -1,19 +1,20 @@
 using System.Buffers.Binary;
-using Google.Protobuf;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Api.Protobuf;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using Google.Protobuf;
+using K8S.Io.Apimachinery.Pkg.Apis.Meta.V1;
 
 namespace ClientLb.Sandbox.Tests.Protobuf;
 
 /// <summary>application/vnd.kubernetes.protobuf over HTTP: bodies in, answers and watch frames out, refusals as Status.</summary>
 public class ProtobufApiTests
 {
-    const string Protobuf = "application/vnd.kubernetes.protobuf";
+    private const string Protobuf = "application/vnd.kubernetes.protobuf";
 
-    static async Task<(HttpStatusCode Code, string? ContentType, byte[] Body)> SendAsync(HttpClient http, HttpMethod method, string path, byte[]? body, string? accept)
+    private static async Task<(HttpStatusCode Code, string? ContentType, byte[] Body)> SendAsync(HttpClient http, HttpMethod method, string path, byte[]? body, string? accept)
     {
         using var req = new HttpRequestMessage(method, path);
         if (body is not null)
@@ -21,14 +22,18 @@ public class ProtobufApiTests
             req.Content = new ByteArrayContent(body);
             req.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(Protobuf);
         }
-        if (accept is not null) req.Headers.TryAddWithoutValidation("Accept", accept);
-        using var resp = await http.SendAsync(req);
+        if (accept is not null)
+        {
+            req.Headers.TryAddWithoutValidation("Accept", accept);
+        }
+
+        using HttpResponseMessage resp = await http.SendAsync(req);
         return (resp.StatusCode, resp.Content.Headers.ContentType?.ToString(), await resp.Content.ReadAsByteArrayAsync());
     }
 
-    static JsonObject Service(string name)
+    private static JsonObject Service(string name)
     {
-        var o = JsonNode.Parse("""
+        JsonObject o = JsonNode.Parse("""
             {"kind":"Service","apiVersion":"v1","metadata":{},"spec":{"ports":[{"port":80,"targetPort":8080}],"selector":{"app":"web"}}}
             """)!.AsObject();
         o["metadata"]!["name"] = name;
@@ -38,41 +43,41 @@ public class ProtobufApiTests
     [Fact]
     public async Task Create_get_list_and_delete_in_protobuf_match_the_json_answers()
     {
-        await using var cluster = await SandboxCluster.StartAsync();
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
-        var http = api.Http;
+        HttpClient http = api.Http;
 
-        var created = await SendAsync(http, HttpMethod.Post, "/api/v1/namespaces/default/services", KubeProtobuf.Encode(Service("pb")), $"{Protobuf}, application/json");
+        (HttpStatusCode Code, string? ContentType, byte[] Body) created = await SendAsync(http, HttpMethod.Post, "/api/v1/namespaces/default/services", KubeProtobuf.Encode(Service("pb")), $"{Protobuf}, application/json");
         Assert.Equal(HttpStatusCode.Created, created.Code);
         Assert.Equal(Protobuf, created.ContentType);
-        var createdJson = KubeProtobuf.Decode(created.Body, "response");
+        JsonObject createdJson = KubeProtobuf.Decode(created.Body, "response");
         Assert.StartsWith("127.96.", createdJson.S("spec", "clusterIP"));
         Assert.Equal(8080, createdJson.L("spec", "ports", "0", "targetPort"));
 
-        var got = await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services/pb", null, Protobuf);
-        var json = (await api.GetAsync("/api/v1/namespaces/default/services/pb")).Body;
+        (HttpStatusCode Code, string? ContentType, byte[] Body) got = await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services/pb", null, Protobuf);
+        JsonObject json = (await api.GetAsync("/api/v1/namespaces/default/services/pb")).Body;
         Assert.True(JsonNode.DeepEquals(json, KubeProtobuf.Decode(got.Body, "get")));
 
-        var list = KubeProtobuf.Decode((await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services", null, Protobuf)).Body, "list");
+        JsonObject list = KubeProtobuf.Decode((await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services", null, Protobuf)).Body, "list");
         Assert.Equal("ServiceList", list.S("kind"));
         Assert.Equal(["pb"], list.Arr("items").Select(i => i.S("metadata", "name")));
 
-        var partial = KubeProtobuf.Decode((await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services", null, $"{Protobuf};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")).Body, "partial list");
+        JsonObject partial = KubeProtobuf.Decode((await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services", null, $"{Protobuf};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")).Body, "partial list");
         Assert.Equal("PartialObjectMetadataList", partial.S("kind"));
         Assert.Equal("pb", partial.S("items", "0", "metadata", "name"));
 
         // Table has no protobuf encoding upstream: the next acceptable type (JSON) answers.
-        var table = await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services", null, $"{Protobuf};as=Table;g=meta.k8s.io;v=v1,application/json;as=Table;g=meta.k8s.io;v=v1");
+        (HttpStatusCode Code, string? ContentType, byte[] Body) table = await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services", null, $"{Protobuf};as=Table;g=meta.k8s.io;v=v1,application/json;as=Table;g=meta.k8s.io;v=v1");
         Assert.Equal("application/json", table.ContentType);
         Assert.Equal("Table", JsonNode.Parse(table.Body).S("kind"));
 
-        var missing = await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services/nope", null, $"{Protobuf}, application/json");
+        (HttpStatusCode Code, string? ContentType, byte[] Body) missing = await SendAsync(http, HttpMethod.Get, "/api/v1/namespaces/default/services/nope", null, $"{Protobuf}, application/json");
         Assert.Equal(HttpStatusCode.NotFound, missing.Code);
-        var status = KubeProtobuf.Decode(missing.Body, "status");
+        JsonObject status = KubeProtobuf.Decode(missing.Body, "status");
         Assert.Equal(("Status", "NotFound", 404L), (status.S("kind"), status.S("reason"), status.L("code")));
 
         var deleteOptions = KubeProtobuf.Encode(JsonNode.Parse("""{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"wrong"}}""")!.AsObject());
-        var conflict = await SendAsync(http, HttpMethod.Delete, "/api/v1/namespaces/default/services/pb", deleteOptions, "application/json");
+        (HttpStatusCode Code, string? ContentType, byte[] Body) conflict = await SendAsync(http, HttpMethod.Delete, "/api/v1/namespaces/default/services/pb", deleteOptions, "application/json");
         Assert.Equal(HttpStatusCode.Conflict, conflict.Code);
         Assert.Contains("wrong", JsonNode.Parse(conflict.Body).S("message"));
     }
@@ -80,40 +85,43 @@ public class ProtobufApiTests
     [Fact]
     public async Task Scale_subresource_and_watch_speak_protobuf()
     {
-        await using var cluster = await SandboxCluster.StartAsync();
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
         await cluster.CreateDeploymentAsync("web", 1);
-        var scale = KubeProtobuf.Decode((await SendAsync(api.Http, HttpMethod.Get, "/apis/apps/v1/namespaces/default/deployments/web/scale", null, Protobuf)).Body, "scale");
+        JsonObject scale = KubeProtobuf.Decode((await SendAsync(api.Http, HttpMethod.Get, "/apis/apps/v1/namespaces/default/deployments/web/scale", null, Protobuf)).Body, "scale");
         Assert.Equal(("Scale", "autoscaling/v1", 1L), (scale.S("kind"), scale.S("apiVersion"), scale.L("spec", "replicas")));
 
         using var watchRequest = new HttpRequestMessage(HttpMethod.Get, "/apis/apps/v1/namespaces/default/deployments?watch=true");
         watchRequest.Headers.TryAddWithoutValidation("Accept", Protobuf);
-        using var watch = await api.Http.SendAsync(watchRequest, HttpCompletionOption.ResponseHeadersRead, Deadline.In());
+        using HttpResponseMessage watch = await api.Http.SendAsync(watchRequest, HttpCompletionOption.ResponseHeadersRead, Deadline.In());
         Assert.Equal(Protobuf, watch.Content.Headers.ContentType?.MediaType);
         Assert.Equal("watch", watch.Content.Headers.ContentType?.Parameters.Single(p => p.Name == "stream").Value);
-        await using var stream = await watch.Content.ReadAsStreamAsync(Deadline.In());
-        var (type, obj) = await ReadFrameAsync(stream);
+        await using Stream stream = await watch.Content.ReadAsStreamAsync(Deadline.In());
+        (string? type, JsonObject? obj) = await ReadFrameAsync(stream);
         Assert.Equal(("ADDED", "web"), (type, obj.S("metadata", "name")));
 
         scale["spec"]!["replicas"] = 3;
         scale["metadata"]!.AsObject().Remove("resourceVersion"); // the controller writes status meanwhile; no precondition
 
-        var put = await SendAsync(api.Http, HttpMethod.Put, "/apis/apps/v1/namespaces/default/deployments/web/scale", KubeProtobuf.Encode(scale), Protobuf);
+        (HttpStatusCode Code, string? ContentType, byte[] Body) put = await SendAsync(api.Http, HttpMethod.Put, "/apis/apps/v1/namespaces/default/deployments/web/scale", KubeProtobuf.Encode(scale), Protobuf);
         Assert.Equal(HttpStatusCode.OK, put.Code);
         Assert.Equal(3, KubeProtobuf.Decode(put.Body, "scale").L("spec", "replicas"));
-        do (type, obj) = await ReadFrameAsync(stream);
+        do
+        {
+            (type, obj) = await ReadFrameAsync(stream);
+        }
         while (obj.L("spec", "replicas") != 3);
         Assert.Equal("MODIFIED", type);
         Assert.Equal("Deployment", obj.S("kind"));
     }
 
-    static async Task<(string Type, JsonObject Object)> ReadFrameAsync(Stream stream)
+    private static async Task<(string Type, JsonObject Object)> ReadFrameAsync(Stream stream)
     {
         var length = new byte[4];
         await stream.ReadExactlyAsync(length, Deadline.In());
         var frame = new byte[BinaryPrimitives.ReadUInt32BigEndian(length)];
         await stream.ReadExactlyAsync(frame, Deadline.In());
-        var e = K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent.Parser.ParseFrom(frame);
+        WatchEvent e = K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent.Parser.ParseFrom(frame);
         return (e.Type, KubeProtobuf.Decode(e.Object.Raw.Span, "watch event"));
     }
 
@@ -136,12 +144,12 @@ public class ProtobufApiTests
     [MemberData(nameof(BadBodies))]
     public async Task A_bad_protobuf_body_is_a_400_Status_naming_the_fault(string _, byte[] body, string expected)
     {
-        await using var cluster = await SandboxCluster.StartAsync();
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
-        var (code, contentType, response) = await SendAsync(api.Http, HttpMethod.Post, "/api/v1/namespaces/default/services", body, null);
+        (HttpStatusCode code, string? contentType, byte[]? response) = await SendAsync(api.Http, HttpMethod.Post, "/api/v1/namespaces/default/services", body, null);
         Assert.Equal(HttpStatusCode.BadRequest, code);
         Assert.Equal("application/json", contentType);
-        var status = JsonNode.Parse(response)!;
+        JsonNode status = JsonNode.Parse(response)!;
         Assert.Equal(("Status", "BadRequest"), (status.S("kind"), status.S("reason")));
         Assert.Contains(expected, status.S("message"));
         Assert.Empty(await cluster.ListAsync("v1", "Service"));

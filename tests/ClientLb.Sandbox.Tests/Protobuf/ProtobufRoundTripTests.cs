@@ -1,27 +1,27 @@
 using System.Buffers.Binary;
-using Google.Protobuf;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Api.Protobuf;
 using ClientLb.Sandbox.Store;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using Google.Protobuf;
 
 namespace ClientLb.Sandbox.Tests.Protobuf;
 
 /// <summary>JSON -> protobuf envelope -> JSON gives back the same object, for every kind the sandbox serves.</summary>
 public class ProtobufRoundTripTests
 {
-    static JsonObject Parse(string json) => JsonNode.Parse(json)!.AsObject();
+    private static JsonObject Parse(string json) => JsonNode.Parse(json)!.AsObject();
 
-    static void AssertRoundTrip(JsonObject original)
+    private static void AssertRoundTrip(JsonObject original)
     {
-        var back = KubeProtobuf.Decode(KubeProtobuf.Encode(original), "test");
+        JsonObject back = KubeProtobuf.Decode(KubeProtobuf.Encode(original), "test");
         Assert.True(JsonNode.DeepEquals(original, back), $"expected {original.ToJsonString()}\n     got {back.ToJsonString()}");
     }
 
     [Fact]
     public async Task Every_stored_object_of_a_running_cluster_round_trips()
     {
-        await using var cluster = await SandboxCluster.StartAsync();
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await cluster.ApplyManifestAsync(Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
         await cluster.WaitUntilAsync(c => c.GetAsync("apps/v1", "Deployment", "my-app").Result.L("status", "readyReplicas") == 2, Deadline.In());
@@ -34,12 +34,23 @@ public class ProtobufRoundTripTests
             """);
         await cluster.WaitUntilAsync(c => c.GetAsync("batch/v1", "Job", "once").Result.Arr("status", "conditions").Any(x => x.S("type") == "Failed"), Deadline.In());
         var kinds = new List<string>();
-        foreach (var t in ResourceTypes.All)
+        foreach (ResourceType t in ResourceTypes.All)
         {
-            if (KubeProtobuf.Find(t.ApiVersion, t.Kind) is null) continue; // kinds without upstream messages here are served as JSON
-            var items = await cluster.ListAsync(t.ApiVersion, t.Kind, ns: null);
-            foreach (var item in items) AssertRoundTrip(item);
-            if (items.Count > 0) kinds.Add(t.Kind);
+            if (KubeProtobuf.Find(t.ApiVersion, t.Kind) is null)
+            {
+                continue; // kinds without upstream messages here are served as JSON
+            }
+
+            IReadOnlyList<JsonObject> items = await cluster.ListAsync(t.ApiVersion, t.Kind, ns: null);
+            foreach (JsonObject item in items)
+            {
+                AssertRoundTrip(item);
+            }
+
+            if (items.Count > 0)
+            {
+                kinds.Add(t.Kind);
+            }
         }
         Assert.Superset(new HashSet<string> { "Namespace", "Node", "Service", "Pod", "Deployment", "EndpointSlice", "Endpoints", "Job" }, kinds.ToHashSet());
     }
@@ -95,11 +106,11 @@ public class ProtobufRoundTripTests
     [Fact]
     public void List_items_travel_without_type_meta_as_upstream()
     {
-        var list = Parse("""
+        JsonObject list = Parse("""
             {"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"12","continue":"c","remainingItemCount":3},
              "items":[{"kind":"Pod","apiVersion":"v1","metadata":{"name":"a"},"spec":{"containers":[{"name":"c","image":"i"}]}}]}
             """);
-        var back = KubeProtobuf.Decode(KubeProtobuf.Encode(list), "test");
+        JsonObject back = KubeProtobuf.Decode(KubeProtobuf.Encode(list), "test");
         ((JsonObject)list.Arr("items")[0]!).Remove("kind");
         ((JsonObject)list.Arr("items")[0]!).Remove("apiVersion");
         Assert.True(JsonNode.DeepEquals(list, back), back.ToJsonString());
@@ -108,10 +119,10 @@ public class ProtobufRoundTripTests
     [Fact]
     public void Watch_frames_are_length_delimited_watch_events_carrying_an_envelope()
     {
-        var pod = Parse("""{"kind":"Pod","apiVersion":"v1","metadata":{"name":"a","resourceVersion":"9"}}""");
+        JsonObject pod = Parse("""{"kind":"Pod","apiVersion":"v1","metadata":{"name":"a","resourceVersion":"9"}}""");
         var frame = KubeProtobuf.EncodeWatchFrame("MODIFIED", pod);
         Assert.Equal((uint)frame.Length - 4, BinaryPrimitives.ReadUInt32BigEndian(frame));
-        var e = K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent.Parser.ParseFrom(frame.AsSpan(4));
+        K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent e = K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent.Parser.ParseFrom(frame.AsSpan(4));
         Assert.Equal("MODIFIED", e.Type);
         Assert.True(JsonNode.DeepEquals(pod, KubeProtobuf.Decode(e.Object.Raw.Span, "event")));
     }
@@ -130,7 +141,7 @@ public class ProtobufRoundTripTests
             Spec = new K8S.Io.Api.Core.V1.NamespaceSpec(),
             Status = new K8S.Io.Api.Core.V1.NamespaceStatus { Phase = "" },
         };
-        var json = KubeProtobuf.Decode(Envelope("v1", "Namespace", ns.ToByteArray()), "body");
+        JsonObject json = KubeProtobuf.Decode(Envelope("v1", "Namespace", ns.ToByteArray()), "body");
         Assert.Equal("""{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"x"},"spec":{},"status":{}}""", json.ToJsonString());
     }
 

@@ -4,13 +4,14 @@ using System.Net.Sockets;
 using ClientLb.Dns.Protocol;
 using ClientLb.Sandbox.Proxy;
 using ClientLb.Sandbox.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Sandbox.Tests.Proxy;
 
 /// <summary>The userspace service proxy: real curl and a JDK java.net.http client reach Services by ClusterIP, without root.</summary>
 public class ServiceProxyTests
 {
-    const string App = """
+    private const string App = """
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: payment, namespace: default}
@@ -29,19 +30,23 @@ public class ServiceProxyTests
           ports: [{protocol: TCP, port: 9080, targetPort: 8080}]
         """;
 
-    static async Task<(SandboxCluster Cluster, string ClusterIp)> StartAsync(string manifest = App)
+    private static async Task<(SandboxCluster Cluster, string ClusterIp)> StartAsync(string manifest = App)
     {
-        var cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(2) });
+        SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(2) });
         await cluster.ApplyManifestAsync(manifest);
         await cluster.WaitForReadyEndpointsAsync("payment-service", 3, cancellationToken: Deadline.In());
         var ip = (await cluster.GetAsync("v1", "Service", "payment-service"))!.S("spec", "clusterIP")!;
         return (cluster, ip);
     }
 
-    static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string file, params string[] args)
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
         Process p;
         try { p = Process.Start(psi)!; }
         catch (System.ComponentModel.Win32Exception ex)
@@ -50,8 +55,8 @@ public class ServiceProxyTests
         }
         using (p)
         {
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
+            Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+            Task<string> stderr = p.StandardError.ReadToEndAsync();
             await p.WaitForExitAsync(Deadline.In(120));
             return (p.ExitCode, await stdout, await stderr);
         }
@@ -60,27 +65,27 @@ public class ServiceProxyTests
     [Fact]
     public async Task Curl_spreads_over_the_pods_by_cluster_ip_and_a_pod_deleted_mid_run_fails_no_request()
     {
-        var (cluster, ip) = await StartAsync();
-        await using var _ = cluster;
+        (SandboxCluster? cluster, string? ip) = await StartAsync();
+        await using SandboxCluster _ = cluster;
         var pods = cluster.GetPods("app=payment").Select(p => p.Name).ToHashSet();
         var answers = new List<string>();
         for (var i = 0; i < 9; i++)
         {
-            var (exit, body, err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
+            (int exit, string? body, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
             Assert.True(exit == 0, $"curl #{i} failed: {err}");
             answers.Add(body);
         }
         Assert.Equal(pods, answers.ToHashSet()); // round-robin: every pod answered
 
         // Requests keep flowing while a pod is deleted: none fails, and after the endpoint change none reaches it.
-        var victim = cluster.GetPods("app=payment").Single(p => p.Name == answers[0]);
+        SandboxPod victim = cluster.GetPods("app=payment").Single(p => p.Name == answers[0]);
         using var stop = new CancellationTokenSource();
-        var during = Task.Run(async () =>
+        Task<int> during = Task.Run(async () =>
         {
             var n = 0;
             while (!stop.IsCancellationRequested)
             {
-                var (exit, _, err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
+                (int exit, string _, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
                 Assert.True(exit == 0, $"curl #{n++} during the delete failed: {err}");
             }
             return n;
@@ -89,7 +94,7 @@ public class ServiceProxyTests
         await Eventually(() => LastEndpoints(cluster, "default/payment-service") is { } last && !last.Contains(victim.IP!) && last.Split(", ").Length == 3, () => ProxyLog(cluster));
         for (var i = 0; i < 12; i++)
         {
-            var (exit, body, err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
+            (int exit, string? body, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
             Assert.True(exit == 0, $"curl #{i} after the endpoint change failed: {err}");
             Assert.NotEqual(victim.Name, body);
         }
@@ -101,8 +106,8 @@ public class ServiceProxyTests
     [Fact]
     public async Task The_jdk_http_client_reaches_the_service_by_cluster_ip_and_spreads_over_its_pods()
     {
-        var (cluster, ip) = await StartAsync();
-        await using var _ = cluster;
+        (SandboxCluster? cluster, string? ip) = await StartAsync();
+        await using SandboxCluster _ = cluster;
         var dir = Directory.CreateTempSubdirectory("payment-client-").FullName;
         try
         {
@@ -125,7 +130,7 @@ public class ServiceProxyTests
                   }
                 }
                 """);
-            var (exit, stdout, stderr) = await RunAsync("java", source, $"http://{ip}:9080", "9");
+            (int exit, string? stdout, string? stderr) = await RunAsync("java", source, $"http://{ip}:9080", "9");
             Assert.True(exit == 0, stderr);
             var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal(9, lines.Length);
@@ -138,8 +143,8 @@ public class ServiceProxyTests
     [Fact]
     public async Task Udp_is_proxied_to_the_cluster_dns_and_a_port_taken_by_another_process_fails_only_that_service()
     {
-        var (cluster, _) = await StartAsync();
-        await using var __ = cluster;
+        (SandboxCluster? cluster, string _) = await StartAsync();
+        await using SandboxCluster __ = cluster;
         // A UDP Service above 1024 in front of the cluster DNS pod.
         await cluster.ApplyManifestAsync("""
             apiVersion: v1
@@ -150,12 +155,15 @@ public class ServiceProxyTests
         var dnsIp = IPAddress.Parse((await cluster.GetAsync("v1", "Service", "dns-high", "kube-system"))!.S("spec", "clusterIP")!);
         DnsMessage? reply = null;
         using (var udp = new UdpClient())
+        {
             for (var i = 0; i < 50 && reply is null; i++)
             {
                 await udp.SendAsync(DnsMessage.CreateQuery(7, new("payment-service.default.svc.cluster.local", DnsRecordType.A)).Encode(), new IPEndPoint(dnsIp, 5353));
-                var got = udp.ReceiveAsync(Deadline.In(1)).AsTask();
+                Task<UdpReceiveResult> got = udp.ReceiveAsync(Deadline.In(1)).AsTask();
                 try { reply = DnsMessage.Decode((await got).Buffer); } catch (OperationCanceledException) { }
             }
+        }
+
         Assert.NotNull(reply);
         Assert.Equal(DnsResponseCode.NoError, reply.ResponseCode);
 
@@ -173,27 +181,31 @@ public class ServiceProxyTests
         Assert.Contains("service default/squatted: the proxy cannot listen on 127.96.255.200:9080 (port \"web\", 9080/TCP)", message);
         Assert.Contains("another process listens on 127.96.255.200:9080", message);
         var ip = (await cluster.GetAsync("v1", "Service", "payment-service"))!.S("spec", "clusterIP")!;
-        var (exit, body, err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/");
+        (int exit, string? body, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/");
         Assert.True(exit == 0, err);
         Assert.StartsWith("payment-", body);
     }
 
     /// <summary>Polls what the proxy does outside the store (its listeners and log), up to a deadline.</summary>
-    static async Task Eventually(Func<bool> condition, Func<string> describe)
+    private static async Task Eventually(Func<bool> condition, Func<string> describe)
     {
         var deadline = Stopwatch.StartNew();
         while (!condition())
         {
-            if (deadline.Elapsed > TimeSpan.FromSeconds(20)) throw new Xunit.Sdk.XunitException("timed out; proxy log:\n" + describe());
+            if (deadline.Elapsed > TimeSpan.FromSeconds(20))
+            {
+                throw new Xunit.Sdk.XunitException("timed out; proxy log:\n" + describe());
+            }
+
             await Task.Delay(20);
         }
     }
 
     /// <summary>The endpoints the proxy last logged for a service's port.</summary>
-    static string? LastEndpoints(SandboxCluster cluster, string service) =>
+    private static string? LastEndpoints(SandboxCluster cluster, string service) =>
         ProxyLog(cluster).Split('\n').LastOrDefault(l => l.StartsWith($"service {service} port ", StringComparison.Ordinal) && l.Contains("127.244."))?.Split("/TCP: ")[1];
 
-    static string ProxyLog(SandboxCluster cluster)
+    private static string ProxyLog(SandboxCluster cluster)
     {
         var pod = cluster.GetPods("k8s-app=kube-proxy", "kube-system")[0].Name;
         return string.Join("\n", cluster.PodLogs.Find("kube-system", pod, "kube-proxy")!.Read(-1).Lines.Select(l => l.Text));
@@ -202,7 +214,7 @@ public class ServiceProxyTests
     [Fact]
     public async Task Without_endpoints_connections_are_reset_and_the_proxy_can_be_turned_off()
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false });
         await cluster.ApplyManifestAsync("""
             apiVersion: v1
             kind: Service
@@ -211,33 +223,33 @@ public class ServiceProxyTests
             """);
         var ip = (await cluster.GetAsync("v1", "Service", "empty"))!.S("spec", "clusterIP")!;
         await Eventually(() => ProxyLog(cluster).Contains("service default/empty port " + ip + ":9081/TCP: listening"), () => ProxyLog(cluster));
-        var (exit, _, err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9081/");
+        (int exit, string _, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9081/");
         // Refused or reset at once, never left to time out (28): curl exits 7 when the reset comes during its connect
         // (under load its message is then "Failed to connect ... Could not connect to server"), 52 or 56 after it.
         Assert.True(exit is 7 or 52 or 56, $"curl exited {exit}: {err}");
 
-        await using var off = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
+        await using SandboxCluster off = await SandboxCluster.StartAsync(new SandboxOptions { EnableDns = false, EnableServiceProxy = false });
         Assert.Empty(off.GetPods(ns: "kube-system"));
     }
 
     [Fact]
     public void Client_ip_affinity_keeps_a_client_on_its_endpoint_until_the_timeout_then_round_robins()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var backends = new Backends(time) { AffinityTimeout = TimeSpan.FromSeconds(10) };
         IPEndPoint a = new(IPAddress.Parse("127.244.0.1"), 80), b = new(IPAddress.Parse("127.244.0.2"), 80);
         backends.Set([a, b]);
         var client = IPAddress.Parse("127.0.0.1");
-        var first = backends.Pick(client, [])!;
+        IPEndPoint first = backends.Pick(client, [])!;
         for (var i = 0; i < 5; i++) { time.Advance(TimeSpan.FromSeconds(9)); Assert.Equal(first, backends.Pick(client, [])); }
         time.Advance(TimeSpan.FromSeconds(11));
-        var after = backends.Pick(client, [])!;
+        IPEndPoint after = backends.Pick(client, [])!;
         Assert.NotEqual(first, after);                                         // the affinity expired: round-robin again
         backends.Set([first]);
         Assert.Equal(first, backends.Pick(client, []));                        // its endpoint went away: another one
         Assert.Null(backends.Pick(client, [first]));
         backends.Set([a, b]);
-        var other = backends.Pick(IPAddress.Parse("127.0.0.2"), [])!;
+        IPEndPoint other = backends.Pick(IPAddress.Parse("127.0.0.2"), [])!;
         Assert.NotEqual(other, backends.Pick(IPAddress.Parse("127.0.0.3"), [])); // each new client takes the next one
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using ClientLb.Sandbox.Tests.Infrastructure;
 
 namespace ClientLb.Sandbox.Tests.Security;
@@ -10,7 +11,7 @@ namespace ClientLb.Sandbox.Tests.Security;
 /// </summary>
 public class AuthCanITests
 {
-    const string Accounts = """
+    private const string Accounts = """
         apiVersion: v1
         kind: ServiceAccount
         metadata: {name: reader}
@@ -42,28 +43,28 @@ public class AuthCanITests
         roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: slice-watcher}
         """;
 
-    const string Reader = "--as=system:serviceaccount:default:reader";
-    const string Watcher = "--as=system:serviceaccount:default:watcher";
+    private const string Reader = "--as=system:serviceaccount:default:reader";
+    private const string Watcher = "--as=system:serviceaccount:default:watcher";
 
     [Fact]
     public async Task Kubectl_auth_can_i_answers_from_the_bound_roles_for_impersonated_service_accounts()
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false, EnableServiceProxy = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false, EnableServiceProxy = false });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await kubectl.OkAsync("create", "namespace", "finance");
-        var (exit, _, stderr) = await kubectl.RunAsync(["apply", "-f", "-"], Accounts);
+        (int exit, string _, string? stderr) = await kubectl.RunAsync(["apply", "-f", "-"], Accounts);
         Assert.True(exit == 0, stderr);
 
         async Task<(int Exit, string Answer)> CanI(params string[] args)
         {
-            var (code, stdout, err) = await kubectl.RunAsync(["auth", "can-i", .. args]);
+            (int code, string? stdout, string? err) = await kubectl.RunAsync(["auth", "can-i", .. args]);
             Assert.True(code is 0 or 1, $"kubectl auth can-i {string.Join(' ', args)} exited {code}: {err}");
             return (code, stdout.Trim());
         }
 
         // The reader may only get services in default: every other question is a no (exit 1).
         Assert.Equal((0, "yes"), await CanI("get", "services", Reader));
-        var (code, answer) = await CanI("list", "endpointslices", Reader);
+        (int code, string? answer) = await CanI("list", "endpointslices", Reader);
         Assert.Equal(1, code);
         Assert.StartsWith("no", answer);
         Assert.Equal(1, (await CanI("list", "services", Reader)).Exit);
@@ -105,14 +106,14 @@ public class AuthCanITests
     [Fact]
     public async Task Kubectl_sends_the_reviews_as_protobuf_and_gets_protobuf_back()
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false, EnableServiceProxy = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false, EnableServiceProxy = false });
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         await cluster.ApplyManifestAsync(Accounts);
-        var (exit, stdout, stderr) = await kubectl.RunAsync(["auth", "can-i", "list", "endpointslices", Watcher, "-v=8"]);
+        (int exit, string? stdout, string? stderr) = await kubectl.RunAsync(["auth", "can-i", "list", "endpointslices", Watcher, "-v=8"]);
         Assert.Equal(0, exit);
         Assert.Equal("yes", stdout.Trim());
         // kubectl -v=8 prints the review's request headers (in no fixed order), then the response's.
-        var post = System.Text.RegularExpressions.Regex.Match(stderr, @"POST https://127\.0\.0\.1:\d+/apis/authorization\.k8s\.io/v1/selfsubjectaccessreviews");
+        Match post = System.Text.RegularExpressions.Regex.Match(stderr, @"POST https://127\.0\.0\.1:\d+/apis/authorization\.k8s\.io/v1/selfsubjectaccessreviews");
         Assert.True(post.Success, stderr);
         var status = stderr.IndexOf("Response Status:", post.Index, StringComparison.Ordinal);
         Assert.True(status > 0, stderr);
@@ -125,18 +126,18 @@ public class AuthCanITests
     [Fact]
     public async Task A_subject_access_review_answers_for_a_named_user_and_needs_create_on_subjectaccessreviews()
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false, EnableServiceProxy = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false, EnableServiceProxy = false });
         await cluster.ApplyManifestAsync(Accounts);
-        using var admin = cluster.CreateHttpClient();
+        using HttpClient admin = cluster.CreateHttpClient();
         async Task<(System.Net.HttpStatusCode Code, JsonNode? Body)> Review(HttpClient http, JsonObject spec)
         {
             var body = new JsonObject { ["apiVersion"] = "authorization.k8s.io/v1", ["kind"] = "SubjectAccessReview", ["spec"] = spec };
-            using var response = await http.PostAsync("/apis/authorization.k8s.io/v1/subjectaccessreviews", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+            using HttpResponseMessage response = await http.PostAsync("/apis/authorization.k8s.io/v1/subjectaccessreviews", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
             return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync()));
         }
         JsonObject Slices(string verb, string ns = "default") => new() { ["namespace"] = ns, ["verb"] = verb, ["group"] = "discovery.k8s.io", ["resource"] = "endpointslices" };
 
-        var (status, review) = await Review(admin, new JsonObject { ["user"] = "system:serviceaccount:default:watcher", ["resourceAttributes"] = Slices("watch") });
+        (System.Net.HttpStatusCode status, JsonNode? review) = await Review(admin, new JsonObject { ["user"] = "system:serviceaccount:default:watcher", ["resourceAttributes"] = Slices("watch") });
         Assert.Equal(System.Net.HttpStatusCode.Created, status);
         Assert.Equal(true, review.At("status", "allowed")?.GetValue<bool>());
         (_, review) = await Review(admin, new JsonObject { ["user"] = "system:serviceaccount:default:reader", ["resourceAttributes"] = Slices("watch") });
@@ -157,7 +158,7 @@ public class AuthCanITests
         async Task<(System.Net.HttpStatusCode Code, JsonNode? Body)> Local(string ns, JsonObject spec)
         {
             var body = new JsonObject { ["apiVersion"] = "authorization.k8s.io/v1", ["kind"] = "LocalSubjectAccessReview", ["metadata"] = new JsonObject { ["namespace"] = ns }, ["spec"] = spec };
-            using var response = await admin.PostAsync($"/apis/authorization.k8s.io/v1/namespaces/{ns}/localsubjectaccessreviews", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+            using HttpResponseMessage response = await admin.PostAsync($"/apis/authorization.k8s.io/v1/namespaces/{ns}/localsubjectaccessreviews", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
             return (response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync()));
         }
         (status, review) = await Local("default", new JsonObject { ["user"] = "system:serviceaccount:default:watcher", ["resourceAttributes"] = Slices("list") });
@@ -176,7 +177,7 @@ public class AuthCanITests
         var kubeconfig = await cluster.WriteServiceAccountKubeconfigAsync("watcher");
         try
         {
-            using var watcher = cluster.CreateHttpClient();
+            using HttpClient watcher = cluster.CreateHttpClient();
             watcher.DefaultRequestHeaders.Authorization = new("Bearer", System.Text.RegularExpressions.Regex.Match(await File.ReadAllTextAsync(kubeconfig), "token: \"([^\"]+)\"").Groups[1].Value);
             (status, review) = await Review(watcher, new JsonObject { ["user"] = "jane", ["resourceAttributes"] = Slices("list") });
             Assert.Equal(System.Net.HttpStatusCode.Forbidden, status);

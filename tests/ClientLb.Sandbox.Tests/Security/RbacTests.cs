@@ -6,7 +6,7 @@ namespace ClientLb.Sandbox.Tests.Security;
 /// <summary>RBAC (<c>--authorization rbac</c>) with service-account tokens, against the real kubectl and ClientLb's own watch.</summary>
 public class RbacTests
 {
-    const string Reader = """
+    private const string Reader = """
         apiVersion: v1
         kind: ServiceAccount
         metadata: {name: reader}
@@ -30,9 +30,9 @@ public class RbacTests
     public async Task A_service_account_may_do_only_what_its_roles_allow_and_auth_can_i_says_so()
     {
         _ = Infrastructure.Kubectl.Path;
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false });
         using var admin = new Infrastructure.Kubectl(cluster.KubeconfigPath);
-        var (exit, _, stderr) = await admin.RunAsync(["apply", "-f", "-"], Reader);
+        (int exit, string _, string? stderr) = await admin.RunAsync(["apply", "-f", "-"], Reader);
         Assert.True(exit == 0, stderr);
         Assert.Contains("reader", await admin.OkAsync("get", "sa", "reader", "-o", "name"));
         await cluster.ApplyManifestAsync(Infrastructure.Manifests.Seed);
@@ -50,7 +50,7 @@ public class RbacTests
             Assert.Contains("cannot list resource \"endpointslices\" in API group \"discovery.k8s.io\" at the cluster scope", stderr);
 
             // SelfSubjectAccessReview, what `kubectl auth can-i` posts (kubectl 1.32 sends it as protobuf; here as JSON).
-            using var http = cluster.CreateHttpClient();
+            using HttpClient http = cluster.CreateHttpClient();
             http.DefaultRequestHeaders.Authorization = new("Bearer", System.Text.RegularExpressions.Regex.Match(await File.ReadAllTextAsync(kubeconfig), "token: \"([^\"]+)\"").Groups[1].Value);
             async Task<(bool Allowed, string? Reason)> CanI(string verb, string resource, string group = "")
             {
@@ -59,13 +59,13 @@ public class RbacTests
                     ["apiVersion"] = "authorization.k8s.io/v1", ["kind"] = "SelfSubjectAccessReview",
                     ["spec"] = new System.Text.Json.Nodes.JsonObject { ["resourceAttributes"] = new System.Text.Json.Nodes.JsonObject { ["namespace"] = "default", ["verb"] = verb, ["group"] = group, ["resource"] = resource } },
                 };
-                using var response = await http.PostAsync("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+                using HttpResponseMessage response = await http.PostAsync("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
                 Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
                 var review = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync());
                 return (review!["status"]!["allowed"]!.GetValue<bool>(), review.S("status", "reason"));
             }
             Assert.True((await CanI("get", "services")).Allowed);
-            var (allowed, reason) = await CanI("watch", "endpointslices", "discovery.k8s.io");
+            (bool allowed, string? reason) = await CanI("watch", "endpointslices", "discovery.k8s.io");
             Assert.False(allowed);
             Assert.Contains("cannot watch resource \"endpointslices\" in API group \"discovery.k8s.io\"", reason);
         }
@@ -75,7 +75,7 @@ public class RbacTests
     [Fact]
     public async Task A_clientlb_watch_fails_with_a_clear_forbidden_naming_verb_and_resource_until_list_and_watch_on_slices_are_bound()
     {
-        await using var cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false });
+        await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { Authorization = SandboxAuthorization.Rbac, UseHttps = true, EnableDns = false });
         await cluster.ApplyManifestAsync(Reader);
         await cluster.ApplyManifestAsync(Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
@@ -87,12 +87,12 @@ public class RbacTests
                 var services = new ServiceCollection();
                 services.AddClientLbKubernetes(o => o.KubeconfigPath = kubeconfig);
                 services.AddHttpClient("my").AddClientLb();
-                await using var provider = services.BuildServiceProvider();
-                using var http = provider.GetRequiredService<IHttpClientFactory>().CreateClient("my");
+                await using ServiceProvider provider = services.BuildServiceProvider();
+                using HttpClient http = provider.GetRequiredService<IHttpClientFactory>().CreateClient("my");
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
                 return await http.GetStringAsync("http://my-service.default/", cts.Token);
             }
-            var error = await Assert.ThrowsAnyAsync<Exception>(CallAsync);
+            Exception error = await Assert.ThrowsAnyAsync<Exception>(CallAsync);
             var text = error.ToString();
             Assert.Contains("403", text);
             // ClientLb's error names the verb and resource the account lacks, and the rules its source needs.

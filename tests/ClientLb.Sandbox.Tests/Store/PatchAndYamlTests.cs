@@ -11,28 +11,28 @@ public class PatchAndYamlTests
     [Fact]
     public void Merge_patch_merges_objects_deletes_nulls_and_replaces_lists()
     {
-        var target = JsonNode.Parse("""{"a":{"b":1,"c":2},"l":[1,2],"k":"v"}""")!.AsObject();
-        var result = Patches.Apply(target, Encoding.UTF8.GetBytes("""{"a":{"c":null,"d":3},"l":[9]}"""), "application/merge-patch+json");
+        JsonObject target = JsonNode.Parse("""{"a":{"b":1,"c":2},"l":[1,2],"k":"v"}""")!.AsObject();
+        JsonObject result = Patches.Apply(target, Encoding.UTF8.GetBytes("""{"a":{"c":null,"d":3},"l":[9]}"""), "application/merge-patch+json");
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"a":{"b":1,"d":3},"l":[9],"k":"v"}"""), result));
     }
 
     [Fact]
     public void Json_patch_applies_operations_in_order_and_test_failure_is_422()
     {
-        var target = JsonNode.Parse("""{"spec":{"replicas":1,"ports":[{"port":80}]}}""")!.AsObject();
+        JsonObject target = JsonNode.Parse("""{"spec":{"replicas":1,"ports":[{"port":80}]}}""")!.AsObject();
         var ops = """[{"op":"replace","path":"/spec/replicas","value":3},{"op":"add","path":"/spec/ports/-","value":{"port":81}},{"op":"add","path":"/metadata","value":{"labels":{"a/b":"c"}}},{"op":"remove","path":"/spec/ports/0"}]""";
-        var result = Patches.Apply(target, Encoding.UTF8.GetBytes(ops), "application/json-patch+json");
+        JsonObject result = Patches.Apply(target, Encoding.UTF8.GetBytes(ops), "application/json-patch+json");
         Assert.Equal(3, result.L("spec", "replicas"));
         Assert.Equal(81, result.L("spec", "ports", "0", "port"));
         Assert.Equal("c", result.S("metadata", "labels", "a/b"));
-        var ex = Assert.Throws<ApiException>(() => Patches.Apply(result, Encoding.UTF8.GetBytes("""[{"op":"test","path":"/spec/replicas","value":4}]"""), "application/json-patch+json"));
+        ApiException ex = Assert.Throws<ApiException>(() => Patches.Apply(result, Encoding.UTF8.GetBytes("""[{"op":"test","path":"/spec/replicas","value":4}]"""), "application/json-patch+json"));
         Assert.Equal(422, ex.Code);
     }
 
     [Fact]
     public void Unknown_patch_types_are_415()
     {
-        var ex = Assert.Throws<ApiException>(() => Patches.Apply(new JsonObject(), "{}"u8.ToArray(), "text/plain"));
+        ApiException ex = Assert.Throws<ApiException>(() => Patches.Apply(new JsonObject(), "{}"u8.ToArray(), "text/plain"));
         Assert.Equal(415, ex.Code);
         Assert.Contains("text/plain", ex.Message);
     }
@@ -40,7 +40,7 @@ public class PatchAndYamlTests
     [Fact]
     public void Yaml_manifest_keeps_quoted_numbers_as_strings_and_splits_documents()
     {
-        var docs = YamlManifest.Parse("""
+        List<JsonObject> docs = YamlManifest.Parse("""
             apiVersion: v1
             kind: Service
             metadata: {name: a, annotations: {port: "80"}}
@@ -60,14 +60,14 @@ public class PatchAndYamlTests
         Assert.Equal("http", docs[0].S("spec", "ports", "0", "targetPort"));
         Assert.True(docs[0].At("spec", "publishNotReadyAddresses")!.GetValue<bool>());
         Assert.Equal("b", docs[1].S("metadata", "name"));
-        var bad = Assert.Throws<FormatException>(() => YamlManifest.Parse("a: [1"));
+        FormatException bad = Assert.Throws<FormatException>(() => YamlManifest.Parse("a: [1"));
         Assert.Contains("not valid YAML", bad.Message);
     }
 
     [Fact]
     public void Address_ranges_must_stay_on_loopback()
     {
-        var ex = Assert.Throws<ArgumentException>(() => new IpAllocator("10.96.0.0/16", "ServiceCidr"));
+        ArgumentException ex = Assert.Throws<ArgumentException>(() => new IpAllocator("10.96.0.0/16", "ServiceCidr"));
         Assert.Contains("ServiceCidr", ex.Message);
         Assert.Contains("127.0.0.0/8", ex.Message);
         var opts = new SandboxOptions { PodCidr = "127.96.128.0/17" };

@@ -4,7 +4,7 @@ namespace ClientLb.Sandbox.Tests.Store;
 
 public class SelectorTests
 {
-    static readonly Dictionary<string, string> Labels = new() { ["app"] = "web", ["tier"] = "front", ["env"] = "prod" };
+    private static readonly Dictionary<string, string> Labels = new() { ["app"] = "web", ["tier"] = "front", ["env"] = "prod" };
 
     [Theory]
     [InlineData("app=web", true)]
@@ -32,7 +32,7 @@ public class SelectorTests
     [InlineData("app=,,x")]
     public void Bad_label_selectors_are_400_naming_the_selector(string selector)
     {
-        var ex = Assert.Throws<ApiException>(() => LabelSelector.Parse(selector));
+        ApiException ex = Assert.Throws<ApiException>(() => LabelSelector.Parse(selector));
         Assert.Equal(400, ex.Code);
         Assert.Contains(selector, ex.Message);
     }
@@ -40,7 +40,7 @@ public class SelectorTests
     [Fact]
     public void Field_selector_rejects_unsupported_fields_by_name()
     {
-        var ex = Assert.Throws<ApiException>(() => FieldSelector.Parse("spec.replicas=3", ResourceTypes.Deployments));
+        ApiException ex = Assert.Throws<ApiException>(() => FieldSelector.Parse("spec.replicas=3", ResourceTypes.Deployments));
         Assert.Equal(400, ex.Code);
         Assert.Contains("field label not supported: spec.replicas", ex.Message);
         Assert.Equal("x", FieldSelector.Parse("metadata.name=x", ResourceTypes.Pods).PinnedName);

@@ -3,6 +3,7 @@ using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Tests.Endpoints;
 
@@ -84,7 +85,7 @@ public sealed class TopologyHintTests
     [Fact]
     public async Task The_balancer_follows_hints_without_the_location_preference_and_widens_when_the_hinted_endpoints_are_ejected()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new TestSourceFactory();
         TestSource source = factory.Add("hinted");
         var config = new Dictionary<string, string?>

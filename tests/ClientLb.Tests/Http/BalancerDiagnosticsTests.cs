@@ -4,6 +4,7 @@ using ClientLb.LoadBalancing;
 using ClientLb.Sources;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Tests.Http;
 
@@ -11,7 +12,7 @@ namespace ClientLb.Tests.Http;
 public sealed class BalancerDiagnosticsTests : IAsyncLifetime
 {
     private readonly List<TestBackend> _backends = [];
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     public async Task InitializeAsync()
     {

@@ -156,7 +156,6 @@ public sealed class ConfigurationTests : IAsyncLifetime
         source.Set([.. _backends.Select(b => ClientLb.Endpoints.Endpoint.Parse(b.Authority).WithConditions(notReady))]);
         await using var host = new ClientLbTestHost(new Dictionary<string, string?>(), services => services.AddSingleton<ClientLb.Sources.IEndpointSourceFactory>(factory));
         HttpClient client = host.CreateClient("http://payments");
-        var started = System.Diagnostics.Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetStringAsync("/"));
         Assert.Equal("Service 'payments.default' (source test source): no ready endpoints; 3 not ready.", error.Message);
 

@@ -3,6 +3,7 @@ using ClientLb.Http;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
+using ClientLb.Testing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http;
@@ -15,7 +16,7 @@ public sealed class HandlerLeaseTests : IAsyncLifetime
 {
     private static readonly TimeSpan Hung = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Idle = TimeSpan.FromMinutes(5);
-    private readonly ManualTimeProvider _time = new();
+    private readonly TrackingTimeProvider _time = new();
     private readonly TestSourceFactory _factory = new();
     private TestBackend _backend = null!;
 

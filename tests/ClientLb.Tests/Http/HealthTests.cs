@@ -2,6 +2,7 @@ using System.Net;
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Tests.Http;
 
@@ -9,7 +10,7 @@ namespace ClientLb.Tests.Http;
 public sealed class HealthTests : IAsyncLifetime
 {
     private readonly List<TestBackend> _backends = [];
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     public async Task InitializeAsync()
     {

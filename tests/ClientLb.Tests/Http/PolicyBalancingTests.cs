@@ -1,5 +1,6 @@
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Tests.Http;
 
@@ -70,7 +71,7 @@ public sealed class PolicyBalancingTests : IAsyncLifetime
         // The balancer measures latency on the test's clock, and each backend moves that clock by its service time before
         // it answers. Requests go one at a time, so every measured latency is exactly a backend's service time: how
         // slowly a loaded machine schedules the requests counts for nothing.
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         TestBackend[] backends = [_backends[0], _backends[1], _backends[2]];
         var serviceTime = backends.ToDictionary(b => b, _ => TimeSpan.FromMilliseconds(1));
         foreach (TestBackend backend in backends)

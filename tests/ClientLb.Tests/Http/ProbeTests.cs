@@ -1,13 +1,14 @@
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Tests.Http;
 
 /// <summary>Ejected endpoints are probed: a restarted backend returns as soon as it accepts, not after its ejection time.</summary>
 public sealed class ProbeTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     [Fact]
     public async Task A_restarted_backend_returns_at_the_next_probe_instead_of_after_its_ejection_time()

@@ -1,6 +1,7 @@
 using ClientLb.Http;
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 using static ClientLb.Tests.LoadBalancing.PickerTestKit;
 
 namespace ClientLb.Tests.LoadBalancing;
@@ -204,9 +205,9 @@ public class HashPolicyTests
 
 public class StickyPolicyTests
 {
-    private static (EndpointPicker Picker, List<BalancedEndpoint> Endpoints, ManualTimeProvider Time, PolicyContext Context) Create(int count)
+    private static (EndpointPicker Picker, List<BalancedEndpoint> Endpoints, FakeTimeProvider Time, PolicyContext Context) Create(int count)
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var context = new PolicyContext("svc.default", new ServiceOptions { Affinity = new AffinityOptions { Key = AffinityKeySource.Header, Name = "x-user" } }, timeProvider: time);
         List<BalancedEndpoint> endpoints = Make(count);
         return (new StickyPolicy().CreatePicker(endpoints, context), endpoints, time, context);
@@ -222,7 +223,7 @@ public class StickyPolicyTests
     [Fact]
     public void A_session_lasts_while_used_and_ends_after_the_idle_timeout()
     {
-        (EndpointPicker picker, _, ManualTimeProvider time, _) = Create(3);
+        (EndpointPicker picker, _, FakeTimeProvider time, _) = Create(3);
         using HttpRequestMessage alice = Request("alice");
         BalancedEndpoint first = picker.Pick(new PickContext(alice));
         // Each use restarts the 10800 s idle timer.

@@ -3,13 +3,14 @@ using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Tests.LoadBalancing;
 
-/// <summary>Topology preference, slow start and the retry budget, driven through a balancer with a test source and a manual clock.</summary>
+/// <summary>Topology preference, slow start and the retry budget, driven through a balancer with a test source and a fake clock.</summary>
 public sealed class BalancerHealthTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     private (ClientLbTestHost Host, TestSource Source) Create(string service, Dictionary<string, string?> config)
     {

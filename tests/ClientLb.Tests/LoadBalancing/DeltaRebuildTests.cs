@@ -5,6 +5,7 @@ using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using ClientLb.Tests.Sources;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Tests.LoadBalancing;
 
@@ -14,7 +15,7 @@ namespace ClientLb.Tests.LoadBalancing;
 /// </summary>
 public sealed class DeltaRebuildTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
 
     private (ClientLbTestHost Host, TestSource Source) Create(string service, Dictionary<string, string?>? config = null)
     {

@@ -1,5 +1,6 @@
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 using static ClientLb.Tests.LoadBalancing.PickerTestKit;
 
 namespace ClientLb.Tests.LoadBalancing;
@@ -63,21 +64,21 @@ public class PeakEwmaTests
 {
     private static readonly TimeSpan Ms = TimeSpan.FromMilliseconds(1);
 
-    private static (EndpointPicker Picker, List<BalancedEndpoint> Endpoints, ManualTimeProvider Time) Create(int count)
+    private static (EndpointPicker Picker, List<BalancedEndpoint> Endpoints, FakeTimeProvider Time) Create(int count)
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         List<BalancedEndpoint> endpoints = Make(count);
         var context = new PolicyContext("svc.default", timeProvider: time);
         return (new PeakEwmaPolicy().CreatePicker(endpoints, context), endpoints, time);
     }
 
-    private static void Observe(BalancedEndpoint endpoint, ManualTimeProvider time, TimeSpan latency) =>
+    private static void Observe(BalancedEndpoint endpoint, FakeTimeProvider time, TimeSpan latency) =>
         endpoint.RecordLatency(time.GetTimestamp(), latency.Ticks, TimeSpan.FromSeconds(10).Ticks);
 
     [Fact]
     public void A_latency_spike_takes_effect_at_once_and_decays_over_time()
     {
-        (EndpointPicker picker, List<BalancedEndpoint> endpoints, ManualTimeProvider time) = Create(3);
+        (EndpointPicker picker, List<BalancedEndpoint> endpoints, FakeTimeProvider time) = Create(3);
         foreach (BalancedEndpoint e in endpoints)
         {
             Observe(e, time, 2 * Ms);
@@ -97,7 +98,7 @@ public class PeakEwmaTests
     [Fact]
     public void Cost_counts_requests_in_flight()
     {
-        (EndpointPicker picker, List<BalancedEndpoint> endpoints, ManualTimeProvider time) = Create(2);
+        (EndpointPicker picker, List<BalancedEndpoint> endpoints, FakeTimeProvider time) = Create(2);
         Observe(endpoints[0], time, 10 * Ms);
         Observe(endpoints[1], time, 15 * Ms);
         Assert.Equal([endpoints[0]], Count(picker, 100).Keys);
@@ -109,7 +110,7 @@ public class PeakEwmaTests
     [Fact]
     public void Picking_allocates_nothing()
     {
-        (EndpointPicker picker, List<BalancedEndpoint> endpoints, ManualTimeProvider time) = Create(5);
+        (EndpointPicker picker, List<BalancedEndpoint> endpoints, FakeTimeProvider time) = Create(5);
         Observe(endpoints[0], time, 5 * Ms);
         Assert.Equal(0, AllocatedPerPicks(picker));
     }

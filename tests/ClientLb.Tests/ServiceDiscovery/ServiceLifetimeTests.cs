@@ -1,6 +1,7 @@
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
+using ClientLb.Testing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,7 @@ public sealed class ServiceLifetimeTests
     // Only stops a hung test: disposal is awaited by signal, and the clock is moved by hand.
     private static readonly TimeSpan Hung = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Idle = TimeSpan.FromMinutes(2);
-    private readonly ManualTimeProvider _time = new();
+    private readonly TrackingTimeProvider _time = new();
     private readonly TestSourceFactory _factory = new();
 
     private ClientLbTestHost Host(string idleServiceTimeout = "00:02:00") =>

@@ -3,6 +3,7 @@ using ClientLb.Endpoints;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using ClientLb.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Tests.Sources;
 
@@ -38,7 +39,7 @@ public class EndpointSourceTests
     [Fact]
     public async Task A_failure_keeps_the_last_good_snapshot_and_reports_staleness()
     {
-        var time = new ManualTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
         await using var source = new TestSource(ServiceName.Parse("payments"), time);
         source.Set(E(1), E(2));
         time.Advance(TimeSpan.FromSeconds(30));

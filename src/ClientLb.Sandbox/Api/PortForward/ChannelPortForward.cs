@@ -53,7 +53,10 @@ internal static class ChannelPortForward
                     {
                         var buffer = new byte[32 * 1024];
                         int n;
-                        while ((n = await connection.ReceiveAsync(buffer, ct)) > 0) await SendAsync(channel, buffer.AsMemory(0, n));
+                        while ((n = await connection.ReceiveAsync(buffer, ct)) > 0)
+                        {
+                            await SendAsync(channel, buffer.AsMemory(0, n));
+                        }
                     }, ct));
                 }
                 catch (SocketException ex)
@@ -65,21 +68,27 @@ internal static class ChannelPortForward
                 }
             }
             var allPodSidesDone = Task.WhenAll(pumps);
-            var reading = ReadFromClientAsync(socket, connections, ct);
+            Task reading = ReadFromClientAsync(socket, connections, ct);
             await Task.WhenAny(allPodSidesDone, reading);
             if (socket.State == WebSocketState.Open)
+            {
                 await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, ct);
+            }
         }
         finally
         {
-            foreach (var c in connections) c?.Dispose();
+            foreach (Socket? c in connections)
+            {
+                c?.Dispose();
+            }
+
             try { await Task.WhenAll(pumps); }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or WebSocketException) { }
         }
     }
 
     /// <summary>Client messages: the channel byte, then data for that port's pod connection (error channels carry nothing inbound).</summary>
-    static async Task ReadFromClientAsync(WebSocket socket, Socket?[] connections, CancellationToken ct)
+    private static async Task ReadFromClientAsync(WebSocket socket, Socket?[] connections, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
         using var message = new MemoryStream();
@@ -90,15 +99,25 @@ internal static class ChannelPortForward
             do
             {
                 result = await socket.ReceiveAsync(buffer, ct);
-                if (result.MessageType == WebSocketMessageType.Close) return;
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
                 message.Write(buffer, 0, result.Count);
             }
             while (!result.EndOfMessage);
-            if (message.Length < 2) continue;
-            var data = message.GetBuffer().AsMemory(0, (int)message.Length);
+            if (message.Length < 2)
+            {
+                continue;
+            }
+
+            Memory<byte> data = message.GetBuffer().AsMemory(0, (int)message.Length);
             var channel = data.Span[0];
             if (channel % 2 == 0 && channel / 2 < connections.Length && connections[channel / 2] is { } connection)
+            {
                 await connection.SendAsync(data[1..], ct);
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.WebSockets;
+using System.Text.Json;
 using ClientLb.Sandbox.Store;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -16,23 +17,29 @@ internal sealed class PortForwardHandler(ObjectStore store, ILogger logger)
     public const string TunnelProtocol = "SPDY/3.1+portforward.k8s.io";
 
     /// <summary>The ports query of the channel protocol (comma-separated or repeated), each 1-65535.</summary>
-    static List<int> Ports(Microsoft.Extensions.Primitives.StringValues values)
+    private static List<int> Ports(Microsoft.Extensions.Primitives.StringValues values)
     {
         var ports = new List<int>();
         foreach (var part in values.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
             ports.Add(int.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 65535
                 ? p
                 : throw ApiException.BadRequest($"invalid port \"{part}\" in the ports query: must be an integer between 1 and 65535"));
+        }
+
         return ports.Count > 0 ? ports : throw ApiException.BadRequest("port-forward over v4.channel.k8s.io needs at least one port in the ports query (?ports=8080)");
     }
 
     public async Task HandleAsync(HttpContext ctx, string ns, string name)
     {
-        var pod = store.GetRequired(ResourceTypes.Pods, ns, name).Root;
+        JsonElement pod = store.GetRequired(ResourceTypes.Pods, ns, name).Root;
         var phase = pod.Str("status", "phase");
         var podIp = pod.Str("status", "podIP");
-        if (phase != "Running" || !IPAddress.TryParse(podIp, out var address))
+        if (phase != "Running" || !IPAddress.TryParse(podIp, out IPAddress? address))
+        {
             throw ApiException.BadRequest($"unable to forward ports to pod \"{name}\": it is not running (phase {phase ?? "unknown"}) or has no IP yet");
+        }
+
         if (!ctx.WebSockets.IsWebSocketRequest)
         {
             var upgrade = ctx.Request.Headers.Upgrade.ToString();
@@ -40,13 +47,13 @@ internal sealed class PortForwardHandler(ObjectStore store, ILogger logger)
                 ? $"the sandbox serves port-forward over websockets only (subprotocol {TunnelProtocol}, kubectl 1.31 and later by default), not over a direct {upgrade} upgrade; unset KUBECTL_PORT_FORWARD_WEBSOCKETS=false"
                 : $"port-forward needs a websocket upgrade with the subprotocol {TunnelProtocol}");
         }
-        var offered = ctx.WebSockets.WebSocketRequestedProtocols;
+        IList<string> offered = ctx.WebSockets.WebSocketRequestedProtocols;
         if (!offered.Contains(TunnelProtocol, StringComparer.Ordinal))
         {
             if (offered.Contains(ChannelPortForward.Protocol, StringComparer.Ordinal))
             {
-                var ports = Ports(ctx.Request.Query["ports"]);
-                using var channels = await ctx.WebSockets.AcceptWebSocketAsync(ChannelPortForward.Protocol);
+                List<int> ports = Ports(ctx.Request.Query["ports"]);
+                using WebSocket channels = await ctx.WebSockets.AcceptWebSocketAsync(ChannelPortForward.Protocol);
                 try { await ChannelPortForward.RunAsync(channels, address, $"{ns}/{name}", ports, logger, ctx.RequestAborted); }
                 catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException) { }
                 return;
@@ -57,20 +64,24 @@ internal sealed class PortForwardHandler(ObjectStore store, ILogger logger)
         // .NET refuses "/" in a subprotocol name (RFC 6455 tokens); Go's websocket does not, and kubectl needs this one
         // echoed: the header is set by hand and the WebSocket itself created without a subprotocol.
         ctx.Response.Headers.SecWebSocketProtocol = TunnelProtocol;
-        using var socket = await ctx.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext());
+        using WebSocket socket = await ctx.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext());
         await using var tunnel = WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: false);
         using var framer = new SpdyFramer(tunnel);
         try
         {
             await new PortForwardSession(framer, address, $"{ns}/{name}", logger).RunAsync(ctx.RequestAborted);
             if (socket.State == WebSocketState.Open)
+            {
                 await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, ctx.RequestAborted);
+            }
         }
         catch (SpdyProtocolException ex)
         {
             logger.LogWarning("port-forward to {Namespace}/{Pod} ended: {Message}", ns, name, ex.Message);
             if (socket.State == WebSocketState.Open)
+            {
                 await socket.CloseOutputAsync(WebSocketCloseStatus.ProtocolError, ex.Message.Length > 120 ? ex.Message[..120] : ex.Message, ctx.RequestAborted);
+            }
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
         {

@@ -17,16 +17,16 @@ namespace ClientLb.Sandbox.Api.PortForward;
 /// </summary>
 internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, string pod, ILogger logger)
 {
-    const uint RstProtocolError = 1;
+    private const uint RstProtocolError = 1;
 
-    sealed class DataStream(uint id)
+    private sealed class DataStream(uint id)
     {
         public uint Id => id;
         public Channel<byte[]> Inbound { get; } = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         public CancellationTokenSource Reset { get; } = new();
     }
 
-    sealed class Pair
+    private sealed class Pair
     {
         public uint? ErrorStream;
         public DataStream? Data;
@@ -34,9 +34,9 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
         public bool Started;
     }
 
-    readonly Dictionary<string, Pair> _pairs = new(StringComparer.Ordinal);
-    readonly ConcurrentDictionary<uint, DataStream> _dataStreams = new();
-    readonly List<Task> _forwards = [];
+    private readonly Dictionary<string, Pair> _pairs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<uint, DataStream> _dataStreams = new();
+    private readonly List<Task> _forwards = [];
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -47,10 +47,17 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
             {
                 if (!frame.IsControl)
                 {
-                    if (_dataStreams.TryGetValue(frame.StreamId, out var data))
+                    if (_dataStreams.TryGetValue(frame.StreamId, out DataStream? data))
                     {
-                        if (frame.Payload.Length > 0) data.Inbound.Writer.TryWrite(frame.Payload);
-                        if (frame.Fin) data.Inbound.Writer.TryComplete();
+                        if (frame.Payload.Length > 0)
+                        {
+                            data.Inbound.Writer.TryWrite(frame.Payload);
+                        }
+
+                        if (frame.Fin)
+                        {
+                            data.Inbound.Writer.TryComplete();
+                        }
                     }
                     continue; // data on an error stream (the client only ever finishes it) or on a stream already done
                 }
@@ -60,7 +67,11 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
                         await OpenStreamAsync(frame, stop.Token);
                         break;
                     case SpdyFrame.RstStream when frame.Payload.Length >= 4:
-                        if (_dataStreams.TryRemove(BinaryPrimitives.ReadUInt32BigEndian(frame.Payload) & 0x7fffffff, out var reset)) reset.Reset.Cancel();
+                        if (_dataStreams.TryRemove(BinaryPrimitives.ReadUInt32BigEndian(frame.Payload) & 0x7fffffff, out DataStream? reset))
+                        {
+                            reset.Reset.Cancel();
+                        }
+
                         break;
                     case SpdyFrame.Ping when frame.Payload.Length >= 4:
                         await framer.WritePingAsync(BinaryPrimitives.ReadUInt32BigEndian(frame.Payload), stop.Token);
@@ -80,15 +91,19 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
         finally
         {
             await stop.CancelAsync();
-            foreach (var d in _dataStreams.Values) d.Reset.Cancel();
+            foreach (DataStream d in _dataStreams.Values)
+            {
+                d.Reset.Cancel();
+            }
+
             try { await Task.WhenAll(_forwards); }
             catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException) { }
         }
     }
 
-    async Task OpenStreamAsync(SpdyFrame frame, CancellationToken ct)
+    private async Task OpenStreamAsync(SpdyFrame frame, CancellationToken ct)
     {
-        var (id, headers) = framer.ReadSynStream(frame);
+        (uint id, Dictionary<string, string>? headers) = framer.ReadSynStream(frame);
         var type = headers.GetValueOrDefault("streamtype");
         if (type is not ("data" or "error") || !headers.TryGetValue("requestid", out var requestId))
         {
@@ -97,13 +112,19 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
             return;
         }
         await framer.WriteSynReplyAsync(id, ct);
-        var pair = _pairs.TryGetValue(requestId, out var existing) ? existing : _pairs[requestId] = new Pair();
-        if (type == "error") pair.ErrorStream = id;
+        Pair pair = _pairs.TryGetValue(requestId, out Pair? existing) ? existing : _pairs[requestId] = new Pair();
+        if (type == "error")
+        {
+            pair.ErrorStream = id;
+        }
         else
         {
             pair.Data = new DataStream(id);
             _dataStreams[id] = pair.Data;
-            if (frame.Fin) pair.Data.Inbound.Writer.TryComplete();
+            if (frame.Fin)
+            {
+                pair.Data.Inbound.Writer.TryComplete();
+            }
         }
         var portText = headers.GetValueOrDefault("port");
         pair.Port = int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : 0;
@@ -117,10 +138,10 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
         }
     }
 
-    async Task ForwardAsync(uint errorStream, DataStream data, int port, CancellationToken ct)
+    private async Task ForwardAsync(uint errorStream, DataStream data, int port, CancellationToken ct)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, data.Reset.Token);
-        var token = linked.Token;
+        CancellationToken token = linked.Token;
         using var socket = new Socket(podIp.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -131,13 +152,16 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
             await FailAsync(errorStream, data, $"error forwarding port {port} to pod {pod}: dial tcp {podIp}:{port}: {ex.Message}", ct);
             return;
         }
-        var toPod = CopyToPodAsync(socket, data, token);
+        Task toPod = CopyToPodAsync(socket, data, token);
         var buffer = new byte[32 * 1024];
         try
         {
             int n;
             while ((n = await socket.ReceiveAsync(buffer, token)) > 0)
+            {
                 await framer.WriteDataAsync(data.Id, buffer.AsMemory(0, n), fin: false, token);
+            }
+
             await framer.WriteDataAsync(data.Id, ReadOnlyMemory<byte>.Empty, fin: true, token);
             await framer.WriteDataAsync(errorStream, ReadOnlyMemory<byte>.Empty, fin: true, token);
         }
@@ -156,14 +180,17 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
         }
     }
 
-    static async Task CopyToPodAsync(Socket socket, DataStream data, CancellationToken ct)
+    private static async Task CopyToPodAsync(Socket socket, DataStream data, CancellationToken ct)
     {
         await foreach (var chunk in data.Inbound.Reader.ReadAllAsync(ct))
+        {
             await socket.SendAsync(chunk, ct);
+        }
+
         socket.Shutdown(SocketShutdown.Send); // the client finished its side
     }
 
-    async Task FailAsync(uint errorStream, DataStream data, string message, CancellationToken ct)
+    private async Task FailAsync(uint errorStream, DataStream data, string message, CancellationToken ct)
     {
         logger.LogInformation("port-forward: {Message}", message);
         _dataStreams.TryRemove(data.Id, out _);

@@ -23,35 +23,54 @@ internal sealed class SpdyProtocolException(string message) : Exception(message)
 /// </summary>
 internal sealed class SpdyFramer(Stream stream) : IDisposable
 {
-    const int MaxHeaderBlock = 64 * 1024;
-    readonly Inflater _inflater = new();
-    readonly byte[] _dictionary = SpdyDictionary.Bytes.ToArray();
-    readonly MemoryStream _compressed = new();
-    ZLibStream? _compressor;
-    readonly SemaphoreSlim _writeLock = new(1, 1);
+    private const int MaxHeaderBlock = 64 * 1024;
+    private readonly Inflater _inflater = new();
+    private readonly byte[] _dictionary = SpdyDictionary.Bytes.ToArray();
+    private readonly MemoryStream _compressed = new();
+    private ZLibStream? _compressor;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
 
     /// <summary>The next frame, or null when the peer ended the stream between frames.</summary>
     public async Task<SpdyFrame?> ReadFrameAsync(CancellationToken ct)
     {
         var header = new byte[8];
         var read = await stream.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, ct);
-        if (read == 0) return null;
-        if (read < header.Length) throw new SpdyProtocolException($"the stream ended inside a frame header ({read} of 8 bytes)");
+        if (read == 0)
+        {
+            return null;
+        }
+
+        if (read < header.Length)
+        {
+            throw new SpdyProtocolException($"the stream ended inside a frame header ({read} of 8 bytes)");
+        }
+
         var flags = header[4];
         var length = (header[5] << 16) | (header[6] << 8) | header[7];
         var payload = new byte[length];
         await stream.ReadExactlyAsync(payload, ct);
         if ((header[0] & 0x80) == 0)
+        {
             return new SpdyFrame(false, 0, flags, BinaryPrimitives.ReadUInt32BigEndian(header) & 0x7fffffff, payload);
+        }
+
         var version = BinaryPrimitives.ReadUInt16BigEndian(header) & 0x7fff;
-        if (version != 3) throw new SpdyProtocolException($"SPDY version {version} is not supported (only 3)");
+        if (version != 3)
+        {
+            throw new SpdyProtocolException($"SPDY version {version} is not supported (only 3)");
+        }
+
         return new SpdyFrame(true, BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(2)), flags, 0, payload);
     }
 
     /// <summary>The stream id and the (lower-case) headers of a SYN_STREAM.</summary>
     public (uint StreamId, Dictionary<string, string> Headers) ReadSynStream(SpdyFrame frame)
     {
-        if (frame.Payload.Length < 10) throw new SpdyProtocolException($"SYN_STREAM payload of {frame.Payload.Length} bytes is shorter than its 10-byte fixed part");
+        if (frame.Payload.Length < 10)
+        {
+            throw new SpdyProtocolException($"SYN_STREAM payload of {frame.Payload.Length} bytes is shorter than its 10-byte fixed part");
+        }
+
         var id = BinaryPrimitives.ReadUInt32BigEndian(frame.Payload) & 0x7fffffff;
         return (id, DecodeHeaders(frame.Payload.AsSpan(10)));
     }
@@ -59,11 +78,15 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
     /// <summary>Reads a HEADERS frame's block: it advances the shared zlib stream even though port-forward needs none of it.</summary>
     public void ReadHeadersFrame(SpdyFrame frame)
     {
-        if (frame.Payload.Length < 4) throw new SpdyProtocolException($"HEADERS payload of {frame.Payload.Length} bytes is shorter than its stream id");
+        if (frame.Payload.Length < 4)
+        {
+            throw new SpdyProtocolException($"HEADERS payload of {frame.Payload.Length} bytes is shorter than its stream id");
+        }
+
         DecodeHeaders(frame.Payload.AsSpan(4));
     }
 
-    Dictionary<string, string> DecodeHeaders(ReadOnlySpan<byte> block)
+    private Dictionary<string, string> DecodeHeaders(ReadOnlySpan<byte> block)
     {
         _inflater.SetInput(block.ToArray());
         var raw = new MemoryStream();
@@ -74,13 +97,17 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
             if (n > 0)
             {
                 raw.Write(buffer, 0, n);
-                if (raw.Length > MaxHeaderBlock) throw new SpdyProtocolException($"a header block inflates to more than {MaxHeaderBlock} bytes");
+                if (raw.Length > MaxHeaderBlock)
+                {
+                    throw new SpdyProtocolException($"a header block inflates to more than {MaxHeaderBlock} bytes");
+                }
+
                 continue;
             }
             if (_inflater.IsNeedingDictionary) { _inflater.SetDictionary(_dictionary); continue; }
             break;
         }
-        var data = raw.GetBuffer().AsSpan(0, (int)raw.Length);
+        Span<byte> data = raw.GetBuffer().AsSpan(0, (int)raw.Length);
         var headers = new Dictionary<string, string>(StringComparer.Ordinal);
         var count = ReadInt(ref data, "the header count");
         for (var i = 0; i < count; i++)
@@ -91,18 +118,26 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
         return headers;
     }
 
-    static int ReadInt(ref Span<byte> data, string what)
+    private static int ReadInt(ref Span<byte> data, string what)
     {
-        if (data.Length < 4) throw new SpdyProtocolException($"the header block ends before {what}");
+        if (data.Length < 4)
+        {
+            throw new SpdyProtocolException($"the header block ends before {what}");
+        }
+
         var v = BinaryPrimitives.ReadInt32BigEndian(data);
         data = data[4..];
         return v;
     }
 
-    static string ReadString(ref Span<byte> data, string what)
+    private static string ReadString(ref Span<byte> data, string what)
     {
         var length = ReadInt(ref data, $"the length of {what}");
-        if (length < 0 || length > data.Length) throw new SpdyProtocolException($"the length of {what} ({length}) runs past the header block");
+        if (length < 0 || length > data.Length)
+        {
+            throw new SpdyProtocolException($"the length of {what} ({length}) runs past the header block");
+        }
+
         var s = Encoding.UTF8.GetString(data[..length]);
         data = data[length..];
         return s;
@@ -127,7 +162,7 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
         await WriteAsync(frame, ct);
     }
 
-    async Task WriteControlAsync(ushort type, byte flags, CancellationToken ct, uint first, uint? second = null, bool headers = false)
+    private async Task WriteControlAsync(ushort type, byte flags, CancellationToken ct, uint first, uint? second = null, bool headers = false)
     {
         await _writeLock.WaitAsync(ct);
         try
@@ -140,7 +175,11 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
             frame[4] = flags;
             WriteLength(frame, length);
             BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(8), first);
-            if (second is { } s) BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(12), s);
+            if (second is { } s)
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(12), s);
+            }
+
             block.CopyTo(frame.AsSpan(12));
             await stream.WriteAsync(frame, ct);
         }
@@ -148,7 +187,7 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
     }
 
     /// <summary>A header block with no headers, in our direction's zlib stream (sync-flushed so the peer can read it now).</summary>
-    byte[] CompressEmptyHeaderBlock()
+    private byte[] CompressEmptyHeaderBlock()
     {
         _compressor ??= new ZLibStream(_compressed, CompressionLevel.Fastest, leaveOpen: true);
         _compressor.Write([0, 0, 0, 0]);
@@ -158,16 +197,20 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
         return block;
     }
 
-    async Task WriteAsync(byte[] frame, CancellationToken ct)
+    private async Task WriteAsync(byte[] frame, CancellationToken ct)
     {
         await _writeLock.WaitAsync(ct);
         try { await stream.WriteAsync(frame, ct); }
         finally { _writeLock.Release(); }
     }
 
-    static void WriteLength(byte[] frame, int length)
+    private static void WriteLength(byte[] frame, int length)
     {
-        if (length > 0xffffff) throw new ArgumentOutOfRangeException(nameof(length), length, "a SPDY frame carries at most 16 MiB");
+        if (length > 0xffffff)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, "a SPDY frame carries at most 16 MiB");
+        }
+
         frame[5] = (byte)(length >> 16);
         frame[6] = (byte)(length >> 8);
         frame[7] = (byte)length;

@@ -9,7 +9,7 @@ namespace ClientLb.Sandbox.Api.Protobuf;
 /// </summary>
 internal static class GoFields
 {
-    static readonly (FrozenSet<string> KeepZero, FrozenSet<string> Pointers, FrozenSet<string> Inline) Table = Load();
+    private static readonly (FrozenSet<string> KeepZero, FrozenSet<string> Pointers, FrozenSet<string> Inline) Table = Load();
 
     /// <summary>A present field of this full name is written to JSON even when it holds its zero value.</summary>
     public static bool KeepsZero(string fullName) => Table.KeepZero.Contains(fullName);
@@ -20,9 +20,9 @@ internal static class GoFields
     /// <summary>The field's message is flattened into its parent's JSON object (Go's <c>json:",inline"</c>).</summary>
     public static bool IsInline(string fullName) => Table.Inline.Contains(fullName);
 
-    static (FrozenSet<string>, FrozenSet<string>, FrozenSet<string>) Load()
+    private static (FrozenSet<string>, FrozenSet<string>, FrozenSet<string>) Load()
     {
-        using var stream = typeof(GoFields).Assembly.GetManifestResourceStream("ClientLb.Sandbox.Api.Protobuf.go-fields.txt")
+        using Stream stream = typeof(GoFields).Assembly.GetManifestResourceStream("ClientLb.Sandbox.Api.Protobuf.go-fields.txt")
             ?? throw new InvalidOperationException("the embedded resource go-fields.txt is missing from ClientLb.Sandbox");
         using var reader = new StreamReader(stream);
         var keep = new List<string>();
@@ -30,7 +30,11 @@ internal static class GoFields
         var inline = new List<string>();
         while (reader.ReadLine() is { } line)
         {
-            if (line.Length == 0 || line[0] == '#') continue;
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
             var parts = line.Split(' ', 2);
             switch (parts[0])
             {

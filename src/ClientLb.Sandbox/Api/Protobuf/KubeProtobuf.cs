@@ -17,10 +17,10 @@ internal static class KubeProtobuf
 {
     public const string MediaType = "application/vnd.kubernetes.protobuf";
     public const string WatchMediaType = MediaType + ";stream=watch";
-    static ReadOnlySpan<byte> Prefix => "k8s\0"u8;
+    private static ReadOnlySpan<byte> Prefix => "k8s\0"u8;
 
     /// <summary>The upstream files whose messages each apiVersion's kinds are; meta/v1 (Status, DeleteOptions, ...) is registered in every group version.</summary>
-    static readonly FrozenDictionary<string, FileDescriptor> Files = new Dictionary<string, FileDescriptor>
+    private static readonly FrozenDictionary<string, FileDescriptor> Files = new Dictionary<string, FileDescriptor>
     {
         ["v1"] = K8S.Io.Api.Core.V1.GeneratedReflection.Descriptor,
         ["apps/v1"] = K8S.Io.Api.Apps.V1.GeneratedReflection.Descriptor,
@@ -34,14 +34,18 @@ internal static class KubeProtobuf
     /// <summary>The message of a kind, or null when the sandbox has no protobuf message for it.</summary>
     public static MessageDescriptor? Find(string apiVersion, string kind)
     {
-        if (Files.TryGetValue(apiVersion, out var file) && file.MessageTypes.FirstOrDefault(m => m.Name == kind) is { } own) return own;
+        if (Files.TryGetValue(apiVersion, out FileDescriptor? file) && file.MessageTypes.FirstOrDefault(m => m.Name == kind) is { } own)
+        {
+            return own;
+        }
+
         return IsMetaKind(kind) && (Files.ContainsKey(apiVersion) || ResourceTypes.GroupVersions.Contains(apiVersion))
             ? K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.GeneratedReflection.Descriptor.MessageTypes.FirstOrDefault(m => m.Name == kind)
             : null;
     }
 
     /// <summary>The meta/v1 kinds that every group version serves (upstream's metav1.AddToGroupVersion).</summary>
-    static bool IsMetaKind(string kind) => kind is "Status" or "DeleteOptions" or "WatchEvent" or "ListOptions" or "GetOptions" or "CreateOptions" or "UpdateOptions" or "PatchOptions";
+    private static bool IsMetaKind(string kind) => kind is "Status" or "DeleteOptions" or "WatchEvent" or "ListOptions" or "GetOptions" or "CreateOptions" or "UpdateOptions" or "PatchOptions";
 
     public static bool CanEncode(JsonObject obj) => obj.Str("apiVersion") is { } v && obj.Str("kind") is { } k && Find(v, k) is not null;
 
@@ -52,8 +56,8 @@ internal static class KubeProtobuf
     {
         var apiVersion = obj.Str("apiVersion") ?? throw new InvalidOperationException("cannot encode an object without apiVersion as protobuf");
         var kind = obj.Str("kind") ?? throw new InvalidOperationException("cannot encode an object without kind as protobuf");
-        var descriptor = Find(apiVersion, kind) ?? throw new ApiException(406, "NotAcceptable", $"{apiVersion}, Kind={kind} has no protobuf encoding in the sandbox; accept application/json");
-        var message = ProtoJson.New(descriptor);
+        MessageDescriptor descriptor = Find(apiVersion, kind) ?? throw new ApiException(406, "NotAcceptable", $"{apiVersion}, Kind={kind} has no protobuf encoding in the sandbox; accept application/json");
+        IMessage message = ProtoJson.New(descriptor);
         ProtoJson.FromJson(obj, message, "");
         var unknown = new Unknown
         {
@@ -71,25 +75,48 @@ internal static class KubeProtobuf
     /// <summary>Decodes an envelope into the JSON object the store keeps; every fault is a 400 naming <paramref name="what"/> and the cause.</summary>
     public static JsonObject Decode(ReadOnlySpan<byte> data, string what)
     {
-        if (data.Length == 0) throw ApiException.BadRequest($"{what}: the protobuf body is empty");
+        if (data.Length == 0)
+        {
+            throw ApiException.BadRequest($"{what}: the protobuf body is empty");
+        }
+
         if (!HasEnvelopePrefix(data))
+        {
             throw ApiException.BadRequest($"{what}: the body does not appear to be a protobuf message: it does not start with the \"k8s\\0\" envelope prefix (6b 38 73 00)");
-        if (data.Length == Prefix.Length) throw ApiException.BadRequest($"{what}: the protobuf envelope is empty after the \"k8s\\0\" prefix");
+        }
+
+        if (data.Length == Prefix.Length)
+        {
+            throw ApiException.BadRequest($"{what}: the protobuf envelope is empty after the \"k8s\\0\" prefix");
+        }
+
         Unknown unknown;
         try { unknown = Unknown.Parser.ParseFrom(data[Prefix.Length..]); }
         catch (InvalidProtocolBufferException ex) { throw ApiException.BadRequest($"{what}: the protobuf envelope (runtime.Unknown) is malformed: {ex.Message}"); }
         var apiVersion = unknown.TypeMeta?.ApiVersion ?? "";
         var kind = unknown.TypeMeta?.Kind ?? "";
-        if (kind.Length == 0) throw ApiException.BadRequest($"{what}: Object 'Kind' is missing in the protobuf envelope's typeMeta");
-        if (apiVersion.Length == 0) throw ApiException.BadRequest($"{what}: Object 'apiVersion' is missing in the protobuf envelope's typeMeta");
-        if (unknown.ContentEncoding.Length > 0) throw ApiException.BadRequest($"{what}: contentEncoding \"{unknown.ContentEncoding}\" is not supported (only the identity encoding)");
-        var descriptor = Find(apiVersion, kind) ?? throw ApiException.BadRequest($"{what}: no kind \"{kind}\" is registered for version \"{apiVersion}\"");
+        if (kind.Length == 0)
+        {
+            throw ApiException.BadRequest($"{what}: Object 'Kind' is missing in the protobuf envelope's typeMeta");
+        }
+
+        if (apiVersion.Length == 0)
+        {
+            throw ApiException.BadRequest($"{what}: Object 'apiVersion' is missing in the protobuf envelope's typeMeta");
+        }
+
+        if (unknown.ContentEncoding.Length > 0)
+        {
+            throw ApiException.BadRequest($"{what}: contentEncoding \"{unknown.ContentEncoding}\" is not supported (only the identity encoding)");
+        }
+
+        MessageDescriptor descriptor = Find(apiVersion, kind) ?? throw ApiException.BadRequest($"{what}: no kind \"{kind}\" is registered for version \"{apiVersion}\"");
         IMessage message;
         try { message = descriptor.Parser.ParseFrom(unknown.Raw); }
         catch (InvalidProtocolBufferException ex) { throw ApiException.BadRequest($"{what}: the {kind} message ({descriptor.FullName}) is malformed: {ex.Message}"); }
-        var body = ProtoJson.ToJson(message);
+        JsonObject body = ProtoJson.ToJson(message);
         var obj = new JsonObject { ["kind"] = kind, ["apiVersion"] = apiVersion };
-        foreach (var (name, value) in body.ToList())
+        foreach ((string? name, JsonNode? value) in body.ToList())
         {
             body.Remove(name);
             obj[name] = value;

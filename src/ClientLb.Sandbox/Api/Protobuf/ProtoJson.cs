@@ -19,11 +19,11 @@ namespace ClientLb.Sandbox.Api.Protobuf;
 /// </summary>
 internal static class ProtoJson
 {
-    const string Meta = "k8s.io.apimachinery.pkg.apis.meta.v1.";
-    const string TimeName = Meta + "Time", MicroTimeName = Meta + "MicroTime", FieldsV1Name = Meta + "FieldsV1", DurationName = Meta + "Duration";
-    const string IntOrStringName = "k8s.io.apimachinery.pkg.util.intstr.IntOrString";
-    const string QuantityName = "k8s.io.apimachinery.pkg.api.resource.Quantity";
-    const string RawExtensionName = "k8s.io.apimachinery.pkg.runtime.RawExtension";
+    private const string Meta = "k8s.io.apimachinery.pkg.apis.meta.v1.";
+    private const string TimeName = Meta + "Time", MicroTimeName = Meta + "MicroTime", FieldsV1Name = Meta + "FieldsV1", DurationName = Meta + "Duration";
+    private const string IntOrStringName = "k8s.io.apimachinery.pkg.util.intstr.IntOrString";
+    private const string QuantityName = "k8s.io.apimachinery.pkg.api.resource.Quantity";
+    private const string RawExtensionName = "k8s.io.apimachinery.pkg.runtime.RawExtension";
 
     // ---- protobuf -> JSON (request bodies)
 
@@ -35,44 +35,71 @@ internal static class ProtoJson
         return o;
     }
 
-    static void WriteFields(IMessage m, JsonObject o, string path)
+    private static void WriteFields(IMessage m, JsonObject o, string path)
     {
-        foreach (var f in m.Descriptor.Fields.InFieldNumberOrder())
+        foreach (FieldDescriptor? f in m.Descriptor.Fields.InFieldNumberOrder())
         {
             var at = Join(path, f.Name);
             if (f.IsMap)
             {
                 var map = (IDictionary)f.Accessor.GetValue(m);
-                if (map.Count == 0) continue;
-                var valueField = f.MessageType.FindFieldByNumber(2);
+                if (map.Count == 0)
+                {
+                    continue;
+                }
+
+                FieldDescriptor valueField = f.MessageType.FindFieldByNumber(2);
                 var mo = new JsonObject();
-                foreach (DictionaryEntry e in map) mo[(string)e.Key] = ValueToJson(valueField, e.Value!, $"{at}[{e.Key}]");
+                foreach (DictionaryEntry e in map)
+                {
+                    mo[(string)e.Key] = ValueToJson(valueField, e.Value!, $"{at}[{e.Key}]");
+                }
+
                 o[f.Name] = mo;
                 continue;
             }
             if (f.IsRepeated)
             {
                 var list = (IList)f.Accessor.GetValue(m);
-                if (list.Count == 0) continue;
+                if (list.Count == 0)
+                {
+                    continue;
+                }
+
                 var a = new JsonArray();
-                for (var i = 0; i < list.Count; i++) a.Add(ValueToJson(f, list[i]!, $"{at}[{i}]"));
+                for (var i = 0; i < list.Count; i++)
+                {
+                    a.Add(ValueToJson(f, list[i]!, $"{at}[{i}]"));
+                }
+
                 o[f.Name] = a;
                 continue;
             }
-            if (!f.Accessor.HasValue(m)) continue;
+            if (!f.Accessor.HasValue(m))
+            {
+                continue;
+            }
+
             var value = f.Accessor.GetValue(m);
             if (f.FieldType == FieldType.Message)
             {
                 var sub = (IMessage)value;
                 if (GoFields.IsInline(f.FullName)) { WriteFields(sub, o, path); continue; }
-                if (IsZeroSpecial(sub) && !GoFields.IsPointer(f.FullName)) continue;
+                if (IsZeroSpecial(sub) && !GoFields.IsPointer(f.FullName))
+                {
+                    continue;
+                }
             }
-            else if (IsZeroScalar(value) && !GoFields.KeepsZero(f.FullName)) continue;
+            else if (IsZeroScalar(value) && !GoFields.KeepsZero(f.FullName))
+            {
+                continue;
+            }
+
             o[f.Name] = ValueToJson(f, value, at);
         }
     }
 
-    static JsonNode? ValueToJson(FieldDescriptor f, object value, string path)
+    private static JsonNode? ValueToJson(FieldDescriptor f, object value, string path)
     {
         switch (f.FieldType)
         {
@@ -90,7 +117,7 @@ internal static class ProtoJson
         }
     }
 
-    static JsonNode? MessageToJson(IMessage m, string path)
+    private static JsonNode? MessageToJson(IMessage m, string path)
     {
         switch (m)
         {
@@ -115,25 +142,32 @@ internal static class ProtoJson
                 return fields.Raw.IsEmpty ? null : EmbeddedToJson(fields.Raw.Span, path);
         }
         if (m.Descriptor.FullName == DurationName)
+        {
             throw ApiException.BadRequest($"{path}: metav1.Duration is not used by any kind the sandbox serves");
+        }
+
         return ToJson(m, path);
     }
 
     /// <summary>RawExtension and FieldsV1 hold JSON, or (for RawExtension) a protobuf envelope of their own.</summary>
-    static JsonNode EmbeddedToJson(ReadOnlySpan<byte> raw, string path)
+    private static JsonNode EmbeddedToJson(ReadOnlySpan<byte> raw, string path)
     {
-        if (KubeProtobuf.HasEnvelopePrefix(raw)) return KubeProtobuf.Decode(raw, path);
+        if (KubeProtobuf.HasEnvelopePrefix(raw))
+        {
+            return KubeProtobuf.Decode(raw, path);
+        }
+
         try { return JsonNode.Parse(raw) ?? throw ApiException.BadRequest($"{path}: the embedded object is JSON null"); }
         catch (JsonException ex) { throw ApiException.BadRequest($"{path}: the embedded object is neither JSON nor a k8s protobuf envelope: {ex.Message}"); }
     }
 
-    static DateTimeOffset FromUnix(long seconds, int nanos, string path)
+    private static DateTimeOffset FromUnix(long seconds, int nanos, string path)
     {
         try { return DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(nanos / 100); }
         catch (ArgumentOutOfRangeException) { throw ApiException.BadRequest($"{path}: timestamp {seconds}s is out of range"); }
     }
 
-    static bool IsZeroScalar(object value) => value switch
+    private static bool IsZeroScalar(object value) => value switch
     {
         string s => s.Length == 0,
         bool b => !b,
@@ -148,7 +182,7 @@ internal static class ProtoJson
     };
 
     /// <summary>The zero of a value-typed special (a Go zero Time, a 0 IntOrString) that Go's JSON leaves out.</summary>
-    static bool IsZeroSpecial(IMessage m) => m switch
+    private static bool IsZeroSpecial(IMessage m) => m switch
     {
         Time t => !t.HasSeconds,
         MicroTime t => !t.HasSeconds && !t.HasNanos,
@@ -163,24 +197,38 @@ internal static class ProtoJson
     /// <summary>Fills <paramref name="target"/> from a JSON object; apiVersion/kind (TypeMeta) have no field: they go in the envelope, or nowhere (list items).</summary>
     public static void FromJson(JsonObject o, IMessage target, string path)
     {
-        foreach (var (name, node) in o)
+        foreach ((string? name, JsonNode? node) in o)
         {
-            if (node is null) continue;
-            if (name is "apiVersion" or "kind" && target.Descriptor.FindFieldByName(name) is null) continue;
+            if (node is null)
+            {
+                continue;
+            }
+
+            if (name is "apiVersion" or "kind" && target.Descriptor.FindFieldByName(name) is null)
+            {
+                continue;
+            }
+
             if (!TrySet(target, name, node, Join(path, name)))
+            {
                 throw new InvalidOperationException($"{Join(path, name)}: {target.Descriptor.FullName} has no field \"{name}\"");
+            }
         }
     }
 
-    static bool TrySet(IMessage m, string name, JsonNode node, string path)
+    private static bool TrySet(IMessage m, string name, JsonNode node, string path)
     {
-        var f = m.Descriptor.FindFieldByName(name);
+        FieldDescriptor? f = m.Descriptor.FindFieldByName(name);
         if (f is null || GoFields.IsInline(f.FullName))
         {
-            foreach (var inline in m.Descriptor.Fields.InFieldNumberOrder())
+            foreach (FieldDescriptor? inline in m.Descriptor.Fields.InFieldNumberOrder())
             {
-                if (inline.FieldType != FieldType.Message || !GoFields.IsInline(inline.FullName) || !Accepts(inline.MessageType, name)) continue;
-                var sub = (IMessage?)inline.Accessor.GetValue(m) ?? New(inline.MessageType);
+                if (inline.FieldType != FieldType.Message || !GoFields.IsInline(inline.FullName) || !Accepts(inline.MessageType, name))
+                {
+                    continue;
+                }
+
+                IMessage sub = (IMessage?)inline.Accessor.GetValue(m) ?? New(inline.MessageType);
                 TrySet(sub, name, node, path);
                 inline.Accessor.SetValue(m, sub);
                 return true;
@@ -190,29 +238,35 @@ internal static class ProtoJson
         if (f.IsMap)
         {
             var map = (IDictionary)f.Accessor.GetValue(m);
-            var valueField = f.MessageType.FindFieldByNumber(2);
-            foreach (var (key, value) in Expect<JsonObject>(node, path, "an object"))
+            FieldDescriptor valueField = f.MessageType.FindFieldByNumber(2);
+            foreach ((string? key, JsonNode? value) in Expect<JsonObject>(node, path, "an object"))
+            {
                 map[key] = JsonToValue(valueField, value ?? throw new InvalidOperationException($"{path}[{key}]: null map value"), $"{path}[{key}]");
+            }
         }
         else if (f.IsRepeated)
         {
             var list = (IList)f.Accessor.GetValue(m);
             var i = 0;
-            foreach (var item in Expect<JsonArray>(node, path, "an array"))
+            foreach (JsonNode? item in Expect<JsonArray>(node, path, "an array"))
             {
                 list.Add(JsonToValue(f, item ?? throw new InvalidOperationException($"{path}[{i}]: null array item"), $"{path}[{i}]"));
                 i++;
             }
         }
-        else f.Accessor.SetValue(m, JsonToValue(f, node, path));
+        else
+        {
+            f.Accessor.SetValue(m, JsonToValue(f, node, path));
+        }
+
         return true;
     }
 
-    static bool Accepts(MessageDescriptor d, string name) =>
+    private static bool Accepts(MessageDescriptor d, string name) =>
         d.FindFieldByName(name) is { } f && !GoFields.IsInline(f.FullName)
         || d.Fields.InFieldNumberOrder().Any(x => x.FieldType == FieldType.Message && GoFields.IsInline(x.FullName) && Accepts(x.MessageType, name));
 
-    static object JsonToValue(FieldDescriptor f, JsonNode node, string path)
+    private static object JsonToValue(FieldDescriptor f, JsonNode node, string path)
     {
         switch (f.FieldType)
         {
@@ -227,14 +281,14 @@ internal static class ProtoJson
         }
     }
 
-    static IMessage JsonToMessage(MessageDescriptor d, JsonNode node, string path)
+    private static IMessage JsonToMessage(MessageDescriptor d, JsonNode node, string path)
     {
         switch (d.FullName)
         {
             case TimeName:
                 return new Time { Seconds = ParseTime(node, path).ToUnixTimeSeconds() };
             case MicroTimeName:
-                var micro = ParseTime(node, path);
+                DateTimeOffset micro = ParseTime(node, path);
                 return new MicroTime { Seconds = micro.ToUnixTimeSeconds(), Nanos = (int)(micro.UtcTicks % TimeSpan.TicksPerSecond) * 100 };
             case IntOrStringName:
                 return node.GetValueKind() == JsonValueKind.String
@@ -249,29 +303,29 @@ internal static class ProtoJson
             case DurationName:
                 throw new InvalidOperationException($"{path}: metav1.Duration is not used by any kind the sandbox serves");
         }
-        var m = New(d);
+        IMessage m = New(d);
         FromJson(Expect<JsonObject>(node, path, "an object"), m, path);
         return m;
     }
 
-    static DateTimeOffset ParseTime(JsonNode node, string path)
+    private static DateTimeOffset ParseTime(JsonNode node, string path)
     {
         var s = Scalar<string>(node, path, "an RFC 3339 time");
-        return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+        return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset t)
             ? t
             : throw new InvalidOperationException($"{path}: \"{s}\" is not an RFC 3339 time");
     }
 
-    static long Integer(JsonNode node, string path) =>
+    private static long Integer(JsonNode node, string path) =>
         Json.AsLong(node) ?? throw new InvalidOperationException($"{path}: expected an integer, got {node.ToJsonString()}");
 
-    static T Scalar<T>(JsonNode node, string path, string what) =>
-        node is JsonValue v && v.TryGetValue<T>(out var value) ? value : throw new InvalidOperationException($"{path}: expected {what}, got {node.ToJsonString()}");
+    private static T Scalar<T>(JsonNode node, string path, string what) =>
+        node is JsonValue v && v.TryGetValue<T>(out T? value) ? value : throw new InvalidOperationException($"{path}: expected {what}, got {node.ToJsonString()}");
 
-    static T Expect<T>(JsonNode node, string path, string what) where T : JsonNode =>
+    private static T Expect<T>(JsonNode node, string path, string what) where T : JsonNode =>
         node as T ?? throw new InvalidOperationException($"{path}: expected {what}, got {node.ToJsonString()}");
 
     public static IMessage New(MessageDescriptor d) => d.Parser.ParseFrom(ByteString.Empty);
 
-    static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
+    private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
 }

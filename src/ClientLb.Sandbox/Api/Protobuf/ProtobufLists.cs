@@ -10,8 +10,16 @@ internal static class ProtobufLists
     public static JsonObject Build(ResourceType t, ListResult result, bool partialMetadata)
     {
         var metadata = new JsonObject { ["resourceVersion"] = result.ResourceVersion.ToString(CultureInfo.InvariantCulture) };
-        if (result.Continue is not null) metadata["continue"] = result.Continue;
-        if (result.RemainingItemCount is not null) metadata["remainingItemCount"] = result.RemainingItemCount.Value;
+        if (result.Continue is not null)
+        {
+            metadata["continue"] = result.Continue;
+        }
+
+        if (result.RemainingItemCount is not null)
+        {
+            metadata["remainingItemCount"] = result.RemainingItemCount.Value;
+        }
+
         return new JsonObject
         {
             ["kind"] = partialMetadata ? "PartialObjectMetadataList" : t.ListKind,

@@ -17,11 +17,11 @@ namespace ClientLb.Sandbox.Pods.Grpc;
 /// </summary>
 internal sealed class PodGrpcService : IAsyncDisposable
 {
-    readonly string _podName;
-    readonly HealthServiceImpl _health = new();
-    readonly Lock _gate = new();
-    volatile Served? _served;
-    volatile bool _ready;
+    private readonly string _podName;
+    private readonly HealthServiceImpl _health = new();
+    private readonly Lock _gate = new();
+    private volatile Served? _served;
+    private volatile bool _ready;
 
     public PodGrpcService(string podName)
     {
@@ -36,20 +36,24 @@ internal sealed class PodGrpcService : IAsyncDisposable
         set
         {
             _ready = value;
-            var status = value ? HealthCheckResponse.Types.ServingStatus.Serving : HealthCheckResponse.Types.ServingStatus.NotServing;
+            HealthCheckResponse.Types.ServingStatus status = value ? HealthCheckResponse.Types.ServingStatus.Serving : HealthCheckResponse.Types.ServingStatus.NotServing;
             _health.SetStatus("", status);
             _health.SetStatus("greet.Greeter", status);
         }
     }
 
     /// <summary>The services and pipeline, built at the pod's first gRPC call: most pods of a large cluster never get one.</summary>
-    sealed record Served(ServiceProvider Services, RequestDelegate Pipeline);
+    private sealed record Served(ServiceProvider Services, RequestDelegate Pipeline);
 
-    Served Serve()
+    private Served Serve()
     {
         lock (_gate)
         {
-            if (_served is { } served) return served;
+            if (_served is { } served)
+            {
+                return served;
+            }
+
             var services = new ServiceCollection();
             services.AddLogging();
             // What a web host would register: endpoint routing reports to a DiagnosticListener.
@@ -57,7 +61,7 @@ internal sealed class PodGrpcService : IAsyncDisposable
             services.AddGrpc();
             services.AddSingleton(new PodGreeter(_podName));
             services.AddSingleton(_health);
-            var provider = services.BuildServiceProvider();
+            ServiceProvider provider = services.BuildServiceProvider();
             // The pod's Kestrel runs a bare IHttpApplication (PodServer); its gRPC calls go through this endpoint-routed pipeline.
             var app = new ApplicationBuilder(provider);
             app.UseRouting();
@@ -79,8 +83,8 @@ internal sealed class PodGrpcService : IAsyncDisposable
     /// <summary>Serves one call.</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        var served = _served ?? Serve();
-        await using var scope = served.Services.CreateAsyncScope();
+        Served served = _served ?? Serve();
+        await using AsyncServiceScope scope = served.Services.CreateAsyncScope();
         context.RequestServices = scope.ServiceProvider;
         await served.Pipeline(context);
     }
@@ -88,15 +92,15 @@ internal sealed class PodGrpcService : IAsyncDisposable
     public ValueTask DisposeAsync() => _served?.Services.DisposeAsync() ?? ValueTask.CompletedTask;
 
     /// <summary>The greeter of one pod.</summary>
-    sealed class PodGreeter(string podName) : Greeter.GreeterBase
+    private sealed class PodGreeter(string podName) : Greeter.GreeterBase
     {
-        int _served;
+        private int _served;
 
         public override Task<HelloReply> SayHello(HelloRequest request, ServerCallContext context)
         {
             if (request.FailWithStatus != 0)
             {
-                var status = request.FailWithStatus is > 0 and <= 16 ? (StatusCode)request.FailWithStatus : StatusCode.Unknown;
+                StatusCode status = request.FailWithStatus is > 0 and <= 16 ? (StatusCode)request.FailWithStatus : StatusCode.Unknown;
                 throw new RpcException(new Status(status, request.FailMessage.Length > 0 ? request.FailMessage : $"asked to fail by {podName}"));
             }
             return Task.FromResult(new HelloReply
@@ -113,7 +117,11 @@ internal sealed class PodGrpcService : IAsyncDisposable
             var interval = TimeSpan.FromMilliseconds(Math.Max(0, request.IntervalMs));
             for (var sent = 1; request.Count <= 0 || sent <= request.Count; sent++)
             {
-                if (sent > 1) await Task.Delay(interval, context.CancellationToken);
+                if (sent > 1)
+                {
+                    await Task.Delay(interval, context.CancellationToken);
+                }
+
                 await responseStream.WriteAsync(new HelloReply { Message = $"Hello {request.Name}", Server = podName, Sequence = sent, DeadlineMs = -1 });
             }
         }
