@@ -24,10 +24,12 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private readonly TimeProvider _timeProvider;
     private readonly PolicyContext _context;
     private EndpointPicker _picker;
-    private TaskCompletionSource _pickerChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Made when first read (most services are never waited on), completed and dropped by the next swap.
+    private TaskCompletionSource? _pickerChanged;
     private bool _ready;
-    // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place.
-    private readonly TaskCompletionSource _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place; then
+    // null, so a ready service keeps no task.
+    private TaskCompletionSource? _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopped = new();
     private int _disposed;
 
@@ -105,7 +107,13 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     /// Completes when the next picker is swapped in: endpoints came or went, one was ejected or returned. A caller that
     /// waits for an endpoint (gRPC wait-for-ready) takes this before it picks, then waits on it.
     /// </summary>
-    public Task PickerChanged => Volatile.Read(ref _pickerChanged).Task;
+    public Task PickerChanged => (Volatile.Read(ref _pickerChanged) ?? NextPickerChange()).Task;
+
+    private TaskCompletionSource NextPickerChange()
+    {
+        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Interlocked.CompareExchange(ref _pickerChanged, next, null) ?? next;
+    }
 
     /// <summary>How many endpoints the current picker chooses from (eligible, healthy and local enough).</summary>
     public int EligibleCount => Picker.Endpoints.Count;
@@ -180,7 +188,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             // The source may hand out its snapshot a moment before this balancer's rebuild (on the source's thread)
             // has swapped in the picker built from it: wait for that picker too, or a first request could still
             // meet the "not answered yet" one.
-            await _firstPickerBuilt.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            await (Volatile.Read(ref _firstPickerBuilt)?.Task ?? Task.CompletedTask).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException ex)
         {
@@ -388,7 +396,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
                 Log.SourceFailedInitially(_logger, Service.Id, Source.Description, initial);
                 Publish(new FailingPicker(new NoEndpointsException(Service, Source.Description,
                     "the source failed before its first answer: " + initial.Message, initial)));
-                _firstPickerBuilt.TrySetResult();
+                FirstPickerBuilt();
             }
             return;
         }
@@ -410,7 +418,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             if (_policy is null)
             {
                 Publish(new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
-                _firstPickerBuilt.TrySetResult();
+                FirstPickerBuilt();
                 return;
             }
         }
@@ -455,7 +463,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         _schemeSensitive = Service.Schemes.Count > 0 && snapshot.Endpoints.Any(static e => e.Scheme is not null);
         SetSelection(selection.Kind, selection.Total, selection.Ready, selection.ServingTerminating);
         BuildPicker(now);
-        _firstPickerBuilt.TrySetResult();
+        FirstPickerBuilt();
         LogPicker(snapshot);
 
         // Endpoints that left: retire after the swap, so their connections close once in-flight requests end.
@@ -628,11 +636,13 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         Volatile.Write(ref _deadline, deadline);
     }
 
+    private void FirstPickerBuilt() => Interlocked.Exchange(ref _firstPickerBuilt, null)?.TrySetResult();
+
     // Under _rebuildGate (or in the constructor): swaps the picker in and wakes whoever waits for a change.
     private void Publish(EndpointPicker picker)
     {
         Volatile.Write(ref _picker, picker);
-        Interlocked.Exchange(ref _pickerChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        Interlocked.Exchange(ref _pickerChanged, null)?.TrySetResult();
     }
 
     /// <summary>

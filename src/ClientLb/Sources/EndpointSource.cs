@@ -12,7 +12,8 @@ namespace ClientLb.Sources;
 public abstract class EndpointSource : IEndpointSource
 {
     private readonly Lock _gate = new();
-    private readonly TaskCompletionSource _firstResult = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed by the first answer (or failure, or dispose), then null: an answered source keeps no task.
+    private TaskCompletionSource? _firstResult = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private ImmutableArray<Action<IEndpointSource>> _subscribers = [];
     private EndpointSnapshot? _current;
@@ -86,7 +87,7 @@ public abstract class EndpointSource : IEndpointSource
     private async ValueTask<EndpointSnapshot> WaitAsync(CancellationToken cancellationToken)
     {
         Start();
-        await _firstResult.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await (Volatile.Read(ref _firstResult)?.Task ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
         EndpointSnapshot? current = Current;
         if (current is not null)
         {
@@ -345,7 +346,15 @@ public abstract class EndpointSource : IEndpointSource
         {
             Notify();
         }
-        _firstResult.TrySetResult();
+        CompleteFirstResult();
+    }
+
+    private void CompleteFirstResult()
+    {
+        if (Volatile.Read(ref _firstResult) is not null)
+        {
+            Interlocked.Exchange(ref _firstResult, null)?.TrySetResult();
+        }
     }
 
     /// <summary>Records a failed refresh. The current snapshot (if any) stays in service.</summary>
@@ -359,7 +368,7 @@ public abstract class EndpointSource : IEndpointSource
             Volatile.Write(ref _status, new SourceStatus(old.LastSuccessAt, old.FailingSince ?? now, error, old.ConsecutiveFailures + 1));
         }
         Notify();
-        _firstResult.TrySetResult();
+        CompleteFirstResult();
     }
 
     /// <summary>
@@ -404,7 +413,7 @@ public abstract class EndpointSource : IEndpointSource
             }
         }
         await DisposeCoreAsync().ConfigureAwait(false);
-        _firstResult.TrySetResult();
+        CompleteFirstResult();
         _stopping.Dispose();
         GC.SuppressFinalize(this);
     }
