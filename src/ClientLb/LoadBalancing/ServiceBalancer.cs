@@ -30,7 +30,8 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place; then
     // null, so a ready service keeps no task.
     private TaskCompletionSource? _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _stopped = new();
+    // Made when the token is first read (active health checks): most balancers have nothing to stop with them.
+    private CancellationTokenSource? _stopped;
     private int _disposed;
 
     // Written under _rebuildGate; read lock-free on the request path.
@@ -88,7 +89,18 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     /// Cancelled when the balancer is disposed: the registry released it (no lease for the idle-service timeout) or was
     /// disposed. Whatever runs per service beside it (active health checks) stops with it.
     /// </summary>
-    public CancellationToken Stopped => _stopped.Token;
+    public CancellationToken Stopped => (Volatile.Read(ref _stopped) ?? CreateStopped()).Token;
+
+    private CancellationTokenSource CreateStopped()
+    {
+        var created = new CancellationTokenSource();
+        CancellationTokenSource stopped = Interlocked.CompareExchange(ref _stopped, created, null) ?? created;
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            stopped.Cancel(); // read after DisposeAsync, which may not have seen it
+        }
+        return stopped;
+    }
 
     /// <summary>The current picker.</summary>
     public EndpointPicker Picker => Volatile.Read(ref _picker);
@@ -655,7 +667,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             return ValueTask.CompletedTask;
         }
-        _stopped.Cancel();
+        Volatile.Read(ref _stopped)?.Cancel();
         _subscription.Dispose();
         lock (_rebuildGate)
         {
