@@ -691,10 +691,20 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             HealthOptions h = options.Health;
             double f = time.TimestampFrequency;
-            return new HealthSettings(h.Enabled, h.ConsecutiveConnectionFailures, h.ConsecutiveServerErrors, h.BaseEjectionTime.TotalSeconds * f,
+            var settings = new HealthSettings(h.Enabled, h.ConsecutiveConnectionFailures, h.ConsecutiveServerErrors, h.BaseEjectionTime.TotalSeconds * f,
                 h.MaxEjectionTime.TotalSeconds * f, h.MaxEjectedShare, h.PanicThreshold, (long)(h.SlowStartWindow.TotalSeconds * f),
                 options.PeakEwma.DecayTime.TotalSeconds * f, h.ProbeInterval, h.ProbeTimeout);
+            // Services with equal settings (all those on the defaults) keep one instance between them.
+            HealthSettings? shared = Volatile.Read(ref s_shared);
+            if (settings.Equals(shared))
+            {
+                return shared;
+            }
+            Volatile.Write(ref s_shared, settings);
+            return settings;
         }
+
+        private static HealthSettings? s_shared;
     }
 }
 
