@@ -480,7 +480,8 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
 
         // Endpoints that left: retire after the swap, so their connections close once in-flight requests end.
         // (The counts above already exclude them.)
-        foreach (Endpoint key in _byAuthority.Keys.Where(a => !seen.Contains(a)).ToList())
+        // Not through .Keys, which a dictionary keeps (one more object per service) once asked for.
+        foreach (Endpoint key in _byAuthority.Select(static p => p.Key).Where(a => !seen.Contains(a)).ToList())
         {
             _byAuthority.Remove(key, out BalancedEndpoint? gone);
             gone!.Slot = -1;
