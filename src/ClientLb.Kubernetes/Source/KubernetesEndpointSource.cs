@@ -35,8 +35,6 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     private readonly SliceMerger _merger;
     // Whether the current snapshot is the merger's state, so the merger's changes can be published as a delta.
     private bool _publishedMerge;
-    private readonly List<Endpoint> _upserted = [];
-    private readonly List<Endpoint> _removed = [];
 
     public KubernetesEndpointSource(ServiceName service, IServiceViewProvider manager, Func<ServiceName, IEndpointSource?>? fallbackFactory, string? fallbackKind,
         TimeProvider time, ILogger logger, bool allowLoopbackEndpoints = false)
@@ -123,30 +121,24 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
                 PublishWhole(computed.Whole);
                 return;
             }
-            try
+            // Lists per update rather than kept: thousands of watched services change rarely.
+            List<Endpoint> upserted = [], removed = [];
+            bool incremental = _merger.Update(data.Slices, computed.Port, upserted, removed);
+            if (_merger.Count == 0 && _merger.DroppedCount is int dropped and > 0)
             {
-                bool incremental = _merger.Update(data.Slices, computed.Port, _upserted, _removed);
-                if (_merger.Count == 0 && _merger.DroppedCount is int dropped and > 0)
-                {
-                    // Nothing valid is left: serve the last known good rather than nothing, and say why.
-                    _publishedMerge = false;
-                    ReportFailure(new KubernetesSourceException(Service, $"every one of its {dropped} endpoint(s) was refused (see the dropped-record warnings); keeping the last known good endpoints"));
-                    return;
-                }
-                if (incremental && _publishedMerge)
-                {
-                    PublishChanges(_upserted, _removed);
-                }
-                else
-                {
-                    Publish(_merger.Endpoints);
-                    _publishedMerge = true;
-                }
+                // Nothing valid is left: serve the last known good rather than nothing, and say why.
+                _publishedMerge = false;
+                ReportFailure(new KubernetesSourceException(Service, $"every one of its {dropped} endpoint(s) was refused (see the dropped-record warnings); keeping the last known good endpoints"));
+                return;
             }
-            finally
+            if (incremental && _publishedMerge)
             {
-                _upserted.Clear();
-                _removed.Clear();
+                PublishChanges(upserted, removed);
+            }
+            else
+            {
+                Publish(_merger.Endpoints);
+                _publishedMerge = true;
             }
         }
     }
