@@ -38,7 +38,7 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
 
     public KubernetesEndpointSource(ServiceName service, IServiceViewProvider manager, Func<ServiceName, IEndpointSource?>? fallbackFactory, string? fallbackKind,
         TimeProvider time, ILogger logger, bool allowLoopbackEndpoints = false)
-        : base(service, "kubernetes", $"kubernetes endpointslices {service.Namespace}/{service.Name} via {manager.Description}", time)
+        : base(service, "kubernetes", "kubernetes endpointslices", time)
     {
         _merger = new SliceMerger(allowLoopbackEndpoints, (record, reason) => DroppedRecords.Report(logger, service.ToString(), "kubernetes", record, reason));
         _manager = manager;
@@ -46,6 +46,10 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
         _fallbackKind = fallbackKind;
         _logger = logger;
     }
+
+    // Made when asked for (messages, diagnostics) rather than kept: thousands of watched services would each hold one.
+    /// <inheritdoc />
+    public override string Description => $"kubernetes endpointslices {Service.Namespace}/{Service.Name} via {_manager.Description}";
 
     /// <inheritdoc />
     public KubernetesServiceInfo? ServiceInfo => Volatile.Read(ref _info);

@@ -550,7 +550,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             Log.NoEndpoints(_logger, Service.Id, EmptyReason);
         }
-        else
+        else if (_logger.IsEnabled(LogLevel.Information)) // a source may build its description on demand
         {
             Log.PickerUpdated(_logger, Service.Id, eligible, snapshot.Endpoints.Length, Source.Description, snapshot.Version, _policy!.Name);
         }

@@ -41,7 +41,7 @@ public abstract class EndpointSource : IEndpointSource
     public string Kind { get; }
 
     /// <inheritdoc />
-    public string Description { get; }
+    public virtual string Description { get; }
 
     /// <summary>The clock used for snapshot times and staleness.</summary>
     protected TimeProvider TimeProvider { get; }
