@@ -17,11 +17,13 @@ public sealed class EndpointSlice
 
     /// <summary>
     /// Shrinks a decoded slice that is about to be kept (a watch's cache holds every slice of every watched service):
-    /// address lists cut to their length, one shared conditions object per combination, and zone and node names taken
-    /// from <paramref name="names"/> (one string per distinct name). The slice is read-only afterwards.
+    /// address lists cut to their length, one shared conditions object per combination, zone and node names taken
+    /// from <paramref name="names"/> (one string per distinct name), and of the labels only the two ClientLb reads
+    /// (<see cref="ObjectMeta.CompactLabels"/>). The slice is read-only afterwards.
     /// </summary>
     internal void Compact(Dictionary<string, string> names)
     {
+        Metadata.CompactLabels();
         foreach (Endpoint endpoint in Endpoints ?? [])
         {
             endpoint.Addresses.TrimExcess();

@@ -17,6 +17,33 @@ public sealed class ObjectMeta
 
     /// <summary>The object's labels.</summary>
     public Dictionary<string, string>? Labels { get; set; }
+
+    // The two labels ClientLb reads, kept as fields once a kept slice drops its label dictionary (CompactLabels).
+    private string? _serviceName;
+    private string? _managedBy;
+
+    /// <summary>The <c>kubernetes.io/service-name</c> label: the Service an EndpointSlice belongs to.</summary>
+    internal string? ServiceNameLabel => Labels is { } labels ? labels.GetValueOrDefault(ServiceNameKey) : _serviceName;
+
+    /// <summary>The <c>endpointslice.kubernetes.io/managed-by</c> label: who writes an EndpointSlice.</summary>
+    internal string? ManagedByLabel => Labels is { } labels ? labels.GetValueOrDefault(ManagedByKey) : _managedBy;
+
+    private const string ServiceNameKey = "kubernetes.io/service-name";
+    private const string ManagedByKey = "endpointslice.kubernetes.io/managed-by";
+
+    /// <summary>
+    /// Keeps of <see cref="Labels"/> only the two ClientLb reads, as fields, and drops the dictionary (about 290 bytes
+    /// per slice a watch keeps); <see cref="Labels"/> is null afterwards.
+    /// </summary>
+    internal void CompactLabels()
+    {
+        if (Labels is { } labels)
+        {
+            _serviceName = labels.GetValueOrDefault(ServiceNameKey);
+            _managedBy = labels.GetValueOrDefault(ManagedByKey);
+            Labels = null;
+        }
+    }
 }
 
 /// <summary>The <c>metadata</c> of a list (ListMeta).</summary>

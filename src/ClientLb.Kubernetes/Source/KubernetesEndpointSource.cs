@@ -181,7 +181,7 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     }
 
     private static bool IsControllerManaged(EndpointSlice slice) =>
-        slice.Metadata.Labels?.GetValueOrDefault("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io";
+        slice.Metadata.ManagedByLabel == "endpointslice-controller.k8s.io";
 
     /// <summary>An ExternalName service is a DNS alias: one endpoint, the name, resolved when connecting.</summary>
     private List<Endpoint>? ExternalName(Service service, out string? problem)

@@ -174,7 +174,7 @@ internal sealed class WatchScope : IAsyncDisposable
     }
 
     private static string? ServiceOf(EndpointSlice slice) =>
-        slice.Metadata.Labels?.GetValueOrDefault(ServiceNameLabel) is { Length: > 0 } name ? name : null;
+        slice.Metadata.ServiceNameLabel is { Length: > 0 } name ? name : null;
 
     private void ListedSlices(IReadOnlyList<EndpointSlice> items)
     {
