@@ -10,6 +10,7 @@ public sealed class ObjectMeta
     public string? Name { get; set; }
 
     /// <summary>The object's namespace.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? Namespace { get; set; }
 
     /// <summary>The opaque version of this object, used to resume watches.</summary>
@@ -33,13 +34,15 @@ public sealed class ObjectMeta
 
     /// <summary>
     /// Keeps of <see cref="Labels"/> only the two ClientLb reads, as fields, and drops the dictionary (about 290 bytes
-    /// per slice a watch keeps); <see cref="Labels"/> is null afterwards.
+    /// per slice a watch keeps); <see cref="Labels"/> is null afterwards. <paramref name="serviceName"/>, equal to the
+    /// service-name label, is kept instead of the decoded copy.
     /// </summary>
-    internal void CompactLabels()
+    internal void CompactLabels(string? serviceName = null)
     {
         if (Labels is { } labels)
         {
-            _serviceName = labels.GetValueOrDefault(ServiceNameKey);
+            string? label = labels.GetValueOrDefault(ServiceNameKey);
+            _serviceName = label == serviceName ? serviceName : label;
             _managedBy = labels.GetValueOrDefault(ManagedByKey);
             Labels = null;
         }

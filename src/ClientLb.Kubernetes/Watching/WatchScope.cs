@@ -176,6 +176,10 @@ internal sealed class WatchScope : IAsyncDisposable
     private static string? ServiceOf(EndpointSlice slice) =>
         slice.Metadata.ServiceNameLabel is { Length: > 0 } name ? name : null;
 
+    // The view's string for a service name when there is a view (the name the application asked for), so the Service,
+    // its slices and this cache's keys share it rather than each keep a decoded copy.
+    private string SharedName(string service) => _viewOf(service)?.Name ?? service;
+
     private void ListedSlices(IReadOnlyList<EndpointSlice> items)
     {
         lock (_gate)
@@ -186,9 +190,9 @@ internal sealed class WatchScope : IAsyncDisposable
             _serviceOfSlice.Clear();
             foreach (EndpointSlice slice in items)
             {
-                if (ServiceOf(slice) is string service && slice.Metadata.Name is string name && _serviceOfSlice.TryAdd(name, service))
+                if (ServiceOf(slice) is string service && slice.Metadata.Name is string name && _serviceOfSlice.TryAdd(name, service = SharedName(service)))
                 {
-                    slice.Compact(_names);
+                    slice.Compact(_names, service);
                     if (!grouped.TryGetValue(service, out List<EndpointSlice>? list))
                     {
                         grouped[service] = list = [];
@@ -224,8 +228,9 @@ internal sealed class WatchScope : IAsyncDisposable
                 RemoveLocked(owner, name);
                 DeliverLocked(owner);
             }
+            service = SharedName(service);
             _serviceOfSlice[name] = service;
-            slice.Compact(_names);
+            slice.Compact(_names, service);
             ImmutableArray<EndpointSlice> slices = _slices.GetValueOrDefault(service, []);
             int at = IndexOf(slices, name);
             _slices[service] = at >= 0 ? slices.SetItem(at, slice) : slices.Insert(~at, slice);
@@ -299,6 +304,7 @@ internal sealed class WatchScope : IAsyncDisposable
             {
                 if (service.Metadata.Name is string name)
                 {
+                    service.Compact(name = SharedName(name));
                     _services[name] = service;
                     touched.Add(name);
                 }
@@ -316,6 +322,7 @@ internal sealed class WatchScope : IAsyncDisposable
             _servicesAt = service.Metadata.ResourceVersion ?? _servicesAt;
             if (service.Metadata.Name is string name)
             {
+                service.Compact(name = SharedName(name));
                 _services[name] = service;
                 DeliverLocked(name);
             }
