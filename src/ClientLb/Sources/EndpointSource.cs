@@ -61,7 +61,12 @@ public abstract class EndpointSource : IEndpointSource
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
             OnStart();
-            _loop = Task.Run(() => ExecuteAsync(_stopping.Token));
+            Task loop = Task.Run(() => ExecuteAsync(_stopping.Token));
+            _loop = loop;
+            // A loop that has ended (the default does nothing: a watch feeds the source) is not kept; thousands of
+            // watched services would each hold its task. A failed or cancelled one stays for DisposeAsync to observe.
+            _ = loop.ContinueWith(static (ended, source) => Interlocked.CompareExchange(ref ((EndpointSource)source!)._loop, null, ended), this,
+                CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
