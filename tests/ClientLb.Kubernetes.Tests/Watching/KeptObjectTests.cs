@@ -1,5 +1,9 @@
 using System.Text.Json;
 using ClientLb.Kubernetes.Model;
+using ClientLb.Kubernetes.Source;
+using ClientLb.Kubernetes.Watching;
+using ClientLb.ServiceDiscovery;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ClientLb.Kubernetes.Tests.Watching;
 
@@ -9,12 +13,15 @@ namespace ClientLb.Kubernetes.Tests.Watching;
 /// </summary>
 public sealed class KeptObjectTests
 {
-    private static EndpointSlice Slice(string service, string name, string? managedBy = null) => JsonSerializer.Deserialize(
-        $$"""{"metadata":{"name":"{{name}}","namespace":"shop","labels":{"app":"x","kubernetes.io/service-name":"{{service}}"{{(managedBy is null ? "" : $",\"endpointslice.kubernetes.io/managed-by\":\"{managedBy}\"")}}}},"addressType":"IPv4","endpoints":[{"addresses":["10.0.0.1"]}],"ports":[{"name":"http","port":8080,"protocol":"TCP","appProtocol":"kubernetes.io/h2c"}]}""",
-        KubernetesJsonContext.Default.EndpointSlice)!;
+    private static EndpointSlice Slice(string service, string name, string? managedBy = null)
+    {
+        string managed = managedBy is null ? "" : ",\"endpointslice.kubernetes.io/managed-by\":\"" + managedBy + "\"";
+        string json = $$$"""{"metadata":{"name":"{{{name}}}","namespace":"shop","labels":{"app":"x","kubernetes.io/service-name":"{{{service}}}"{{{managed}}}}},"addressType":"IPv4","endpoints":[{"addresses":["10.0.0.1"]}],"ports":[{"name":"http","port":8080,"protocol":"TCP","appProtocol":"kubernetes.io/h2c"}]}""";
+        return JsonSerializer.Deserialize(json, KubernetesJsonContext.Default.EndpointSlice)!;
+    }
 
     private static Service Service(string name, string clusterIPs) => JsonSerializer.Deserialize(
-        $$"""{"metadata":{"name":"{{name}}","namespace":"shop"},"spec":{"type":"ClusterIP","clusterIP":"10.96.0.1","clusterIPs":[{{clusterIPs}}],"sessionAffinity":"None","ports":[{"name":"http","port":80,"protocol":"TCP"}]}}""",
+        $$$"""{"metadata":{"name":"{{{name}}}","namespace":"shop"},"spec":{"type":"ClusterIP","clusterIP":"10.96.0.1","clusterIPs":[{{{clusterIPs}}}],"sessionAffinity":"None","ports":[{"name":"http","port":80,"protocol":"TCP"}]}}""",
         KubernetesJsonContext.Default.Service)!;
 
     [Fact]
@@ -86,5 +93,23 @@ public sealed class KeptObjectTests
         Service other = Service("pay", "\"10.96.0.9\"");
         other.Compact("pay");
         Assert.Equal(["10.96.0.9"], other.Spec.ClusterIPs);
+    }
+
+    [Fact]
+    public async Task A_sources_description_is_made_when_asked_for_and_reads_as_it_did()
+    {
+        await using var source = new KubernetesEndpointSource(ServiceName.Parse("http://pay.shop"), new NamedProvider(), null, null, TimeProvider.System,
+            NullLogger.Instance);
+        Assert.Equal("kubernetes endpointslices shop/pay via https://10.0.0.1:6443", source.Description);
+        Assert.NotSame(source.Description, source.Description); // built per call, not kept per service
+    }
+
+    private sealed class NamedProvider : IServiceViewProvider
+    {
+        public string Description => "https://10.0.0.1:6443";
+
+        public ViewLease Acquire(string ns, string service) => throw new NotSupportedException("not started in this test");
+
+        public void Release(ServiceView view) => throw new NotSupportedException("not started in this test");
     }
 }
