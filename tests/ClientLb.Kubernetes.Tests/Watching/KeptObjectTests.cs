@@ -62,9 +62,16 @@ public sealed class KeptObjectTests
         string shared = new("pay".ToCharArray());
         slice.Compact(new Dictionary<string, string>(), shared);
 
-        Assert.Null(slice.Metadata.Labels);
         Assert.Same(shared, slice.Metadata.ServiceNameLabel);
         Assert.Equal("endpointslice-controller.k8s.io", slice.Metadata.ManagedByLabel);
+        var kept = new Dictionary<string, string> { ["kubernetes.io/service-name"] = "pay", ["endpointslice.kubernetes.io/managed-by"] = "endpointslice-controller.k8s.io" };
+        Assert.Equal(kept, slice.Metadata.Labels); // the two ClientLb reads, without "app"
+
+        // Serialized (the node relay sends kept slices to the SDKs on its node), the two labels are still there.
+        EndpointSlice relayed = JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(slice, KubernetesJsonContext.Default.EndpointSlice),
+            KubernetesJsonContext.Default.EndpointSlice)!;
+        Assert.Equal(kept, relayed.Metadata.Labels);
+        Assert.Equal("endpointslice-controller.k8s.io", relayed.Metadata.ManagedByLabel);
 
         EndpointSlice other = Slice("cart", "cart-1");
         other.Compact(new Dictionary<string, string>(), "not-its-name");
