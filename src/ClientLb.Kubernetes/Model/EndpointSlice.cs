@@ -7,6 +7,7 @@ public sealed class EndpointSlice
     public ObjectMeta Metadata { get; set; } = new();
 
     /// <summary><c>IPv4</c>, <c>IPv6</c> or <c>FQDN</c>.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? AddressType { get; set; }
 
     /// <summary>The endpoints.</summary>
@@ -17,11 +18,14 @@ public sealed class EndpointSlice
 
     /// <summary>
     /// Shrinks a decoded slice that is about to be kept (a watch's cache holds every slice of every watched service):
-    /// address lists cut to their length, one shared conditions object per combination, and zone and node names taken
-    /// from <paramref name="names"/> (one string per distinct name). The slice is read-only afterwards.
+    /// address lists cut to their length, one shared conditions object per combination, zone and node names taken
+    /// from <paramref name="names"/> (one string per distinct name), and of the labels only the two ClientLb reads
+    /// (<see cref="ObjectMeta.CompactLabels"/>, the service name as <paramref name="serviceName"/>: the same value, one
+    /// string shared with the Service and the cache). The slice is read-only afterwards.
     /// </summary>
-    internal void Compact(Dictionary<string, string> names)
+    internal void Compact(Dictionary<string, string> names, string? serviceName = null)
     {
+        Metadata.CompactLabels(serviceName);
         foreach (Endpoint endpoint in Endpoints ?? [])
         {
             endpoint.Addresses.TrimExcess();
@@ -133,14 +137,17 @@ public sealed class ForNode
 public sealed class EndpointPort
 {
     /// <summary>The Service port's name (empty or unset for a single unnamed port).</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? Name { get; set; }
 
     /// <summary>The port number the endpoints listen on; unset means "all ports" (not used by services).</summary>
     public int? Port { get; set; }
 
     /// <summary><c>TCP</c> (default), <c>UDP</c> or <c>SCTP</c>.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? Protocol { get; set; }
 
     /// <summary>The application protocol, e.g. <c>kubernetes.io/h2c</c>.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? AppProtocol { get; set; }
 }

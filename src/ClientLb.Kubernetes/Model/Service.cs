@@ -8,18 +8,36 @@ public sealed class Service
 
     /// <summary>The spec.</summary>
     public ServiceSpec Spec { get; set; } = new();
+
+    /// <summary>
+    /// Shrinks a decoded Service that a watch keeps: its name becomes <paramref name="name"/> (the same value, a string
+    /// shared with the cache), and <see cref="ServiceSpec.ClusterIPs"/> is dropped when it only repeats
+    /// <see cref="ServiceSpec.ClusterIP"/> (single-stack; readers fall back to it).
+    /// </summary>
+    internal void Compact(string name)
+    {
+        Metadata.Name = name;
+        if (Spec.ClusterIPs is [string only] && only == Spec.ClusterIP)
+        {
+            Spec.ClusterIPs = null;
+        }
+    }
 }
 
 /// <summary>The Service spec subset.</summary>
 public sealed class ServiceSpec
 {
     /// <summary><c>ClusterIP</c> (default), <c>NodePort</c>, <c>LoadBalancer</c> or <c>ExternalName</c>.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? Type { get; set; }
 
     /// <summary>The virtual IP, or <c>None</c> for a headless service.</summary>
     public string? ClusterIP { get; set; }
 
-    /// <summary>Every virtual IP (dual-stack: one per family, the first equal to <see cref="ClusterIP"/>), or null when not set.</summary>
+    /// <summary>
+    /// Every virtual IP (dual-stack: one per family, the first equal to <see cref="ClusterIP"/>), or null when not set
+    /// (or, in a watch's cache, when it held only <see cref="ClusterIP"/>).
+    /// </summary>
     public List<string>? ClusterIPs { get; set; }
 
     /// <summary>The ports.</summary>
@@ -29,12 +47,14 @@ public sealed class ServiceSpec
     public Dictionary<string, string>? Selector { get; set; }
 
     /// <summary><c>None</c> or <c>ClientIP</c>.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? SessionAffinity { get; set; }
 
     /// <summary>The ClientIP affinity settings.</summary>
     public SessionAffinityConfig? SessionAffinityConfig { get; set; }
 
     /// <summary>E.g. <c>PreferClose</c>, <c>PreferSameZone</c>, <c>PreferSameNode</c>.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? TrafficDistribution { get; set; }
 
     /// <summary>The DNS name of an ExternalName service.</summary>
@@ -48,6 +68,7 @@ public sealed class ServiceSpec
 public sealed class ServicePort
 {
     /// <summary>The port's name (required when the service has several ports).</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? Name { get; set; }
 
     /// <summary>The port clients address on the service.</summary>
@@ -57,9 +78,11 @@ public sealed class ServicePort
     public IntOrString? TargetPort { get; set; }
 
     /// <summary><c>TCP</c> (default), <c>UDP</c> or <c>SCTP</c>.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? Protocol { get; set; }
 
     /// <summary>The application protocol.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
     public string? AppProtocol { get; set; }
 }
 

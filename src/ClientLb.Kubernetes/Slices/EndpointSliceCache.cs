@@ -19,7 +19,7 @@ public sealed class EndpointSliceCache
     private readonly Dictionary<ServiceKey, Entry> _services = [];
     // Which service each slice belongs to, so an event finds its service without scanning them all.
     private readonly Dictionary<ServiceKey, string> _serviceOfSlice = [];
-    // Zone and node names of the kept slices, one string each (see EndpointSlice.Compact).
+    // Service, zone and node names of the kept objects, one string each (see EndpointSlice.Compact).
     private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly string? _namespace;
     private readonly Func<string, string, bool>? _wanted;
@@ -106,7 +106,7 @@ public sealed class EndpointSliceCache
         {
             if (slice.Metadata.Name is string name && OwnerOf(slice) is ServiceKey service && _serviceOfSlice.TryAdd(new ServiceKey(service.Namespace, name), service.Name))
             {
-                slice.Compact(_names);
+                slice.Compact(_names, service.Name);
                 if (!grouped.TryGetValue(service, out List<EndpointSlice>? list))
                 {
                     grouped[service] = list = [];
@@ -148,7 +148,7 @@ public sealed class EndpointSliceCache
             return;
         }
         _serviceOfSlice[sliceKey] = service.Name;
-        slice.Compact(_names);
+        slice.Compact(_names, service.Name);
         Entry entry = EntryOf(service);
         int at = IndexOf(entry.Slices, name);
         entry.Slices = at >= 0 ? entry.Slices.SetItem(at, slice) : entry.Slices.Insert(~at, slice);
@@ -181,7 +181,7 @@ public sealed class EndpointSliceCache
         }
         foreach (Service service in items)
         {
-            if (Wanted(service) is ServiceKey key)
+            if (KeepAs(service) is ServiceKey key)
             {
                 EntryOf(key).Service = service;
                 touched.Add(key);
@@ -196,7 +196,7 @@ public sealed class EndpointSliceCache
     internal void UpsertService(Service service, ISet<ServiceKey> touched)
     {
         ServicesVersion = service.Metadata.ResourceVersion ?? ServicesVersion;
-        if (Wanted(service) is ServiceKey key)
+        if (KeepAs(service) is ServiceKey key)
         {
             EntryOf(key).Service = service;
             touched.Add(key);
@@ -224,22 +224,38 @@ public sealed class EndpointSliceCache
     /// <summary>The service a slice belongs to by its label, when the cache keeps that service.</summary>
     private ServiceKey? OwnerOf(EndpointSlice slice)
     {
-        if (slice.Metadata.Labels?.GetValueOrDefault(ServiceNameLabel) is not { Length: > 0 } service)
+        if (slice.Metadata.ServiceNameLabel is not { Length: > 0 } service)
         {
             return null;
         }
         string ns = NamespaceOf(slice.Metadata);
-        return _wanted is null || _wanted(ns, service) ? new ServiceKey(ns, service) : null;
+        return _wanted is null || _wanted(ns, service) ? new ServiceKey(ns, SharedName(service)) : null;
     }
 
-    private ServiceKey? Wanted(Service service)
+    private ServiceKey? KeepAs(Service service)
     {
         if (service.Metadata.Name is not string name)
         {
             return null;
         }
         string ns = NamespaceOf(service.Metadata);
-        return _wanted is null || _wanted(ns, name) ? new ServiceKey(ns, name) : null;
+        if (_wanted is not null && !_wanted(ns, name))
+        {
+            return null;
+        }
+        // The kept Service, its slices and the cache's keys share one string for the name.
+        service.Compact(name = SharedName(name));
+        return new ServiceKey(ns, name);
+    }
+
+    // One string per service name: a Service and each of its slices decode their own copy.
+    private string SharedName(string name)
+    {
+        if (!_names.TryGetValue(name, out string? shared))
+        {
+            _names[name] = shared = name;
+        }
+        return shared;
     }
 
     private Entry EntryOf(ServiceKey key)

@@ -37,7 +37,7 @@ internal sealed class SliceMerger
     public int DroppedCount => _slices.Values.Sum(static s => s.Mapped.Count(static m => m is null));
 
     /// <summary>The merged endpoints: one per authority.</summary>
-    public IEnumerable<ClientEndpoint> Endpoints => _byAddress.Values.Select(static c => c.Winner);
+    public IEnumerable<ClientEndpoint> Endpoints => _byAddress.Select(static c => c.Value.Winner); // not .Values: a dictionary keeps that object
 
     /// <summary>How many endpoints the merge holds.</summary>
     public int Count => _byAddress.Count;

@@ -37,12 +37,10 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     private readonly SliceMerger _merger;
     // Whether the current snapshot is the merger's state, so the merger's changes can be published as a delta.
     private bool _publishedMerge;
-    private readonly List<Endpoint> _upserted = [];
-    private readonly List<Endpoint> _removed = [];
 
     public KubernetesEndpointSource(ServiceName service, IServiceViewProvider manager, Func<ServiceName, IEndpointSource?>? fallbackFactory, string? fallbackKind,
         TimeProvider time, ILogger logger, bool allowLoopbackEndpoints = false)
-        : base(service, "kubernetes", $"kubernetes endpointslices {service.Namespace}/{service.Name} via {manager.Description}", time)
+        : base(service, "kubernetes", "kubernetes endpointslices", time)
     {
         _merger = new SliceMerger(allowLoopbackEndpoints, (record, reason) => DroppedRecords.Report(logger, service.ToString(), "kubernetes", record, reason));
         _manager = manager;
@@ -50,6 +48,10 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
         _fallbackKind = fallbackKind;
         _logger = logger;
     }
+
+    // Made when asked for (messages, diagnostics) rather than kept: thousands of watched services would each hold one.
+    /// <inheritdoc />
+    public override string Description => $"kubernetes endpointslices {Service.Namespace}/{Service.Name} via {_manager.Description}";
 
     /// <inheritdoc />
     public KubernetesServiceInfo? ServiceInfo => Volatile.Read(ref _info);
@@ -130,30 +132,24 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
                 PublishWhole(computed.Whole);
                 return;
             }
-            try
+            // Lists per update rather than kept: thousands of watched services change rarely.
+            List<Endpoint> upserted = [], removed = [];
+            bool incremental = _merger.Update(data.Slices, computed.Port, upserted, removed);
+            if (_merger.Count == 0 && _merger.DroppedCount is int dropped and > 0)
             {
-                bool incremental = _merger.Update(data.Slices, computed.Port, _upserted, _removed);
-                if (_merger.Count == 0 && _merger.DroppedCount is int dropped and > 0)
-                {
-                    // Nothing valid is left: serve the last known good rather than nothing, and say why.
-                    _publishedMerge = false;
-                    ReportFailure(new KubernetesSourceException(Service, $"every one of its {dropped} endpoint(s) was refused (see the dropped-record warnings); keeping the last known good endpoints"));
-                    return;
-                }
-                if (incremental && _publishedMerge)
-                {
-                    PublishChanges(_upserted, _removed);
-                }
-                else
-                {
-                    Publish(_merger.Endpoints);
-                    _publishedMerge = true;
-                }
+                // Nothing valid is left: serve the last known good rather than nothing, and say why.
+                _publishedMerge = false;
+                ReportFailure(new KubernetesSourceException(Service, $"every one of its {dropped} endpoint(s) was refused (see the dropped-record warnings); keeping the last known good endpoints"));
+                return;
             }
-            finally
+            if (incremental && _publishedMerge)
             {
-                _upserted.Clear();
-                _removed.Clear();
+                PublishChanges(upserted, removed);
+            }
+            else
+            {
+                Publish(_merger.Endpoints);
+                _publishedMerge = true;
             }
         }
     }
@@ -192,7 +188,7 @@ internal sealed class KubernetesEndpointSource : EndpointSource, IKubernetesEndp
     }
 
     private static bool IsControllerManaged(EndpointSlice slice) =>
-        slice.Metadata.Labels?.GetValueOrDefault("endpointslice.kubernetes.io/managed-by") == "endpointslice-controller.k8s.io";
+        slice.Metadata.ManagedByLabel == "endpointslice-controller.k8s.io";
 
     /// <summary>An ExternalName service is a DNS alias: one endpoint, the name, resolved when connecting.</summary>
     private List<Endpoint>? ExternalName(Service service, out string? problem)

@@ -8,7 +8,8 @@ namespace ClientLb.LoadBalancing;
 /// </summary>
 public sealed class PolicyContext
 {
-    private readonly ConcurrentDictionary<Type, object> _state = new();
+    // Created on first use: only the policies that keep state (sticky, hash) ask, and most services use neither.
+    private ConcurrentDictionary<Type, object>? _state;
     private ServiceOptions _options;
     private LocalityOptions _locality;
 
@@ -35,7 +36,7 @@ public sealed class PolicyContext
 
     /// <summary>Returns state of type <typeparamref name="T"/> kept for this service across picker rebuilds, creating it once.</summary>
     public T GetOrAddState<T>(Func<T> create) where T : class =>
-        (T)_state.GetOrAdd(typeof(T), static (_, c) => c(), create);
+        (T)LazyInitializer.EnsureInitialized(ref _state, static () => new()).GetOrAdd(typeof(T), static (_, c) => c(), create);
 
     internal void Update(ServiceOptions options, LocalityOptions locality)
     {

@@ -10,9 +10,9 @@ public sealed class RetryBudget
 {
     private const int SlotCount = 10;
     private readonly TimeProvider _time;
-    private readonly long[] _slotEpoch = new long[SlotCount];
-    private readonly long[] _requests = new long[SlotCount];
-    private readonly long[] _retries = new long[SlotCount];
+    // Per slot its epoch, then requests, then retries: one array, made on the first deposit or withdrawal (a watched
+    // service that never sends keeps none).
+    private long[]? _slots;
     private Settings _settings;
 
     private sealed record Settings(bool Enabled, double Ratio, double MinRetries, long SlotTicks);
@@ -22,7 +22,6 @@ public sealed class RetryBudget
     {
         _time = time ?? TimeProvider.System;
         _settings = ToSettings(options);
-        Array.Fill(_slotEpoch, long.MinValue);
     }
 
     /// <summary>Applies new options; counts so far are kept.</summary>
@@ -32,7 +31,11 @@ public sealed class RetryBudget
         options.MinRetriesPerSecond * options.Window.TotalSeconds, Math.Max(1, (long)(options.Window.TotalSeconds * _time.TimestampFrequency / SlotCount)));
 
     /// <summary>Counts a request (a first attempt).</summary>
-    public void Deposit(long now) => Interlocked.Increment(ref _requests[Slot(now, Volatile.Read(ref _settings))]);
+    public void Deposit(long now)
+    {
+        long[] slots = Slots();
+        Interlocked.Increment(ref slots[SlotCount + Slot(slots, now, Volatile.Read(ref _settings))]);
+    }
 
     /// <summary>Takes one retry from the budget; false when the budget is spent (the retry must not be made).</summary>
     public bool TryWithdraw()
@@ -42,38 +45,43 @@ public sealed class RetryBudget
         {
             return true;
         }
+        long[] slots = Slots();
         long now = _time.GetTimestamp();
-        int slot = Slot(now, settings);
-        long epoch = now / settings.SlotTicks;
-        long requests = 0, retries = 0;
-        for (int i = 0; i < SlotCount; i++)
-        {
-            if (epoch - Volatile.Read(ref _slotEpoch[i]) < SlotCount)
-            {
-                requests += Volatile.Read(ref _requests[i]);
-                retries += Volatile.Read(ref _retries[i]);
-            }
-        }
+        int slot = Slot(slots, now, settings);
+        (long requests, long retries) = Sum(slots, now / settings.SlotTicks);
         if (retries + 1 > settings.Ratio * requests + settings.MinRetries)
         {
             return false;
         }
-        Interlocked.Increment(ref _retries[slot]);
+        Interlocked.Increment(ref slots[2 * SlotCount + slot]);
         return true;
     }
 
     /// <summary>Requests and retries counted in the current window, for diagnostics.</summary>
     public (long Requests, long Retries) Window()
     {
-        Settings settings = Volatile.Read(ref _settings);
-        long epoch = _time.GetTimestamp() / settings.SlotTicks;
+        long[]? slots = Volatile.Read(ref _slots);
+        return slots is null ? (0, 0) : Sum(slots, _time.GetTimestamp() / Volatile.Read(ref _settings).SlotTicks);
+    }
+
+    private long[] Slots() => Volatile.Read(ref _slots) ?? CreateSlots();
+
+    private long[] CreateSlots()
+    {
+        var slots = new long[3 * SlotCount];
+        slots.AsSpan(0, SlotCount).Fill(long.MinValue);
+        return Interlocked.CompareExchange(ref _slots, slots, null) ?? slots;
+    }
+
+    private static (long Requests, long Retries) Sum(long[] slots, long epoch)
+    {
         long requests = 0, retries = 0;
         for (int i = 0; i < SlotCount; i++)
         {
-            if (epoch - Volatile.Read(ref _slotEpoch[i]) < SlotCount)
+            if (epoch - Volatile.Read(ref slots[i]) < SlotCount)
             {
-                requests += Volatile.Read(ref _requests[i]);
-                retries += Volatile.Read(ref _retries[i]);
+                requests += Volatile.Read(ref slots[SlotCount + i]);
+                retries += Volatile.Read(ref slots[2 * SlotCount + i]);
             }
         }
         return (requests, retries);
@@ -81,15 +89,15 @@ public sealed class RetryBudget
 
     // The slot of `now`, cleared first when it last held an older epoch. Racing resets may drop a few counts: the budget
     // is an estimate, and the hot path stays two interlocked operations at most.
-    private int Slot(long now, Settings settings)
+    private static int Slot(long[] slots, long now, Settings settings)
     {
         long epoch = now / settings.SlotTicks;
         int slot = (int)((ulong)epoch % SlotCount);
-        long seen = Volatile.Read(ref _slotEpoch[slot]);
-        if (seen < epoch && Interlocked.CompareExchange(ref _slotEpoch[slot], epoch, seen) == seen)
+        long seen = Volatile.Read(ref slots[slot]);
+        if (seen < epoch && Interlocked.CompareExchange(ref slots[slot], epoch, seen) == seen)
         {
-            Volatile.Write(ref _requests[slot], 0);
-            Volatile.Write(ref _retries[slot], 0);
+            Volatile.Write(ref slots[SlotCount + slot], 0);
+            Volatile.Write(ref slots[2 * SlotCount + slot], 0);
         }
         return slot;
     }

@@ -33,7 +33,7 @@ public sealed partial class ServiceBalancer
 
     private async Task ProbeAsync(BalancedEndpoint endpoint, EndpointProber prober, TimeSpan interval, TimeSpan timeout)
     {
-        CancellationToken stopped = _stopped.Token;
+        CancellationToken stopped = Stopped;
         try
         {
             while (endpoint.IsEjected && !endpoint.IsRetired && !stopped.IsCancellationRequested)

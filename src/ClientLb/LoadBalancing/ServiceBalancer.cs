@@ -24,11 +24,14 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     private readonly TimeProvider _timeProvider;
     private readonly PolicyContext _context;
     private EndpointPicker _picker;
-    private TaskCompletionSource _pickerChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Made when first read (most services are never waited on), completed and dropped by the next swap.
+    private TaskCompletionSource? _pickerChanged;
     private bool _ready;
-    // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place.
-    private readonly TaskCompletionSource _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly CancellationTokenSource _stopped = new();
+    // Completed once a picker built from the source's first answer (endpoints or an initial failure) is in place; then
+    // null, so a ready service keeps no task.
+    private TaskCompletionSource? _firstPickerBuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Made when the token is first read (active health checks): most balancers have nothing to stop with them.
+    private CancellationTokenSource? _stopped;
     private int _disposed;
 
     // Written under _rebuildGate; read lock-free on the request path.
@@ -86,7 +89,18 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     /// Cancelled when the balancer is disposed: the registry released it (no lease for the idle-service timeout) or was
     /// disposed. Whatever runs per service beside it (active health checks) stops with it.
     /// </summary>
-    public CancellationToken Stopped => _stopped.Token;
+    public CancellationToken Stopped => (Volatile.Read(ref _stopped) ?? CreateStopped()).Token;
+
+    private CancellationTokenSource CreateStopped()
+    {
+        var created = new CancellationTokenSource();
+        CancellationTokenSource stopped = Interlocked.CompareExchange(ref _stopped, created, null) ?? created;
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            stopped.Cancel(); // read after DisposeAsync, which may not have seen it
+        }
+        return stopped;
+    }
 
     /// <summary>The current picker.</summary>
     public EndpointPicker Picker => Volatile.Read(ref _picker);
@@ -105,7 +119,13 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     /// Completes when the next picker is swapped in: endpoints came or went, one was ejected or returned. A caller that
     /// waits for an endpoint (gRPC wait-for-ready) takes this before it picks, then waits on it.
     /// </summary>
-    public Task PickerChanged => Volatile.Read(ref _pickerChanged).Task;
+    public Task PickerChanged => (Volatile.Read(ref _pickerChanged) ?? NextPickerChange()).Task;
+
+    private TaskCompletionSource NextPickerChange()
+    {
+        var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Interlocked.CompareExchange(ref _pickerChanged, next, null) ?? next;
+    }
 
     /// <summary>How many endpoints the current picker chooses from (eligible, healthy and local enough).</summary>
     public int EligibleCount => Picker.Endpoints.Count;
@@ -180,7 +200,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             // The source may hand out its snapshot a moment before this balancer's rebuild (on the source's thread)
             // has swapped in the picker built from it: wait for that picker too, or a first request could still
             // meet the "not answered yet" one.
-            await _firstPickerBuilt.Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+            await (Volatile.Read(ref _firstPickerBuilt)?.Task ?? Task.CompletedTask).WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException ex)
         {
@@ -388,7 +408,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
                 Log.SourceFailedInitially(_logger, Service.Id, Source.Description, initial);
                 Publish(new FailingPicker(new NoEndpointsException(Service, Source.Description,
                     "the source failed before its first answer: " + initial.Message, initial)));
-                _firstPickerBuilt.TrySetResult();
+                FirstPickerBuilt();
             }
             return;
         }
@@ -410,7 +430,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             if (_policy is null)
             {
                 Publish(new FailingPicker(new NoEndpointsException(Service, Source.Description, "the balancing policy configuration is invalid: " + ex.Message, ex)));
-                _firstPickerBuilt.TrySetResult();
+                FirstPickerBuilt();
                 return;
             }
         }
@@ -455,12 +475,13 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         _schemeSensitive = Service.Schemes.Count > 0 && snapshot.Endpoints.Any(static e => e.Scheme is not null);
         SetSelection(selection.Kind, selection.Total, selection.Ready, selection.ServingTerminating);
         BuildPicker(now);
-        _firstPickerBuilt.TrySetResult();
+        FirstPickerBuilt();
         LogPicker(snapshot);
 
         // Endpoints that left: retire after the swap, so their connections close once in-flight requests end.
         // (The counts above already exclude them.)
-        foreach (Endpoint key in _byAuthority.Keys.Where(a => !seen.Contains(a)).ToList())
+        // Not through .Keys, which a dictionary keeps (one more object per service) once asked for.
+        foreach (Endpoint key in _byAuthority.Select(static p => p.Key).Where(a => !seen.Contains(a)).ToList())
         {
             _byAuthority.Remove(key, out BalancedEndpoint? gone);
             gone!.Slot = -1;
@@ -529,7 +550,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             Log.NoEndpoints(_logger, Service.Id, EmptyReason);
         }
-        else
+        else if (_logger.IsEnabled(LogLevel.Information)) // a source may build its description on demand
         {
             Log.PickerUpdated(_logger, Service.Id, eligible, snapshot.Endpoints.Length, Source.Description, snapshot.Version, _policy!.Name);
         }
@@ -628,11 +649,13 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         Volatile.Write(ref _deadline, deadline);
     }
 
+    private void FirstPickerBuilt() => Interlocked.Exchange(ref _firstPickerBuilt, null)?.TrySetResult();
+
     // Under _rebuildGate (or in the constructor): swaps the picker in and wakes whoever waits for a change.
     private void Publish(EndpointPicker picker)
     {
         Volatile.Write(ref _picker, picker);
-        Interlocked.Exchange(ref _pickerChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        Interlocked.Exchange(ref _pickerChanged, null)?.TrySetResult();
     }
 
     /// <summary>
@@ -645,7 +668,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             return ValueTask.CompletedTask;
         }
-        _stopped.Cancel();
+        Volatile.Read(ref _stopped)?.Cancel();
         _subscription.Dispose();
         lock (_rebuildGate)
         {
@@ -669,10 +692,20 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
         {
             HealthOptions h = options.Health;
             double f = time.TimestampFrequency;
-            return new HealthSettings(h.Enabled, h.ConsecutiveConnectionFailures, h.ConsecutiveServerErrors, h.BaseEjectionTime.TotalSeconds * f,
+            var settings = new HealthSettings(h.Enabled, h.ConsecutiveConnectionFailures, h.ConsecutiveServerErrors, h.BaseEjectionTime.TotalSeconds * f,
                 h.MaxEjectionTime.TotalSeconds * f, h.MaxEjectedShare, h.PanicThreshold, (long)(h.SlowStartWindow.TotalSeconds * f),
                 options.PeakEwma.DecayTime.TotalSeconds * f, h.ProbeInterval, h.ProbeTimeout);
+            // Services with equal settings (all those on the defaults) keep one instance between them.
+            HealthSettings? shared = Volatile.Read(ref s_shared);
+            if (settings.Equals(shared))
+            {
+                return shared;
+            }
+            Volatile.Write(ref s_shared, settings);
+            return settings;
         }
+
+        private static HealthSettings? s_shared;
     }
 }
 

@@ -12,7 +12,8 @@ namespace ClientLb.Sources;
 public abstract class EndpointSource : IEndpointSource
 {
     private readonly Lock _gate = new();
-    private readonly TaskCompletionSource _firstResult = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Completed by the first answer (or failure, or dispose), then null: an answered source keeps no task.
+    private TaskCompletionSource? _firstResult = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private ImmutableArray<Action<IEndpointSource>> _subscribers = [];
     private EndpointSnapshot? _current;
@@ -40,7 +41,7 @@ public abstract class EndpointSource : IEndpointSource
     public string Kind { get; }
 
     /// <inheritdoc />
-    public string Description { get; }
+    public virtual string Description { get; }
 
     /// <summary>The clock used for snapshot times and staleness.</summary>
     protected TimeProvider TimeProvider { get; }
@@ -60,7 +61,12 @@ public abstract class EndpointSource : IEndpointSource
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
             OnStart();
-            _loop = Task.Run(() => ExecuteAsync(_stopping.Token));
+            Task loop = Task.Run(() => ExecuteAsync(_stopping.Token));
+            _loop = loop;
+            // A loop that has ended (the default does nothing: a watch feeds the source) is not kept; thousands of
+            // watched services would each hold its task. A failed or cancelled one stays for DisposeAsync to observe.
+            _ = loop.ContinueWith(static (ended, source) => Interlocked.CompareExchange(ref ((EndpointSource)source!)._loop, null, ended), this,
+                CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
@@ -86,7 +92,7 @@ public abstract class EndpointSource : IEndpointSource
     private async ValueTask<EndpointSnapshot> WaitAsync(CancellationToken cancellationToken)
     {
         Start();
-        await _firstResult.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await (Volatile.Read(ref _firstResult)?.Task ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
         EndpointSnapshot? current = Current;
         if (current is not null)
         {
@@ -345,7 +351,15 @@ public abstract class EndpointSource : IEndpointSource
         {
             Notify();
         }
-        _firstResult.TrySetResult();
+        CompleteFirstResult();
+    }
+
+    private void CompleteFirstResult()
+    {
+        if (Volatile.Read(ref _firstResult) is not null)
+        {
+            Interlocked.Exchange(ref _firstResult, null)?.TrySetResult();
+        }
     }
 
     /// <summary>Records a failed refresh. The current snapshot (if any) stays in service.</summary>
@@ -359,7 +373,7 @@ public abstract class EndpointSource : IEndpointSource
             Volatile.Write(ref _status, new SourceStatus(old.LastSuccessAt, old.FailingSince ?? now, error, old.ConsecutiveFailures + 1));
         }
         Notify();
-        _firstResult.TrySetResult();
+        CompleteFirstResult();
     }
 
     /// <summary>
@@ -404,7 +418,7 @@ public abstract class EndpointSource : IEndpointSource
             }
         }
         await DisposeCoreAsync().ConfigureAwait(false);
-        _firstResult.TrySetResult();
+        CompleteFirstResult();
         _stopping.Dispose();
         GC.SuppressFinalize(this);
     }
