@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using ClientLb.Agent.Model;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 
 namespace ClientLb.Agent.Validation;

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using ClientLb.Balancing;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using Endpoint = ClientLb.Endpoints.Endpoint;
 using ClientLb.Kubernetes;
@@ -8,7 +10,6 @@ using ClientLb.Kubernetes.Config;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Source;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 
 namespace ClientLb.Cli.Commands;

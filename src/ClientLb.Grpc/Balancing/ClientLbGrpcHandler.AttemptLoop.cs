@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using ClientLb.Balancing;
 using ClientLb.Grpc.Diagnostics;
 using ClientLb.LoadBalancing;
 using Grpc.Core;

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net;
+using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Health;
 using ClientLb.Http;

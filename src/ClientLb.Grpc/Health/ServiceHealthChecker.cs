@@ -1,6 +1,6 @@
+using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
-using ClientLb.LoadBalancing;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;

@@ -1,4 +1,4 @@
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 using Grpc.Net.Client.Balancer;
 
 namespace ClientLb.Grpc.Resolution;
@@ -42,7 +42,7 @@ internal sealed class ClientLbSubchannelPicker : SubchannelPicker
 
     public override PickResult Pick(global::Grpc.Net.Client.Balancer.PickContext context)
     {
-        BalancedEndpoint picked = _picker.Pick(new LoadBalancing.PickContext(context.Request));
+        BalancedEndpoint picked = _picker.Pick(new ClientLb.Balancing.PickContext(context.Request));
         int index = IndexOf(picked);
         return _timed ? PickResult.ForSubchannel(_subchannels[index], new TimedTracker(_balancer, picked)) : _results[index];
     }

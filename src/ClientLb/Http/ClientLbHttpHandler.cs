@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using ClientLb.Balancing;
 using ClientLb.Diagnostics;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;

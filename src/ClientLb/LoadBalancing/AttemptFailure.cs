@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using ClientLb.Balancing;
 
 namespace ClientLb.LoadBalancing;
 

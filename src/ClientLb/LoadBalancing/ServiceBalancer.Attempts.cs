@@ -1,6 +1,7 @@
 using System.Net;
+using ClientLb.Balancing.Policies;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 // For protocol integrations that send through a picked endpoint themselves (ClientLb.Grpc): the same attempt accounting
 // as ClientLbHttpHandler (passive health, latency, metrics), and active-health verdicts feeding the same eligibility.

@@ -1,4 +1,5 @@
 using ClientLb.Configuration;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Options;

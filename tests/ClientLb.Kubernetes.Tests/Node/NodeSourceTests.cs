@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text;
+using ClientLb.Balancing;
 using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Node.Protocol;
-using ClientLb.LoadBalancing;
 using ClientLb.Sandbox;
 using ClientLb.ServiceDiscovery;
 using Google.Protobuf;

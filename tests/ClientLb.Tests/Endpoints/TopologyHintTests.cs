@@ -1,6 +1,7 @@
 using System.Net;
+using ClientLb.Balancing;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 

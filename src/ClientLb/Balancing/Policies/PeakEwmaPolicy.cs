@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// Latency-aware power of two choices, as linkerd2-proxy balances: each endpoint's cost is its peak-EWMA latency

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// Sticky sessions with a timeout, as kube-proxy's <c>sessionAffinity: ClientIP</c>: the first request of a key gets

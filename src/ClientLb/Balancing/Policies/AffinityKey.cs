@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// Reads a request's affinity key (<see cref="AffinityOptions"/>) and hashes it with a hash that is the same in every

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
+using ClientLb.Endpoints;
 
-namespace ClientLb.Endpoints;
+namespace ClientLb.Eligibility;
 
 /// <summary>
 /// The scheme rule of Microsoft.Extensions.ServiceDiscovery for a URI such as <c>https+http://svc</c>: endpoints

@@ -1,6 +1,6 @@
 using ClientLb.Endpoints;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>
 /// An endpoint as the balancer sees it: the endpoint, its live counters, and the connection pool that

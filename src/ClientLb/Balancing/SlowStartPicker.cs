@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>
 /// Slow start in front of a policy's picker, used only while some endpoint is warming up: a warming endpoint that was

@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// Hash affinity: requests with the same key (<see cref="AffinityOptions"/>: client IP, header, cookie or a caller

@@ -1,6 +1,6 @@
 using ClientLb.ServiceDiscovery;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>
 /// A service has no endpoint that may receive traffic. Thrown at once, never after a wait, with the service,

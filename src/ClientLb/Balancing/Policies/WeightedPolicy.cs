@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// Endpoints in proportion to <see cref="Endpoints.Endpoint.Weight"/> (SRV weight, or <c>;weight=N</c> in configuration).

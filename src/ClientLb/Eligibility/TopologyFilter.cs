@@ -1,4 +1,6 @@
-namespace ClientLb.Endpoints;
+using ClientLb.Endpoints;
+
+namespace ClientLb.Eligibility;
 
 /// <summary>Which endpoints traffic is kept on, and by which rule.</summary>
 public enum TopologyLevel

@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 // Active health (e.g. gRPC's grpc.health.v1 checks in ClientLb.Grpc): a verdict set from outside the request path that
 // keeps the endpoint out of the picker exactly as an ejection does.

@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// A balancing policy: turns the eligible endpoints of a service into an immutable <see cref="EndpointPicker"/>.

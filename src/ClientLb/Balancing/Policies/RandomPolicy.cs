@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>A uniformly random endpoint per request: no shared counter, so no contention between cores (kube-proxy's iptables mode).</summary>
 public sealed class RandomPolicy : ILoadBalancingPolicy

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// What a policy may use when it builds a picker for one service: the service's options, the process's locality,

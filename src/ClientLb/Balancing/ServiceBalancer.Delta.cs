@@ -1,6 +1,7 @@
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 // The delta path: a snapshot that says what changed is applied in O(changed) plus array copies. Counts (eligibility,
 // health, topology) stand in for passes over the endpoints; whenever they cannot decide, the full rebuild in

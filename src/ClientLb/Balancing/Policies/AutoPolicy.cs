@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// The default: round-robin for HTTP/1.x requests (each has its own connection, so turns spread load evenly and

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>
 /// The array a built-in picker keeps. The balancer hands its endpoint arrays over as an <see cref="ImmutableArray{T}"/>

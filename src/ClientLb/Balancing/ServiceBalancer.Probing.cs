@@ -1,7 +1,8 @@
 using System.Net.Sockets;
+using ClientLb.Balancing.Health;
 using ClientLb.Diagnostics;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 // Ejected endpoints are probed, so one that comes back (a restarted pod) returns as soon as it answers instead of after
 // its whole ejection time (grpc-dotnet reconnects a subchannel in under a second; a 30 s ejection would lose that).

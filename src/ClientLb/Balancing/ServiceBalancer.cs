@@ -1,11 +1,14 @@
 using System.Collections.Immutable;
+using ClientLb.Balancing.Policies;
 using ClientLb.Diagnostics;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
+using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>
 /// Balances one service: follows its source, decides which endpoints are eligible (<see cref="EndpointSelector"/>),

@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>
 /// Picks an endpoint for one request. Immutable over a fixed endpoint list; a change builds a new picker

@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// Power of two choices, least outstanding requests: two distinct random endpoints, the one with fewer requests in

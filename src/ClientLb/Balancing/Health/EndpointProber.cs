@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Health;
 
 /// <summary>
 /// Asks an ejected endpoint whether it serves again (see <see cref="ServiceBalancer.Prober"/>): true returns it to the

@@ -1,8 +1,10 @@
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
+using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>What a <see cref="ServiceBalancer"/> knows at one moment (<see cref="ServiceBalancer.GetDiagnostics"/>); read-only.</summary>
 /// <param name="Service">The service and its scheme preference.</param>

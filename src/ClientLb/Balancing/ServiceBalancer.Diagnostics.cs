@@ -1,8 +1,10 @@
 using System.Collections.Immutable;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
+using ClientLb.LoadBalancing;
 using ClientLb.Sources;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 // A read-only picture of the balancer for dashboards and diagnostics. It takes the rebuild lock (as a source change
 // does), never the pick path's picker, and allocates one list per call: meant for a view refreshed about once a second.

@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>
 /// Maglev consistent hashing (Eisenbud et al., NSDI 2016): a lookup table of prime size M &gt; 100 x endpoints that each

@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>What a picker may consider for one pick. Passed by reference; never allocated.</summary>
 public readonly struct PickContext

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
+using ClientLb.Endpoints;
 
-namespace ClientLb.Endpoints;
+namespace ClientLb.Eligibility;
 
 /// <summary>
 /// Decides which endpoints may receive new traffic, the way kube-proxy does: ready endpoints; if none is

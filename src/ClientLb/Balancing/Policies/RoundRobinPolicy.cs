@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing.Policies;
 
 /// <summary>Each endpoint in turn. The counter starts at a random offset so processes do not march in step.</summary>
 public sealed class RoundRobinPolicy : ILoadBalancingPolicy

@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>The picker of a service with nothing eligible: every pick fails fast with the same reason.</summary>
 internal sealed class FailingPicker(NoEndpointsException error) : EndpointPicker
