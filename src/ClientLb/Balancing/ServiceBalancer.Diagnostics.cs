@@ -32,19 +32,18 @@ public sealed partial class ServiceBalancer
         lock (_rebuildGate)
         {
             EndpointPicker picker = _picker;
-            policy = _policy?.Name;
-            kind = _selectionKind;
+            policy = _pickers.Policy?.Name;
+            kind = _eligibility.Kind;
             noEndpoints = picker is FailingPicker failing ? failing.Error.Reason : null;
             var inRotation = new HashSet<BalancedEndpoint>(picker.Endpoints, ReferenceEqualityComparer.Instance);
             inRotationCount = inRotation.Count;
             HashSet<string>? schemeDropped = SchemeDropped(endpoints);
             TopologyLevel level = TopologyLevel;
-            LocalityOptions locality = _context.Locality;
             foreach (Endpoint endpoint in endpoints)
             {
-                if (_byAuthority.TryGetValue(endpoint, out BalancedEndpoint? balanced) && !balanced.IsRetired)
+                if (_endpoints.Find(endpoint) is BalancedEndpoint balanced)
                 {
-                    result.Add(Describe(endpoint, balanced, inRotation.Contains(balanced), level, locality, now, utcNow));
+                    result.Add(Describe(endpoint, balanced, inRotation.Contains(balanced), level, now, utcNow));
                     continue;
                 }
                 string reason = schemeDropped?.Contains(endpoint.Authority) == true
@@ -71,8 +70,8 @@ public sealed partial class ServiceBalancer
         lock (_rebuildGate)
         {
             EndpointPicker picker = _picker;
-            return new BalancerSummary(Source.Current?.Endpoints.Length ?? 0, _eligible.Length, picker.Endpoints.Count, _ejectedCount, status,
-                status.Staleness(utcNow), _policy?.Name, picker is FailingPicker failing ? failing.Error.Reason : null);
+            return new BalancerSummary(Source.Current?.Endpoints.Length ?? 0, _endpoints.Array.Length, picker.Endpoints.Count, _health.Ejected, status,
+                status.Staleness(utcNow), _pickers.Policy?.Name, picker is FailingPicker failing ? failing.Error.Reason : null);
         }
     }
 
@@ -93,7 +92,7 @@ public sealed partial class ServiceBalancer
         return dropped;
     }
 
-    private EndpointDiagnostics Describe(Endpoint endpoint, BalancedEndpoint balanced, bool inRotation, TopologyLevel level, LocalityOptions locality, long now, DateTimeOffset utcNow)
+    private EndpointDiagnostics Describe(Endpoint endpoint, BalancedEndpoint balanced, bool inRotation, TopologyLevel level, long now, DateTimeOffset utcNow)
     {
         long until = balanced.EjectedUntil;
         DateTimeOffset? ejectedUntil = until == 0 ? null : utcNow + _timeProvider.GetElapsedTime(now, until);
@@ -102,7 +101,7 @@ public sealed partial class ServiceBalancer
         string? outReason = inRotation ? null
             : until != 0 ? $"ejected ({balanced.EjectionReason}) until {ejectedUntil:HH:mm:ss.fff}"
             : balanced.IsFailingHealthChecks ? "failing active health checks"
-            : !TopologyFilter.IsIn(endpoint, level, locality.NodeName, locality.Zone) ? $"outside the topology level in use ({TopologyFilter.Describe(level)})"
+            : !_eligibility.IsIn(endpoint, level) ? $"outside the topology level in use ({TopologyFilter.Describe(level)})"
             : "not in the current picker";
         return new EndpointDiagnostics(endpoint, true, null, inRotation, outReason, ejectedUntil, until == 0 ? null : balanced.EjectionReason,
             balanced.Ejections, share, balanced.IsFailingHealthChecks, balanced.Outstanding, balanced.Latency(_timeProvider));

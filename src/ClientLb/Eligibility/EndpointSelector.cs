@@ -6,7 +6,7 @@ namespace ClientLb.Eligibility;
 /// <summary>
 /// Decides which endpoints may receive new traffic, the way kube-proxy does: ready endpoints; if none is
 /// ready, serving-and-terminating ones as a fallback (so a rolling update with every pod terminating still
-/// gets answers). The SDK and the agent both call this one piece of code.
+/// gets answers). <see cref="EligibleSetBuilder"/> applies it for the SDK's balancer and for the agent.
 /// </summary>
 public static class EndpointSelector
 {
@@ -17,30 +17,13 @@ public static class EndpointSelector
         {
             return new EndpointSelection([], EndpointSelectionKind.None, 0, 0, 0);
         }
-
-        int ready = 0, servingTerminating = 0;
+        var counts = new ConditionCounts();
         foreach (Endpoint e in endpoints)
         {
-            if (e.Conditions.Ready)
-            {
-                ready++;
-            }
-            else if (e.Conditions.Serving && e.Conditions.Terminating)
-            {
-                servingTerminating++;
-            }
+            counts.Add(e, 1);
         }
-
-        if (ready > 0)
-        {
-            return new EndpointSelection(Filter(endpoints, ready, static e => e.Conditions.Ready), EndpointSelectionKind.Ready, endpoints.Length, ready, servingTerminating);
-        }
-        if (servingTerminating > 0)
-        {
-            return new EndpointSelection(Filter(endpoints, servingTerminating, static e => e.Conditions.Serving && e.Conditions.Terminating),
-                EndpointSelectionKind.ServingTerminatingFallback, endpoints.Length, ready, servingTerminating);
-        }
-        return new EndpointSelection([], EndpointSelectionKind.None, endpoints.Length, 0, 0);
+        EndpointSelectionKind kind = counts.Kind;
+        return new EndpointSelection(Filter(endpoints, counts.Eligible, kind), kind, counts.Total, counts.Ready, counts.ServingTerminating);
     }
 
     /// <summary>Whether <paramref name="endpoint"/> is eligible under the rule <paramref name="kind"/> that a selection chose.</summary>
@@ -72,22 +55,60 @@ public static class EndpointSelector
             : c.Serving ? "not ready" : "not ready, not serving";
     }
 
-    private static ImmutableArray<Endpoint> Filter(ImmutableArray<Endpoint> endpoints, int count, Func<Endpoint, bool> keep)
+    private static ImmutableArray<Endpoint> Filter(ImmutableArray<Endpoint> endpoints, int count, EndpointSelectionKind kind)
     {
-        if (count == endpoints.Length)
+        if (count == endpoints.Length || count == 0)
         {
-            return endpoints;
+            return count == 0 ? ImmutableArray<Endpoint>.Empty : endpoints;
         }
         var builder = ImmutableArray.CreateBuilder<Endpoint>(count);
         foreach (Endpoint e in endpoints)
         {
-            if (keep(e))
+            if (IsEligible(e, kind))
             {
                 builder.Add(e);
             }
         }
         return builder.MoveToImmutable();
     }
+}
+
+/// <summary>
+/// Endpoints counted by the condition rule (ready; else serving and terminating), moved one endpoint at a time: the
+/// rule <see cref="EndpointSelector.Select"/> applies to a list and <see cref="EligibleSetBuilder"/> keeps across changes.
+/// </summary>
+internal struct ConditionCounts
+{
+    /// <summary>Every endpoint counted.</summary>
+    public int Total;
+
+    /// <summary>The ready ones.</summary>
+    public int Ready;
+
+    /// <summary>The ones not ready but serving and terminating.</summary>
+    public int ServingTerminating;
+
+    /// <summary>Counts <paramref name="endpoint"/> in (<paramref name="delta"/> 1) or out (-1).</summary>
+    public void Add(Endpoint endpoint, int delta)
+    {
+        Total += delta;
+        EndpointConditions c = endpoint.Conditions;
+        if (c.Ready)
+        {
+            Ready += delta;
+        }
+        else if (c.Serving && c.Terminating)
+        {
+            ServingTerminating += delta;
+        }
+    }
+
+    /// <summary>The rule these counts select by: ready endpoints when there are any, else the serving-terminating fallback.</summary>
+    public readonly EndpointSelectionKind Kind =>
+        Ready > 0 ? EndpointSelectionKind.Ready : ServingTerminating > 0 ? EndpointSelectionKind.ServingTerminatingFallback : EndpointSelectionKind.None;
+
+    /// <summary>How many endpoints <see cref="Kind"/> makes eligible.</summary>
+    public readonly int Eligible => Ready > 0 ? Ready : ServingTerminating;
 }
 
 /// <summary>Which rule produced an <see cref="EndpointSelection"/>.</summary>

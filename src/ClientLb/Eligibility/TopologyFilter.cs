@@ -49,24 +49,12 @@ public static class TopologyFilter
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(endpointOf);
         ArgumentNullException.ThrowIfNull(isHealthy);
-        TopologyLevel hinted = HintedLevel(endpoints, endpointOf, node, zone);
-        if (hinted != TopologyLevel.Any && IsHealthyEnough(endpoints, endpointOf, isHealthy, hinted, node, zone, 0))
+        var counts = new TopologyCounts(node, zone);
+        foreach (T candidate in endpoints)
         {
-            return hinted;
+            counts.Add(endpointOf(candidate), isHealthy(candidate), 1);
         }
-        if (minHealthyShare is not double share)
-        {
-            return TopologyLevel.Any;
-        }
-        if (!string.IsNullOrEmpty(node) && IsHealthyEnough(endpoints, endpointOf, isHealthy, TopologyLevel.Node, node, zone, share))
-        {
-            return TopologyLevel.Node;
-        }
-        if (!string.IsNullOrEmpty(zone) && IsHealthyEnough(endpoints, endpointOf, isHealthy, TopologyLevel.Zone, node, zone, share))
-        {
-            return TopologyLevel.Zone;
-        }
-        return TopologyLevel.Any;
+        return counts.Choose(minHealthyShare);
     }
 
     /// <summary>
@@ -79,24 +67,12 @@ public static class TopologyFilter
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(endpointOf);
-        bool anyReady = false, allNodeHinted = true, forNode = false, allZoneHinted = true, forZone = false;
+        var counts = new TopologyCounts(node, zone);
         foreach (T candidate in endpoints)
         {
-            Endpoint endpoint = endpointOf(candidate);
-            if (!endpoint.Conditions.Ready)
-            {
-                continue;
-            }
-            anyReady = true;
-            allNodeHinted &= endpoint.NodeHints.Count > 0;
-            forNode |= IsIn(endpoint, TopologyLevel.NodeHints, node, zone);
-            allZoneHinted &= endpoint.ZoneHints.Count > 0;
-            forZone |= IsIn(endpoint, TopologyLevel.ZoneHints, node, zone);
+            counts.Add(endpointOf(candidate), healthy: true, 1);
         }
-        return !anyReady ? TopologyLevel.Any
-            : allNodeHinted && forNode ? TopologyLevel.NodeHints
-            : allZoneHinted && forZone ? TopologyLevel.ZoneHints
-            : TopologyLevel.Any;
+        return counts.HintedLevel;
     }
 
     /// <summary>Whether <paramref name="endpoint"/> belongs to the set of <paramref name="level"/>.</summary>
@@ -122,18 +98,4 @@ public static class TopologyFilter
         TopologyLevel.ZoneHints => "zone hints",
         _ => "all",
     };
-
-    private static bool IsHealthyEnough<T>(IReadOnlyList<T> endpoints, Func<T, Endpoint> endpointOf, Func<T, bool> isHealthy, TopologyLevel level, string? node, string? zone, double minHealthyShare)
-    {
-        int total = 0, healthy = 0;
-        foreach (T candidate in endpoints)
-        {
-            if (IsIn(endpointOf(candidate), level, node, zone))
-            {
-                total++;
-                healthy += isHealthy(candidate) ? 1 : 0;
-            }
-        }
-        return healthy > 0 && healthy >= minHealthyShare * total;
-    }
 }

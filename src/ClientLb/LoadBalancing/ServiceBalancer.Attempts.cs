@@ -79,19 +79,6 @@ public sealed partial class ServiceBalancer
     public bool ReportHealthCheck(BalancedEndpoint endpoint, bool serving)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        lock (_rebuildGate)
-        {
-            bool wasHealthy = endpoint.IsHealthy;
-            if (!endpoint.SetFailingHealthChecks(!serving))
-            {
-                return false;
-            }
-            if (IsIn(_eligible, endpoint))
-            {
-                _unhealthyCount += (wasHealthy ? 1 : 0) - (endpoint.IsHealthy ? 1 : 0);
-                BuildPicker(_timeProvider.GetTimestamp());
-            }
-            return true;
-        }
+        return _health.ReportHealthCheck(endpoint, serving);
     }
 }

@@ -1,19 +1,17 @@
 using System.Net.Sockets;
-using ClientLb.Balancing.Health;
 using ClientLb.Diagnostics;
 
-namespace ClientLb.Balancing;
+namespace ClientLb.Balancing.Health;
 
 // Ejected endpoints are probed, so one that comes back (a restarted pod) returns as soon as it answers instead of after
 // its whole ejection time (grpc-dotnet reconnects a subchannel in under a second; a 30 s ejection would lose that).
-public sealed partial class ServiceBalancer
+internal sealed partial class PassiveHealth
 {
     private EndpointProber? _prober;
 
     /// <summary>
     /// How ejected endpoints are asked whether they serve again; null (the default) probes only endpoints ejected for
-    /// connection failures, with a TCP connect. An integration with a health protocol installs its own (ClientLb.Grpc:
-    /// grpc.health.v1 Check, where active checks are configured), which also probes endpoints ejected for server errors.
+    /// connection failures, with a TCP connect.
     /// </summary>
     public EndpointProber? Prober
     {
@@ -21,7 +19,7 @@ public sealed partial class ServiceBalancer
         set => Volatile.Write(ref _prober, value);
     }
 
-    // Under _rebuildGate, right after an ejection.
+    // Under the gate, right after an ejection.
     private void StartProbing(BalancedEndpoint endpoint, HealthSettings health, string reason)
     {
         EndpointProber? prober = Prober;
@@ -34,12 +32,12 @@ public sealed partial class ServiceBalancer
 
     private async Task ProbeAsync(BalancedEndpoint endpoint, EndpointProber prober, TimeSpan interval, TimeSpan timeout)
     {
-        CancellationToken stopped = _stopped.Token;
+        CancellationToken stopped = _stopped;
         try
         {
             while (endpoint.IsEjected && !endpoint.IsRetired && !stopped.IsCancellationRequested)
             {
-                await Task.Delay(interval, _timeProvider, stopped).ConfigureAwait(false);
+                await Task.Delay(interval, _time, stopped).ConfigureAwait(false);
                 if (!endpoint.IsEjected || endpoint.IsRetired)
                 {
                     break;
@@ -63,7 +61,7 @@ public sealed partial class ServiceBalancer
 
     private async Task<bool> AnswersAsync(BalancedEndpoint endpoint, EndpointProber prober, TimeSpan timeout, CancellationToken stopped)
     {
-        using var expiry = new CancellationTokenSource(timeout, _timeProvider);
+        using var expiry = new CancellationTokenSource(timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopped, expiry.Token);
         try
         {
@@ -71,22 +69,22 @@ public sealed partial class ServiceBalancer
         }
         catch (Exception ex) when (!stopped.IsCancellationRequested)
         {
-            Log.ProbeFailed(_logger, Service.Id, endpoint.Endpoint.Authority, ex.Message);
+            Log.ProbeFailed(_logger, _serviceId, endpoint.Endpoint.Authority, ex.Message);
             return false;
         }
     }
 
     private void ReturnProbed(BalancedEndpoint endpoint)
     {
-        lock (_rebuildGate)
+        lock (_gate)
         {
-            if (!endpoint.IsEjected || !IsIn(_eligible, endpoint) || Volatile.Read(ref _disposed) != 0)
+            if (!endpoint.IsEjected || !SlotArrays.Contains(_host.Eligible, endpoint) || _stopped.IsCancellationRequested)
             {
                 return;
             }
-            long now = _timeProvider.GetTimestamp();
-            ReturnEndpoint(endpoint, now, _health);
-            BuildPicker(now);
+            long now = _time.GetTimestamp();
+            Return(endpoint, now, _settings);
+            _host.RebuildPicker(now);
         }
     }
 
