@@ -1,6 +1,5 @@
 using System.Net.Http;
 using ClientLb.Balancing.Policies;
-using ClientLb.LoadBalancing;
 
 namespace ClientLb;
 

@@ -1,6 +1,5 @@
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 

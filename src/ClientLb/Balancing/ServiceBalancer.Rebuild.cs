@@ -1,9 +1,7 @@
-using ClientLb.Balancing.Health;
 using ClientLb.Diagnostics;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.Sources;
-using Microsoft.Extensions.Logging;
 
 namespace ClientLb.Balancing;
 

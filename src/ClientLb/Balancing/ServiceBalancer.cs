@@ -2,7 +2,6 @@ using ClientLb.Balancing.Health;
 using ClientLb.Balancing.Policies;
 using ClientLb.Diagnostics;
 using ClientLb.Eligibility;
-using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;

@@ -1,5 +1,4 @@
 using ClientLb.Balancing.Policies;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Options;
 

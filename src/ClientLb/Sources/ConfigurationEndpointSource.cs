@@ -1,5 +1,4 @@
 using ClientLb.Configuration;
-using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Options;
