@@ -1,4 +1,6 @@
+using ClientLb.Attempts;
 using ClientLb.Balancing;
+using ClientLb.LoadBalancing;
 using Grpc.Net.Client.Balancer;
 
 namespace ClientLb.Grpc.Resolution;
@@ -42,7 +44,7 @@ internal sealed class ClientLbSubchannelPicker : SubchannelPicker
 
     public override PickResult Pick(global::Grpc.Net.Client.Balancer.PickContext context)
     {
-        BalancedEndpoint picked = _picker.Pick(new ClientLb.Balancing.PickContext(context.Request));
+        BalancedEndpoint picked = _picker.Pick(new global::ClientLb.Balancing.PickContext(context.Request));
         int index = IndexOf(picked);
         return _timed ? PickResult.ForSubchannel(_subchannels[index], new TimedTracker(_balancer, picked)) : _results[index];
     }
@@ -87,11 +89,12 @@ internal sealed class ClientLbSubchannelPicker : SubchannelPicker
     }
 
     // A cancelled call (the caller's token or deadline: grpc-dotnet passes it as the send's token) says nothing of the endpoint.
+    // grpc-dotnet reports the call's outcome only as an error or none: a success is an answer, an error a failed send.
     private static void EndCall(ServiceBalancer balancer, BalancedEndpoint endpoint, long start, Exception? error)
     {
         if (error is not OperationCanceledException)
         {
-            balancer.EndCall(endpoint, start, error);
+            balancer.EndAttempt(endpoint, start, error is null ? AttemptOutcome.Answered : AttemptClassifier.ClassifyFailure(error).Outcome);
         }
     }
 }

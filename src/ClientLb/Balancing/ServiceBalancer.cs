@@ -201,8 +201,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable, IPassiveHealthHo
     internal long OnAttemptStart(long now) => _health.OnAttemptStart(now);
 
     /// <summary>Records an attempt's outcome for latency and passive health (see <see cref="PassiveHealth.OnAttemptEnd"/>).</summary>
-    internal void OnAttemptEnd(BalancedEndpoint endpoint, long start, HttpResponseMessage? response, Exception? error) =>
-        _health.OnAttemptEnd(endpoint, start, response, error);
+    internal void OnAttemptEnd(BalancedEndpoint endpoint, long start, AttemptOutcome outcome) => _health.OnAttemptEnd(endpoint, start, outcome);
 
     BalancedEndpoint[] IPassiveHealthHost.Eligible => _endpoints.Array;
 

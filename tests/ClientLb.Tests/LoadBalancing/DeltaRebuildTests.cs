@@ -4,6 +4,7 @@ using ClientLb.Balancing;
 using ClientLb.Balancing.Policies;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
+using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using ClientLb.Tests.Sources;
 using Microsoft.Extensions.DependencyInjection;
@@ -302,7 +303,6 @@ public sealed class DeltaRebuildTests
     private static void FailOnce(ServiceBalancer balancer, BalancedEndpoint endpoint)
     {
         long start = balancer.OnAttemptStart();
-        using var response = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
-        balancer.OnAttemptEnd(endpoint, start, response, null);
+        balancer.OnAttemptEnd(endpoint, start, AttemptOutcome.ServerUnavailable);
     }
 }
