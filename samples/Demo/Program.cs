@@ -95,7 +95,7 @@ static async Task SendLoadAsync(IScenario scenario, Stats stats, int rps, TimeSp
             stats.Record(response.IsSuccessStatusCode ? (await response.Content.ReadAsStringAsync(cancellationToken)).Trim() : null,
                 response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}");
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or ClientLb.LoadBalancing.NoEndpointsException)
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or ClientLb.Balancing.NoEndpointsException)
         {
             stats.Record(null, ex.Message);
         }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ClientLb.Balancing;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;

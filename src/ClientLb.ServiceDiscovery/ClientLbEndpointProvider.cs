@@ -1,6 +1,6 @@
 using System.Net;
+using ClientLb.Balancing;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Extensions.ServiceDiscovery;

@@ -1,5 +1,5 @@
 using System.Net.Http;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing.Policies;
 
 namespace ClientLb;
 

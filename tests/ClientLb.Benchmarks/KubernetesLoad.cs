@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 using ClientLb.Sandbox;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;

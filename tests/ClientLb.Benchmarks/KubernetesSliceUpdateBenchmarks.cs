@@ -1,10 +1,11 @@
 using System.Text.Json;
 using System.Threading.Tasks.Sources;
 using BenchmarkDotNet.Attributes;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,7 +1,8 @@
 using System.Net;
 using BenchmarkDotNet.Attributes;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;

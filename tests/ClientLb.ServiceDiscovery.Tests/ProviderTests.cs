@@ -1,5 +1,5 @@
 using System.Net;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 using ClientLb.Sandbox;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -3,13 +3,15 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using ClientLb.Agent.Model;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 
 namespace ClientLb.Agent.Validation;
 
 /// <summary>
 /// Checks every value of a <see cref="ServiceState"/> and turns it into a <see cref="ValidatedService"/>; eligibility of
-/// endpoints is decided by the core's <see cref="EndpointSelector"/>, once per address family as kube-proxy does.
+/// endpoints and where traffic stays is decided by the core's <see cref="EligibleSetBuilder"/> (the SDK's own rule), once per
+/// address family as kube-proxy does.
 /// </summary>
 internal static class ServiceValidator
 {
@@ -27,7 +29,7 @@ internal static class ServiceValidator
 
     /// <summary>
     /// Validates under <paramref name="policy"/>: which VIPs the mode accepts, and the node and zone whose endpoints are
-    /// preferred (the SDK's <see cref="TopologyFilter"/> after <see cref="EndpointSelector"/>).
+    /// preferred (the SDK's <see cref="EligibleSetBuilder"/>).
     /// </summary>
     public static bool TryValidate(ServiceState service, ValidationPolicy policy, [NotNullWhen(true)] out ValidatedService? validated, [NotNullWhen(false)] out string? error)
     {
@@ -196,21 +198,15 @@ internal static class ServiceValidator
     private static ValidatedPort ForFamily(IPAddress vip, ImmutableArray<Endpoint> endpoints, ServicePortState port, ValidationPolicy policy)
     {
         ImmutableArray<Endpoint> sameFamily = [.. endpoints.Where(e => e.Address!.AddressFamily == vip.AddressFamily)];
-        EndpointSelection selection = EndpointSelector.Select(sameFamily);
-        IEnumerable<Endpoint> chosen = selection.Eligible;
-        if (policy.NodeName is not null || policy.Zone is not null)
-        {
-            // Every eligible endpoint counts as healthy: the kernel has no passive health, so the hints when they apply,
-            // else the narrowest non-empty level (node, then zone, then all) win, as the SDK decides with every endpoint healthy.
-            TopologyLevel level = TopologyFilter.Choose(selection.Eligible, static e => e, static _ => true, policy.NodeName, policy.Zone, ValidationPolicy.MinHealthyShare);
-            chosen = selection.Eligible.Where(e => TopologyFilter.IsIn(e, level, policy.NodeName, policy.Zone));
-        }
+        // Every eligible endpoint counts as healthy: the kernel has no passive health, so the hints when they apply,
+        // else the narrowest non-empty level (node, then zone, then all) win, as the SDK decides with every endpoint healthy.
+        EligibleSet eligible = new EligibleSetBuilder(nodeName: policy.NodeName, zone: policy.Zone, minHealthyShare: ValidationPolicy.MinHealthyShare).Build(sameFamily);
         var targets = new SortedDictionary<(UInt128 Address, int Port), Target>();
-        foreach (Endpoint endpoint in chosen)
+        foreach (Endpoint endpoint in eligible.Local)
         {
             targets.TryAdd((SortKey(endpoint.Address!), endpoint.Port), new Target(endpoint.Address!, endpoint.Port, endpoint.Weight));
         }
-        string? empty = targets.Count > 0 ? null : selection.EmptyReason ?? "the service has no endpoints";
+        string? empty = targets.Count > 0 ? null : eligible.Selection.EmptyReason ?? "the service has no endpoints";
         return new ValidatedPort(vip.AddressFamily, vip, port.Protocol, port.Port, [.. targets.Values], empty);
     }
 

@@ -2,7 +2,7 @@ namespace ClientLb.Agent.Validation;
 
 /// <summary>
 /// What the agent's mode and placement change in validation: sidecar mode also accepts 127.0.0.0/8 VIPs; a node name or
-/// zone makes the validator keep only the most local eligible endpoints (<see cref="Endpoints.TopologyFilter"/>).
+/// zone makes the validator keep only the most local eligible endpoints (<see cref="Eligibility.EligibleSetBuilder"/>).
 /// </summary>
 internal sealed record ValidationPolicy(bool AllowLoopbackVips, string? NodeName = null, string? Zone = null)
 {

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using ClientLb.Balancing;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;

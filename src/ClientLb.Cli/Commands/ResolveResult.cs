@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
+using ClientLb.Balancing;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.Sources;
 using Spectre.Console;
 

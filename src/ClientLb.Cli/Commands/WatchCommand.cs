@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Threading.Channels;
+using ClientLb.Balancing;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;

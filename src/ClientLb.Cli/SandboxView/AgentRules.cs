@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.Sandbox;
 

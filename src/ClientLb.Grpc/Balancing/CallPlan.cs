@@ -1,4 +1,5 @@
-using ClientLb.LoadBalancing;
+
+using ClientLb.Balancing;
 
 namespace ClientLb.Grpc.Balancing;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 
 namespace ClientLb.Grpc.Balancing;
 

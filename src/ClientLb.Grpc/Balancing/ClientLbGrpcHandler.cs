@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Net;
 using ClientLb.Attempts;
+using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Health;
 using ClientLb.Http;

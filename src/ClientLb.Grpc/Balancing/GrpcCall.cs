@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 using ClientLb.Attempts;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 
 namespace ClientLb.Grpc.Balancing;
 

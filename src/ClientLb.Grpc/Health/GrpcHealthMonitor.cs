@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using ClientLb.Attempts;
+using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
 using ClientLb.Http;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

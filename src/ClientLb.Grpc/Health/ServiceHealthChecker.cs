@@ -1,7 +1,7 @@
 using ClientLb.Attempts;
+using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
-using ClientLb.LoadBalancing;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;

@@ -1,4 +1,4 @@
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing.Policies;
 using Grpc.Net.Client.Balancer;
 
 namespace ClientLb.Grpc.Resolution;

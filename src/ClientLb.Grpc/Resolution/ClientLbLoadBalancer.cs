@@ -1,4 +1,5 @@
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 using Grpc.Core;
 using Grpc.Net.Client.Balancer;
 using Microsoft.Extensions.Logging;

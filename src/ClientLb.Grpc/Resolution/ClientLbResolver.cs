@@ -1,5 +1,5 @@
+using ClientLb.Balancing;
 using ClientLb.Grpc.Health;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Grpc.Core;
 using Grpc.Net.Client.Balancer;
@@ -120,7 +120,7 @@ internal sealed class ClientLbResolver : Resolver
             string reason;
             try
             {
-                picker.Pick(new LoadBalancing.PickContext(null));
+                picker.Pick(new ClientLb.Balancing.PickContext(null));
                 reason = "no eligible endpoints";
             }
             catch (NoEndpointsException ex)

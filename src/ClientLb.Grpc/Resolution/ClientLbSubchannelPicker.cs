@@ -1,4 +1,5 @@
 using ClientLb.Attempts;
+using ClientLb.Balancing;
 using ClientLb.LoadBalancing;
 using Grpc.Net.Client.Balancer;
 
@@ -43,7 +44,7 @@ internal sealed class ClientLbSubchannelPicker : SubchannelPicker
 
     public override PickResult Pick(global::Grpc.Net.Client.Balancer.PickContext context)
     {
-        BalancedEndpoint picked = _picker.Pick(new LoadBalancing.PickContext(context.Request));
+        BalancedEndpoint picked = _picker.Pick(new global::ClientLb.Balancing.PickContext(context.Request));
         int index = IndexOf(picked);
         return _timed ? PickResult.ForSubchannel(_subchannels[index], new TimedTracker(_balancer, picked)) : _results[index];
     }

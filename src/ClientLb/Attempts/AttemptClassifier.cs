@@ -1,3 +1,4 @@
+
 using ClientLb.LoadBalancing;
 
 namespace ClientLb.Attempts;

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 
 namespace ClientLb.Attempts;
 

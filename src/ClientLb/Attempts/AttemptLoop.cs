@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ClientLb.Balancing;
 using ClientLb.Diagnostics;
 using ClientLb.LoadBalancing;
 using Microsoft.Extensions.Logging;

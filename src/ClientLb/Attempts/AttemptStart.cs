@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 
 namespace ClientLb.Attempts;
 

@@ -1,5 +1,5 @@
+using ClientLb.Balancing;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 
 namespace ClientLb.Attempts;
 

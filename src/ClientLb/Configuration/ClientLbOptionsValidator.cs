@@ -1,4 +1,4 @@
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing.Policies;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Options;
 

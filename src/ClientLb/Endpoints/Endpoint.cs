@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Diagnostics.CodeAnalysis;
+using ClientLb.Eligibility;
 
 namespace ClientLb.Endpoints;
 

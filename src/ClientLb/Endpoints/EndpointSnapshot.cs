@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using ClientLb.Eligibility;
 using ClientLb.ServiceDiscovery;
 
 namespace ClientLb.Endpoints;

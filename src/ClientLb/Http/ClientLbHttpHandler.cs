@@ -1,4 +1,5 @@
 using ClientLb.Attempts;
+using ClientLb.Balancing;
 using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Logging;

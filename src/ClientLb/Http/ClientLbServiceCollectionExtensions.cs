@@ -1,9 +1,9 @@
 using System.Diagnostics.Metrics;
 using ClientLb;
+using ClientLb.Balancing.Policies;
 using ClientLb.Configuration;
 using ClientLb.Diagnostics;
 using ClientLb.Http;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.Configuration;

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using ClientLb.Attempts;
+using ClientLb.Balancing;
 using ClientLb.Diagnostics;
 using ClientLb.LoadBalancing;
 using Microsoft.Extensions.Logging;

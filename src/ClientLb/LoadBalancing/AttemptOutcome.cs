@@ -1,3 +1,5 @@
+using ClientLb.Balancing;
+
 namespace ClientLb.LoadBalancing;
 
 /// <summary>

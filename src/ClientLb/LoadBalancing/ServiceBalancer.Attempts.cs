@@ -1,4 +1,7 @@
-namespace ClientLb.LoadBalancing;
+using ClientLb.Balancing.Policies;
+using ClientLb.LoadBalancing;
+
+namespace ClientLb.Balancing;
 
 // For protocol integrations that send through a picked endpoint themselves (ClientLb.Grpc): the same attempt accounting
 // as ClientLbHttpHandler (passive health, latency, metrics), and active-health verdicts feeding the same eligibility.
@@ -61,19 +64,6 @@ public sealed partial class ServiceBalancer
     public bool ReportHealthCheck(BalancedEndpoint endpoint, bool serving)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        lock (_rebuildGate)
-        {
-            bool wasHealthy = endpoint.IsHealthy;
-            if (!endpoint.SetFailingHealthChecks(!serving))
-            {
-                return false;
-            }
-            if (IsIn(_eligible, endpoint))
-            {
-                _unhealthyCount += (wasHealthy ? 1 : 0) - (endpoint.IsHealthy ? 1 : 0);
-                BuildPicker(_timeProvider.GetTimestamp());
-            }
-            return true;
-        }
+        return _health.ReportHealthCheck(endpoint, serving);
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 using ClientLb.Diagnostics;
-using ClientLb.LoadBalancing;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

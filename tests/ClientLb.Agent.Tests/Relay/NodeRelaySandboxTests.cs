@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ClientLb.Agent.Relay;
+using ClientLb.Balancing;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Sources;
-using ClientLb.LoadBalancing;
 using ClientLb.Sandbox;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;

@@ -2,6 +2,7 @@ using System.Net;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Validation;
 using ClientLb.Agent.Controller;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 
 namespace ClientLb.Agent.Tests.Unit;

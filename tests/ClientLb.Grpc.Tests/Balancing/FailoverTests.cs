@@ -1,5 +1,5 @@
+using ClientLb.Balancing;
 using ClientLb.Grpc.Tests.Infrastructure;
-using ClientLb.LoadBalancing;
 using Greet;
 using Grpc.Core;
 

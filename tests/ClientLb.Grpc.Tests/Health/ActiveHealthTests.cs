@@ -1,6 +1,6 @@
+using ClientLb.Balancing;
 using ClientLb.Grpc.Health;
 using ClientLb.Grpc.Tests.Infrastructure;
-using ClientLb.LoadBalancing;
 
 namespace ClientLb.Grpc.Tests.Health;
 

@@ -1,5 +1,5 @@
+using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Greet;
 using Grpc.Core;

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Health;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Grpc.Tests.Infrastructure;

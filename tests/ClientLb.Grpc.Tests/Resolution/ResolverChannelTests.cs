@@ -1,7 +1,7 @@
+using ClientLb.Balancing;
 using ClientLb.Grpc.Health;
 using ClientLb.Grpc.Resolution;
 using ClientLb.Grpc.Tests.Infrastructure;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Testing;
 using Greet;

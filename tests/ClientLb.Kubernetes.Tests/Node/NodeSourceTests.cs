@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text;
+using ClientLb.Balancing;
 using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Node.Protocol;
 using ClientLb.Kubernetes.Sources;
-using ClientLb.LoadBalancing;
 using ClientLb.Sandbox;
 using ClientLb.ServiceDiscovery;
 using Google.Protobuf;

@@ -1,6 +1,6 @@
+using ClientLb.Balancing;
 using ClientLb.Kubernetes.Tests.Infrastructure;
 using ClientLb.Sandbox;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
+using ClientLb.Balancing;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Tests.Infrastructure;
-using ClientLb.LoadBalancing;
 using ClientLb.Sandbox;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;

@@ -178,7 +178,7 @@ public sealed class ClusterDnsSourceTests
         await using ServiceProvider provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
         var registry = (ClientLb.ServiceDiscovery.ServiceRegistry)provider.GetService(typeof(ClientLb.ServiceDiscovery.ServiceRegistry))!;
 
-        ClientLb.LoadBalancing.ServiceBalancer srv = registry.GetBalancer("api.default:http");
+        ClientLb.Balancing.ServiceBalancer srv = registry.GetBalancer("api.default:http");
         await srv.EnsureReadyAsync(TimeSpan.FromSeconds(10), default);
         string[] pods = [.. cluster.GetPods("app=api").Select(p => $"{p.IP}:8080").Order()];
         Assert.Equal(pods, srv.Picker.Endpoints.Select(e => e.Endpoint.Authority).Order());

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 
 namespace ClientLb.Tests.Endpoints;

@@ -1,4 +1,6 @@
 using System.Net;
+using ClientLb.Balancing;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;

@@ -42,7 +42,7 @@ public sealed class BalancingOptionsTests
         var config = new Dictionary<string, string?> { ["ClientLb:Services:payments:Endpoints:0"] = "127.0.0.2:80;weight=0" };
         await using var host = new ClientLbTestHost(config);
         HttpClient client = host.CreateClient("http://payments");
-        var error = await Assert.ThrowsAsync<ClientLb.LoadBalancing.NoEndpointsException>(() => client.GetAsync("/"));
+        var error = await Assert.ThrowsAsync<ClientLb.Balancing.NoEndpointsException>(() => client.GetAsync("/"));
         Assert.Contains("ClientLb:Services:payments:Endpoints:0", error.Message);
         Assert.Contains("the weight '0' is not a whole number of at least 1", error.Message);
     }
@@ -55,9 +55,9 @@ public sealed class BalancingOptionsTests
         var config = new Dictionary<string, string?> { ["ClientLb:Services:discovered:Policy"] = "Weighted" };
         await using var host = new ClientLbTestHost(config, services => services.AddSingleton<ClientLb.Sources.IEndpointSourceFactory>(factory));
         source.Set(new ClientLb.Endpoints.Endpoint(System.Net.IPAddress.Parse("10.0.0.1"), 80, weight: 3), new ClientLb.Endpoints.Endpoint(System.Net.IPAddress.Parse("10.0.0.2"), 80));
-        ClientLb.LoadBalancing.ServiceBalancer balancer = host.Registry.GetBalancer("discovered");
+        ClientLb.Balancing.ServiceBalancer balancer = host.Registry.GetBalancer("discovered");
         Assert.Same(source, balancer.Source);
-        int heavy = Enumerable.Range(0, 400).Count(_ => balancer.Pick(new ClientLb.LoadBalancing.PickContext(null)).Endpoint.Host == "10.0.0.1");
+        int heavy = Enumerable.Range(0, 400).Count(_ => balancer.Pick(new ClientLb.Balancing.PickContext(null)).Endpoint.Host == "10.0.0.1");
         Assert.Equal(300, heavy);
     }
 }

@@ -1,5 +1,5 @@
+using ClientLb.Balancing;
 using ClientLb.Configuration;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

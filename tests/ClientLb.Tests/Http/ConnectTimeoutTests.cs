@@ -1,4 +1,4 @@
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 using ClientLb.Testing;
 using ClientLb.Tests.Infrastructure;
 

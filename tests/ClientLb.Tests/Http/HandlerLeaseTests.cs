@@ -1,6 +1,6 @@
+using ClientLb.Balancing;
 using ClientLb.Endpoints;
 using ClientLb.Http;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using ClientLb.Testing;

@@ -1,4 +1,5 @@
 using System.Net;
+using ClientLb.Balancing;
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

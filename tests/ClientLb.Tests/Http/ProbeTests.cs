@@ -1,4 +1,4 @@
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;

@@ -1,5 +1,6 @@
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 using ClientLb.Http;
-using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 using static ClientLb.Tests.LoadBalancing.PickerTestKit;

@@ -1,5 +1,8 @@
 using System.Collections.Immutable;
 using System.Net;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
+using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;

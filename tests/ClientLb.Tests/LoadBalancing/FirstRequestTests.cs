@@ -1,6 +1,6 @@
 using System.Net;
+using ClientLb.Balancing;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.ServiceDiscovery;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,6 @@
 using System.Net;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;

@@ -1,6 +1,6 @@
 using System.Net;
+using ClientLb.Balancing;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 
 namespace ClientLb.Tests.LoadBalancing;
 

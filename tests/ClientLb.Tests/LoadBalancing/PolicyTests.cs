@@ -1,4 +1,5 @@
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 using static ClientLb.Tests.LoadBalancing.PickerTestKit;

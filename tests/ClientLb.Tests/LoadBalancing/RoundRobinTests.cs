@@ -1,6 +1,7 @@
 using System.Net;
+using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 
 namespace ClientLb.Tests.LoadBalancing;
 

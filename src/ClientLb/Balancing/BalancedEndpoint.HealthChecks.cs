@@ -1,0 +1,17 @@
+namespace ClientLb.Balancing;
+
+// Active health (e.g. gRPC's grpc.health.v1 checks in ClientLb.Grpc): a verdict set from outside the request path that
+// keeps the endpoint out of the picker exactly as an ejection does.
+public sealed partial class BalancedEndpoint
+{
+    private int _failingHealthChecks;
+
+    /// <summary>True while an active health check says the endpoint does not serve (see <see cref="ServiceBalancer.ReportHealthCheck"/>).</summary>
+    public bool IsFailingHealthChecks => Volatile.Read(ref _failingHealthChecks) != 0;
+
+    /// <summary>Neither ejected by passive health nor failing active health checks: the picker may choose it.</summary>
+    public bool IsHealthy => !IsEjected && !IsFailingHealthChecks;
+
+    /// <summary>Sets the active-health verdict; returns whether it changed.</summary>
+    internal bool SetFailingHealthChecks(bool failing) => Interlocked.Exchange(ref _failingHealthChecks, failing ? 1 : 0) != (failing ? 1 : 0);
+}

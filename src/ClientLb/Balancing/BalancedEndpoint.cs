@@ -1,0 +1,248 @@
+using ClientLb.Endpoints;
+
+namespace ClientLb.Balancing;
+
+/// <summary>
+/// An endpoint as the balancer sees it: the endpoint, its live counters, and the connection pool that
+/// reaches it. One instance lives as long as the endpoint stays in the service, across picker rebuilds,
+/// so counters and connections survive snapshot changes.
+/// </summary>
+public sealed partial class BalancedEndpoint
+{
+    private Endpoint _endpoint;
+    private int _outstanding;
+    // Retired, Probing, LatencyObserved and the latency writer's gate, changed only by atomic operations: one field
+    // instead of four keeps the object at 128 bytes (a process holds hundreds of thousands of endpoints).
+    private int _flags;
+    private const int Retired = 1, Probing = 2, LatencyObserved = 4, LatencyWriter = 8;
+    private IDisposable? _transport;
+
+    // Latency: a peak-EWMA estimate in timestamp ticks (linkerd2-proxy's PeakEwma); written while holding the
+    // LatencyWriter flag. A flag rather than a Lock object (44 bytes each): writers of one endpoint's estimate (its
+    // responses completing) rarely meet. Reads (picks) take no gate.
+    private double _latencyTicks = -1;
+    private long _latencyStamp;
+
+    // Passive health: failures in a row, counted lock-free; ejection state written under the balancer's gate.
+    private int _connectionFailures;
+    private int _serverErrors;
+    private long _ejectedUntil;
+    private long _warmStart;
+    private long _warmEnd;
+
+    internal BalancedEndpoint(Endpoint endpoint, string serviceId)
+    {
+        _endpoint = endpoint;
+        ServiceId = serviceId;
+    }
+
+    /// <summary>The endpoint (its conditions may change over time; the address does not).</summary>
+    public Endpoint Endpoint => Volatile.Read(ref _endpoint);
+
+    /// <summary>The service id it belongs to, for metrics and messages.</summary>
+    public string ServiceId { get; }
+
+    /// <summary>Requests sent to this endpoint that have not completed yet.</summary>
+    public int Outstanding => Volatile.Read(ref _outstanding);
+
+    /// <summary>True once the endpoint left the service; in-flight requests still complete.</summary>
+    public bool IsRetired => (Volatile.Read(ref _flags) & Retired) != 0;
+
+    /// <summary>True while passive health keeps the endpoint out of rotation.</summary>
+    public bool IsEjected => Volatile.Read(ref _ejectedUntil) != 0;
+
+    /// <summary>The peak-EWMA latency estimate as last updated, or null before the first response.</summary>
+    public TimeSpan? Latency(TimeProvider timeProvider)
+    {
+        double ticks = Volatile.Read(ref _latencyTicks);
+        return ticks < 0 ? null : TimeSpan.FromSeconds(ticks / timeProvider.TimestampFrequency);
+    }
+
+    internal void Update(Endpoint endpoint) => Volatile.Write(ref _endpoint, endpoint);
+
+    /// <summary>
+    /// The latency estimate decayed to <paramref name="now"/>, in timestamp ticks; <paramref name="defaultTicks"/> before
+    /// the first response. Decaying on read lets an endpoint that stopped getting traffic after a spike win picks again.
+    /// </summary>
+    internal double LatencyEstimate(long now, double decayTicks, double defaultTicks)
+    {
+        double estimate = Volatile.Read(ref _latencyTicks);
+        long stamp = Volatile.Read(ref _latencyStamp);
+        if (estimate < 0)
+        {
+            return defaultTicks;
+        }
+        long elapsed = now - stamp;
+        return elapsed <= 0 ? estimate : estimate * Math.Exp(-elapsed / decayTicks);
+    }
+
+    /// <summary>The estimate as last written (timestamp ticks; negative before any) and when it was written.</summary>
+    internal double RawLatency(out long stamp)
+    {
+        stamp = Volatile.Read(ref _latencyStamp);
+        return Volatile.Read(ref _latencyTicks);
+    }
+
+    /// <summary>Whether a latency was ever recorded or seeded.</summary>
+    internal bool HasLatency => Volatile.Read(ref _latencyTicks) >= 0;
+
+    /// <summary>Starts the estimate of an endpoint that has not answered yet at <paramref name="ticks"/>, decaying from <paramref name="now"/>.</summary>
+    internal void SeedLatency(long now, double ticks)
+    {
+        EnterLatencyWriter();
+        if (_latencyTicks < 0)
+        {
+            Volatile.Write(ref _latencyTicks, ticks);
+            Volatile.Write(ref _latencyStamp, now);
+        }
+        ExitLatencyWriter();
+    }
+
+    /// <summary>Folds one observed latency into the peak-EWMA estimate: a higher value replaces it at once, a lower one decays in.</summary>
+    internal void RecordLatency(long now, long rttTicks, double decayTicks)
+    {
+        EnterLatencyWriter();
+        double estimate = _latencyTicks;
+        // The first real answer replaces a seeded guess outright.
+        if (estimate < rttTicks || (_flags & LatencyObserved) == 0)
+        {
+            Volatile.Write(ref _latencyTicks, rttTicks);
+        }
+        else
+        {
+            double decay = Math.Exp(-Math.Max(0, now - _latencyStamp) / decayTicks);
+            Volatile.Write(ref _latencyTicks, estimate * decay + rttTicks * (1 - decay));
+        }
+        Volatile.Write(ref _latencyStamp, now);
+        Interlocked.Or(ref _flags, LatencyObserved);
+        ExitLatencyWriter();
+    }
+
+    private void EnterLatencyWriter()
+    {
+        var spin = new SpinWait();
+        while ((Interlocked.Or(ref _flags, LatencyWriter) & LatencyWriter) != 0)
+        {
+            spin.SpinOnce();
+        }
+    }
+
+    // A release write: what was written inside is visible to the next writer that enters.
+    private void ExitLatencyWriter() => Interlocked.And(ref _flags, ~LatencyWriter);
+
+    /// <summary>Counts a connection failure in a row; returns how many there are now.</summary>
+    internal int CountConnectionFailure() => Interlocked.Increment(ref _connectionFailures);
+
+    /// <summary>Counts a 5xx response in a row; returns how many there are now.</summary>
+    internal int CountServerError() => Interlocked.Increment(ref _serverErrors);
+
+    /// <summary>A success ends both runs of failures. Writes only when there is something to reset (no shared-line churn).</summary>
+    internal void CountSuccess()
+    {
+        if (Volatile.Read(ref _connectionFailures) != 0)
+        {
+            Volatile.Write(ref _connectionFailures, 0);
+        }
+        if (Volatile.Read(ref _serverErrors) != 0)
+        {
+            Volatile.Write(ref _serverErrors, 0);
+        }
+    }
+
+    /// <summary>The timestamp at which an ejection ends; 0 when not ejected.</summary>
+    internal long EjectedUntil => Volatile.Read(ref _ejectedUntil);
+
+    /// <summary>
+    /// The endpoint's index among its balancer's eligible endpoints, -1 when not eligible; written under the balancer's gate.
+    /// An integration that keeps its own state per endpoint (grpc-dotnet's subchannels) can find a picked endpoint's entry by
+    /// it without a lookup; a rebuild may move an endpoint to another slot, so the entry found is checked by reference.
+    /// </summary>
+    public int Slot { get; internal set; } = -1;
+
+    /// <summary>The endpoint's index in its balancer's topology candidates when a topology level narrows traffic; stale otherwise.</summary>
+    internal int LocalSlot { get; set; } = -1;
+
+    /// <summary>How many times in a row the endpoint was ejected (drives the exponential ejection time).</summary>
+    internal int Ejections { get; set; }
+
+    /// <summary>Why passive health last ejected the endpoint (<c>connection_failures</c>, <c>server_errors</c>); written under the balancer's gate.</summary>
+    internal string? EjectionReason { get; set; }
+
+    /// <summary>When the endpoint last came back from an ejection.</summary>
+    internal long ReturnedAt { get; set; }
+
+    internal void Eject(long until)
+    {
+        Volatile.Write(ref _ejectedUntil, until);
+        Volatile.Write(ref _connectionFailures, 0);
+        Volatile.Write(ref _serverErrors, 0);
+    }
+
+    internal void Return(long now)
+    {
+        Volatile.Write(ref _ejectedUntil, 0);
+        ReturnedAt = now;
+    }
+
+    /// <summary>The end of the slow-start ramp; 0 when the endpoint takes its full share.</summary>
+    internal long WarmEnd => Volatile.Read(ref _warmEnd);
+
+    internal long WarmStart => Volatile.Read(ref _warmStart);
+
+    internal void StartWarming(long now, long windowTicks)
+    {
+        Volatile.Write(ref _warmStart, now);
+        Volatile.Write(ref _warmEnd, now + windowTicks);
+    }
+
+    internal void EndWarming() => Volatile.Write(ref _warmEnd, 0);
+
+    /// <summary>Claims the endpoint's one probe loop; false when one runs already.</summary>
+    internal bool TryStartProbing() => (Interlocked.Or(ref _flags, Probing) & Probing) == 0;
+
+    internal void StopProbing() => Interlocked.And(ref _flags, ~Probing);
+
+    /// <summary>Counts a request as started; pair with <see cref="OnRequestEnd"/>.</summary>
+    public void OnRequestStart() => Interlocked.Increment(ref _outstanding);
+
+    /// <summary>Counts a request as ended; the last one to end on a retired endpoint closes its connections.</summary>
+    public void OnRequestEnd()
+    {
+        if (Interlocked.Decrement(ref _outstanding) == 0 && IsRetired)
+        {
+            CloseTransport();
+        }
+    }
+
+    /// <summary>The transport (connection pool) for this endpoint, created on first use by <paramref name="factory"/>.</summary>
+    internal T GetOrCreateTransport<T>(Func<Endpoint, T> factory) where T : class, IDisposable
+    {
+        if (Volatile.Read(ref _transport) is T existing)
+        {
+            return existing;
+        }
+        T created = factory(Endpoint);
+        IDisposable? raced = Interlocked.CompareExchange(ref _transport, created, null);
+        if (raced is T winner)
+        {
+            created.Dispose();
+            return winner;
+        }
+        return created;
+    }
+
+    /// <summary>Marks the endpoint as gone: no new picks will find it, and its connections close when idle.</summary>
+    internal void Retire()
+    {
+        Interlocked.Or(ref _flags, Retired);
+        if (Outstanding == 0)
+        {
+            CloseTransport();
+        }
+    }
+
+    private void CloseTransport() => Interlocked.Exchange(ref _transport, null)?.Dispose();
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Endpoint} (outstanding {Outstanding}{(IsEjected ? ", ejected" : "")})";
+}

@@ -1,0 +1,56 @@
+namespace ClientLb.Balancing.Policies;
+
+/// <summary>
+/// Power of two choices, least outstanding requests: two distinct random endpoints, the one with fewer requests in
+/// flight wins. Nearly as even as least-requests over all endpoints, at the cost of two reads (Mitzenmacher).
+/// The default for HTTP/2 and gRPC requests under the <c>Auto</c> policy.
+/// </summary>
+public sealed class PowerOfTwoChoicesPolicy : ILoadBalancingPolicy
+{
+    /// <summary>The policy name, <c>PowerOfTwoChoices</c>.</summary>
+    public const string PolicyName = "PowerOfTwoChoices";
+
+    /// <inheritdoc />
+    public string Name => PolicyName;
+
+    /// <inheritdoc />
+    public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints) => new Picker(PickerArrays.Of(endpoints));
+
+    internal sealed class Picker(BalancedEndpoint[] endpoints) : EndpointPicker
+    {
+        public override IReadOnlyList<BalancedEndpoint> Endpoints => endpoints;
+
+        public override BalancedEndpoint Pick(in PickContext context)
+        {
+            BalancedEndpoint[] all = endpoints;
+            int length = all.Length;
+            if (length == 1)
+            {
+                return all[0];
+            }
+            (BalancedEndpoint a, BalancedEndpoint b) = TwoDistinct(all);
+            if (ReferenceEquals(a, context.Exclude))
+            {
+                return b;
+            }
+            if (ReferenceEquals(b, context.Exclude))
+            {
+                return a;
+            }
+            return b.Outstanding < a.Outstanding ? b : a;
+        }
+    }
+
+    /// <summary>Two different endpoints, uniformly: the second index skips over the first.</summary>
+    internal static (BalancedEndpoint, BalancedEndpoint) TwoDistinct(BalancedEndpoint[] endpoints)
+    {
+        int length = endpoints.Length;
+        int first = Random.Shared.Next(length);
+        int second = Random.Shared.Next(length - 1);
+        if (second >= first)
+        {
+            second++;
+        }
+        return (endpoints[first], endpoints[second]);
+    }
+}
