@@ -1,5 +1,5 @@
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 
 namespace ClientLb.Dashboard;
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Dashboard;
 

@@ -1,5 +1,6 @@
 using ClientLb.Dns.Configuration;
 using ClientLb.Kubernetes;
+using ClientLb.Registry;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using ClientLb.LoadBalancing;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Benchmarks;

@@ -5,7 +5,7 @@ using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Benchmarks;

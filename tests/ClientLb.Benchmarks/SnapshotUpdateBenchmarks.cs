@@ -2,7 +2,8 @@ using System.Net;
 using BenchmarkDotNet.Attributes;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -9,7 +9,7 @@ using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Source;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Cli.Commands;
 

@@ -2,8 +2,9 @@ using System.CommandLine;
 using ClientLb.Dns.Configuration;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Config;
+using ClientLb.Names;
+using ClientLb.Registry;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

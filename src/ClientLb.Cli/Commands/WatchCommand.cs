@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 

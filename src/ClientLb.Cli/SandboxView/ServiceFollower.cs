@@ -1,5 +1,6 @@
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 
 namespace ClientLb.Cli.SandboxView;
 

@@ -1,5 +1,4 @@
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
 
 namespace ClientLb.Grpc.Balancing;
 

@@ -3,7 +3,8 @@ using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
 using ClientLb.Http;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,7 +1,7 @@
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Source;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 

@@ -5,7 +5,7 @@ using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Model;
 using Endpoint = ClientLb.Endpoints.Endpoint;
 using ClientLb.Kubernetes.Watching;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 

@@ -1,5 +1,5 @@
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using Microsoft.Extensions.Options;
 
 namespace ClientLb.Configuration;

@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Endpoints;
 

@@ -1,10 +1,11 @@
 using System.Diagnostics.Metrics;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb;
 using ClientLb.Configuration;
 using ClientLb.Diagnostics;
 using ClientLb.Http;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using ClientLb.Diagnostics;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Sources;
 

@@ -6,8 +6,8 @@ using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Node;
 using ClientLb.LoadBalancing;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,6 +1,6 @@
 using ClientLb.Grpc.Tests.Infrastructure;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using ClientLb.Testing;
 using Greet;
 using Grpc.Core;

@@ -1,7 +1,7 @@
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Source;
+using ClientLb.Names;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

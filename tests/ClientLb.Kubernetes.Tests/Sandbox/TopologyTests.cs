@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Tests.Infrastructure;
 using ClientLb.LoadBalancing;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,6 @@
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Source;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 using Conditions = ClientLb.Kubernetes.Model.EndpointConditions;
 

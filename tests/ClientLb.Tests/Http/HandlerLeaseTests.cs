@@ -1,7 +1,7 @@
 using ClientLb.Endpoints;
 using ClientLb.Http;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,6 @@
 using System.Net;
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 

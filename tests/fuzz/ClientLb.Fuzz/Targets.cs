@@ -11,7 +11,7 @@ using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Source;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using K8sEndpoint = ClientLb.Kubernetes.Model.Endpoint;
 
 namespace ClientLb.Fuzz;

@@ -1,12 +1,13 @@
 using System.Diagnostics.Metrics;
 using ClientLb.Diagnostics;
 using ClientLb.LoadBalancing;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace ClientLb.ServiceDiscovery;
+namespace ClientLb.Registry;
 
 /// <summary>
 /// The one registry of a process: maps a service to its live balancer. Every HttpClient, gRPC channel or CLI command

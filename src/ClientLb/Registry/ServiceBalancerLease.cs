@@ -1,6 +1,7 @@
 using ClientLb.LoadBalancing;
+using ClientLb.Names;
 
-namespace ClientLb.ServiceDiscovery;
+namespace ClientLb.Registry;
 
 /// <summary>
 /// A client's hold on a service's balancer, from <see cref="ServiceRegistry.AcquireBalancer(ServiceName)"/>. The

@@ -1,11 +1,11 @@
 using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace ClientLb.Tests.ServiceDiscovery;
+namespace ClientLb.Tests.Registry;
 
 /// <summary>Leases on balancers: a service no lease holds lingers for the idle timeout, then its balancer and source stop.</summary>
 public sealed class ServiceLifetimeTests

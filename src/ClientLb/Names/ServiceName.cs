@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace ClientLb.ServiceDiscovery;
+namespace ClientLb.Names;
 
 /// <summary>
 /// A parsed, validated logical service name: <c>svc</c>, <c>svc.ns</c>, <c>svc.ns.svc</c>,
