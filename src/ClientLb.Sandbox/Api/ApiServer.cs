@@ -21,7 +21,7 @@ internal sealed class ApiServer : IAsyncDisposable
     readonly PortForward.PortForwardHandler _portForward;
     readonly Authorization _authorization;
     readonly AccessReviews _reviews;
-    readonly Proxy.NodeProxyPods _nodeProxies;
+    readonly NodeProxyPods _nodeProxies;
     readonly X509Certificate2? _certificate;
     readonly string? _token;
     readonly ILogger _logger;
@@ -32,7 +32,7 @@ internal sealed class ApiServer : IAsyncDisposable
     WebApplication? _app;
 
     public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory,
-        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac, Proxy.NodeProxyPods nodeProxies, WatchCounter? watchCounter = null)
+        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac, NodeProxyPods nodeProxies, WatchCounter? watchCounter = null)
     {
         _nodeProxies = nodeProxies;
         _store = store;
