@@ -1,11 +1,11 @@
 using System.Diagnostics.Metrics;
-using ClientLb.Names;
-using ClientLb.Registry;
 using ClientLb;
 using ClientLb.Configuration;
 using ClientLb.Diagnostics;
 using ClientLb.Http;
 using ClientLb.LoadBalancing;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -31,7 +31,8 @@ public static class ClientLbServiceCollectionExtensions
             services.AddSingleton<IConfigureOptions<ClientLbOptions>>(sp => new ClientLbOptionsSetup(sp.GetService<IConfiguration>()));
             services.AddSingleton<IOptionsChangeTokenSource<ClientLbOptions>>(sp =>
                 new ConfigurationChangeTokenSource<ClientLbOptions>(sp.GetService<IConfiguration>() ?? new ConfigurationBuilder().Build()));
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientLbOptions>, ClientLbOptionsValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientLbOptions>, ClientLbOptionsValidator>(sp =>
+                new ClientLbOptionsValidator(sp.GetServices<ILoadBalancingPolicy>().Select(p => p.Name))));
             services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton(sp =>
             {
