@@ -207,7 +207,7 @@ public sealed class HealthTests : IAsyncLifetime
         for (int i = 0; i < 10; i++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent("order-" + i) };
-            request.Options.Set(ClientLb.Http.ClientLbRequestOptions.AllowRetry, true);
+            request.Options.Set(ClientLbRequestOptions.AllowRetry, true);
             using HttpResponseMessage response = await client.SendAsync(request);
             unavailable += response.StatusCode == HttpStatusCode.ServiceUnavailable ? 1 : 0;
         }
