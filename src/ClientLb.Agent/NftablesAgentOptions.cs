@@ -1,4 +1,5 @@
 using ClientLb.Agent.Interop;
+using ClientLb.Agent.Model;
 
 namespace ClientLb.Agent;
 

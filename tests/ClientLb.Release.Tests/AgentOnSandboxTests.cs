@@ -1,4 +1,5 @@
 using ClientLb.Agent;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.Watch;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;

@@ -1,3 +1,5 @@
+using ClientLb.Agent.Model;
+
 namespace ClientLb.Agent.Validation;
 
 /// <summary>

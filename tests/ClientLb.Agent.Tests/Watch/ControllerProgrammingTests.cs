@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.Watch;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using ClientLb.Agent;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.State;
 using ClientLb.Agent.Watch;
 using ClientLb.Dns.Protocol;
