@@ -13,14 +13,13 @@ namespace ClientLb.Grpc.Balancing;
 /// </summary>
 internal sealed class CallContent : HttpContent
 {
-    private const int NotStarted = 0, Sending = 1, Sent = 2, Broken = 3;
-
     private readonly HttpContent _inner;
     private readonly int _replayLimit;
     private readonly bool _unary;
     private ArrayBufferWriter<byte>? _copy;
     private volatile bool _whole;
-    private int _state;
+    // 1 once an attempt began sending the body: whether it then completed or broke, only a whole kept copy can be sent again.
+    private int _started;
 
     /// <param name="inner">The call's own body.</param>
     /// <param name="replayLimit">The largest body kept for another attempt.</param>
@@ -34,7 +33,7 @@ internal sealed class CallContent : HttpContent
     }
 
     /// <summary>Whether any attempt began sending the body (the server may have seen the call).</summary>
-    public bool Started => Volatile.Read(ref _state) != NotStarted;
+    public bool Started => Volatile.Read(ref _started) != 0;
 
     /// <summary>Whether the whole body is kept, so another attempt can send it again.</summary>
     public bool CanReplay => _whole && _copy is not null;
@@ -44,45 +43,35 @@ internal sealed class CallContent : HttpContent
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
-        switch (Interlocked.CompareExchange(ref _state, Sending, NotStarted))
+        if (Interlocked.Exchange(ref _started, 1) != 0)
         {
-            case NotStarted:
-                break;
-            case Sending or Sent or Broken when CanReplay:
-                await stream.WriteAsync(_copy!.WrittenMemory, cancellationToken).ConfigureAwait(false);
-                return;
-            default:
+            if (!CanReplay)
+            {
                 throw new InvalidOperationException("The gRPC request body was already sent and was not kept; the call cannot be sent again.");
+            }
+            await stream.WriteAsync(_copy!.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            return;
         }
-        try
+        if (_unary)
         {
-            if (_unary)
+            var body = new ArrayBufferWriter<byte>();
+            await _inner.CopyToAsync(new CopyingStream(Stream.Null, body), cancellationToken).ConfigureAwait(false);
+            if (body.WrittenCount <= _replayLimit)
             {
-                var body = new ArrayBufferWriter<byte>();
-                await _inner.CopyToAsync(new CopyingStream(Stream.Null, body), cancellationToken).ConfigureAwait(false);
-                if (body.WrittenCount <= _replayLimit)
-                {
-                    _copy = body;
-                    _whole = true;
-                }
-                await stream.WriteAsync(body.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                _copy = body;
+                _whole = true;
             }
-            else if (_replayLimit > 0)
-            {
-                _copy = new ArrayBufferWriter<byte>();
-                await _inner.CopyToAsync(new CopyingStream(stream, this), cancellationToken).ConfigureAwait(false);
-                _whole = _copy is not null;
-            }
-            else
-            {
-                await _inner.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
-            }
-            Volatile.Write(ref _state, Sent);
+            await stream.WriteAsync(body.WrittenMemory, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        else if (_replayLimit > 0)
         {
-            Volatile.Write(ref _state, Broken);
-            throw;
+            _copy = new ArrayBufferWriter<byte>();
+            await _inner.CopyToAsync(new CopyingStream(stream, this), cancellationToken).ConfigureAwait(false);
+            _whole = _copy is not null;
+        }
+        else
+        {
+            await _inner.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
         }
     }
 

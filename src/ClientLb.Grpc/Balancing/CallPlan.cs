@@ -9,15 +9,7 @@ namespace ClientLb.Grpc.Balancing;
 /// <param name="Balancer">The service's balancer.</param>
 /// <param name="CallStart">When the call started (timestamp).</param>
 /// <param name="Timeout">The call's <c>grpc-timeout</c>, if it has a deadline.</param>
-/// <param name="Idempotent">Whether the method may run twice.</param>
-/// <param name="Content">The body kept for a replay, if any.</param>
+/// <param name="PickerChanged">The balancer's picker change signal as it was before the first pick (wait-for-ready waits on it).</param>
 /// <param name="CancellationToken">The caller's token.</param>
 internal readonly record struct CallPlan(HttpRequestMessage Request, string Method, Uri Original, ServiceBalancer Balancer, long CallStart,
-    TimeSpan? Timeout, bool Idempotent, CallContent? Content, CancellationToken CancellationToken);
-
-/// <summary>An attempt sent to a picked endpoint.</summary>
-/// <param name="Endpoint">The endpoint, counted as outstanding until the attempt's exchange ends.</param>
-/// <param name="Start">The attempt's start (timestamp), for its latency.</param>
-/// <param name="PickerChanged">The picker's change signal as it was before the pick (wait-for-ready waits on it).</param>
-/// <param name="Sent">The send, up to the answer's headers.</param>
-internal readonly record struct AttemptStart(BalancedEndpoint Endpoint, long Start, Task PickerChanged, Task<HttpResponseMessage> Sent);
+    TimeSpan? Timeout, Task PickerChanged, CancellationToken CancellationToken);

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net;
+using ClientLb.Attempts;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Health;
 using ClientLb.Http;
@@ -18,22 +19,19 @@ namespace ClientLb.Grpc.Balancing;
 /// own HTTP/2 connections (h2c for http, h2 via ALPN for https; more connections when one's stream limit is reached). A
 /// streaming call stays on its endpoint by construction. UNAVAILABLE and connection failures count against the endpoint
 /// (ClientLb's passive health) and are retried on another endpoint when nothing was sent or the method is idempotent,
-/// within the call's <c>grpc-timeout</c>; every other status passes through untouched.
+/// within the call's <c>grpc-timeout</c>; every other status passes through untouched. Attempts follow the model HTTP shares
+/// (<see cref="AttemptLoop"/>): the first inline, retries under Polly's retry strategy.
 /// </summary>
-public sealed partial class ClientLbGrpcHandler : HttpMessageHandler
+public sealed class ClientLbGrpcHandler : HttpMessageHandler
 {
     private readonly ServiceRegistry _registry;
-    private readonly EndpointTransports _transports;
+    private readonly AttemptLoop _attempts;
     private readonly MethodSet _idempotent;
     private readonly MethodSet _unary;
-    private readonly int _maxRetries;
     private readonly int _replayLimit;
     private readonly GrpcHealthMonitor? _health;
     private readonly bool _ownsHealth;
-    private readonly ILogger _logger;
     private readonly ServiceBalancerLookup _lookup;
-    // The request option grpc-dotnet sets for CallOptions.WithWaitForReady() (Grpc.Net.Client's BalancerHttpHandler.WaitForReadyKey).
-    private static readonly HttpRequestOptionsKey<bool> WaitForReadyKey = new("WaitForReady");
 
     /// <summary>Creates a handler over <paramref name="registry"/>'s services; it runs its own health checks if <paramref name="options"/> asks for any.</summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (each fault is named).</exception>
@@ -53,12 +51,12 @@ public sealed partial class ClientLbGrpcHandler : HttpMessageHandler
             throw new Microsoft.Extensions.Options.OptionsValidationException(ClientLbGrpcOptions.SectionName, typeof(ClientLbGrpcOptions), validation.Failures);
         }
         loggerFactory ??= NullLoggerFactory.Instance;
-        _logger = loggerFactory.CreateLogger("ClientLb.Grpc");
-        _transports = new EndpointTransports(registry.Options.ConfigureTransport, registry.TimeProvider);
         _idempotent = new MethodSet(options.IdempotentMethods);
         _unary = new MethodSet(options.UnaryMethods);
-        _maxRetries = options.MaxRetryAttempts;
         _replayLimit = options.MaxReplayBufferBytes;
+        _attempts = new AttemptLoop(new GrpcAttemptClassifier(_idempotent), options.MaxRetryAttempts,
+            new EndpointTransports(registry.Options.ConfigureTransport, registry.TimeProvider), registry.Metrics, loggerFactory.CreateLogger("ClientLb.Grpc"),
+            registry.TimeProvider, traceAttempts: false);
         if (health is null && options.HealthChecks.Values.Any(c => c.Enabled))
         {
             health = new GrpcHealthMonitor(registry, options, loggerFactory);
@@ -113,29 +111,26 @@ public sealed partial class ClientLbGrpcHandler : HttpMessageHandler
         return await Send(request, method, balancer, cancellationToken).ConfigureAwait(false);
     }
 
-    // The call's plan, then its first attempt. A call whose body is kept for a replay, whose answer is read ahead, or that
-    // finds no endpoint goes straight to the attempt loop; any other call's first attempt is awaited by a pooled
-    // FirstAttempt, which completes the call without an async state machine when its answer is a call under way.
+    // The call's plan, then its first attempt, inline: a pooled FirstAttempt awaits it and completes the call without an
+    // async state machine when its answer is a call under way. A call whose answer is read ahead, or that finds no
+    // endpoint, goes to the attempt loop; so does a first attempt that did not answer with a call under way.
     private Task<HttpResponseMessage> Send(HttpRequestMessage request, string method, ServiceBalancer balancer, CancellationToken cancellationToken)
     {
-        long callStart = _registry.TimeProvider.GetTimestamp();
+        long callStart = _attempts.TimeProvider.GetTimestamp();
         TimeSpan? timeout = GrpcHeaders.TimeoutOf(request, method);
         bool idempotent = _idempotent.Contains(method);
-        CallContent? content = null;
         // The body is kept only where a retry may send it again after it went out: an idempotent method. Any other call
         // is retried only when it was not sent (no connection), and then its own body was never read.
-        if (_maxRetries > 0 && idempotent && _replayLimit > 0 && request.Content is HttpContent body)
+        if (_attempts.MaxRetryAttempts > 0 && idempotent && _replayLimit > 0 && request.Content is HttpContent body)
         {
-            content = new CallContent(body, _replayLimit, _unary.Contains(method));
-            request.Content = content;
+            request.Content = new CallContent(body, _replayLimit, _unary.Contains(method));
         }
         balancer.RetryBudget.Deposit(callStart);
-        var call = new CallPlan(request, method, request.RequestUri!, balancer, callStart, timeout, idempotent, content, cancellationToken);
-        if (content is not null || (idempotent && _unary.Contains(method)))
+        var call = new CallPlan(request, method, request.RequestUri!, balancer, callStart, timeout, balancer.PickerChanged, cancellationToken);
+        if (idempotent && _unary.Contains(method))
         {
-            return RunAsync(call, null);
+            return RunAsync(call, null, null);
         }
-        Task pickerChanged = balancer.PickerChanged;
         BalancedEndpoint endpoint;
         try
         {
@@ -143,66 +138,75 @@ public sealed partial class ClientLbGrpcHandler : HttpMessageHandler
         }
         catch (NoEndpointsException)
         {
-            return RunAsync(call, null);
+            return RunAsync(call, null, null);
         }
         // The first attempt starts at the call's own timestamp: one clock read fewer per call.
-        AttemptStart first = StartAttempt(call, endpoint, pickerChanged, callStart);
-        return first.Sent.IsCompleted ? RunAsync(call, first) : FirstAttempt.Run(this, call, first);
-    }
-
-    // Sends one attempt, starting at `now`, to a picked endpoint; a send that throws at once is a failed attempt like any other.
-    private AttemptStart StartAttempt(in CallPlan call, BalancedEndpoint endpoint, Task pickerChanged, long now)
-    {
-        call.Request.RequestUri = EndpointUri.For(call.Original, endpoint.Endpoint, call.Balancer.Service);
-        long start = call.Balancer.StartAttempt(endpoint, now);
-        Task<HttpResponseMessage> sent;
-        try
-        {
-            sent = _transports.SendAsync(endpoint, call.Request, ConnectBound(call, start), call.CancellationToken);
-        }
-        catch (Exception ex)
-        {
-            sent = Task.FromException<HttpResponseMessage>(ex);
-        }
-        return new AttemptStart(endpoint, start, pickerChanged, sent);
+        Task<HttpResponseMessage> sent = _attempts.Start(balancer, request, call.Original, endpoint, callStart, 0,
+            GrpcCall.ConnectBound(_attempts, call, callStart), cancellationToken, out AttemptStart first);
+        return !sent.IsCompleted ? FirstAttempt.Run(this, call, first, sent)
+            : TryCompleteFirst(call, first, sent) is HttpResponseMessage underWay ? Task.FromResult(underWay)
+            : RunAsync(call, first, sent);
     }
 
     /// <summary>
     /// The first attempt's answer when it is a call under way (headers without a status), recorded and returned; null
     /// when anything else happened (a failure, a status in the headers): <see cref="RunAsync"/> takes the call on.
     /// </summary>
-    internal static HttpResponseMessage? TryCompleteFirst(in CallPlan call, in AttemptStart first)
+    internal static HttpResponseMessage? TryCompleteFirst(in CallPlan call, in AttemptStart first, Task<HttpResponseMessage> sent)
     {
-        if (!first.Sent.IsCompletedSuccessfully || GrpcHeaders.StatusOfHeaders(first.Sent.Result) is not null)
+        if (!sent.IsCompletedSuccessfully || GrpcHeaders.StatusOfHeaders(sent.Result) is not null)
         {
             return null;
         }
         call.Request.RequestUri = call.Original;
-        return UnderWay(call.Balancer, first, first.Sent.Result, null);
+        // An answer under way is no failure (the status comes with its end, which grpc-dotnet reads).
+        call.Balancer.EndAttempt(first.Endpoint, first.Start, AttemptOutcome.Answered);
+        return UnderWay(sent.Result, first.Endpoint, null);
     }
 
-    // An answer whose body is still to come: the call stays outstanding on its endpoint until the response is disposed.
-    private static HttpResponseMessage UnderWay(ServiceBalancer balancer, in AttemptStart attempt, HttpResponseMessage response, byte[]? prefix)
+    /// <summary>
+    /// The attempt loop (<see cref="AttemptLoop.RunAsync(AttemptCall, AttemptStart, Task{HttpResponseMessage})"/>) for a call
+    /// that <paramref name="first"/> (sending <paramref name="sent"/>), when given, did not complete: it classifies that
+    /// attempt, and retries on another endpoint where that is safe, within the deadline and the retry budget.
+    /// </summary>
+    internal async Task<HttpResponseMessage> RunAsync(CallPlan call, AttemptStart? first, Task<HttpResponseMessage>? sent)
     {
-        balancer.EndAttempt(attempt.Endpoint, attempt.Start, response, null);
-        response.Content = new CallResponseContent(response.Content, attempt.Endpoint, prefix);
+        int readAhead = _idempotent.Contains(call.Method) && _unary.Contains(call.Method) ? _replayLimit : 0;
+        var attempts = new GrpcCall(_attempts, call, readAhead, first?.Endpoint);
+        try
+        {
+            return await (first is AttemptStart started && sent is not null
+                ? _attempts.RunAsync(attempts, started, sent)
+                : _attempts.RunAsync(attempts)).ConfigureAwait(false);
+        }
+        finally
+        {
+            call.Request.RequestUri = call.Original;
+        }
+    }
+
+    /// <summary>
+    /// Hands an answer to grpc-dotnet: a call whose status came (in the headers, or read ahead) is over on its endpoint; a
+    /// call under way stays outstanding on it until its body ends (<paramref name="prefix"/>: what was read ahead of it).
+    /// </summary>
+    internal static HttpResponseMessage Deliver(HttpResponseMessage response, BalancedEndpoint endpoint, byte[]? prefix)
+    {
+        if (response.Content is ResponseReadAhead.ReadAnswer || GrpcHeaders.StatusOfHeaders(response) is not null)
+        {
+            endpoint.OnRequestEnd();
+            return response;
+        }
+        return UnderWay(response, endpoint, prefix);
+    }
+
+    private static HttpResponseMessage UnderWay(HttpResponseMessage response, BalancedEndpoint endpoint, byte[]? prefix)
+    {
+        response.Content = new CallResponseContent(response.Content, endpoint, prefix);
         return response;
     }
 
-    // Where another endpoint could take the call, the wait for a connection is bounded by half of what is left of the
-    // deadline (and by the pool's connect timeout), so a connect that never completes leaves time for the retry.
-    private TimeSpan ConnectBound(in CallPlan call, long now)
-    {
-        if (call.Timeout is not TimeSpan t || call.Balancer.EligibleCount < 2 || _maxRetries == 0)
-        {
-            return Timeout.InfiniteTimeSpan;
-        }
-        TimeSpan left = t - _registry.TimeProvider.GetElapsedTime(call.CallStart, now);
-        return left > TimeSpan.Zero ? left / 2 : TimeSpan.Zero;
-    }
-
     // grpc-dotnet keeps the status of an RpcException thrown by the handler: UNAVAILABLE with ClientLb's reason.
-    private static RpcException Unavailable(Exception reason) => new(new Status(StatusCode.Unavailable, reason.Message, reason));
+    internal static RpcException Unavailable(Exception reason) => new(new Status(StatusCode.Unavailable, reason.Message, reason));
 
     // Checks the request is a gRPC call and makes it HTTP/2: gRPC is defined over HTTP/2 only (h2c needs prior knowledge,
     // so the version is exact unless the caller allows higher). Returns the method path.

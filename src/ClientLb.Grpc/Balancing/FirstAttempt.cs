@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using ClientLb.Attempts;
 using Microsoft.Extensions.ObjectPool;
 
 namespace ClientLb.Grpc.Balancing;
@@ -21,6 +22,7 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
     private ClientLbGrpcHandler? _handler;
     private CallPlan _call;
     private AttemptStart _first;
+    private Task<HttpResponseMessage>? _sent;
     private ExecutionContext? _context;
     private Task<HttpResponseMessage>? _rest;
 
@@ -31,18 +33,19 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
         _onRest = OnRest;
     }
 
-    /// <summary>The call's task: completed when <paramref name="first"/> (not yet complete) answers, or by the attempt loop.</summary>
-    public static Task<HttpResponseMessage> Run(ClientLbGrpcHandler handler, in CallPlan call, in AttemptStart first)
+    /// <summary>The call's task: completed when <paramref name="first"/>'s send (<paramref name="sent"/>, not yet complete) answers, or by the attempt loop.</summary>
+    public static Task<HttpResponseMessage> Run(ClientLbGrpcHandler handler, in CallPlan call, in AttemptStart first, Task<HttpResponseMessage> sent)
     {
         FirstAttempt attempt = Pool.Get();
         attempt._handler = handler;
         attempt._call = call;
         attempt._first = first;
+        attempt._sent = sent;
         // The loop, if it takes over, runs in the caller's context (its activity is the parent of a retry's), as an async
         // method would.
         attempt._context = ExecutionContext.Capture();
         Task<HttpResponseMessage> task = new ValueTask<HttpResponseMessage>(attempt, attempt._core.Version).AsTask();
-        first.Sent.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(attempt._onSent);
+        sent.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(attempt._onSent);
         return task;
     }
 
@@ -65,10 +68,10 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
         Task<HttpResponseMessage>? rest = null;
         try
         {
-            response = ClientLbGrpcHandler.TryCompleteFirst(_call, _first);
+            response = ClientLbGrpcHandler.TryCompleteFirst(_call, _first, _sent!);
             if (response is null)
             {
-                rest = _handler!.RunAsync(_call, _first);
+                rest = _handler!.RunAsync(_call, _first, _sent);
             }
         }
         catch (Exception ex)
@@ -121,6 +124,7 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
             _handler = null;
             _call = default;
             _first = default;
+            _sent = null;
             _context = null;
             _rest = null;
             Pool.Return(this);

@@ -40,9 +40,12 @@ internal static class ResponseReadAhead
     /// <summary>The read answer as the response's content (its trailers stay on the response).</summary>
     public static HttpContent Buffered(HttpContent original, byte[] body)
     {
-        var content = new ByteArrayContent(body);
+        var content = new ReadAnswer(body);
         ContentHeaders.Adopt(content, original);
         original.Dispose();
         return content;
     }
+
+    /// <summary>An answer read to its end: the call is over, its status is in the response's trailers.</summary>
+    public sealed class ReadAnswer(byte[] body) : ByteArrayContent(body);
 }

@@ -4,12 +4,7 @@ namespace ClientLb.Grpc.Diagnostics;
 
 internal static partial class Log
 {
-    [LoggerMessage(1, LogLevel.Debug, "Service {Service}: retrying {Method} (attempt {Attempt}) after {Reason} from {Endpoint}")]
-    public static partial void Retrying(ILogger logger, string service, string method, int attempt, string reason, string endpoint);
-
-    [LoggerMessage(2, LogLevel.Warning, "Service {Service}: not retrying {Method} after {Reason} from {Endpoint}: the retry budget is spent")]
-    public static partial void RetryBudgetExhausted(ILogger logger, string service, string method, string reason, string endpoint);
-
+    // Event ids 1 and 2 (retries, a spent retry budget) are logged by ClientLb's shared attempt loop.
     [LoggerMessage(3, LogLevel.Information, "Service {Service}: endpoint {Endpoint} is {State} by its health check ({Reason})")]
     public static partial void HealthChanged(ILogger logger, string service, string endpoint, string state, string reason);
 

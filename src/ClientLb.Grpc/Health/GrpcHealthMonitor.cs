@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ClientLb.Attempts;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
 using ClientLb.Http;

@@ -1,3 +1,4 @@
+using ClientLb.Attempts;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
 using ClientLb.LoadBalancing;
@@ -129,7 +130,7 @@ internal sealed class ServiceHealthChecker(GrpcHealthMonitor monitor, ServiceBal
     {
         using var timeout = new CancellationTokenSource(options.Timeout, monitor.Registry.TimeProvider);
         using var check = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        using GrpcChannel channel = GrpcChannel.ForAddress(Balancing.EndpointUri.For(address, endpoint.Endpoint, balancer.Service),
+        using GrpcChannel channel = GrpcChannel.ForAddress(EndpointUri.For(address, endpoint.Endpoint, balancer.Service),
             new GrpcChannelOptions { HttpHandler = new InvokerHandler(monitor.Transports.Get(endpoint)), DisposeHttpClient = true });
         try
         {

@@ -1,3 +1,4 @@
+using ClientLb.Attempts;
 using ClientLb.LoadBalancing;
 using Grpc.Net.Client.Balancer;
 
@@ -87,11 +88,12 @@ internal sealed class ClientLbSubchannelPicker : SubchannelPicker
     }
 
     // A cancelled call (the caller's token or deadline: grpc-dotnet passes it as the send's token) says nothing of the endpoint.
+    // grpc-dotnet reports the call's outcome only as an error or none: a success is an answer, an error a failed send.
     private static void EndCall(ServiceBalancer balancer, BalancedEndpoint endpoint, long start, Exception? error)
     {
         if (error is not OperationCanceledException)
         {
-            balancer.EndCall(endpoint, start, error);
+            balancer.EndAttempt(endpoint, start, error is null ? AttemptOutcome.Answered : AttemptClassifier.ClassifyFailure(error).Outcome);
         }
     }
 }

@@ -14,8 +14,8 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Warning, "Service {Service}: source {Source} failed ({Failures} in a row); serving the last good snapshot (v{Version}), stale for {Staleness}")]
     public static partial void SourceFailing(ILogger logger, string service, string source, int failures, long version, TimeSpan staleness, Exception error);
 
-    [LoggerMessage(4, LogLevel.Debug, "Service {Service}: attempt {Attempt} on {Endpoint} failed ({Reason}); retrying on another endpoint")]
-    public static partial void Retrying(ILogger logger, string service, int attempt, string endpoint, string reason);
+    [LoggerMessage(4, LogLevel.Debug, "Service {Service}: {Call} attempt {Attempt} on {Endpoint} failed ({Reason}); retrying on another endpoint")]
+    public static partial void Retrying(ILogger logger, string service, string call, int attempt, string endpoint, string reason);
 
     [LoggerMessage(5, LogLevel.Information, "Service {Service}: watching through source {Source}")]
     public static partial void SourceCreated(ILogger logger, string service, string source);
@@ -44,8 +44,8 @@ internal static partial class Log
     [LoggerMessage(13, LogLevel.Information, "Service {Service}: topology now keeps traffic on {Level} ({Candidates} of {Eligible} eligible endpoints)")]
     public static partial void TopologyLevelChanged(ILogger logger, string service, string level, int candidates, int eligible);
 
-    [LoggerMessage(14, LogLevel.Debug, "Service {Service}: retry budget spent; attempt on {Endpoint} failed ({Reason}) and is not retried")]
-    public static partial void RetryBudgetExhausted(ILogger logger, string service, string endpoint, string reason);
+    [LoggerMessage(14, LogLevel.Debug, "Service {Service}: retry budget spent; {Call} attempt on {Endpoint} failed ({Reason}) and is not retried")]
+    public static partial void RetryBudgetExhausted(ILogger logger, string service, string call, string endpoint, string reason);
 
     [LoggerMessage(15, LogLevel.Debug, "Service {Service}: hedged attempt {Attempt} after {Endpoint} did not answer in time or failed")]
     public static partial void Hedging(ILogger logger, string service, int attempt, string endpoint);

@@ -155,8 +155,12 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>The timestamp at which an ejection ends; 0 when not ejected.</summary>
     internal long EjectedUntil => Volatile.Read(ref _ejectedUntil);
 
-    /// <summary>The endpoint's index in its balancer's eligible array, -1 when not in it; written under the balancer's gate.</summary>
-    internal int Slot { get; set; } = -1;
+    /// <summary>
+    /// The endpoint's index among its balancer's eligible endpoints, -1 when not eligible; written under the balancer's gate.
+    /// An integration that keeps its own state per endpoint (grpc-dotnet's subchannels) can find a picked endpoint's entry by
+    /// it without a lookup; a rebuild may move an endpoint to another slot, so the entry found is checked by reference.
+    /// </summary>
+    public int Slot { get; internal set; } = -1;
 
     /// <summary>The endpoint's index in its balancer's topology candidates when a topology level narrows traffic; stale otherwise.</summary>
     internal int LocalSlot { get; set; } = -1;

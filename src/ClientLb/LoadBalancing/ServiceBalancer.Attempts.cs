@@ -1,16 +1,9 @@
-using System.Net;
-
 namespace ClientLb.LoadBalancing;
 
 // For protocol integrations that send through a picked endpoint themselves (ClientLb.Grpc): the same attempt accounting
 // as ClientLbHttpHandler (passive health, latency, metrics), and active-health verdicts feeding the same eligibility.
 public sealed partial class ServiceBalancer
 {
-    // gRPC's HTTP mapping turns 503 into UNAVAILABLE; the stand-in carries a protocol-level "unavailable" answer into the
-    // same consecutive-5xx accounting as a real 503. Only its status code is read.
-    private static readonly HttpResponseMessage UnavailableStandIn = new(HttpStatusCode.ServiceUnavailable);
-    private static readonly HttpResponseMessage OkStandIn = new(HttpStatusCode.OK);
-
     /// <summary>
     /// Starts an attempt on <paramref name="endpoint"/> (just picked) for a caller that sends the request itself: ends
     /// ejections that are due, counts the pick and the request as outstanding. Pair with <see cref="EndAttempt"/> when the
@@ -33,30 +26,20 @@ public sealed partial class ServiceBalancer
     }
 
     /// <summary>
-    /// Records an attempt's outcome for passive health and latency: a failed send (<paramref name="error"/>), a response,
-    /// or a response that reports an unavailable server in its own protocol (<paramref name="unavailable"/>, e.g. gRPC
-    /// status UNAVAILABLE in an HTTP 200), which counts like a 5xx.
+    /// Records how an attempt on <paramref name="endpoint"/> ended, for passive health and latency: <paramref name="outcome"/>
+    /// is the protocol's verdict (an HTTP 5xx and a gRPC UNAVAILABLE are both <see cref="AttemptOutcome.ServerUnavailable"/>).
+    /// <paramref name="start"/> is the attempt's <see cref="StartAttempt(BalancedEndpoint)"/> timestamp, or negative for an
+    /// untimed attempt (a grpc-dotnet call tracker's): an answer's latency counts only when timed. Never report the caller's
+    /// own cancellation: it says nothing about the endpoint.
     /// </summary>
-    public void EndAttempt(BalancedEndpoint endpoint, long start, HttpResponseMessage? response, Exception? error, bool unavailable = false)
+    public void EndAttempt(BalancedEndpoint endpoint, long start, AttemptOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        if (response is null && error is null)
+        if ((uint)outcome > (uint)AttemptOutcome.EndpointLeft)
         {
-            throw new ArgumentException("An attempt ends with a response or an error.", nameof(response));
+            throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "Not an attempt outcome.");
         }
-        OnAttemptEnd(endpoint, start, unavailable && error is null && (int)response!.StatusCode < 500 ? UnavailableStandIn : response, error);
-    }
-
-    /// <summary>
-    /// Records the outcome of a call an integration tracks itself (a grpc-dotnet subchannel's call tracker): a success
-    /// (<paramref name="error"/> null) ends runs of failures and, with a <paramref name="start"/> timestamp (negative when
-    /// not timed), feeds latency; an error counts against the endpoint like a failed connection. Never pass the caller's own
-    /// cancellation.
-    /// </summary>
-    public void EndCall(BalancedEndpoint endpoint, long start, Exception? error)
-    {
-        ArgumentNullException.ThrowIfNull(endpoint);
-        OnAttemptEnd(endpoint, start, error is null ? OkStandIn : null, error);
+        OnAttemptEnd(endpoint, start, outcome);
     }
 
     /// <summary>

@@ -213,10 +213,10 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
     /// Records an attempt's outcome: latency for PeakEwma, and failures in a row for passive health. The clock is read
     /// only for a latency or an ejection: an untimed success (a grpc-dotnet call tracker's) costs no clock read.
     /// </summary>
-    internal void OnAttemptEnd(BalancedEndpoint endpoint, long start, HttpResponseMessage? response, Exception? error)
+    internal void OnAttemptEnd(BalancedEndpoint endpoint, long start, AttemptOutcome outcome)
     {
         HealthSettings health = Volatile.Read(ref _health);
-        if (response is not null && start >= 0)
+        if (outcome is AttemptOutcome.Answered or AttemptOutcome.ServerUnavailable && start >= 0)
         {
             long now = _timeProvider.GetTimestamp();
             // Only answers carry latency: a refused connection fails fast and must not look like a fast endpoint.
@@ -224,18 +224,18 @@ public sealed partial class ServiceBalancer : IAsyncDisposable
             _metrics?.AttemptDuration(endpoint, (double)(now - start) / _timeProvider.TimestampFrequency);
         }
         // The caller's own cancellation never gets here (see AttemptFailure); a closed pool means the endpoint left.
-        if (!health.Enabled || error is ObjectDisposedException)
+        if (!health.Enabled || outcome == AttemptOutcome.EndpointLeft)
         {
             return;
         }
-        if (error is not null)
+        if (outcome is AttemptOutcome.ConnectionFailed or AttemptOutcome.TransportFailed)
         {
             if (health.ConnectionFailures > 0 && endpoint.CountConnectionFailure() >= health.ConnectionFailures)
             {
                 TryEject(endpoint, _timeProvider.GetTimestamp(), health, "connection_failures");
             }
         }
-        else if ((int)response!.StatusCode >= 500)
+        else if (outcome == AttemptOutcome.ServerUnavailable)
         {
             if (health.ServerErrors > 0 && endpoint.CountServerError() >= health.ServerErrors)
             {

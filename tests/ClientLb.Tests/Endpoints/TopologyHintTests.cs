@@ -106,10 +106,7 @@ public sealed class TopologyHintTests
         Assert.Equal(["10.0.0.1"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host));
 
         long start = balancer.OnAttemptStart();
-        using (var response = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable))
-        {
-            balancer.OnAttemptEnd(balancer.Picker.Endpoints[0], start, response, null);
-        }
+        balancer.OnAttemptEnd(balancer.Picker.Endpoints[0], start, AttemptOutcome.ServerUnavailable);
         Assert.Equal(TopologyLevel.Any, balancer.TopologyLevel);
         Assert.Equal(["10.0.0.2", "10.0.0.3"], balancer.Picker.Endpoints.Select(e => e.Endpoint.Host).Order());
 

@@ -31,8 +31,7 @@ public sealed class BalancerHealthTests
         for (int i = 0; i < times; i++)
         {
             long start = balancer.OnAttemptStart();
-            using var response = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
-            balancer.OnAttemptEnd(endpoint, start, response, null);
+            balancer.OnAttemptEnd(endpoint, start, AttemptOutcome.ServerUnavailable);
         }
     }
 

@@ -300,7 +300,6 @@ public sealed class DeltaRebuildTests
     private static void FailOnce(ServiceBalancer balancer, BalancedEndpoint endpoint)
     {
         long start = balancer.OnAttemptStart();
-        using var response = new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
-        balancer.OnAttemptEnd(endpoint, start, response, null);
+        balancer.OnAttemptEnd(endpoint, start, AttemptOutcome.ServerUnavailable);
     }
 }

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
+using ClientLb.LoadBalancing;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Attempts;
 
 /// <summary>What a failed attempt says about its endpoint, and whether the request can have reached it.</summary>
 public enum AttemptFailureKind

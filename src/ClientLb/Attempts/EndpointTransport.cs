@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using ClientLb.Endpoints;
 
-namespace ClientLb.Http;
+namespace ClientLb.Attempts;
 
 /// <summary>
 /// The connection pool of one endpoint: a <see cref="SocketsHttpHandler"/> whose connections all go to that

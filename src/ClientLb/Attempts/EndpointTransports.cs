@@ -1,12 +1,12 @@
 using ClientLb.Endpoints;
 using ClientLb.LoadBalancing;
 
-namespace ClientLb.Http;
+namespace ClientLb.Attempts;
 
 /// <summary>
-/// The connection pools of balanced endpoints, for integrations that send through a picked endpoint themselves
-/// (ClientLb.Grpc). The pool is the endpoint's own, shared with <see cref="ClientLbHttpHandler"/>: it lives while the
-/// endpoint stays in the service and closes when the endpoint left and its last outstanding request ended.
+/// The connection pools of balanced endpoints, which every attempt is sent through (<see cref="AttemptLoop.Start"/>), HTTP
+/// and gRPC alike. The pool is the endpoint's own: it lives while the endpoint stays in the service and closes when the
+/// endpoint left and its last outstanding request ended.
 /// </summary>
 public sealed class EndpointTransports
 {
