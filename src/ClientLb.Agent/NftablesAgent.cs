@@ -109,7 +109,7 @@ public sealed class NftablesAgent : IDisposable
             _gate.Release();
         }
         // Validation is pure: the committed input yields the very ports and targets its plan was rendered from.
-        var policy = Validation.ValidationPolicy.For(_options);
+        var policy = _options.ValidationPolicy();
         var services = new List<ProgrammedService>(inputs.Length);
         foreach (ServiceState input in inputs.OrderBy(static s => s.Namespace, StringComparer.Ordinal).ThenBy(static s => s.Name, StringComparer.Ordinal))
         {
@@ -221,7 +221,7 @@ public sealed class NftablesAgent : IDisposable
         {
             await ReadKernelAsync(cancellationToken).ConfigureAwait(false);
         }
-        var planner = new SyncPlanner(_state, _options.Mode, _options.ChunkElements, Validation.ValidationPolicy.For(_options));
+        var planner = new SyncPlanner(_state, _options.Mode, _options.ChunkElements, _options.ValidationPolicy());
         PendingSync sync = planner.Plan(upserts, removals, full);
         if (_state.TrustsGenerations && !_state.StaleRead && sync.StaleKeys.Count > 0)
         {

@@ -1,4 +1,6 @@
 using ClientLb.Agent.Interop;
+using ClientLb.Agent.Model;
+using ClientLb.Agent.Validation;
 
 namespace ClientLb.Agent;
 
@@ -64,4 +66,10 @@ public sealed class NftablesAgentOptions
             throw new ArgumentException($"{nameof(ConntrackPath)} is empty.", nameof(ConntrackPath));
         }
     }
+
+    /// <summary>What the mode and placement change in validation: sidecar mode accepts loopback VIPs; a node or zone keeps the most local endpoints.</summary>
+    internal ValidationPolicy ValidationPolicy() =>
+        new(Mode == AgentMode.Sidecar, NullIfEmpty(NodeName), NullIfEmpty(Zone));
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

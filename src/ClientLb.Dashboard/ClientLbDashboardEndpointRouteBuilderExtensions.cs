@@ -1,6 +1,6 @@
 using System.Text.Json;
 using ClientLb.Dashboard;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;

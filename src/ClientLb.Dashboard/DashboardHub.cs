@@ -1,5 +1,6 @@
 using ClientLb.Balancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 
 namespace ClientLb.Dashboard;
 

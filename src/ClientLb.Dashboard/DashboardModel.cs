@@ -4,8 +4,7 @@ using System.Text.Json.Serialization;
 using ClientLb.Balancing;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Dashboard;
 

@@ -96,9 +96,9 @@ public sealed class KubernetesSourceOptions
 
     /// <summary>
     /// The node relay, tried before this process's own API watch when its socket's directory is mounted (see
-    /// <see cref="Node.NodeRelayOptions"/>): one API watch per node instead of one per pod.
+    /// <see cref="NodeRelayOptions"/>): one API watch per node instead of one per pod.
     /// </summary>
-    public Node.NodeRelayOptions NodeRelay { get; set; } = new();
+    public NodeRelayOptions NodeRelay { get; set; } = new();
 
     /// <summary>Whether loopback endpoints are used from <paramref name="apiServer"/> (<see cref="AllowLoopbackEndpoints"/>, else whether it is on loopback).</summary>
     public bool LoopbackEndpointsAllowed(Uri apiServer)

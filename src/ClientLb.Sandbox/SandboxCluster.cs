@@ -44,7 +44,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         PodLogs = new Logs.PodLogs(Time);
         Tokens = new ServiceAccountTokens(_store);
         Events = new Controllers.EventRecorder(_store);
-        NodeProxies = new Proxy.NodeProxyPods(Time, CreateNodeProxyPod, DeleteNodeProxyPod);
+        NodeProxies = new Api.NodeProxyPods(Time, CreateNodeProxyPod, DeleteNodeProxyPod);
         var grace = (long)options.DefaultTerminationGracePeriod.TotalSeconds;
         _store.SetStrategy(ResourceTypes.Namespaces, new NamespaceStrategy());
         _store.SetStrategy(ResourceTypes.Services, new ServiceStrategy(ServiceIps));
@@ -87,7 +87,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
     internal Logs.PodLogs PodLogs { get; }
     internal ServiceAccountTokens Tokens { get; }
     internal Controllers.EventRecorder Events { get; }
-    internal Proxy.NodeProxyPods NodeProxies { get; }
+    internal Api.NodeProxyPods NodeProxies { get; }
     internal TimeProvider Time { get; }
 
     /// <summary>The API server's base address, e.g. http://127.0.0.1:41234/.</summary>

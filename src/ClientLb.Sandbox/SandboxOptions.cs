@@ -1,3 +1,4 @@
+using ClientLb.Sandbox.Pods;
 using Microsoft.Extensions.Logging;
 
 namespace ClientLb.Sandbox;

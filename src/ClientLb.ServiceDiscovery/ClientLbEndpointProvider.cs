@@ -1,6 +1,8 @@
 using System.Net;
 using ClientLb.Balancing;
 using ClientLb.Endpoints;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Extensions.ServiceDiscovery;

@@ -2,7 +2,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using ClientLb.Grpc;
 using ClientLb.Grpc.Configuration;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using Greet;
 using Grpc.Core;
 using Grpc.Net.Client;

@@ -49,9 +49,9 @@ public class HttpCallBenchmarks
         _provider = services.BuildServiceProvider();
         _balancedFactory = _provider.GetRequiredService<IHttpClientFactory>().CreateClient("bench");
         _directFactory = _provider.GetRequiredService<IHttpClientFactory>().CreateClient("fixed");
-        _balanced = new HttpClient(new Http.ClientLbHttpHandler(_provider.GetRequiredService<ServiceDiscovery.ServiceRegistry>())) { BaseAddress = new Uri("http://bench") };
+        _balanced = new HttpClient(new Http.ClientLbHttpHandler(_provider.GetRequiredService<ClientLb.Registry.ServiceRegistry>())) { BaseAddress = new Uri("http://bench") };
         ConfigureVersion(_balanced, version);
-        _balancedSame = new HttpClient(new Http.ClientLbHttpHandler(_provider.GetRequiredService<ServiceDiscovery.ServiceRegistry>())) { BaseAddress = new Uri("http://same") };
+        _balancedSame = new HttpClient(new Http.ClientLbHttpHandler(_provider.GetRequiredService<ClientLb.Registry.ServiceRegistry>())) { BaseAddress = new Uri("http://same") };
         ConfigureVersion(_balancedSame, version);
 
         // Warm every connection.

@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using ClientLb.Balancing;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
+using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Benchmarks;
 
@@ -92,7 +93,7 @@ public static class KubernetesLoad
         // The client's requests go through a KubernetesClient client handed over to ClientLb (as an application may do),
         // with a handler that notes when a read of the watch's response body returns bytes: the event reaching the client.
         var arrivals = new ArrivalClock();
-        using var kubernetes = new k8s.Kubernetes(ClientLb.Kubernetes.Config.KubernetesConnection.Load(cluster.KubeconfigPath), arrivals);
+        using var kubernetes = new k8s.Kubernetes(ClientLb.Kubernetes.Client.KubernetesConnection.Load(cluster.KubeconfigPath), arrivals);
         var services = new ServiceCollection();
         services.AddSingleton<k8s.IKubernetes>(kubernetes);
         services.AddClientLbKubernetes(o => o.AllowLoopbackEndpoints = true); // sandbox pods are 127.244.x.y servers

@@ -6,7 +6,8 @@ using ClientLb.Balancing.Policies;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Benchmarks;

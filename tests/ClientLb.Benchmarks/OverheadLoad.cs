@@ -32,7 +32,7 @@ public static class OverheadLoad
             services.AddSingleton(configuration);
             services.AddClientLb();
             await using ServiceProvider provider = services.BuildServiceProvider();
-            var registry = provider.GetRequiredService<ServiceDiscovery.ServiceRegistry>();
+            var registry = provider.GetRequiredService<ClientLb.Registry.ServiceRegistry>();
             using HttpClient direct = Client(new SocketsHttpHandler(), "http://" + authorities[0], version);
             using HttpClient same = Client(new Http.ClientLbHttpHandler(registry), "http://same", version);
             using HttpClient three = Client(new Http.ClientLbHttpHandler(registry), "http://three", version);

@@ -5,8 +5,8 @@ using ClientLb.Agent.Relay;
 using ClientLb.Balancing;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Benchmarks;

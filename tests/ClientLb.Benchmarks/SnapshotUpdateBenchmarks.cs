@@ -3,7 +3,8 @@ using BenchmarkDotNet.Attributes;
 using ClientLb.Balancing;
 using ClientLb.Balancing.Policies;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 

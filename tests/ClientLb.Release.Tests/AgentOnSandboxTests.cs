@@ -1,5 +1,6 @@
 using ClientLb.Agent;
 using ClientLb.Agent.Controller;
+using ClientLb.Agent.Model;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;

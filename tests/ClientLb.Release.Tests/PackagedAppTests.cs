@@ -18,7 +18,7 @@ public class PackagedAppTests
     internal static string RepoRoot => Repo;
     private static readonly string Configuration =
         typeof(PackagedAppTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-    private static readonly string Version = typeof(ClientLb.ServiceDiscovery.ServiceRegistry).Assembly
+    private static readonly string Version = typeof(ClientLb.Registry.ServiceRegistry).Assembly
         .GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
 
     private const string Manifest = """

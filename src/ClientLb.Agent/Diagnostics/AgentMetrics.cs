@@ -1,4 +1,5 @@
 using System.Globalization;
+using ClientLb.Agent.Model;
 
 namespace ClientLb.Agent.Diagnostics;
 

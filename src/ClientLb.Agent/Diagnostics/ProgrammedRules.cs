@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using ClientLb.Agent.Model;
 
 namespace ClientLb.Agent.Diagnostics;
 

@@ -1,4 +1,5 @@
 using ClientLb.Kubernetes.Node;
+using ClientLb.Kubernetes;
 
 namespace ClientLb.Agent.Relay;
 

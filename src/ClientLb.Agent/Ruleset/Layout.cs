@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ClientLb.Agent.Model;
 
 namespace ClientLb.Agent.Ruleset;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.State;
 
 namespace ClientLb.Agent.Ruleset;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using ClientLb.Agent.Interop;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.Ruleset;
 
 namespace ClientLb.Agent.State;

@@ -10,8 +10,8 @@ namespace ClientLb.Agent.State;
 
 /// <summary>
 /// Turns desired services into a <see cref="PendingSync"/>: validates and plans only services whose input changed,
-/// diffs their elements against the programmed state, and renders the transactions (one, or several on a cold start,
-/// each holding whole services). Pure: the kernel and the state are untouched until the caller commits.
+/// diffs their elements against the programmed state, and has a <see cref="TransactionWriter"/> write the transactions.
+/// Pure: the kernel and the state are untouched until the caller commits.
 /// </summary>
 internal sealed class SyncPlanner
 {
@@ -247,7 +247,8 @@ internal sealed class SyncPlanner
             }
         }
 
-        Render(sync, prologue.ToString(), epilogue.ToString(), adds, deletes);
+        bool restart = !_state.SkeletonApplied && (_state.Snapshot[0] is not null || _state.Snapshot[1] is not null);
+        new TransactionWriter(sync.Transactions, _state.SkeletonApplied, restart, _chunkElements).Write(prologue.ToString(), epilogue.ToString(), adds, deletes);
     }
 
     /// <summary>
@@ -289,78 +290,6 @@ internal sealed class SyncPlanner
             }
         }
         return matchedChanges;
-    }
-
-    private void Render(PendingSync sync, string prologue, string epilogue, List<(int Group, Element Element)> adds, List<(int Group, Element Element)> deletes)
-    {
-        if (adds.Count + deletes.Count == 0 && prologue.Length == 0 && epilogue.Length == 0)
-        {
-            return;
-        }
-        // Never split a restart: its first transaction re-declares the endpoint maps, and every element they must hold
-        // has to land in that same transaction. Nor a sync that deletes leftovers found in the kernel.
-        bool restart = !_state.SkeletonApplied && (_state.Snapshot[0] is not null || _state.Snapshot[1] is not null);
-        bool chunked = !restart && deletes.All(d => d.Group >= 0) && adds.Count + deletes.Count > _chunkElements;
-        if (!chunked)
-        {
-            sync.Transactions.Add(RenderOne(prologue, epilogue, deletes.Select(d => d.Element), adds.Select(a => a.Element)));
-            return;
-        }
-        // Whole groups (services) per transaction, in service order; the prologue leads, the epilogue trails. A cold start's
-        // skeleton goes alone, first: the transactions after it are element commands only, which the runner writes to the
-        // kernel without libnftables' parser (nothing was programmed before, so no service sees the gap).
-        if (!_state.SkeletonApplied && prologue.Length > 0)
-        {
-            sync.Transactions.Add(prologue);
-            prologue = "";
-        }
-        // Deltas are enumerated about in change order already; a stable sort by group makes it exact.
-        List<(int Group, Element Element)> orderedDeletes = [.. deletes.OrderBy(static d => d.Group)];
-        List<(int Group, Element Element)> orderedAdds = [.. adds.OrderBy(static a => a.Group)];
-        var chunkDeletes = new List<Element>();
-        var chunkAdds = new List<Element>();
-        string head = prologue;
-        int nextDelete = 0, nextAdd = 0;
-        while (nextDelete < orderedDeletes.Count || nextAdd < orderedAdds.Count)
-        {
-            int group = Math.Min(
-                nextDelete < orderedDeletes.Count ? orderedDeletes[nextDelete].Group : int.MaxValue,
-                nextAdd < orderedAdds.Count ? orderedAdds[nextAdd].Group : int.MaxValue);
-            for (; nextDelete < orderedDeletes.Count && orderedDeletes[nextDelete].Group == group; nextDelete++)
-            {
-                chunkDeletes.Add(orderedDeletes[nextDelete].Element);
-            }
-            for (; nextAdd < orderedAdds.Count && orderedAdds[nextAdd].Group == group; nextAdd++)
-            {
-                chunkAdds.Add(orderedAdds[nextAdd].Element);
-            }
-            if (chunkDeletes.Count + chunkAdds.Count >= _chunkElements)
-            {
-                sync.Transactions.Add(RenderOne(head, "", chunkDeletes, chunkAdds));
-                head = "";
-                chunkDeletes.Clear();
-                chunkAdds.Clear();
-            }
-        }
-        if (chunkDeletes.Count + chunkAdds.Count > 0 || epilogue.Length > 0 || head.Length > 0)
-        {
-            sync.Transactions.Add(RenderOne(head, epilogue, chunkDeletes, chunkAdds));
-        }
-    }
-
-    private static string RenderOne(string prologue, string epilogue, IEnumerable<Element> deletes, IEnumerable<Element> adds)
-    {
-        var text = new StringBuilder(prologue);
-        foreach (IGrouping<Container, Element> set in deletes.GroupBy(e => e.Container))
-        {
-            Layout.AppendElements(text, "delete", set.Key, set.Select(e => e.Text).ToList());
-        }
-        foreach (IGrouping<Container, Element> set in adds.GroupBy(e => e.Container))
-        {
-            Layout.AppendElements(text, "add", set.Key, set.Select(e => e.Text).ToList());
-        }
-        text.Append(epilogue);
-        return text.ToString();
     }
 
     /// <summary>

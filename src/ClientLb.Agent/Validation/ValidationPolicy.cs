@@ -11,9 +11,4 @@ internal sealed record ValidationPolicy(bool AllowLoopbackVips, string? NodeName
 
     /// <summary>Node mode without topology: no loopback VIPs, every eligible endpoint.</summary>
     public static ValidationPolicy Node { get; } = new(AllowLoopbackVips: false);
-
-    public static ValidationPolicy For(NftablesAgentOptions options) =>
-        new(options.Mode == AgentMode.Sidecar, NullIfEmpty(options.NodeName), NullIfEmpty(options.Zone));
-
-    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

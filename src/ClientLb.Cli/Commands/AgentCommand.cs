@@ -41,7 +41,7 @@ internal static class AgentCommand
 
         var relaySocket = new Option<string?>("--relay-socket")
         {
-            Description = $"Node mode: serve the node relay (the Services and EndpointSlices the node's SDKs ask for, one API watch per resource for the node) on this Unix socket, e.g. {ClientLb.Kubernetes.Node.NodeRelayOptions.DefaultSocketPath}.",
+            Description = $"Node mode: serve the node relay (the Services and EndpointSlices the node's SDKs ask for, one API watch per resource for the node) on this Unix socket, e.g. {ClientLb.Kubernetes.NodeRelayOptions.DefaultSocketPath}.",
         };
 
         var command = new Command("agent", "Program Service VIPs into nftables from the Kubernetes API (node or sidecar agent).")

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using ClientLb.Balancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 

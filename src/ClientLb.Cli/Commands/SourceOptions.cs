@@ -2,10 +2,12 @@ using System.CommandLine;
 using ClientLb.Dns.Configuration;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Config;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
+using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Cli.Commands;
 

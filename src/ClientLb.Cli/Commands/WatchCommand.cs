@@ -3,7 +3,8 @@ using System.Text.Json;
 using System.Threading.Channels;
 using ClientLb.Balancing;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 

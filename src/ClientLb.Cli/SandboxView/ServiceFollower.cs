@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 
 namespace ClientLb.Cli.SandboxView;
 

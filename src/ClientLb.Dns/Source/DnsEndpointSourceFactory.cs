@@ -1,7 +1,7 @@
 using ClientLb.Dns.Client;
 using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Resolution;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

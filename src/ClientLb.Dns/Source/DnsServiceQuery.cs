@@ -5,7 +5,7 @@ using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Protocol;
 using ClientLb.Dns.Resolution;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Dns.Source;
 

@@ -1,6 +1,7 @@
 using ClientLb.Attempts;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 using Grpc.Core;
+using ClientLb.Grpc.Configuration;
 
 namespace ClientLb.Grpc.Balancing;
 

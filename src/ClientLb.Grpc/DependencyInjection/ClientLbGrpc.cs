@@ -2,7 +2,7 @@ using ClientLb.Grpc.Balancing;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Health;
 using ClientLb.Grpc.Resolution;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -4,7 +4,8 @@ using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Grpc.Diagnostics;
 using ClientLb.Http;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

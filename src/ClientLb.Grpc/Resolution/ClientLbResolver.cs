@@ -1,6 +1,7 @@
 using ClientLb.Balancing;
 using ClientLb.Grpc.Health;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Grpc.Core;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;

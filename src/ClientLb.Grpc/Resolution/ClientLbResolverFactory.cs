@@ -1,5 +1,5 @@
 using ClientLb.Grpc.Health;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using Grpc.Net.Client.Balancer;
 using Microsoft.Extensions.Logging;
 

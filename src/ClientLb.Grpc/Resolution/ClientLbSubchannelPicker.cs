@@ -1,6 +1,5 @@
 using ClientLb.Attempts;
 using ClientLb.Balancing;
-using ClientLb.LoadBalancing;
 using Grpc.Net.Client.Balancer;
 
 namespace ClientLb.Grpc.Resolution;

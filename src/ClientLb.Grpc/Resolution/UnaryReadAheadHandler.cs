@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using ClientLb.Grpc.Balancing;
+using ClientLb.Grpc.Configuration;
 
 namespace ClientLb.Grpc.Resolution;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Model;
-using ClientLb.ServiceDiscovery;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 using ClientConditions = ClientLb.Endpoints.EndpointConditions;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using ClientLb.Kubernetes.Model;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Kubernetes.Slices;
 

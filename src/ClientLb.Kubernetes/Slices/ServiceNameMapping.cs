@@ -1,6 +1,7 @@
 using System.Globalization;
 using ClientLb.Kubernetes.Model;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Endpoint = ClientLb.Endpoints.Endpoint;
 
 namespace ClientLb.Kubernetes.Slices;

@@ -1,7 +1,8 @@
 using System.Collections.Immutable;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Endpoint = ClientLb.Endpoints.Endpoint;
 
 namespace ClientLb.Kubernetes.Slices;

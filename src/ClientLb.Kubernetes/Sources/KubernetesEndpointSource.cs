@@ -6,7 +6,7 @@ using ClientLb.Kubernetes.Model;
 using Endpoint = ClientLb.Endpoints.Endpoint;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 

@@ -3,7 +3,7 @@ using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Watching;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -22,7 +22,7 @@ internal sealed class ApiServer : IAsyncDisposable
     private readonly PortForward.PortForwardHandler _portForward;
     private readonly Authorization _authorization;
     private readonly AccessReviews _reviews;
-    private readonly Proxy.NodeProxyPods _nodeProxies;
+    private readonly NodeProxyPods _nodeProxies;
     private readonly X509Certificate2? _certificate;
     private readonly string? _token;
     private readonly ILogger _logger;
@@ -33,7 +33,7 @@ internal sealed class ApiServer : IAsyncDisposable
     private WebApplication? _app;
 
     public ApiServer(ObjectStore store, X509Certificate2? certificate, string? token, Func<TimeSpan> bookmarkInterval, WatchDeliveryGate gate, ILoggerFactory? loggerFactory,
-        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac, Proxy.NodeProxyPods nodeProxies, WatchCounter? watchCounter = null)
+        Logs.PodLogs podLogs, Security.ServiceAccountTokens tokens, Security.RbacAuthorizer? rbac, NodeProxyPods nodeProxies, WatchCounter? watchCounter = null)
     {
         _nodeProxies = nodeProxies;
         _store = store;

@@ -121,7 +121,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
         }
         if (HttpIo.WantsProtobuf(ctx))
         {
-            await HttpIo.WriteJsonAsync(ctx, 200, Protobuf.ProtobufLists.Build(t, result, shape == ResponseShape.PartialObjectMetadata));
+            await HttpIo.WriteJsonAsync(ctx, 200, ProtobufLists.Build(t, result, shape == ResponseShape.PartialObjectMetadata));
             return;
         }
         ctx.Response.StatusCode = 200;

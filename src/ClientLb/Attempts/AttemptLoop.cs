@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using ClientLb.Balancing;
 using ClientLb.Diagnostics;
-using ClientLb.LoadBalancing;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;

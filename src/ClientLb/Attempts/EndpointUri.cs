@@ -1,5 +1,5 @@
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Attempts;
 

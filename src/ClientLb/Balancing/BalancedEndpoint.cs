@@ -1,3 +1,4 @@
+using ClientLb.Diagnostics;
 using ClientLb.Endpoints;
 
 namespace ClientLb.Balancing;
@@ -7,7 +8,7 @@ namespace ClientLb.Balancing;
 /// reaches it. One instance lives as long as the endpoint stays in the service, across picker rebuilds,
 /// so counters and connections survive snapshot changes.
 /// </summary>
-public sealed partial class BalancedEndpoint
+public sealed partial class BalancedEndpoint : IMeteredEndpoint
 {
     private Endpoint _endpoint;
     private int _outstanding;
@@ -41,6 +42,8 @@ public sealed partial class BalancedEndpoint
 
     /// <summary>The service id it belongs to, for metrics and messages.</summary>
     public string ServiceId { get; }
+
+    string IMeteredEndpoint.Authority => Endpoint.Authority;
 
     /// <summary>Requests sent to this endpoint that have not completed yet.</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);

@@ -1,6 +1,6 @@
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 
 namespace ClientLb.Balancing;

@@ -1,4 +1,5 @@
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+
 
 namespace ClientLb.Balancing;
 

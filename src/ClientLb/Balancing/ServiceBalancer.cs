@@ -2,8 +2,9 @@ using ClientLb.Balancing.Health;
 using ClientLb.Balancing.Policies;
 using ClientLb.Diagnostics;
 using ClientLb.Eligibility;
-using ClientLb.LoadBalancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Balancing;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 

@@ -1,11 +1,13 @@
 using ClientLb.Balancing.Policies;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
+using ClientLb.Names;
 using Microsoft.Extensions.Options;
 
 namespace ClientLb.Configuration;
 
 /// <summary>Rejects options that cannot work, naming each value at fault; nothing invalid is ignored silently.</summary>
-internal sealed class ClientLbOptionsValidator(IEnumerable<ILoadBalancingPolicy> policies) : IValidateOptions<ClientLbOptions>
+/// <param name="policyNames">The names of the registered policies (read at each validation).</param>
+internal sealed class ClientLbOptionsValidator(IEnumerable<string> policyNames) : IValidateOptions<ClientLbOptions>
 {
     // The longest due time a timer takes (uint.MaxValue - 1 milliseconds, about 49.7 days).
     private static readonly TimeSpan MaxIdleServiceTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
@@ -13,7 +15,7 @@ internal sealed class ClientLbOptionsValidator(IEnumerable<ILoadBalancingPolicy>
     public ValidateOptionsResult Validate(string? name, ClientLbOptions options)
     {
         var failures = new List<string>();
-        var known = policies.Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var known = policyNames.ToHashSet(StringComparer.OrdinalIgnoreCase);
         string section = ClientLbOptions.SectionName;
 
         if (options.Namespace is { Length: > 0 } ns && ServiceName.ValidateNamespaceLabel(ns) is string nsError)

@@ -25,7 +25,7 @@ public sealed class ClientLbMetrics : IDisposable
     private readonly Counter<long> _panics;
     private readonly Histogram<double> _duration;
     private Func<IEnumerable<Measurement<int>>>? _endpointsObserver;
-    private Func<IEnumerable<BalancedEndpoint>>? _endpointStates;
+    private Func<IEnumerable<IMeteredEndpoint>>? _endpointStates;
     private TimeProvider _time = TimeProvider.System;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/> (or a standalone meter).</summary>
@@ -56,15 +56,15 @@ public sealed class ClientLbMetrics : IDisposable
 
     internal void ObserveEndpoints(Func<IEnumerable<Measurement<int>>> observer) => _endpointsObserver = observer;
 
-    internal void ObserveEndpointStates(Func<IEnumerable<BalancedEndpoint>> endpoints, TimeProvider time)
+    internal void ObserveEndpointStates(Func<IEnumerable<IMeteredEndpoint>> endpoints, TimeProvider time)
     {
         _endpointStates = endpoints;
         _time = time;
     }
 
-    private IEnumerable<Measurement<int>> ObserveEndpointStates(Func<BalancedEndpoint, TimeProvider, int> value)
+    private IEnumerable<Measurement<int>> ObserveEndpointStates(Func<IMeteredEndpoint, TimeProvider, int> value)
     {
-        foreach (BalancedEndpoint e in _endpointStates?.Invoke() ?? [])
+        foreach (IMeteredEndpoint e in _endpointStates?.Invoke() ?? [])
         {
             yield return new Measurement<int>(value(e, _time), Tags(e));
         }
@@ -72,7 +72,7 @@ public sealed class ClientLbMetrics : IDisposable
 
     private IEnumerable<Measurement<double>> ObserveLatency()
     {
-        foreach (BalancedEndpoint e in _endpointStates?.Invoke() ?? [])
+        foreach (IMeteredEndpoint e in _endpointStates?.Invoke() ?? [])
         {
             if (e.Latency(_time) is TimeSpan latency)
             {
@@ -81,10 +81,10 @@ public sealed class ClientLbMetrics : IDisposable
         }
     }
 
-    private static TagList Tags(BalancedEndpoint endpoint) => new() { { "clientlb.service", endpoint.ServiceId }, { "clientlb.endpoint", endpoint.Endpoint.Authority } };
+    private static TagList Tags(IMeteredEndpoint endpoint) => new() { { "clientlb.service", endpoint.ServiceId }, { "clientlb.endpoint", endpoint.Authority } };
 
     /// <summary>Records how long an attempt took to its response headers.</summary>
-    public void AttemptDuration(BalancedEndpoint endpoint, double seconds)
+    public void AttemptDuration(IMeteredEndpoint endpoint, double seconds)
     {
         if (_duration.Enabled)
         {
@@ -111,7 +111,7 @@ public sealed class ClientLbMetrics : IDisposable
     }
 
     /// <summary>Records an ejection.</summary>
-    public void Ejected(BalancedEndpoint endpoint, string reason)
+    public void Ejected(IMeteredEndpoint endpoint, string reason)
     {
         if (_ejections.Enabled)
         {
@@ -122,7 +122,7 @@ public sealed class ClientLbMetrics : IDisposable
     }
 
     /// <summary>Records an ejected endpoint's return.</summary>
-    public void Returned(BalancedEndpoint endpoint)
+    public void Returned(IMeteredEndpoint endpoint)
     {
         if (_returns.Enabled)
         {
@@ -140,20 +140,20 @@ public sealed class ClientLbMetrics : IDisposable
     }
 
     /// <summary>Records a pick.</summary>
-    public void Picked(BalancedEndpoint endpoint)
+    public void Picked(IMeteredEndpoint endpoint)
     {
         if (_picks.Enabled)
         {
-            _picks.Add(1, new TagList { { "clientlb.service", endpoint.ServiceId }, { "clientlb.endpoint", endpoint.Endpoint.Authority } });
+            _picks.Add(1, new TagList { { "clientlb.service", endpoint.ServiceId }, { "clientlb.endpoint", endpoint.Authority } });
         }
     }
 
     /// <summary>Records a failed attempt.</summary>
-    public void Failed(BalancedEndpoint endpoint, string reason)
+    public void Failed(IMeteredEndpoint endpoint, string reason)
     {
         if (_failures.Enabled)
         {
-            _failures.Add(1, new TagList { { "clientlb.service", endpoint.ServiceId }, { "clientlb.endpoint", endpoint.Endpoint.Authority }, { "clientlb.reason", reason } });
+            _failures.Add(1, new TagList { { "clientlb.service", endpoint.ServiceId }, { "clientlb.endpoint", endpoint.Authority }, { "clientlb.reason", reason } });
         }
     }
 

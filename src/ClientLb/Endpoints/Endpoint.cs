@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Diagnostics.CodeAnalysis;
 using ClientLb.Eligibility;
+using ClientLb.Names;
 
 namespace ClientLb.Endpoints;
 
@@ -66,7 +67,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public static Endpoint ForDnsName(string dnsName, int port, string? scheme = null, int weight = 1)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dnsName);
-        if (EndpointAddress.LooksLikeAddress(dnsName))
+        if (HostNames.LooksLikeAddress(dnsName))
         {
             return EndpointAddress.TryParse(dnsName, allowLoopback: true, out IPAddress? address, out string? error)
                 ? new Endpoint(address, port, scheme: scheme, weight: weight)
@@ -230,7 +231,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
             error = "the host is empty";
             return false;
         }
-        if (authority.StartsWith('[') || EndpointAddress.LooksLikeAddress(host))
+        if (authority.StartsWith('[') || HostNames.LooksLikeAddress(host))
         {
             // Configuration is the operator's own: loopback is allowed, everything else follows the one address rule.
             if (!EndpointAddress.TryParse(host, allowLoopback: true, out IPAddress? address, out error))

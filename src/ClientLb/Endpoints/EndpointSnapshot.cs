@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using ClientLb.Eligibility;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
+using ClientLb.Names;
 
 namespace ClientLb.Endpoints;
 

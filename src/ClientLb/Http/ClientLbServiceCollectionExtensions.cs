@@ -4,7 +4,9 @@ using ClientLb.Balancing.Policies;
 using ClientLb.Configuration;
 using ClientLb.Diagnostics;
 using ClientLb.Http;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Balancing;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -30,7 +32,8 @@ public static class ClientLbServiceCollectionExtensions
             services.AddSingleton<IConfigureOptions<ClientLbOptions>>(sp => new ClientLbOptionsSetup(sp.GetService<IConfiguration>()));
             services.AddSingleton<IOptionsChangeTokenSource<ClientLbOptions>>(sp =>
                 new ConfigurationChangeTokenSource<ClientLbOptions>(sp.GetService<IConfiguration>() ?? new ConfigurationBuilder().Build()));
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientLbOptions>, ClientLbOptionsValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ClientLbOptions>, ClientLbOptionsValidator>(sp =>
+                new ClientLbOptionsValidator(sp.GetServices<ILoadBalancingPolicy>().Select(p => p.Name))));
             services.TryAddSingleton(TimeProvider.System);
             services.TryAddSingleton(sp =>
             {

@@ -1,5 +1,5 @@
 using ClientLb.Attempts;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 
 namespace ClientLb.Http;
 

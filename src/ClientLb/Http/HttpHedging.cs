@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using ClientLb.Attempts;
 using ClientLb.Balancing;
 using ClientLb.Diagnostics;
-using ClientLb.LoadBalancing;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Hedging;

@@ -1,6 +1,6 @@
 using ClientLb.Configuration;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using Microsoft.Extensions.Options;
 
 namespace ClientLb.Sources;

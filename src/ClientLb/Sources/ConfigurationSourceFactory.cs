@@ -1,5 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using Microsoft.Extensions.Options;
 
 namespace ClientLb.Sources;

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
-using System.Runtime.InteropServices;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 
 namespace ClientLb.Sources;
 
@@ -17,10 +16,8 @@ public abstract class EndpointSource : IEndpointSource
     private readonly CancellationTokenSource _stopping = new();
     private ImmutableArray<Action<IEndpointSource>> _subscribers = [];
     private EndpointSnapshot? _current;
-    // Host and port -> position in _current.Endpoints, written under _gate with every new snapshot; null while the list is
-    // shorter than IndexThreshold, where a scan is as fast and a process watching thousands of small services saves the memory.
-    private Dictionary<Endpoint, int>? _index;
-    private const int IndexThreshold = 16;
+    // Makes each next snapshot; used under _gate.
+    private readonly SnapshotBuilder _snapshots;
     private SourceStatus _status = SourceStatus.NotStarted;
     private Task? _loop;
     private int _started;
@@ -32,6 +29,7 @@ public abstract class EndpointSource : IEndpointSource
         Kind = kind;
         Description = description;
         TimeProvider = timeProvider ?? TimeProvider.System;
+        _snapshots = new SnapshotBuilder(service, kind);
     }
 
     /// <inheritdoc />
@@ -110,35 +108,12 @@ public abstract class EndpointSource : IEndpointSource
     protected void Publish(IEnumerable<Endpoint> endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var list = new List<Endpoint>();
-        var index = new Dictionary<Endpoint, int>(Endpoint.AddressComparer);
-        foreach (Endpoint endpoint in endpoints)
-        {
-            if (index.TryAdd(endpoint, list.Count))
-            {
-                list.Add(endpoint);
-            }
-        }
+        (List<Endpoint> list, Dictionary<Endpoint, int> index) = SnapshotBuilder.Distinct(endpoints);
         DateTimeOffset now = TimeProvider.GetUtcNow();
         bool changed;
         lock (_gate)
         {
-            EndpointSnapshot? current = _current;
-            EndpointChanges? changes = current is null ? null : Diff(current.Endpoints, list, index);
-            changed = current is null || changes!.Count > 0;
-            if (changed)
-            {
-                if (list.Count >= IndexThreshold)
-                {
-                    index.TrimExcess(); // it grew by doubling; kept for the life of the snapshot
-                    _index = index;
-                }
-                else
-                {
-                    _index = null;
-                }
-                Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, (current?.Version ?? 0) + 1, now, [.. list], changes));
-            }
+            changed = Swap(_snapshots.Replace(_current, list, index, now));
             changed |= RefreshStatusLocked(now);
         }
         AfterPublish(changed);
@@ -177,163 +152,23 @@ public abstract class EndpointSource : IEndpointSource
         bool changed;
         lock (_gate)
         {
-            EndpointSnapshot? current = _current;
-            if (current is null)
-            {
-                Endpoint[] first = [.. upserted];
-                _index = IndexOf(first);
-                Volatile.Write(ref _current, new EndpointSnapshot(Service, Kind, 1, now, ImmutableCollectionsMarshal.AsImmutableArray(first)));
-                changed = true;
-            }
-            else
-            {
-                EndpointSnapshot? next = ApplyLocked(current, upserted, removed, now);
-                changed = next is not null;
-                if (next is not null)
-                {
-                    Volatile.Write(ref _current, next);
-                }
-            }
+            changed = Swap(_snapshots.Apply(_current, upserted, removed, now));
             changed |= RefreshStatusLocked(now);
         }
         AfterPublish(changed);
     }
 
-    // Classifies first (lookups only), then copies the array once, at its final length, and edits the copy: updates in
-    // place, removals filled by the endpoints kept from the tail (order carries no meaning), additions at the end.
-    private EndpointSnapshot? ApplyLocked(EndpointSnapshot current, IReadOnlyCollection<Endpoint> upserted, IReadOnlyCollection<Endpoint> removed, DateTimeOffset now)
+    // Under _gate: swaps in the next snapshot, if the endpoints changed.
+    private bool Swap(EndpointSnapshot? next)
     {
-        ImmutableArray<Endpoint> old = current.Endpoints;
-        List<Endpoint>? added = null;
-        List<EndpointUpdate>? updated = null;
-        List<Endpoint>? gone = null;
-        List<int>? holes = null;
-        Classify(old, upserted, ref added, ref updated);
-        foreach (Endpoint endpoint in removed)
+        if (next is null)
         {
-            int at = Find(old.AsSpan(), endpoint);
-            if (at >= 0 && (holes is null || !holes.Contains(at)))
-            {
-                (gone ??= []).Add(old[at]);
-                (holes ??= []).Add(at);
-            }
+            return false;
         }
-        if (added is null && updated is null && gone is null)
-        {
-            return null;
-        }
-
-        int kept = old.Length - (holes?.Count ?? 0);
-        var next = new Endpoint[kept + (added?.Count ?? 0)];
-        old.AsSpan(0, kept).CopyTo(next);
-        foreach (Endpoint endpoint in gone ?? [])
-        {
-            _index?.Remove(endpoint);
-        }
-        if (holes is not null)
-        {
-            int hole = 0;
-            for (int i = kept; i < old.Length; i++)
-            {
-                if (holes.Contains(i))
-                {
-                    continue; // removed itself
-                }
-                while (holes[hole] >= kept)
-                {
-                    hole++; // a removal in the tail leaves no hole to fill
-                }
-                int at = holes[hole++];
-                next[at] = old[i];
-                _index?[old[i]] = at;
-            }
-        }
-        int count = kept;
-        foreach (EndpointUpdate update in updated ?? [])
-        {
-            int at = Find(next.AsSpan(0, count), update.Current);
-            next[at] = update.Current;
-            if (_index is not null)
-            {
-                // Keyed by the new object, so the replaced endpoint is not kept alive by the key.
-                _index.Remove(update.Current);
-                _index.Add(update.Current, at);
-            }
-        }
-        foreach (Endpoint endpoint in added ?? [])
-        {
-            _index?[endpoint] = count;
-            next[count++] = endpoint;
-        }
-        _index = count < IndexThreshold ? null : _index ?? IndexOf(next);
-        var changes = new EndpointChanges([.. added ?? []], [.. updated ?? []], [.. gone ?? []]);
-        return new EndpointSnapshot(Service, Kind, current.Version + 1, now, ImmutableCollectionsMarshal.AsImmutableArray(next), changes);
+        Volatile.Write(ref _current, next);
+        return true;
     }
 
-    /// <summary>The position of the endpoint with <paramref name="endpoint"/>'s host and port in <paramref name="endpoints"/> (the current list), or -1.</summary>
-    private int Find(ReadOnlySpan<Endpoint> endpoints, Endpoint endpoint)
-    {
-        if (_index is not null)
-        {
-            return _index.TryGetValue(endpoint, out int at) ? at : -1;
-        }
-        for (int i = 0; i < endpoints.Length; i++)
-        {
-            if (endpoints[i].SameAddress(endpoint))
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    private static Dictionary<Endpoint, int>? IndexOf(Endpoint[] endpoints)
-    {
-        if (endpoints.Length < IndexThreshold)
-        {
-            return null;
-        }
-        var index = new Dictionary<Endpoint, int>(endpoints.Length, Endpoint.AddressComparer);
-        for (int i = 0; i < endpoints.Length; i++)
-        {
-            index[endpoints[i]] = i;
-        }
-        return index;
-    }
-
-    // Each endpoint is added (authority not in current), updated (there, but different) or no change.
-    private void Classify(ImmutableArray<Endpoint> current, IEnumerable<Endpoint> endpoints, ref List<Endpoint>? added, ref List<EndpointUpdate>? updated)
-    {
-        foreach (Endpoint endpoint in endpoints)
-        {
-            int at = Find(current.AsSpan(), endpoint);
-            if (at < 0)
-            {
-                (added ??= []).Add(endpoint);
-            }
-            else if (!current[at].Equals(endpoint))
-            {
-                (updated ??= []).Add(new EndpointUpdate(current[at], endpoint));
-            }
-        }
-    }
-
-    // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
-    private EndpointChanges Diff(ImmutableArray<Endpoint> current, List<Endpoint> next, Dictionary<Endpoint, int> nextIndex)
-    {
-        List<Endpoint>? added = null;
-        List<EndpointUpdate>? updated = null;
-        List<Endpoint>? removed = null;
-        Classify(current, next, ref added, ref updated);
-        foreach (Endpoint endpoint in current)
-        {
-            if (!nextIndex.ContainsKey(endpoint))
-            {
-                (removed ??= []).Add(endpoint);
-            }
-        }
-        return new EndpointChanges([.. added ?? []], [.. updated ?? []], [.. removed ?? []]);
-    }
 
     // Under _gate: a publish means the source reached its origin; returns whether the status changed.
     private bool RefreshStatusLocked(DateTimeOffset now)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.Tests.Host;
 
 namespace ClientLb.Agent.Tests.Netns;

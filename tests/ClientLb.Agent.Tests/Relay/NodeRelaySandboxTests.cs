@@ -7,8 +7,8 @@ using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Sources;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 

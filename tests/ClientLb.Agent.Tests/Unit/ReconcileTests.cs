@@ -1,4 +1,5 @@
 using ClientLb.Agent.Model;
+using ClientLb.Agent.Ruleset;
 using ClientLb.Agent.State;
 
 namespace ClientLb.Agent.Tests.Unit;

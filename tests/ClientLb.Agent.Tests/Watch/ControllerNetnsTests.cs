@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.Tests.Netns;
 using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Model;

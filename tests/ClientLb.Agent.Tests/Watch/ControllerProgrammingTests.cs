@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using ClientLb.Agent.Controller;
+using ClientLb.Agent.Model;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.Tests.Netns;
 using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Client;

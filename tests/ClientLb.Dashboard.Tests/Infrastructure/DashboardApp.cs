@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using ClientLb.Dashboard;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;

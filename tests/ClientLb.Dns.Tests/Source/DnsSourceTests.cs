@@ -4,7 +4,7 @@ using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 
 namespace ClientLb.Dns.Tests.Source;

@@ -3,7 +3,7 @@ using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

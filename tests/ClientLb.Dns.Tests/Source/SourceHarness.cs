@@ -2,8 +2,9 @@ using ClientLb.Dns.Client;
 using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using ClientLb.Testing;
+using ClientLb.Names;
 using Microsoft.Extensions.Options;
 
 namespace ClientLb.Dns.Tests.Source;

@@ -2,7 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using ClientLb.Attempts;
 using ClientLb.Grpc.Balancing;
-using ClientLb.LoadBalancing;
+using ClientLb.Grpc.Configuration;
+using ClientLb.Balancing;
 
 namespace ClientLb.Grpc.Tests.Balancing;
 

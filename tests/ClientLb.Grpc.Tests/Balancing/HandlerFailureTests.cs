@@ -1,6 +1,7 @@
 using ClientLb.Balancing;
 using ClientLb.Grpc.Tests.Infrastructure;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Testing;
 using Greet;
 using Grpc.Core;

@@ -1,6 +1,7 @@
 using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Greet;
 using Grpc.Core;
 using Grpc.Net.Client;

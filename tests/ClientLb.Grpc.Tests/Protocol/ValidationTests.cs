@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using ClientLb.Grpc.Configuration;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,6 @@
 using ClientLb.Kubernetes.Config;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
+using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Kubernetes.Tests.Config;
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using ClientLb.Kubernetes.Config;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
+using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Kubernetes.Tests.Config;
 

@@ -81,7 +81,7 @@ public sealed class FaultHarness : IAsyncDisposable
         harness._listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref harness._skipped, value));
         harness._listener.Start();
         harness.Factory = new KubernetesEndpointSourceFactory(Microsoft.Extensions.Options.Options.Create(harness.Options), null, null, server.Time, harness._loggers, metrics);
-        harness.Source = harness.Factory.TryCreate(ServiceDiscovery.ServiceName.Parse($"http://{service}.default"))!;
+        harness.Source = harness.Factory.TryCreate(ClientLb.Names.ServiceName.Parse($"http://{service}.default"))!;
         harness._subscription = harness.Source.Subscribe(s =>
         {
             lock (harness._statuses)

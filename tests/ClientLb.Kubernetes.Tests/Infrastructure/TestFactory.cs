@@ -1,8 +1,8 @@
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Sources;
+using ClientLb.Names;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,7 +1,8 @@
 using ClientLb.Balancing;
 using ClientLb.Kubernetes.Tests.Infrastructure;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 

@@ -4,6 +4,7 @@ using ClientLb.Kubernetes.Tests.Infrastructure;
 using ClientLb.Sandbox;
 using ClientLb.Sources;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Kubernetes.Tests.Sandbox;
 
@@ -34,7 +35,7 @@ public sealed class FaultTests : IDisposable
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "web", 2);
-        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Config.KubernetesConnection.Load(cluster.KubeconfigPath)));
+        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Client.KubernetesConnection.Load(cluster.KubeconfigPath)));
         await using var factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints");
@@ -62,7 +63,7 @@ public sealed class FaultTests : IDisposable
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.Zero });
         await TestFactory.DeployAsync(cluster, "web", 3);
         await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, cluster.ApiServerUri.Port));
-        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Config.KubernetesConnection.Load(ProxiedKubeconfig(cluster, proxy))));
+        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Client.KubernetesConnection.Load(ProxiedKubeconfig(cluster, proxy))));
         await using var factory = TestFactory.Create(cluster, o => o.StaleAfter = TimeSpan.FromMilliseconds(100), api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "3 endpoints");
@@ -98,7 +99,7 @@ public sealed class FaultTests : IDisposable
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { WatchHistorySize = 2 });
         await TestFactory.DeployAsync(cluster, "web", 2);
         await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, cluster.ApiServerUri.Port));
-        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Config.KubernetesConnection.Load(ProxiedKubeconfig(cluster, proxy))));
+        var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Client.KubernetesConnection.Load(ProxiedKubeconfig(cluster, proxy))));
         await using var factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints");

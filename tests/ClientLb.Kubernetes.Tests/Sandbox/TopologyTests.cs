@@ -3,8 +3,8 @@ using ClientLb.Balancing;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Tests.Infrastructure;
+using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,8 @@
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Sources;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
+using ClientLb.Names;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 using Conditions = ClientLb.Kubernetes.Model.EndpointConditions;
 

@@ -442,7 +442,7 @@ public sealed class HostileApiServerTests
         FaultyApiServer server = await FaultyApiServer.StartAsync();
         server.SetService("api");
         await using FaultHarness h = await FaultHarness.StartAsync(o => o.NamespaceWatchThreshold = 1, server: server);
-        await using IEndpointSource api = h.Factory.TryCreate(ServiceDiscovery.ServiceName.Parse("http://api.default"))!;
+        await using IEndpointSource api = h.Factory.TryCreate(ClientLb.Names.ServiceName.Parse("http://api.default"))!;
         api.Start();
         await h.DriveAsync(() => h.Serves(Before) && api.Current is not null, "both services");
         Assert.Empty(api.Current!.Endpoints);

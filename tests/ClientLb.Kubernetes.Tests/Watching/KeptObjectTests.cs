@@ -2,7 +2,8 @@ using System.Text.Json;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Sources;
 using ClientLb.Kubernetes.Watching;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ClientLb.Kubernetes.Tests.Watching;

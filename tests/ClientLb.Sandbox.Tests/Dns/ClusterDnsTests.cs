@@ -176,7 +176,7 @@ public sealed class ClusterDnsSourceTests
             o.AllowLoopbackEndpoints = true; // sandbox pods are 127.244.x.y servers
         });
         await using ServiceProvider provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
-        var registry = (ClientLb.ServiceDiscovery.ServiceRegistry)provider.GetService(typeof(ClientLb.ServiceDiscovery.ServiceRegistry))!;
+        var registry = (ClientLb.Registry.ServiceRegistry)provider.GetService(typeof(ClientLb.Registry.ServiceRegistry))!;
 
         ClientLb.Balancing.ServiceBalancer srv = registry.GetBalancer("api.default:http");
         await srv.EnsureReadyAsync(TimeSpan.FromSeconds(10), default);

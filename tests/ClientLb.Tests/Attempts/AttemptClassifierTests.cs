@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using ClientLb.Attempts;
 using ClientLb.Http;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 
 namespace ClientLb.Tests.Attempts;
 

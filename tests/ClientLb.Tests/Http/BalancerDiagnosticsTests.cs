@@ -2,7 +2,6 @@ using System.Net;
 using ClientLb.Balancing;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.Sources;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

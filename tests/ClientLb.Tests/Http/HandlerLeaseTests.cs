@@ -1,7 +1,8 @@
 using ClientLb.Balancing;
 using ClientLb.Endpoints;
 using ClientLb.Http;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using ClientLb.Testing;
 using ClientLb.Tests.Infrastructure;

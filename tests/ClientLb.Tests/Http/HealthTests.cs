@@ -1,6 +1,5 @@
 using System.Net;
 using ClientLb.Balancing;
-using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -209,7 +208,7 @@ public sealed class HealthTests : IAsyncLifetime
         for (int i = 0; i < 10; i++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent("order-" + i) };
-            request.Options.Set(ClientLb.Http.ClientLbRequestOptions.AllowRetry, true);
+            request.Options.Set(ClientLbRequestOptions.AllowRetry, true);
             using HttpResponseMessage response = await client.SendAsync(request);
             unavailable += response.StatusCode == HttpStatusCode.ServiceUnavailable ? 1 : 0;
         }

@@ -1,4 +1,4 @@
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,5 +1,5 @@
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 
 namespace ClientLb.Tests.Infrastructure;

@@ -2,7 +2,6 @@ using System.Net;
 using ClientLb.Balancing;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -75,7 +74,7 @@ public sealed class BalancerHealthTests
         Assert.Equal(TopologyLevel.Node, balancer.TopologyLevel);
     }
 
-    private sealed class AffinitySource(ClientLb.ServiceDiscovery.ServiceName service, TimeProvider time)
+    private sealed class AffinitySource(ClientLb.Names.ServiceName service, TimeProvider time)
         : ClientLb.Sources.EndpointSource(service, "test", "affinity test source", time), ClientLb.Sources.ISessionAffinitySource
     {
         public TimeSpan? ClientIpAffinityTimeout { get; set; }
@@ -87,13 +86,13 @@ public sealed class BalancerHealthTests
     {
         public string Kind => "test";
 
-        public ClientLb.Sources.IEndpointSource? TryCreate(ClientLb.ServiceDiscovery.ServiceName service) => service.Name == "kube" ? source : null;
+        public ClientLb.Sources.IEndpointSource? TryCreate(ClientLb.Names.ServiceName service) => service.Name == "kube" ? source : null;
     }
 
     [Fact]
     public async Task A_source_reporting_client_ip_affinity_makes_the_service_sticky_unless_configuration_names_a_policy()
     {
-        var source = new AffinitySource(ClientLb.ServiceDiscovery.ServiceName.Parse("kube"), _time) { ClientIpAffinityTimeout = TimeSpan.FromSeconds(60) };
+        var source = new AffinitySource(ClientLb.Names.ServiceName.Parse("kube"), _time) { ClientIpAffinityTimeout = TimeSpan.FromSeconds(60) };
         var config = new Dictionary<string, string?> { ["ClientLb:Locality:Address"] = "10.9.9.9" };
         await using var host = new ClientLbTestHost(config, services =>
         {

@@ -4,7 +4,6 @@ using ClientLb.Balancing;
 using ClientLb.Balancing.Policies;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.LoadBalancing;
 using ClientLb.Tests.Infrastructure;
 using ClientLb.Tests.Sources;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,6 @@
 using System.Net;
 using ClientLb.Endpoints;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using ClientLb.Sources;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using ClientLb.Agent;
+using ClientLb.Agent.Model;
 using ClientLb.Agent.State;
 using ClientLb.Agent.Controller;
 using ClientLb.Dns.Protocol;
@@ -12,7 +13,8 @@ using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Sources;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Registry;
+using ClientLb.Names;
 using K8sEndpoint = ClientLb.Kubernetes.Model.Endpoint;
 
 namespace ClientLb.Fuzz;

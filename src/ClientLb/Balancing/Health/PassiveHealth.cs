@@ -1,5 +1,5 @@
 using ClientLb.Diagnostics;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 using Microsoft.Extensions.Logging;
 
 namespace ClientLb.Balancing.Health;

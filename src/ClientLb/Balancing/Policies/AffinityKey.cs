@@ -45,7 +45,7 @@ internal readonly struct AffinityKey
                     }
                 }
                 break;
-            case AffinityKeySource.Caller when request is not null && request.Options.TryGetValue(Http.ClientLbRequestOptions.AffinityKey, out string? key) && key is not null:
+            case AffinityKeySource.Caller when request is not null && request.Options.TryGetValue(ClientLbRequestOptions.AffinityKey, out string? key) && key is not null:
                 hash = Hash(key);
                 return true;
         }

@@ -1,5 +1,5 @@
 using ClientLb.Balancing.Policies;
-using ClientLb.LoadBalancing;
+using ClientLb.Balancing;
 
 namespace ClientLb.Balancing;
 

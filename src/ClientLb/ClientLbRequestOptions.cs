@@ -1,4 +1,4 @@
-namespace ClientLb.Http;
+namespace ClientLb;
 
 /// <summary>Per-request settings, set on <see cref="HttpRequestMessage.Options"/>.</summary>
 public static class ClientLbRequestOptions

@@ -2,12 +2,13 @@ using System.Diagnostics.Metrics;
 using ClientLb.Balancing;
 using ClientLb.Balancing.Policies;
 using ClientLb.Diagnostics;
+using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace ClientLb.ServiceDiscovery;
+namespace ClientLb.Registry;
 
 /// <summary>
 /// The one registry of a process: maps a service to its live balancer. Every HttpClient, gRPC channel or CLI command
@@ -26,28 +27,24 @@ public sealed class ServiceRegistry : IAsyncDisposable
     private readonly Dictionary<string, SourceEntry> _sources = new(StringComparer.Ordinal);
     // Disposals of released services still running, so DisposeAsync can wait for them.
     private readonly List<Task> _releasing = [];
-    private readonly IEndpointSourceFactory[] _factories;
-    private readonly Dictionary<string, ILoadBalancingPolicy> _policies;
+    private readonly ServiceBuilder _builder;
     private readonly IOptionsMonitor<ClientLbOptions> _options;
-    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly IDisposable? _onOptionsChange;
     private TimeSpan _idleServiceTimeout = new ClientLbOptions().IdleServiceTimeout;
     private bool _disposed;
-    private static readonly ServiceOptions DefaultServiceOptions = new();
 
     /// <summary>Creates the registry (normally through <c>services.AddClientLb()</c>).</summary>
     public ServiceRegistry(IEnumerable<IEndpointSourceFactory> factories, IEnumerable<ILoadBalancingPolicy> policies,
         IOptionsMonitor<ClientLbOptions> options, ServiceNameDefaults defaults, ClientLbMetrics metrics, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
-        _factories = [.. factories];
-        _policies = policies.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
         _options = options;
         Defaults = defaults;
         Metrics = metrics;
         TimeProvider = timeProvider ?? TimeProvider.System;
-        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
-        _logger = _loggerFactory.CreateLogger("ClientLb");
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger("ClientLb");
+        _builder = new ServiceBuilder(factories, policies, options, defaults, metrics, loggerFactory, TimeProvider);
         // A policy change in configuration rebuilds pickers (endpoint changes arrive through the sources).
         _onOptionsChange = options.OnChange(_ =>
         {
@@ -142,11 +139,11 @@ public sealed class ServiceRegistry : IAsyncDisposable
             return existing;
         }
         bool newSource = !_sources.TryGetValue(service.Id, out SourceEntry? source);
-        source ??= new SourceEntry(CreateSource(service));
+        source ??= new SourceEntry(_builder.CreateSource(service));
         ServiceBalancer balancer;
         try
         {
-            balancer = new ServiceBalancer(service, source.Source, () => SettingsFor(service), _loggerFactory.CreateLogger("ClientLb.Balancer"), TimeProvider, Metrics);
+            balancer = _builder.CreateBalancer(service, source.Source);
         }
         catch
         {
@@ -254,39 +251,6 @@ public sealed class ServiceRegistry : IAsyncDisposable
         {
             return _idleServiceTimeout;
         }
-    }
-
-    private IEndpointSource CreateSource(ServiceName service)
-    {
-        foreach (IEndpointSourceFactory factory in _factories)
-        {
-            if (factory.TryCreate(service) is IEndpointSource source)
-            {
-                Log.SourceCreated(_logger, service.Id, source.Description);
-                return source;
-            }
-        }
-        throw new ServiceNotFoundException(service, [.. _factories.Select(f => f.Kind)]);
-    }
-
-    // The service's configuration entry (with or without endpoints) sets its policy and parameters; else the defaults.
-    private BalancerSettings SettingsFor(ServiceName service)
-    {
-        ClientLbOptions options = _options.CurrentValue;
-        string name = options.DefaultPolicy;
-        ServiceOptions serviceOptions = DefaultServiceOptions;
-        if (Sources.ConfigurationSourceFactory.TryFind(options, service, Defaults, out _, out ServiceOptions? entry))
-        {
-            serviceOptions = entry;
-            if (!string.IsNullOrEmpty(entry.Policy))
-            {
-                name = entry.Policy;
-            }
-        }
-        return _policies.TryGetValue(name, out ILoadBalancingPolicy? policy)
-            ? new BalancerSettings(policy, serviceOptions, options.Locality, !string.IsNullOrEmpty(entry?.Policy))
-            : throw new Configuration.ClientLbConfigurationException($"{ClientLbOptions.SectionName}:Services:{service.Name}:Policy", name,
-                $"unknown policy; known: {string.Join(", ", _policies.Keys.Order())}");
     }
 
     private IEnumerable<Measurement<int>> ObserveEndpoints()
@@ -407,23 +371,4 @@ public sealed class ServiceRegistry : IAsyncDisposable
 
         public int Balancers { get; set; }
     }
-}
-
-/// <summary>No registered source serves a service.</summary>
-public sealed class ServiceNotFoundException : Exception
-{
-    /// <summary>Creates the exception.</summary>
-    public ServiceNotFoundException(ServiceName service, IReadOnlyList<string> sourcesAsked)
-        : base($"Service '{service}' is not known to any source (asked: {(sourcesAsked.Count == 0 ? "none registered" : string.Join(", ", sourcesAsked))}). " +
-               $"Configure it under {ClientLbOptions.SectionName}:Services:{service.Name}, or add a discovery source (DNS, Kubernetes).")
-    {
-        Service = service;
-        SourcesAsked = sourcesAsked;
-    }
-
-    /// <summary>The service.</summary>
-    public ServiceName Service { get; }
-
-    /// <summary>The kinds of sources that were asked.</summary>
-    public IReadOnlyList<string> SourcesAsked { get; }
 }

@@ -1,7 +1,7 @@
-
 using ClientLb.Balancing;
+using ClientLb.Names;
 
-namespace ClientLb.ServiceDiscovery;
+namespace ClientLb.Registry;
 
 /// <summary>
 /// A client's hold on a service's balancer, from <see cref="ServiceRegistry.AcquireBalancer(ServiceName)"/>. The

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using ClientLb.Agent.Ruleset;
 
-namespace ClientLb.Agent.State;
+namespace ClientLb.Agent.Ruleset;
 
 /// <summary>A set or map found in the kernel: its declared shape and its elements in the agent's canonical text.</summary>
 internal sealed record KernelSet(string Name, string Signature, List<string> Elements);

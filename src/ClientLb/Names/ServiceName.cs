@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace ClientLb.ServiceDiscovery;
+namespace ClientLb.Names;
 
 /// <summary>
 /// A parsed, validated logical service name: <c>svc</c>, <c>svc.ns</c>, <c>svc.ns.svc</c>,
@@ -167,7 +167,7 @@ public sealed class ServiceName : IEquatable<ServiceName>
             error = "the host part is empty";
             return false;
         }
-        if (Endpoints.EndpointAddress.LooksLikeAddress(host))
+        if (HostNames.LooksLikeAddress(host))
         {
             error = "an IP address literal is not a service name";
             return false;

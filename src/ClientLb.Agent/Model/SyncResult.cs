@@ -1,4 +1,4 @@
-namespace ClientLb.Agent;
+namespace ClientLb.Agent.Model;
 
 /// <summary>What one sync did.</summary>
 public sealed record SyncResult

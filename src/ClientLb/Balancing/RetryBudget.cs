@@ -1,4 +1,4 @@
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>
 /// A retry budget over a sliding window (Finagle's RetryBudget, linkerd's retry budget): every request deposits, every

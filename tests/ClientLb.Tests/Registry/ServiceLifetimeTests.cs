@@ -1,12 +1,13 @@
 using ClientLb.Balancing;
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using ClientLb.Testing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace ClientLb.Tests.ServiceDiscovery;
+namespace ClientLb.Tests.Registry;
 
 /// <summary>Leases on balancers: a service no lease holds lingers for the idle timeout, then its balancer and source stop.</summary>
 public sealed class ServiceLifetimeTests

@@ -2,11 +2,12 @@ using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using ClientLb.Kubernetes.Config;
 using k8s;
 using k8s.KubeConfigModels;
 using YamlDotNet.Serialization;
 
-namespace ClientLb.Kubernetes.Config;
+namespace ClientLb.Kubernetes.Client;
 
 // Reading kubeconfig files: the YAML, ClientLb's additions, and the checks that name file and key.
 public static partial class KubernetesConnection

@@ -1,6 +1,6 @@
 using ClientLb.Balancing;
 
-namespace ClientLb.LoadBalancing;
+namespace ClientLb.Balancing;
 
 /// <summary>
 /// What the end of one attempt tells passive health about its endpoint (<see cref="ServiceBalancer.EndAttempt"/>). The

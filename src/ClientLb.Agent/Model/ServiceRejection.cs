@@ -1,4 +1,4 @@
-namespace ClientLb.Agent;
+namespace ClientLb.Agent.Model;
 
 /// <summary>A service the agent did not program (or whose last valid state it kept), and why.</summary>
 /// <param name="Service"><c>namespace/name</c> as given (shortened and escaped when hostile).</param>

@@ -1,7 +1,7 @@
-using ClientLb.ServiceDiscovery;
+using ClientLb.Names;
 using CsCheck;
 
-namespace ClientLb.Tests.ServiceDiscovery;
+namespace ClientLb.Tests.Names;
 
 public class ServiceNameTests
 {

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace ClientLb.Sandbox;
+namespace ClientLb.Sandbox.Pods;
 
 /// <summary>
 /// What the sandbox runs for a container image in a run-to-completion pod (a Job's pods, or any pod with

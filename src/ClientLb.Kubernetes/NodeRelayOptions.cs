@@ -1,4 +1,4 @@
-namespace ClientLb.Kubernetes.Node;
+namespace ClientLb.Kubernetes;
 
 /// <summary>
 /// The node relay: the ClientLb agent on this node serves the Services and EndpointSlices it watches over a Unix domain

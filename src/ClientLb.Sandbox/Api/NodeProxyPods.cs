@@ -1,7 +1,7 @@
 using ClientLb.Sandbox.Store;
 using Microsoft.AspNetCore.Http;
 
-namespace ClientLb.Sandbox.Proxy;
+namespace ClientLb.Sandbox.Api;
 
 /// <summary>
 /// Shows a node proxy that runs against the sandbox (the ClientLb agent, or kube-proxy itself) as a kube-system pod
@@ -32,14 +32,14 @@ internal sealed class NodeProxyPods(TimeProvider time, Func<string, string, Logs
     /// Records a watch request while it lasts (dispose the result when it ends); null when the request is not a node
     /// proxy's kind of watch.
     /// </summary>
-    public IDisposable? Enter(HttpContext ctx, Api.ApiPath p, string? userName)
+    public IDisposable? Enter(HttpContext ctx, ApiPath p, string? userName)
     {
         if (ctx.Request.Method != "GET" || p.Name is not null || (p.Type != ResourceTypes.Services && p.Type != ResourceTypes.EndpointSlices))
         {
             return null;
         }
 
-        if (!p.LegacyWatch && !Api.HttpIo.Flag(ctx.Request.Query["watch"]))
+        if (!p.LegacyWatch && !HttpIo.Flag(ctx.Request.Query["watch"]))
         {
             return null;
         }

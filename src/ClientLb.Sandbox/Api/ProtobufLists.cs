@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Store;
 
-namespace ClientLb.Sandbox.Api.Protobuf;
+namespace ClientLb.Sandbox.Api;
 
 /// <summary>A list response as one object (the JSON path streams instead), for encoding as a protobuf {Kind}List.</summary>
 internal static class ProtobufLists

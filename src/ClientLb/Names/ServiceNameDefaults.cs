@@ -1,4 +1,4 @@
-namespace ClientLb.ServiceDiscovery;
+namespace ClientLb.Names;
 
 /// <summary>What a short name such as <c>svc</c> expands to: the namespace and the cluster domain.</summary>
 /// <param name="Namespace">The namespace for names without one.</param>

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace ClientLb.Grpc.Balancing;
+namespace ClientLb.Grpc.Configuration;
 
 /// <summary>A set of gRPC methods (<c>package.Service/Method</c>, <c>package.Service/*</c>) matched against request paths.</summary>
 internal sealed class MethodSet

@@ -1,4 +1,4 @@
-namespace ClientLb.ServiceDiscovery;
+namespace ClientLb.Names;
 
 /// <summary>A service name could not be parsed; the message quotes the input and says what is wrong.</summary>
 public sealed class ServiceNameFormatException : FormatException

@@ -1,4 +1,4 @@
-namespace ClientLb.Agent;
+namespace ClientLb.Agent.Model;
 
 /// <summary>Where the agent's rules apply.</summary>
 public enum AgentMode
