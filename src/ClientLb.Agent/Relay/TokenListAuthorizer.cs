@@ -27,7 +27,7 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
     }
 
     /// <summary>Checks through the API <paramref name="apiFor"/> gives for a token (tests, adapters); disposable APIs are disposed after each check.</summary>
-    public TokenListAuthorizer(Func<string, IKubernetesApi> apiFor, TimeProvider? timeProvider = null)
+    internal TokenListAuthorizer(Func<string, IKubernetesApi> apiFor, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(apiFor);
         _apiFor = apiFor;
@@ -101,7 +101,7 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
         {
             return ex.StatusCode == HttpStatusCode.Unauthorized
                 ? "the API server does not accept the caller's token (401)"
-                : $"the caller's token may not list Services and EndpointSlices of {ns}/{service}: {ex.Status?.Message ?? "403 Forbidden"}";
+                : $"the caller's token may not list Services and EndpointSlices of {ns}/{service}: {ex.StatusMessage ?? "403 Forbidden"}";
         }
         catch (Exception ex) when (ex is KubernetesApiException or HttpRequestException or TimeoutException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {

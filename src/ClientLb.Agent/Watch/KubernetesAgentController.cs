@@ -37,7 +37,13 @@ public sealed class KubernetesAgentController
 
     /// <summary>Creates a controller; nothing is read until <see cref="RunAsync"/> or <see cref="SyncOnceAsync"/>.</summary>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    public KubernetesAgentController(IKubernetesApi api, NftablesAgent agent, KubernetesAgentControllerOptions options, ILogger<KubernetesAgentController>? logger = null, TimeProvider? timeProvider = null)
+    public KubernetesAgentController(KubernetesApiClient api, NftablesAgent agent, KubernetesAgentControllerOptions options, ILogger<KubernetesAgentController>? logger = null, TimeProvider? timeProvider = null)
+        : this((IKubernetesApi)api, agent, options, logger, timeProvider)
+    {
+    }
+
+    /// <summary>Creates a controller over any <see cref="IKubernetesApi"/> (tests serve slices from memory).</summary>
+    internal KubernetesAgentController(IKubernetesApi api, NftablesAgent agent, KubernetesAgentControllerOptions options, ILogger<KubernetesAgentController>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(agent);

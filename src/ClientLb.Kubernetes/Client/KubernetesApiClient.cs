@@ -12,10 +12,11 @@ using ClientLb.Kubernetes.Model;
 namespace ClientLb.Kubernetes.Client;
 
 /// <summary>
-/// <see cref="IKubernetesApi"/> over a KubernetesClient client's HttpClient (its TLS, credentials and handlers): the
-/// requests ClientLb needs, sent by ClientLb (paged lists with a page cap, watches that complete when the server
-/// accepts them, bounded error bodies) and decoded by ClientLb (source-generated JSON straight from the bytes, one
-/// newline-delimited event at a time, only the fields it uses kept).
+/// ClientLb's connection to the Kubernetes API over a KubernetesClient client's HttpClient (its TLS, credentials and
+/// handlers): the requests ClientLb needs, sent by ClientLb (paged lists with a page cap, watches that complete when the
+/// server accepts them, bounded error bodies) and decoded by ClientLb (source-generated JSON straight from the bytes,
+/// one newline-delimited event at a time, only the fields it uses kept). Public as a handle (made once, given to the
+/// agent's controller and relay); its requests and the objects they return are internal: the JSON model is not API.
 /// </summary>
 public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
 {
@@ -105,24 +106,24 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
         int v => new Version(v / 10, v % 10),
     };
 
-    /// <inheritdoc />
-    public Task<KubernetesList<EndpointSlice>> ListEndpointSlicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
+    /// <inheritdoc cref="IKubernetesApi.ListEndpointSlicesAsync" />
+    internal Task<KubernetesList<EndpointSlice>> ListEndpointSlicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
         ListAsync(Path(SlicesGroup, @namespace, "endpointslices"), options, KubernetesJsonContext.Default.KubernetesListEndpointSlice, cancellationToken);
 
-    /// <inheritdoc />
-    public Task<IWatchStream<EndpointSlice>> WatchEndpointSlicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
+    /// <inheritdoc cref="IKubernetesApi.WatchEndpointSlicesAsync" />
+    internal Task<IWatchStream<EndpointSlice>> WatchEndpointSlicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
         WatchAsync(Path(SlicesGroup, @namespace, "endpointslices"), options, resourceVersion, timeout, KubernetesJsonContext.Default.WatchEventEndpointSlice, cancellationToken);
 
-    /// <inheritdoc />
-    public Task<KubernetesList<Service>> ListServicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
+    /// <inheritdoc cref="IKubernetesApi.ListServicesAsync" />
+    internal Task<KubernetesList<Service>> ListServicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
         ListAsync(Path(CoreGroup, @namespace, "services"), options, KubernetesJsonContext.Default.KubernetesListService, cancellationToken);
 
-    /// <inheritdoc />
-    public Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
+    /// <inheritdoc cref="IKubernetesApi.WatchServicesAsync" />
+    internal Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
         WatchAsync(Path(CoreGroup, @namespace, "services"), options, resourceVersion, timeout, KubernetesJsonContext.Default.WatchEventService, cancellationToken);
 
-    /// <inheritdoc />
-    public async Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken)
+    /// <inheritdoc cref="IKubernetesApi.GetServiceAsync" />
+    internal async Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(@namespace);
         ArgumentException.ThrowIfNullOrEmpty(name);
@@ -256,6 +257,22 @@ public sealed class KubernetesApiClient : IKubernetesApi, IDisposable
             response.Dispose();
         }
     }
+
+    // The interface is internal (its types are the JSON model): explicit implementations, so the methods above stay internal.
+    Task<KubernetesList<EndpointSlice>> IKubernetesApi.ListEndpointSlicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
+        ListEndpointSlicesAsync(@namespace, options, cancellationToken);
+
+    Task<IWatchStream<EndpointSlice>> IKubernetesApi.WatchEndpointSlicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
+        WatchEndpointSlicesAsync(@namespace, options, resourceVersion, timeout, cancellationToken);
+
+    Task<KubernetesList<Service>> IKubernetesApi.ListServicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
+        ListServicesAsync(@namespace, options, cancellationToken);
+
+    Task<IWatchStream<Service>> IKubernetesApi.WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
+        WatchServicesAsync(@namespace, options, resourceVersion, timeout, cancellationToken);
+
+    Task<Service?> IKubernetesApi.GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken) =>
+        GetServiceAsync(@namespace, name, cancellationToken);
 
     internal static WatchEvent<T> ParseEvent<T>(string line, JsonTypeInfo<WatchEvent<T>> type, string path) =>
         ParseEvent(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(line)), type, path);

@@ -9,10 +9,12 @@ namespace ClientLb.Kubernetes.Source;
 /// <param name="SessionAffinity">None or ClientIP.</param>
 /// <param name="SessionAffinityTimeout">The ClientIP affinity timeout (Kubernetes' default 10800 s when ClientIP and unset).</param>
 /// <param name="TrafficDistribution">E.g. PreferClose, PreferSameZone, PreferSameNode; null when unset.</param>
-/// <param name="Ports">The Service ports.</param>
 public sealed record KubernetesServiceInfo(string Type, string? ClusterIP, bool IsHeadless, string SessionAffinity, TimeSpan? SessionAffinityTimeout,
-    string? TrafficDistribution, IReadOnlyList<ServicePort> Ports)
+    string? TrafficDistribution)
 {
+    /// <summary>The Service ports (the JSON model, internal).</summary>
+    internal IReadOnlyList<ServicePort> Ports { get; init; } = [];
+
     internal static KubernetesServiceInfo From(Service service)
     {
         ServiceSpec spec = service.Spec;
@@ -20,7 +22,7 @@ public sealed record KubernetesServiceInfo(string Type, string? ClusterIP, bool 
         string affinity = spec.SessionAffinity ?? "None";
         TimeSpan? timeout = affinity == "ClientIP" ? TimeSpan.FromSeconds(spec.SessionAffinityConfig?.ClientIP?.TimeoutSeconds ?? 10800) : null;
         return new KubernetesServiceInfo(spec.Type ?? "ClusterIP", headless || string.IsNullOrEmpty(spec.ClusterIP) ? null : spec.ClusterIP, headless,
-            affinity, timeout, spec.TrafficDistribution, spec.Ports ?? []);
+            affinity, timeout, spec.TrafficDistribution) { Ports = spec.Ports ?? [] };
     }
 }
 
