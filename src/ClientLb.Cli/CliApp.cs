@@ -7,7 +7,7 @@ using ClientLb.Cli.Commands;
 namespace ClientLb.Cli;
 
 /// <summary>The <c>clientlb</c> command line; callable in-process with any writers (tests do).</summary>
-public static class CliApp
+internal static class CliApp
 {
     /// <summary>Parses <paramref name="args"/> and runs the command; returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)

@@ -51,9 +51,9 @@ internal sealed class ClientLbEndpointProvider : IServiceEndpointProvider, IHost
         // The token is taken before the picker is read: a change in between fires it and MESD reads again.
         endpoints.AddChangeToken(new CancellationChangeToken(Volatile.Read(ref _changed).Token));
         EndpointPicker picker = balancer.Picker;
-        if (picker is FailingPicker failing)
+        if (picker.Failure is { } failure)
         {
-            throw new NoEndpointsException(failing.Error.Service, failing.Error.SourceDescription, failing.Error.Reason, failing.Error.InnerException);
+            throw new NoEndpointsException(failure.Service, failure.SourceDescription, failure.Reason, failure.InnerException);
         }
         foreach (BalancedEndpoint endpoint in picker.Endpoints)
         {

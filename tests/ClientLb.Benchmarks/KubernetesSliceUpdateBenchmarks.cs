@@ -85,7 +85,7 @@ public class KubernetesSliceUpdateBenchmarks
 
     /// <summary>For scale: decoding the event itself (one 100-endpoint slice) with the client's decoder, which does not depend on the service's size.</summary>
     [Benchmark]
-    public EndpointSlice? DecodeOneSliceEvent() => JsonSerializer.Deserialize(_eventJson, KubernetesJsonContext.Default.WatchEventEndpointSlice)!.Object;
+    public object? DecodeOneSliceEvent() => JsonSerializer.Deserialize(_eventJson, KubernetesJsonContext.Default.WatchEventEndpointSlice)!.Object;
 
     [GlobalCleanup]
     public void Cleanup() => _provider.DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -19,7 +19,7 @@ public sealed class KubernetesAgentController
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
 
-    private readonly IKubernetesApi _api;
+    private readonly KubernetesApiClient _api;
     private readonly NftablesAgent _agent;
     private readonly KubernetesAgentControllerOptions _options;
     private readonly ILogger _logger;
@@ -36,7 +36,7 @@ public sealed class KubernetesAgentController
 
     /// <summary>Creates a controller; nothing is read until <see cref="RunAsync"/> or <see cref="SyncOnceAsync"/>.</summary>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    public KubernetesAgentController(IKubernetesApi api, NftablesAgent agent, KubernetesAgentControllerOptions options, ILogger<KubernetesAgentController>? logger = null, TimeProvider? timeProvider = null)
+    public KubernetesAgentController(KubernetesApiClient api, NftablesAgent agent, KubernetesAgentControllerOptions options, ILogger<KubernetesAgentController>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(agent);

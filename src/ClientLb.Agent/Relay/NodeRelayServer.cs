@@ -43,7 +43,7 @@ public sealed class NodeRelayServer : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
     /// <exception cref="IOException">The socket cannot be bound (the message names the path).</exception>
-    public static async Task<NodeRelayServer> StartAsync(IKubernetesApi api, IRelayAuthorizer authorizer, NodeRelayServerOptions options, KubernetesSourceOptions? watchOptions = null,
+    public static async Task<NodeRelayServer> StartAsync(KubernetesApiClient api, IRelayAuthorizer authorizer, NodeRelayServerOptions options, KubernetesSourceOptions? watchOptions = null,
         ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(api);

@@ -18,7 +18,7 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Token, string Ns, string Service), (string? Denied, DateTimeOffset Until)> _decisions = [];
     private readonly Dictionary<(string Token, string Ns, string Service), Task<string?>> _asking = [];
-    private readonly Func<string, IKubernetesApi> _apiFor;
+    private readonly Func<string, KubernetesApiClient> _apiFor;
     private readonly TimeProvider _time;
 
     /// <summary>Checks against the API server of <paramref name="agentConfiguration"/> (its address and TLS trust), with the SDK's token.</summary>
@@ -27,8 +27,8 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
     {
     }
 
-    /// <summary>Checks through the API <paramref name="apiFor"/> gives for a token (tests, adapters); disposable APIs are disposed after each check.</summary>
-    public TokenListAuthorizer(Func<string, IKubernetesApi> apiFor, TimeProvider? timeProvider = null)
+    /// <summary>Checks through the API <paramref name="apiFor"/> gives for a token (tests, adapters); each is disposed after its check.</summary>
+    internal TokenListAuthorizer(Func<string, KubernetesApiClient> apiFor, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(apiFor);
         _apiFor = apiFor;
@@ -91,18 +91,17 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
 
     private async Task<string?> AskAsync(string token, string ns, string service, CancellationToken cancellationToken)
     {
-        IKubernetesApi api = _apiFor(token);
+        KubernetesApiClient api = _apiFor(token);
         try
         {
-            await api.ListServicesAsync(ns, new ListOptions(FieldSelector: "metadata.name=" + service), cancellationToken).ConfigureAwait(false);
-            await api.ListEndpointSlicesAsync(ns, new ListOptions(LabelSelector: "kubernetes.io/service-name=" + service), cancellationToken).ConfigureAwait(false);
+            await api.CheckReadAccessAsync(ns, service, cancellationToken).ConfigureAwait(false);
             return null;
         }
         catch (KubernetesApiException ex) when (ex.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
         {
             return ex.StatusCode == HttpStatusCode.Unauthorized
                 ? "the API server does not accept the caller's token (401)"
-                : $"the caller's token may not list Services and EndpointSlices of {ns}/{service}: {ex.Status?.Message ?? "403 Forbidden"}";
+                : $"the caller's token may not list Services and EndpointSlices of {ns}/{service}: {ex.StatusMessage ?? "403 Forbidden"}";
         }
         catch (Exception ex) when (ex is KubernetesApiException or HttpRequestException or TimeoutException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -110,7 +109,7 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
         }
         finally
         {
-            (api as IDisposable)?.Dispose();
+            api.Dispose();
         }
     }
 

@@ -4,7 +4,7 @@ using ClientLb.Dns.Protocol;
 namespace ClientLb.Dns.Client;
 
 /// <summary>The transport a response arrived on.</summary>
-public enum DnsTransport
+internal enum DnsTransport
 {
     /// <summary>UDP.</summary>
     Udp,
@@ -17,4 +17,4 @@ public enum DnsTransport
 /// <param name="Response">The response message; its ID and question match the query.</param>
 /// <param name="Server">The name server that answered.</param>
 /// <param name="Transport">UDP, or TCP after truncation.</param>
-public sealed record DnsQueryResult(DnsMessage Response, IPEndPoint Server, DnsTransport Transport);
+internal sealed record DnsQueryResult(DnsMessage Response, IPEndPoint Server, DnsTransport Transport);

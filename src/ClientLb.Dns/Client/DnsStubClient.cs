@@ -13,7 +13,7 @@ namespace ClientLb.Dns.Client;
 /// a per-attempt timeout, TCP when the answer is truncated. SERVFAIL, REFUSED, NOTIMP and FORMERR move on to the next
 /// server; FORMERR to an EDNS query is retried once without EDNS (RFC 6891 §7).
 /// </summary>
-public sealed partial class DnsStubClient : IDnsClient
+internal sealed partial class DnsStubClient : IDnsClient
 {
     private readonly DnsResolverSettings _settings;
     private readonly TimeProvider _time;

@@ -6,7 +6,7 @@ namespace ClientLb.Dns.Client;
 /// Sends one question to the configured name servers and returns the first usable response. Kept narrow so an
 /// adapter to another DNS library (e.g. DnsClient.NET's <c>LookupClient</c>) can stand in for <see cref="DnsStubClient"/>.
 /// </summary>
-public interface IDnsClient
+internal interface IDnsClient
 {
     /// <summary>
     /// Asks <paramref name="question"/> (no search list applied). NXDOMAIN and empty answers are responses, not errors.

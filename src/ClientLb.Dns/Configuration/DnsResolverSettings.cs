@@ -4,7 +4,7 @@ using ClientLb.Dns.Protocol;
 namespace ClientLb.Dns.Configuration;
 
 /// <summary>The effective resolver settings: resolv.conf, with any overrides from <see cref="DnsSourceOptions"/> applied.</summary>
-public sealed record DnsResolverSettings
+internal sealed record DnsResolverSettings
 {
     /// <summary>Where the settings came from, for messages (e.g. <c>/etc/resolv.conf</c> or <c>options</c>).</summary>
     public string Origin { get; init; } = "options";

@@ -5,7 +5,7 @@ using ClientLb.Endpoints;
 namespace ClientLb.Dns.Configuration;
 
 /// <summary>Parses name server addresses given in options or on a command line: <c>IP</c>, <c>IP:port</c>, <c>[IPv6]:port</c>.</summary>
-public static class DnsServerAddress
+internal static class DnsServerAddress
 {
     /// <summary>The standard DNS port.</summary>
     public const int DefaultPort = 53;

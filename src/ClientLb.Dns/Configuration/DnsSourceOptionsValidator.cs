@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace ClientLb.Dns.Configuration;
 
 /// <summary>Checks <see cref="DnsSourceOptions"/> at first use; each failure names the option and its value.</summary>
-public sealed class DnsSourceOptionsValidator : IValidateOptions<DnsSourceOptions>
+internal sealed class DnsSourceOptionsValidator : IValidateOptions<DnsSourceOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, DnsSourceOptions options)

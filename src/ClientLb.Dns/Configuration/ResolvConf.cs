@@ -8,7 +8,7 @@ namespace ClientLb.Dns.Configuration;
 /// (up to 3, in order), <c>search</c>/<c>domain</c> (the last one wins), <c>options ndots:N timeout:N attempts:N rotate</c>.
 /// Like glibc, lines it cannot use are skipped; unlike glibc, each is reported in <see cref="Warnings"/> with its line.
 /// </summary>
-public sealed record ResolvConf
+internal sealed record ResolvConf
 {
     /// <summary>glibc's MAXNS: later nameserver lines are ignored.</summary>
     public const int MaxNameservers = 3;

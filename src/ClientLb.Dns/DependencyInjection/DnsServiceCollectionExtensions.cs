@@ -13,8 +13,7 @@ public static class DnsServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the DNS endpoint source factory (as one of the <see cref="IEndpointSourceFactory"/> services), its options,
-    /// the resolver settings (resolv.conf with overrides, read once at first use) and an <see cref="IDnsClient"/>
-    /// (<see cref="DnsStubClient"/> unless one is registered already).
+    /// the resolver settings (resolv.conf with overrides, read once at first use) and ClientLb's own DNS client.
     /// </summary>
     public static IServiceCollection AddClientLbDns(this IServiceCollection services, Action<DnsSourceOptions>? configure = null)
     {

@@ -7,7 +7,7 @@ namespace ClientLb.Dns.Protocol;
 /// <param name="Name">The owner name.</param>
 /// <param name="Ttl">Seconds the record may be cached.</param>
 /// <param name="Address">The IPv6 address.</param>
-public sealed record DnsAaaaRecord(string Name, uint Ttl, IPAddress Address) : DnsRecord(Name, Ttl)
+internal sealed record DnsAaaaRecord(string Name, uint Ttl, IPAddress Address) : DnsRecord(Name, Ttl)
 {
     /// <inheritdoc />
     public override DnsRecordType Type => DnsRecordType.AAAA;

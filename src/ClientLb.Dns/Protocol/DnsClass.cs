@@ -1,7 +1,7 @@
 namespace ClientLb.Dns.Protocol;
 
 /// <summary>Resource record classes (RFC 1035 §3.2.4).</summary>
-public enum DnsClass : ushort
+internal enum DnsClass : ushort
 {
     /// <summary>The Internet.</summary>
     IN = 1,

@@ -4,7 +4,7 @@ namespace ClientLb.Dns.Protocol;
 /// <param name="Name">The alias.</param>
 /// <param name="Ttl">Seconds the record may be cached.</param>
 /// <param name="Target">The canonical name.</param>
-public sealed record DnsCnameRecord(string Name, uint Ttl, string Target) : DnsRecord(Name, Ttl)
+internal sealed record DnsCnameRecord(string Name, uint Ttl, string Target) : DnsRecord(Name, Ttl)
 {
     /// <inheritdoc />
     public override DnsRecordType Type => DnsRecordType.CNAME;

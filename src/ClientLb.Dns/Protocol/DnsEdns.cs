@@ -5,7 +5,7 @@ namespace ClientLb.Dns.Protocol;
 /// <param name="Version">The EDNS version (0).</param>
 /// <param name="DnssecOk">The DO bit.</param>
 /// <param name="Options">The options, as code and raw data.</param>
-public sealed record DnsEdns(ushort UdpPayloadSize, byte Version = 0, bool DnssecOk = false, IReadOnlyList<DnsEdnsOption>? Options = null)
+internal sealed record DnsEdns(ushort UdpPayloadSize, byte Version = 0, bool DnssecOk = false, IReadOnlyList<DnsEdnsOption>? Options = null)
 {
     /// <summary>The payload size recommended by DNS Flag Day 2020: avoids IP fragmentation on common paths.</summary>
     public const ushort RecommendedUdpPayloadSize = 1232;
@@ -68,4 +68,4 @@ public sealed record DnsEdns(ushort UdpPayloadSize, byte Version = 0, bool Dnsse
 /// <summary>One EDNS option (RFC 6891 §6.1.2).</summary>
 /// <param name="Code">The option code.</param>
 /// <param name="Data">The option data.</param>
-public readonly record struct DnsEdnsOption(ushort Code, ReadOnlyMemory<byte> Data);
+internal readonly record struct DnsEdnsOption(ushort Code, ReadOnlyMemory<byte> Data);

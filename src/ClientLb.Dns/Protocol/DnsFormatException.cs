@@ -4,7 +4,7 @@ namespace ClientLb.Dns.Protocol;
 /// A DNS message is malformed. The message names the field at fault and its byte offset, so a bad
 /// packet from a server or a fuzzer can be located with a hex dump.
 /// </summary>
-public sealed class DnsFormatException : FormatException
+internal sealed class DnsFormatException : FormatException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="field">The field being read, e.g. <c>answer[2].rdata</c> or <c>question[0].name</c>.</param>

@@ -5,7 +5,7 @@ namespace ClientLb.Dns.Protocol;
 /// <c>with</c>. <see cref="Decode"/> parses untrusted bytes (every malformation is a <see cref="DnsFormatException"/>);
 /// <see cref="Encode"/> writes queries and responses alike, so a server can be built on the same types.
 /// </summary>
-public sealed record DnsMessage
+internal sealed record DnsMessage
 {
     /// <summary>The size of the fixed header.</summary>
     public const int HeaderSize = 12;

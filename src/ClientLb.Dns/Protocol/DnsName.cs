@@ -7,7 +7,7 @@ namespace ClientLb.Dns.Protocol;
 /// (the root is <c>.</c>); bytes that are not printable ASCII, <c>.</c> and <c>\</c> are escaped as in
 /// zone files (<c>\DDD</c>, <c>\.</c>), so every wire name has exactly one text form.
 /// </summary>
-public static class DnsName
+internal static class DnsName
 {
     /// <summary>The root name.</summary>
     public const string Root = ".";

@@ -1,7 +1,7 @@
 namespace ClientLb.Dns.Protocol;
 
 /// <summary>Header operation codes (RFC 1035 §4.1.1).</summary>
-public enum DnsOpCode : byte
+internal enum DnsOpCode : byte
 {
     /// <summary>A standard query.</summary>
     Query = 0,

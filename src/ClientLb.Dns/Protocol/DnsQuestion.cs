@@ -4,7 +4,7 @@ namespace ClientLb.Dns.Protocol;
 /// <param name="Name">The name asked about, without the trailing dot.</param>
 /// <param name="Type">The record type asked for.</param>
 /// <param name="Class">The class, normally <see cref="DnsClass.IN"/>.</param>
-public sealed record DnsQuestion(string Name, DnsRecordType Type, DnsClass Class = DnsClass.IN)
+internal sealed record DnsQuestion(string Name, DnsRecordType Type, DnsClass Class = DnsClass.IN)
 {
     /// <summary>True when <paramref name="other"/> asks the same thing (names compared case-insensitively).</summary>
     public bool Matches(DnsQuestion other) =>

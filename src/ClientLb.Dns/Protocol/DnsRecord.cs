@@ -6,7 +6,7 @@ namespace ClientLb.Dns.Protocol;
 /// </summary>
 /// <param name="Name">The owner name, without the trailing dot.</param>
 /// <param name="Ttl">Seconds the record may be cached.</param>
-public abstract record DnsRecord(string Name, uint Ttl)
+internal abstract record DnsRecord(string Name, uint Ttl)
 {
     /// <summary>The record class; <see cref="DnsClass.IN"/> unless set.</summary>
     public DnsClass Class { get; init; } = DnsClass.IN;

@@ -1,7 +1,7 @@
 namespace ClientLb.Dns.Protocol;
 
 /// <summary>Resource record types (RFC 1035 §3.2.2, RFC 3596, RFC 2782, RFC 6891) this library reads or writes.</summary>
-public enum DnsRecordType : ushort
+internal enum DnsRecordType : ushort
 {
     /// <summary>An IPv4 address.</summary>
     A = 1,

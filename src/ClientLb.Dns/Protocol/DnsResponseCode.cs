@@ -1,7 +1,7 @@
 namespace ClientLb.Dns.Protocol;
 
 /// <summary>Response codes (RFC 1035 §4.1.1; values above 15 need EDNS, RFC 6891).</summary>
-public enum DnsResponseCode : ushort
+internal enum DnsResponseCode : ushort
 {
     /// <summary>No error.</summary>
     NoError = 0,

@@ -10,7 +10,7 @@ namespace ClientLb.Dns.Protocol;
 /// <param name="Retry">Secondary retry interval, seconds.</param>
 /// <param name="Expire">Secondary expiry, seconds.</param>
 /// <param name="Minimum">The negative-caching TTL, seconds.</param>
-public sealed record DnsSoaRecord(string Name, uint Ttl, string PrimaryServer, string ResponsibleMailbox, uint Serial, uint Refresh, uint Retry, uint Expire, uint Minimum)
+internal sealed record DnsSoaRecord(string Name, uint Ttl, string PrimaryServer, string ResponsibleMailbox, uint Serial, uint Refresh, uint Retry, uint Expire, uint Minimum)
     : DnsRecord(Name, Ttl)
 {
     /// <inheritdoc />

@@ -7,7 +7,7 @@ namespace ClientLb.Dns.Protocol;
 /// <param name="Weight">Relative share within a priority group.</param>
 /// <param name="Port">The port on the target.</param>
 /// <param name="Target">The host; <c>.</c> means the service is decidedly not available.</param>
-public sealed record DnsSrvRecord(string Name, uint Ttl, ushort Priority, ushort Weight, ushort Port, string Target) : DnsRecord(Name, Ttl)
+internal sealed record DnsSrvRecord(string Name, uint Ttl, ushort Priority, ushort Weight, ushort Port, string Target) : DnsRecord(Name, Ttl)
 {
     /// <inheritdoc />
     public override DnsRecordType Type => DnsRecordType.SRV;

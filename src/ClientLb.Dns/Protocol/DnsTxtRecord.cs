@@ -6,7 +6,7 @@ namespace ClientLb.Dns.Protocol;
 /// <param name="Name">The owner name.</param>
 /// <param name="Ttl">Seconds the record may be cached.</param>
 /// <param name="Strings">The character strings.</param>
-public sealed record DnsTxtRecord(string Name, uint Ttl, IReadOnlyList<string> Strings) : DnsRecord(Name, Ttl)
+internal sealed record DnsTxtRecord(string Name, uint Ttl, IReadOnlyList<string> Strings) : DnsRecord(Name, Ttl)
 {
     /// <inheritdoc />
     public override DnsRecordType Type => DnsRecordType.TXT;

@@ -5,7 +5,7 @@ namespace ClientLb.Dns.Protocol;
 /// <param name="Ttl">Seconds the record may be cached.</param>
 /// <param name="RecordType">The record type.</param>
 /// <param name="Data">The RDATA, uninterpreted (names inside it are not decompressed).</param>
-public sealed record DnsUnknownRecord(string Name, uint Ttl, DnsRecordType RecordType, ReadOnlyMemory<byte> Data) : DnsRecord(Name, Ttl)
+internal sealed record DnsUnknownRecord(string Name, uint Ttl, DnsRecordType RecordType, ReadOnlyMemory<byte> Data) : DnsRecord(Name, Ttl)
 {
     /// <inheritdoc />
     public override DnsRecordType Type => RecordType;

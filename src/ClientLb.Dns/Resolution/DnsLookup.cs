@@ -4,7 +4,7 @@ using ClientLb.Dns.Protocol;
 namespace ClientLb.Dns.Resolution;
 
 /// <summary>How a lookup ended.</summary>
-public enum DnsLookupStatus
+internal enum DnsLookupStatus
 {
     /// <summary>Records of the asked type were found.</summary>
     Found,
@@ -17,7 +17,7 @@ public enum DnsLookupStatus
 }
 
 /// <summary>The outcome of <see cref="DnsResolver.LookupAsync"/>.</summary>
-public sealed record DnsLookup
+internal sealed record DnsLookup
 {
     /// <summary>The name that was asked for, before the search list.</summary>
     public required string QueryName { get; init; }

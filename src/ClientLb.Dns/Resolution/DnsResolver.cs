@@ -8,7 +8,7 @@ namespace ClientLb.Dns.Resolution;
 /// Name lookups over an <see cref="IDnsClient"/>: the search list with ndots as a pod's resolver applies it, and
 /// CNAME chains followed within a response and, when the target's records are missing, by asking again.
 /// </summary>
-public sealed class DnsResolver
+internal sealed class DnsResolver
 {
     /// <summary>The longest CNAME chain followed (BIND uses 16 too).</summary>
     public const int MaxCnameChain = 16;

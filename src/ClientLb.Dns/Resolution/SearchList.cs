@@ -3,7 +3,7 @@ using ClientLb.Dns.Protocol;
 namespace ClientLb.Dns.Resolution;
 
 /// <summary>The names a stub resolver tries for one input name, in glibc's order (res_search).</summary>
-public static class SearchList
+internal static class SearchList
 {
     /// <summary>
     /// A name ending in a dot is tried alone. A name with at least <paramref name="ndots"/> dots is tried as is, then

@@ -14,7 +14,7 @@ namespace ClientLb.Dns.Source;
 /// A/AAAA on the port from the name, the URL scheme, or <see cref="DnsSourceOptions.DefaultPort"/>. Names without
 /// any of those are not served (null), so a later factory such as the Kubernetes one can take them.
 /// </summary>
-public sealed partial class DnsEndpointSourceFactory : IEndpointSourceFactory
+internal sealed partial class DnsEndpointSourceFactory : IEndpointSourceFactory
 {
     private readonly DnsSourceOptions _options;
     private readonly DnsResolver _resolver;

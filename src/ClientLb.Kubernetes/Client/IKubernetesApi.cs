@@ -5,14 +5,14 @@ namespace ClientLb.Kubernetes.Client;
 /// <summary>Selects what a list or watch returns.</summary>
 /// <param name="LabelSelector">E.g. <c>kubernetes.io/service-name=payments</c>; null for all.</param>
 /// <param name="FieldSelector">E.g. <c>metadata.name=payments</c>; null for all.</param>
-public readonly record struct ListOptions(string? LabelSelector = null, string? FieldSelector = null);
+internal readonly record struct ListOptions(string? LabelSelector = null, string? FieldSelector = null);
 
 /// <summary>
 /// The narrow part of the Kubernetes API that service discovery needs: list and watch EndpointSlices and Services
 /// in a namespace, or in all namespaces when the namespace argument is empty (<c>""</c>). Shaped after the API (and KubernetesClient), so an adapter to that library can replace
 /// <see cref="KubernetesApiClient"/> when it is available.
 /// </summary>
-public interface IKubernetesApi
+internal interface IKubernetesApi
 {
     /// <summary>Where requests go, for messages (never contains credentials).</summary>
     string Description { get; }
@@ -41,7 +41,7 @@ public interface IKubernetesApi
 
 /// <summary>An open watch: the events in order until the server ends the watch. Dispose to close it.</summary>
 /// <typeparam name="T">The watched type.</typeparam>
-public interface IWatchStream<T> : IAsyncDisposable
+internal interface IWatchStream<T> : IAsyncDisposable
 {
     /// <summary>Reads the events; the enumeration ends when the server ends the watch (timeout, restart).</summary>
     IAsyncEnumerable<WatchEvent<T>> ReadAsync(CancellationToken cancellationToken);

@@ -12,10 +12,11 @@ using ClientLb.Kubernetes.Model;
 namespace ClientLb.Kubernetes.Client;
 
 /// <summary>
-/// <see cref="IKubernetesApi"/> over a KubernetesClient client's HttpClient (its TLS, credentials and handlers): the
-/// requests ClientLb needs, sent by ClientLb (paged lists with a page cap, watches that complete when the server
-/// accepts them, bounded error bodies) and decoded by ClientLb (source-generated JSON straight from the bytes, one
-/// newline-delimited event at a time, only the fields it uses kept).
+/// ClientLb's connection to the Kubernetes API over a KubernetesClient client's HttpClient (its TLS, credentials and
+/// handlers): the requests ClientLb needs, sent by ClientLb (paged lists with a page cap, watches that complete when the
+/// server accepts them, bounded error bodies) and decoded by ClientLb (source-generated JSON straight from the bytes,
+/// one newline-delimited event at a time, only the fields it uses kept). Public as a handle (made once, given to the
+/// agent's controller and relay); its requests and the objects they return are internal: the JSON model is not API.
 /// </summary>
 public sealed partial class KubernetesApiClient : IKubernetesApi, IDisposable
 {
@@ -41,6 +42,8 @@ public sealed partial class KubernetesApiClient : IKubernetesApi, IDisposable
     private readonly string _origin;
     private readonly TimeSpan _requestTimeout;
     private int _lastVersion;
+    // Set for a handle over another implementation of the requests (tests serve them from memory): it sends nothing itself.
+    private readonly IKubernetesApi? _over;
 
     /// <summary>
     /// Sends ClientLb's lists and watches through a KubernetesClient client (its HttpClient, TLS settings, handlers and
@@ -63,6 +66,17 @@ public sealed partial class KubernetesApiClient : IKubernetesApi, IDisposable
         _displayServer = KubernetesConnection.WithoutUserInfo(kubernetes.BaseUri);
         _origin = origin;
         Description = owned ? $"{_displayServer} ({origin})" : $"{_displayServer} (through {origin})";
+    }
+
+    /// <summary>A handle whose requests <paramref name="over"/> answers (tests serve them from memory); nothing is sent.</summary>
+    internal KubernetesApiClient(IKubernetesApi over)
+    {
+        ArgumentNullException.ThrowIfNull(over);
+        _over = over;
+        _http = null!; // never used: every request goes to _over
+        _baseUri = new Uri("memory:///");
+        _requestTimeout = TimeSpan.FromSeconds(30);
+        _displayServer = _origin = Description = over.Description;
     }
 
     /// <summary>
@@ -105,27 +119,31 @@ public sealed partial class KubernetesApiClient : IKubernetesApi, IDisposable
         int v => new Version(v / 10, v % 10),
     };
 
-    /// <inheritdoc />
-    public Task<KubernetesList<EndpointSlice>> ListEndpointSlicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
-        ListAsync(Path(SlicesGroup, @namespace, "endpointslices"), options, KubernetesJsonContext.Default.KubernetesListEndpointSlice, cancellationToken);
+    /// <inheritdoc cref="IKubernetesApi.ListEndpointSlicesAsync" />
+    internal Task<KubernetesList<EndpointSlice>> ListEndpointSlicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
+        _over?.ListEndpointSlicesAsync(@namespace, options, cancellationToken) ?? ListAsync(Path(SlicesGroup, @namespace, "endpointslices"), options, KubernetesJsonContext.Default.KubernetesListEndpointSlice, cancellationToken);
 
-    /// <inheritdoc />
-    public Task<IWatchStream<EndpointSlice>> WatchEndpointSlicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
-        WatchAsync(Path(SlicesGroup, @namespace, "endpointslices"), options, resourceVersion, timeout, KubernetesJsonContext.Default.WatchEventEndpointSlice, cancellationToken);
+    /// <inheritdoc cref="IKubernetesApi.WatchEndpointSlicesAsync" />
+    internal Task<IWatchStream<EndpointSlice>> WatchEndpointSlicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
+        _over?.WatchEndpointSlicesAsync(@namespace, options, resourceVersion, timeout, cancellationToken) ?? WatchAsync(Path(SlicesGroup, @namespace, "endpointslices"), options, resourceVersion, timeout, KubernetesJsonContext.Default.WatchEventEndpointSlice, cancellationToken);
 
-    /// <inheritdoc />
-    public Task<KubernetesList<Service>> ListServicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
-        ListAsync(Path(CoreGroup, @namespace, "services"), options, KubernetesJsonContext.Default.KubernetesListService, cancellationToken);
+    /// <inheritdoc cref="IKubernetesApi.ListServicesAsync" />
+    internal Task<KubernetesList<Service>> ListServicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
+        _over?.ListServicesAsync(@namespace, options, cancellationToken) ?? ListAsync(Path(CoreGroup, @namespace, "services"), options, KubernetesJsonContext.Default.KubernetesListService, cancellationToken);
 
-    /// <inheritdoc />
-    public Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
-        WatchAsync(Path(CoreGroup, @namespace, "services"), options, resourceVersion, timeout, KubernetesJsonContext.Default.WatchEventService, cancellationToken);
+    /// <inheritdoc cref="IKubernetesApi.WatchServicesAsync" />
+    internal Task<IWatchStream<Service>> WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
+        _over?.WatchServicesAsync(@namespace, options, resourceVersion, timeout, cancellationToken) ?? WatchAsync(Path(CoreGroup, @namespace, "services"), options, resourceVersion, timeout, KubernetesJsonContext.Default.WatchEventService, cancellationToken);
 
-    /// <inheritdoc />
-    public async Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken)
+    /// <inheritdoc cref="IKubernetesApi.GetServiceAsync" />
+    internal async Task<Service?> GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(@namespace);
         ArgumentException.ThrowIfNullOrEmpty(name);
+        if (_over is not null)
+        {
+            return await _over.GetServiceAsync(@namespace, name, cancellationToken).ConfigureAwait(false);
+        }
         string path = Path(CoreGroup, @namespace, "services") + "/" + Uri.EscapeDataString(name);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_requestTimeout);
@@ -239,6 +257,36 @@ public sealed partial class KubernetesApiClient : IKubernetesApi, IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Reads the Service <paramref name="name"/> and its EndpointSlices in <paramref name="namespace"/> with this client's
+    /// credentials, and returns when both reads are allowed; throws <see cref="KubernetesApiException"/> (401, 403, ...)
+    /// when one is not. The node relay's agent checks an SDK's token this way before it serves the SDK the service.
+    /// </summary>
+    public async Task CheckReadAccessAsync(string @namespace, string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(@namespace);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        await ListServicesAsync(@namespace, new ListOptions(FieldSelector: "metadata.name=" + name), cancellationToken).ConfigureAwait(false);
+        await ListEndpointSlicesAsync(@namespace, new ListOptions(LabelSelector: "kubernetes.io/service-name=" + name), cancellationToken).ConfigureAwait(false);
+    }
+
+    // The interface is internal (its types are the JSON model): explicit implementations, so the methods above stay internal.
+    Task<KubernetesList<EndpointSlice>> IKubernetesApi.ListEndpointSlicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
+        ListEndpointSlicesAsync(@namespace, options, cancellationToken);
+
+    Task<IWatchStream<EndpointSlice>> IKubernetesApi.WatchEndpointSlicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
+        WatchEndpointSlicesAsync(@namespace, options, resourceVersion, timeout, cancellationToken);
+
+    Task<KubernetesList<Service>> IKubernetesApi.ListServicesAsync(string @namespace, ListOptions options, CancellationToken cancellationToken) =>
+        ListServicesAsync(@namespace, options, cancellationToken);
+
+    Task<IWatchStream<Service>> IKubernetesApi.WatchServicesAsync(string @namespace, ListOptions options, string resourceVersion, TimeSpan timeout, CancellationToken cancellationToken) =>
+        WatchServicesAsync(@namespace, options, resourceVersion, timeout, cancellationToken);
+
+    Task<Service?> IKubernetesApi.GetServiceAsync(string @namespace, string name, CancellationToken cancellationToken) =>
+        GetServiceAsync(@namespace, name, cancellationToken);
+
 
     private async Task<HttpResponseMessage> SendAsync(string verb, string path, string query, HttpCompletionOption completion, CancellationToken token, CancellationToken callerToken)
     {

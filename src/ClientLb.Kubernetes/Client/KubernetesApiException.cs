@@ -7,7 +7,7 @@ namespace ClientLb.Kubernetes.Client;
 public sealed class KubernetesApiException : Exception
 {
     /// <summary>Creates the exception.</summary>
-    public KubernetesApiException(string verb, string resource, HttpStatusCode statusCode, Status? status, TimeSpan? retryAfter = null, string? hint = null)
+    internal KubernetesApiException(string verb, string resource, HttpStatusCode statusCode, Status? status, TimeSpan? retryAfter = null, string? hint = null)
         : base($"{verb} {resource}: {(int)statusCode} {status?.Reason ?? statusCode.ToString()}" +
                (string.IsNullOrEmpty(status?.Message) ? "" : ": " + status.Message) + (hint is null ? "" : ". " + hint))
     {
@@ -28,7 +28,10 @@ public sealed class KubernetesApiException : Exception
     public HttpStatusCode StatusCode { get; }
 
     /// <summary>The Status the server sent, if it sent one.</summary>
-    public Status? Status { get; }
+    internal Status? Status { get; }
+
+    /// <summary>The message of the Status the server sent (why it refused, in its words), if it sent one.</summary>
+    public string? StatusMessage => Status?.Message;
 
     /// <summary>The server's Retry-After, if any (429 and some 5xx).</summary>
     public TimeSpan? RetryAfter { get; }

@@ -19,10 +19,9 @@ public static class KubernetesServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the Kubernetes endpoint source factory (one of the <see cref="IEndpointSourceFactory"/> services, after the
-    /// configuration source), its options and metrics. An <see cref="IKubernetesApi"/> registered before is used instead of
-    /// the built-in client; else a KubernetesClient <c>k8s.IKubernetes</c> registered before carries the requests (its
-    /// HttpClient and credentials); else the built-in client is configured from the kubeconfig or the in-cluster service
-    /// account on first use.
+    /// configuration source), its options and metrics. A KubernetesClient <c>k8s.IKubernetes</c> registered before carries
+    /// the requests (its HttpClient and credentials); else the built-in client is configured from the kubeconfig or the
+    /// in-cluster service account on first use.
     /// </summary>
     public static IServiceCollection AddClientLbKubernetes(this IServiceCollection services, Action<KubernetesSourceOptions>? configure = null)
     {
@@ -40,6 +39,7 @@ public static class KubernetesServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KubernetesSourceOptions>, KubernetesSourceOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new KubernetesMetrics(sp.GetService<IMeterFactory>()));
+        // An IKubernetesApi in the container (internal: tests and benchmarks serve slices from memory) comes first.
         services.TryAddSingleton(sp => new KubernetesEndpointSourceFactory(
             sp.GetRequiredService<IOptions<KubernetesSourceOptions>>(), sp.GetService<IKubernetesApi>() ?? FromKubernetesClient(sp), sp,
             sp.GetRequiredService<TimeProvider>(), sp.GetService<ILoggerFactory>(), sp.GetRequiredService<KubernetesMetrics>()));

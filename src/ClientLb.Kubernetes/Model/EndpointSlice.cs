@@ -1,7 +1,7 @@
 namespace ClientLb.Kubernetes.Model;
 
 /// <summary>A <c>discovery.k8s.io/v1</c> EndpointSlice: a subset of a service's endpoints sharing one port list.</summary>
-public sealed class EndpointSlice
+internal sealed class EndpointSlice
 {
     /// <summary>The object metadata; the <c>kubernetes.io/service-name</c> label names the owning service.</summary>
     public ObjectMeta Metadata { get; set; } = new();
@@ -51,7 +51,7 @@ public sealed class EndpointSlice
 
 /// <summary>One endpoint of a slice (usually one pod).</summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(EndpointJsonConverter))]
-public sealed class Endpoint
+internal sealed class Endpoint
 {
     /// <summary>The endpoint's addresses; consumers use the first (they are fungible).</summary>
     public List<string> Addresses { get; set; } = [];
@@ -81,7 +81,7 @@ public sealed class Endpoint
 }
 
 /// <summary>The ready/serving/terminating conditions; each may be unset.</summary>
-public sealed class EndpointConditions
+internal sealed class EndpointConditions
 {
     /// <summary>Ready for new traffic.</summary>
     public bool? Ready { get; set; }
@@ -110,7 +110,7 @@ public sealed class EndpointConditions
 }
 
 /// <summary>Topology hints of an endpoint, set by the EndpointSlice controller for the Service's <c>trafficDistribution</c>.</summary>
-public sealed class EndpointHints
+internal sealed class EndpointHints
 {
     /// <summary>The zones this endpoint should serve.</summary>
     public List<ForZone>? ForZones { get; set; }
@@ -120,21 +120,21 @@ public sealed class EndpointHints
 }
 
 /// <summary>A zone named in a hint.</summary>
-public sealed class ForZone
+internal sealed class ForZone
 {
     /// <summary>The zone name.</summary>
     public string Name { get; set; } = "";
 }
 
 /// <summary>A node named in a hint.</summary>
-public sealed class ForNode
+internal sealed class ForNode
 {
     /// <summary>The node name.</summary>
     public string Name { get; set; } = "";
 }
 
 /// <summary>A port of a slice: the pod's (target) port number, named after the Service port.</summary>
-public sealed class EndpointPort
+internal sealed class EndpointPort
 {
     /// <summary>The Service port's name (empty or unset for a single unnamed port).</summary>
     [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]

@@ -6,7 +6,7 @@ namespace ClientLb.Kubernetes.Model;
 
 /// <summary>A Kubernetes int-or-string (e.g. a Service <c>targetPort</c>: <c>8080</c> or <c>http</c>).</summary>
 [JsonConverter(typeof(IntOrStringConverter))]
-public sealed record IntOrString
+internal sealed record IntOrString
 {
     /// <summary>Creates a number.</summary>
     public IntOrString(int value) => Number = value;
@@ -25,7 +25,7 @@ public sealed record IntOrString
 }
 
 /// <summary>Reads and writes <see cref="IntOrString"/> as a JSON number or string.</summary>
-public sealed class IntOrStringConverter : JsonConverter<IntOrString>
+internal sealed class IntOrStringConverter : JsonConverter<IntOrString>
 {
     /// <inheritdoc />
     public override IntOrString Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch

@@ -4,7 +4,7 @@ namespace ClientLb.Kubernetes.Model;
 
 /// <summary>A list of objects as the API returns it: items plus the collection's resourceVersion.</summary>
 /// <typeparam name="T">The item type.</typeparam>
-public sealed class KubernetesList<T>
+internal sealed class KubernetesList<T>
 {
     /// <summary>The list metadata (resourceVersion, continue).</summary>
     public ListMeta Metadata { get; set; } = new();
@@ -19,7 +19,7 @@ public sealed class KubernetesList<T>
 
 /// <summary>A watch event: <c>ADDED</c>, <c>MODIFIED</c>, <c>DELETED</c>, <c>BOOKMARK</c> or <c>ERROR</c>.</summary>
 /// <typeparam name="T">The watched type.</typeparam>
-public sealed class WatchEvent<T>
+internal sealed class WatchEvent<T>
 {
     /// <summary>The event type.</summary>
     public string Type { get; set; } = "";
@@ -40,7 +40,7 @@ public sealed class WatchEvent<T>
 internal sealed record PoisonObject(string Name, string? ResourceVersion, string Problem);
 
 /// <summary>The well-known watch event types.</summary>
-public static class WatchEventTypes
+internal static class WatchEventTypes
 {
     /// <summary>An object was created (or is part of the initial state).</summary>
     public const string Added = "ADDED";
@@ -59,7 +59,7 @@ public static class WatchEventTypes
 }
 
 /// <summary>A <c>meta/v1</c> Status: the body of API errors.</summary>
-public sealed class Status
+internal sealed class Status
 {
     /// <summary><c>Success</c> or <c>Failure</c>.</summary>
     [JsonPropertyName("status")]

@@ -4,7 +4,7 @@ namespace ClientLb.Kubernetes.Model;
 /// The subset of <c>metadata</c> (ObjectMeta) that service discovery reads; everything else (annotations, managed fields)
 /// is skipped while decoding, so it is never kept.
 /// </summary>
-public sealed class ObjectMeta
+internal sealed class ObjectMeta
 {
     /// <summary>The object's name.</summary>
     public string? Name { get; set; }
@@ -76,7 +76,7 @@ public sealed class ObjectMeta
 }
 
 /// <summary>The <c>metadata</c> of a list (ListMeta).</summary>
-public sealed class ListMeta
+internal sealed class ListMeta
 {
     /// <summary>The collection's resourceVersion at the time of the list: where a watch continues.</summary>
     public string? ResourceVersion { get; set; }

@@ -1,7 +1,7 @@
 namespace ClientLb.Kubernetes.Model;
 
 /// <summary>A <c>v1</c> Service: the parts service discovery needs (ports, type, affinity, traffic distribution).</summary>
-public sealed class Service
+internal sealed class Service
 {
     /// <summary>The object metadata.</summary>
     public ObjectMeta Metadata { get; set; } = new();
@@ -25,7 +25,7 @@ public sealed class Service
 }
 
 /// <summary>The Service spec subset.</summary>
-public sealed class ServiceSpec
+internal sealed class ServiceSpec
 {
     /// <summary><c>ClusterIP</c> (default), <c>NodePort</c>, <c>LoadBalancer</c> or <c>ExternalName</c>.</summary>
     [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
@@ -65,7 +65,7 @@ public sealed class ServiceSpec
 }
 
 /// <summary>A Service port.</summary>
-public sealed class ServicePort
+internal sealed class ServicePort
 {
     /// <summary>The port's name (required when the service has several ports).</summary>
     [System.Text.Json.Serialization.JsonConverter(typeof(SharedNameConverter))]
@@ -87,14 +87,14 @@ public sealed class ServicePort
 }
 
 /// <summary>Session affinity settings.</summary>
-public sealed class SessionAffinityConfig
+internal sealed class SessionAffinityConfig
 {
     /// <summary>The ClientIP settings.</summary>
     public ClientIPConfig? ClientIP { get; set; }
 }
 
 /// <summary>ClientIP affinity settings.</summary>
-public sealed class ClientIPConfig
+internal sealed class ClientIPConfig
 {
     /// <summary>How long a client sticks to an endpoint (default 10800).</summary>
     public int? TimeoutSeconds { get; set; }

@@ -30,7 +30,7 @@ public sealed class NodeRelayPublisher : IAsyncDisposable
     /// <param name="loggerFactory">Loggers.</param>
     /// <param name="timeProvider">The clock of the watches and re-checks.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="authorizationRecheck"/> is not positive.</exception>
-    public NodeRelayPublisher(IKubernetesApi api, IRelayAuthorizer authorizer, TimeSpan authorizationRecheck, KubernetesSourceOptions? watchOptions = null,
+    public NodeRelayPublisher(KubernetesApiClient api, IRelayAuthorizer authorizer, TimeSpan authorizationRecheck, KubernetesSourceOptions? watchOptions = null,
         ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(api);

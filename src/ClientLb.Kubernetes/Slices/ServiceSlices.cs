@@ -86,7 +86,7 @@ public sealed record ServiceSlices
 
     /// <summary>Reads one service once: the Service by name and its EndpointSlices by label (two lists, no watch).</summary>
     /// <exception cref="KubernetesApiException">A list failed (e.g. 403 when the credentials may not list them).</exception>
-    public static async Task<ServiceSlices> ReadAsync(IKubernetesApi api, string ns, string name, CancellationToken cancellationToken = default)
+    public static async Task<ServiceSlices> ReadAsync(KubernetesApiClient api, string ns, string name, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(api);
         KubernetesList<Service> services = await api.ListServicesAsync(ns, new ListOptions(FieldSelector: "metadata.name=" + name), cancellationToken).ConfigureAwait(false);

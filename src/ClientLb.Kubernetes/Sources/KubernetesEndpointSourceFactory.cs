@@ -33,8 +33,8 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
     private bool _resolved;
     private string? _notServed;
 
-    /// <summary>Creates the factory. <paramref name="api"/> replaces the client built from the options (tests, adapters).</summary>
-    public KubernetesEndpointSourceFactory(IOptions<KubernetesSourceOptions> options, IKubernetesApi? api = null, IServiceProvider? services = null,
+    /// <summary>Creates the factory (<c>AddClientLbKubernetes</c> does). <paramref name="api"/> replaces the client built from the options (tests).</summary>
+    internal KubernetesEndpointSourceFactory(IOptions<KubernetesSourceOptions> options, IKubernetesApi? api = null, IServiceProvider? services = null,
         TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, KubernetesMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -51,7 +51,7 @@ public sealed class KubernetesEndpointSourceFactory : IEndpointSourceFactory, IA
     public string Kind => "kubernetes";
 
     /// <summary>The API in use, once the first source was made (null when there is no configuration).</summary>
-    public IKubernetesApi? Api
+    internal IKubernetesApi? Api
     {
         get
         {

@@ -39,7 +39,7 @@ public sealed class EndpointSliceWatch
     /// <param name="timeProvider">The clock of the loops.</param>
     /// <param name="logger">The logger.</param>
     /// <param name="metrics">The <c>ClientLb.Kubernetes</c> meter's instruments; a standalone meter for each run when null.</param>
-    public EndpointSliceWatch(IKubernetesApi api, string? ns, Action<string, string> changed, string? serviceLabelSelector = null, Func<string, string, bool>? wanted = null,
+    public EndpointSliceWatch(KubernetesApiClient api, string? ns, Action<string, string> changed, string? serviceLabelSelector = null, Func<string, string, bool>? wanted = null,
         KubernetesSourceOptions? options = null, TimeProvider? timeProvider = null, ILogger? logger = null, KubernetesMetrics? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(api);

@@ -12,4 +12,11 @@ public abstract class EndpointPicker
 
     /// <summary>The endpoints this picker chooses from.</summary>
     public abstract IReadOnlyList<BalancedEndpoint> Endpoints { get; }
+
+    /// <summary>
+    /// Why every pick fails, when the service has nothing eligible (the service, its source and the reason, as each
+    /// <see cref="Pick"/> throws it); null for a picker that picks. Lets a caller that reads <see cref="Endpoints"/>
+    /// instead of picking (the Microsoft.Extensions.ServiceDiscovery provider) fail the way a request would.
+    /// </summary>
+    public virtual NoEndpointsException? Failure => null;
 }

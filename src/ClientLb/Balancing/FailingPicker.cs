@@ -7,6 +7,8 @@ internal sealed class FailingPicker(NoEndpointsException error) : EndpointPicker
 
     public override IReadOnlyList<BalancedEndpoint> Endpoints => [];
 
+    public override NoEndpointsException Failure => Error;
+
     public override BalancedEndpoint Pick(in PickContext context) =>
         throw new NoEndpointsException(Error.Service, Error.SourceDescription, Error.Reason, Error.InnerException);
 }

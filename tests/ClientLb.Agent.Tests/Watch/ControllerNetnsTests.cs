@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Tests.Netns;
 using ClientLb.Agent.Controller;
+using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
 
 namespace ClientLb.Agent.Tests.Watch;
@@ -31,7 +32,7 @@ public sealed class ControllerNetnsTests(NetnsFixture net)
         api.Slices.Add(ControllerProgrammingTests.Slice(NetnsFixture.BackendAddress(0), NetnsFixture.BackendAddress(1)));
         using var agent = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Sidecar, NetworkNamespace = net.Client });
         var batches = Channel.CreateUnbounded<AgentBatch>();
-        var controller = new KubernetesAgentController(api, agent, new KubernetesAgentControllerOptions { Services = ["default/web"], OnBatch = b => batches.Writer.TryWrite(b) });
+        var controller = new KubernetesAgentController(new KubernetesApiClient(api), agent, new KubernetesAgentControllerOptions { Services = ["default/web"], OnBatch = b => batches.Writer.TryWrite(b) });
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         Task run = controller.RunAsync(stop.Token);
         try

@@ -26,7 +26,7 @@ public sealed class ControllerProgrammingTests
         var output = new StringWriter();
         using var agent = new NftablesAgent(new NftablesAgentOptions { Mode = AgentMode.Node, DryRun = true, DryRunOutput = output });
         var batches = Channel.CreateUnbounded<AgentBatch>();
-        var controller = new KubernetesAgentController(api, agent, new KubernetesAgentControllerOptions { OnBatch = b => batches.Writer.TryWrite(b) });
+        var controller = new KubernetesAgentController(new KubernetesApiClient(api), agent, new KubernetesAgentControllerOptions { OnBatch = b => batches.Writer.TryWrite(b) });
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         Task run = controller.RunAsync(stop.Token);
 

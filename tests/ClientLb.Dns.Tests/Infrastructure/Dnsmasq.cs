@@ -13,7 +13,7 @@ namespace ClientLb.Dns.Tests.Infrastructure;
 /// data (<c>--no-resolv --no-hosts --local=/#/</c>: NXDOMAIN for unknown names, never forwarded), so nothing leaves the loopback network.
 /// When dnsmasq is not installed the constructor throws, which fails the test with the tool's name.
 /// </summary>
-public sealed class Dnsmasq : IAsyncDisposable
+internal sealed class Dnsmasq : IAsyncDisposable
 {
     private static int _instances;
     private readonly string _directory;

@@ -8,7 +8,7 @@ namespace ClientLb.Dns.Tests.Infrastructure;
 /// A scripted UDP "server" on a 127.54.x.y address for behaviours a real server will not show on demand:
 /// silence, spoofed or malformed answers. The handler gets each query and a function to send raw bytes back.
 /// </summary>
-public sealed class FakeDnsServer : IDisposable
+internal sealed class FakeDnsServer : IDisposable
 {
     private static int _instances;
     private readonly Socket _socket;
@@ -63,7 +63,7 @@ public sealed class FakeDnsServer : IDisposable
 /// <param name="Query">The decoded query.</param>
 /// <param name="Client">Where it came from.</param>
 /// <param name="Reply">Sends raw bytes back from the server's address.</param>
-public sealed record FakeExchange(DnsMessage Query, IPEndPoint Client, Func<byte[], Task> Reply)
+internal sealed record FakeExchange(DnsMessage Query, IPEndPoint Client, Func<byte[], Task> Reply)
 {
     /// <summary>A well-formed answer to the query with one A record.</summary>
     public byte[] Answer(string address, ushort? id = null, string? name = null) =>

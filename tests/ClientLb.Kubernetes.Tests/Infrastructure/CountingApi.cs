@@ -4,7 +4,7 @@ using ClientLb.Kubernetes.Model;
 namespace ClientLb.Kubernetes.Tests.Infrastructure;
 
 /// <summary>Wraps an API and counts lists and watches per selector, to prove watches are shared.</summary>
-public sealed class CountingApi(IKubernetesApi inner) : IKubernetesApi
+internal sealed class CountingApi(IKubernetesApi inner) : IKubernetesApi
 {
     private readonly Lock _gate = new();
     private readonly List<string> _calls = [];

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace ClientLb.Kubernetes.Tests.Infrastructure;
 
 /// <summary>Factories pointed at a sandbox through its kubeconfig, with fast reconnects so fault tests stay short.</summary>
-public static class TestFactory
+internal static class TestFactory
 {
     public static KubernetesSourceOptions Options(string kubeconfig, Action<KubernetesSourceOptions>? configure = null)
     {
