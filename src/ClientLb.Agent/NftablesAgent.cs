@@ -6,6 +6,7 @@ using ClientLb.Agent.Interop;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Ruleset;
 using ClientLb.Agent.State;
+using ClientLb.Agent.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -109,7 +110,7 @@ public sealed class NftablesAgent : IDisposable
             _gate.Release();
         }
         // Validation is pure: the committed input yields the very ports and targets its plan was rendered from.
-        var policy = _options.ValidationPolicy();
+        ValidationPolicy policy = _options.ValidationPolicy();
         var services = new List<ProgrammedService>(inputs.Length);
         foreach (ServiceState input in inputs.OrderBy(static s => s.Namespace, StringComparer.Ordinal).ThenBy(static s => s.Name, StringComparer.Ordinal))
         {

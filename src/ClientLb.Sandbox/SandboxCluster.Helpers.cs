@@ -37,11 +37,11 @@ public sealed partial class SandboxCluster
 
     private JsonObject Apply(JsonObject obj, string defaultNamespace)
     {
-        var apiVersion = obj.Str("apiVersion") ?? throw new SandboxApiException(400, "BadRequest", "a manifest object has no apiVersion");
-        var kind = obj.Str("kind") ?? throw new SandboxApiException(400, "BadRequest", "a manifest object has no kind");
+        string apiVersion = obj.Str("apiVersion") ?? throw new SandboxApiException(400, "BadRequest", "a manifest object has no apiVersion");
+        string kind = obj.Str("kind") ?? throw new SandboxApiException(400, "BadRequest", "a manifest object has no kind");
         ResourceType t = TypeOf(apiVersion, kind);
-        var ns = t.Namespaced ? obj.Str("metadata", "namespace") ?? defaultNamespace : null;
-        var name = obj.Str("metadata", "name");
+        string? ns = t.Namespaced ? obj.Str("metadata", "namespace") ?? defaultNamespace : null;
+        string? name = obj.Str("metadata", "name");
         return Call(() =>
         {
             if (name is not null && _store.Get(t, ns, name) is not null)

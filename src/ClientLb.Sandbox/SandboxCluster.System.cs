@@ -16,9 +16,9 @@ public sealed partial class SandboxCluster
     private void PublishClusterDns(Dns.ClusterDnsServer dns)
     {
         const string ns = "kube-system";
-        var address = dns.EndPoint.Address.ToString();
-        var port = dns.EndPoint.Port;
-        var pod = CreateComponentPod("coredns-" + ObjectStore.RandomSuffix(10) + "-" + ObjectStore.RandomSuffix(), "cluster-dns",
+        string address = dns.EndPoint.Address.ToString();
+        int port = dns.EndPoint.Port;
+        string pod = CreateComponentPod("coredns-" + ObjectStore.RandomSuffix(10) + "-" + ObjectStore.RandomSuffix(), "cluster-dns",
             new JsonObject { ["k8s-app"] = "kube-dns" }, address, "coredns", "registry.k8s.io/coredns/coredns:v1.11.3",
             new JsonArray(
                 new JsonObject { ["name"] = "dns", ["containerPort"] = port, ["protocol"] = "UDP" },
@@ -46,7 +46,7 @@ public sealed partial class SandboxCluster
     /// <summary>A node proxy (the ClientLb agent, kube-proxy) that runs against the sandbox, shown as a kube-proxy pod; returns its log.</summary>
     private Logs.LogBook CreateNodeProxyPod(string name, string who)
     {
-        var agent = who.Split(' ')[0];
+        string agent = who.Split(' ')[0];
         CreateComponentPod(name, "node-proxy", new JsonObject { ["k8s-app"] = "kube-proxy", ["sandbox.clientlb.io/node-proxy"] = "api-client" }, "127.0.0.1", "kube-proxy",
             agent.StartsWith("ClientLb", StringComparison.OrdinalIgnoreCase) ? "clientlb/clientlb" : "registry.k8s.io/kube-proxy", []);
         return PodLogs.Open("kube-system", name, "kube-proxy");
@@ -84,7 +84,7 @@ public sealed partial class SandboxCluster
                     : new JsonObject { ["name"] = container, ["image"] = image, ["ports"] = ports }),
             },
         });
-        var now = Json.Timestamp(Time.GetUtcNow());
+        string now = Json.Timestamp(Time.GetUtcNow());
         _store.Mutate(ResourceTypes.Pods, ns, name, o =>
         {
             o["status"] = new JsonObject
@@ -120,8 +120,8 @@ public sealed partial class SandboxCluster
     public async Task<string> WriteServiceAccountKubeconfigAsync(string serviceAccount, string ns = "default", TimeSpan? validFor = null, CancellationToken cancellationToken = default)
     {
         StoredObject account = Call(() => _store.GetRequired(ResourceTypes.ServiceAccounts, ns, serviceAccount));
-        var token = Tokens.Issue(ns, serviceAccount, account.Uid, Time.GetUtcNow() + (validFor ?? TimeSpan.FromHours(1)));
-        var path = Path.Combine(Path.GetTempPath(), $"clientlb-sandbox-{ns}-{serviceAccount}-{Guid.NewGuid():N}.kubeconfig");
+        string token = Tokens.Issue(ns, serviceAccount, account.Uid, Time.GetUtcNow() + (validFor ?? TimeSpan.FromHours(1)));
+        string path = Path.Combine(Path.GetTempPath(), $"clientlb-sandbox-{ns}-{serviceAccount}-{Guid.NewGuid():N}.kubeconfig");
         await File.WriteAllTextAsync(path, Api.Kubeconfig.Render(ApiServerUri, _certificates?.CaPem, token, ns), cancellationToken);
         return path;
     }

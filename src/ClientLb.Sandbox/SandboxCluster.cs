@@ -45,7 +45,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         Tokens = new ServiceAccountTokens(_store);
         Events = new Controllers.EventRecorder(_store);
         NodeProxies = new Api.NodeProxyPods(Time, CreateNodeProxyPod, DeleteNodeProxyPod);
-        var grace = (long)options.DefaultTerminationGracePeriod.TotalSeconds;
+        long grace = (long)options.DefaultTerminationGracePeriod.TotalSeconds;
         _store.SetStrategy(ResourceTypes.Namespaces, new NamespaceStrategy());
         _store.SetStrategy(ResourceTypes.Services, new ServiceStrategy(ServiceIps));
         _store.SetStrategy(ResourceTypes.Pods, new PodStrategy(grace));
@@ -142,7 +142,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
         _api = api;
         _apiPort = api.Uri.Port;
         _apiUri = api.Uri;
-        var dir = Path.GetDirectoryName(Path.GetFullPath(KubeconfigPath));
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(KubeconfigPath));
         if (!string.IsNullOrEmpty(dir))
         {
             Directory.CreateDirectory(dir);
@@ -175,7 +175,7 @@ public sealed partial class SandboxCluster : IAsyncDisposable
 
     private void Bootstrap()
     {
-        foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" }.Concat(_options.Namespaces).Distinct())
+        foreach (string? ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" }.Concat(_options.Namespaces).Distinct())
         {
             _store.Create(ResourceTypes.Namespaces, null, new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } });
         }

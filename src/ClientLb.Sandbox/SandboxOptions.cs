@@ -102,8 +102,8 @@ public sealed class SandboxOptions
 
         (uint svcBase, int svcPrefix) = Store.IpAllocator.ParseLoopbackCidr(ServiceCidr, nameof(ServiceCidr));
         (uint podBase, int podPrefix) = Store.IpAllocator.ParseLoopbackCidr(PodCidr, nameof(PodCidr));
-        var prefix = Math.Min(svcPrefix, podPrefix);
-        var mask = uint.MaxValue << (32 - prefix);
+        int prefix = Math.Min(svcPrefix, podPrefix);
+        uint mask = uint.MaxValue << (32 - prefix);
         if ((svcBase & mask) == (podBase & mask))
         {
             throw new ArgumentException($"PodCidr {PodCidr} overlaps ServiceCidr {ServiceCidr}", nameof(PodCidr));
@@ -151,7 +151,7 @@ public sealed class SandboxOptions
             throw new ArgumentException("node names must be unique", nameof(Nodes));
         }
 
-        foreach (var ns in Namespaces)
+        foreach (string ns in Namespaces)
         {
             if (Store.Validation.Dns1123LabelError(ns) is { } nerr)
             {

@@ -18,7 +18,7 @@ public sealed record SandboxPod(string Namespace, string Name, string? IP, strin
             throw new InvalidOperationException($"pod {Namespace}/{Name} has no IP yet");
         }
 
-        var p = port ?? (Ports.Count > 0 ? Ports[0] : throw new InvalidOperationException($"pod {Namespace}/{Name} declares no container ports"));
+        int p = port ?? (Ports.Count > 0 ? Ports[0] : throw new InvalidOperationException($"pod {Namespace}/{Name} declares no container ports"));
         return new Uri($"http://{IP}:{p}/");
     }
 }

@@ -1,7 +1,7 @@
 using ClientLb.Dns.Configuration;
 using ClientLb.Kubernetes;
-using ClientLb.Registry;
 using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.ServiceDiscovery;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;

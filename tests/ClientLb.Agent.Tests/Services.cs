@@ -1,9 +1,9 @@
 using System.Net;
 using ClientLb.Agent.Model;
 using ClientLb.Endpoints;
+using ClientLb.Kubernetes.Slices;
 using EndpointSlice = ClientLb.Kubernetes.Model.EndpointSlice;
 using Service = ClientLb.Kubernetes.Model.Service;
-using ClientLb.Kubernetes.Slices;
 
 namespace ClientLb.Agent.Tests;
 

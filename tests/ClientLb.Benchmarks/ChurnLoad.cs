@@ -30,7 +30,7 @@ public static class ChurnLoad
             await backends[i].StartAsync();
         }
 
-        var config = new ConfigurationBuilder().AddInMemoryCollection(
+        IConfigurationRoot config = new ConfigurationBuilder().AddInMemoryCollection(
             backends.Select((b, i) => new KeyValuePair<string, string?>($"ClientLb:Services:churn:Endpoints:{i}", b.Authority))).Build();
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(config);
@@ -71,7 +71,7 @@ public static class ChurnLoad
         var watch = Stopwatch.StartNew();
         Task[] load = [.. Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
         {
-            var mine = latencies[w] = new List<double>(seconds * 1000);
+            List<double> mine = latencies[w] = new List<double>(seconds * 1000);
             while (!stop.IsCancellationRequested)
             {
                 long start = Stopwatch.GetTimestamp();

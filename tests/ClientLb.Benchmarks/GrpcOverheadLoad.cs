@@ -41,8 +41,8 @@ public static class GrpcOverheadLoad
                 {
                     await RunBlockAsync(call, operations);
                 }
-                var perCall = sides.Select(_ => new List<double>()).ToArray();
-                var ratios = sides.Select(_ => new List<double>()).ToArray();
+                List<double>[] perCall = sides.Select(_ => new List<double>()).ToArray();
+                List<double>[] ratios = sides.Select(_ => new List<double>()).ToArray();
                 long[] bytes = new long[sides.Length];
                 for (int g = 0; g < groups; g++)
                 {

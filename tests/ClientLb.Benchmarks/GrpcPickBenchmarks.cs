@@ -36,7 +36,7 @@ public class GrpcPickBenchmarks
         _backends = await GrpcBackends.StartAsync(3);
         var settings = new Dictionary<string, string?>();
         _backends.Configure(settings, "bench-grpc", 3);
-        var capturing = new[]
+        CapturingFactory[] capturing = new[]
         {
             new CapturingFactory("bench_round_robin", new RoundRobinBalancerFactory()),
             new CapturingFactory("bench_clientlb_round_robin", ClientLbBalancerFactory.All.Single(f => f.Name == ClientLbBalancerFactory.RoundRobin)),

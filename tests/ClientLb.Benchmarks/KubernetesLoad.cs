@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using ClientLb.Balancing;
+using ClientLb.Kubernetes.Client;
 using ClientLb.Registry;
 using ClientLb.Sandbox;
 using Microsoft.Extensions.DependencyInjection;
-using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Benchmarks;
 

@@ -33,7 +33,7 @@ public static class MesdOverheadLoad
             services.AddHttpClient("clientlb", c => Configure(c, "http://three", version)).AddClientLb();
             services.AddHttpClient("mesd", c => Configure(c, "http://three", version)).AddServiceDiscovery();
             await using ServiceProvider provider = services.BuildServiceProvider();
-            var factory = provider.GetRequiredService<IHttpClientFactory>();
+            IHttpClientFactory factory = provider.GetRequiredService<IHttpClientFactory>();
             using HttpClient direct = OverheadLoad.Client(new SocketsHttpHandler(), "http://" + authorities[0], version);
             HttpClient clientLb = factory.CreateClient("clientlb");
             HttpClient mesd = factory.CreateClient("mesd");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using ClientLb.Registry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -32,7 +33,7 @@ public static class OverheadLoad
             services.AddSingleton(configuration);
             services.AddClientLb();
             await using ServiceProvider provider = services.BuildServiceProvider();
-            var registry = provider.GetRequiredService<ClientLb.Registry.ServiceRegistry>();
+            ServiceRegistry registry = provider.GetRequiredService<ClientLb.Registry.ServiceRegistry>();
             using HttpClient direct = Client(new SocketsHttpHandler(), "http://" + authorities[0], version);
             using HttpClient same = Client(new Http.ClientLbHttpHandler(registry), "http://same", version);
             using HttpClient three = Client(new Http.ClientLbHttpHandler(registry), "http://three", version);

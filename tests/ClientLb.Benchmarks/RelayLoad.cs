@@ -42,7 +42,7 @@ public static class RelayLoad
         await using NodeRelayServer relay = await NodeRelayServer.StartAsync(KubernetesApiClient.FromConfiguration(config), new TokenListAuthorizer(config), new NodeRelayServerOptions { SocketPath = socket });
         await using ServiceProvider direct = Client(cluster, relaySocket: null);
         await using ServiceProvider relayed = Client(cluster, socket);
-        var sides = new[] { new Side("direct watch", direct), new Side("node relay", relayed) };
+        Side[] sides = new[] { new Side("direct watch", direct), new Side("node relay", relayed) };
         foreach (Side side in sides)
         {
             await side.Balancer.EnsureReadyAsync(TimeSpan.FromSeconds(10), default);

@@ -27,8 +27,11 @@ public class WatchDecodeBenchmarks
         {
             var slice = new EndpointSlice
             {
-                Metadata = new ObjectMeta { Name = $"big-{e:D4}", Namespace = "bench", ResourceVersion = (1000 + e).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    Labels = new() { ["kubernetes.io/service-name"] = "big" } },
+                Metadata = new ObjectMeta
+                {
+                    Name = $"big-{e:D4}", Namespace = "bench", ResourceVersion = (1000 + e).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    Labels = new() { ["kubernetes.io/service-name"] = "big" }
+                },
                 AddressType = "IPv4",
                 Ports = [new EndpointPort { Name = "http", Port = 8080, Protocol = "TCP" }],
                 Endpoints = [.. Enumerable.Range(0, 100).Select(i => new Endpoint

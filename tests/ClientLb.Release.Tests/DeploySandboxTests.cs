@@ -1,6 +1,6 @@
 using ClientLb.Agent;
-using ClientLb.Agent.Model;
 using ClientLb.Agent.Controller;
+using ClientLb.Agent.Model;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
@@ -97,17 +97,30 @@ public class DeploySandboxTests
                 using var listener = new System.Diagnostics.Metrics.MeterListener();
                 listener.InstrumentPublished = (instrument, l) =>
                 {
-                    if (instrument.Meter.Name == ClientLb.Diagnostics.DroppedRecords.MeterName) l.EnableMeasurementEvents(instrument);
+                    if (instrument.Meter.Name == ClientLb.Diagnostics.DroppedRecords.MeterName)
+                    {
+                        l.EnableMeasurementEvents(instrument);
+                    }
                 };
                 listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
                 {
                     string? service = null, source = null;
-                    foreach (var tag in tags)
+                    foreach (KeyValuePair<string, object?> tag in tags)
                     {
-                        if (tag.Key == "service") service = tag.Value as string;
-                        if (tag.Key == "source") source = tag.Value as string;
+                        if (tag.Key == "service")
+                        {
+                            service = tag.Value as string;
+                        }
+
+                        if (tag.Key == "source")
+                        {
+                            source = tag.Value as string;
+                        }
                     }
-                    if (source == "agent" && service == "finance/payment-service") droppedRecords.Add(service);
+                    if (source == "agent" && service == "finance/payment-service")
+                    {
+                        droppedRecords.Add(service);
+                    }
                 });
                 listener.Start();
                 AgentBatch first = await RunControllerAsync(agentKubeconfig, timeout.Token);
@@ -116,7 +129,7 @@ public class DeploySandboxTests
                 Assert.Empty(payment.Ports.Single().Endpoints);
                 Assert.True(droppedRecords.Count >= pods.Count, $"{droppedRecords.Count} endpoints of finance/payment-service reported dropped; expected each of the {pods.Count} pods");
 
-                var refused = await Assert.ThrowsAsync<KubernetesApiException>(() => SyncOnceAsync(unbound, timeout.Token));
+                KubernetesApiException refused = await Assert.ThrowsAsync<KubernetesApiException>(() => SyncOnceAsync(unbound, timeout.Token));
                 Assert.Contains("forbidden", refused.Message, StringComparison.OrdinalIgnoreCase);
             }
             finally

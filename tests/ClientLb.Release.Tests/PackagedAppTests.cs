@@ -153,7 +153,7 @@ public class PackagedAppTests
             Assert.Equal(Version, (await RunAsync(clientlb, "--version", work)).Trim());
             Assert.Contains("clientlb resolve <name> [options]", await RunAsync(clientlb, "resolve --help", work));
             string resolved = await RunAsync(clientlb, $"resolve http://greeter.default:80 --kubeconfig \"{cluster.KubeconfigPath}\" -o json", work);
-            foreach (var pod in cluster.GetPods("app=greeter"))
+            foreach (SandboxPod pod in cluster.GetPods("app=greeter"))
             {
                 Assert.Contains($"\"address\": \"{pod.IP}\"", resolved);
             }

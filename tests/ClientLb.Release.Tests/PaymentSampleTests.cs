@@ -1,6 +1,7 @@
 using ClientLb.Samples.PaymentClient;
 using ClientLb.Samples.PaymentProtocol;
 using ClientLb.Samples.PaymentService;
+using ClientLb.Sandbox;
 using Grpc.Net.Client;
 
 namespace ClientLb.Release.Tests;
@@ -62,7 +63,7 @@ public class PaymentSampleTests
     {
         using var start = new CancellationTokenSource(Timeout);
         await using PaymentSandbox sandbox = await PaymentSandbox.StartAsync(2, cancellationToken: start.Token);
-        foreach (var pod in sandbox.Cluster.GetPods("app=payment", "finance"))
+        foreach (SandboxPod pod in sandbox.Cluster.GetPods("app=payment", "finance"))
         {
             using GrpcChannel channel = GrpcChannel.ForAddress($"http://{pod.IP}:8081");
             ProcessReply reply = await new Payments.PaymentsClient(channel).ProcessAsync(new ProcessRequest { OrderId = "o-1" });

@@ -40,7 +40,7 @@ public class ProviderTests
     {
         await using SandboxCluster cluster = await DeployAsync("greeter", 2);
         await using ServiceProvider provider = Build(cluster);
-        var resolver = provider.GetRequiredService<ServiceEndpointResolver>();
+        ServiceEndpointResolver resolver = provider.GetRequiredService<ServiceEndpointResolver>();
 
         ServiceEndpointSource first = await resolver.GetEndpointsAsync("http://greeter.default", CancellationToken.None);
         Assert.True(PodEndpoints(cluster, "greeter").SetEquals(first.Endpoints.Select(e => e.EndPoint.ToString()!)));
@@ -91,9 +91,9 @@ public class ProviderTests
         using var notReady = new CancellationTokenSource(Timeout);
         await cluster.WaitForReadyEndpointsAsync("idle", 0, cancellationToken: notReady.Token);
         await using ServiceProvider provider = Build(cluster);
-        var resolver = provider.GetRequiredService<ServiceEndpointResolver>();
+        ServiceEndpointResolver resolver = provider.GetRequiredService<ServiceEndpointResolver>();
 
-        var error = await Assert.ThrowsAsync<NoEndpointsException>(() => resolver.GetEndpointsAsync("http://idle.default", CancellationToken.None).AsTask());
+        NoEndpointsException error = await Assert.ThrowsAsync<NoEndpointsException>(() => resolver.GetEndpointsAsync("http://idle.default", CancellationToken.None).AsTask());
         Assert.Contains("idle.default", error.Message);
         Assert.Contains("not ready", error.Reason);
     }
@@ -103,7 +103,7 @@ public class ProviderTests
     {
         await using SandboxCluster cluster = await DeployAsync("greeter", 2);
         await using ServiceProvider provider = Build(cluster, new() { ["Services:greeter:http:0"] = "127.0.0.9:5009" });
-        var resolver = provider.GetRequiredService<ServiceEndpointResolver>();
+        ServiceEndpointResolver resolver = provider.GetRequiredService<ServiceEndpointResolver>();
 
         ServiceEndpointSource endpoints = await resolver.GetEndpointsAsync("http://greeter", CancellationToken.None);
         Assert.Equal("127.0.0.9:5009", Assert.Single(endpoints.Endpoints).EndPoint.ToString());
@@ -113,7 +113,7 @@ public class ProviderTests
     public async Task Addresses_and_localhost_are_left_to_the_pass_through_provider()
     {
         await using ServiceProvider provider = Build(null);
-        var factory = provider.GetServices<IServiceEndpointProviderFactory>().OfType<ClientLbEndpointProviderFactory>().Single();
+        ClientLbEndpointProviderFactory factory = provider.GetServices<IServiceEndpointProviderFactory>().OfType<ClientLbEndpointProviderFactory>().Single();
         foreach (string address in new[] { "http://127.0.0.1:5000", "http://[::1]:5000", "http://localhost:5000" })
         {
             Assert.True(ServiceEndpointQuery.TryParse(address, out ServiceEndpointQuery? query));

@@ -62,7 +62,7 @@ public class YarpThroughMesdTests
     /// <summary>Waits until the proxy's resolved destinations are exactly the ready pods' addresses.</summary>
     private static async Task DestinationsAsync(WebApplication proxy, SandboxCluster cluster)
     {
-        var lookup = proxy.Services.GetRequiredService<IProxyStateLookup>();
+        IProxyStateLookup lookup = proxy.Services.GetRequiredService<IProxyStateLookup>();
         HashSet<string> expected = [.. cluster.GetPods("app=greeter").Where(p => p.Ready && !p.Terminating).Select(p => $"http://{p.IP}:8080/")];
         DateTime deadline = DateTime.UtcNow + Timeout;
         while (true)

@@ -16,7 +16,7 @@ internal static class LowDescriptorReserve
     private const string Null = "/dev/null";
     private static readonly Lock Gate = new();
     private static readonly int[] Held = new int[4];
-    private static int s_count;
+    private static int _count;
 
     /// <summary>Creates what opens a netlink socket (libnftables contexts) with the reserved descriptors freed for it.</summary>
     /// <exception cref="NftablesException">No descriptor below 1,024 is free.</exception>
@@ -48,7 +48,7 @@ internal static class LowDescriptorReserve
 
     private static void Reserve()
     {
-        while (s_count < Held.Length)
+        while (_count < Held.Length)
         {
             int fd = NativeMethods.Open(Null, NativeMethods.OpenReadOnlyCloseOnExec);
             if (fd < 0)
@@ -60,15 +60,15 @@ internal static class LowDescriptorReserve
                 NativeMethods.Close(fd);
                 return;
             }
-            Held[s_count++] = fd;
+            Held[_count++] = fd;
         }
     }
 
     private static void Release()
     {
-        while (s_count > 0)
+        while (_count > 0)
         {
-            NativeMethods.Close(Held[--s_count]);
+            NativeMethods.Close(Held[--_count]);
         }
     }
 }

@@ -1,5 +1,5 @@
-using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes;
+using ClientLb.Kubernetes.Node;
 
 namespace ClientLb.Agent.Relay;
 

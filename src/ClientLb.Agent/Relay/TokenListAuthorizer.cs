@@ -42,11 +42,11 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
     public async Task<string?> CheckAsync(string token, string ns, string service, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(token);
-        var key = (Hash(token), ns, service);
+        (string, string ns, string service) key = (Hash(token), ns, service);
         DateTimeOffset now = _time.GetUtcNow();
         lock (_gate)
         {
-            if (_decisions.TryGetValue(key, out var kept) && kept.Until > now)
+            if (_decisions.TryGetValue(key, out (string? Denied, DateTimeOffset Until) kept) && kept.Until > now)
             {
                 return kept.Denied;
             }
@@ -79,7 +79,7 @@ public sealed class TokenListAuthorizer : IRelayAuthorizer
         {
             if (_decisions.Count > 10_000)
             {
-                foreach (var stale in _decisions.Where(d => d.Value.Until <= now).Select(static d => d.Key).ToList())
+                foreach ((string Token, string Ns, string Service) stale in _decisions.Where(d => d.Value.Until <= now).Select(static d => d.Key).ToList())
                 {
                     _decisions.Remove(stale);
                 }

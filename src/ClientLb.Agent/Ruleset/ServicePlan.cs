@@ -23,8 +23,8 @@ internal sealed record ServicePlan(string Key, ImmutableArray<Element> Elements,
     /// </summary>
     public static ServicePlan For(ValidatedService service, bool hairpin)
     {
-        var elements = ImmutableArray.CreateBuilder<Element>();
-        var conntrack = ImmutableArray.CreateBuilder<ConntrackPort>();
+        ImmutableArray<Element>.Builder elements = ImmutableArray.CreateBuilder<Element>();
+        ImmutableArray<ConntrackPort>.Builder conntrack = ImmutableArray.CreateBuilder<ConntrackPort>();
         var keys = new List<(Family Family, string Key)>();
         int? timeout = service.AffinityTimeoutSeconds;
         foreach (ValidatedPort port in service.Ports)

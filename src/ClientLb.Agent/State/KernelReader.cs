@@ -18,7 +18,7 @@ internal static class KernelReader
     /// <summary>Fills <paramref name="state"/> from the kernel; returns whether an earlier run's tables were found.</summary>
     public static async Task<bool> ReadAsync(INftablesRunner runner, AgentMode mode, ProgrammedState state, CancellationToken cancellationToken)
     {
-        var markers = new bool?[Family.All.Count];
+        bool?[] markers = new bool?[Family.All.Count];
         for (int f = 0; f < Family.All.Count; f++)
         {
             Family family = Family.All[f];

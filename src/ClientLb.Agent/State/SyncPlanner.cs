@@ -258,7 +258,7 @@ internal sealed class SyncPlanner
     /// </summary>
     private bool[] MatchGenerations(PendingSync sync)
     {
-        var matchedChanges = new bool[sync.Changes.Count];
+        bool[] matchedChanges = new bool[sync.Changes.Count];
         var matched = new HashSet<Element>();
         for (int i = 0; i < sync.Changes.Count; i++)
         {

@@ -60,7 +60,7 @@ internal static class ServiceValidator
             return false;
         }
 
-        var ports = ImmutableArray.CreateBuilder<ValidatedPort>();
+        ImmutableArray<ValidatedPort>.Builder ports = ImmutableArray.CreateBuilder<ValidatedPort>();
         var dropped = new List<string>();
         var seen = new HashSet<(ServiceProtocol, int)>();
         foreach (ServicePortState port in service.Ports)

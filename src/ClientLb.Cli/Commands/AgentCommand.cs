@@ -2,11 +2,11 @@ using System.CommandLine;
 using System.Net;
 using System.Text;
 using ClientLb.Agent;
+using ClientLb.Agent.Controller;
 using ClientLb.Agent.Diagnostics;
 using ClientLb.Agent.Interop;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Relay;
-using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
@@ -173,7 +173,7 @@ internal static class AgentCommand
                 return await Fail(ex.Message);
             }
             using NftablesAgent disposeAgent = agent;
-            var gate = new object();
+            object gate = new object();
             controllerOptions.OnBatch = batch =>
             {
                 lock (gate)

@@ -7,10 +7,10 @@ using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Slices;
+using ClientLb.Names;
 using ClientLb.Registry;
 using Endpoint = ClientLb.Endpoints.Endpoint;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
-using ClientLb.Names;
 
 namespace ClientLb.Cli.Commands;
 

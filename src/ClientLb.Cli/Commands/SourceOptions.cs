@@ -1,13 +1,13 @@
 using System.CommandLine;
 using ClientLb.Dns.Configuration;
 using ClientLb.Kubernetes;
+using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Names;
 using ClientLb.Registry;
-using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using ClientLb.Kubernetes.Client;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Cli.Commands;
 

@@ -106,13 +106,13 @@ internal sealed class CallContent : HttpContent
     /// <summary>Forwards writes to the connection and keeps a copy (in the owner's bounded copy, or in a whole body).</summary>
     private sealed class CopyingStream : Stream
     {
-        private readonly Stream target;
-        private readonly CallContent? owner;
-        private readonly ArrayBufferWriter<byte>? body;
+        private readonly Stream _target;
+        private readonly CallContent? _owner;
+        private readonly ArrayBufferWriter<byte>? _body;
 
-        public CopyingStream(Stream target, CallContent owner) => (this.target, this.owner) = (target, owner);
+        public CopyingStream(Stream target, CallContent owner) => (_target, _owner) = (target, owner);
 
-        public CopyingStream(Stream target, ArrayBufferWriter<byte> body) => (this.target, this.body) = (target, body);
+        public CopyingStream(Stream target, ArrayBufferWriter<byte> body) => (_target, _body) = (target, body);
 
         public override bool CanRead => false;
         public override bool CanSeek => false;
@@ -125,7 +125,7 @@ internal sealed class CallContent : HttpContent
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             Keep(buffer);
-            target.Write(buffer);
+            _target.Write(buffer);
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -134,23 +134,23 @@ internal sealed class CallContent : HttpContent
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             Keep(buffer.Span);
-            return target.WriteAsync(buffer, cancellationToken);
+            return _target.WriteAsync(buffer, cancellationToken);
         }
 
         private void Keep(ReadOnlySpan<byte> data)
         {
-            if (body is not null)
+            if (_body is not null)
             {
-                body.Write(data);
+                _body.Write(data);
             }
             else
             {
-                owner!.Keep(data);
+                _owner!.Keep(data);
             }
         }
 
-        public override void Flush() => target.Flush();
-        public override Task FlushAsync(CancellationToken cancellationToken) => target.FlushAsync(cancellationToken);
+        public override void Flush() => _target.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => _target.FlushAsync(cancellationToken);
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();

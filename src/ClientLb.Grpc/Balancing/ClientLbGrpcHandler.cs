@@ -1,5 +1,5 @@
-using System.Net.Http.Headers;
 using System.Net;
+using System.Net.Http.Headers;
 using ClientLb.Attempts;
 using ClientLb.Balancing;
 using ClientLb.Grpc.Configuration;
@@ -10,6 +10,7 @@ using ClientLb.Registry;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace ClientLb.Grpc.Balancing;
 
@@ -45,7 +46,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     {
         _registry = registry ?? throw new ArgumentNullException(nameof(registry));
         ArgumentNullException.ThrowIfNull(options);
-        var validation = new ClientLbGrpcOptionsValidator().Validate(null, options);
+        ValidateOptionsResult validation = new ClientLbGrpcOptionsValidator().Validate(null, options);
         if (validation.Failed)
         {
             throw new Microsoft.Extensions.Options.OptionsValidationException(ClientLbGrpcOptions.SectionName, typeof(ClientLbGrpcOptions), validation.Failures);

@@ -12,12 +12,12 @@ namespace ClientLb.Grpc.Balancing;
 /// </summary>
 internal static class ContentHeaders
 {
-    private static volatile bool s_copy;
+    private static volatile bool _copy;
 
     /// <summary>Makes <paramref name="source"/>'s headers <paramref name="target"/>'s (a fresh content with no headers yet).</summary>
     public static void Adopt(HttpContent target, HttpContent source)
     {
-        if (!s_copy)
+        if (!_copy)
         {
             try
             {
@@ -26,7 +26,7 @@ internal static class ContentHeaders
             }
             catch (MissingFieldException)
             {
-                s_copy = true;
+                _copy = true;
             }
         }
         foreach (KeyValuePair<string, HeaderStringValues> header in source.Headers.NonValidated)

@@ -1,7 +1,7 @@
 using ClientLb.Attempts;
 using ClientLb.Balancing;
-using Grpc.Core;
 using ClientLb.Grpc.Configuration;
+using Grpc.Core;
 
 namespace ClientLb.Grpc.Balancing;
 

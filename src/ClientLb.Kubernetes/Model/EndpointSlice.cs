@@ -93,7 +93,7 @@ internal sealed class EndpointConditions
     public bool? Terminating { get; set; }
 
     // Each of the three is unset, false or true: 27 combinations, each kept once for slices that are compacted.
-    private static readonly EndpointConditions[] s_shared = [.. Enumerable.Range(0, 27).Select(static i => new EndpointConditions
+    private static readonly EndpointConditions[] Combinations = [.. Enumerable.Range(0, 27).Select(static i => new EndpointConditions
     {
         Ready = Value(i % 3),
         Serving = Value(i / 3 % 3),
@@ -102,7 +102,7 @@ internal sealed class EndpointConditions
 
     /// <summary>The shared, read-only instance with these values (see <see cref="EndpointSlice.Compact"/>).</summary>
     internal static EndpointConditions Shared(bool? ready, bool? serving, bool? terminating) =>
-        s_shared[Index(ready) + 3 * Index(serving) + 9 * Index(terminating)];
+        Combinations[Index(ready) + 3 * Index(serving) + 9 * Index(terminating)];
 
     private static bool? Value(int index) => index switch { 0 => null, 1 => false, _ => true };
 

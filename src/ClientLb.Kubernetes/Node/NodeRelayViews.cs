@@ -32,7 +32,7 @@ internal sealed class NodeRelayViews : IServiceViewProvider, IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_views.TryGetValue((ns, service), out var entry))
+            if (_views.TryGetValue((ns, service), out (ServiceView View, NodeRelayFeed Feed) entry))
             {
                 entry.View.References++;
                 return new ViewLease(this, entry.View);
@@ -49,7 +49,7 @@ internal sealed class NodeRelayViews : IServiceViewProvider, IAsyncDisposable
     {
         lock (_gate)
         {
-            if (--view.References > 0 || !_views.TryGetValue((view.Namespace, view.Name), out var entry) || entry.View != view)
+            if (--view.References > 0 || !_views.TryGetValue((view.Namespace, view.Name), out (ServiceView View, NodeRelayFeed Feed) entry) || entry.View != view)
             {
                 return;
             }

@@ -1,8 +1,8 @@
 using System.Net;
 using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Model;
-using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 using ClientConditions = ClientLb.Endpoints.EndpointConditions;
+using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 
 namespace ClientLb.Kubernetes.Slices;
 
@@ -112,7 +112,7 @@ internal static class EndpointMapper
         {
             foreach (ClientEndpoint endpoint in endpoints)
             {
-                var key = (endpoint.Host, endpoint.Port);
+                (string Host, int Port) key = (endpoint.Host, endpoint.Port);
                 if (index.TryGetValue(key, out int at))
                 {
                     if (!result[at].Conditions.Ready && endpoint.Conditions.Ready)

@@ -3,12 +3,12 @@ using ClientLb.Endpoints;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Model;
-using Endpoint = ClientLb.Endpoints.Endpoint;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Watching;
 using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
+using Endpoint = ClientLb.Endpoints.Endpoint;
 
 namespace ClientLb.Kubernetes.Sources;
 

@@ -3,8 +3,8 @@ using ClientLb.Kubernetes.Diagnostics;
 using ClientLb.Kubernetes.Node;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Sources;
-using ClientLb.Registry;
 using ClientLb.Names;
+using ClientLb.Registry;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;
 

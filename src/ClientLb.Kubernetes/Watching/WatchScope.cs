@@ -53,7 +53,7 @@ internal sealed class WatchScope : IAsyncDisposable
             (rv, timeout, ct) => api.WatchEndpointSlicesAsync(ns, sliceOptions, rv, timeout, ct),
             static s => s.Metadata.ResourceVersion, new SliceSink(this), settings, time, logger, metrics);
         // One service: list and watch it, or read it with get when only that is allowed (NamedServiceReader).
-        var services = service is null
+        ResourceWatcher<Service> services = service is null
             ? new ResourceWatcher<Service>($"services ({where})",
                 ct => api.ListServicesAsync(ns, serviceOptions, ct),
                 (rv, timeout, ct) => api.WatchServicesAsync(ns, serviceOptions, rv, timeout, ct),

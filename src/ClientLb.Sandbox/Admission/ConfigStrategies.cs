@@ -19,14 +19,14 @@ internal abstract partial class DataStrategy(ResourceType type) : DefaultStrateg
     {
         List<StatusCause> causes = Validate(obj, old);
         JsonObject oldObj = old.ToMutable();
-        if (oldObj["immutable"] is JsonValue iv && iv.TryGetValue<bool>(out var wasImmutable) && wasImmutable)
+        if (oldObj["immutable"] is JsonValue iv && iv.TryGetValue<bool>(out bool wasImmutable) && wasImmutable)
         {
             if (!Json.DeepEquals(obj["data"], oldObj["data"]) || !Json.DeepEquals(obj["binaryData"], oldObj["binaryData"]))
             {
                 causes.Add(new("FieldValueForbidden", "data", "Forbidden: field is immutable when `immutable` is set"));
             }
 
-            if (obj["immutable"] is not JsonValue nv || !nv.TryGetValue<bool>(out var stillImmutable) || !stillImmutable)
+            if (obj["immutable"] is not JsonValue nv || !nv.TryGetValue<bool>(out bool stillImmutable) || !stillImmutable)
             {
                 causes.Add(new("FieldValueForbidden", "immutable", "Forbidden: field is immutable when `immutable` is set"));
             }
@@ -38,8 +38,8 @@ internal abstract partial class DataStrategy(ResourceType type) : DefaultStrateg
     {
         var causes = new List<StatusCause>();
         var keys = new HashSet<string>(StringComparer.Ordinal);
-        var total = 0L;
-        foreach (var field in new[] { "data", "binaryData" })
+        long total = 0L;
+        foreach (string? field in new[] { "data", "binaryData" })
         {
             if (obj[field] is null)
             {
@@ -58,8 +58,8 @@ internal abstract partial class DataStrategy(ResourceType type) : DefaultStrateg
                     causes.Add(InvalidValue($"{field}[{k}]", k, "duplicate of key present in data"));
                 }
 
-                if (v is not JsonValue sv || !sv.TryGetValue<string>(out var text)) { causes.Add(InvalidValue($"{field}[{k}]", v, "must be a string")); continue; }
-                if (IsBase64(field) && !TryBase64(text, out var decoded))
+                if (v is not JsonValue sv || !sv.TryGetValue<string>(out string? text)) { causes.Add(InvalidValue($"{field}[{k}]", v, "must be a string")); continue; }
+                if (IsBase64(field) && !TryBase64(text, out byte[]? decoded))
                 {
                     causes.Add(InvalidValue($"{field}[{k}]", "<value omitted>", "illegal base64 data"));
                 }
@@ -92,7 +92,7 @@ internal abstract partial class DataStrategy(ResourceType type) : DefaultStrateg
         catch (FormatException) { return false; }
     }
 
-    private static long TryLength(string text) => TryBase64(text, out var b) ? b.Length : 0;
+    private static long TryLength(string text) => TryBase64(text, out byte[]? b) ? b.Length : 0;
 }
 
 internal sealed class ConfigMapStrategy() : DataStrategy(ResourceTypes.ConfigMaps)
@@ -152,7 +152,7 @@ internal sealed class SecretStrategy(ServiceAccountTokens tokens) : DataStrategy
             JsonObject data = obj["data"] as JsonObject ?? new JsonObject();
             foreach ((string? k, JsonNode? v) in stringData)
             {
-                data[k] = v is JsonValue sv && sv.TryGetValue<string>(out var text) ? Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text)) : v?.DeepClone();
+                data[k] = v is JsonValue sv && sv.TryGetValue<string>(out string? text) ? Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text)) : v?.DeepClone();
             }
 
             obj["data"] = data;
@@ -162,8 +162,8 @@ internal sealed class SecretStrategy(ServiceAccountTokens tokens) : DataStrategy
 
     private void IssueToken(JsonObject obj, ObjectStore store)
     {
-        var ns = obj.Str("metadata", "namespace") ?? "default";
-        var sa = obj.Str("metadata", "annotations", ServiceAccountNameAnnotation);
+        string ns = obj.Str("metadata", "namespace") ?? "default";
+        string? sa = obj.Str("metadata", "annotations", ServiceAccountNameAnnotation);
         if (string.IsNullOrEmpty(sa))
         {
             ThrowIfAny(Type, obj, [Required($"metadata.annotations[{ServiceAccountNameAnnotation}]")]);

@@ -46,7 +46,7 @@ internal sealed class DaemonSetStrategy(long defaultGraceSeconds) : DefaultStrat
             causes.Add(Unsupported("spec.template.spec.restartPolicy", restart, "Always"));
         }
 
-        var strategyType = spec.Str("updateStrategy", "type");
+        string? strategyType = spec.Str("updateStrategy", "type");
         if (strategyType is not ("RollingUpdate" or "OnDelete"))
         {
             causes.Add(Unsupported("spec.updateStrategy.type", strategyType, "OnDelete", "RollingUpdate"));

@@ -46,7 +46,7 @@ internal sealed class DeploymentStrategy(long defaultGraceSeconds) : DefaultStra
         }
 
         var causes = new List<StatusCause>();
-        var replicas = Json.AsLong(spec["replicas"]) is long r ? r : (long?)null;
+        long? replicas = Json.AsLong(spec["replicas"]) is long r ? r : (long?)null;
         if (replicas is null or < 0)
         {
             causes.Add(InvalidValue("spec.replicas", spec["replicas"], "must be greater than or equal to 0"));
@@ -54,7 +54,7 @@ internal sealed class DeploymentStrategy(long defaultGraceSeconds) : DefaultStra
 
         CheckSelector(spec, old, "deployment", causes);
         PodSpecRules.Validate(spec.Node("template", "spec"), "spec.template.spec", causes);
-        var strategyType = spec.Str("strategy", "type");
+        string? strategyType = spec.Str("strategy", "type");
         if (strategyType is not ("RollingUpdate" or "Recreate"))
         {
             causes.Add(Unsupported("spec.strategy.type", strategyType, "Recreate", "RollingUpdate"));

@@ -19,7 +19,7 @@ internal sealed class EndpointSliceStrategy : DefaultStrategy
     private static void Check(JsonObject obj, StoredObject? old)
     {
         var causes = new List<StatusCause>();
-        var addressType = obj.Str("addressType");
+        string? addressType = obj.Str("addressType");
         if (string.IsNullOrEmpty(addressType))
         {
             causes.Add(Required("addressType"));
@@ -40,19 +40,19 @@ internal sealed class EndpointSliceStrategy : DefaultStrategy
             causes.Add(new("FieldValueTooMany", "endpoints", $"Too many: {endpoints.Count}: must have at most {MaxEndpoints} items"));
         }
 
-        for (var i = 0; i < endpoints.Count; i++)
+        for (int i = 0; i < endpoints.Count; i++)
         {
-            var f = $"endpoints[{i}]";
+            string f = $"endpoints[{i}]";
             if (endpoints[i] is not JsonObject e) { causes.Add(InvalidValue(f, endpoints[i], "must be an object")); continue; }
             if (e["addresses"] is not JsonArray { Count: >= 1 and <= 100 } addresses)
             {
                 causes.Add(new("FieldValueRequired", $"{f}.addresses", "Required value: must contain at least 1 address and at most 100"));
                 continue;
             }
-            for (var j = 0; j < addresses.Count; j++)
+            for (int j = 0; j < addresses.Count; j++)
             {
-                var a = addresses[j] is JsonValue av && av.TryGetValue<string>(out var s) ? s : null;
-                var error = a is null ? $"must be a valid {addressType} address" : addressType switch
+                string? a = addresses[j] is JsonValue av && av.TryGetValue<string>(out string? s) ? s : null;
+                string? error = a is null ? $"must be a valid {addressType} address" : addressType switch
                 {
                     // Canonical text only, as the API server's strict IP validation: 010.0.0.1 or 2001:DB8::1 is refused.
                     "IPv4" => Validation.IpError(a, AddressFamily.InterNetwork),
@@ -66,7 +66,7 @@ internal sealed class EndpointSliceStrategy : DefaultStrategy
             }
             if (e["conditions"] is JsonObject conditions)
             {
-                foreach (var c in new[] { "ready", "serving", "terminating" })
+                foreach (string? c in new[] { "ready", "serving", "terminating" })
                 {
                     if (conditions[c] is { } cv && cv.GetValueKind() is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False or System.Text.Json.JsonValueKind.Null))
                     {
@@ -83,11 +83,11 @@ internal sealed class EndpointSliceStrategy : DefaultStrategy
             }
 
             var names = new HashSet<string>();
-            for (var i = 0; i < ports.Count; i++)
+            for (int i = 0; i < ports.Count; i++)
             {
                 if (ports[i] is not JsonObject p) { causes.Add(InvalidValue($"ports[{i}]", ports[i], "must be an object")); continue; }
                 p["protocol"] ??= "TCP";
-                var name = p.Str("name") ?? "";
+                string name = p.Str("name") ?? "";
                 if (name.Length > 0 && Validation.Dns1123LabelError(name) is { } ne)
                 {
                     causes.Add(InvalidValue($"ports[{i}].name", name, ne));

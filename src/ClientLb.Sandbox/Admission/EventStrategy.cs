@@ -13,8 +13,8 @@ internal sealed class EventStrategy : DefaultStrategy
     private static List<StatusCause> Validate(JsonObject obj)
     {
         var causes = new List<StatusCause>();
-        var ns = obj.Str("metadata", "namespace");
-        var involvedNs = obj.Str("involvedObject", "namespace");
+        string? ns = obj.Str("metadata", "namespace");
+        string? involvedNs = obj.Str("involvedObject", "namespace");
         if (obj["involvedObject"] is not JsonObject)
         {
             causes.Add(Required("involvedObject"));

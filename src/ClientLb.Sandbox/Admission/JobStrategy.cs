@@ -21,8 +21,8 @@ internal sealed class JobStrategy(long defaultGraceSeconds) : DefaultStrategy
     {
         if (obj["spec"] is JsonObject spec && spec["manualSelector"]?.GetValue<bool>() != true)
         {
-            var uid = obj.Str("metadata", "uid")!;
-            var name = obj.Str("metadata", "name") ?? "";
+            string uid = obj.Str("metadata", "uid")!;
+            string name = obj.Str("metadata", "name") ?? "";
             if (spec["selector"] is not null)
             {
                 ThrowIfAny(T, obj, [InvalidValue("spec.selector", spec["selector"], "`selector` will be auto-generated")]);
@@ -69,7 +69,7 @@ internal sealed class JobStrategy(long defaultGraceSeconds) : DefaultStrategy
         }
 
         var causes = new List<StatusCause>();
-        foreach (var field in new[] { "parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished" })
+        foreach (string? field in new[] { "parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished" })
         {
             if (spec[field] is { } v && (Json.AsLong(v) is not long n || n < (field == "activeDeadlineSeconds" ? 1 : 0)))
             {
@@ -79,7 +79,7 @@ internal sealed class JobStrategy(long defaultGraceSeconds) : DefaultStrategy
 
         DeploymentStrategy.CheckSelector(spec, old, "job", causes);
         PodSpecRules.Validate(spec.Node("template", "spec"), "spec.template.spec", causes);
-        var restart = spec.Str("template", "spec", "restartPolicy");
+        string? restart = spec.Str("template", "spec", "restartPolicy");
         if (restart is not ("Never" or "OnFailure"))
         {
             causes.Add(Unsupported("spec.template.spec.restartPolicy", restart, "OnFailure", "Never"));
@@ -90,7 +90,7 @@ internal sealed class JobStrategy(long defaultGraceSeconds) : DefaultStrategy
             causes.Add(new("FieldValueNotSupported", "spec.completionMode", $"Unsupported value: \"{mode}\": the sandbox's Job controller runs NonIndexed Jobs only"));
         }
 
-        foreach (var field in UnsupportedFields.Where(f => spec[f] is not null))
+        foreach (string? field in UnsupportedFields.Where(f => spec[f] is not null))
         {
             causes.Add(new("FieldValueForbidden", $"spec.{field}", $"Forbidden: the sandbox's Job controller does not implement {field}; remove it to run the Job here"));
         }

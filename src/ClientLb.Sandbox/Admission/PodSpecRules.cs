@@ -38,11 +38,11 @@ internal static class PodSpecRules
         }
         var names = new HashSet<string>();
         var portNames = new HashSet<string>();
-        for (var i = 0; i < containers.Count; i++)
+        for (int i = 0; i < containers.Count; i++)
         {
-            var cf = $"{field}.containers[{i}]";
+            string cf = $"{field}.containers[{i}]";
             if (containers[i] is not JsonObject c) { causes.Add(new("FieldValueInvalid", cf, "Invalid value: must be an object")); continue; }
-            var name = c.Str("name");
+            string? name = c.Str("name");
             if (string.IsNullOrEmpty(name))
             {
                 causes.Add(new("FieldValueRequired", $"{cf}.name", "Required value"));
@@ -66,11 +66,11 @@ internal static class PodSpecRules
                 continue;
             }
 
-            for (var j = 0; j < ports.Count; j++)
+            for (int j = 0; j < ports.Count; j++)
             {
-                var pf = $"{cf}.ports[{j}]";
+                string pf = $"{cf}.ports[{j}]";
                 if (ports[j] is not JsonObject p) { causes.Add(new("FieldValueInvalid", pf, "Invalid value: must be an object")); continue; }
-                var number = Json.AsLong(p["containerPort"]) is long n ? n : (long?)null;
+                long? number = Json.AsLong(p["containerPort"]) is long n ? n : (long?)null;
                 if (number is null)
                 {
                     causes.Add(new("FieldValueRequired", $"{pf}.containerPort", "Required value"));
@@ -80,7 +80,7 @@ internal static class PodSpecRules
                     causes.Add(new("FieldValueInvalid", $"{pf}.containerPort", $"Invalid value: {number}: must be between 1 and 65535, inclusive"));
                 }
 
-                var proto = p.Str("protocol") ?? "TCP";
+                string proto = p.Str("protocol") ?? "TCP";
                 if (proto is not ("TCP" or "UDP" or "SCTP"))
                 {
                     causes.Add(new("FieldValueNotSupported", $"{pf}.protocol", $"Unsupported value: \"{proto}\": supported values: \"SCTP\", \"TCP\", \"UDP\""));

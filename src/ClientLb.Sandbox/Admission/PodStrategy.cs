@@ -58,8 +58,8 @@ internal sealed class PodStrategy(long defaultGraceSeconds) : DefaultStrategy
 
     public override bool BeginGracefulDelete(JsonObject obj, StoredObject current, long? gracePeriodSeconds, DateTimeOffset now)
     {
-        var grace = gracePeriodSeconds ?? current.Root.Int("spec", "terminationGracePeriodSeconds") ?? defaultGraceSeconds;
-        var phase = current.Root.Str("status", "phase");
+        long grace = gracePeriodSeconds ?? current.Root.Int("spec", "terminationGracePeriodSeconds") ?? defaultGraceSeconds;
+        string? phase = current.Root.Str("status", "phase");
         // Never-scheduled and finished pods have nothing to stop: they go at once.
         if (grace <= 0 || string.IsNullOrEmpty(current.Root.Str("spec", "nodeName")) || phase is "Succeeded" or "Failed")
         {

@@ -19,12 +19,12 @@ internal sealed class RoleStrategy(ResourceType type) : DefaultStrategy
         }
 
         if (obj["rules"] is not JsonArray rules) { causes.Add(InvalidValue("rules", obj["rules"], "must be a list of rules")); return causes; }
-        for (var i = 0; i < rules.Count; i++)
+        for (int i = 0; i < rules.Count; i++)
         {
-            var f = $"rules[{i}]";
+            string f = $"rules[{i}]";
             if (rules[i] is not JsonObject rule) { causes.Add(InvalidValue(f, rules[i], "must be an object")); continue; }
             int Count(string field) => rule[field] is JsonArray a ? a.Count : 0;
-            foreach (var field in new[] { "verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs" })
+            foreach (string? field in new[] { "verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs" })
             {
                 if (rule[field] is not null and not JsonArray || (rule[field] as JsonArray)?.Any(v => v is not JsonValue sv || !sv.TryGetValue<string>(out _)) == true)
                 {
@@ -100,7 +100,7 @@ internal sealed class BindingStrategy(ResourceType type) : DefaultStrategy
                 causes.Add(Unsupported("roleRef.kind", roleRef.Str("kind") ?? "", kinds));
             }
 
-            var name = roleRef.Str("name");
+            string? name = roleRef.Str("name");
             if (string.IsNullOrEmpty(name))
             {
                 causes.Add(Required("roleRef.name"));
@@ -112,11 +112,11 @@ internal sealed class BindingStrategy(ResourceType type) : DefaultStrategy
         }
         if (obj["subjects"] is JsonArray subjects)
         {
-            for (var i = 0; i < subjects.Count; i++)
+            for (int i = 0; i < subjects.Count; i++)
             {
-                var f = $"subjects[{i}]";
+                string f = $"subjects[{i}]";
                 if (subjects[i] is not JsonObject s) { causes.Add(InvalidValue(f, subjects[i], "must be an object")); continue; }
-                var name = s.Str("name");
+                string? name = s.Str("name");
                 if (string.IsNullOrEmpty(name))
                 {
                     causes.Add(Required($"{f}.name"));

@@ -21,7 +21,7 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
 
         Default(spec!);
         List<StatusCause> causes = Validate(spec!);
-        var ip = spec!.Str("clusterIP");
+        string? ip = spec!.Str("clusterIP");
         if (!string.IsNullOrEmpty(ip) && ip != "None" && causes.Count == 0 && !serviceIps.Reserve(ip))
         {
             causes.Add(serviceIps.Contains(ip)
@@ -47,7 +47,7 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
         }
 
         if (obj["spec"] is not JsonObject spec) { ThrowIfAny(T, obj, [Required("spec")]); return; }
-        var oldIp = old.Root.Str("spec", "clusterIP");
+        string? oldIp = old.Root.Str("spec", "clusterIP");
         // Like the API server, an update that leaves clusterIP unset keeps the allocated one.
         if (string.IsNullOrEmpty(spec.Str("clusterIP")))
         {
@@ -105,20 +105,20 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
     private List<StatusCause> Validate(JsonObject spec)
     {
         var causes = new List<StatusCause>();
-        var type = spec.Str("type");
+        string? type = spec.Str("type");
         if (type != "ClusterIP")
         {
             causes.Add(Unsupported("spec.type", type, "ClusterIP"));
         }
 
-        var ip = spec.Str("clusterIP");
-        var headless = ip == "None";
+        string? ip = spec.Str("clusterIP");
+        bool headless = ip == "None";
         if (!string.IsNullOrEmpty(ip) && !headless && Validation.IpError(ip) is { } ipError)
         {
             causes.Add(InvalidValue("spec.clusterIPs[0]", ip, ipError));
         }
 
-        var affinity = spec.Str("sessionAffinity");
+        string? affinity = spec.Str("sessionAffinity");
         if (affinity is not ("None" or "ClientIP"))
         {
             causes.Add(Unsupported("spec.sessionAffinity", affinity, "ClientIP", "None"));
@@ -133,7 +133,7 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
                     causes.Add(InvalidValue("spec.selector", k, ke));
                 }
 
-                var value = v is JsonValue jv && jv.TryGetValue<string>(out var s) ? s : null;
+                string? value = v is JsonValue jv && jv.TryGetValue<string>(out string? s) ? s : null;
                 if (value is null || Validation.LabelValueError(value) is not null)
                 {
                     causes.Add(InvalidValue("spec.selector", v?.ToJsonString(), "a valid label value must be a string of at most 63 alphanumeric characters, '-', '_' or '.'"));
@@ -157,11 +157,11 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
         }
         var names = new HashSet<string>();
         var seen = new HashSet<string>();
-        for (var i = 0; i < ports.Count; i++)
+        for (int i = 0; i < ports.Count; i++)
         {
-            var f = $"spec.ports[{i}]";
+            string f = $"spec.ports[{i}]";
             if (ports[i] is not JsonObject p) { causes.Add(InvalidValue(f, ports[i], "must be an object")); continue; }
-            var name = p.Str("name");
+            string? name = p.Str("name");
             if (ports.Count > 1 && string.IsNullOrEmpty(name))
             {
                 causes.Add(Required($"{f}.name"));
@@ -177,7 +177,7 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
                     causes.Add(new("FieldValueDuplicate", $"{f}.name", $"Duplicate value: \"{name}\""));
                 }
             }
-            var port = Json.AsLong(p["port"]) is long pn ? pn : (long?)null;
+            long? port = Json.AsLong(p["port"]) is long pn ? pn : (long?)null;
             if (port is null)
             {
                 causes.Add(Required($"{f}.port"));
@@ -187,7 +187,7 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
                 causes.Add(InvalidValue($"{f}.port", port, "must be between 1 and 65535, inclusive"));
             }
 
-            var proto = p.Str("protocol");
+            string? proto = p.Str("protocol");
             if (proto is not ("TCP" or "UDP" or "SCTP"))
             {
                 causes.Add(Unsupported($"{f}.protocol", proto, "SCTP", "TCP", "UDP"));
@@ -206,7 +206,7 @@ internal sealed class ServiceStrategy(IpAllocator serviceIps) : DefaultStrategy
                     }
 
                     break;
-                case JsonValue tv when tv.TryGetValue<string>(out var ts):
+                case JsonValue tv when tv.TryGetValue<string>(out string? ts):
                     if (Validation.PortNameError(ts) is { } te)
                     {
                         causes.Add(InvalidValue($"{f}.targetPort", ts, te));

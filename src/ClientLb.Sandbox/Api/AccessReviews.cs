@@ -68,7 +68,7 @@ internal sealed class AccessReviews(Authorization authorization)
     /// <summary>The status of an access review: allowed, and why (the Forbidden message when RBAC denies it).</summary>
     public static JsonObject AccessStatus(RbacAuthorizer? rbac, UserInfo? user, string adminReason, RequestAttributes a)
     {
-        var allowed = user is null || rbac is null || rbac.Allows(user, a);
+        bool allowed = user is null || rbac is null || rbac.Allows(user, a);
         var status = new JsonObject { ["allowed"] = allowed };
         if (user is null)
         {
@@ -89,7 +89,7 @@ internal sealed class AccessReviews(Authorization authorization)
     /// <summary>Every rule the caller has in spec.namespace: its bindings' rules plus what every authenticated user may do.</summary>
     private JsonObject RulesStatus(UserInfo? user, JsonObject review)
     {
-        var ns = review.Str("spec", "namespace") ?? "";
+        string ns = review.Str("spec", "namespace") ?? "";
         IEnumerable<PolicyRule> rules = user is null || authorization.Rbac is null
             ? [new(["*"], ["*"], ["*"], [], []), new(["*"], [], [], [], ["*"])]
             : [.. RbacAuthorizer.AuthenticatedRules, .. authorization.Rbac.RulesFor(user, ns)];

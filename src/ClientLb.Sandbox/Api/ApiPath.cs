@@ -17,7 +17,7 @@ internal sealed record ApiPath(
     /// <summary>Parses /api/..., /apis/...; null for paths outside the API (the caller answers 404).</summary>
     public static ApiPath? Parse(string path)
     {
-        var s = path.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
+        string[] s = path.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
         if (s.Length == 0)
         {
             return null;
@@ -58,13 +58,13 @@ internal sealed record ApiPath(
             throw ApiException.NotFoundPath("/" + string.Join('/', s));
         }
 
-        var rest = s[restStart..];
+        string[] rest = s[restStart..];
         if (rest.Length == 0)
         {
             return new(group, version, null, null, null, null, false);
         }
 
-        var legacyWatch = rest[0] == "watch";
+        bool legacyWatch = rest[0] == "watch";
         if (legacyWatch)
         {
             rest = rest[1..];

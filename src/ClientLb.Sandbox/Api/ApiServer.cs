@@ -84,8 +84,8 @@ internal sealed class ApiServer : IAsyncDisposable
             throw new InvalidOperationException($"The sandbox API server could not listen on 127.0.0.1:{port}: {ex.Message}", ex);
         }
         _app = app;
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var bound = new Uri(address).Port;
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        int bound = new Uri(address).Port;
         Uri = new Uri($"{(_certificate is null ? "http" : "https")}://127.0.0.1:{bound}/");
     }
 
@@ -118,7 +118,7 @@ internal sealed class ApiServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext ctx)
     {
-        var path = ctx.Request.Path.Value ?? "/";
+        string path = ctx.Request.Path.Value ?? "/";
         try
         {
             if (path is "/healthz" or "/livez" or "/readyz")
@@ -129,7 +129,7 @@ internal sealed class ApiServer : IAsyncDisposable
             }
             UserInfo? user = _authorization.Authenticate(ctx, IsAdminToken, _token is not null);
             _authorization.Authorize(ctx, path, user);
-            if (TakeFault(out var faultCode))
+            if (TakeFault(out int faultCode))
             {
                 throw faultCode == 429
                     ? new ApiException(429, "TooManyRequests", "injected fault: too many requests, please try again later") { }

@@ -26,8 +26,8 @@ internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer?
     /// </summary>
     public UserInfo? Authenticate(HttpContext ctx, Func<string, bool> isAdminToken, bool tokenRequired)
     {
-        var header = ctx.Request.Headers.Authorization.ToString();
-        var token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header[7..].Trim() : null;
+        string header = ctx.Request.Headers.Authorization.ToString();
+        string? token = header.StartsWith("Bearer ", StringComparison.Ordinal) ? header[7..].Trim() : null;
         UserInfo? user = null;
         if (token is not null && tokens.Authenticate(token) is { } account)
         {
@@ -51,7 +51,7 @@ internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer?
     private UserInfo? Impersonate(HttpContext ctx, UserInfo? caller)
     {
         IHeaderDictionary headers = ctx.Request.Headers;
-        var userName = headers["Impersonate-User"].ToString();
+        string userName = headers["Impersonate-User"].ToString();
         var groups = headers["Impersonate-Group"].Where(g => !string.IsNullOrEmpty(g)).Select(g => g!).ToList();
         if (userName.Length == 0)
         {
@@ -78,7 +78,7 @@ internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer?
                 throw RbacAuthorizer.Forbidden(caller, want);
             }
 
-            foreach (var group in groups)
+            foreach (string? group in groups)
             {
                 var g = new RequestAttributes("impersonate", "", "groups", "", "", group, null);
                 if (!rbac.Allows(caller, g))
@@ -118,7 +118,7 @@ internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer?
 
     private static RequestAttributes Attributes(HttpContext ctx, string path)
     {
-        var method = ctx.Request.Method;
+        string method = ctx.Request.Method;
         ApiPath? p = null;
         try { p = ApiPath.Parse(path); } catch (ApiException) { }
         if (p?.Type is not { } t)
@@ -126,9 +126,9 @@ internal sealed class Authorization(ServiceAccountTokens tokens, RbacAuthorizer?
             return new RequestAttributes(method.ToLowerInvariant() switch { "post" => "post", var m => m }, "", "", "", "", "", path);
         }
 
-        var collection = p.Name is null;
-        var watch = p.LegacyWatch || HttpIo.Flag(ctx.Request.Query["watch"]);
-        var verb = method switch
+        bool collection = p.Name is null;
+        bool watch = p.LegacyWatch || HttpIo.Flag(ctx.Request.Query["watch"]);
+        string verb = method switch
         {
             "GET" or "HEAD" => watch ? "watch" : collection ? "list" : "get",
             "POST" => "create",

@@ -57,7 +57,7 @@ internal static class Discovery
 
     public static JsonObject ResourceList(string group, string version)
     {
-        var gv = group.Length == 0 ? version : $"{group}/{version}";
+        string gv = group.Length == 0 ? version : $"{group}/{version}";
         var resources = new JsonArray();
         foreach (ResourceType? t in ResourceTypes.All.Where(t => t.ApiVersion == gv))
         {

@@ -49,7 +49,7 @@ internal static class FieldValidation
     /// <summary>Checks <paramref name="obj"/> as the request's fieldValidation asks: 400 under Strict, a Warning header under Warn (the default).</summary>
     public static void Check(HttpContext ctx, ResourceType t, JsonObject obj)
     {
-        var mode = ctx.Request.Query["fieldValidation"].ToString();
+        string mode = ctx.Request.Query["fieldValidation"].ToString();
         if (mode is not ("" or "Ignore" or "Warn" or "Strict"))
         {
             throw ApiException.BadRequest($"fieldValidation \"{mode}\" is not one of Ignore, Warn, Strict");
@@ -82,7 +82,7 @@ internal static class FieldValidation
             throw ApiException.BadRequest("strict decoding error: " + string.Join(", ", unknown.Select(u => $"unknown field \"{u}\"")));
         }
 
-        foreach (var u in unknown)
+        foreach (string u in unknown)
         {
             ctx.Response.Headers.Append("Warning", $"299 - \"unknown field \\\"{u}\\\"\"");
         }

@@ -19,7 +19,7 @@ internal static class HttpIo
         }
 
         using var ms = new MemoryStream();
-        var buffer = new byte[16 * 1024];
+        byte[] buffer = new byte[16 * 1024];
         int n;
         try
         {
@@ -45,14 +45,14 @@ internal static class HttpIo
     /// <summary>Reads an object body as JSON, or as protobuf (the k8s envelope) when the content type says so.</summary>
     public static async Task<JsonObject> ReadObjectAsync(HttpContext ctx, string what)
     {
-        var ct = ctx.Request.ContentType ?? "application/json";
-        var media = ct.Split(';')[0].Trim().ToLowerInvariant();
+        string ct = ctx.Request.ContentType ?? "application/json";
+        string media = ct.Split(';')[0].Trim().ToLowerInvariant();
         if (media is not ("application/json" or "*/*" or Protobuf.KubeProtobuf.MediaType))
         {
             throw ApiException.UnsupportedMediaType(ct);
         }
 
-        var body = await ReadBodyAsync(ctx);
+        byte[] body = await ReadBodyAsync(ctx);
         if (body.Length == 0)
         {
             throw ApiException.BadRequest($"{what}: the request body is empty; expected a {(media == Protobuf.KubeProtobuf.MediaType ? "protobuf" : "JSON")} object");
@@ -112,7 +112,7 @@ internal static class HttpIo
             ctx.Items.Remove(ProtobufKey);
             return WriteJsonAsync(ctx, code, o);
         }
-        var body = Protobuf.KubeProtobuf.Encode(o);
+        byte[] body = Protobuf.KubeProtobuf.Encode(o);
         ctx.Response.StatusCode = code;
         ctx.Response.ContentType = Protobuf.KubeProtobuf.MediaType;
         return ctx.Response.Body.WriteAsync(body, ctx.RequestAborted).AsTask();
@@ -126,7 +126,7 @@ internal static class HttpIo
             return false;
         }
 
-        if (!long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v))
+        if (!long.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out long v))
         {
             throw ApiException.BadRequest($"invalid {name} \"{value}\": must be an integer");
         }

@@ -23,12 +23,12 @@ internal static class Negotiation
         }
 
         (ResponseShape Shape, bool Protobuf)? chosen = null;
-        var jsonAlso = false;
-        foreach (var candidate in accept.Split(','))
+        bool jsonAlso = false;
+        foreach (string candidate in accept.Split(','))
         {
-            var parts = candidate.Split(';').Select(p => p.Trim()).ToArray();
-            var media = parts[0].ToLowerInvariant();
-            var protobuf = media == Protobuf.KubeProtobuf.MediaType;
+            string[] parts = candidate.Split(';').Select(p => p.Trim()).ToArray();
+            string media = parts[0].ToLowerInvariant();
+            bool protobuf = media == Protobuf.KubeProtobuf.MediaType;
             if (!protobuf && media is not ("application/json" or "application/*" or "*/*" or "application/json-seq"))
             {
                 continue;
@@ -54,13 +54,13 @@ internal static class Negotiation
     private static ResponseShape? ShapeOf(string[] parts)
     {
         var p = parts.Skip(1).Select(x => x.Split('=', 2)).Where(x => x.Length == 2).ToDictionary(x => x[0].Trim(), x => x[1].Trim());
-        if (!p.TryGetValue("as", out var @as))
+        if (!p.TryGetValue("as", out string? @as))
         {
             return ResponseShape.Object;
         }
 
-        var g = p.GetValueOrDefault("g");
-        var v = p.GetValueOrDefault("v");
+        string? g = p.GetValueOrDefault("g");
+        string? v = p.GetValueOrDefault("v");
         if (g != "meta.k8s.io" || v is not ("v1" or "v1beta1"))
         {
             return null;

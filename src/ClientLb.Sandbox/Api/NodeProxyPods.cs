@@ -44,16 +44,16 @@ internal sealed class NodeProxyPods(TimeProvider time, Func<string, string, Logs
             return null;
         }
 
-        var fields = ctx.Request.Query["fieldSelector"].ToString();
-        var labels = ctx.Request.Query["labelSelector"].ToString();
+        string fields = ctx.Request.Query["fieldSelector"].ToString();
+        string labels = ctx.Request.Query["labelSelector"].ToString();
         if (fields.Contains("metadata.name", StringComparison.Ordinal) || labels.Contains("kubernetes.io/service-name", StringComparison.Ordinal))
         {
             return null;
         }
 
-        var agent = ctx.Request.Headers.UserAgent.ToString();
-        var who = $"{(agent.Length == 0 ? "(no User-Agent)" : agent)} as {userName ?? "the cluster admin"} from {ctx.Connection.RemoteIpAddress}";
-        var what = $"{p.Type.Plural} in {(p.Namespace is null ? "all namespaces" : $"namespace {p.Namespace}")}";
+        string agent = ctx.Request.Headers.UserAgent.ToString();
+        string who = $"{(agent.Length == 0 ? "(no User-Agent)" : agent)} as {userName ?? "the cluster admin"} from {ctx.Connection.RemoteIpAddress}";
+        string what = $"{p.Type.Plural} in {(p.Namespace is null ? "all namespaces" : $"namespace {p.Namespace}")}";
         lock (_lock)
         {
             if (!_clients.TryGetValue(who, out Client? client))
@@ -63,11 +63,11 @@ internal sealed class NodeProxyPods(TimeProvider time, Func<string, string, Logs
 
             client.Open[what] = client.Open.GetValueOrDefault(what) + 1;
             client.Generation++;
-            var watchesBoth = client.Open.Keys.Any(k => k.StartsWith("services ", StringComparison.Ordinal))
+            bool watchesBoth = client.Open.Keys.Any(k => k.StartsWith("services ", StringComparison.Ordinal))
                 && client.Open.Keys.Any(k => k.StartsWith("endpointslices ", StringComparison.Ordinal));
             if (client.Pod is null && watchesBoth)
             {
-                var name = $"kube-proxy-{ObjectStore.RandomSuffix()}";
+                string name = $"kube-proxy-{ObjectStore.RandomSuffix()}";
                 client.Log = createPod(name, who);
                 client.Pod = name;
                 client.Log.Write($"node proxy {who}: watching {string.Join(" and ", client.Open.Keys.Order(StringComparer.Ordinal))}");

@@ -17,7 +17,7 @@ internal static class OpenApi
     public static JsonObject Root()
     {
         var paths = new JsonObject();
-        foreach (var gv in ResourceTypes.GroupVersions)
+        foreach (string gv in ResourceTypes.GroupVersions)
         {
             paths[ApiPath(gv)] = new JsonObject { ["serverRelativeURL"] = $"/openapi/v3/{ApiPath(gv)}?hash={Hash}" };
         }
@@ -28,7 +28,7 @@ internal static class OpenApi
     /// <summary>The document of one group-version, or null when there is none at <paramref name="path"/>.</summary>
     public static JsonObject? GroupVersion(string path)
     {
-        var gv = ResourceTypes.GroupVersions.FirstOrDefault(g => ApiPath(g) == path);
+        string? gv = ResourceTypes.GroupVersions.FirstOrDefault(g => ApiPath(g) == path);
         if (gv is null)
         {
             return null;
@@ -37,7 +37,7 @@ internal static class OpenApi
         var paths = new JsonObject();
         foreach (ResourceType? t in ResourceTypes.All.Where(t => t.ApiVersion == gv))
         {
-            var prefix = "/" + ApiPath(gv) + (t.Namespaced ? "/namespaces/{namespace}" : "");
+            string prefix = "/" + ApiPath(gv) + (t.Namespaced ? "/namespaces/{namespace}" : "");
             paths[$"{prefix}/{t.Plural}"] = new JsonObject { ["post"] = Operation(t, "create"), ["get"] = Operation(t, "list") };
             paths[$"{prefix}/{t.Plural}/{{name}}"] = new JsonObject { ["put"] = Operation(t, "replace"), ["patch"] = Operation(t, "patch"), ["get"] = Operation(t, "read") };
         }

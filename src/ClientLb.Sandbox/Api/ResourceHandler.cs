@@ -21,7 +21,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
             throw ApiException.BadRequest("dryRun is not supported by the sandbox API server (remove --dry-run=server)");
         }
 
-        var method = ctx.Request.Method;
+        string method = ctx.Request.Method;
         if (t.ReadOnlyBecause is { } readOnly && method is not "GET")
         {
             throw ApiException.MethodNotAllowed($"{t} {(p.Name is null ? "" : $"\"{p.Name}\" ")}cannot be changed by a client ({method}): {readOnly}");
@@ -110,7 +110,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
         ResponseShape shape = Negotiation.Choose(ctx.Request.Headers.Accept);
         var labels = LabelSelector.Parse(q["labelSelector"]);
         var fields = FieldSelector.Parse(q["fieldSelector"], t);
-        HttpIo.TryLong(q["limit"], "limit", out var limit);
+        HttpIo.TryLong(q["limit"], "limit", out long? limit);
         CheckListVersion(q["resourceVersion"], q["resourceVersionMatch"]);
         ListResult result = store.List(t, ns, labels, fields, limit is > 0 ? (int)Math.Min(limit.Value, int.MaxValue) : null, q["continue"]);
 
@@ -170,7 +170,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
             throw ApiException.BadRequest($"resourceVersionMatch \"{match}\" is not one of Exact, NotOlderThan");
         }
 
-        if (!HttpIo.TryLong(rv, "resourceVersion", out var n))
+        if (!HttpIo.TryLong(rv, "resourceVersion", out long? n))
         {
             if (!string.IsNullOrEmpty(match))
             {
@@ -179,7 +179,7 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
 
             return;
         }
-        var current = store.ResourceVersion;
+        long current = store.ResourceVersion;
         if (n > current)
         {
             throw new ApiException(504, "Timeout", $"Too large resource version: {n}, current: {current}");
@@ -209,8 +209,8 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
 
     private async Task PatchAsync(HttpContext ctx, ResourceType t, string? ns, string name, UpdateMode mode)
     {
-        var patch = await HttpIo.ReadBodyAsync(ctx);
-        var contentType = ctx.Request.ContentType ?? "";
+        byte[] patch = await HttpIo.ReadBodyAsync(ctx);
+        string contentType = ctx.Request.ContentType ?? "";
         StoredObject updated = store.Mutate(t, ns, name, current =>
         {
             JsonObject patched = Patches.Apply(current, patch, contentType);
@@ -222,14 +222,14 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
 
     private async Task ScaleAsync(HttpContext ctx, ResourceType t, string? ns, string name, JsonObject scale)
     {
-        var replicas = Json.AsLong(scale.Node("spec", "replicas")) is long r ? r : (long?)null;
+        long? replicas = Json.AsLong(scale.Node("spec", "replicas")) is long r ? r : (long?)null;
         if (replicas is null or < 0)
         {
             throw new ApiException(422, "Invalid", $"Scale.autoscaling \"{name}\" is invalid: spec.replicas: Invalid value: {scale.Node("spec", "replicas")?.ToJsonString() ?? "null"}: must be greater than or equal to 0")
             { DetailsName = name, DetailsGroup = "autoscaling", DetailsKind = "Scale", Causes = [new("FieldValueInvalid", "spec.replicas", "must be greater than or equal to 0")] };
         }
 
-        var rv = scale.Str("metadata", "resourceVersion");
+        string? rv = scale.Str("metadata", "resourceVersion");
         StoredObject updated = store.Mutate(t, ns, name, d =>
         {
             if (!string.IsNullOrEmpty(rv) && rv != d.Str("metadata", "resourceVersion"))
@@ -274,9 +274,9 @@ internal sealed class ResourceHandler(ObjectStore store, WatchHandler watches, S
 
     private static async Task<DeleteOptions> ReadDeleteOptionsAsync(HttpContext ctx)
     {
-        HttpIo.TryLong(ctx.Request.Query["gracePeriodSeconds"], "gracePeriodSeconds", out var grace);
+        HttpIo.TryLong(ctx.Request.Query["gracePeriodSeconds"], "gracePeriodSeconds", out long? grace);
         string? uid = null, rv = null;
-        var body = await HttpIo.ReadBodyAsync(ctx);
+        byte[] body = await HttpIo.ReadBodyAsync(ctx);
         if (body.Length > 0)
         {
             JsonObject o = HttpIo.ParseObject(ctx, body, "the DeleteOptions body");

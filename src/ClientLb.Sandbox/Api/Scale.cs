@@ -10,7 +10,7 @@ internal static class Scale
     public static JsonObject From(StoredObject deployment)
     {
         JsonElement r = deployment.Root;
-        var selector = r.Get("spec", "selector") is { } s ? LabelSelector.FromObject(s, "spec.selector").ToString() : "";
+        string selector = r.Get("spec", "selector") is { } s ? LabelSelector.FromObject(s, "spec.selector").ToString() : "";
         return new JsonObject
         {
             ["kind"] = "Scale",

@@ -17,9 +17,9 @@ internal static class SubjectAccessReviews
     /// <param name="ns">The namespace of a LocalSubjectAccessReview (its attributes must name it), null for the cluster-wide kind.</param>
     public static JsonObject Status(RbacAuthorizer? rbac, JsonObject review, string kind, string? ns)
     {
-        var userName = review.Str("spec", "user") ?? "";
+        string userName = review.Str("spec", "user") ?? "";
         var groups = (review.Node("spec", "groups") as JsonArray ?? [])
-            .Select(g => g is JsonValue v && v.TryGetValue<string>(out var name) ? name : "").Where(g => g.Length > 0).ToList();
+            .Select(g => g is JsonValue v && v.TryGetValue<string>(out string? name) ? name : "").Where(g => g.Length > 0).ToList();
         if (userName.Length == 0 && groups.Count == 0)
         {
             throw AccessReviews.Invalid(kind, "spec.user", "", "at least one of user or group must be specified");

@@ -33,7 +33,7 @@ internal sealed class Subresources(ObjectStore store, PodLogs logs, Security.Ser
 
         StoredObject account = store.GetRequired(ResourceTypes.ServiceAccounts, ns, name);
         JsonObject request = await HttpIo.ReadObjectAsync(ctx, "the TokenRequest object");
-        var seconds = Json.AsLong(request.Node("spec", "expirationSeconds")) ?? 3600;
+        long seconds = Json.AsLong(request.Node("spec", "expirationSeconds")) ?? 3600;
         if (seconds < 600)
         {
             throw new ApiException(422, "Invalid", $"TokenRequest.authentication.k8s.io \"{name}\" is invalid: spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than 10 minutes")
@@ -76,7 +76,7 @@ internal sealed class Subresources(ObjectStore store, PodLogs logs, Security.Ser
     {
         IQueryCollection q = ctx.Request.Query;
         var containers = pod.Root.Items("spec", "containers").Select(c => c.Str("name") ?? "").ToList();
-        var container = q["container"].ToString();
+        string container = q["container"].ToString();
         if (container.Length == 0)
         {
             if (containers.Count != 1)
@@ -96,9 +96,9 @@ internal sealed class Subresources(ObjectStore store, PodLogs logs, Security.Ser
             throw ApiException.BadRequest($"previous terminated container \"{container}\" in pod \"{pod.Name}\" not found");
         }
 
-        HttpIo.TryLong(q["tailLines"], "tailLines", out var tail);
-        HttpIo.TryLong(q["sinceSeconds"], "sinceSeconds", out var sinceSeconds);
-        HttpIo.TryLong(q["limitBytes"], "limitBytes", out var limitBytes);
+        HttpIo.TryLong(q["tailLines"], "tailLines", out long? tail);
+        HttpIo.TryLong(q["sinceSeconds"], "sinceSeconds", out long? sinceSeconds);
+        HttpIo.TryLong(q["limitBytes"], "limitBytes", out long? limitBytes);
         if (tail is < 0)
         {
             throw Invalid(pod, "tailLines", tail, "must be greater than or equal to 0");
@@ -131,8 +131,8 @@ internal sealed class Subresources(ObjectStore store, PodLogs logs, Security.Ser
         }
         LogBook book = logs.Find(pod.Namespace, pod.Name, container)
             ?? throw ApiException.BadRequest($"container \"{container}\" in pod \"{pod.Name}\" is waiting to start: ContainerCreating");
-        var timestamps = HttpIo.Flag(q["timestamps"]);
-        var follow = HttpIo.Flag(q["follow"]);
+        bool timestamps = HttpIo.Flag(q["timestamps"]);
+        bool follow = HttpIo.Flag(q["follow"]);
 
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = "text/plain";
@@ -143,8 +143,8 @@ internal sealed class Subresources(ObjectStore store, PodLogs logs, Security.Ser
             selected = selected.GetRange(selected.Count - (int)n, (int)n);
         }
 
-        var written = 0L;
-        var last = lines.Count > 0 ? lines[^1].Sequence : -1;
+        long written = 0L;
+        long last = lines.Count > 0 ? lines[^1].Sequence : -1;
         if (!await WriteAsync(ctx, selected, timestamps, limitBytes, ref written))
         {
             return;
@@ -182,8 +182,8 @@ internal sealed class Subresources(ObjectStore store, PodLogs logs, Security.Ser
 
             sb.Append(l.Text).Append('\n');
         }
-        var bytes = Encoding.UTF8.GetBytes(sb.ToString());
-        var full = true;
+        byte[] bytes = Encoding.UTF8.GetBytes(sb.ToString());
+        bool full = true;
         if (limitBytes is long limit && written + bytes.Length > limit)
         {
             bytes = bytes[..(int)(limit - written)];

@@ -62,30 +62,30 @@ internal static class TableConverter
     private static JsonNode?[] Cells(StoredObject o, DateTimeOffset now)
     {
         JsonElement r = o.Root;
-        var age = Age(r.Str("metadata", "creationTimestamp"), now);
+        string age = Age(r.Str("metadata", "creationTimestamp"), now);
         switch (o.Type.Kind)
         {
             case "Pod":
                 var statuses = r.Items("status", "containerStatuses").ToList();
-                var total = r.Items("spec", "containers").Count();
-                var ready = statuses.Count(s => s.Get("ready") is { ValueKind: JsonValueKind.True });
-                var status = o.IsDeleting ? "Terminating" : r.Str("status", "reason") ?? r.Str("status", "phase") ?? "Unknown";
-                var restarts = statuses.Sum(s => s.Int("restartCount") ?? 0);
+                int total = r.Items("spec", "containers").Count();
+                int ready = statuses.Count(s => s.Get("ready") is { ValueKind: JsonValueKind.True });
+                string status = o.IsDeleting ? "Terminating" : r.Str("status", "reason") ?? r.Str("status", "phase") ?? "Unknown";
+                long restarts = statuses.Sum(s => s.Int("restartCount") ?? 0);
                 return [o.Name, $"{ready}/{total}", status, restarts.ToString(), age, r.Str("status", "podIP") ?? "<none>", r.Str("spec", "nodeName") ?? "<none>"];
             case "Service":
-                var ports = string.Join(",", r.Items("spec", "ports").Select(p => $"{p.Int("port")}/{p.Str("protocol") ?? "TCP"}"));
-                var sel = string.Join(",", r.Map("spec", "selector").Select(kv => $"{kv.Key}={kv.Value}"));
+                string ports = string.Join(",", r.Items("spec", "ports").Select(p => $"{p.Int("port")}/{p.Str("protocol") ?? "TCP"}"));
+                string sel = string.Join(",", r.Map("spec", "selector").Select(kv => $"{kv.Key}={kv.Value}"));
                 return [o.Name, r.Str("spec", "type") ?? "ClusterIP", r.Str("spec", "clusterIP") ?? "<none>", "<none>", ports.Length == 0 ? "<none>" : ports, age, sel.Length == 0 ? "<none>" : sel];
             case "Deployment":
                 var containers = r.Items("spec", "template", "spec", "containers").ToList();
-                var selector = string.Join(",", r.Map("spec", "selector", "matchLabels").Select(kv => $"{kv.Key}={kv.Value}"));
+                string selector = string.Join(",", r.Map("spec", "selector", "matchLabels").Select(kv => $"{kv.Key}={kv.Value}"));
                 return [o.Name, $"{r.Int("status", "readyReplicas") ?? 0}/{r.Int("spec", "replicas") ?? 0}", r.Int("status", "updatedReplicas") ?? 0,
                     r.Int("status", "availableReplicas") ?? 0, age, string.Join(",", containers.Select(c => c.Str("name"))),
                     string.Join(",", containers.Select(c => c.Str("image"))), selector];
             case "EndpointSlice":
                 var slicePorts = r.Items("ports").Select(p => p.Int("port")?.ToString() ?? "<unset>").ToList();
                 var addresses = r.Items("endpoints").SelectMany(e => e.Items("addresses")).Select(a => a.GetString() ?? "").ToList();
-                var shown = string.Join(",", addresses.Take(3)) + (addresses.Count > 3 ? $" + {addresses.Count - 3} more..." : "");
+                string shown = string.Join(",", addresses.Take(3)) + (addresses.Count > 3 ? $" + {addresses.Count - 3} more..." : "");
                 return [o.Name, r.Str("addressType") ?? "", slicePorts.Count == 0 ? "<unset>" : string.Join(",", slicePorts), addresses.Count == 0 ? "<unset>" : shown, age];
             case "Endpoints":
                 return [o.Name, EndpointsCell(r), age];
@@ -103,7 +103,7 @@ internal static class TableConverter
                 return [o.Name, $"{r.Str("roleRef", "kind")}/{r.Str("roleRef", "name")}", age, Subjects("User"), Subjects("Group"), Subjects("ServiceAccount")];
             case "DaemonSet":
                 var dsContainers = r.Items("spec", "template", "spec", "containers").ToList();
-                var nodeSelector = string.Join(",", r.Map("spec", "template", "spec", "nodeSelector").Select(kv => $"{kv.Key}={kv.Value}"));
+                string nodeSelector = string.Join(",", r.Map("spec", "template", "spec", "nodeSelector").Select(kv => $"{kv.Key}={kv.Value}"));
                 return [o.Name, r.Int("status", "desiredNumberScheduled") ?? 0, r.Int("status", "currentNumberScheduled") ?? 0, r.Int("status", "numberReady") ?? 0,
                     r.Int("status", "updatedNumberScheduled") ?? 0, r.Int("status", "numberAvailable") ?? 0, nodeSelector.Length == 0 ? "<none>" : nodeSelector, age,
                     string.Join(",", dsContainers.Select(c => c.Str("name"))), string.Join(",", dsContainers.Select(c => c.Str("image"))),
@@ -120,7 +120,7 @@ internal static class TableConverter
             case "Namespace":
                 return [o.Name, r.Str("status", "phase") ?? "Active", age];
             case "Node":
-                var nodeReady = r.Items("status", "conditions").Any(c => c.Str("type") == "Ready" && c.Str("status") == "True");
+                bool nodeReady = r.Items("status", "conditions").Any(c => c.Str("type") == "Ready" && c.Str("status") == "True");
                 return [o.Name, nodeReady ? "Ready" : "NotReady", "<none>", age, r.Str("status", "nodeInfo", "kubeletVersion") ?? "", r.Str("metadata", "labels", "topology.kubernetes.io/zone") ?? "<none>"];
             default:
                 return [o.Name, age];
@@ -166,13 +166,13 @@ internal static class TableConverter
 
     private static string JobCompletions(JsonElement r)
     {
-        var succeeded = r.Int("status", "succeeded") ?? 0;
+        long succeeded = r.Int("status", "succeeded") ?? 0;
         if (r.Int("spec", "completions") is { } completions)
         {
             return $"{succeeded}/{completions}";
         }
 
-        var parallelism = r.Int("spec", "parallelism") ?? 0;
+        long parallelism = r.Int("spec", "parallelism") ?? 0;
         return parallelism > 1 ? $"{succeeded}/1 of {parallelism}" : $"{succeeded}/1";
     }
 
@@ -192,13 +192,13 @@ internal static class TableConverter
     {
         const int max = 3;
         var list = new List<string>();
-        var count = 0;
+        int count = 0;
         foreach (JsonElement subset in r.Items("subsets"))
         {
             var addresses = subset.Items("addresses").Select(a => a.Str("ip") ?? "").ToList();
             var ports = subset.Items("ports").Select(p => p.Int("port")).ToList();
             if (ports.Count == 0) { count += addresses.Count; list.AddRange(addresses.Take(max - list.Count)); continue; }
-            foreach (var port in ports)
+            foreach (long? port in ports)
             {
                 count += addresses.Count;
                 list.AddRange(addresses.Take(max - list.Count).Select(a => $"{a}:{port}"));

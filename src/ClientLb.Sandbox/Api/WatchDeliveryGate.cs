@@ -31,7 +31,9 @@ internal sealed class WatchDeliveryGate(TimeProvider time)
 
     public TimeSpan Delay
     {
-        get { lock (_lock)
+        get
+        {
+            lock (_lock)
             {
                 return _delay;
             }

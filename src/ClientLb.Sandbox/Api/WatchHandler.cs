@@ -21,17 +21,17 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
         ResponseShape shape = Negotiation.Choose(ctx.Request.Headers.Accept);
         IncludeObject include = shape == ResponseShape.Table ? ResourceHandler.IncludeFrom(ctx) : IncludeObject.Object;
         var labels = LabelSelector.Parse(q["labelSelector"]);
-        var fieldText = q["fieldSelector"].ToString();
+        string fieldText = q["fieldSelector"].ToString();
         if (legacyName is not null)
         {
             fieldText = string.IsNullOrEmpty(fieldText) ? $"metadata.name={legacyName}" : $"{fieldText},metadata.name={legacyName}";
         }
 
         var fields = FieldSelector.Parse(fieldText, t);
-        HttpIo.TryLong(q["resourceVersion"], "resourceVersion", out var fromVersion);
-        HttpIo.TryLong(q["timeoutSeconds"], "timeoutSeconds", out var timeoutSeconds);
-        var bookmarks = HttpIo.Flag(q["allowWatchBookmarks"]);
-        var sendInitial = HttpIo.Flag(q["sendInitialEvents"]);
+        HttpIo.TryLong(q["resourceVersion"], "resourceVersion", out long? fromVersion);
+        HttpIo.TryLong(q["timeoutSeconds"], "timeoutSeconds", out long? timeoutSeconds);
+        bool bookmarks = HttpIo.Flag(q["allowWatchBookmarks"]);
+        bool sendInitial = HttpIo.Flag(q["sendInitialEvents"]);
         if (q.ContainsKey("sendInitialEvents"))
         {
             if (q["resourceVersionMatch"] != "NotOlderThan")
@@ -57,7 +57,7 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
         try
         {
             // sendInitialEvents: state as of now (not older than N), then the initial-events-end bookmark.
-            var start = sendInitial ? null : fromVersion;
+            long? start = sendInitial ? null : fromVersion;
             watcher = store.Watch(t, ns, o => labels.Matches(o.Labels) && fields.Matches(o), start, sendInitial && bookmarks);
         }
         catch (ApiException ex) when (ex.Code == 410)
@@ -66,7 +66,7 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
             return;
         }
 
-        var user = Authorization.UserOf(ctx)?.UserName ?? "admin";
+        string user = Authorization.UserOf(ctx)?.UserName ?? "admin";
         using (counter?.Track(user, t.ToString()))
         using (watcher)
         {
@@ -75,7 +75,7 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
             using CancellationTokenSource timeout = timeoutSeconds is > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds.Value), store.Time) : new CancellationTokenSource();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, timeout.Token);
             CancellationToken ct = linked.Token;
-            var firstTable = true;
+            bool firstTable = true;
             try
             {
                 // One outstanding read and one bookmark timer at a time; each is renewed only once it fires.
@@ -155,7 +155,7 @@ internal sealed class WatchHandler(ObjectStore store, Func<TimeSpan> bookmarkInt
                     await WriteLineAsync(ctx, e.Type, e.Object!.ToMutable());
                     break;
                 }
-                var prefix = Encoding.UTF8.GetBytes($"{{\"type\":\"{e.Type}\",\"object\":");
+                byte[] prefix = Encoding.UTF8.GetBytes($"{{\"type\":\"{e.Type}\",\"object\":");
                 await ctx.Response.Body.WriteAsync(prefix, ctx.RequestAborted);
                 await ctx.Response.Body.WriteAsync(e.Object!.Utf8, ctx.RequestAborted);
                 await ctx.Response.Body.WriteAsync("}\n"u8.ToArray(), ctx.RequestAborted);

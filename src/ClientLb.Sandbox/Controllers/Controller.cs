@@ -75,7 +75,7 @@ internal abstract class Controller : IAsyncDisposable
     {
         try
         {
-            await foreach (var key in _queue.Reader.ReadAllAsync(_cts.Token))
+            await foreach (string key in _queue.Reader.ReadAllAsync(_cts.Token))
             {
                 lock (_lock)
                 {
@@ -118,7 +118,7 @@ internal abstract class Controller : IAsyncDisposable
 
     protected static (string Ns, string Name) SplitKey(string key)
     {
-        var i = key.IndexOf('/');
+        int i = key.IndexOf('/');
         return (key[..i], key[(i + 1)..]);
     }
 

@@ -41,11 +41,11 @@ internal sealed class DaemonSetController(ObjectStore store, ILogger logger) : C
         }
 
         JsonElement template = ds.Root.Get("spec", "template")!.Value;
-        var hash = DeploymentController.TemplateHash(template);
+        string hash = DeploymentController.TemplateHash(template);
         var nodes = Store.Snapshot(ResourceTypes.Nodes).Select(n => n.Name).ToList();
         List<StoredObject> active = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, ds.Uid) && !p.IsDeleting && !PodStatus.IsFinished(p));
-        var onDelete = ds.Root.Str("spec", "updateStrategy", "type") == "OnDelete";
-        foreach (var node in nodes)
+        bool onDelete = ds.Root.Str("spec", "updateStrategy", "type") == "OnDelete";
+        foreach (string? node in nodes)
         {
             var here = active.Where(p => p.Root.Str("spec", "nodeName") == node).OrderBy(p => p.Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) == hash ? 0 : 1).ToList();
             if (here.Count == 0)
@@ -71,8 +71,8 @@ internal sealed class DaemonSetController(ObjectStore store, ILogger logger) : C
         }
 
         var scheduled = active.Where(p => nodes.Contains(p.Root.Str("spec", "nodeName") ?? "")).ToList();
-        var ready = scheduled.Count(PodStatus.IsReady);
-        var updated = scheduled.Count(p => p.Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) == hash);
+        int ready = scheduled.Count(PodStatus.IsReady);
+        int updated = scheduled.Count(p => p.Labels.GetValueOrDefault(DeploymentController.TemplateHashLabel) == hash);
         Store.Mutate(ResourceTypes.DaemonSets, ns, name, o =>
         {
             var status = new JsonObject

@@ -37,12 +37,12 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
         }
 
         JsonElement template = d.Root.Get("spec", "template")!.Value;
-        var hash = TemplateHash(template);
+        string hash = TemplateHash(template);
         List<StoredObject> owned = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, d.Uid));
         var active = owned.Where(p => !p.IsDeleting && !PodStatus.IsFinished(p)).ToList();
         var current = active.Where(p => p.Labels.GetValueOrDefault(TemplateHashLabel) == hash).ToList();
         var old = active.Except(current).ToList();
-        var replicas = (int)(d.Root.Int("spec", "replicas") ?? 1);
+        int replicas = (int)(d.Root.Int("spec", "replicas") ?? 1);
 
         if (current.Count != replicas)
         {
@@ -50,7 +50,7 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
                 $"Scaled {(current.Count < replicas ? "up" : "down")} replica set {d.Name}-{hash} from {current.Count} to {replicas}");
         }
 
-        for (var i = current.Count; i < replicas; i++)
+        for (int i = current.Count; i < replicas; i++)
         {
             current.Add(Store.Create(ResourceTypes.Pods, ns, NewPod(d, "Deployment", template, hash, $"{d.Name}-{hash}-")));
         }
@@ -92,12 +92,12 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
 
     private void UpdateStatus(StoredObject d, int replicas, List<StoredObject> active, List<StoredObject> current)
     {
-        var ready = active.Count(PodStatus.IsReady);
-        var now = Json.Timestamp(Store.Time.GetUtcNow());
+        int ready = active.Count(PodStatus.IsReady);
+        string now = Json.Timestamp(Store.Time.GetUtcNow());
         Store.Mutate(ResourceTypes.Deployments, d.Namespace, d.Name, obj =>
         {
             var oldStatus = obj["status"] as JsonObject;
-            var available = ready >= replicas;
+            bool available = ready >= replicas;
             var status = new JsonObject
             {
                 ["observedGeneration"] = obj.Node("metadata", "generation")?.DeepClone(),
@@ -124,9 +124,9 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
     /// <summary>A condition that keeps its lastTransitionTime while its status does not change.</summary>
     internal static JsonObject Condition(JsonObject? oldStatus, string type, bool value, string reason, string message, string now)
     {
-        var status = value ? "True" : "False";
+        string status = value ? "True" : "False";
         JsonObject? previous = (oldStatus?["conditions"] as JsonArray)?.OfType<JsonObject>().FirstOrDefault(c => c.Str("type") == type);
-        var since = previous is not null && previous.Str("status") == status ? previous.Str("lastTransitionTime") ?? now : now;
+        string since = previous is not null && previous.Str("status") == status ? previous.Str("lastTransitionTime") ?? now : now;
         var condition = new JsonObject { ["type"] = type, ["status"] = status, ["lastTransitionTime"] = since, ["reason"] = reason };
         if (message.Length > 0)
         {
@@ -174,9 +174,9 @@ internal sealed class DeploymentController(ObjectStore store, ILogger logger, Ev
     public static string TemplateHash(JsonElement template)
     {
         uint h = 2166136261;
-        foreach (var b in Encoding.UTF8.GetBytes(template.GetRawText())) { h ^= b; h *= 16777619; }
+        foreach (byte b in Encoding.UTF8.GetBytes(template.GetRawText())) { h ^= b; h *= 16777619; }
         const string alphabet = "bcdfghjklmnpqrstvwxz2456789";
-        var digits = h.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string digits = h.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return string.Concat(digits.Select(c => alphabet[c % alphabet.Length]));
     }
 }

@@ -29,7 +29,7 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
         else if (o.Type == ResourceTypes.EndpointSlices)
         {
             // Someone else touched a managed slice: put it back.
-            if (o.Labels.GetValueOrDefault(ManagedByLabel) == ManagedByValue && o.Labels.TryGetValue(ServiceNameLabel, out var svc))
+            if (o.Labels.GetValueOrDefault(ManagedByLabel) == ManagedByValue && o.Labels.TryGetValue(ServiceNameLabel, out string? svc))
             {
                 Enqueue(o.Namespace + "/" + svc);
             }
@@ -75,26 +75,26 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
     private Dictionary<string, (JsonArray Ports, Dictionary<string, (string PodName, JsonObject Endpoint)> Endpoints)> DesiredEndpoints(StoredObject svc, LabelSelector selector)
     {
         var zones = Store.Snapshot(ResourceTypes.Nodes).ToDictionary(n => n.Name, n => n.Labels.GetValueOrDefault("topology.kubernetes.io/zone"));
-        var publishNotReady = svc.Root.Get("spec", "publishNotReadyAddresses") is { ValueKind: JsonValueKind.True };
+        bool publishNotReady = svc.Root.Get("spec", "publishNotReadyAddresses") is { ValueKind: JsonValueKind.True };
         List<StoredObject> pods = SelectedPods(Store, svc, selector);
         var groups = new Dictionary<string, (JsonArray, Dictionary<string, (string, JsonObject)>)>(StringComparer.Ordinal);
         List<JsonObject>? hinted = HintsWanted(svc) ? new List<JsonObject>() : null;
         // The topology-mode annotation takes precedence over trafficDistribution, as in Kubernetes.
-        var distributionNodeHints = hinted is null ? DistributionHints(svc) : null;
+        bool? distributionNodeHints = hinted is null ? DistributionHints(svc) : null;
         var zonesWithReady = new HashSet<string>();
         foreach (StoredObject pod in pods)
         {
             JsonArray ports = EndpointPorts(svc, pod);
-            var portsKey = ports.ToJsonString();
+            string portsKey = ports.ToJsonString();
             if (!groups.TryGetValue(portsKey, out (JsonArray, Dictionary<string, (string, JsonObject)>) group))
             {
                 groups[portsKey] = group = (ports, new Dictionary<string, (string, JsonObject)>(StringComparer.Ordinal));
             }
 
-            var podReady = PodStatus.IsReady(pod);
-            var terminating = pod.IsDeleting;
-            var nodeName = pod.Root.Str("spec", "nodeName");
-            var ready = publishNotReady || (podReady && !terminating);
+            bool podReady = PodStatus.IsReady(pod);
+            bool terminating = pod.IsDeleting;
+            string? nodeName = pod.Root.Str("spec", "nodeName");
+            bool ready = publishNotReady || (podReady && !terminating);
             var endpoint = new JsonObject
             {
                 ["addresses"] = new JsonArray(pod.Root.Str("status", "podIP")),
@@ -219,7 +219,7 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
             }
             else if (target is { ValueKind: JsonValueKind.String } s)
             {
-                var portName = s.GetString();
+                string? portName = s.GetString();
                 port = pod.Root.Items("spec", "containers").SelectMany(c => c.Items("ports"))
                     .Where(p => p.Str("name") == portName && (p.Str("protocol") ?? "TCP") == (sp.Str("protocol") ?? "TCP"))
                     .Select(p => p.Int("containerPort")).FirstOrDefault();
@@ -252,7 +252,7 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
         var kept = new List<(StoredObject Slice, string PortsKey, List<JsonObject> Endpoints)>();
         foreach (StoredObject slice in managed)
         {
-            var portsKey = (JsonNode.Parse(slice.Root.Get("ports")?.GetRawText() ?? "[]") ?? new JsonArray()).ToJsonString();
+            string portsKey = (JsonNode.Parse(slice.Root.Get("ports")?.GetRawText() ?? "[]") ?? new JsonArray()).ToJsonString();
             if (!desired.TryGetValue(portsKey, out (JsonArray Ports, Dictionary<string, (string PodName, JsonObject Endpoint)> Endpoints) group)) { kept.Add((slice, "", [])); continue; }
             var endpoints = new List<JsonObject>();
             foreach (JsonElement e in slice.Root.Items("endpoints"))
@@ -290,7 +290,7 @@ internal sealed class EndpointSliceController(ObjectStore store, ILogger logger,
             }
         }
 
-        var total = kept.Sum(k => k.Endpoints.Count) + fresh.Sum(f => f.Endpoints.Count);
+        int total = kept.Sum(k => k.Endpoints.Count) + fresh.Sum(f => f.Endpoints.Count);
         StoredObject? placeholder = null;
         if (total == 0)
         {

@@ -69,7 +69,7 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger, Eve
         }
 
         JsonObject meta = current.Metadata();
-        foreach (var field in (string[])["labels", "annotations"])
+        foreach (string field in (string[])["labels", "annotations"])
         {
             // Absent, not null, when the desired object has none (as the API server stores it).
             if (desired.Node("metadata", field) is { } value)
@@ -104,7 +104,7 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger, Eve
 
     private JsonObject Desired(StoredObject svc, LabelSelector selector)
     {
-        var publishNotReady = svc.Root.Get("spec", "publishNotReadyAddresses") is { ValueKind: JsonValueKind.True };
+        bool publishNotReady = svc.Root.Get("spec", "publishNotReadyAddresses") is { ValueKind: JsonValueKind.True };
         var subsets = new Dictionary<string, (JsonArray Ports, List<JsonObject> Ready, List<JsonObject> NotReady)>(StringComparer.Ordinal);
         foreach (StoredObject pod in EndpointSliceController.SelectedPods(Store, svc, selector))
         {
@@ -127,7 +127,7 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger, Eve
                 }
             }
 
-            var portsKey = ports.ToJsonString();
+            string portsKey = ports.ToJsonString();
             if (!subsets.TryGetValue(portsKey, out (JsonArray Ports, List<JsonObject> Ready, List<JsonObject> NotReady) subset))
             {
                 subsets[portsKey] = subset = (ports, [], []);
@@ -143,7 +143,7 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger, Eve
             (publishNotReady || PodStatus.IsReady(pod) ? subset.Ready : subset.NotReady).Add(address);
         }
         var ordered = subsets.Values.Select(s => (s.Ports, Ready: Sorted(s.Ready), NotReady: Sorted(s.NotReady))).ToList();
-        var truncated = Truncate(ordered);
+        bool truncated = Truncate(ordered);
         var labels = new JsonObject();
         foreach ((string? k, string? v) in svc.Labels)
         {
@@ -216,21 +216,21 @@ internal sealed class EndpointsController(ObjectStore store, ILogger logger, Eve
     /// </summary>
     private static bool Truncate(List<(JsonArray Ports, List<JsonObject> Ready, List<JsonObject> NotReady)> subsets)
     {
-        var totalReady = subsets.Sum(s => s.Ready.Count);
-        var totalNotReady = subsets.Sum(s => s.NotReady.Count);
+        int totalReady = subsets.Sum(s => s.Ready.Count);
+        int totalNotReady = subsets.Sum(s => s.NotReady.Count);
         if (totalReady + totalNotReady <= MaxCapacity)
         {
             return false;
         }
 
-        var truncateReady = totalReady > MaxCapacity;
-        var max = truncateReady ? MaxCapacity : MaxCapacity - totalReady;
-        var numTotal = truncateReady ? totalReady : totalNotReady;
-        var canBeAdded = max;
+        bool truncateReady = totalReady > MaxCapacity;
+        int max = truncateReady ? MaxCapacity : MaxCapacity - totalReady;
+        int numTotal = truncateReady ? totalReady : totalNotReady;
+        int canBeAdded = max;
         foreach ((JsonArray _, List<JsonObject>? ready, List<JsonObject>? notReady) in subsets)
         {
-            var inSubset = truncateReady ? ready.Count : notReady.Count;
-            var toBeAdded = Math.Min((int)Math.Ceiling((double)inSubset / numTotal * max), canBeAdded);
+            int inSubset = truncateReady ? ready.Count : notReady.Count;
+            int toBeAdded = Math.Min((int)Math.Ceiling((double)inSubset / numTotal * max), canBeAdded);
             if (truncateReady)
             {
                 if (ready.Count > toBeAdded)

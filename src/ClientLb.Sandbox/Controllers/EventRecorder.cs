@@ -17,13 +17,13 @@ internal sealed class EventRecorder(ObjectStore store)
 
     private void Record(StoredObject about, string component, string type, string reason, string message)
     {
-        var ns = about.Type.Namespaced ? about.Namespace : "default";
+        string ns = about.Type.Namespaced ? about.Namespace : "default";
         if (store.Get(ResourceTypes.Namespaces, null, ns) is null or { IsDeleting: true })
         {
             return;
         }
 
-        var now = Json.Timestamp(store.Time.GetUtcNow());
+        string now = Json.Timestamp(store.Time.GetUtcNow());
         lock (_lock)
         {
             StoredObject? existing = store.Snapshot(ResourceTypes.Events, ns, e => e.Root.Str("involvedObject", "uid") == about.Uid

@@ -63,16 +63,16 @@ internal sealed class JobController(ObjectStore store, ILogger logger, EventReco
 
         List<StoredObject> pods = Store.Snapshot(ResourceTypes.Pods, ns, p => IsOwnedBy(p, job.Uid));
         var active = pods.Where(p => !p.IsDeleting && !PodStatus.IsFinished(p)).ToList();
-        var succeeded = pods.Count(p => p.Root.Str("status", "phase") == "Succeeded");
+        int succeeded = pods.Count(p => p.Root.Str("status", "phase") == "Succeeded");
         var failedPods = pods.Where(p => p.Root.Str("status", "phase") == "Failed").ToList();
-        var failed = failedPods.Count;
+        int failed = failedPods.Count;
         // OnFailure restarts count toward backoffLimit too, as upstream counts them (status.failed counts failed pods only).
-        var failures = failed + (int)pods.Sum(p => p.Root.Items("status", "containerStatuses").Sum(c => c.Int("restartCount") ?? 0));
+        int failures = failed + (int)pods.Sum(p => p.Root.Items("status", "containerStatuses").Sum(c => c.Int("restartCount") ?? 0));
         JsonElement spec = job.Root.Get("spec")!.Value;
-        var completions = spec.Int("completions");
-        var parallelism = (int)(spec.Int("parallelism") ?? 1);
-        var backoffLimit = spec.Int("backoffLimit") ?? 6;
-        var suspended = spec.Get("suspend") is { ValueKind: System.Text.Json.JsonValueKind.True };
+        long? completions = spec.Int("completions");
+        int parallelism = (int)(spec.Int("parallelism") ?? 1);
+        long backoffLimit = spec.Int("backoffLimit") ?? 6;
+        bool suspended = spec.Get("suspend") is { ValueKind: System.Text.Json.JsonValueKind.True };
         DateTimeOffset startTime = status?.Str("startTime") is { } s ? DateTimeOffset.Parse(s, System.Globalization.CultureInfo.InvariantCulture) : now;
 
         (string Reason, string Message)? failure = null;
@@ -97,7 +97,7 @@ internal sealed class JobController(ObjectStore store, ILogger logger, EventReco
             }
         }
         // NonIndexed: done when completions pods succeeded; without completions (a work queue), when one did and none runs.
-        var complete = failure is null && (completions is { } c ? succeeded >= c : succeeded > 0 && active.Count == 0);
+        bool complete = failure is null && (completions is { } c ? succeeded >= c : succeeded > 0 && active.Count == 0);
 
         if (failure is not null || complete || suspended)
         {
@@ -109,10 +109,10 @@ internal sealed class JobController(ObjectStore store, ILogger logger, EventReco
         else
         {
             // A work queue (no completions) starts no more pods once one succeeded: the others finish the work.
-            var want = Math.Min(parallelism, completions is { } c2 ? (int)c2 - succeeded : succeeded > 0 ? 0 : parallelism) - active.Count;
+            int want = Math.Min(parallelism, completions is { } c2 ? (int)c2 - succeeded : succeeded > 0 ? 0 : parallelism) - active.Count;
             if (want > 0 && WaitBackoff(key, failedPods, now) is false)
             {
-                for (var i = 0; i < want; i++)
+                for (int i = 0; i < want; i++)
                 {
                     JsonObject pod = DeploymentController.NewPod(job, "Job", spec.Get("template")!.Value, null, $"{job.Name}-");
                     StoredObject created = Store.Create(ResourceTypes.Pods, ns, pod);
@@ -134,13 +134,13 @@ internal sealed class JobController(ObjectStore store, ILogger logger, EventReco
         {
             var old = o["status"] as JsonObject;
             var st = new JsonObject();
-            var stamp = Json.Timestamp(now);
+            string stamp = Json.Timestamp(now);
             if (!suspended || old?.Str("startTime") is not null)
             {
                 st["startTime"] = old?.Str("startTime") ?? stamp;
             }
 
-            var running = failure is null && !complete && !suspended ? active.Count : 0;
+            int running = failure is null && !complete && !suspended ? active.Count : 0;
             if (running > 0)
             {
                 st["active"] = running;
@@ -190,7 +190,7 @@ internal sealed class JobController(ObjectStore store, ILogger logger, EventReco
     /// <summary>True (and a reconcile scheduled) while the backoff after the last failed pod has not passed.</summary>
     private bool WaitBackoff(string key, List<StoredObject> failedPods, DateTimeOffset now)
     {
-        var failed = failedPods.Count;
+        int failed = failedPods.Count;
         if (failed == 0)
         {
             return false;

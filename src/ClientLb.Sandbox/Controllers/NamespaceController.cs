@@ -9,7 +9,9 @@ internal sealed class NamespaceController(ObjectStore store, ILogger logger) : C
     protected override void OnEvent(WatchEvent e)
     {
         StoredObject o = e.Object!;
-        if (o.Type == ResourceTypes.Namespaces) { if (o.IsDeleting)
+        if (o.Type == ResourceTypes.Namespaces)
+        {
+            if (o.IsDeleting)
             {
                 Enqueue("/" + o.Name);
             }
@@ -22,14 +24,14 @@ internal sealed class NamespaceController(ObjectStore store, ILogger logger) : C
 
     protected override Task ReconcileAsync(string key, CancellationToken ct)
     {
-        var name = key[1..];
+        string name = key[1..];
         StoredObject? ns = Store.Get(ResourceTypes.Namespaces, null, name);
         if (ns is null || !ns.IsDeleting)
         {
             return Task.CompletedTask;
         }
 
-        var left = 0;
+        int left = 0;
         foreach (ResourceType? t in ResourceTypes.All.Where(t => t.Namespaced))
         {
             foreach (StoredObject o in Store.Snapshot(t, name))

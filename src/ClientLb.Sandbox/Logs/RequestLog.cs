@@ -15,7 +15,7 @@ internal sealed class RequestLog(IHttpApplication<HttpContext> inner, Func<int, 
 
     public async Task ProcessRequestAsync(HttpContext context)
     {
-        var status = 500;
+        int status = 500;
         try
         {
             await inner.ProcessRequestAsync(context);

@@ -17,7 +17,7 @@ internal static class YamlManifest
         try { stream.Load(new StringReader(yaml)); }
         catch (YamlException ex) { throw new FormatException($"The manifest is not valid YAML (line {ex.Start.Line}, column {ex.Start.Column}): {ex.Message}", ex); }
         var result = new List<JsonObject>();
-        for (var i = 0; i < stream.Documents.Count; i++)
+        for (int i = 0; i < stream.Documents.Count; i++)
         {
             YamlNode root = stream.Documents[i].RootNode;
             if (root is YamlScalarNode { Value: null or "" } || root is YamlScalarNode s && s.Style == ScalarStyle.Plain && s.Value is "~" or "null")
@@ -42,7 +42,7 @@ internal static class YamlManifest
         return result;
     }
 
-    private static string? Str(this JsonObject o, string name) => o[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+    private static string? Str(this JsonObject o, string name) => o[name] is JsonValue v && v.TryGetValue<string>(out string? s) ? s : null;
 
     private static JsonNode? Convert(YamlNode node) => node switch
     {
@@ -57,7 +57,7 @@ internal static class YamlManifest
         var o = new JsonObject();
         foreach ((YamlNode? k, YamlNode? v) in m.Children)
         {
-            var key = (k as YamlScalarNode)?.Value ?? throw new FormatException($"Mapping keys must be scalars (line {k.Start.Line})");
+            string key = (k as YamlScalarNode)?.Value ?? throw new FormatException($"Mapping keys must be scalars (line {k.Start.Line})");
             if (o.ContainsKey(key))
             {
                 throw new FormatException($"Duplicate key \"{key}\" at line {k.Start.Line}");
@@ -70,7 +70,7 @@ internal static class YamlManifest
 
     private static JsonNode? ConvertScalar(YamlScalarNode s)
     {
-        var v = s.Value ?? "";
+        string v = s.Value ?? "";
         if (s.Style != ScalarStyle.Plain || s.Tag == "tag:yaml.org,2002:str")
         {
             return JsonValue.Create(v);
@@ -82,17 +82,17 @@ internal static class YamlManifest
             case "true" or "True" or "TRUE": return JsonValue.Create(true);
             case "false" or "False" or "FALSE": return JsonValue.Create(false);
         }
-        if (long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l))
+        if (long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l))
         {
             return JsonValue.Create(l);
         }
 
-        if (v.StartsWith("0x", StringComparison.Ordinal) && long.TryParse(v[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var hex))
+        if (v.StartsWith("0x", StringComparison.Ordinal) && long.TryParse(v[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long hex))
         {
             return JsonValue.Create(hex);
         }
 
-        if ((char.IsAsciiDigit(v[0]) || v[0] is '-' or '+' or '.') && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsInfinity(d))
+        if ((char.IsAsciiDigit(v[0]) || v[0] is '-' or '+' or '.') && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && !double.IsInfinity(d))
         {
             return JsonValue.Create(d);
         }

@@ -84,7 +84,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
 
         if (string.IsNullOrEmpty(pod.Root.Str("spec", "nodeName")))
         {
-            var node = PickNode();
+            string node = PickNode();
             Store.Mutate(ResourceTypes.Pods, ns, name, o => { o.Obj("spec")["nodeName"] = node; return o; }, UpdateMode.Internal);
             return;
         }
@@ -108,9 +108,9 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         var skipped = new List<string>();
         try
         {
-            for (var attempt = 0; attempt < 8; attempt++)
+            for (int attempt = 0; attempt < 8; attempt++)
             {
-                var ip = podIps.Allocate();
+                string? ip = podIps.Allocate();
                 if (ip is null)
                 {
                     return new Instance(pod.Uid, "") { Failure = $"the pod CIDR {podIps.Cidr} has no free address" };
@@ -139,7 +139,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         }
         finally
         {
-            foreach (var ip in skipped)
+            foreach (string ip in skipped)
             {
                 podIps.Release(ip);
             }
@@ -149,7 +149,7 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
     /// <summary>A run-to-completion pod: an address (as a pod has) and its containers' programs; each change rewrites its status.</summary>
     private Instance StartRun(StoredObject pod, string key)
     {
-        var ip = podIps.Allocate() ?? "";
+        string ip = podIps.Allocate() ?? "";
         var instance = new Instance(pod.Uid, ip);
         OpenLogs(pod, instance, ip, new HashSet<int>());
         instance.Run = programs.Start(pod, instance.Logs, () => Enqueue(key));
@@ -162,12 +162,12 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
         var byPort = new Dictionary<int, Logs.LogBook>();
         foreach (JsonElement c in pod.Root.Items("spec", "containers"))
         {
-            var name = c.Str("name") ?? "";
+            string name = c.Str("name") ?? "";
             LogBook book = logs.Open(pod.Namespace, pod.Name, name);
             instance.Logs.Add((name, book));
             foreach (JsonElement p in c.Items("ports").Where(p => (p.Str("protocol") ?? "TCP") == "TCP"))
             {
-                var port = (int)(p.Int("containerPort") ?? 0);
+                int port = (int)(p.Int("containerPort") ?? 0);
                 if (port <= 0 || !byPort.TryAdd(port, book))
                 {
                     continue;
@@ -232,9 +232,9 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
             }, UpdateMode.Internal);
             return;
         }
-        var wantReady = pod.Root.Str("metadata", "annotations", ReadyAnnotation) != "false";
-        var failed = instance.Failure is not null;
-        var ready = wantReady && !failed;
+        bool wantReady = pod.Root.Str("metadata", "annotations", ReadyAnnotation) != "false";
+        bool failed = instance.Failure is not null;
+        bool ready = wantReady && !failed;
         if (instance.Server is { } server)
         {
             server.Ready = ready; // what its gRPC health service answers
@@ -246,11 +246,11 @@ internal sealed class PodRuntime(ObjectStore store, ILogger logger, IpAllocator 
 
             server.Fault = fault;
         }
-        var now = Json.Timestamp(Store.Time.GetUtcNow());
+        string now = Json.Timestamp(Store.Time.GetUtcNow());
         Store.Mutate(ResourceTypes.Pods, pod.Namespace, pod.Name, o =>
         {
             var old = o["status"] as JsonObject;
-            var started = old?.Str("startTime") ?? now;
+            string started = old?.Str("startTime") ?? now;
             var status = new JsonObject
             {
                 ["phase"] = failed ? "Failed" : "Running",

@@ -53,7 +53,7 @@ internal sealed class PodServer : IAsyncDisposable
         var options = new KestrelServerOptions { AddServerHeader = false };
         options.ApplicationServices = new ServiceCollection().AddLogging().BuildServiceProvider();
         var address = IPAddress.Parse(ip);
-        foreach (var port in ports)
+        foreach (int port in ports)
         {
             // Without TLS Kestrel cannot negotiate: a port is either HTTP/1.1 or h2c.
             options.Listen(address, port, l => l.Protocols = http2Only.Contains(port) ? HttpProtocols.Http2 : HttpProtocols.Http1);

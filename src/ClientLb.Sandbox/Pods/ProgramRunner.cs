@@ -27,7 +27,9 @@ internal sealed class PodRun : IAsyncDisposable
 
     public IReadOnlyList<ContainerRunState> States
     {
-        get { lock (_lock)
+        get
+        {
+            lock (_lock)
             {
                 return [.. _states];
             }
@@ -73,9 +75,9 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
             return exact;
         }
 
-        var at = image.IndexOf('@');
-        var repository = at >= 0 ? image[..at] : image;
-        var colon = repository.LastIndexOf(':');
+        int at = image.IndexOf('@');
+        string repository = at >= 0 ? image[..at] : image;
+        int colon = repository.LastIndexOf(':');
         if (colon > repository.LastIndexOf('/'))
         {
             repository = repository[..colon];
@@ -89,8 +91,8 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
     {
         var containers = pod.Root.Items("spec", "containers").ToList();
         var run = new PodRun(containers.Select(c => new ContainerRunState(c.Str("name") ?? "", c.Str("image") ?? "", null, null, null, null, null, 0)));
-        var onFailure = pod.Root.Str("spec", "restartPolicy") == "OnFailure";
-        var account = pod.Root.Str("spec", "serviceAccountName") ?? "default";
+        bool onFailure = pod.Root.Str("spec", "restartPolicy") == "OnFailure";
+        string account = pod.Root.Str("spec", "serviceAccountName") ?? "default";
         run.Completion = Task.WhenAll(containers.Select((c, i) => Task.Run(() => RunContainerAsync(pod, c, i, account, onFailure, logs[i].Book, run, changed))));
         return run;
     }
@@ -208,7 +210,7 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (JsonElement e in container.Items("env"))
         {
-            var name = e.Str("name") ?? "";
+            string name = e.Str("name") ?? "";
             if (e.Str("value") is { } value) { env[name] = value; continue; }
             if (e.Get("valueFrom") is not { } from) { env[name] = ""; continue; }
             if (from.Str("fieldRef", "fieldPath") is { } field)
@@ -231,7 +233,7 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
                 : throw new ApiException(422, ConfigError, $"env {name} of container {container.Str("name")}: the sandbox resolves value, fieldRef, configMapKeyRef and secretKeyRef only");
             StoredObject source = store.Get(type, pod.Namespace, refName ?? "")
                 ?? throw new ApiException(422, ConfigError, $"env {name} of container {container.Str("name")}: {type.Singular} \"{refName}\" not found");
-            var data = source.Root.Str("data", key ?? "")
+            string data = source.Root.Str("data", key ?? "")
                 ?? throw new ApiException(422, ConfigError, $"env {name} of container {container.Str("name")}: couldn't find key {key} in {type.Kind} {pod.Namespace}/{refName}");
             env[name] = type == ResourceTypes.Secrets ? Encoding.UTF8.GetString(Convert.FromBase64String(data)) : data;
         }
@@ -241,10 +243,10 @@ internal sealed class ProgramRunner(ObjectStore store, ILogger logger, IReadOnly
     /// <summary>The pod status of a run: Running while a container runs, then Succeeded when all exited 0, else Failed.</summary>
     public static JsonObject Status(JsonObject? old, IReadOnlyList<ContainerRunState> states, string ip, string now)
     {
-        var running = states.Any(s => s.FinishedAt is null);
-        var phase = running ? (states.Any(s => s.StartedAt is not null || s.Restarts > 0) ? "Running" : "Pending") : states.All(s => s.Succeeded) ? "Succeeded" : "Failed";
-        var ready = running && states.All(s => s.Running);
-        var notReadyReason = running ? "ContainersNotReady" : "PodCompleted";
+        bool running = states.Any(s => s.FinishedAt is null);
+        string phase = running ? (states.Any(s => s.StartedAt is not null || s.Restarts > 0) ? "Running" : "Pending") : states.All(s => s.Succeeded) ? "Succeeded" : "Failed";
+        bool ready = running && states.All(s => s.Running);
+        string notReadyReason = running ? "ContainersNotReady" : "PodCompleted";
         var status = new JsonObject
         {
             ["phase"] = phase,

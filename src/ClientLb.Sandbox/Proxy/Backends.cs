@@ -53,7 +53,7 @@ internal sealed class Backends(TimeProvider time)
 
     private IPEndPoint? RoundRobin(IPEndPoint[] ready, IReadOnlyCollection<IPEndPoint> exclude)
     {
-        for (var i = 0; i < ready.Length; i++)
+        for (int i = 0; i < ready.Length; i++)
         {
             IPEndPoint candidate = ready[(int)((uint)Interlocked.Increment(ref _next) % (uint)ready.Length)];
             if (!exclude.Contains(candidate))

@@ -29,7 +29,7 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
         {
             Enqueue(KeyOf(o));
         }
-        else if (o.Labels.TryGetValue(EndpointSliceController.ServiceNameLabel, out var svc))
+        else if (o.Labels.TryGetValue(EndpointSliceController.ServiceNameLabel, out string? svc))
         {
             Enqueue(o.Namespace + "/" + svc);
         }
@@ -40,7 +40,7 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
         (string? ns, string? name) = SplitKey(key);
         StoredObject? svc = Store.Get(ResourceTypes.Services, ns, name);
         Dictionary<string, IPortProxy> current = _byService.GetOrAdd(key, _ => []);
-        var ip = svc?.Root.Str("spec", "clusterIP");
+        string? ip = svc?.Root.Str("spec", "clusterIP");
         var wanted = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         if (svc is not null && !svc.IsDeleting && IPAddress.TryParse(ip, out _))
         {
@@ -60,7 +60,7 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
             }
         }
 
-        foreach (var failed in _failures.Keys.Where(k => k.StartsWith(key + " ", StringComparison.Ordinal) && !wanted.ContainsKey(k[(key.Length + 1)..])))
+        foreach (string? failed in _failures.Keys.Where(k => k.StartsWith(key + " ", StringComparison.Ordinal) && !wanted.ContainsKey(k[(key.Length + 1)..])))
         {
             _failures.TryRemove(failed, out _);
         }
@@ -95,9 +95,9 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
 
     private IPortProxy? Start(StoredObject svc, string ip, JsonElement port, string portKey)
     {
-        var key = svc.Namespace + "/" + svc.Name;
-        var number = (int)(port.Int("port") ?? 0);
-        var protocol = port.Str("protocol") ?? "TCP";
+        string key = svc.Namespace + "/" + svc.Name;
+        int number = (int)(port.Int("port") ?? 0);
+        string protocol = port.Str("protocol") ?? "TCP";
         var at = new IPEndPoint(IPAddress.Parse(ip), number);
         var backends = new Backends(Store.Time);
         try
@@ -114,13 +114,13 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
         }
         catch (Exception ex) when (ex is SocketException or NotSupportedException)
         {
-            var remedy = ex is SocketException { SocketErrorCode: SocketError.AccessDenied }
+            string remedy = ex is SocketException { SocketErrorCode: SocketError.AccessDenied }
                 ? $"ports below 1024 need root or CAP_NET_BIND_SERVICE: run the sandbox as root, lower net.ipv4.ip_unprivileged_port_start, or give the Service a port of 1024 or more"
                 : ex is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }
                     ? $"another process listens on {at}: stop it, or delete and recreate the Service for another ClusterIP"
                     : "reach the pods by their own addresses instead";
-            var portName = port.Str("name") is { Length: > 0 } n ? $"port \"{n}\", " : "";
-            var message = $"service {key}: the proxy cannot listen on {at} ({portName}{number}/{protocol}): {ex.Message}; {remedy}. Other Services are unaffected; --no-service-proxy (SandboxOptions.EnableServiceProxy = false) turns the proxy off.";
+            string portName = port.Str("name") is { Length: > 0 } n ? $"port \"{n}\", " : "";
+            string message = $"service {key}: the proxy cannot listen on {at} ({portName}{number}/{protocol}): {ex.Message}; {remedy}. Other Services are unaffected; --no-service-proxy (SandboxOptions.EnableServiceProxy = false) turns the proxy off.";
             _failures[$"{key} {portKey}"] = message;
             log(message);
             Logger.LogWarning("{Message}", message);
@@ -144,8 +144,8 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
 
             foreach (JsonElement e in slice.Root.Items("endpoints"))
             {
-                var isReady = e.Get("conditions", "ready") is not { ValueKind: JsonValueKind.False };
-                var serving = e.Get("conditions", "serving") is not { ValueKind: JsonValueKind.False };
+                bool isReady = e.Get("conditions", "ready") is not { ValueKind: JsonValueKind.False };
+                bool serving = e.Get("conditions", "serving") is not { ValueKind: JsonValueKind.False };
                 foreach (JsonElement a in e.Items("addresses"))
                 {
                     if (IPAddress.TryParse(a.GetString(), out IPAddress? address))

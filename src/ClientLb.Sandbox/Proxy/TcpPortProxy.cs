@@ -87,7 +87,7 @@ internal sealed class TcpPortProxy : IPortProxy
     /// <summary>Copies until end of stream, then half-closes the other side so the peer sees the end too.</summary>
     private async Task PipeAsync(Socket from, Socket to)
     {
-        var buffer = new byte[16 * 1024];
+        byte[] buffer = new byte[16 * 1024];
         try
         {
             int n;

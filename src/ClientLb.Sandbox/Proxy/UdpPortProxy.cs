@@ -49,7 +49,7 @@ internal sealed class UdpPortProxy : IPortProxy
 
     private async Task ReceiveAsync()
     {
-        var buffer = new byte[65536];
+        byte[] buffer = new byte[65536];
         EndPoint any = new IPEndPoint(IPAddress.Any, 0);
         while (!_stop.IsCancellationRequested)
         {
@@ -98,12 +98,12 @@ internal sealed class UdpPortProxy : IPortProxy
 
     private async Task RelayRepliesAsync(IPEndPoint client, Session session)
     {
-        var buffer = new byte[65536];
+        byte[] buffer = new byte[65536];
         try
         {
             while (true)
             {
-                var n = await session.Socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                int n = await session.Socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
                 session.LastUsed = _time.GetUtcNow();
                 await _listener.SendToAsync(buffer.AsMemory(0, n), SocketFlags.None, client, _stop.Token);
             }

@@ -39,7 +39,7 @@ internal sealed record PolicyRule(IReadOnlyList<string> Verbs, IReadOnlyList<str
             return false;
         }
 
-        var combined = a.Subresource.Length > 0 ? $"{a.Resource}/{a.Subresource}" : a.Resource;
+        string combined = a.Subresource.Length > 0 ? $"{a.Resource}/{a.Subresource}" : a.Resource;
         if (!Resources.Any(r => r == "*" || r == combined || (a.Subresource.Length > 0 && r == "*/" + a.Subresource)))
         {
             return false;
@@ -111,10 +111,10 @@ internal sealed class RbacAuthorizer(ObjectStore store)
             return new ApiException(403, "Forbidden", $"forbidden: User \"{user.UserName}\" cannot {a.Verb} path \"{a.Path}\"");
         }
 
-        var resource = a.Subresource.Length > 0 ? $"{a.Resource}/{a.Subresource}" : a.Resource;
-        var qualified = a.ApiGroup.Length > 0 ? $"{a.Resource}.{a.ApiGroup}" : a.Resource;
-        var what = a.Name.Length > 0 ? $"{qualified} \"{a.Name}\"" : qualified;
-        var scope = a.Namespace.Length > 0 ? $"in the namespace \"{a.Namespace}\"" : "at the cluster scope";
+        string resource = a.Subresource.Length > 0 ? $"{a.Resource}/{a.Subresource}" : a.Resource;
+        string qualified = a.ApiGroup.Length > 0 ? $"{a.Resource}.{a.ApiGroup}" : a.Resource;
+        string what = a.Name.Length > 0 ? $"{qualified} \"{a.Name}\"" : qualified;
+        string scope = a.Namespace.Length > 0 ? $"in the namespace \"{a.Namespace}\"" : "at the cluster scope";
         return new ApiException(403, "Forbidden", $"{what} is forbidden: User \"{user.UserName}\" cannot {a.Verb} resource \"{resource}\" in API group \"{a.ApiGroup}\" {scope}")
         { DetailsName = a.Name.Length > 0 ? a.Name : null, DetailsGroup = a.ApiGroup, DetailsKind = a.Resource };
     }
@@ -130,7 +130,7 @@ internal sealed class RbacAuthorizer(ObjectStore store)
 
     private IEnumerable<PolicyRule> RulesOf(StoredObject binding, string? ns)
     {
-        var name = binding.Root.Str("roleRef", "name") ?? "";
+        string name = binding.Root.Str("roleRef", "name") ?? "";
         StoredObject? role = binding.Root.Str("roleRef", "kind") == "Role" && ns is not null
             ? store.Get(ResourceTypes.Roles, ns, name)
             : store.Get(ResourceTypes.ClusterRoles, null, name);

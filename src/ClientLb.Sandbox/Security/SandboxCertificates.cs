@@ -40,7 +40,7 @@ internal sealed class SandboxCertificates : IDisposable
         serverRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
         serverRequest.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(caWithKey, true, false));
-        var serial = RandomNumberGenerator.GetBytes(16);
+        byte[] serial = RandomNumberGenerator.GetBytes(16);
         serial[0] &= 0x7f;
         using X509Certificate2 signed = serverRequest.Create(caWithKey, now.AddMinutes(-5), now.AddDays(29), serial);
         using X509Certificate2 withKey = signed.CopyWithPrivateKey(serverKey);

@@ -24,7 +24,7 @@ internal sealed class ServiceAccountTokens(ObjectStore store)
 
     public string Issue(string ns, string name, string uid, DateTimeOffset? expires = null)
     {
-        var token = "sandbox-sa." + Convert.ToBase64String(RandomNumberGenerator.GetBytes(30)).Replace('+', '-').Replace('/', '_');
+        string token = "sandbox-sa." + Convert.ToBase64String(RandomNumberGenerator.GetBytes(30)).Replace('+', '-').Replace('/', '_');
         _tokens[token] = (new ServiceAccountIdentity(ns, name, uid), expires);
         return token;
     }

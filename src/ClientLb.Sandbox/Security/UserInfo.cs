@@ -17,7 +17,7 @@ internal sealed record UserInfo(string UserName, IReadOnlyList<string> Groups)
             return null;
         }
 
-        var parts = userName[ServiceAccountPrefix.Length..].Split(':');
+        string[] parts = userName[ServiceAccountPrefix.Length..].Split(':');
         return parts.Length == 2 && parts[0].Length > 0 && parts[1].Length > 0 ? (parts[0], parts[1]) : null;
     }
 

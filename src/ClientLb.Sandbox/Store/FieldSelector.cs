@@ -16,17 +16,17 @@ internal sealed class FieldSelector
             return sel;
         }
 
-        foreach (var raw in text.Split(','))
+        foreach (string raw in text.Split(','))
         {
-            var term = raw.Trim();
+            string term = raw.Trim();
             string field, value;
             bool equal;
-            var ne = term.IndexOf("!=", StringComparison.Ordinal);
+            int ne = term.IndexOf("!=", StringComparison.Ordinal);
             if (ne >= 0) { field = term[..ne]; value = term[(ne + 2)..]; equal = false; }
             else
             {
-                var eq = term.IndexOf("==", StringComparison.Ordinal);
-                var len = 2;
+                int eq = term.IndexOf("==", StringComparison.Ordinal);
+                int len = 2;
                 if (eq < 0) { eq = term.IndexOf('='); len = 1; }
                 if (eq < 0)
                 {
@@ -55,7 +55,7 @@ internal sealed class FieldSelector
     {
         foreach ((string[]? path, string? value, bool equal) in _terms)
         {
-            var actual = path is ["metadata", "namespace"] ? o.Namespace : o.Root.Str(path) ?? "";
+            string actual = path is ["metadata", "namespace"] ? o.Namespace : o.Root.Str(path) ?? "";
             if ((actual == value) != equal)
             {
                 return false;

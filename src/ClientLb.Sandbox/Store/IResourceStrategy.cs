@@ -63,7 +63,7 @@ internal class DefaultStrategy : IResourceStrategy
     {
         null => "null",
         string s => $"\"{s}\"",
-        JsonValue jv when jv.TryGetValue<string>(out var s) => $"\"{s}\"", // ToJsonString needs reflection for a string value here
+        JsonValue jv when jv.TryGetValue<string>(out string? s) => $"\"{s}\"", // ToJsonString needs reflection for a string value here
         JsonNode n => Raw(n),
         _ => v.ToString() ?? "",
     };

@@ -27,7 +27,7 @@ internal sealed class IpAllocator
     {
         _processWide = processWide;
         Cidr = cidr;
-        (_base, var prefix) = ParseLoopbackCidr(cidr, what);
+        (_base, int prefix) = ParseLoopbackCidr(cidr, what);
         _size = prefix == 32 ? 1u : 1u << (32 - prefix);
     }
 
@@ -36,21 +36,21 @@ internal sealed class IpAllocator
     /// <summary>Parses "a.b.c.d/n" and insists it lies inside 127.0.0.0/8.</summary>
     public static (uint Base, int Prefix) ParseLoopbackCidr(string cidr, string what)
     {
-        var slash = cidr.IndexOf('/');
+        int slash = cidr.IndexOf('/');
         if (slash < 0 || !IPAddress.TryParse(cidr[..slash], out IPAddress? ip) || ip.AddressFamily != AddressFamily.InterNetwork
-            || !int.TryParse(cidr[(slash + 1)..], out var prefix) || prefix is < 8 or > 30)
+            || !int.TryParse(cidr[(slash + 1)..], out int prefix) || prefix is < 8 or > 30)
         {
             throw new ArgumentException($"{what} \"{cidr}\" is not an IPv4 CIDR with a prefix length between 8 and 30 (e.g. 127.96.0.0/16)", what);
         }
 
-        var bytes = ip.GetAddressBytes();
+        byte[] bytes = ip.GetAddressBytes();
         if (bytes[0] != 127)
         {
             throw new ArgumentException($"{what} \"{cidr}\" must lie inside the loopback range 127.0.0.0/8 so sandbox traffic never leaves the machine", what);
         }
 
-        var value = (uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3];
-        var mask = prefix == 0 ? 0 : uint.MaxValue << (32 - prefix);
+        uint value = (uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3];
+        uint mask = prefix == 0 ? 0 : uint.MaxValue << (32 - prefix);
         if ((value & mask) != value)
         {
             throw new ArgumentException($"{what} \"{cidr}\" has host bits set; did you mean {ToIp(value & mask)}/{prefix}?", what);
@@ -68,8 +68,8 @@ internal sealed class IpAllocator
             return false;
         }
 
-        var b = ip.GetAddressBytes();
-        var v = (uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3];
+        byte[] b = ip.GetAddressBytes();
+        uint v = (uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3];
         return v - _base < _size;
     }
 
@@ -119,8 +119,8 @@ internal sealed class IpAllocator
             return false;
         }
 
-        var b = IPAddress.Parse(address).GetAddressBytes();
-        var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
+        byte[] b = IPAddress.Parse(address).GetAddressBytes();
+        uint offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
         lock (_lock)
         {
             if (_used.Contains(offset) || !ClaimProcessWide(_base + offset))
@@ -139,8 +139,8 @@ internal sealed class IpAllocator
             return;
         }
 
-        var b = IPAddress.Parse(address).GetAddressBytes();
-        var offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
+        byte[] b = IPAddress.Parse(address).GetAddressBytes();
+        uint offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
         lock (_lock)
         {
             if (_used.Remove(offset) && _processWide)

@@ -11,7 +11,7 @@ internal static class Json
     public static JsonElement? Get(this JsonElement e, params ReadOnlySpan<string> path)
     {
         JsonElement cur = e;
-        foreach (var p in path)
+        foreach (string p in path)
         {
             if (cur.ValueKind != JsonValueKind.Object || !cur.TryGetProperty(p, out JsonElement next))
             {
@@ -34,7 +34,7 @@ internal static class Json
     public static long? Int(this JsonElement e, params ReadOnlySpan<string> path)
     {
         JsonElement? v = e.Get(path);
-        return v is { ValueKind: JsonValueKind.Number } n && n.TryGetInt64(out var l) ? l : null;
+        return v is { ValueKind: JsonValueKind.Number } n && n.TryGetInt64(out long l) ? l : null;
     }
 
     /// <summary>The array items at a path, empty when absent.</summary>
@@ -65,7 +65,7 @@ internal static class Json
     public static JsonNode? Node(this JsonObject o, params ReadOnlySpan<string> path)
     {
         JsonNode? cur = o;
-        foreach (var p in path)
+        foreach (string p in path)
         {
             if (cur is not JsonObject co || !co.TryGetPropertyValue(p, out cur))
             {
@@ -76,7 +76,7 @@ internal static class Json
     }
 
     public static string? Str(this JsonObject o, params ReadOnlySpan<string> path)
-        => o.Node(path) is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+        => o.Node(path) is JsonValue v && v.TryGetValue<string>(out string? s) ? s : null;
 
     /// <summary>Returns the child object, creating it (and replacing a non-object) when needed.</summary>
     public static JsonObject Obj(this JsonObject o, string name)
@@ -151,7 +151,7 @@ internal static class Json
             return null;
         }
 
-        return long.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var l) ? l : null;
+        return long.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long l) ? l : null;
     }
 
     public static JsonElement ToElement(JsonNode node) => JsonDocument.Parse(ToUtf8(node)).RootElement;

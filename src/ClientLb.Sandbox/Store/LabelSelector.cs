@@ -22,8 +22,8 @@ internal sealed class LabelSelector
     {
         foreach (Requirement r in _requirements)
         {
-            var has = labels.TryGetValue(r.Key, out var v);
-            var ok = r.Op switch
+            bool has = labels.TryGetValue(r.Key, out string? v);
+            bool ok = r.Op switch
             {
                 Op.Equals => has && v == r.Values[0],
                 Op.NotEquals => !has || v != r.Values[0],
@@ -50,9 +50,9 @@ internal sealed class LabelSelector
             return sel;
         }
 
-        foreach (var part in SplitTopLevel(text))
+        foreach (string part in SplitTopLevel(text))
         {
-            var p = part.Trim();
+            string p = part.Trim();
             if (p.Length == 0)
             {
                 throw ApiException.BadRequest($"unable to parse requirement: empty requirement in labelSelector \"{text}\"");
@@ -70,25 +70,25 @@ internal sealed class LabelSelector
             return new(CheckKey(p[1..].Trim(), whole), Op.DoesNotExist, []);
         }
 
-        var words = p.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string[] words = p.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (words.Length >= 2 && (words[1] == "in" || words[1] == "notin") || p.Contains(" in (") || p.Contains(" notin ("))
         {
             Op op = p.Contains(" notin ") ? Op.NotIn : Op.In;
-            var kw = op == Op.In ? " in " : " notin ";
-            var idx = p.IndexOf(kw, StringComparison.Ordinal);
-            var key = CheckKey(p[..idx].Trim(), whole);
-            var rest = p[(idx + kw.Length)..].Trim();
+            string kw = op == Op.In ? " in " : " notin ";
+            int idx = p.IndexOf(kw, StringComparison.Ordinal);
+            string key = CheckKey(p[..idx].Trim(), whole);
+            string rest = p[(idx + kw.Length)..].Trim();
             if (!rest.StartsWith('(') || !rest.EndsWith(')'))
             {
                 throw ApiException.BadRequest($"unable to parse requirement \"{p}\" in labelSelector \"{whole}\": expected a parenthesised value list");
             }
 
-            var values = rest[1..^1].Split(',').Select(v => CheckValue(v.Trim(), whole)).ToArray();
+            string[] values = rest[1..^1].Split(',').Select(v => CheckValue(v.Trim(), whole)).ToArray();
             return new(key, op, values);
         }
         foreach ((string? token, Op op) in new[] { ("!=", Op.NotEquals), ("==", Op.Equals), ("=", Op.Equals) })
         {
-            var idx = p.IndexOf(token, StringComparison.Ordinal);
+            int idx = p.IndexOf(token, StringComparison.Ordinal);
             if (idx >= 0)
             {
                 return new(CheckKey(p[..idx].Trim(), whole), op, [CheckValue(p[(idx + token.Length)..].Trim(), whole)]);
@@ -99,7 +99,7 @@ internal sealed class LabelSelector
 
     private static string CheckKey(string key, string whole)
     {
-        var err = Validation.LabelKeyError(key);
+        string? err = Validation.LabelKeyError(key);
         if (err is not null)
         {
             throw ApiException.BadRequest($"unable to parse requirement in labelSelector \"{whole}\": invalid label key \"{key}\": {err}");
@@ -110,7 +110,7 @@ internal sealed class LabelSelector
 
     private static string CheckValue(string value, string whole)
     {
-        var err = Validation.LabelValueError(value);
+        string? err = Validation.LabelValueError(value);
         if (err is not null)
         {
             throw ApiException.BadRequest($"unable to parse requirement in labelSelector \"{whole}\": invalid label value \"{value}\": {err}");
@@ -122,9 +122,9 @@ internal sealed class LabelSelector
     // Commas inside "in (a,b)" do not separate requirements.
     private static IEnumerable<string> SplitTopLevel(string text)
     {
-        var depth = 0;
-        var start = 0;
-        for (var i = 0; i < text.Length; i++)
+        int depth = 0;
+        int start = 0;
+        for (int i = 0; i < text.Length; i++)
         {
             if (text[i] == '(')
             {
@@ -152,11 +152,11 @@ internal sealed class LabelSelector
             sel._requirements.Add(new(k, Op.Equals, [v]));
         }
 
-        var i = 0;
+        int i = 0;
         foreach (JsonElement e in selector.Items("matchExpressions"))
         {
-            var key = e.Str("key") ?? throw ApiException.BadRequest($"{field}.matchExpressions[{i}].key: Required value");
-            var values = e.Items("values").Select(v => v.GetString() ?? "").ToArray();
+            string key = e.Str("key") ?? throw ApiException.BadRequest($"{field}.matchExpressions[{i}].key: Required value");
+            string[] values = e.Items("values").Select(v => v.GetString() ?? "").ToArray();
             Op op = e.Str("operator") switch
             {
                 "In" => Op.In,

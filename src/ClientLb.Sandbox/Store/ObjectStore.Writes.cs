@@ -8,7 +8,7 @@ internal sealed partial class ObjectStore
 
     /// <summary>Random suffix in the alphabet Kubernetes uses for generateName (no vowels, no look-alikes).</summary>
     public static string RandomSuffix(int length = 5) =>
-        string.Create(length, 0, (span, _) => { for (var i = 0; i < span.Length; i++) { span[i] = NameAlphabet[Random.Shared.Next(NameAlphabet.Length)]; } });
+        string.Create(length, 0, (span, _) => { for (int i = 0; i < span.Length; i++) { span[i] = NameAlphabet[Random.Shared.Next(NameAlphabet.Length)]; } });
 
     /// <summary>Creates an object (POST). <paramref name="ns"/> is the namespace from the URL.</summary>
     public StoredObject Create(ResourceType t, string? ns, JsonObject obj)
@@ -18,10 +18,10 @@ internal sealed partial class ObjectStore
             CheckTypeMeta(t, obj);
             JsonObject meta = obj.Metadata();
             ns = ResolveNamespace(t, ns, meta);
-            var name = meta.Str("name");
+            string? name = meta.Str("name");
             if (string.IsNullOrEmpty(name))
             {
-                var generate = meta.Str("generateName");
+                string? generate = meta.Str("generateName");
                 if (string.IsNullOrEmpty(generate))
                 {
                     throw ApiException.Invalid(t, "", [new("FieldValueRequired", "metadata.name", "Required value: name or generateName is required")]);
@@ -48,7 +48,7 @@ internal sealed partial class ObjectStore
             meta["uid"] = Guid.NewGuid().ToString();
             meta["creationTimestamp"] = Json.Timestamp(_time.GetUtcNow());
             meta["generation"] = 1;
-            foreach (var f in new[] { "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink" })
+            foreach (string? f in new[] { "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink" })
             {
                 meta.Remove(f);
             }
@@ -76,7 +76,7 @@ internal sealed partial class ObjectStore
         {
             CheckTypeMeta(t, obj);
             JsonObject meta = obj.Metadata();
-            var bodyName = meta.Str("name");
+            string? bodyName = meta.Str("name");
             if (!string.IsNullOrEmpty(bodyName) && bodyName != name)
             {
                 throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
@@ -85,7 +85,7 @@ internal sealed partial class ObjectStore
             meta["name"] = name;
             ns = ResolveNamespace(t, ns, meta);
             StoredObject current = _data[t].GetValueOrDefault(Key(t, ns, name)) ?? throw ApiException.NotFound(t, name);
-            var bodyRv = meta.Str("resourceVersion");
+            string? bodyRv = meta.Str("resourceVersion");
             if (!string.IsNullOrEmpty(bodyRv) && bodyRv != current.ResourceVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
             {
                 throw ApiException.Conflict(t, name, "the object has been modified; please apply your changes to the latest version and try again");
@@ -121,7 +121,7 @@ internal sealed partial class ObjectStore
                 }
             }
             JsonObject oldMeta = old.Metadata();
-            foreach (var f in new[] { "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation" })
+            foreach (string? f in new[] { "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation" })
             {
                 if (oldMeta[f] is { } v)
                 {
@@ -267,8 +267,8 @@ internal sealed partial class ObjectStore
 
     private static void CheckTypeMeta(ResourceType t, JsonObject obj)
     {
-        var apiVersion = obj.Str("apiVersion");
-        var kind = obj.Str("kind");
+        string? apiVersion = obj.Str("apiVersion");
+        string? kind = obj.Str("kind");
         if (!string.IsNullOrEmpty(apiVersion) && apiVersion != t.ApiVersion)
         {
             throw ApiException.BadRequest($"the API version in the data ({apiVersion}) does not match the expected API version ({t.ApiVersion})");
@@ -290,7 +290,7 @@ internal sealed partial class ObjectStore
     private static string? ResolveNamespace(ResourceType t, string? ns, JsonObject meta)
     {
         if (!t.Namespaced) { meta.Remove("namespace"); return null; }
-        var bodyNs = meta.Str("namespace");
+        string? bodyNs = meta.Str("namespace");
         if (string.IsNullOrEmpty(ns))
         {
             ns = string.IsNullOrEmpty(bodyNs) ? "default" : bodyNs;
@@ -317,7 +317,7 @@ internal sealed partial class ObjectStore
     private static List<StatusCause> MetadataCauses(ResourceType t, JsonObject obj)
     {
         JsonObject meta = obj.Metadata();
-        var name = meta.Str("name") ?? "";
+        string name = meta.Str("name") ?? "";
         var causes = new List<StatusCause>();
         if (Validation.NameError(t.NameRule, name) is { } nameErr)
         {
@@ -344,7 +344,7 @@ internal sealed partial class ObjectStore
         if (meta[field] is not JsonObject map) { causes.Add(new("FieldValueInvalid", $"metadata.{field}", "Invalid value: must be a map of strings")); return; }
         foreach ((string? k, JsonNode? v) in map)
         {
-            if (v is not JsonValue jv || !jv.TryGetValue<string>(out var s))
+            if (v is not JsonValue jv || !jv.TryGetValue<string>(out string? s))
             {
                 causes.Add(new("FieldValueInvalid", $"metadata.{field}.{k}", $"Invalid value: {v?.ToJsonString() ?? "null"}: must be a string"));
                 continue;

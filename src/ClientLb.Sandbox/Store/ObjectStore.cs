@@ -95,7 +95,7 @@ internal sealed partial class ObjectStore
             return all;
         }
 
-        var prefix = ns + "/";
+        string prefix = ns + "/";
         return all.SkipWhile(o => string.CompareOrdinal(o.Key, prefix) < 0).TakeWhile(o => o.Key.StartsWith(prefix, StringComparison.Ordinal));
     }
 
@@ -106,7 +106,7 @@ internal sealed partial class ObjectStore
             string? after = null;
             if (!string.IsNullOrEmpty(continueToken))
             {
-                (var tokenRv, after) = DecodeContinue(continueToken);
+                (long tokenRv, after) = DecodeContinue(continueToken);
                 if (tokenRv < _compactedRv)
                 {
                     throw ApiException.Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");

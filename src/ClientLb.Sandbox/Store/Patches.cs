@@ -14,7 +14,7 @@ internal static class Patches
 
     public static JsonObject Apply(JsonObject target, byte[] patch, string contentType)
     {
-        var mediaType = contentType.Split(';')[0].Trim().ToLowerInvariant();
+        string mediaType = contentType.Split(';')[0].Trim().ToLowerInvariant();
         switch (mediaType)
         {
             case Merge:
@@ -61,27 +61,27 @@ internal static class Patches
         try { ops = JsonNode.Parse(patch) as JsonArray ?? throw ApiException.BadRequest("a JSON patch must be an array of operations"); }
         catch (System.Text.Json.JsonException ex) { throw ApiException.BadRequest($"the JSON patch is not valid JSON: {ex.Message}"); }
         JsonNode doc = target;
-        for (var i = 0; i < ops.Count; i++)
+        for (int i = 0; i < ops.Count; i++)
         {
             if (ops[i] is not JsonObject op)
             {
                 throw ApiException.BadRequest($"JSON patch operation {i} must be an object");
             }
 
-            var name = op.Str("op") ?? throw ApiException.BadRequest($"JSON patch operation {i} has no \"op\"");
-            var path = op.Str("path") ?? throw ApiException.BadRequest($"JSON patch operation {i} ({name}) has no \"path\"");
+            string name = op.Str("op") ?? throw ApiException.BadRequest($"JSON patch operation {i} has no \"op\"");
+            string path = op.Str("path") ?? throw ApiException.BadRequest($"JSON patch operation {i} ({name}) has no \"path\"");
             switch (name)
             {
                 case "add": doc = Add(doc, path, Value(op, i), i); break;
                 case "remove": doc = Remove(doc, path, i, out _); break;
                 case "replace": doc = Remove(doc, path, i, out _); doc = Add(doc, path, Value(op, i), i); break;
                 case "move":
-                    var from = op.Str("from") ?? throw ApiException.BadRequest($"JSON patch operation {i} (move) has no \"from\"");
+                    string from = op.Str("from") ?? throw ApiException.BadRequest($"JSON patch operation {i} (move) has no \"from\"");
                     doc = Remove(doc, from, i, out JsonNode? moved);
                     doc = Add(doc, path, moved, i);
                     break;
                 case "copy":
-                    var src = op.Str("from") ?? throw ApiException.BadRequest($"JSON patch operation {i} (copy) has no \"from\"");
+                    string src = op.Str("from") ?? throw ApiException.BadRequest($"JSON patch operation {i} (copy) has no \"from\"");
                     doc = Add(doc, path, Resolve(doc, src, i)?.DeepClone(), i);
                     break;
                 case "test":
@@ -118,12 +118,12 @@ internal static class Patches
     private static JsonNode? Resolve(JsonNode doc, string path, int i)
     {
         JsonNode? cur = doc;
-        foreach (var t in Tokens(path, i))
+        foreach (string t in Tokens(path, i))
         {
             cur = cur switch
             {
                 JsonObject o when o.ContainsKey(t) => o[t],
-                JsonArray a when int.TryParse(t, out var idx) && idx >= 0 && idx < a.Count => a[idx],
+                JsonArray a when int.TryParse(t, out int idx) && idx >= 0 && idx < a.Count => a[idx],
                 _ => throw new ApiException(422, "Invalid", $"JSON patch operation {i}: path \"{path}\" does not exist"),
             };
         }
@@ -133,19 +133,19 @@ internal static class Patches
 
     private static JsonNode Add(JsonNode doc, string path, JsonNode? value, int i)
     {
-        var tokens = Tokens(path, i);
+        string[] tokens = Tokens(path, i);
         if (tokens.Length == 0)
         {
             return value ?? throw ApiException.BadRequest($"JSON patch operation {i}: cannot replace the document with null");
         }
 
         JsonNode? parent = Resolve(doc, ParentPath(tokens), i);
-        var last = tokens[^1];
+        string last = tokens[^1];
         switch (parent)
         {
             case JsonObject o: o[last] = value; break;
             case JsonArray a when last == "-": a.Add(value); break;
-            case JsonArray a when int.TryParse(last, out var idx) && idx >= 0 && idx <= a.Count: a.Insert(idx, value); break;
+            case JsonArray a when int.TryParse(last, out int idx) && idx >= 0 && idx <= a.Count: a.Insert(idx, value); break;
             default: throw new ApiException(422, "Invalid", $"JSON patch operation {i}: cannot add at \"{path}\"");
         }
         return doc;
@@ -153,18 +153,18 @@ internal static class Patches
 
     private static JsonNode Remove(JsonNode doc, string path, int i, out JsonNode? removed)
     {
-        var tokens = Tokens(path, i);
+        string[] tokens = Tokens(path, i);
         if (tokens.Length == 0)
         {
             throw ApiException.BadRequest($"JSON patch operation {i}: cannot remove the whole document");
         }
 
         JsonNode? parent = Resolve(doc, ParentPath(tokens), i);
-        var last = tokens[^1];
+        string last = tokens[^1];
         switch (parent)
         {
             case JsonObject o when o.ContainsKey(last): removed = o[last]; o.Remove(last); break;
-            case JsonArray a when int.TryParse(last, out var idx) && idx >= 0 && idx < a.Count: removed = a[idx]; a.RemoveAt(idx); break;
+            case JsonArray a when int.TryParse(last, out int idx) && idx >= 0 && idx < a.Count: removed = a[idx]; a.RemoveAt(idx); break;
             default: throw new ApiException(422, "Invalid", $"JSON patch operation {i}: path \"{path}\" does not exist");
         }
         removed = removed?.DeepClone();

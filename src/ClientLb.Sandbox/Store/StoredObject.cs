@@ -17,7 +17,7 @@ internal sealed class StoredObject
         Namespace = Root.Str("metadata", "namespace") ?? "";
         Name = Root.Str("metadata", "name") ?? "";
         Uid = Root.Str("metadata", "uid") ?? "";
-        ResourceVersion = long.TryParse(Root.Str("metadata", "resourceVersion"), out var rv) ? rv : 0;
+        ResourceVersion = long.TryParse(Root.Str("metadata", "resourceVersion"), out long rv) ? rv : 0;
         Labels = Root.Map("metadata", "labels");
     }
 

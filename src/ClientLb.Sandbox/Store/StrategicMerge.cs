@@ -19,10 +19,10 @@ internal static class StrategicMerge
     /// <summary>The merge key of a list at a field path (indices left out), null for atomic lists, [] for sets of primitives.</summary>
     private static string[]? MergeKeys(string kind, string path)
     {
-        var field = path[(path.LastIndexOf('.') + 1)..];
-        var parent = path.Contains('.') ? path[..path.LastIndexOf('.')] : "";
-        var parentField = parent[(parent.LastIndexOf('.') + 1)..];
-        var inPodSpec = kind is "Pod" && path.StartsWith("spec.", StringComparison.Ordinal)
+        string field = path[(path.LastIndexOf('.') + 1)..];
+        string parent = path.Contains('.') ? path[..path.LastIndexOf('.')] : "";
+        string parentField = parent[(parent.LastIndexOf('.') + 1)..];
+        bool inPodSpec = kind is "Pod" && path.StartsWith("spec.", StringComparison.Ordinal)
             || kind is "Deployment" or "DaemonSet" && path.StartsWith("spec.template.spec.", StringComparison.Ordinal);
         return (field, parentField) switch
         {
@@ -55,7 +55,7 @@ internal static class StrategicMerge
             patch.Remove("$retainKeys");
             var retain = (retainNode as JsonArray ?? throw ApiException.BadRequest($"strategic merge patch at {Where(path)}: $retainKeys must be a list of field names"))
                 .Select(n => n?.GetValue<string>()).ToHashSet();
-            foreach (var key in original.Select(kv => kv.Key).Where(k => !retain.Contains(k)).ToList())
+            foreach (string? key in original.Select(kv => kv.Key).Where(k => !retain.Contains(k)).ToList())
             {
                 original.Remove(key);
             }
@@ -70,7 +70,7 @@ internal static class StrategicMerge
             }
             else if (key.StartsWith("$deleteFromPrimitiveList/", StringComparison.Ordinal))
             {
-                var field = key["$deleteFromPrimitiveList/".Length..];
+                string field = key["$deleteFromPrimitiveList/".Length..];
                 patch.Remove(key);
                 if (original[field] is JsonArray list && value is JsonArray remove)
                 {
@@ -87,7 +87,7 @@ internal static class StrategicMerge
         }
         foreach ((string? key, JsonNode? value) in patch)
         {
-            var childPath = path.Length == 0 ? key : $"{path}.{key}";
+            string childPath = path.Length == 0 ? key : $"{path}.{key}";
             JsonNode? existing = original[key];
             JsonNode? merged;
             if (value is null) { original.Remove(key); continue; }
@@ -154,7 +154,7 @@ internal static class StrategicMerge
                 throw ApiException.BadRequest($"strategic merge patch at {Where(path)}: list items must be objects with {string.Join(" and ", keys)}");
             }
 
-            var index = IndexOf(result, p, keys);
+            int index = IndexOf(result, p, keys);
             if (p.Str("$patch") == "delete")
             {
                 if (index >= 0)
@@ -188,7 +188,7 @@ internal static class StrategicMerge
         var sorted = new List<JsonNode>();
         foreach (JsonObject o in order.OfType<JsonObject>())
         {
-            var i = items.FindIndex(x => x is JsonObject xo && Matches(xo, o, keys));
+            int i = items.FindIndex(x => x is JsonObject xo && Matches(xo, o, keys));
             if (i >= 0) { sorted.Add(items[i]); items.RemoveAt(i); }
         }
         sorted.AddRange(items);
@@ -197,7 +197,7 @@ internal static class StrategicMerge
 
     private static int IndexOf(JsonArray list, JsonObject item, string[] keys)
     {
-        for (var i = 0; i < list.Count; i++)
+        for (int i = 0; i < list.Count; i++)
         {
             if (list[i] is JsonObject o && Matches(o, item, keys))
             {

@@ -37,11 +37,11 @@ internal static partial class Validation
             return "name part must be non-empty";
         }
 
-        var slash = key.IndexOf('/');
-        var name = key;
+        int slash = key.IndexOf('/');
+        string name = key;
         if (slash >= 0)
         {
-            var prefix = key[..slash];
+            string prefix = key[..slash];
             name = key[(slash + 1)..];
             if (prefix.Length == 0 || prefix.Length > 253 || !Dns1123SubdomainRx().IsMatch(prefix))
             {

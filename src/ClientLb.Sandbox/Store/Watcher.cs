@@ -35,8 +35,8 @@ internal sealed class Watcher : IDisposable
         switch (e.Type)
         {
             case WatchEventType.Modified:
-                var now = Matches(e.Object);
-                var before = Matches(e.Previous);
+                bool now = Matches(e.Object);
+                bool before = Matches(e.Previous);
                 if (now && before)
                 {
                     Write(e);

@@ -106,7 +106,7 @@ internal sealed class EndpointTransport : IDisposable
 
     private async ValueTask<Stream> ConnectAsync(EndPoint target, CancellationToken cancellationToken)
     {
-        var socket = target is IPEndPoint ip
+        Socket socket = target is IPEndPoint ip
             ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
             : new Socket(SocketType.Stream, ProtocolType.Tcp);
         socket.NoDelay = true;

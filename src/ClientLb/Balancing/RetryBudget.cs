@@ -68,7 +68,7 @@ public sealed class RetryBudget
 
     private long[] CreateSlots()
     {
-        var slots = new long[3 * SlotCount];
+        long[] slots = new long[3 * SlotCount];
         slots.AsSpan(0, SlotCount).Fill(long.MinValue);
         return Interlocked.CompareExchange(ref _slots, slots, null) ?? slots;
     }

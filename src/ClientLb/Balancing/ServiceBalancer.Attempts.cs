@@ -1,5 +1,5 @@
-using ClientLb.Balancing.Policies;
 using ClientLb.Balancing;
+using ClientLb.Balancing.Policies;
 
 namespace ClientLb.Balancing;
 

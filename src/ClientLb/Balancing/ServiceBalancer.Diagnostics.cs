@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
+using ClientLb.Balancing;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
-using ClientLb.Balancing;
 using ClientLb.Sources;
 
 namespace ClientLb.Balancing;

@@ -1,8 +1,8 @@
+using ClientLb.Balancing;
 using ClientLb.Balancing.Health;
 using ClientLb.Balancing.Policies;
 using ClientLb.Diagnostics;
 using ClientLb.Eligibility;
-using ClientLb.Balancing;
 using ClientLb.Names;
 using ClientLb.Registry;
 using ClientLb.Sources;

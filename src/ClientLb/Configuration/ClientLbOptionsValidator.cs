@@ -1,6 +1,6 @@
 using ClientLb.Balancing.Policies;
-using ClientLb.Registry;
 using ClientLb.Names;
+using ClientLb.Registry;
 using Microsoft.Extensions.Options;
 
 namespace ClientLb.Configuration;

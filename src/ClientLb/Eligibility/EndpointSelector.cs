@@ -61,7 +61,7 @@ public static class EndpointSelector
         {
             return count == 0 ? ImmutableArray<Endpoint>.Empty : endpoints;
         }
-        var builder = ImmutableArray.CreateBuilder<Endpoint>(count);
+        ImmutableArray<Endpoint>.Builder builder = ImmutableArray.CreateBuilder<Endpoint>(count);
         foreach (Endpoint e in endpoints)
         {
             if (IsEligible(e, kind))

@@ -1,6 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
-using System.Diagnostics.CodeAnalysis;
 using ClientLb.Eligibility;
 using ClientLb.Names;
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using ClientLb.Eligibility;
-using ClientLb.Registry;
 using ClientLb.Names;
+using ClientLb.Registry;
 
 namespace ClientLb.Endpoints;
 

@@ -1,10 +1,10 @@
 using System.Diagnostics.Metrics;
 using ClientLb;
+using ClientLb.Balancing;
 using ClientLb.Balancing.Policies;
 using ClientLb.Configuration;
 using ClientLb.Diagnostics;
 using ClientLb.Http;
-using ClientLb.Balancing;
 using ClientLb.Names;
 using ClientLb.Registry;
 using ClientLb.Sources;

@@ -1,7 +1,7 @@
-using ClientLb.Configuration;
-using ClientLb.Diagnostics;
 using ClientLb.Balancing;
 using ClientLb.Balancing.Policies;
+using ClientLb.Configuration;
+using ClientLb.Diagnostics;
 using ClientLb.Names;
 using ClientLb.Sources;
 using Microsoft.Extensions.Logging;

@@ -51,7 +51,8 @@ public static class AgentBench
             }
             Shell.Must("ip", "-n", client, "route", "add", "10.96.0.0/12", "dev", "eth0");
             server = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", backend, "python3", "-c",
-                $"import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{Backend}', 8080)); s.listen(4096)\nwhile True:\n    c, _ = s.accept(); c.close()"]) { UseShellExecute = false })!;
+                $"import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{Backend}', 8080)); s.listen(4096)\nwhile True:\n    c, _ = s.accept(); c.close()"])
+            { UseShellExecute = false })!;
             Thread.Sleep(500);
 
             var report = new StringBuilder();
@@ -216,7 +217,7 @@ public static class AgentBench
                 "threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()\n" +
                 "while not stop.is_set():\n    s = socket.socket(); s.settimeout(1)\n    try:\n        s.connect(('" + vip + "', 80)); ok += 1\n" +
                 "    except OSError:\n        failed += 1\n    finally:\n        s.close()\nprint(ok, failed)";
-            var client = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns, "python3", "-c", script])
+            Process client = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns, "python3", "-c", script])
             {
                 UseShellExecute = false,
                 RedirectStandardInput = true,
@@ -317,7 +318,7 @@ public static class AgentBench
         var adds = new List<TimeSpan>();
         for (int r = 0; r < Repeats; r++)
         {
-            var added = IptService(count + 1 + r, count, perService);
+            IptablesLayout.Svc added = IptService(count + 1 + r, count, perService);
             all.Add(added);
             watch.Restart();
             Restore(ns, IptablesLayout.Partial(all, [added]), noflush: true);

@@ -97,7 +97,7 @@ public sealed class NetlinkElementTests : IDisposable
         string before = Ruleset(_netlink);
 
         // The first command is fine, the second deletes an element that is not there: the kernel refuses the whole batch.
-        var e = await Assert.ThrowsAsync<NftablesException>(() => runner.RunAsync(
+        NftablesException e = await Assert.ThrowsAsync<NftablesException>(() => runner.RunAsync(
             "add element ip clientlb noep { 10.96.9.9 . tcp . 80 }\ndelete element ip clientlb noep { 10.96.9.8 . tcp . 80 }\n"));
         Assert.Contains("delete element ip clientlb noep", e.Message, StringComparison.Ordinal);
         Assert.Contains("nothing was applied", e.Message, StringComparison.Ordinal);

@@ -143,7 +143,7 @@ socketserver.ThreadingTCPServer(('{{address}}', {{HttpPort}}), H).serve_forever(
 
     private void WaitForHttp(string address)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
+        DateTime deadline = DateTime.UtcNow.AddSeconds(15);
         while (DateTime.UtcNow < deadline)
         {
             if (Shell.InNs(Client, $"curl -g -s -m 1 http://{address}:{HttpPort}/").ExitCode == 0)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ClientLb.Agent.Model;
 
 namespace ClientLb.Agent.Tests.Netns;
@@ -195,7 +196,7 @@ public sealed class TrafficTests : IDisposable
         {
             start.ArgumentList.Add(a);
         }
-        using var server = System.Diagnostics.Process.Start(start)!;
+        using Process server = System.Diagnostics.Process.Start(start)!;
         try
         {
             await _agent.SyncAsync([Services.Tcp("me", "10.96.0.80", 80, 8081, "10.231.0.1")]);

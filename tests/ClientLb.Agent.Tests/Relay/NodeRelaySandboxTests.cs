@@ -6,6 +6,7 @@ using ClientLb.Kubernetes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Node;
+using ClientLb.Kubernetes.Node.Protocol;
 using ClientLb.Kubernetes.Sources;
 using ClientLb.Registry;
 using ClientLb.Sandbox;
@@ -173,18 +174,18 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
         Assert.DoesNotContain(relay.Watched, w => w.References > 0);
 
         using var connection = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(KubernetesConnection.Load(_outsiderKubeconfig).AccessToken));
-        var denied = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
+        Grpc.Core.RpcException denied = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
         {
-            using var call = connection.Client.Watch(new Kubernetes.Node.Protocol.WatchRequest { Namespace = "finance", Name = "payment-service" });
+            using Grpc.Core.AsyncServerStreamingCall<WatchEvent> call = connection.Client.Watch(new Kubernetes.Node.Protocol.WatchRequest { Namespace = "finance", Name = "payment-service" });
             await call.ResponseStream.MoveNext(CancellationToken.None);
         });
         Assert.Equal(Grpc.Core.StatusCode.PermissionDenied, denied.StatusCode);
         Assert.Contains("may not list Services and EndpointSlices of finance/payment-service", denied.Status.Detail);
 
         using var anonymous = new NodeRelayConnection(Socket, _ => ValueTask.FromResult<string?>(null));
-        var unauthenticated = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
+        Grpc.Core.RpcException unauthenticated = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
         {
-            using var call = anonymous.Client.Watch(new Kubernetes.Node.Protocol.WatchRequest { Namespace = "finance", Name = "payment-service" });
+            using Grpc.Core.AsyncServerStreamingCall<WatchEvent> call = anonymous.Client.Watch(new Kubernetes.Node.Protocol.WatchRequest { Namespace = "finance", Name = "payment-service" });
             await call.ResponseStream.MoveNext(CancellationToken.None);
         });
         Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, unauthenticated.StatusCode);

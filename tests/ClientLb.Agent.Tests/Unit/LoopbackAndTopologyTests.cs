@@ -1,7 +1,7 @@
 using System.Net;
+using ClientLb.Agent.Controller;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Validation;
-using ClientLb.Agent.Controller;
 using ClientLb.Eligibility;
 using ClientLb.Endpoints;
 

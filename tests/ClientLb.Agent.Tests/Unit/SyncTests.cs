@@ -126,7 +126,7 @@ public sealed class SyncTests
     public async Task Apply_before_the_first_full_sync_is_refused_so_a_restart_never_drops_services()
     {
         using NftablesAgent agent = Agent();
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => agent.ApplyAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.1")], []));
+        InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => agent.ApplyAsync([Services.Tcp("a", "10.96.0.1", 80, 8080, "10.1.0.1")], []));
         Assert.Contains("must be SyncAsync", e.Message);
         Assert.Empty(_runner.Transactions);
         await agent.SyncAsync([]);
@@ -291,7 +291,7 @@ public sealed class SyncTests
     [InlineData("", "NetworkNamespace")]
     public void Options_are_validated_naming_the_option(string netns, string option)
     {
-        var e = Assert.Throws<ArgumentException>(() => new NftablesAgent(new NftablesAgentOptions { NetworkNamespace = netns }, new RecordingRunner(), null));
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new NftablesAgent(new NftablesAgentOptions { NetworkNamespace = netns }, new RecordingRunner(), null));
         Assert.StartsWith(option + ":", e.Message);
     }
 }

@@ -1,6 +1,6 @@
+using ClientLb.Agent.Controller;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.State;
-using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Model;
 using CsCheck;
 

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
+using ClientLb.Agent.Controller;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Tests.Netns;
-using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Model;
 

@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using ClientLb.Agent.Controller;
 using ClientLb.Agent.Model;
 using ClientLb.Agent.Tests.Netns;
-using ClientLb.Agent.Controller;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Sandbox;

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
-using ClientLb.Agent.Model;
 using ClientLb.Agent.Controller;
+using ClientLb.Agent.Model;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Sandbox;
@@ -186,11 +186,11 @@ public sealed class ControllerSandboxTests : IAsyncLifetime
     public void Options_errors_name_the_option()
     {
         using var agent = new NftablesAgent(new NftablesAgentOptions { DryRun = true, DryRunOutput = TextWriter.Null });
-        var bad = Assert.Throws<ArgumentException>(() => new KubernetesAgentController(_api, agent, new KubernetesAgentControllerOptions { Services = ["no-slash"] }));
+        ArgumentException bad = Assert.Throws<ArgumentException>(() => new KubernetesAgentController(_api, agent, new KubernetesAgentControllerOptions { Services = ["no-slash"] }));
         Assert.Equal("Services", bad.ParamName);
-        var both = Assert.Throws<ArgumentException>(() => new KubernetesAgentController(_api, agent, new KubernetesAgentControllerOptions { Services = ["a/b"], Namespace = "a" }));
+        ArgumentException both = Assert.Throws<ArgumentException>(() => new KubernetesAgentController(_api, agent, new KubernetesAgentControllerOptions { Services = ["a/b"], Namespace = "a" }));
         Assert.Equal("Services", both.ParamName);
-        var ns = Assert.Throws<ArgumentException>(() => new KubernetesAgentController(_api, agent, new KubernetesAgentControllerOptions { Namespace = "Bad_NS" }));
+        ArgumentException ns = Assert.Throws<ArgumentException>(() => new KubernetesAgentController(_api, agent, new KubernetesAgentControllerOptions { Namespace = "Bad_NS" }));
         Assert.Equal("Namespace", ns.ParamName);
     }
 

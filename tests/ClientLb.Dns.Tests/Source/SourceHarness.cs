@@ -2,9 +2,9 @@ using ClientLb.Dns.Client;
 using ClientLb.Dns.Configuration;
 using ClientLb.Dns.Source;
 using ClientLb.Dns.Tests.Infrastructure;
+using ClientLb.Names;
 using ClientLb.Registry;
 using ClientLb.Testing;
-using ClientLb.Names;
 using Microsoft.Extensions.Options;
 
 namespace ClientLb.Dns.Tests.Source;

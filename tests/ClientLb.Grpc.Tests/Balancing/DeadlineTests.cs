@@ -73,7 +73,7 @@ public sealed class DeadlineTests : IAsyncLifetime
         _clock.Advance(TimeSpan.FromSeconds(11));
         first.Release();
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => call);
+        RpcException error = await Assert.ThrowsAsync<RpcException>(() => call);
 
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Equal("held then unavailable", error.Status.Detail);
@@ -90,7 +90,7 @@ public sealed class DeadlineTests : IAsyncLifetime
         var request = new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Version = HttpVersion.Version20, Content = content };
         request.Headers.TryAddWithoutValidation("grpc-timeout", "soon");
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(request, CancellationToken.None));
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(request, CancellationToken.None));
 
         Assert.Contains("grpc-timeout header 'soon'", error.Message);
         Assert.All(_backends, b => Assert.Empty(b.Timeouts));

@@ -124,7 +124,7 @@ public sealed class FailoverTests
         await cluster.FailAsync("b1", 14);
         await cluster.FailAsync("b2", 14);
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => cluster.HelloAsync());
+        RpcException error = await Assert.ThrowsAsync<RpcException>(() => cluster.HelloAsync());
 
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Equal(1, (await cluster["b1"].CountAsync()).Received + (await cluster["b2"].CountAsync()).Received);

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using ClientLb.Attempts;
+using ClientLb.Balancing;
 using ClientLb.Grpc.Balancing;
 using ClientLb.Grpc.Configuration;
-using ClientLb.Balancing;
 
 namespace ClientLb.Grpc.Tests.Balancing;
 

@@ -56,7 +56,7 @@ public sealed class HandlerFailureTests
         string authority = await FreedAuthorityAsync($"{block}.2");
         await using HandlerChannel channel = HandlerChannel.Create([authority]);
 
-        var call = channel.Client.SayHelloAsync(new HelloRequest { Name = "patient" },
+        AsyncUnaryCall<HelloReply> call = channel.Client.SayHelloAsync(new HelloRequest { Name = "patient" },
             new CallOptions(deadline: DateTime.UtcNow.AddSeconds(10)).WithWaitForReady());
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.False(call.ResponseAsync.IsCompleted, "the wait-for-ready call did not wait: " + call.ResponseAsync.Exception?.InnerException?.Message);

@@ -1,3 +1,4 @@
+using ClientLb.Balancing;
 using ClientLb.Grpc.Tests.Infrastructure;
 using Greet;
 using Grpc.Core;
@@ -31,7 +32,7 @@ public sealed class PerCallBalancingTests
         IAsyncStreamReader<HelloReply> stream = call.ResponseStream;
         Assert.True(await stream.MoveNext());
         string pinned = stream.Current.Server;
-        var endpoint = cluster.Balancer.KnownEndpoints.Single(e => e.Endpoint.Authority == cluster[pinned].Authority);
+        BalancedEndpoint endpoint = cluster.Balancer.KnownEndpoints.Single(e => e.Endpoint.Authority == cluster[pinned].Authority);
 
         Dictionary<string, int> counts = await cluster.SpreadAsync(90);
         // The open stream is load on its endpoint for as long as it lasts.
@@ -80,7 +81,7 @@ public sealed class PerCallBalancingTests
     {
         await using GreeterCluster cluster = await GreeterCluster.StartAsync(3, configure: o => o.IdempotentMethods.Add("greet.Greeter/*"));
 
-        var error = await Assert.ThrowsAsync<RpcException>(() => cluster.Client.SayHelloAsync(
+        RpcException error = await Assert.ThrowsAsync<RpcException>(() => cluster.Client.SayHelloAsync(
             new HelloRequest { Name = "x", FailWithStatus = 5, FailMessage = "no such greeting: ünïcode %" }).ResponseAsync);
 
         Assert.Equal(StatusCode.NotFound, error.StatusCode);

@@ -81,7 +81,7 @@ public sealed class ActiveHealthTests
         await cluster.HelloAsync();
         GrpcHealthMonitor monitor = ((ClientLb.Grpc.Balancing.ClientLbGrpcHandler)cluster.Handler).HealthMonitor!;
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => monitor.CheckNowAsync(cluster.Balancer));
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => monitor.CheckNowAsync(cluster.Balancer));
         Assert.Contains("ClientLb:Grpc:HealthChecks:greeter", error.Message);
     }
 
@@ -101,7 +101,7 @@ public sealed class ActiveHealthTests
 
         Assert.True(balancer.Stopped.IsCancellationRequested);
         Assert.Empty(cluster.Registry.Balancers);
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => monitor.CheckNowAsync(balancer));
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(() => monitor.CheckNowAsync(balancer));
         Assert.Contains("has no active health checks", error.Message);
     }
 

@@ -53,7 +53,7 @@ public sealed class GreeterCluster : IAsyncDisposable
     {
         int block = Interlocked.Increment(ref _nextBlock);
         GrpcJsPeer[] started = await Task.WhenAll(Enumerable.Range(1, count).Select(i => GrpcJsPeer.StartAsync($"b{i}", $"127.0.{block}.{i + 1}", peerArgs ?? [])));
-        var peers = started.ToList();
+        List<GrpcJsPeer> peers = started.ToList();
         var values = new Dictionary<string, string?> { ["ClientLb:Services:greeter:Policy"] = policy };
         for (int i = 0; i < peers.Count; i++)
         {

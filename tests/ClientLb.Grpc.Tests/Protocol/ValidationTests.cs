@@ -1,7 +1,7 @@
-using Microsoft.Extensions.Configuration;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Names;
 using ClientLb.Registry;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -39,7 +39,7 @@ public sealed class ValidationTests
         await using ServiceProvider provider = new ServiceCollection().AddClientLb().BuildServiceProvider();
         var options = new ClientLbGrpcOptions { MaxRetryAttempts = 11 };
 
-        var error = Assert.Throws<OptionsValidationException>(() => ClientLbGrpc.CreateHandler(provider.GetRequiredService<ServiceRegistry>(), options));
+        OptionsValidationException error = Assert.Throws<OptionsValidationException>(() => ClientLbGrpc.CreateHandler(provider.GetRequiredService<ServiceRegistry>(), options));
         Assert.Contains("ClientLb:Grpc:MaxRetryAttempts 11", error.Message);
     }
 
@@ -47,7 +47,7 @@ public sealed class ValidationTests
     public async Task CreateHandler_FromAContainerWithoutClientLbGrpc_SaysWhatToCall()
     {
         await using ServiceProvider provider = new ServiceCollection().AddClientLb().BuildServiceProvider();
-        var error = Assert.Throws<InvalidOperationException>(() => ClientLbGrpc.CreateHandler(provider));
+        InvalidOperationException error = Assert.Throws<InvalidOperationException>(() => ClientLbGrpc.CreateHandler(provider));
         Assert.Contains("services.AddClientLbGrpc()", error.Message);
     }
 
@@ -58,14 +58,14 @@ public sealed class ValidationTests
         var options = new ClientLbGrpcOptions();
         options.HealthChecks["Not_A_Name!"] = new();
 
-        var error = Assert.Throws<ArgumentException>(() => ClientLbGrpc.CreateHandler(provider.GetRequiredService<ServiceRegistry>(), options));
+        ArgumentException error = Assert.Throws<ArgumentException>(() => ClientLbGrpc.CreateHandler(provider.GetRequiredService<ServiceRegistry>(), options));
         Assert.Contains("ClientLb:Grpc:HealthChecks:Not_A_Name!", error.Message);
     }
 
     [Fact]
     public async Task Options_BindFromConfiguration()
     {
-        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        IConfigurationRoot configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ClientLb:Grpc:IdempotentMethods:0"] = "greet.Greeter/SayHello",
             ["ClientLb:Grpc:MaxRetryAttempts"] = "3",
@@ -89,15 +89,15 @@ public sealed class ValidationTests
         await using ServiceProvider provider = new ServiceCollection().AddClientLbGrpc().BuildServiceProvider();
         using var invoker = new HttpMessageInvoker(ClientLbGrpc.CreateHandler(provider));
 
-        var notGrpc = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+        InvalidOperationException notGrpc = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
             new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Content = new StringContent("{}") }, default));
         Assert.Contains("content type 'text/plain; charset=utf-8', not application/grpc", notGrpc.Message);
 
-        var badPath = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+        InvalidOperationException badPath = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
             new HttpRequestMessage(HttpMethod.Post, "http://greeter/SayHello") { Content = GrpcContent() }, default));
         Assert.Contains("'/SayHello'", badPath.Message);
 
-        var relative = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+        InvalidOperationException relative = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
             new HttpRequestMessage(HttpMethod.Post, "/greet.Greeter/SayHello") { Content = GrpcContent() }, default));
         Assert.Contains("absolute gRPC address", relative.Message);
     }

@@ -233,7 +233,7 @@ public sealed class ResolverChannelTests
     {
         await using ServiceProvider services = Container(["127.0.0.1:1"]);
 
-        var error = Assert.Throws<InvalidOperationException>(() => Channel(services, policy: "clientlb_p2"));
+        InvalidOperationException error = Assert.Throws<InvalidOperationException>(() => Channel(services, policy: "clientlb_p2"));
 
         Assert.Contains("'clientlb_p2'", error.Message);
         Assert.Contains("clientlb:///greeter", error.Message);
@@ -270,7 +270,7 @@ public sealed class ResolverChannelTests
             using GrpcChannel channel = Channel(services, policy: ClientLbBalancerFactory.RoundRobin);
             var client = new Greeter.GreeterClient(channel);
             await GreeterCalls.WaitForAllAsync(client, 2);
-            var monitor = services.GetRequiredService<GrpcHealthMonitor>();
+            GrpcHealthMonitor monitor = services.GetRequiredService<GrpcHealthMonitor>();
             ServiceRegistry registry = services.GetRequiredService<ServiceRegistry>();
             ServiceBalancer balancer = Assert.Single(registry.Balancers);
             var changes = new List<GrpcHealthChangedEventArgs>();

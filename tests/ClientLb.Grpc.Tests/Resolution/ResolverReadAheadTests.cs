@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Net;
+using ClientLb.Grpc.Tests.Infrastructure;
 using Google.Protobuf;
 using Greet;
 using Grpc.Core;
 using Grpc.Net.Client;
-using ClientLb.Grpc.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -60,7 +60,7 @@ public sealed class ResolverReadAheadTests
     {
         using ServiceProvider services = new ServiceCollection().BuildServiceProvider();
 
-        var ex = Assert.Throws<InvalidOperationException>(() => ClientLbGrpc.CreateResolverHandler(services));
+        InvalidOperationException ex = Assert.Throws<InvalidOperationException>(() => ClientLbGrpc.CreateResolverHandler(services));
         Assert.Contains("AddClientLbGrpc", ex.Message, StringComparison.Ordinal);
     }
 

@@ -1,7 +1,6 @@
 using System.Net;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
-using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Sources;
@@ -12,6 +11,7 @@ using ClientLb.Sources;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Kubernetes.Tests.Client;
 
@@ -28,12 +28,12 @@ public sealed class ApiClientTests : IDisposable
             FakeApiServer.StatusAsync(ctx, 403, "Forbidden", "endpointslices.discovery.k8s.io is forbidden: User \\\"system:serviceaccount:default:app\\\" cannot list resource"));
         string kubeconfig = server.WriteKubeconfig(_dir, "token: forbidden-token-123");
         var logs = new CapturingLoggerProvider();
-        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs));
+        using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddProvider(logs));
         await using var factory = new KubernetesEndpointSourceFactory(Microsoft.Extensions.Options.Options.Create(TestFactory.Options(kubeconfig)), loggerFactory: loggers);
         await using IEndpointSource source = factory.Source("http://web.default");
 
-        var error = await Assert.ThrowsAsync<EndpointSourceException>(() => source.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
-        var api = Assert.IsType<KubernetesApiException>(error.InnerException);
+        EndpointSourceException error = await Assert.ThrowsAsync<EndpointSourceException>(() => source.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
+        KubernetesApiException api = Assert.IsType<KubernetesApiException>(error.InnerException);
         Assert.Equal(HttpStatusCode.Forbidden, api.StatusCode);
         foreach (string text in new[] { error.Message, api.Message })
         {
@@ -74,7 +74,7 @@ public sealed class ApiClientTests : IDisposable
         string kubeconfig = server.WriteKubeconfig(_dir, $"tokenFile: {tokenFile}");
         using var client = KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(kubeconfig));
 
-        var rejected = await Assert.ThrowsAsync<KubernetesApiException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+        KubernetesApiException rejected = await Assert.ThrowsAsync<KubernetesApiException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
         Assert.Equal(HttpStatusCode.Unauthorized, rejected.StatusCode);
         Assert.DoesNotContain("old-token-aaaa", rejected.ToString());
         Assert.Contains("did not accept the credentials", rejected.Message);
@@ -104,7 +104,7 @@ public sealed class ApiClientTests : IDisposable
         Assert.True(proxy.Connections >= 1, "the request did not go through the proxy");
 
         File.WriteAllText(kubeconfig, File.ReadAllText(kubeconfig).Replace($"proxy-url: http://127.0.0.1:{proxy.Port}", "proxy-url: ftp://user:pw@proxy"));
-        var bad = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(kubeconfig));
+        KubernetesConfigException bad = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(kubeconfig));
         Assert.Equal("clusters[name=fake].cluster.proxy-url", bad.Key);
         Assert.DoesNotContain("pw", bad.Message);
     }
@@ -123,8 +123,8 @@ public sealed class ApiClientTests : IDisposable
         Assert.Equal(HttpVersion.Version20, client.LastHttpVersion);
 
         var logs = new CapturingLoggerProvider();
-        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
-        await using var factory = TestFactory.Create(cluster, logs: loggers);
+        using ILoggerFactory loggers = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster, logs: loggers);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.EndpointsAsync(source, e => e.Count == 2, "2 endpoints over HTTPS");
         Assert.DoesNotContain(logs.Lines, l => l.Contains(cluster.BearerToken!));
@@ -139,7 +139,7 @@ public sealed class ApiClientTests : IDisposable
         var untrusted = new KubernetesClientConfiguration { Host = trusted.Host, AccessToken = cluster.BearerToken };
         using (var client = KubernetesApiClient.FromConfiguration(untrusted))
         {
-            var ex = await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+            HttpRequestException ex = await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
             Assert.Contains("cannot reach the API server", ex.Message);
             Assert.DoesNotContain(cluster.BearerToken!, ex.ToString());
         }
@@ -154,7 +154,7 @@ public sealed class ApiClientTests : IDisposable
         var wrongCa = new KubernetesClientConfiguration { Host = trusted.Host, AccessToken = cluster.BearerToken, SslCaCerts = otherCa };
         using (var client = KubernetesApiClient.FromConfiguration(wrongCa))
         {
-            var refused = await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+            HttpRequestException refused = await Assert.ThrowsAsync<HttpRequestException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
             Assert.Contains("does not chain to the configured certificate-authority", refused.Message);
         }
         // Building a client leaves the caller's configuration as it was (ClientLb's check takes the CAs only while it builds).

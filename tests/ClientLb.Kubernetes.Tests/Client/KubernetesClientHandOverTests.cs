@@ -49,7 +49,7 @@ public sealed class KubernetesClientHandOverTests
         };
         using var kubernetes = new k8s.Kubernetes(new k8s.KubernetesClientConfiguration { Host = server.Uri.ToString(), AccessToken = FaultyApiServer.Token });
         using var api = new KubernetesApiClient(kubernetes);
-        var error = await Assert.ThrowsAsync<KubernetesApiException>(() => api.ListEndpointSlicesAsync("default", default, CancellationToken.None));
+        KubernetesApiException error = await Assert.ThrowsAsync<KubernetesApiException>(() => api.ListEndpointSlicesAsync("default", default, CancellationToken.None));
         Assert.Equal(System.Net.HttpStatusCode.Forbidden, error.StatusCode);
         Assert.Contains("endpointslices is forbidden", error.Message);
         Assert.Contains(KubernetesApiClient.RbacHint, error.Message);

@@ -49,7 +49,7 @@ public class WatchLinesTests
             if (trailing)
             {
                 // Every event ends with a newline: a stream ending inside one was cut, after the complete lines.
-                var cut = await Assert.ThrowsAsync<IOException>(() => reading);
+                IOException cut = await Assert.ThrowsAsync<IOException>(() => reading);
                 Assert.Contains("in the middle of an event (4 bytes without a newline)", cut.Message);
             }
             else
@@ -63,7 +63,7 @@ public class WatchLinesTests
     [Fact]
     public async Task A_line_past_the_limit_is_refused_naming_the_watch()
     {
-        var error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAll(new MemoryStream(new byte[100_000]), maxLineBytes: 4096));
+        InvalidDataException error = await Assert.ThrowsAsync<InvalidDataException>(() => ReadAll(new MemoryStream(new byte[100_000]), maxLineBytes: 4096));
         Assert.Contains("endpointslices (default)", error.Message);
         Assert.Contains("longer than 4,096 bytes", error.Message);
     }

@@ -3,10 +3,10 @@ using System.Text;
 using System.Text.Json.Nodes;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
-using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 using ClientLb.Kubernetes.Model;
 using ClientLb.Sandbox;
 using Microsoft.Extensions.Time.Testing;
+using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
 
 namespace ClientLb.Kubernetes.Tests.Config;
 
@@ -98,7 +98,7 @@ public sealed class ExecCredentialTests : IDisposable
         Assert.Contains("exec plugin", KubernetesConnection.Describe(config));
         // Loading does not run the plugin (KubernetesClient's loader would, with its arguments joined into one string).
         Assert.Equal(0, Runs);
-        var tokens = Assert.IsType<ExecCredentialProvider>(config.TokenProvider);
+        ExecCredentialProvider tokens = Assert.IsType<ExecCredentialProvider>(config.TokenProvider);
 
         Assert.Equal("token-one", await tokens.GetTokenAsync(CancellationToken.None));
         Assert.Equal("token-one", await tokens.GetTokenAsync(CancellationToken.None));
@@ -135,7 +135,7 @@ public sealed class ExecCredentialTests : IDisposable
         KubernetesClientConfiguration config = KubernetesConnection.Load(kubeconfig);
         using var client = KubernetesApiClient.FromConfiguration(config);
 
-        var refused = await Assert.ThrowsAsync<KubernetesApiException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
+        KubernetesApiException refused = await Assert.ThrowsAsync<KubernetesApiException>(() => client.ListServicesAsync("default", default, CancellationToken.None));
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         Assert.Equal(2, Runs); // the 401 invalidated the first token and the retry ran the plugin again
 
@@ -156,14 +156,14 @@ public sealed class ExecCredentialTests : IDisposable
     public async Task A_failing_plugin_is_reported_with_its_exit_code_and_stderr_and_a_missing_one_with_its_install_hint()
     {
         Prints("unused");
-        var failing = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h", exitCode: "3")).TokenProvider);
-        var failed = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await failing.GetTokenAsync(CancellationToken.None));
+        ExecCredentialProvider failing = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h", exitCode: "3")).TokenProvider);
+        KubernetesConfigException failed = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await failing.GetTokenAsync(CancellationToken.None));
         Assert.Contains("exited with code 3", failed.Message);
         Assert.Contains("plugin says: token service down", failed.Message);
         Assert.Equal("users[name=u].user.exec", failed.Key);
 
-        var missing = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h", command: "clientlb-no-such-plugin")).TokenProvider);
-        var notFound = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await missing.GetTokenAsync(CancellationToken.None));
+        ExecCredentialProvider missing = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h", command: "clientlb-no-such-plugin")).TokenProvider);
+        KubernetesConfigException notFound = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await missing.GetTokenAsync(CancellationToken.None));
         Assert.Contains("cannot run 'clientlb-no-such-plugin'", notFound.Message);
         Assert.Contains("install it with 'apt-get install plugin'", notFound.Message);
     }
@@ -171,19 +171,19 @@ public sealed class ExecCredentialTests : IDisposable
     [Fact]
     public async Task Output_that_is_not_an_exec_credential_is_refused_without_echoing_it()
     {
-        var tokens = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h")).TokenProvider);
+        ExecCredentialProvider tokens = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h")).TokenProvider);
 
         File.WriteAllText(Path.Combine(_dir, "output"), "secret-token-without-json");
-        var notJson = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
+        KubernetesConfigException notJson = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
         Assert.Contains("not an ExecCredential JSON object", notJson.Message);
         Assert.DoesNotContain("secret-token-without-json", notJson.Message);
 
         Prints("t", apiVersion: "client.authentication.k8s.io/v1beta1");
-        var version = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
+        KubernetesConfigException version = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
         Assert.Contains("expected an ExecCredential of client.authentication.k8s.io/v1", version.Message);
 
         File.WriteAllText(Path.Combine(_dir, "output"), """{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","status":{"clientCertificateData":"x","clientKeyData":"y"}}""");
-        var certificate = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
+        KubernetesConfigException certificate = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
         Assert.Contains("returned a client certificate", certificate.Message);
     }
 
@@ -196,9 +196,9 @@ public sealed class ExecCredentialTests : IDisposable
     public async Task Output_with_wrong_json_types_is_refused_naming_the_field_not_with_a_raw_json_exception(string output, string reason)
     {
         // Defect 12: wrong JSON types surfaced as a raw JSON exception.
-        var tokens = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h")).TokenProvider);
+        ExecCredentialProvider tokens = Assert.IsType<ExecCredentialProvider>(KubernetesConnection.Load(Kubeconfig("https://h")).TokenProvider);
         File.WriteAllText(Path.Combine(_dir, "output"), output);
-        var error = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
+        KubernetesConfigException error = await Assert.ThrowsAsync<KubernetesConfigException>(async () => await tokens.GetTokenAsync(CancellationToken.None));
         Assert.Contains(reason, error.Message);
         Assert.Equal("users[name=u].user.exec", error.Key);
         Assert.DoesNotContain("s3cr3t-tok", error.ToString());
@@ -212,7 +212,7 @@ public sealed class ExecCredentialTests : IDisposable
     public void Invalid_plugin_settings_are_refused_when_loading_naming_the_key(string extra, string reason, string key)
     {
         string path = Kubeconfig("https://h", extra: extra);
-        var error = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
+        KubernetesConfigException error = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.Contains(reason, error.Message);
         Assert.Equal(key, error.Key);
     }

@@ -1,6 +1,6 @@
+using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
-using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Kubernetes.Tests.Config;
 
@@ -44,7 +44,7 @@ public sealed class InClusterTests : IDisposable
     public void The_token_file_is_read_again_when_it_rotates()
     {
         WriteAll();
-        var tokens = Assert.IsType<FileTokenProvider>(Paths(Env()).Load().TokenProvider);
+        FileTokenProvider tokens = Assert.IsType<FileTokenProvider>(Paths(Env()).Load().TokenProvider);
         Assert.Equal("token-one", tokens.GetToken());
         string path = Path.Combine(_dir, "token");
         // kubelet swaps the file atomically; a new length and time mark the change.
@@ -66,7 +66,7 @@ public sealed class InClusterTests : IDisposable
     {
         WriteAll();
         var env = new Dictionary<string, string?> { ["KUBERNETES_SERVICE_HOST"] = host, ["KUBERNETES_SERVICE_PORT"] = port };
-        var ex = Assert.Throws<KubernetesConfigException>(() => Paths(env).Load());
+        KubernetesConfigException ex = Assert.Throws<KubernetesConfigException>(() => Paths(env).Load());
         Assert.Equal(key, ex.Key);
     }
 
@@ -77,7 +77,7 @@ public sealed class InClusterTests : IDisposable
     {
         WriteAll();
         File.Delete(Path.Combine(_dir, file));
-        var ex = Assert.Throws<KubernetesConfigException>(() => Paths(Env()).Load());
+        KubernetesConfigException ex = Assert.Throws<KubernetesConfigException>(() => Paths(Env()).Load());
         Assert.Equal(Path.Combine(_dir, file), ex.File);
         Assert.Contains(reason, ex.Message);
     }
@@ -87,7 +87,7 @@ public sealed class InClusterTests : IDisposable
     {
         WriteAll();
         File.WriteAllText(Path.Combine(_dir, "namespace"), "  ");
-        var ex = Assert.Throws<KubernetesConfigException>(() => Paths(Env()).Load());
+        KubernetesConfigException ex = Assert.Throws<KubernetesConfigException>(() => Paths(Env()).Load());
         Assert.Equal(Path.Combine(_dir, "namespace"), ex.File);
     }
 

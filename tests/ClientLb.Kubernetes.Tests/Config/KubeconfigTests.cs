@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using KubernetesClientConfiguration = k8s.KubernetesClientConfiguration;
-using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Kubernetes.Tests.Config;
 
@@ -88,7 +88,7 @@ public sealed class KubeconfigTests : IDisposable
         Assert.Equal(Path.Combine(_dir, "pki", "client.crt"), config.ClientCertificateFilePath);
         Assert.Equal(Path.Combine(_dir, "pki", "client.key"), config.ClientKeyFilePath);
         // tokenFile is ClientLb's addition (KubernetesClient's model has no such field).
-        var tokens = Assert.IsType<FileTokenProvider>(config.TokenProvider);
+        FileTokenProvider tokens = Assert.IsType<FileTokenProvider>(config.TokenProvider);
         Assert.Equal(Path.Combine(_dir, "pki", "token"), tokens.Path);
         Assert.Equal("file-token", tokens.GetToken());
         using k8s.Kubernetes client = KubernetesConnection.CreateClient(config);
@@ -213,7 +213,7 @@ public sealed class KubeconfigTests : IDisposable
     public void Bad_files_fail_naming_the_file_and_the_key(string yaml, string reason, string key)
     {
         string path = Write("bad", yaml);
-        var ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
+        KubernetesConfigException ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.Equal(path, ex.File);
         Assert.Contains(path, ex.Message);
         Assert.Contains(reason, ex.Message);
@@ -230,7 +230,7 @@ public sealed class KubeconfigTests : IDisposable
         (string cert, _) = SelfSigned("a");
         (_, string otherKey) = SelfSigned("b");
         string path = Write("config", Config("    server: https://h", $"    client-certificate-data: {B64(cert)}\n    client-key-data: {B64(otherKey)}"));
-        var ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
+        KubernetesConfigException ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.Equal("users[name=u1].user.client-key-data", ex.Key);
     }
 
@@ -241,7 +241,7 @@ public sealed class KubeconfigTests : IDisposable
     public void A_missing_file_is_named()
     {
         string path = Path.Combine(_dir, "absent");
-        var ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
+        KubernetesConfigException ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.Contains(path, ex.Message);
         Assert.Contains("does not exist", ex.Message);
     }
@@ -266,7 +266,7 @@ public sealed class KubeconfigTests : IDisposable
                 cluster: c
                 user: u
             """);
-        var ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
+        KubernetesConfigException ex = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
         Assert.DoesNotContain("super-secret-value", ex.ToString());
     }
 }

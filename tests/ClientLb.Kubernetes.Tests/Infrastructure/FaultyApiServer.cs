@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Security;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using System.Text;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
@@ -10,6 +8,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -113,16 +113,16 @@ public sealed class FaultyApiServer : IAsyncDisposable
                             created._handshakes.Add(created.Time.GetUtcNow());
                         }
                         return ValueTask.FromResult(new SslServerAuthenticationOptions
-                    {
-                        ServerCertificateContext = created!.Tls,
-                        ApplicationProtocols = [SslApplicationProtocol.Http11],
-                    });
+                        {
+                            ServerCertificateContext = created!.Tls,
+                            ApplicationProtocols = [SslApplicationProtocol.Http11],
+                        });
                     },
                 });
             }
         }));
         WebApplication app = builder.Build();
-        var server = created = new FaultyApiServer(app, new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 12, 0, 0, TimeSpan.Zero))) { Tls = tls };
+        FaultyApiServer server = created = new FaultyApiServer(app, new FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 12, 0, 0, TimeSpan.Zero))) { Tls = tls };
         app.Run(server.HandleAsync);
         await app.StartAsync();
         string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -220,7 +220,7 @@ public sealed class FaultyApiServer : IAsyncDisposable
         {
             // A watch request already past the fault check but not yet registered ends too (see WatchAsync).
             _watchEpoch++;
-            foreach (var watch in _watches)
+            foreach ((string Resource, Func<Stored, bool> Matches, Channel<string> Lines) watch in _watches)
             {
                 watch.Lines.Writer.TryComplete();
             }
@@ -233,7 +233,7 @@ public sealed class FaultyApiServer : IAsyncDisposable
     {
         lock (_gate)
         {
-            foreach (var watch in _watches.Where(w => w.Resource == resource))
+            foreach ((string Resource, Func<Stored, bool> Matches, Channel<string> Lines) watch in _watches.Where(w => w.Resource == resource))
             {
                 watch.Lines.Writer.TryWrite(line);
             }
@@ -254,7 +254,7 @@ public sealed class FaultyApiServer : IAsyncDisposable
         store[item.Name] = item;
         _history.Add((rv, resource, item, type));
         string line = Event(type, item.Json);
-        foreach (var watch in _watches.Where(w => w.Resource == resource && w.Matches(item)))
+        foreach ((string Resource, Func<Stored, bool> Matches, Channel<string> Lines) watch in _watches.Where(w => w.Resource == resource && w.Matches(item)))
         {
             watch.Lines.Writer.TryWrite(line);
         }
@@ -351,7 +351,7 @@ public sealed class FaultyApiServer : IAsyncDisposable
             }
             else
             {
-                foreach (var change in _history.Where(h => h.Resource == resource && h.Version > since && matches(h.Object)))
+                foreach ((long Version, string Resource, Stored Object, string Type) change in _history.Where(h => h.Resource == resource && h.Version > since && matches(h.Object)))
                 {
                     lines.Writer.TryWrite(Event(change.Type, change.Object.Json));
                 }

@@ -8,6 +8,7 @@ using ClientLb.Registry;
 using ClientLb.Sandbox;
 using Google.Protobuf;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ClientLb.Kubernetes.Tests.Node;
@@ -98,7 +99,7 @@ public sealed class NodeSourceTests : IAsyncLifetime
             failed.SetResult();
             await Task.Delay(Timeout.Infinite, context.CancellationToken);
         });
-        var (provider, balancer) = Client();
+        (ServiceProvider? provider, ServiceBalancer? balancer) = Client();
         await using ServiceProvider _ = provider;
         await failed.Task;
         await WaitAsync(() => balancer.Source.Status.LastError is KubernetesRelayedException);
@@ -117,7 +118,7 @@ public sealed class NodeSourceTests : IAsyncLifetime
             await stream.WriteAsync(new WatchEvent { Version = 3, Delta = new Delta { Synced = true, ServiceDeleted = true } });
             await Task.Delay(Timeout.Infinite, context.CancellationToken);
         });
-        var (provider, balancer) = Client();
+        (ServiceProvider? provider, ServiceBalancer? balancer) = Client();
         await using ServiceProvider _ = provider;
         await WaitAsync(() => ((NodeEndpointSource)balancer.Source).UsingApi);
         // The gapped delta (the Service deleted) was never applied: the relay's endpoint or, once listed, the sandbox's pod.
@@ -127,7 +128,7 @@ public sealed class NodeSourceTests : IAsyncLifetime
     [Fact]
     public async Task Without_a_socket_the_own_watch_serves_and_the_relay_takes_over_when_it_appears()
     {
-        var (provider, balancer) = Client();
+        (ServiceProvider? provider, ServiceBalancer? balancer) = Client();
         await using ServiceProvider _ = provider;
         var source = (NodeEndpointSource)balancer.Source;
         await WaitAsync(() => source.UsingApi && balancer.EligibleCount == 1);
@@ -156,7 +157,7 @@ public sealed class NodeSourceTests : IAsyncLifetime
             called.TrySetResult();
             await Task.Delay(Timeout.Infinite, context.CancellationToken);
         });
-        var (provider, balancer) = Client();
+        (ServiceProvider? provider, ServiceBalancer? balancer) = Client();
         await using ServiceProvider _ = provider;
         var source = (NodeEndpointSource)balancer.Source;
         await called.Task;
@@ -173,7 +174,7 @@ public sealed class NodeSourceTests : IAsyncLifetime
         var options = new KubernetesSourceOptions();
         options.NodeRelay.SocketPath = " ";
         options.NodeRelay.MaxReconnectDelay = TimeSpan.FromMilliseconds(10);
-        var result = new KubernetesSourceOptionsValidator().Validate(null, options);
+        ValidateOptionsResult result = new KubernetesSourceOptionsValidator().Validate(null, options);
         Assert.Contains("KubernetesSourceOptions.NodeRelay.SocketPath must name the relay's Unix domain socket.", result.Failures!);
         Assert.Contains(result.Failures!, f => f.StartsWith("KubernetesSourceOptions.NodeRelay.MaxReconnectDelay", StringComparison.Ordinal));
     }

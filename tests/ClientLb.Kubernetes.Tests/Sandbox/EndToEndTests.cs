@@ -3,8 +3,10 @@ using ClientLb.Kubernetes.Tests.Infrastructure;
 using ClientLb.Names;
 using ClientLb.Registry;
 using ClientLb.Sandbox;
+using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace ClientLb.Kubernetes.Tests.Sandbox;
 
@@ -44,7 +46,7 @@ public class EndToEndTests
         Assert.True(pods.SetEquals(await PodsAnsweringAsync(client, 12)));
         ServiceBalancer balancer = provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://payment-service.finance");
 
-        var source = balancer.Source;
+        IEndpointSource source = balancer.Source;
         Assert.Equal("kubernetes", source.Kind);
         await cluster.ScaleDeploymentAsync("payment-service", 5, "finance");
         await cluster.WaitForReadyEndpointsAsync("payment-service", 5, "finance", new CancellationTokenSource(Await.DefaultTimeout).Token);
@@ -109,7 +111,7 @@ public class EndToEndTests
         });
         services.AddHealthChecks().AddClientLbKubernetes();
         await using ServiceProvider provider = services.BuildServiceProvider();
-        var source = provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://empty.default").Source;
+        IEndpointSource source = provider.GetRequiredService<ServiceRegistry>().GetBalancer("http://empty.default").Source;
         await Await.SourceAsync(source, s => s.Current is { Endpoints.Length: 0 }, "an empty snapshot");
         HealthReport report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.Equal(HealthStatus.Degraded, report.Status);
@@ -158,7 +160,7 @@ public class EndToEndTests
             o.FallbackOnForbidden = "kubernetes";
         });
         using ServiceProvider provider = services.BuildServiceProvider();
-        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<Kubernetes.Sources.KubernetesEndpointSourceFactory>());
+        OptionsValidationException ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<Kubernetes.Sources.KubernetesEndpointSourceFactory>());
         foreach (string option in new[] { "NamespaceWatchThreshold", "WatchTimeout", "MaxReconnectDelay", "FallbackOnForbidden" })
         {
             Assert.Contains(option, ex.Message);

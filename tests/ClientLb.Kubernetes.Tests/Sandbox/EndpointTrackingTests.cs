@@ -19,7 +19,7 @@ public class EndpointTrackingTests
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.Zero });
         await TestFactory.DeployAsync(cluster, "web", 2);
-        await using var factory = TestFactory.Create(cluster);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.EndpointsAsync(source, e => e.Count == 2 && ReadyAre(e, TestFactory.PodIps(cluster, "web")), "2 endpoints on the target port 8080");
 
@@ -48,7 +48,7 @@ public class EndpointTrackingTests
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "web", 1);
-        await using var factory = TestFactory.Create(cluster);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         await using IEndpointSource source = factory.Source("http://web.default");
         string victim = cluster.GetPods("app=web").Single().IP!;
         await Await.EndpointsAsync(source, e => e.Count == 1, "the pod");
@@ -68,7 +68,7 @@ public class EndpointTrackingTests
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "web", 2);
-        await using var factory = TestFactory.Create(cluster);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         await using IEndpointSource source = factory.Source("web.default:http");
         await Await.EndpointsAsync(source, e => e.Count(x => x.Conditions.Ready) == 2, "2 ready");
         SandboxPod pod = cluster.GetPods("app=web")[0];
@@ -88,7 +88,7 @@ public class EndpointTrackingTests
         await TestFactory.DeployAsync(cluster, "big", 105);
         IReadOnlyList<JsonObject> slices = await cluster.ListAsync("discovery.k8s.io/v1", "EndpointSlice", "default", "kubernetes.io/service-name=big");
         Assert.True(slices.Count >= 3, $"expected at least 3 slices, got {slices.Count}");
-        await using var factory = TestFactory.Create(cluster);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         await using IEndpointSource source = factory.Source("http://big.default");
         await Await.EndpointsAsync(source, e => e.Count == 105 && ReadyAre(e, TestFactory.PodIps(cluster, "big")), "105 endpoints from every slice");
 
@@ -121,7 +121,7 @@ public class EndpointTrackingTests
               ports:
               - {name: http, port: 80, targetPort: http}
             """);
-        await using var factory = TestFactory.Create(cluster);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         await using IEndpointSource source = factory.Source("http://zoned.default");
         await Await.EndpointsAsync(source, e => e.Count == 3 && e.All(x => x.Zone is not null && x.ZoneHints.SequenceEqual([x.Zone])), "3 endpoints with zone hints");
         Assert.All(source.Current!.Endpoints, e => Assert.Equal(8080, e.Port)); // the named targetPort "http" resolved per pod
@@ -134,16 +134,16 @@ public class EndpointTrackingTests
     public async Task A_missing_service_or_port_is_an_error_naming_it_and_a_later_service_is_picked_up()
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
-        await using var factory = TestFactory.Create(cluster);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         await using IEndpointSource missing = factory.Source("http://late.default");
-        var error = await Assert.ThrowsAsync<EndpointSourceException>(() => missing.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
+        EndpointSourceException error = await Assert.ThrowsAsync<EndpointSourceException>(() => missing.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
         Assert.Contains("there is no Service 'late' in namespace 'default'", error.Message);
 
         await TestFactory.DeployAsync(cluster, "late", 1);
         await Await.EndpointsAsync(missing, e => e.Count == 1, "the service once created");
 
         await using IEndpointSource badPort = factory.Source("late.default:grpc");
-        var portError = await Assert.ThrowsAsync<EndpointSourceException>(() => badPort.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
+        EndpointSourceException portError = await Assert.ThrowsAsync<EndpointSourceException>(() => badPort.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
         Assert.Contains("no port named 'grpc'", portError.Message);
         Assert.Contains("http 80->8080", portError.Message);
     }

@@ -1,10 +1,11 @@
 using System.Net;
+using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Health;
+using ClientLb.Kubernetes.Sources;
 using ClientLb.Kubernetes.Tests.Infrastructure;
 using ClientLb.Sandbox;
 using ClientLb.Sources;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using ClientLb.Kubernetes.Client;
 
 namespace ClientLb.Kubernetes.Tests.Sandbox;
 
@@ -36,7 +37,7 @@ public sealed class FaultTests : IDisposable
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "web", 2);
         var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Client.KubernetesConnection.Load(cluster.KubeconfigPath)));
-        await using var factory = TestFactory.Create(cluster, api: api);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints");
         // A change that arrives proves the slice watch is open on the server before it is dropped.
@@ -64,7 +65,7 @@ public sealed class FaultTests : IDisposable
         await TestFactory.DeployAsync(cluster, "web", 3);
         await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, cluster.ApiServerUri.Port));
         var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Client.KubernetesConnection.Load(ProxiedKubeconfig(cluster, proxy))));
-        await using var factory = TestFactory.Create(cluster, o => o.StaleAfter = TimeSpan.FromMilliseconds(100), api: api);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster, o => o.StaleAfter = TimeSpan.FromMilliseconds(100), api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "3 endpoints");
         var health = new KubernetesHealthCheck(factory, Microsoft.Extensions.Options.Options.Create(TestFactory.Options(cluster.KubeconfigPath, o => o.StaleAfter = TimeSpan.FromMilliseconds(100))));
@@ -100,7 +101,7 @@ public sealed class FaultTests : IDisposable
         await TestFactory.DeployAsync(cluster, "web", 2);
         await using var proxy = new TcpProxy(new IPEndPoint(IPAddress.Loopback, cluster.ApiServerUri.Port));
         var api = new CountingApi(Kubernetes.Client.KubernetesApiClient.FromConfiguration(Kubernetes.Client.KubernetesConnection.Load(ProxiedKubeconfig(cluster, proxy))));
-        await using var factory = TestFactory.Create(cluster, api: api);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints");
         proxy.Stop();
@@ -121,7 +122,7 @@ public sealed class FaultTests : IDisposable
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "web", 2);
-        await using var factory = TestFactory.Create(cluster);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints");
 
@@ -143,7 +144,7 @@ public sealed class FaultTests : IDisposable
         proxy.Stop();
         await using var factory = new Kubernetes.Sources.KubernetesEndpointSourceFactory(Microsoft.Extensions.Options.Options.Create(TestFactory.Options(kubeconfig)));
         await using IEndpointSource source = factory.Source("http://web.default");
-        var error = await Assert.ThrowsAsync<EndpointSourceException>(() => source.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
+        EndpointSourceException error = await Assert.ThrowsAsync<EndpointSourceException>(() => source.GetSnapshotAsync().AsTask().WaitAsync(Await.DefaultTimeout));
         Assert.Contains("cannot reach the API server", error.Message);
         proxy.Start();
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints once the API is back");

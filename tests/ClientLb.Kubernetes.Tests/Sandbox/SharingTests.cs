@@ -1,16 +1,16 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
+using ClientLb.Endpoints;
+using ClientLb.Http;
 using ClientLb.Kubernetes.Client;
 using ClientLb.Kubernetes.Config;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Sources;
 using ClientLb.Kubernetes.Tests.Infrastructure;
-using ClientLb.Http;
+using ClientLb.Kubernetes.Watching;
 using ClientLb.Names;
 using ClientLb.Registry;
 using ClientLb.Sandbox;
-using ClientLb.Endpoints;
-using ClientLb.Kubernetes.Watching;
 using ClientLb.Sources;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -44,7 +44,7 @@ public class SharingTests
         });
         await cluster.WaitForReadyEndpointsAsync("multi", 2, cancellationToken: new CancellationTokenSource(Await.DefaultTimeout).Token);
         var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
-        await using var factory = TestFactory.Create(cluster, api: api);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster, api: api);
         IEndpointSource[] sources =
         [
             factory.Source("http://multi.default"),
@@ -81,7 +81,7 @@ public class SharingTests
             await TestFactory.DeployAsync(cluster, name, 1, "shop");
         }
         var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
-        await using var factory = TestFactory.Create(cluster, o => o.NamespaceWatchThreshold = 3, api: api);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster, o => o.NamespaceWatchThreshold = 3, api: api);
         var sources = names.Select(n => factory.Source($"http://{n}.shop")).ToList();
         foreach (IEndpointSource source in sources)
         {

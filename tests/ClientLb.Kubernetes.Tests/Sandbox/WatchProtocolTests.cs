@@ -24,7 +24,7 @@ public sealed class WatchProtocolTests : IDisposable
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { BookmarkInterval = TimeSpan.FromMilliseconds(50) });
         await TestFactory.DeployAsync(cluster, "web", 1);
         var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
-        await using var factory = TestFactory.Create(cluster, api: api);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster, api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.EndpointsAsync(source, e => e.Count == 1, "1 endpoint");
         // The endpoints come from the list; the watch that follows it may not be open yet.
@@ -54,7 +54,7 @@ public sealed class WatchProtocolTests : IDisposable
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         await TestFactory.DeployAsync(cluster, "web", 2);
         var api = new CountingApi(KubernetesApiClient.FromConfiguration(KubernetesConnection.Load(cluster.KubeconfigPath)));
-        await using var factory = TestFactory.Create(cluster, o => o.ResyncInterval = TimeSpan.FromMilliseconds(200), api: api);
+        await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster, o => o.ResyncInterval = TimeSpan.FromMilliseconds(200), api: api);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.EndpointsAsync(source, e => e.Count == 2, "2 endpoints");
         long version = source.Current!.Version;

@@ -81,7 +81,7 @@ public sealed class HostileInputTests
         File.WriteAllBytes(path, Convert.FromBase64String(base64));
         try
         {
-            var error = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
+            KubernetesConfigException error = Assert.Throws<KubernetesConfigException>(() => KubernetesConnection.Load(path));
             Assert.Contains(path, error.Message);
             Assert.Contains("not valid YAML", error.Message);
         }
@@ -124,7 +124,7 @@ public sealed class HostileInputTests
     public void A_watch_line_with_invalid_utf8_in_a_property_name_is_a_data_error()
     {
         byte[] found = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "../../../../fuzz/corpus/watch/crash-invalid-utf8-name.json"));
-        var error = Assert.Throws<InvalidDataException>(() =>
+        InvalidDataException error = Assert.Throws<InvalidDataException>(() =>
             KubernetesApiClient.ParseEvent(new ReadOnlySequence<byte>(found), KubernetesJsonContext.Default.WatchEventEndpointSlice, "/p"));
         Assert.Contains("not valid JSON", error.Message, StringComparison.Ordinal);
     }

@@ -1,8 +1,8 @@
 using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Slices;
 using ClientLb.Kubernetes.Sources;
-using ClientLb.Registry;
 using ClientLb.Names;
+using ClientLb.Registry;
 using ClientEndpoint = ClientLb.Endpoints.Endpoint;
 using Conditions = ClientLb.Kubernetes.Model.EndpointConditions;
 

@@ -4,6 +4,7 @@ using ClientLb.Kubernetes.Model;
 using ClientLb.Kubernetes.Tests.Infrastructure;
 using ClientLb.Sources;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace ClientLb.Kubernetes.Tests.Watching;
 
@@ -298,7 +299,7 @@ public sealed class HostileApiServerTests
         await h.RunForAsync(TimeSpan.FromSeconds(90));
         Assert.All(h.Statuses.Skip(failedAt), s => Assert.False(s.IsHealthy, "a healthy status while every request fails"));
         SourceStatus status = h.Source.Status;
-        var health = await h.HealthAsync();
+        HealthCheckResult health = await h.HealthAsync();
         // The same words as `clientlb watch` ("failing since <when>: <reason>"), from the same state.
         Assert.Contains("failing since ", health.Description);
         Assert.Contains($": {status.LastError!.Message} (stale for", health.Description);

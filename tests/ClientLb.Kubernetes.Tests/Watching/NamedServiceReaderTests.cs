@@ -52,7 +52,7 @@ public sealed class NamedServiceReaderTests
     {
         var api = new GetOnlyApi { GetAllowed = false };
         var reader = new NamedServiceReader(api, "default", "payments", Settings, new FakeTimeProvider(), NullLogger.Instance);
-        var error = await Assert.ThrowsAsync<KubernetesApiException>(() => reader.ListAsync(CancellationToken.None));
+        KubernetesApiException error = await Assert.ThrowsAsync<KubernetesApiException>(() => reader.ListAsync(CancellationToken.None));
         Assert.Equal("list", error.Verb);
     }
 
@@ -61,7 +61,7 @@ public sealed class NamedServiceReaderTests
     {
         var api = new GetOnlyApi { GetAllowed = false, GetRefusal = HttpStatusCode.InternalServerError };
         var reader = new NamedServiceReader(api, "default", "payments", Settings, new FakeTimeProvider(), NullLogger.Instance);
-        var error = await Assert.ThrowsAsync<KubernetesApiException>(() => reader.ListAsync(CancellationToken.None));
+        KubernetesApiException error = await Assert.ThrowsAsync<KubernetesApiException>(() => reader.ListAsync(CancellationToken.None));
         Assert.Equal(("get", HttpStatusCode.InternalServerError), (error.Verb, error.StatusCode));
     }
 

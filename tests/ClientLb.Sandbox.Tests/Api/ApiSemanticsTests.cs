@@ -87,7 +87,7 @@ public class ApiSemanticsTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
         JsonObject svc = (await api.PostAsync(Svcs, ApiClient.Service("web"))).Body;
-        var rv = long.Parse(svc.S("metadata", "resourceVersion")!);
+        long rv = long.Parse(svc.S("metadata", "resourceVersion")!);
 
         JsonObject changed = svc.DeepClone().AsObject();
         changed["metadata"]!["labels"] = new JsonObject { ["team"] = "a" };
@@ -162,7 +162,7 @@ public class ApiSemanticsTests
         JsonObject page1 = (await api.GetAsync($"{Svcs}?limit=3")).Body;
         Assert.Equal(3, page1.Arr("items").Count);
         Assert.Equal(1, page1.L("metadata", "remainingItemCount"));
-        var token = page1.S("metadata", "continue")!;
+        string token = page1.S("metadata", "continue")!;
         JsonObject page2 = (await api.GetAsync($"{Svcs}?limit=3&continue={Uri.EscapeDataString(token)}")).Body;
         Assert.Equal(["d"], page2.Arr("items").Select(i => i.S("metadata", "name")));
         Assert.Null(page2.S("metadata", "continue"));
@@ -186,7 +186,7 @@ public class ApiSemanticsTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
         await cluster.CreateDeploymentAsync("app", 0);
-        var path = "/apis/apps/v1/namespaces/default/deployments/app";
+        string path = "/apis/apps/v1/namespaces/default/deployments/app";
         JsonObject d = (await api.GetAsync(path)).Body;
         d["status"] = new JsonObject { ["replicas"] = 42 };
         d["metadata"]!.AsObject().Remove("resourceVersion");
@@ -204,7 +204,7 @@ public class ApiSemanticsTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { UseHttps = true });
         Assert.Equal("https", cluster.ApiServerUri.Scheme);
         Assert.NotNull(cluster.BearerToken);
-        var kubeconfig = await File.ReadAllTextAsync(cluster.KubeconfigPath);
+        string kubeconfig = await File.ReadAllTextAsync(cluster.KubeconfigPath);
         Assert.Contains("certificate-authority-data:", kubeconfig);
         Assert.Contains($"token: \"{cluster.BearerToken}\"", kubeconfig);
         using var api = new ApiClient(cluster.CreateHttpClient());

@@ -23,7 +23,7 @@ public class WatchTests
 
         await using WatchStream watch = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={Rv(a)}", Deadline.In());
         var events = new List<(string?, string?, long)>();
-        for (var i = 0; i < 3; i++)
+        for (int i = 0; i < 3; i++)
         {
             JsonObject e = (await watch.NextChangeAsync())!;
             events.Add((e.S("type"), e.S("object", "metadata", "name"), long.Parse(Rv(e["object"]!))));
@@ -55,7 +55,7 @@ public class WatchTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { WatchHistorySize = 3 });
         using var api = new ApiClient(cluster.CreateHttpClient());
         JsonObject first = (await api.PostAsync(Svcs, ApiClient.Service("s0"))).Body;
-        for (var i = 1; i < 6; i++)
+        for (int i = 1; i < 6; i++)
         {
             await api.PostAsync(Svcs, ApiClient.Service($"s{i}"));
         }
@@ -70,7 +70,7 @@ public class WatchTests
         }
 
         // Within the retained history it still works; after an explicit compaction it does not.
-        var recent = cluster.ResourceVersion - 2;
+        long recent = cluster.ResourceVersion - 2;
         await using (WatchStream ok = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={recent}", Deadline.In()))
         {
             Assert.Equal("ADDED", (await ok.NextAsync())!.S("type"));
@@ -95,7 +95,7 @@ public class WatchTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { BookmarkInterval = TimeSpan.FromMilliseconds(100) });
         using var api = new ApiClient(cluster.CreateHttpClient());
         await api.PostAsync(Svcs, ApiClient.Service("a"));
-        var rv = cluster.ResourceVersion;
+        long rv = cluster.ResourceVersion;
         await using WatchStream watch = await api.WatchAsync($"{Svcs}?watch=1&allowWatchBookmarks=true&resourceVersion={rv}", Deadline.In());
         JsonObject bookmark = (await watch.NextAsync())!;
         Assert.True(bookmark.S("type") == "BOOKMARK", bookmark.ToJsonString());
@@ -103,7 +103,7 @@ public class WatchTests
         Assert.True(long.Parse(Rv(bookmark["object"]!)) >= rv);
 
         // Resuming from a bookmark misses nothing: a change made now shows up on a watch from it.
-        var mark = Rv(bookmark["object"]!);
+        string mark = Rv(bookmark["object"]!);
         await api.PostAsync(Svcs, ApiClient.Service("b"));
         await using WatchStream resumed = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={mark}", Deadline.In());
         Assert.Equal("b", (await resumed.NextChangeAsync())!.S("object", "metadata", "name"));
@@ -118,7 +118,7 @@ public class WatchTests
         await using WatchStream watch = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={cluster.ResourceVersion}&timeoutSeconds=1", Deadline.In());
         // The stream ends when a second has passed on the cluster's clock; a bookmark due every 50 ms would come first.
         await clock.WaitForTimerAsync(TimeSpan.FromSeconds(30), dueIn => dueIn == TimeSpan.FromSeconds(1));
-        for (var i = 0; i < 20; i++)
+        for (int i = 0; i < 20; i++)
         {
             clock.Advance(TimeSpan.FromMilliseconds(50));
         }
@@ -147,14 +147,14 @@ public class WatchTests
     {
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var api = new ApiClient(cluster.CreateHttpClient());
-        var rv = cluster.ResourceVersion;
+        long rv = cluster.ResourceVersion;
         await using WatchStream watch = await api.WatchAsync($"{Svcs}?watch=1&resourceVersion={rv}&labelSelector=team%3Dblue", Deadline.In());
         await api.PostAsync(Svcs, ApiClient.Service("red", labels: new JsonObject { ["team"] = "red" }));
         await api.PostAsync(Svcs, ApiClient.Service("x", labels: new JsonObject { ["team"] = "blue" }));
         await api.PatchAsync($"{Svcs}/x", new JsonObject { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { ["team"] = "green" } } });
         await api.PatchAsync($"{Svcs}/red", new JsonObject { ["metadata"] = new JsonObject { ["labels"] = new JsonObject { ["team"] = "blue" } } });
         var seen = new List<(string?, string?)>();
-        for (var i = 0; i < 3; i++) { JsonObject e = (await watch.NextChangeAsync())!; seen.Add((e.S("type"), e.S("object", "metadata", "name"))); }
+        for (int i = 0; i < 3; i++) { JsonObject e = (await watch.NextChangeAsync())!; seen.Add((e.S("type"), e.S("object", "metadata", "name"))); }
         Assert.Equal([("ADDED", "x"), ("DELETED", "x"), ("ADDED", "red")], seen);
     }
 

@@ -161,7 +161,7 @@ public class ControllerTests
         await cluster.CreateServiceAsync("g", "g", targetPort: 8080);
         await cluster.WaitForReadyEndpointsAsync("g", 1, cancellationToken: Deadline.In());
         SandboxPod pod = cluster.GetPods("app=g").Single();
-        var timersBefore = clock.ArmedTimers;
+        int timersBefore = clock.ArmedTimers;
 
         await cluster.DeletePodAsync(pod.Name, gracePeriod: TimeSpan.FromSeconds(30));
         // Terminating: not ready, still serving, still answering; a replacement comes up meanwhile.
@@ -230,7 +230,7 @@ public class ControllerTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.Zero });
         using var api = new ApiClient(cluster.CreateHttpClient());
         await cluster.CreateDeploymentAsync("s", 1);
-        var path = "/apis/apps/v1/namespaces/default/deployments/s/scale";
+        string path = "/apis/apps/v1/namespaces/default/deployments/s/scale";
         JsonObject scale = (await api.GetAsync(path)).Body;
         Assert.Equal(("Scale", "autoscaling/v1", 1L, "app=s"), (scale.S("kind"), scale.S("apiVersion"), scale.L("spec", "replicas")!.Value, scale.S("status", "selector")));
         (HttpStatusCode code, JsonObject? patched) = await api.PatchAsync(path, new JsonObject { ["spec"] = new JsonObject { ["replicas"] = 4 } });

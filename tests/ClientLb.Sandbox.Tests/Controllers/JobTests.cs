@@ -65,7 +65,7 @@ public class JobTests
         Assert.Equal("Succeeded", pod.S("status", "phase"));
         Assert.Equal(0, pod.L("status", "containerStatuses", "0", "state", "terminated", "exitCode"));
         Assert.Contains("SuccessfulCreate", await kubectl.OkAsync("get", "events", "--field-selector", "involvedObject.name=hello"));
-        var describe = await kubectl.OkAsync("describe", "job", "hello");
+        string describe = await kubectl.OkAsync("describe", "job", "hello");
         Assert.Matches(@"Pods Statuses:\s+0 Active \(0 Ready\) / 1 Succeeded / 0 Failed", describe);
         Assert.Matches(@"Normal\s+SuccessfulCreate\s+\S+\s+job-controller\s+Created pod: hello-\w{5}", describe);
 

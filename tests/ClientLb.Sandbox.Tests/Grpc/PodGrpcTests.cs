@@ -172,7 +172,7 @@ public class PodGrpcTests
         var greeter = new Greeter.GreeterClient(channel);
 
         var perPod = new Dictionary<string, int>(StringComparer.Ordinal);
-        for (var i = 0; i < 90; i++)
+        for (int i = 0; i < 90; i++)
         {
             HelloReply reply = await greeter.SayHelloAsync(new HelloRequest { Name = "lb" }, deadline: Deadline10s);
             perPod[reply.Server] = perPod.GetValueOrDefault(reply.Server) + 1;
@@ -192,7 +192,7 @@ public class PodGrpcTests
         using var channel = GrpcChannel.ForAddress("clientlb:///greeter.default:grpc", new GrpcChannelOptions { ServiceProvider = provider, Credentials = ChannelCredentials.Insecure });
         var greeter = new Greeter.GreeterClient(channel);
         var seen = new HashSet<string>();
-        for (var i = 0; i < 200 && seen.Count < 3; i++)
+        for (int i = 0; i < 200 && seen.Count < 3; i++)
         {
             seen.Add((await greeter.SayHelloAsync(new HelloRequest { Name = "resolver" }, new CallOptions(deadline: Deadline10s).WithWaitForReady())).Server);
         }

@@ -24,7 +24,7 @@ public sealed class ApiClient(HttpClient http) : IDisposable
         }
 
         using HttpResponseMessage resp = await http.SendAsync(req);
-        var text = await resp.Content.ReadAsStringAsync();
+        string text = await resp.Content.ReadAsStringAsync();
         JsonObject json = text.Length == 0 ? new JsonObject() : JsonNode.Parse(text) as JsonObject ?? new JsonObject { ["raw"] = text };
         return (resp.StatusCode, json);
     }
@@ -76,7 +76,7 @@ public sealed class WatchStream(HttpResponseMessage response, Stream stream, Can
     /// <summary>The next event, or null when the server ended the stream.</summary>
     public async Task<JsonObject?> NextAsync()
     {
-        var line = await _reader.ReadLineAsync(ct);
+        string? line = await _reader.ReadLineAsync(ct);
         return line is null ? null : JsonNode.Parse(line)!.AsObject();
     }
 

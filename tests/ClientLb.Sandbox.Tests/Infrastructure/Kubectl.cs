@@ -31,7 +31,7 @@ public sealed class Kubectl(string kubeconfig) : IDisposable
         psi.ArgumentList.Add(kubeconfig);
         psi.ArgumentList.Add("--cache-dir");
         psi.ArgumentList.Add(_cacheDir);
-        foreach (var a in args)
+        foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
         }

@@ -17,10 +17,10 @@ public class ApplyTests
         Assert.True(exit == 0, stderr);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
 
-        var edited = Infrastructure.Manifests.Seed
+        string edited = Infrastructure.Manifests.Seed
             .Replace("- port: 80          # Port exposed", "- port: 8080        # Port exposed")
             .Replace("image: nginx:1.25-alpine   # Using Nginx as an example", "image: nginx:1.27-alpine\n          env: [{name: MODE, value: fast}]");
-        (exit, var stdout, stderr) = await kubectl.RunAsync(["apply", "-f", "-"], edited);
+        (exit, string? stdout, stderr) = await kubectl.RunAsync(["apply", "-f", "-"], edited);
         Assert.True(exit == 0, stderr);
         Assert.Contains("service/my-service configured", stdout);
         Assert.Contains("deployment.apps/my-app configured", stdout);

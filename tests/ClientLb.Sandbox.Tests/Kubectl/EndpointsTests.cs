@@ -17,7 +17,7 @@ public class EndpointsTests
         IReadOnlyList<SandboxPod> pods = cluster.GetPods("app=my-app");
         await cluster.WaitUntilAsync(c => ReadyIps(c).Count == 2, Deadline.In());
 
-        var table = await kubectl.OkAsync("get", "endpoints", "my-service");
+        string table = await kubectl.OkAsync("get", "endpoints", "my-service");
         Assert.Matches(@"NAME\s+ENDPOINTS\s+AGE", table);
         foreach (SandboxPod p in pods)
         {

@@ -14,16 +14,16 @@ public class KubeSystemAndLogsTests
         await using SandboxCluster cluster = await SandboxCluster.StartAsync();
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
 
-        var svc = await kubectl.OkAsync("get", "svc", "-n", "kube-system");
+        string svc = await kubectl.OkAsync("get", "svc", "-n", "kube-system");
         Assert.Matches(@"kube-dns\s+ClusterIP\s+127\.96\.\d+\.\d+\s+<none>\s+53/UDP,53/TCP", svc);
-        var pods = await kubectl.OkAsync("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns");
+        string pods = await kubectl.OkAsync("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns");
         Assert.Matches(@"coredns-\S+\s+1/1\s+Running", pods);
-        var ep = await kubectl.OkAsync("get", "endpoints", "kube-dns", "-n", "kube-system");
+        string ep = await kubectl.OkAsync("get", "endpoints", "kube-dns", "-n", "kube-system");
         Assert.Contains($"127.0.0.1:{cluster.DnsEndPoint!.Port}", ep);
 
         await Dig(cluster, "kubernetes-probe.default.svc.cluster.local");
-        var log = "";
-        for (var i = 0; i < 50 && !log.Contains("kubernetes-probe.default.svc.cluster.local."); i++)
+        string log = "";
+        for (int i = 0; i < 50 && !log.Contains("kubernetes-probe.default.svc.cluster.local."); i++)
         {
             log = await kubectl.OkAsync("logs", "-n", "kube-system", "-l", "k8s-app=kube-dns");
         }
@@ -33,7 +33,7 @@ public class KubeSystemAndLogsTests
 
     private static async Task Dig(SandboxCluster cluster, string name)
     {
-        var query = ClientLb.Dns.Protocol.DnsMessage.CreateQuery(4242, new(name, ClientLb.Dns.Protocol.DnsRecordType.A), null).Encode();
+        byte[] query = ClientLb.Dns.Protocol.DnsMessage.CreateQuery(4242, new(name, ClientLb.Dns.Protocol.DnsRecordType.A), null).Encode();
         using var udp = new UdpClient();
         await udp.SendAsync(query, cluster.DnsEndPoint!);
         await udp.ReceiveAsync(Deadline.In());
@@ -61,15 +61,15 @@ public class KubeSystemAndLogsTests
         await http.GetStringAsync(new Uri(pod.GetUri(), "/process?x=1"));
         await http.GetStringAsync(new Uri(pod.GetUri(), "/second"));
 
-        var all = await kubectl.OkAsync("logs", pod.Name);
+        string all = await kubectl.OkAsync("logs", pod.Name);
         Assert.Contains($"listening on {pod.IP}:80 (HTTP/1.1)", all);
         Assert.Matches(@"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z 127\.0\.0\.1:\d+ ""GET /process\?x=1 HTTP/1\.1"" 200", all);
-        var tail = (await kubectl.OkAsync("logs", pod.Name, "--tail=1")).Trim();
+        string tail = (await kubectl.OkAsync("logs", pod.Name, "--tail=1")).Trim();
         Assert.Contains("GET /second", tail);
         Assert.DoesNotContain("\n", tail);
         Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z ", await kubectl.OkAsync("logs", pod.Name, "--timestamps", "--tail=1"));
         Assert.Contains("GET /second", await kubectl.OkAsync("logs", pod.Name, "--since=1h"));
-        var bySelector = await kubectl.OkAsync("logs", "-l", "app=my-app", "--prefix");
+        string bySelector = await kubectl.OkAsync("logs", "-l", "app=my-app", "--prefix");
         foreach (SandboxPod p in cluster.GetPods("app=my-app"))
         {
             Assert.Contains($"[pod/{p.Name}/my-app]", bySelector);
@@ -84,7 +84,7 @@ public class KubeSystemAndLogsTests
         {
             // kubectl may connect after the first requests: keep requesting until the follower prints one.
             Task<string?> read = follow.StandardOutput.ReadLineAsync(Deadline.In()).AsTask();
-            for (var i = 0; !read.IsCompleted && i < 200; i++)
+            for (int i = 0; !read.IsCompleted && i < 200; i++)
             {
                 await http.GetStringAsync(new Uri(pod.GetUri(), $"/followed-{i}"));
                 await Task.WhenAny(read, Task.Delay(100));
@@ -101,7 +101,7 @@ public class KubeSystemAndLogsTests
         await using SandboxCluster clusterScope = cluster;
         using Infrastructure.Kubectl kubectlScope = kubectl;
         SandboxPod pod = cluster.GetPods("app=my-app")[0];
-        foreach (var args in new[] { new[] { "exec", "-it", pod.Name, "--", "curl", "http://my-service" }, ["exec", pod.Name, "--", "nslookup", "my-service"], ["attach", pod.Name] })
+        foreach (string[]? args in new[] { new[] { "exec", "-it", pod.Name, "--", "curl", "http://my-service" }, ["exec", pod.Name, "--", "nslookup", "my-service"], ["attach", pod.Name] })
         {
             (int exit, string _, string? stderr) = await kubectl.RunAsync(args);
             Assert.NotEqual(0, exit);

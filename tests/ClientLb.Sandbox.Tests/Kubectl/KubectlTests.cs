@@ -50,7 +50,7 @@ public class KubectlTests
         }
 
         // Human-readable output goes through server-side tables.
-        var table = await kubectl.OkAsync("get", "svc,deploy");
+        string table = await kubectl.OkAsync("get", "svc,deploy");
         Assert.Matches(@"service/my-service\s+ClusterIP\s+127\.96\.\d+\.\d+\s+<none>\s+80/TCP", table);
         Assert.Matches(@"deployment.apps/my-app\s+2/2\s+2\s+2", table);
     }
@@ -67,9 +67,9 @@ public class KubectlTests
         using Process watch = kubectl.StartStreaming("get", "endpointslices", "-w", "--output-watch-events", "-o", "custom-columns=EVENT:.type,NAME:.object.metadata.name,COUNT:.object.endpoints[*].addresses[0]");
         try
         {
-            var header = await watch.StandardOutput.ReadLineAsync(Deadline.In());
+            string? header = await watch.StandardOutput.ReadLineAsync(Deadline.In());
             Assert.Contains("EVENT", header);
-            var initial = await watch.StandardOutput.ReadLineAsync(Deadline.In());
+            string? initial = await watch.StandardOutput.ReadLineAsync(Deadline.In());
             Assert.StartsWith("ADDED", initial);
 
             Assert.Contains("scaled", await kubectl.OkAsync("scale", "deployment", "my-app", "--replicas=5"));
@@ -92,8 +92,8 @@ public class KubectlTests
         Assert.Equal(5, deployment.L("spec", "replicas"));
         await cluster.WaitUntilAsync(c => c.GetAsync("apps/v1", "Deployment", "my-app").Result.L("status", "readyReplicas") == 5, Deadline.In());
 
-        var victim = cluster.GetPods("app=my-app")[0].Name;
-        var deleted = await kubectl.OkAsync("delete", "pod", victim); // waits until the pod is gone (1 s grace)
+        string victim = cluster.GetPods("app=my-app")[0].Name;
+        string deleted = await kubectl.OkAsync("delete", "pod", victim); // waits until the pod is gone (1 s grace)
         Assert.Contains($"pod \"{victim}\" deleted", deleted);
         Assert.DoesNotContain(cluster.GetPods(), p => p.Name == victim);
         (int exit, string _, string? stderr) = await kubectl.RunAsync(["get", "pod", victim]);

@@ -60,7 +60,7 @@ public class MoreKindsTests
         using var kubectl = new Infrastructure.Kubectl(cluster.KubeconfigPath);
         (int exit, string? stdout, string? stderr) = await kubectl.RunAsync(["apply", "-f", "-"], Manifest);
         Assert.True(exit == 0, stderr);
-        foreach (var created in new[] { "serviceaccount/payment", "secret/payment-token", "configmap/payment-config", "secret/payment-db",
+        foreach (string? created in new[] { "serviceaccount/payment", "secret/payment-token", "configmap/payment-config", "secret/payment-db",
             "clusterrole.rbac.authorization.k8s.io/endpoint-reader", "clusterrolebinding.rbac.authorization.k8s.io/payment-reads-endpoints", "daemonset.apps/node-agent" })
         {
             Assert.Contains($"{created} created", stdout);
@@ -101,7 +101,7 @@ public class MoreKindsTests
         (int exit, string _, string? stderr) = await kubectl.RunAsync(["create", "-f", "-"], yaml);
         Assert.NotEqual(0, exit);
         Assert.Contains(expected, stderr);
-        var kind = yaml.Split("kind: ")[1].Split('\n')[0].ToLowerInvariant();
+        string kind = yaml.Split("kind: ")[1].Split('\n')[0].ToLowerInvariant();
         Assert.Contains("No resources found", (await kubectl.RunAsync(["get", kind])).Stderr);
     }
 
@@ -117,7 +117,7 @@ public class MoreKindsTests
         await cluster.WaitForReadyEndpointsAsync("my-service", 3, cancellationToken: Deadline.In());
         await cluster.WaitUntilAsync(c => c.ListAsync("v1", "Event").Result.Any(e => e.S("reason") == "EndpointsChanged" && e.S("message")!.Contains("3 ready")), Deadline.In());
 
-        var events = await kubectl.OkAsync("get", "events");
+        string events = await kubectl.OkAsync("get", "events");
         Assert.Matches(@"LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE", events);
         Assert.Matches(@"Normal\s+ScalingReplicaSet\s+deployment/my-app\s+Scaled up replica set my-app-\w+ from 2 to 3", events);
         Assert.Matches(@"Normal\s+EndpointsChanged\s+service/my-service\s+Endpoints of service my-service: 3 ready, 0 not ready", events);

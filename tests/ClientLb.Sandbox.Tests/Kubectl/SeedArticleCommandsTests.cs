@@ -24,7 +24,7 @@ public class SeedArticleCommandsTests
         // The edit changes the Service's port and keeps the 3 replicas the deployment is scaled to below: applying the seed's
         // replicas: 2 would scale it down, and the pod removed (the newest, as Kubernetes picks it) may be the one labelled
         // tier=web, which `delete -l tier=web` would then no longer find.
-        var edited = Infrastructure.Manifests.Seed
+        string edited = Infrastructure.Manifests.Seed
             .Replace("- port: 80          # Port exposed", "- port: 8080        # Port exposed")
             .Replace("replicas: 2", "replicas: 3");
         Row[] rows =
@@ -74,12 +74,12 @@ public class SeedArticleCommandsTests
         var failures = new List<string>();
         foreach (Row row in rows)
         {
-            var pod = cluster.GetPods("app=my-app").Where(p => p.Ready && !p.Terminating).Select(p => p.Name).Order().FirstOrDefault() ?? "no-pod";
-            var args = row.Args.Select(a => a == "$POD" ? pod : a).ToArray();
-            var stdin = row.Stdin ?? (args.Contains("-") ? edited : null);
+            string pod = cluster.GetPods("app=my-app").Where(p => p.Ready && !p.Terminating).Select(p => p.Name).Order().FirstOrDefault() ?? "no-pod";
+            string[] args = row.Args.Select(a => a == "$POD" ? pod : a).ToArray();
+            string? stdin = row.Stdin ?? (args.Contains("-") ? edited : null);
             (int exit, string? stdout, string? stderr) = await kubectl.RunAsync(args, stdin);
-            var output = stdout + stderr;
-            var line = $"kubectl {string.Join(' ', args)}";
+            string output = stdout + stderr;
+            string line = $"kubectl {string.Join(' ', args)}";
             if ((exit == 0) != row.Succeeds)
             {
                 failures.Add($"{line}: exit {exit}, expected {(row.Succeeds ? "success" : "a refusal")}:\n{output}");

@@ -15,7 +15,7 @@ public class ApiClientPeerTests
     [Fact]
     public Task The_javascript_client_lists_watches_a_scale_creates_and_deletes()
     {
-        var dir = Path.Combine(PeersDir(), "client-node");
+        string dir = Path.Combine(PeersDir(), "client-node");
         if (!Directory.Exists(Path.Combine(dir, "node_modules", "@kubernetes", "client-node")))
         {
             throw new Xunit.Sdk.XunitException($"@kubernetes/client-node is not installed in {dir}: run `npm ci` there (test.sh does it for every tests/peers/*/package-lock.json).");
@@ -34,7 +34,7 @@ public class ApiClientPeerTests
         await cluster.ApplyManifestAsync(Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
         var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
-        foreach (var a in script)
+        foreach (string a in script)
         {
             psi.ArgumentList.Add(a);
         }
@@ -49,7 +49,7 @@ public class ApiClientPeerTests
         var lines = new List<string>();
         async Task<string> NextAsync()
         {
-            var line = await p.StandardOutput.ReadLineAsync(Deadline.In(60))
+            string line = await p.StandardOutput.ReadLineAsync(Deadline.In(60))
                 ?? throw new Xunit.Sdk.XunitException($"{program} ended early; output:\n{string.Join("\n", lines)}\nstderr:\n{await stderr}");
             lines.Add(line);
             if (line.StartsWith("ERROR", StringComparison.Ordinal))
@@ -61,7 +61,7 @@ public class ApiClientPeerTests
         }
         try
         {
-            var ips = string.Join(",", cluster.GetPods("app=my-app").Select(x => x.IP).Order(StringComparer.Ordinal));
+            string ips = string.Join(",", cluster.GetPods("app=my-app").Select(x => x.IP).Order(StringComparer.Ordinal));
             Assert.Equal($"LIST pods 2 {ips}", await NextAsync());
             Assert.Equal("LIST deployments my-app=2", await NextAsync());
             Assert.Equal("WATCHING", await NextAsync());
@@ -84,7 +84,9 @@ public class ApiClientPeerTests
             await p.WaitForExitAsync(Deadline.In());
             Assert.True(p.ExitCode == 0, await stderr);
         }
-        finally { if (!p.HasExited)
+        finally
+        {
+            if (!p.HasExited)
             {
                 p.Kill(true);
             }

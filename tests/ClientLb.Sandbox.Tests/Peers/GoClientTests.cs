@@ -44,10 +44,10 @@ public class GoClientTests
     public async Task The_seed_s_go_client_gets_answers_from_every_pod_through_the_cluster_ip()
     {
         Assert.True(Environment.UserName == "root", "the seed's Service listens on ClusterIP port 80: the sandbox's service proxy needs root to bind it (run the tests as root, as CI does)");
-        var work = Directory.CreateTempSubdirectory("clientlb-go-").FullName;
+        string work = Directory.CreateTempSubdirectory("clientlb-go-").FullName;
         try
         {
-            var binary = Path.Combine(work, "paymentclient");
+            string binary = Path.Combine(work, "paymentclient");
             (int Exit, string Output) build = await RunAsync("go", ["build", "-o", binary, "."], PeerDir(), new()
             {
                 // Offline and self-contained: the module has no requirements, nothing is downloaded.
@@ -64,12 +64,12 @@ public class GoClientTests
             // One process, one connection, one request (as the seed's client): the proxy hands each connection to the next ready pod.
             var answered = new HashSet<string>();
             var outputs = new List<string>();
-            for (var run = 0; run < 3 * pods.Count && !answered.SetEquals(pods); run++)
+            for (int run = 0; run < 3 * pods.Count && !answered.SetEquals(pods); run++)
             {
                 (int exit, string? output) = await RunAsync(binary, [], work, env);
                 outputs.Add(output.Trim());
                 Assert.True(exit == 0, $"the Go client failed:\n{output}");
-                var pod = pods.SingleOrDefault(p => output.Trim() == $"Response: {p}")
+                string pod = pods.SingleOrDefault(p => output.Trim() == $"Response: {p}")
                     ?? throw new Xunit.Sdk.XunitException($"the Go client printed '{output.Trim()}', not an answer of a payment pod ({string.Join(", ", pods)})");
                 answered.Add(pod);
             }
@@ -85,7 +85,7 @@ public class GoClientTests
     private static async Task<(int Exit, string Output)> RunAsync(string program, string[] args, string directory, Dictionary<string, string> env)
     {
         var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-        foreach (var a in args)
+        foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
         }

@@ -25,7 +25,7 @@ public partial class PortForwardTests
     private static async Task<(Process Process, int LocalPort)> ForwardAsync(Infrastructure.Kubectl kubectl, string target, int remote)
     {
         Process process = kubectl.StartStreaming("port-forward", target, $":{remote}");
-        var line = await process.StandardOutput.ReadLineAsync(Deadline.In());
+        string? line = await process.StandardOutput.ReadLineAsync(Deadline.In());
         Match match = ForwardingLine().Match(line ?? "");
         if (!match.Success)
         {
@@ -54,7 +54,7 @@ public partial class PortForwardTests
         try
         {
             // Several requests, new connections each: each one is a new pair of SPDY streams in the same tunnel.
-            for (var i = 0; i < 3; i++)
+            for (int i = 0; i < 3; i++)
             {
                 using var http = new HttpClient();
                 Assert.Contains(await http.GetStringAsync($"http://127.0.0.1:{port}/", Deadline.In()), pods);
@@ -76,7 +76,7 @@ public partial class PortForwardTests
         (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
         await using SandboxCluster clusterScope = cluster;
         using Infrastructure.Kubectl kubectlScope = kubectl;
-        var pod = cluster.GetPods("app=my-app")[0].Name;
+        string pod = cluster.GetPods("app=my-app")[0].Name;
         (Process? process, int port) = await ForwardAsync(kubectl, $"pod/{pod}", 80);
         try
         {
@@ -115,7 +115,7 @@ public partial class PortForwardTests
         (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
         await using SandboxCluster clusterScope = cluster;
         using Infrastructure.Kubectl kubectlScope = kubectl;
-        var pod = cluster.GetPods("app=my-app")[0].Name;
+        string pod = cluster.GetPods("app=my-app")[0].Name;
         (int exit, string _, string? stderr) = await kubectl.RunAsync(["port-forward", $"pod/{pod}", ":80"], environment: new Dictionary<string, string> { ["KUBECTL_PORT_FORWARD_WEBSOCKETS"] = "false" });
         Assert.NotEqual(0, exit);
         Assert.Contains("serves port-forward over websockets only", stderr);
@@ -131,7 +131,7 @@ public partial class PortForwardTests
         (SandboxCluster? cluster, Infrastructure.Kubectl? kubectl) = await StartAsync();
         await using SandboxCluster clusterScope = cluster;
         using Infrastructure.Kubectl kubectlScope = kubectl;
-        var pod = cluster.GetPods("app=my-app")[0].Name;
+        string pod = cluster.GetPods("app=my-app")[0].Name;
         Uri PortForward(string ports) => new UriBuilder(cluster.ApiServerUri) { Scheme = "ws", Path = $"/api/v1/namespaces/default/pods/{pod}/portforward", Query = $"ports={ports}" }.Uri;
 
         // A port that is not a number is refused before the upgrade.
@@ -150,7 +150,7 @@ public partial class PortForwardTests
 
         async Task<(int Channel, byte[] Data)?> ReceiveAsync()
         {
-            var buffer = new byte[64 * 1024];
+            byte[] buffer = new byte[64 * 1024];
             using var message = new MemoryStream();
             WebSocketReceiveResult result;
             do
@@ -164,13 +164,13 @@ public partial class PortForwardTests
                 message.Write(buffer, 0, result.Count);
             }
             while (!result.EndOfMessage);
-            var bytes = message.ToArray();
+            byte[] bytes = message.ToArray();
             return (bytes[0], bytes[1..]);
         }
 
         // First, every channel announces its port (two bytes, little-endian).
         var announced = new List<(int, int)>();
-        for (var i = 0; i < 4; i++)
+        for (int i = 0; i < 4; i++)
         {
             (int Channel, byte[] Data) m = (await ReceiveAsync())!.Value;
             announced.Add((m.Channel, m.Data[0] | (m.Data[1] << 8)));

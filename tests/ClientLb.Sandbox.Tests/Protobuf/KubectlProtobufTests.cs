@@ -34,15 +34,15 @@ public class KubectlProtobufTests
         Assert.Contains("deployment.apps/web scaled", await kubectl.OkAsync("scale", "deployment", "web", "--replicas=3"));
         await cluster.WaitForReadyEndpointsAsync("web", 3, cancellationToken: Deadline.In());
 
-        var yaml = await kubectl.OkAsync("get", "deployment", "web", "-o", "yaml");
+        string yaml = await kubectl.OkAsync("get", "deployment", "web", "-o", "yaml");
         Assert.Contains("kind: Deployment", yaml);
         Assert.Contains("replicas: 3", yaml);
         Assert.DoesNotContain("generateName", yaml);
-        var svcYaml = await kubectl.OkAsync("get", "service", "web", "-o", "yaml");
+        string svcYaml = await kubectl.OkAsync("get", "service", "web", "-o", "yaml");
         Assert.Contains("targetPort: 8080", svcYaml);
 
         // A typed get through protobuf: describe reads the objects with kubectl's typed clientset.
-        var described = await kubectl.OkAsync("describe", "service", "x");
+        string described = await kubectl.OkAsync("describe", "service", "x");
         Assert.Matches(@"TargetPort:\s+8080/TCP", described);
         Assert.Contains("namespace \"x\" deleted", await kubectl.OkAsync("delete", "namespace", "x"));
     }

@@ -76,7 +76,7 @@ public class ProtobufApiTests
         JsonObject status = KubeProtobuf.Decode(missing.Body, "status");
         Assert.Equal(("Status", "NotFound", 404L), (status.S("kind"), status.S("reason"), status.L("code")));
 
-        var deleteOptions = KubeProtobuf.Encode(JsonNode.Parse("""{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"wrong"}}""")!.AsObject());
+        byte[] deleteOptions = KubeProtobuf.Encode(JsonNode.Parse("""{"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"uid":"wrong"}}""")!.AsObject());
         (HttpStatusCode Code, string? ContentType, byte[] Body) conflict = await SendAsync(http, HttpMethod.Delete, "/api/v1/namespaces/default/services/pb", deleteOptions, "application/json");
         Assert.Equal(HttpStatusCode.Conflict, conflict.Code);
         Assert.Contains("wrong", JsonNode.Parse(conflict.Body).S("message"));
@@ -117,9 +117,9 @@ public class ProtobufApiTests
 
     private static async Task<(string Type, JsonObject Object)> ReadFrameAsync(Stream stream)
     {
-        var length = new byte[4];
+        byte[] length = new byte[4];
         await stream.ReadExactlyAsync(length, Deadline.In());
-        var frame = new byte[BinaryPrimitives.ReadUInt32BigEndian(length)];
+        byte[] frame = new byte[BinaryPrimitives.ReadUInt32BigEndian(length)];
         await stream.ReadExactlyAsync(frame, Deadline.In());
         WatchEvent e = K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent.Parser.ParseFrom(frame);
         return (e.Type, KubeProtobuf.Decode(e.Object.Raw.Span, "watch event"));

@@ -120,7 +120,7 @@ public class ProtobufRoundTripTests
     public void Watch_frames_are_length_delimited_watch_events_carrying_an_envelope()
     {
         JsonObject pod = Parse("""{"kind":"Pod","apiVersion":"v1","metadata":{"name":"a","resourceVersion":"9"}}""");
-        var frame = KubeProtobuf.EncodeWatchFrame("MODIFIED", pod);
+        byte[] frame = KubeProtobuf.EncodeWatchFrame("MODIFIED", pod);
         Assert.Equal((uint)frame.Length - 4, BinaryPrimitives.ReadUInt32BigEndian(frame));
         K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent e = K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent.Parser.ParseFrom(frame.AsSpan(4));
         Assert.Equal("MODIFIED", e.Type);

@@ -35,14 +35,14 @@ public class ServiceProxyTests
         SandboxCluster cluster = await SandboxCluster.StartAsync(new SandboxOptions { DefaultTerminationGracePeriod = TimeSpan.FromSeconds(2) });
         await cluster.ApplyManifestAsync(manifest);
         await cluster.WaitForReadyEndpointsAsync("payment-service", 3, cancellationToken: Deadline.In());
-        var ip = (await cluster.GetAsync("v1", "Service", "payment-service"))!.S("spec", "clusterIP")!;
+        string ip = (await cluster.GetAsync("v1", "Service", "payment-service"))!.S("spec", "clusterIP")!;
         return (cluster, ip);
     }
 
     private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
+        foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
         }
@@ -69,7 +69,7 @@ public class ServiceProxyTests
         await using SandboxCluster _ = cluster;
         var pods = cluster.GetPods("app=payment").Select(p => p.Name).ToHashSet();
         var answers = new List<string>();
-        for (var i = 0; i < 9; i++)
+        for (int i = 0; i < 9; i++)
         {
             (int exit, string? body, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
             Assert.True(exit == 0, $"curl #{i} failed: {err}");
@@ -82,7 +82,7 @@ public class ServiceProxyTests
         using var stop = new CancellationTokenSource();
         Task<int> during = Task.Run(async () =>
         {
-            var n = 0;
+            int n = 0;
             while (!stop.IsCancellationRequested)
             {
                 (int exit, string _, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
@@ -92,7 +92,7 @@ public class ServiceProxyTests
         });
         await cluster.DeletePodAsync(victim.Name);
         await Eventually(() => LastEndpoints(cluster, "default/payment-service") is { } last && !last.Contains(victim.IP!) && last.Split(", ").Length == 3, () => ProxyLog(cluster));
-        for (var i = 0; i < 12; i++)
+        for (int i = 0; i < 12; i++)
         {
             (int exit, string? body, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/process");
             Assert.True(exit == 0, $"curl #{i} after the endpoint change failed: {err}");
@@ -108,11 +108,11 @@ public class ServiceProxyTests
     {
         (SandboxCluster? cluster, string? ip) = await StartAsync();
         await using SandboxCluster _ = cluster;
-        var dir = Directory.CreateTempSubdirectory("payment-client-").FullName;
+        string dir = Directory.CreateTempSubdirectory("payment-client-").FullName;
         try
         {
             // The seed article's PaymentClient, calling the ClusterIP (a host has no cluster DNS search path), once per new client.
-            var source = Path.Combine(dir, "PaymentClient.java");
+            string source = Path.Combine(dir, "PaymentClient.java");
             await File.WriteAllTextAsync(source, """
                 import java.net.URI;
                 import java.net.http.HttpClient;
@@ -132,7 +132,7 @@ public class ServiceProxyTests
                 """);
             (int exit, string? stdout, string? stderr) = await RunAsync("java", source, $"http://{ip}:9080", "9");
             Assert.True(exit == 0, stderr);
-            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            string[] lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Equal(9, lines.Length);
             Assert.All(lines, l => Assert.StartsWith("200 payment-", l));
             Assert.Equal(cluster.GetPods("app=payment").Select(p => "200 " + p.Name).ToHashSet(), lines.ToHashSet());
@@ -156,7 +156,7 @@ public class ServiceProxyTests
         DnsMessage? reply = null;
         using (var udp = new UdpClient())
         {
-            for (var i = 0; i < 50 && reply is null; i++)
+            for (int i = 0; i < 50 && reply is null; i++)
             {
                 await udp.SendAsync(DnsMessage.CreateQuery(7, new("payment-service.default.svc.cluster.local", DnsRecordType.A)).Encode(), new IPEndPoint(dnsIp, 5353));
                 Task<UdpReceiveResult> got = udp.ReceiveAsync(Deadline.In(1)).AsTask();
@@ -177,10 +177,10 @@ public class ServiceProxyTests
             spec: {clusterIP: 127.96.255.200, selector: {app: payment}, ports: [{name: web, port: 9080, targetPort: 8080}]}
             """);
         await Eventually(() => cluster.ServiceProxyFailures.Count == 1, () => ProxyLog(cluster));
-        var message = cluster.ServiceProxyFailures.Single().Value;
+        string message = cluster.ServiceProxyFailures.Single().Value;
         Assert.Contains("service default/squatted: the proxy cannot listen on 127.96.255.200:9080 (port \"web\", 9080/TCP)", message);
         Assert.Contains("another process listens on 127.96.255.200:9080", message);
-        var ip = (await cluster.GetAsync("v1", "Service", "payment-service"))!.S("spec", "clusterIP")!;
+        string ip = (await cluster.GetAsync("v1", "Service", "payment-service"))!.S("spec", "clusterIP")!;
         (int exit, string? body, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9080/");
         Assert.True(exit == 0, err);
         Assert.StartsWith("payment-", body);
@@ -207,7 +207,7 @@ public class ServiceProxyTests
 
     private static string ProxyLog(SandboxCluster cluster)
     {
-        var pod = cluster.GetPods("k8s-app=kube-proxy", "kube-system")[0].Name;
+        string pod = cluster.GetPods("k8s-app=kube-proxy", "kube-system")[0].Name;
         return string.Join("\n", cluster.PodLogs.Find("kube-system", pod, "kube-proxy")!.Read(-1).Lines.Select(l => l.Text));
     }
 
@@ -221,7 +221,7 @@ public class ServiceProxyTests
             metadata: {name: empty}
             spec: {selector: {app: none}, ports: [{port: 9081}]}
             """);
-        var ip = (await cluster.GetAsync("v1", "Service", "empty"))!.S("spec", "clusterIP")!;
+        string ip = (await cluster.GetAsync("v1", "Service", "empty"))!.S("spec", "clusterIP")!;
         await Eventually(() => ProxyLog(cluster).Contains("service default/empty port " + ip + ":9081/TCP: listening"), () => ProxyLog(cluster));
         (int exit, string _, string? err) = await RunAsync("curl", "-sS", "-m", "5", $"http://{ip}:9081/");
         // Refused or reset at once, never left to time out (28): curl exits 7 when the reset comes during its connect
@@ -241,7 +241,7 @@ public class ServiceProxyTests
         backends.Set([a, b]);
         var client = IPAddress.Parse("127.0.0.1");
         IPEndPoint first = backends.Pick(client, [])!;
-        for (var i = 0; i < 5; i++) { time.Advance(TimeSpan.FromSeconds(9)); Assert.Equal(first, backends.Pick(client, [])); }
+        for (int i = 0; i < 5; i++) { time.Advance(TimeSpan.FromSeconds(9)); Assert.Equal(first, backends.Pick(client, [])); }
         time.Advance(TimeSpan.FromSeconds(11));
         IPEndPoint after = backends.Pick(client, [])!;
         Assert.NotEqual(first, after);                                         // the affinity expired: round-robin again

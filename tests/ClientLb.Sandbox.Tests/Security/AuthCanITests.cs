@@ -95,7 +95,7 @@ public class AuthCanITests
         Assert.Contains("User \"system:serviceaccount:default:reader\" cannot list resource \"services\"", stderr);
 
         // --list: the reader's rules in default (its bindings, plus what every authenticated user may do).
-        var list = await kubectl.OkAsync("auth", "can-i", "--list", Reader);
+        string list = await kubectl.OkAsync("auth", "can-i", "--list", Reader);
         Assert.Matches(@"(?m)^services\s+\[\]\s+\[\]\s+\[get\]", list);
         Assert.Matches(@"(?m)^endpointslices\.discovery\.k8s\.io\s+\[\]\s+\[\]\s+\[get list watch\]", list);
         Assert.Matches(@"(?m)^selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]", list);
@@ -115,9 +115,9 @@ public class AuthCanITests
         // kubectl -v=8 prints the review's request headers (in no fixed order), then the response's.
         Match post = System.Text.RegularExpressions.Regex.Match(stderr, @"POST https://127\.0\.0\.1:\d+/apis/authorization\.k8s\.io/v1/selfsubjectaccessreviews");
         Assert.True(post.Success, stderr);
-        var status = stderr.IndexOf("Response Status:", post.Index, StringComparison.Ordinal);
+        int status = stderr.IndexOf("Response Status:", post.Index, StringComparison.Ordinal);
         Assert.True(status > 0, stderr);
-        var request = stderr[post.Index..status];
+        string request = stderr[post.Index..status];
         Assert.Contains("Content-Type: application/vnd.kubernetes.protobuf", request);
         Assert.Contains("Impersonate-User: system:serviceaccount:default:watcher", request);
         Assert.Matches(@"Response Headers:[\s\S]*Content-Type: application/vnd\.kubernetes\.protobuf", stderr[status..]);
@@ -174,7 +174,7 @@ public class AuthCanITests
         Assert.Contains("spec.user: Invalid value: \"\": at least one of user or group must be specified", review.S("message"));
 
         // A service account without create on subjectaccessreviews may not ask about others.
-        var kubeconfig = await cluster.WriteServiceAccountKubeconfigAsync("watcher");
+        string kubeconfig = await cluster.WriteServiceAccountKubeconfigAsync("watcher");
         try
         {
             using HttpClient watcher = cluster.CreateHttpClient();

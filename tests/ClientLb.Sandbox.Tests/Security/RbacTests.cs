@@ -36,7 +36,7 @@ public class RbacTests
         Assert.True(exit == 0, stderr);
         Assert.Contains("reader", await admin.OkAsync("get", "sa", "reader", "-o", "name"));
         await cluster.ApplyManifestAsync(Infrastructure.Manifests.Seed);
-        var kubeconfig = await cluster.WriteServiceAccountKubeconfigAsync("reader");
+        string kubeconfig = await cluster.WriteServiceAccountKubeconfigAsync("reader");
         try
         {
             using var reader = new Infrastructure.Kubectl(kubeconfig);
@@ -79,7 +79,7 @@ public class RbacTests
         await cluster.ApplyManifestAsync(Reader);
         await cluster.ApplyManifestAsync(Infrastructure.Manifests.Seed);
         await cluster.WaitForReadyEndpointsAsync("my-service", 2, cancellationToken: Deadline.In());
-        var kubeconfig = await cluster.WriteServiceAccountKubeconfigAsync("reader");
+        string kubeconfig = await cluster.WriteServiceAccountKubeconfigAsync("reader");
         try
         {
             async Task<string> CallAsync()
@@ -93,7 +93,7 @@ public class RbacTests
                 return await http.GetStringAsync("http://my-service.default/", cts.Token);
             }
             Exception error = await Assert.ThrowsAnyAsync<Exception>(CallAsync);
-            var text = error.ToString();
+            string text = error.ToString();
             Assert.Contains("403", text);
             // ClientLb's error names the verb and resource the account lacks, and the rules its source needs.
             // The source lists services and slices side by side: whichever is refused first is named.

@@ -20,7 +20,7 @@ public class PatchAndYamlTests
     public void Json_patch_applies_operations_in_order_and_test_failure_is_422()
     {
         JsonObject target = JsonNode.Parse("""{"spec":{"replicas":1,"ports":[{"port":80}]}}""")!.AsObject();
-        var ops = """[{"op":"replace","path":"/spec/replicas","value":3},{"op":"add","path":"/spec/ports/-","value":{"port":81}},{"op":"add","path":"/metadata","value":{"labels":{"a/b":"c"}}},{"op":"remove","path":"/spec/ports/0"}]""";
+        string ops = """[{"op":"replace","path":"/spec/replicas","value":3},{"op":"add","path":"/spec/ports/-","value":{"port":81}},{"op":"add","path":"/metadata","value":{"labels":{"a/b":"c"}}},{"op":"remove","path":"/spec/ports/0"}]""";
         JsonObject result = Patches.Apply(target, Encoding.UTF8.GetBytes(ops), "application/json-patch+json");
         Assert.Equal(3, result.L("spec", "replicas"));
         Assert.Equal(81, result.L("spec", "ports", "0", "port"));

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using ClientLb.Attempts;
-using ClientLb.Http;
 using ClientLb.Balancing;
+using ClientLb.Http;
 
 namespace ClientLb.Tests.Attempts;
 
@@ -84,7 +84,7 @@ public sealed class AttemptClassifierTests
     public void An_http_attempt_is_retried_and_reported_as_its_verdict_says(string end, string method, string body, bool retried, AttemptOutcome health)
     {
         using HttpRequestMessage request = Request(method, body, allowRetry: false);
-        using var response = int.TryParse(end, out int status) ? new HttpResponseMessage((HttpStatusCode)status) : null;
+        using HttpResponseMessage? response = int.TryParse(end, out int status) ? new HttpResponseMessage((HttpStatusCode)status) : null;
 
         AttemptVerdict verdict = response is null ? AttemptClassifier.ClassifyFailure(Error(end)) : Http.ClassifyAnswer(response);
 

@@ -137,8 +137,8 @@ public sealed class EligibleSetBuilderTests
             upserted[e.Authority] = e;
         }
         Endpoint[] removed = [.. model.Values.Where(e => !upserted.ContainsKey(e.Authority) && random.Next(10) == 0)];
-        var added = ImmutableArray.CreateBuilder<Endpoint>();
-        var updated = ImmutableArray.CreateBuilder<EndpointUpdate>();
+        ImmutableArray<Endpoint>.Builder added = ImmutableArray.CreateBuilder<Endpoint>();
+        ImmutableArray<EndpointUpdate>.Builder updated = ImmutableArray.CreateBuilder<EndpointUpdate>();
         foreach (Endpoint e in upserted.Values)
         {
             if (model.TryGetValue(e.Authority, out Endpoint? previous))

@@ -76,7 +76,7 @@ public class EndpointTests
     [InlineData("", "empty")]
     public void Rejects_bad_endpoints_naming_the_input(string text, string reason)
     {
-        var error = Assert.Throws<FormatException>(() => Endpoint.Parse(text));
+        FormatException error = Assert.Throws<FormatException>(() => Endpoint.Parse(text));
         Assert.Contains($"'{text}'", error.Message);
         Assert.Contains(reason, error.Message);
     }

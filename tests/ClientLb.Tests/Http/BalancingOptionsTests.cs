@@ -1,3 +1,4 @@
+using ClientLb.Balancing;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,7 @@ public sealed class BalancingOptionsTests
     [Fact]
     public async Task Every_bad_balancing_value_is_rejected_naming_its_configuration_path()
     {
-        var config = ClientLbTestHost.Endpoints("payments", "127.0.0.2:80");
+        Dictionary<string, string?> config = ClientLbTestHost.Endpoints("payments", "127.0.0.2:80");
         string p = "ClientLb:Services:payments:";
         config[p + "PeakEwma:DecayTime"] = "00:00:00";
         config[p + "Affinity:Key"] = "Cookie";
@@ -23,7 +24,7 @@ public sealed class BalancingOptionsTests
         config[p + "Hedging:MaxHedgedAttempts"] = "0";
         config[p + "Topology:Enabled"] = "true";
         await using var host = new ClientLbTestHost(config);
-        var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptionsMonitor<ClientLbOptions>>().CurrentValue);
+        OptionsValidationException error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptionsMonitor<ClientLbOptions>>().CurrentValue);
         Assert.Contains(p + "PeakEwma:DecayTime (00:00:00): must be positive", error.Message);
         Assert.Contains(p + "Affinity:Name: required when Affinity:Key is Cookie", error.Message);
         Assert.Contains(p + "Topology:MinHealthyShare (1.5): must be a share from 0 to 1", error.Message);
@@ -42,7 +43,7 @@ public sealed class BalancingOptionsTests
         var config = new Dictionary<string, string?> { ["ClientLb:Services:payments:Endpoints:0"] = "127.0.0.2:80;weight=0" };
         await using var host = new ClientLbTestHost(config);
         HttpClient client = host.CreateClient("http://payments");
-        var error = await Assert.ThrowsAsync<ClientLb.Balancing.NoEndpointsException>(() => client.GetAsync("/"));
+        NoEndpointsException error = await Assert.ThrowsAsync<ClientLb.Balancing.NoEndpointsException>(() => client.GetAsync("/"));
         Assert.Contains("ClientLb:Services:payments:Endpoints:0", error.Message);
         Assert.Contains("the weight '0' is not a whole number of at least 1", error.Message);
     }

@@ -95,7 +95,7 @@ public sealed class BalancingTests : IAsyncLifetime
     public async Task A_refused_connection_is_retried_on_another_endpoint()
     {
         // 127.0.0.9 has no listener: every connection to it is refused.
-        var config = ClientLbTestHost.Endpoints("refusing", "127.0.0.9:" + _backends[0].Port, _backends[0].Authority, _backends[1].Authority);
+        Dictionary<string, string?> config = ClientLbTestHost.Endpoints("refusing", "127.0.0.9:" + _backends[0].Port, _backends[0].Authority, _backends[1].Authority);
         await using var host = new ClientLbTestHost(config);
         using var retries = new MeasurementCollector("clientlb.retries", "refusing.default");
         using var failures = new MeasurementCollector("clientlb.failures", "refusing.default");

@@ -2,6 +2,7 @@ using ClientLb.Balancing;
 using ClientLb.Configuration;
 using ClientLb.Names;
 using ClientLb.Registry;
+using ClientLb.Sources;
 using ClientLb.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -62,7 +63,7 @@ public sealed class ConfigurationTests : IAsyncLifetime
 
         host.Configuration.Replace(ClientLbTestHost.Endpoints("payments", _backends[1].Authority, "127.0.3.9:http"));
         Assert.Equal(["a"], await BackendsSeen(client, 4));
-        var status = host.Registry.GetBalancer("payments").Source.Status;
+        SourceStatus status = host.Registry.GetBalancer("payments").Source.Status;
         Assert.False(status.IsHealthy);
         Assert.Equal("Invalid configuration at 'ClientLb:Services:payments:Endpoints:1' ('127.0.3.9:http'): the port 'http' is not a number.", status.LastError!.Message);
     }
@@ -72,7 +73,7 @@ public sealed class ConfigurationTests : IAsyncLifetime
     {
         await using var host = new ClientLbTestHost(ClientLbTestHost.Endpoints("payments", "127.0.0.2"));
         HttpClient client = host.CreateClient("http://payments");
-        var error = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetStringAsync("/"));
+        NoEndpointsException error = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetStringAsync("/"));
         Assert.Contains("'payments.default'", error.Message);
         Assert.Contains("ClientLb:Services:payments:Endpoints:0", error.Message);
         Assert.Contains("port is missing", error.Message);
@@ -81,11 +82,11 @@ public sealed class ConfigurationTests : IAsyncLifetime
     [Fact]
     public async Task Unknown_policy_and_bad_service_names_are_rejected_by_name()
     {
-        var config = ClientLbTestHost.Endpoints("payments", _backends[0].Authority);
+        Dictionary<string, string?> config = ClientLbTestHost.Endpoints("payments", _backends[0].Authority);
         config["ClientLb:Services:payments:Policy"] = "Fastest";
         config["ClientLb:Services:Bad_Name:Endpoints:0"] = _backends[0].Authority;
         await using var host = new ClientLbTestHost(config);
-        var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptionsMonitor<ClientLbOptions>>().CurrentValue);
+        OptionsValidationException error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptionsMonitor<ClientLbOptions>>().CurrentValue);
         Assert.Contains("ClientLb:Services:payments:Policy ('Fastest'): unknown policy; known: Auto, Hash, PeakEwma, PowerOfTwoChoices, Random, RoundRobin, Sticky, Weighted", error.Message);
         Assert.Contains("ClientLb:Services:Bad_Name", error.Message);
     }
@@ -95,7 +96,7 @@ public sealed class ConfigurationTests : IAsyncLifetime
     {
         await using var host = new ClientLbTestHost(ClientLbTestHost.Endpoints("payments", _backends[0].Authority));
         HttpClient client = host.CreateClient("http://orders.shop");
-        var error = await Assert.ThrowsAsync<ServiceNotFoundException>(() => client.GetStringAsync("/"));
+        ServiceNotFoundException error = await Assert.ThrowsAsync<ServiceNotFoundException>(() => client.GetStringAsync("/"));
         Assert.Contains("'orders.shop'", error.Message);
         Assert.Contains("asked: config", error.Message);
     }
@@ -157,7 +158,7 @@ public sealed class ConfigurationTests : IAsyncLifetime
         source.Set([.. _backends.Select(b => ClientLb.Endpoints.Endpoint.Parse(b.Authority).WithConditions(notReady))]);
         await using var host = new ClientLbTestHost(new Dictionary<string, string?>(), services => services.AddSingleton<ClientLb.Sources.IEndpointSourceFactory>(factory));
         HttpClient client = host.CreateClient("http://payments");
-        var error = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetStringAsync("/"));
+        NoEndpointsException error = await Assert.ThrowsAsync<NoEndpointsException>(() => client.GetStringAsync("/"));
         Assert.Equal("Service 'payments.default' (source test source): no ready endpoints; 3 not ready.", error.Message);
 
         // Readiness comes back: the next request goes through without any restart.

@@ -21,7 +21,7 @@ public class DiagnosticsTests
         using var picks = new MeasurementCollector("clientlb.picks", "tagged.default");
 
         // A refused endpoint first in line makes the request take two attempts.
-        var config = ClientLbTestHost.Endpoints("tagged", a.Authority, "127.0.4.9:" + a.Port);
+        Dictionary<string, string?> config = ClientLbTestHost.Endpoints("tagged", a.Authority, "127.0.4.9:" + a.Port);
         await using var host = new ClientLbTestHost(config);
         HttpClient client = host.CreateClient("http://tagged");
         for (int i = 0; i < 4; i++)

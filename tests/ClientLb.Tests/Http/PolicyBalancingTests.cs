@@ -73,7 +73,7 @@ public sealed class PolicyBalancingTests : IAsyncLifetime
         // slowly a loaded machine schedules the requests counts for nothing.
         var time = new FakeTimeProvider();
         TestBackend[] backends = [_backends[0], _backends[1], _backends[2]];
-        var serviceTime = backends.ToDictionary(b => b, _ => TimeSpan.FromMilliseconds(1));
+        Dictionary<TestBackend, TimeSpan> serviceTime = backends.ToDictionary(b => b, _ => TimeSpan.FromMilliseconds(1));
         foreach (TestBackend backend in backends)
         {
             backend.BeforeAnswer = () => time.Advance(serviceTime[backend]);
@@ -132,7 +132,7 @@ public sealed class PolicyBalancingTests : IAsyncLifetime
         }
 
         const int users = 200;
-        var before = new string[users];
+        string[] before = new string[users];
         for (int u = 0; u < users; u++)
         {
             before[u] = await Owner(u);

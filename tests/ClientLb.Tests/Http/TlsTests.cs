@@ -53,7 +53,7 @@ public class TlsTests
     {
         using X509Certificate2 certificate = CreateCertificate("payments");
         await using TestBackend secure = await TestBackend.StartAsync("secure", "127.0.2.4", certificate: certificate);
-        var config = ClientLbTestHost.Endpoints("payments", "https://" + secure.Authority);
+        Dictionary<string, string?> config = ClientLbTestHost.Endpoints("payments", "https://" + secure.Authority);
         await using var host = new ClientLbTestHost(config, options: o =>
             o.ConfigureTransport = handler => handler.SslOptions.RemoteCertificateValidationCallback = (_, cert, _, _) => cert?.GetCertHashString() == certificate.GetCertHashString());
         HttpClient client = host.CreateClient("https+http://payments");

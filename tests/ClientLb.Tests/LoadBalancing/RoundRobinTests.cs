@@ -41,7 +41,7 @@ public class RoundRobinTests
     public void Concurrent_picks_stay_even()
     {
         EndpointPicker picker = new RoundRobinPolicy().CreatePicker(Endpoints(4));
-        var counts = new int[5];
+        int[] counts = new int[5];
         Parallel.For(0, 40_000, _ =>
         {
             BalancedEndpoint e = picker.Pick(new PickContext(null));

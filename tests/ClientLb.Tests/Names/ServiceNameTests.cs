@@ -68,7 +68,7 @@ public class ServiceNameTests
     {
         var defaults = new ServiceNameDefaults("default", "corp.example");
         Assert.Equal("payments.ops.svc.corp.example", ServiceName.Parse("payments.ops.svc.corp.example", defaults).Fqdn);
-        var error = Assert.Throws<ServiceNameFormatException>(() => ServiceName.Parse("payments.ops.svc.cluster.local", defaults));
+        ServiceNameFormatException error = Assert.Throws<ServiceNameFormatException>(() => ServiceName.Parse("payments.ops.svc.cluster.local", defaults));
         Assert.Contains("cluster domain 'cluster.local'", error.Message);
     }
 
@@ -96,7 +96,7 @@ public class ServiceNameTests
     [InlineData("payments.this-namespace-name-is-far-too-long-to-be-a-valid-kubernetes-label-ok", "longer than 63")]
     public void Rejects_invalid_names_quoting_the_input(string input, string reason)
     {
-        var error = Assert.Throws<ServiceNameFormatException>(() => ServiceName.Parse(input));
+        ServiceNameFormatException error = Assert.Throws<ServiceNameFormatException>(() => ServiceName.Parse(input));
         Assert.Contains($"'{input}'", error.Message);
         Assert.Contains(reason, error.Message);
     }

@@ -203,7 +203,7 @@ public sealed class ServiceLifetimeTests
     public async Task An_idle_timeout_out_of_range_is_rejected_naming_the_option(string value)
     {
         await using ClientLbTestHost host = Host(value);
-        var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptionsMonitor<ClientLbOptions>>().CurrentValue);
+        OptionsValidationException error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptionsMonitor<ClientLbOptions>>().CurrentValue);
         Assert.Contains($"ClientLb:IdleServiceTimeout ({TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture)}): must be zero (release at once) to 49 days", error.Message);
     }
 

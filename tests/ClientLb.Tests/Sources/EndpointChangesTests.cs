@@ -69,10 +69,10 @@ public class EndpointChangesTests
         source.Set(E(1), E(2));
         EndpointSnapshot before = source.Current!;
 
-        var twice = Assert.Throws<ArgumentException>(() => source.Change([E(3), E(3, NotReady)]));
+        ArgumentException twice = Assert.Throws<ArgumentException>(() => source.Change([E(3), E(3, NotReady)]));
         Assert.Contains("127.0.0.3:80", twice.Message);
         Assert.Contains("upserted twice", twice.Message);
-        var both = Assert.Throws<ArgumentException>(() => source.Change([E(2, NotReady)], E(2)));
+        ArgumentException both = Assert.Throws<ArgumentException>(() => source.Change([E(2, NotReady)], E(2)));
         Assert.Contains("127.0.0.2:80", both.Message);
         Assert.Contains("both upserted and removed", both.Message);
         Assert.Same(before, source.Current);

@@ -64,7 +64,7 @@ public class EndpointSourceTests
         await using var source = new TestSource(ServiceName.Parse("payments"));
         ValueTask<EndpointSnapshot> waiting = source.GetSnapshotAsync();
         source.Fail(new IOException("connection refused"));
-        var error = await Assert.ThrowsAsync<EndpointSourceException>(async () => await waiting);
+        EndpointSourceException error = await Assert.ThrowsAsync<EndpointSourceException>(async () => await waiting);
         Assert.Contains("payments.default", error.Message);
         Assert.Contains("connection refused", error.Message);
     }

@@ -22,7 +22,7 @@ internal static class ChannelPortForward
         using var sendLock = new SemaphoreSlim(1, 1);
         async Task SendAsync(int channel, ReadOnlyMemory<byte> data)
         {
-            var message = new byte[1 + data.Length];
+            byte[] message = new byte[1 + data.Length];
             message[0] = (byte)channel;
             data.CopyTo(message.AsMemory(1));
             await sendLock.WaitAsync(ct);
@@ -34,24 +34,24 @@ internal static class ChannelPortForward
         var pumps = new List<Task>();
         try
         {
-            for (var i = 0; i < ports.Count; i++)
+            for (int i = 0; i < ports.Count; i++)
             {
-                var port = new byte[2];
+                byte[] port = new byte[2];
                 BinaryPrimitives.WriteUInt16LittleEndian(port, (ushort)ports[i]);
                 await SendAsync(2 * i, port);
                 await SendAsync(2 * i + 1, port);
             }
-            for (var i = 0; i < ports.Count; i++)
+            for (int i = 0; i < ports.Count; i++)
             {
                 var connection = new Socket(podIp.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 try
                 {
                     await connection.ConnectAsync(new IPEndPoint(podIp, ports[i]), ct);
                     connections[i] = connection;
-                    var channel = 2 * i;
+                    int channel = 2 * i;
                     pumps.Add(Task.Run(async () =>
                     {
-                        var buffer = new byte[32 * 1024];
+                        byte[] buffer = new byte[32 * 1024];
                         int n;
                         while ((n = await connection.ReceiveAsync(buffer, ct)) > 0)
                         {
@@ -62,7 +62,7 @@ internal static class ChannelPortForward
                 catch (SocketException ex)
                 {
                     connection.Dispose();
-                    var message = $"error forwarding port {ports[i]} to pod {pod}: dial tcp {podIp}:{ports[i]}: {ex.Message}";
+                    string message = $"error forwarding port {ports[i]} to pod {pod}: dial tcp {podIp}:{ports[i]}: {ex.Message}";
                     logger.LogInformation("port-forward: {Message}", message);
                     await SendAsync(2 * i + 1, Encoding.UTF8.GetBytes(message));
                 }
@@ -90,7 +90,7 @@ internal static class ChannelPortForward
     /// <summary>Client messages: the channel byte, then data for that port's pod connection (error channels carry nothing inbound).</summary>
     private static async Task ReadFromClientAsync(WebSocket socket, Socket?[] connections, CancellationToken ct)
     {
-        var buffer = new byte[64 * 1024];
+        byte[] buffer = new byte[64 * 1024];
         using var message = new MemoryStream();
         while (true)
         {
@@ -113,7 +113,7 @@ internal static class ChannelPortForward
             }
 
             Memory<byte> data = message.GetBuffer().AsMemory(0, (int)message.Length);
-            var channel = data.Span[0];
+            byte channel = data.Span[0];
             if (channel % 2 == 0 && channel / 2 < connections.Length && connections[channel / 2] is { } connection)
             {
                 await connection.SendAsync(data[1..], ct);

@@ -20,9 +20,9 @@ internal sealed class PortForwardHandler(ObjectStore store, ILogger logger)
     private static List<int> Ports(Microsoft.Extensions.Primitives.StringValues values)
     {
         var ports = new List<int>();
-        foreach (var part in values.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        foreach (string? part in values.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
         {
-            ports.Add(int.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) && p is > 0 and <= 65535
+            ports.Add(int.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p) && p is > 0 and <= 65535
                 ? p
                 : throw ApiException.BadRequest($"invalid port \"{part}\" in the ports query: must be an integer between 1 and 65535"));
         }
@@ -33,8 +33,8 @@ internal sealed class PortForwardHandler(ObjectStore store, ILogger logger)
     public async Task HandleAsync(HttpContext ctx, string ns, string name)
     {
         JsonElement pod = store.GetRequired(ResourceTypes.Pods, ns, name).Root;
-        var phase = pod.Str("status", "phase");
-        var podIp = pod.Str("status", "podIP");
+        string? phase = pod.Str("status", "phase");
+        string? podIp = pod.Str("status", "podIP");
         if (phase != "Running" || !IPAddress.TryParse(podIp, out IPAddress? address))
         {
             throw ApiException.BadRequest($"unable to forward ports to pod \"{name}\": it is not running (phase {phase ?? "unknown"}) or has no IP yet");
@@ -42,7 +42,7 @@ internal sealed class PortForwardHandler(ObjectStore store, ILogger logger)
 
         if (!ctx.WebSockets.IsWebSocketRequest)
         {
-            var upgrade = ctx.Request.Headers.Upgrade.ToString();
+            string upgrade = ctx.Request.Headers.Upgrade.ToString();
             throw ApiException.BadRequest(upgrade.StartsWith("SPDY/", StringComparison.OrdinalIgnoreCase)
                 ? $"the sandbox serves port-forward over websockets only (subprotocol {TunnelProtocol}, kubectl 1.31 and later by default), not over a direct {upgrade} upgrade; unset KUBECTL_PORT_FORWARD_WEBSOCKETS=false"
                 : $"port-forward needs a websocket upgrade with the subprotocol {TunnelProtocol}");

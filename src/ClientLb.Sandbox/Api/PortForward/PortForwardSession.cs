@@ -104,8 +104,8 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
     private async Task OpenStreamAsync(SpdyFrame frame, CancellationToken ct)
     {
         (uint id, Dictionary<string, string>? headers) = framer.ReadSynStream(frame);
-        var type = headers.GetValueOrDefault("streamtype");
-        if (type is not ("data" or "error") || !headers.TryGetValue("requestid", out var requestId))
+        string? type = headers.GetValueOrDefault("streamtype");
+        if (type is not ("data" or "error") || !headers.TryGetValue("requestid", out string? requestId))
         {
             logger.LogWarning("port-forward to {Pod}: stream {Stream} refused: streamType \"{Type}\" and requestID \"{RequestId}\" are required", pod, id, type, headers.GetValueOrDefault("requestid"));
             await framer.WriteRstStreamAsync(id, RstProtocolError, ct);
@@ -126,8 +126,8 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
                 pair.Data.Inbound.Writer.TryComplete();
             }
         }
-        var portText = headers.GetValueOrDefault("port");
-        pair.Port = int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535 ? port : 0;
+        string? portText = headers.GetValueOrDefault("port");
+        pair.Port = int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is > 0 and <= 65535 ? port : 0;
         if (pair is { Started: false, ErrorStream: { } errorStream, Data: { } dataStream })
         {
             pair.Started = true;
@@ -153,7 +153,7 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
             return;
         }
         Task toPod = CopyToPodAsync(socket, data, token);
-        var buffer = new byte[32 * 1024];
+        byte[] buffer = new byte[32 * 1024];
         try
         {
             int n;
@@ -182,7 +182,7 @@ internal sealed class PortForwardSession(SpdyFramer framer, IPAddress podIp, str
 
     private static async Task CopyToPodAsync(Socket socket, DataStream data, CancellationToken ct)
     {
-        await foreach (var chunk in data.Inbound.Reader.ReadAllAsync(ct))
+        await foreach (byte[] chunk in data.Inbound.Reader.ReadAllAsync(ct))
         {
             await socket.SendAsync(chunk, ct);
         }

@@ -33,8 +33,8 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
     /// <summary>The next frame, or null when the peer ended the stream between frames.</summary>
     public async Task<SpdyFrame?> ReadFrameAsync(CancellationToken ct)
     {
-        var header = new byte[8];
-        var read = await stream.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, ct);
+        byte[] header = new byte[8];
+        int read = await stream.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, ct);
         if (read == 0)
         {
             return null;
@@ -45,16 +45,16 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
             throw new SpdyProtocolException($"the stream ended inside a frame header ({read} of 8 bytes)");
         }
 
-        var flags = header[4];
-        var length = (header[5] << 16) | (header[6] << 8) | header[7];
-        var payload = new byte[length];
+        byte flags = header[4];
+        int length = (header[5] << 16) | (header[6] << 8) | header[7];
+        byte[] payload = new byte[length];
         await stream.ReadExactlyAsync(payload, ct);
         if ((header[0] & 0x80) == 0)
         {
             return new SpdyFrame(false, 0, flags, BinaryPrimitives.ReadUInt32BigEndian(header) & 0x7fffffff, payload);
         }
 
-        var version = BinaryPrimitives.ReadUInt16BigEndian(header) & 0x7fff;
+        int version = BinaryPrimitives.ReadUInt16BigEndian(header) & 0x7fff;
         if (version != 3)
         {
             throw new SpdyProtocolException($"SPDY version {version} is not supported (only 3)");
@@ -71,7 +71,7 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
             throw new SpdyProtocolException($"SYN_STREAM payload of {frame.Payload.Length} bytes is shorter than its 10-byte fixed part");
         }
 
-        var id = BinaryPrimitives.ReadUInt32BigEndian(frame.Payload) & 0x7fffffff;
+        uint id = BinaryPrimitives.ReadUInt32BigEndian(frame.Payload) & 0x7fffffff;
         return (id, DecodeHeaders(frame.Payload.AsSpan(10)));
     }
 
@@ -90,10 +90,10 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
     {
         _inflater.SetInput(block.ToArray());
         var raw = new MemoryStream();
-        var buffer = new byte[4096];
+        byte[] buffer = new byte[4096];
         while (true)
         {
-            var n = _inflater.Inflate(buffer);
+            int n = _inflater.Inflate(buffer);
             if (n > 0)
             {
                 raw.Write(buffer, 0, n);
@@ -109,10 +109,10 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
         }
         Span<byte> data = raw.GetBuffer().AsSpan(0, (int)raw.Length);
         var headers = new Dictionary<string, string>(StringComparer.Ordinal);
-        var count = ReadInt(ref data, "the header count");
-        for (var i = 0; i < count; i++)
+        int count = ReadInt(ref data, "the header count");
+        for (int i = 0; i < count; i++)
         {
-            var name = ReadString(ref data, "a header name");
+            string name = ReadString(ref data, "a header name");
             headers[name.ToLowerInvariant()] = ReadString(ref data, $"the value of header {name}");
         }
         return headers;
@@ -125,20 +125,20 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
             throw new SpdyProtocolException($"the header block ends before {what}");
         }
 
-        var v = BinaryPrimitives.ReadInt32BigEndian(data);
+        int v = BinaryPrimitives.ReadInt32BigEndian(data);
         data = data[4..];
         return v;
     }
 
     private static string ReadString(ref Span<byte> data, string what)
     {
-        var length = ReadInt(ref data, $"the length of {what}");
+        int length = ReadInt(ref data, $"the length of {what}");
         if (length < 0 || length > data.Length)
         {
             throw new SpdyProtocolException($"the length of {what} ({length}) runs past the header block");
         }
 
-        var s = Encoding.UTF8.GetString(data[..length]);
+        string s = Encoding.UTF8.GetString(data[..length]);
         data = data[length..];
         return s;
     }
@@ -154,7 +154,7 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
 
     public async Task WriteDataAsync(uint streamId, ReadOnlyMemory<byte> data, bool fin, CancellationToken ct)
     {
-        var frame = new byte[8 + data.Length];
+        byte[] frame = new byte[8 + data.Length];
         BinaryPrimitives.WriteUInt32BigEndian(frame, streamId & 0x7fffffff);
         frame[4] = fin ? SpdyFrame.FlagFin : (byte)0;
         WriteLength(frame, data.Length);
@@ -167,9 +167,9 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
         await _writeLock.WaitAsync(ct);
         try
         {
-            var block = headers ? CompressEmptyHeaderBlock() : [];
-            var length = 4 + (second is null ? 0 : 4) + block.Length;
-            var frame = new byte[8 + length];
+            byte[] block = headers ? CompressEmptyHeaderBlock() : [];
+            int length = 4 + (second is null ? 0 : 4) + block.Length;
+            byte[] frame = new byte[8 + length];
             BinaryPrimitives.WriteUInt16BigEndian(frame, 0x8000 | 3);
             BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(2), type);
             frame[4] = flags;
@@ -192,7 +192,7 @@ internal sealed class SpdyFramer(Stream stream) : IDisposable
         _compressor ??= new ZLibStream(_compressed, CompressionLevel.Fastest, leaveOpen: true);
         _compressor.Write([0, 0, 0, 0]);
         _compressor.Flush();
-        var block = _compressed.ToArray();
+        byte[] block = _compressed.ToArray();
         _compressed.SetLength(0);
         return block;
     }

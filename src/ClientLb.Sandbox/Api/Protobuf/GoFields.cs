@@ -35,7 +35,7 @@ internal static class GoFields
                 continue;
             }
 
-            var parts = line.Split(' ', 2);
+            string[] parts = line.Split(' ', 2);
             switch (parts[0])
             {
                 case "pointer": pointers.Add(parts[1]); keep.Add(parts[1]); break;

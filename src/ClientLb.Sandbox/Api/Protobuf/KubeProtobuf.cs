@@ -54,8 +54,8 @@ internal static class KubeProtobuf
     /// <summary>The envelope of a JSON object that carries apiVersion and kind.</summary>
     public static byte[] Encode(JsonObject obj)
     {
-        var apiVersion = obj.Str("apiVersion") ?? throw new InvalidOperationException("cannot encode an object without apiVersion as protobuf");
-        var kind = obj.Str("kind") ?? throw new InvalidOperationException("cannot encode an object without kind as protobuf");
+        string apiVersion = obj.Str("apiVersion") ?? throw new InvalidOperationException("cannot encode an object without apiVersion as protobuf");
+        string kind = obj.Str("kind") ?? throw new InvalidOperationException("cannot encode an object without kind as protobuf");
         MessageDescriptor descriptor = Find(apiVersion, kind) ?? throw new ApiException(406, "NotAcceptable", $"{apiVersion}, Kind={kind} has no protobuf encoding in the sandbox; accept application/json");
         IMessage message = ProtoJson.New(descriptor);
         ProtoJson.FromJson(obj, message, "");
@@ -66,7 +66,7 @@ internal static class KubeProtobuf
             ContentEncoding = "",
             ContentType = "",
         };
-        var body = new byte[Prefix.Length + unknown.CalculateSize()];
+        byte[] body = new byte[Prefix.Length + unknown.CalculateSize()];
         Prefix.CopyTo(body);
         unknown.WriteTo(body.AsSpan(Prefix.Length));
         return body;
@@ -93,8 +93,8 @@ internal static class KubeProtobuf
         Unknown unknown;
         try { unknown = Unknown.Parser.ParseFrom(data[Prefix.Length..]); }
         catch (InvalidProtocolBufferException ex) { throw ApiException.BadRequest($"{what}: the protobuf envelope (runtime.Unknown) is malformed: {ex.Message}"); }
-        var apiVersion = unknown.TypeMeta?.ApiVersion ?? "";
-        var kind = unknown.TypeMeta?.Kind ?? "";
+        string apiVersion = unknown.TypeMeta?.ApiVersion ?? "";
+        string kind = unknown.TypeMeta?.Kind ?? "";
         if (kind.Length == 0)
         {
             throw ApiException.BadRequest($"{what}: Object 'Kind' is missing in the protobuf envelope's typeMeta");
@@ -128,7 +128,7 @@ internal static class KubeProtobuf
     public static byte[] EncodeWatchFrame(string type, JsonObject obj)
     {
         var e = new K8S.Io.Apimachinery.Pkg.Apis.Meta.V1.WatchEvent { Type = type, Object = new RawExtension { Raw = ByteString.CopyFrom(Encode(obj)) } };
-        var frame = new byte[4 + e.CalculateSize()];
+        byte[] frame = new byte[4 + e.CalculateSize()];
         BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)(frame.Length - 4));
         e.WriteTo(frame.AsSpan(4));
         return frame;

@@ -39,7 +39,7 @@ internal static class ProtoJson
     {
         foreach (FieldDescriptor? f in m.Descriptor.Fields.InFieldNumberOrder())
         {
-            var at = Join(path, f.Name);
+            string at = Join(path, f.Name);
             if (f.IsMap)
             {
                 var map = (IDictionary)f.Accessor.GetValue(m);
@@ -67,7 +67,7 @@ internal static class ProtoJson
                 }
 
                 var a = new JsonArray();
-                for (var i = 0; i < list.Count; i++)
+                for (int i = 0; i < list.Count; i++)
                 {
                     a.Add(ValueToJson(f, list[i]!, $"{at}[{i}]"));
                 }
@@ -80,7 +80,7 @@ internal static class ProtoJson
                 continue;
             }
 
-            var value = f.Accessor.GetValue(m);
+            object value = f.Accessor.GetValue(m);
             if (f.FieldType == FieldType.Message)
             {
                 var sub = (IMessage)value;
@@ -247,7 +247,7 @@ internal static class ProtoJson
         else if (f.IsRepeated)
         {
             var list = (IList)f.Accessor.GetValue(m);
-            var i = 0;
+            int i = 0;
             foreach (JsonNode? item in Expect<JsonArray>(node, path, "an array"))
             {
                 list.Add(JsonToValue(f, item ?? throw new InvalidOperationException($"{path}[{i}]: null array item"), $"{path}[{i}]"));
@@ -310,7 +310,7 @@ internal static class ProtoJson
 
     private static DateTimeOffset ParseTime(JsonNode node, string path)
     {
-        var s = Scalar<string>(node, path, "an RFC 3339 time");
+        string s = Scalar<string>(node, path, "an RFC 3339 time");
         return DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset t)
             ? t
             : throw new InvalidOperationException($"{path}: \"{s}\" is not an RFC 3339 time");

@@ -115,7 +115,7 @@ internal sealed class PodGrpcService : IAsyncDisposable
         public override async Task StreamHellos(HelloStreamRequest request, IServerStreamWriter<HelloReply> responseStream, ServerCallContext context)
         {
             var interval = TimeSpan.FromMilliseconds(Math.Max(0, request.IntervalMs));
-            for (var sent = 1; request.Count <= 0 || sent <= request.Count; sent++)
+            for (int sent = 1; request.Count <= 0 || sent <= request.Count; sent++)
             {
                 if (sent > 1)
                 {

@@ -12,16 +12,16 @@ internal sealed record HealthSettings(bool Enabled, int ConnectionFailures, int 
             h.MaxEjectionTime.TotalSeconds * f, h.MaxEjectedShare, h.PanicThreshold, (long)(h.SlowStartWindow.TotalSeconds * f),
             options.PeakEwma.DecayTime.TotalSeconds * f, h.ProbeInterval, h.ProbeTimeout);
         // Services with equal settings (all those on the defaults) keep one instance between them.
-        HealthSettings? shared = Volatile.Read(ref s_shared);
+        HealthSettings? shared = Volatile.Read(ref _shared);
         if (settings.Equals(shared))
         {
             return shared;
         }
-        Volatile.Write(ref s_shared, settings);
+        Volatile.Write(ref _shared, settings);
         return settings;
     }
 
-    private static HealthSettings? s_shared;
+    private static HealthSettings? _shared;
 }
 
 /// <summary>What passive health needs from the balancer it serves.</summary>

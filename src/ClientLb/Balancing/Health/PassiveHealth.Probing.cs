@@ -91,7 +91,7 @@ internal sealed partial class PassiveHealth
     private static async ValueTask<bool> ConnectProbe(BalancedEndpoint endpoint, CancellationToken cancellationToken)
     {
         System.Net.EndPoint target = endpoint.Endpoint.EndPoint;
-        using var socket = target is System.Net.IPEndPoint ip
+        using Socket socket = target is System.Net.IPEndPoint ip
             ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
             : new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(target, cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,5 @@
-using ClientLb.Diagnostics;
 using ClientLb.Balancing;
+using ClientLb.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace ClientLb.Balancing.Health;

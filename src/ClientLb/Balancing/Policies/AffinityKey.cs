@@ -1,3 +1,4 @@
+using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 
 namespace ClientLb.Balancing.Policies;
@@ -28,14 +29,14 @@ internal readonly struct AffinityKey
             case AffinityKeySource.ClientIp:
                 hash = _clientIpHash;
                 return true;
-            case AffinityKeySource.Header when request is not null && request.Headers.NonValidated.TryGetValues(_name!, out var values):
+            case AffinityKeySource.Header when request is not null && request.Headers.NonValidated.TryGetValues(_name!, out HeaderStringValues values):
                 foreach (string value in values)
                 {
                     hash = Hash(value);
                     return true;
                 }
                 break;
-            case AffinityKeySource.Cookie when request is not null && request.Headers.NonValidated.TryGetValues("Cookie", out var cookies):
+            case AffinityKeySource.Cookie when request is not null && request.Headers.NonValidated.TryGetValues("Cookie", out HeaderStringValues cookies):
                 foreach (string header in cookies)
                 {
                     if (TryFindCookie(header, _name!, out ReadOnlySpan<char> value))

@@ -33,12 +33,12 @@ internal sealed class MaglevTable
         size = size == 0 ? SizeFor(n) : size;
         // Each endpoint walks its permutation offset, offset + skip, offset + 2 skip, ... (mod size); positions advance by
         // an addition and a conditional subtraction, so filling the table does no division.
-        var position = new int[n];
-        var skip = new int[n];
+        int[] position = new int[n];
+        int[] skip = new int[n];
         // Endpoints take their turns in the order of their names, not in the order given: every client builds the same
         // table from the same endpoints however its source delivered them, and an endpoint added or removed changes the
         // turns of no other.
-        var turns = new int[n];
+        int[] turns = new int[n];
         for (int i = 0; i < n; i++)
         {
             ulong h = AffinityKey.Hash(names[i]);
@@ -47,7 +47,7 @@ internal sealed class MaglevTable
             turns[i] = i;
         }
         Array.Sort(turns, (a, b) => string.CompareOrdinal(names[a], names[b]));
-        var slots = new int[size];
+        int[] slots = new int[size];
         Array.Fill(slots, -1);
         int filled = 0;
         while (true)

@@ -40,7 +40,7 @@ public sealed class WeightedPolicy : ILoadBalancingPolicy
     private static BalancedEndpoint[] SmoothSchedule(BalancedEndpoint[] endpoints, int[] weights, int total)
     {
         var schedule = new BalancedEndpoint[total];
-        var current = new long[endpoints.Length];
+        long[] current = new long[endpoints.Length];
         for (int step = 0; step < total; step++)
         {
             int best = 0;
@@ -94,7 +94,7 @@ public sealed class WeightedPolicy : ILoadBalancingPolicy
             _endpoints = endpoints;
             _probability = new double[n];
             _alias = new int[n];
-            var scaled = new double[n];
+            double[] scaled = new double[n];
             var small = new Stack<int>();
             var large = new Stack<int>();
             for (int i = 0; i < n; i++)
