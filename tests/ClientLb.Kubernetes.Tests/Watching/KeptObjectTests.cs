@@ -10,8 +10,10 @@ namespace ClientLb.Kubernetes.Tests.Watching;
 
 /// <summary>
 /// Issues 14 and 18 (per-service memory): what a watch keeps of each Service and slice holds its repeated strings once
-/// and only the labels ClientLb reads, and still reads the same.
+/// and only the labels ClientLb reads, and still reads the same. Alone (no other test decodes meanwhile): the decoder's
+/// name table is shared by the process, and another test's names could take a slot between two decodes here.
 /// </summary>
+[Collection(nameof(KeptObjectTests))]
 public sealed class KeptObjectTests
 {
     private static EndpointSlice Slice(string service, string name, string? managedBy = null)
@@ -121,3 +123,6 @@ public sealed class KeptObjectTests
         public void Release(ServiceView view) => throw new NotSupportedException("not started in this test");
     }
 }
+
+[CollectionDefinition(nameof(KeptObjectTests), DisableParallelization = true)]
+public sealed class KeptObjectTestsCollection;
