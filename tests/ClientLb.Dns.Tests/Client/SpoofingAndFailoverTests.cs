@@ -146,9 +146,11 @@ public class SpoofingAndFailoverTests
     [Fact]
     public async Task Timeouts_count_against_attempts_over_all_servers_in_order()
     {
-        var order = new List<string>();
-        using var a = new FakeDnsServer(exchange => { lock (order) { order.Add("a"); } return Task.CompletedTask; });
-        using var b = new FakeDnsServer(exchange => { lock (order) { order.Add("b"); } return Task.CompletedTask; });
+        // The servers record each query on their own receive loops: the test reads what they saw from this channel, so it
+        // neither races their writes nor misses a query still in flight when the client gives up.
+        var order = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        using var a = new FakeDnsServer(exchange => { order.Writer.TryWrite("a"); return Task.CompletedTask; });
+        using var b = new FakeDnsServer(exchange => { order.Writer.TryWrite("b"); return Task.CompletedTask; });
         var time = new TrackingTimeProvider();
         var client = new DnsStubClient(new DnsResolverSettings { Servers = [a.Endpoint, b.Endpoint], Timeout = TimeSpan.FromMilliseconds(150), Attempts = 2 }, time);
 
@@ -161,7 +163,13 @@ public class SpoofingAndFailoverTests
         }
         DnsResolutionException ex = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
-        Assert.Equal(["a", "b", "a", "b"], order);
+        string[] asked = new string[4];
+        for (int i = 0; i < asked.Length; i++)
+        {
+            asked[i] = await order.Reader.ReadAsync().AsTask().WaitAsync(Patience);
+        }
+        Assert.Equal(["a", "b", "a", "b"], asked);
+        Assert.False(order.Reader.TryRead(out _));
         Assert.Equal(4, ex.Attempts.Count);
         Assert.All(ex.Attempts, attempt => Assert.Contains("did not answer within 150 ms", attempt, StringComparison.Ordinal));
     }
