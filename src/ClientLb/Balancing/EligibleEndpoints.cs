@@ -13,15 +13,15 @@ namespace ClientLb.Balancing;
 /// </summary>
 internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
 {
-    // By host and port (Endpoint.AddressComparer): no endpoint text is made to hold it.
-    private readonly Dictionary<Endpoint, BalancedEndpoint> _byAddress = new(Endpoint.AddressComparer);
+    // By host and port: no endpoint text is made to hold it.
+    private AddressIndex _byAddress;
     private BalancedEndpoint[] _eligible = [];
 
     /// <summary>The eligible endpoints; the array is never written once published (a change makes a new one).</summary>
     public BalancedEndpoint[] Array => _eligible;
 
     /// <summary>Every endpoint tracked, ejected ones included (a copy; not through .Values, which the dictionary would keep).</summary>
-    public BalancedEndpoint[] All => [.. _byAddress.Select(static p => p.Value)];
+    public BalancedEndpoint[] All => _byAddress.ToArray();
 
     /// <summary>The endpoint tracked for <paramref name="endpoint"/>'s address, unless it was retired.</summary>
     public BalancedEndpoint? Find(Endpoint endpoint) =>
@@ -53,16 +53,16 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
         }
         _eligible = next;
         List<BalancedEndpoint>? left = null;
-        foreach ((Endpoint address, BalancedEndpoint balanced) in _byAddress)
+        foreach (BalancedEndpoint balanced in _byAddress.ToArray())
         {
-            if (!seen.Contains(address))
+            if (!seen.Contains(balanced.Endpoint))
             {
                 (left ??= []).Add(balanced);
             }
         }
         foreach (BalancedEndpoint gone in left ?? [])
         {
-            _byAddress.Remove(gone.Endpoint);
+            _byAddress.Remove(gone.Endpoint, out _);
         }
         return left;
     }
@@ -89,7 +89,7 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
     /// <summary>Retires every endpoint (the balancer is disposed).</summary>
     public void RetireAll()
     {
-        foreach ((_, BalancedEndpoint endpoint) in _byAddress)
+        foreach (BalancedEndpoint endpoint in _byAddress.ToArray())
         {
             endpoint.Retire();
         }
@@ -99,8 +99,8 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
     private BalancedEndpoint Join(Endpoint endpoint, long now)
     {
         var balanced = new BalancedEndpoint(endpoint, serviceId);
-        _byAddress.Remove(endpoint); // a retired one of the same host and port, keyed by its own (older) object
-        _byAddress.Add(endpoint, balanced);
+        _byAddress.Remove(endpoint, out _); // a retired one of the same host and port, keyed by its own (older) object
+        _byAddress.Add(balanced);
         health.Joined(balanced, now);
         return balanced;
     }
@@ -113,9 +113,7 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
     {
         if (!ReferenceEquals(balanced.Endpoint, endpoint))
         {
-            _byAddress.Remove(endpoint);
-            _byAddress.Add(endpoint, balanced);
-            balanced.Update(endpoint);
+            _byAddress.Rekey(balanced, endpoint);
         }
     }
 

@@ -12,7 +12,7 @@ namespace ClientLb.Balancing;
 /// (or all, in panic) -> the policy's immutable picker over them, shared without a copy (<see cref="PickerArrays"/>), with
 /// slow start in front while an endpoint warms up. The balancer swaps the result in. Runs under the rebuild gate.
 /// </summary>
-internal sealed class PickerBuilder(string serviceId, EligibleSetBuilder eligibility, PassiveHealth health, PolicyContext context, ILogger logger, TimeProvider time)
+internal sealed class PickerBuilder(EligibleSetBuilder eligibility, PassiveHealth health, PolicyContext context, ILogger logger)
 {
     private int _level = (int)TopologyLevel.Any;
     // The endpoints of the current topology level when it narrows traffic (each knows its LocalSlot); null for all.
@@ -128,12 +128,12 @@ internal sealed class PickerBuilder(string serviceId, EligibleSetBuilder eligibi
     {
         if ((int)level != _level)
         {
-            Log.TopologyLevelChanged(logger, serviceId, TopologyFilter.Describe(level), candidates, eligible);
+            Log.TopologyLevelChanged(logger, context.ServiceId, TopologyFilter.Describe(level), candidates, eligible);
             Volatile.Write(ref _level, (int)level);
         }
     }
 
     // Affinity must not be broken by slow start: a key keeps its endpoint.
     private EndpointPicker WithSlowStart(EndpointPicker picker, ILoadBalancingPolicy policy, bool warming) =>
-        warming && policy is not (HashPolicy or StickyPolicy) ? new SlowStartPicker(picker, time) : picker;
+        warming && policy is not (HashPolicy or StickyPolicy) ? new SlowStartPicker(picker, context.TimeProvider) : picker;
 }

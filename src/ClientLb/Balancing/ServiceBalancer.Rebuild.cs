@@ -113,7 +113,7 @@ public sealed partial class ServiceBalancer
         try
         {
             _appliedAffinity = SourceAffinity;
-            BalancerSettings settings = _settings().WithSourceAffinity(Source);
+            BalancerSettings settings = _settings(Service).WithSourceAffinity(Source);
             _pickers.Policy = settings.Policy;
             _context.Update(settings.Options, settings.Locality);
             _health.Configure(settings.Options);

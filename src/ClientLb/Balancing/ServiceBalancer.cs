@@ -18,7 +18,7 @@ namespace ClientLb.Balancing;
 public sealed partial class ServiceBalancer : IAsyncDisposable, IPassiveHealthHost
 {
     private readonly Lock _rebuildGate = new();
-    private readonly Func<BalancerSettings> _settings;
+    private readonly Func<ServiceName, BalancerSettings> _settings;
     private readonly ILogger _logger;
     private readonly ClientLbMetrics? _metrics;
     private readonly IDisposable _subscription;
@@ -49,7 +49,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable, IPassiveHealthHo
     private EndpointSelection? _selectionView;
     private long _deltaRebuilds, _fullRebuilds;
 
-    internal ServiceBalancer(ServiceName service, IEndpointSource source, Func<BalancerSettings> settings, ILogger logger, TimeProvider timeProvider, ClientLbMetrics? metrics = null)
+    internal ServiceBalancer(ServiceName service, IEndpointSource source, Func<ServiceName, BalancerSettings> settings, ILogger logger, TimeProvider timeProvider, ClientLbMetrics? metrics = null)
     {
         _timeProvider = timeProvider;
         Service = service;
@@ -61,7 +61,7 @@ public sealed partial class ServiceBalancer : IAsyncDisposable, IPassiveHealthHo
         _eligibility = new EligibleSetBuilder(service.Schemes);
         _health = new PassiveHealth(service.Id, _rebuildGate, this, logger, metrics, timeProvider, _context.Options);
         _endpoints = new EligibleEndpoints(service.Id, _health);
-        _pickers = new PickerBuilder(service.Id, _eligibility, _health, _context, logger, timeProvider);
+        _pickers = new PickerBuilder(_eligibility, _health, _context, logger);
         RetryBudget = new RetryBudget(_context.Options.RetryBudget, timeProvider);
         _picker = new FailingPicker(new NoEndpointsException(source.Service, source.Description, "the source has not answered yet"));
         _subscription = source.Subscribe(_ => OnSourceChanged());

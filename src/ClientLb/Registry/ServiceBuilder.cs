@@ -25,6 +25,8 @@ internal sealed class ServiceBuilder
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
+    // One delegate for every balancer this builds (a closure per service would cost each ~100 bytes).
+    private Func<ServiceName, BalancerSettings>? _settingsFor;
 
     public ServiceBuilder(IEnumerable<IEndpointSourceFactory> factories, IEnumerable<ILoadBalancingPolicy> policies, IOptionsMonitor<ClientLbOptions> options,
         ServiceNameDefaults defaults, ClientLbMetrics metrics, ILoggerFactory loggerFactory, TimeProvider timeProvider)
@@ -54,7 +56,7 @@ internal sealed class ServiceBuilder
     }
 
     public ServiceBalancer CreateBalancer(ServiceName service, IEndpointSource source) =>
-        new(service, source, () => SettingsFor(service), _loggerFactory.CreateLogger("ClientLb.Balancer"), _timeProvider, _metrics);
+        new(service, source, _settingsFor ??= SettingsFor, _loggerFactory.CreateLogger("ClientLb.Balancer"), _timeProvider, _metrics);
 
     // The service's configuration entry (with or without endpoints) sets its policy and parameters; else the defaults.
     private BalancerSettings SettingsFor(ServiceName service)
