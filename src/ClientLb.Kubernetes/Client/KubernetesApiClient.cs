@@ -268,7 +268,7 @@ public sealed partial class KubernetesApiClient : IKubernetesApi, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(@namespace);
         ArgumentException.ThrowIfNullOrEmpty(name);
         await ListServicesAsync(@namespace, new ListOptions(FieldSelector: "metadata.name=" + name), cancellationToken).ConfigureAwait(false);
-        await ListEndpointSlicesAsync(@namespace, new ListOptions(LabelSelector: "kubernetes.io/service-name=" + name), cancellationToken).ConfigureAwait(false);
+        await ListEndpointSlicesAsync(@namespace, new ListOptions(LabelSelector: ObjectMeta.ServiceNameKey + "=" + name), cancellationToken).ConfigureAwait(false);
     }
 
     // The interface is internal (its types are the JSON model): explicit implementations, so the methods above stay internal.

@@ -37,7 +37,8 @@ internal sealed class ObjectMeta
     /// <summary>The <c>endpointslice.kubernetes.io/managed-by</c> label: who writes an EndpointSlice.</summary>
     internal string? ManagedByLabel => _labels is { } labels ? labels.GetValueOrDefault(ManagedByKey) : _managedBy;
 
-    private const string ServiceNameKey = "kubernetes.io/service-name";
+    /// <summary>The label that ties an EndpointSlice to its Service (written once here; the cache and the requests use it).</summary>
+    internal const string ServiceNameKey = "kubernetes.io/service-name";
     private const string ManagedByKey = "endpointslice.kubernetes.io/managed-by";
 
     /// <summary>

@@ -13,7 +13,7 @@ namespace ClientLb.Kubernetes.Slices;
 public sealed class EndpointSliceCache
 {
     /// <summary>The label that ties an EndpointSlice to its Service.</summary>
-    public const string ServiceNameLabel = "kubernetes.io/service-name";
+    public const string ServiceNameLabel = ObjectMeta.ServiceNameKey;
 
     // Per service, its Service and its slices sorted by name (handed out as they are, so a read copies nothing).
     private readonly Dictionary<ServiceKey, Entry> _services = [];

@@ -42,14 +42,7 @@ internal struct AddressIndex
         }
         if (_count == SmallCount)
         {
-            _large = new Dictionary<Endpoint, BalancedEndpoint>(SmallCount * 2, Endpoint.AddressComparer);
-            for (int i = 0; i < _count; i++)
-            {
-                _large.Add(_small![i].Endpoint, _small[i]);
-            }
-            _small = null;
-            _count = 0;
-            _large.Add(balanced.Endpoint, balanced);
+            Promote(SmallCount * 2).Add(balanced.Endpoint, balanced);
             return;
         }
         if (_small is null || _count == _small.Length)
@@ -101,14 +94,33 @@ internal struct AddressIndex
         }
         else if (count > SmallCount)
         {
-            _large = new Dictionary<Endpoint, BalancedEndpoint>(count, Endpoint.AddressComparer);
-            for (int i = 0; i < _count; i++)
-            {
-                _large.Add(_small![i].Endpoint, _small[i]);
-            }
-            _small = null;
-            _count = 0;
+            Promote(count);
         }
+    }
+
+    /// <summary>The indexed endpoints whose addresses are not in <paramref name="seen"/>; null when there are none.</summary>
+    public readonly List<BalancedEndpoint>? NotIn(HashSet<Endpoint> seen)
+    {
+        List<BalancedEndpoint>? missing = null;
+        if (_large is not null)
+        {
+            foreach ((Endpoint address, BalancedEndpoint balanced) in _large)
+            {
+                if (!seen.Contains(address))
+                {
+                    (missing ??= []).Add(balanced);
+                }
+            }
+            return missing;
+        }
+        for (int i = 0; i < _count; i++)
+        {
+            if (!seen.Contains(_small![i].Endpoint))
+            {
+                (missing ??= []).Add(_small[i]);
+            }
+        }
+        return missing;
     }
 
     /// <summary>Every indexed endpoint, copied.</summary>
@@ -121,6 +133,19 @@ internal struct AddressIndex
         _large = null;
         _small = null;
         _count = 0;
+    }
+
+    // Moves the small array's endpoints into a dictionary of the given capacity, which indexes from now on.
+    private Dictionary<Endpoint, BalancedEndpoint> Promote(int capacity)
+    {
+        var large = new Dictionary<Endpoint, BalancedEndpoint>(capacity, Endpoint.AddressComparer);
+        for (int i = 0; i < _count; i++)
+        {
+            large.Add(_small![i].Endpoint, _small[i]);
+        }
+        _small = null;
+        _count = 0;
+        return _large = large;
     }
 
     private readonly int IndexOf(Endpoint address)

@@ -52,14 +52,7 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
             next[i] = balanced;
         }
         _eligible = next;
-        List<BalancedEndpoint>? left = null;
-        foreach (BalancedEndpoint balanced in _byAddress.ToArray())
-        {
-            if (!seen.Contains(balanced.Endpoint))
-            {
-                (left ??= []).Add(balanced);
-            }
-        }
+        List<BalancedEndpoint>? left = _byAddress.NotIn(seen);
         foreach (BalancedEndpoint gone in left ?? [])
         {
             _byAddress.Remove(gone.Endpoint, out _);

@@ -27,21 +27,10 @@ public sealed class RetryBudget
     /// <summary>Applies new options; counts so far are kept.</summary>
     public void Configure(RetryBudgetOptions options) => Volatile.Write(ref _settings, ToSettings(options));
 
-    private Settings ToSettings(RetryBudgetOptions options)
-    {
-        var settings = new Settings(options.Enabled, options.Ratio, options.MinRetriesPerSecond * options.Window.TotalSeconds,
-            Math.Max(1, (long)(options.Window.TotalSeconds * _time.TimestampFrequency / SlotCount)));
-        // Budgets with equal settings (all those on the defaults) keep one instance between them.
-        Settings? shared = Volatile.Read(ref _shared);
-        if (settings.Equals(shared))
-        {
-            return shared;
-        }
-        Volatile.Write(ref _shared, settings);
-        return settings;
-    }
+    private Settings ToSettings(RetryBudgetOptions options) => SharedSettings.Share(ref _last, new Settings(options.Enabled, options.Ratio,
+        options.MinRetriesPerSecond * options.Window.TotalSeconds, Math.Max(1, (long)(options.Window.TotalSeconds * _time.TimestampFrequency / SlotCount))));
 
-    private static Settings? _shared;
+    private static Settings? _last;
 
     /// <summary>Counts a request (a first attempt).</summary>
     public void Deposit(long now)

@@ -8,20 +8,12 @@ internal sealed record HealthSettings(bool Enabled, int ConnectionFailures, int 
     {
         HealthOptions h = options.Health;
         double f = time.TimestampFrequency;
-        var settings = new HealthSettings(h.Enabled, h.ConsecutiveConnectionFailures, h.ConsecutiveServerErrors, h.BaseEjectionTime.TotalSeconds * f,
+        return SharedSettings.Share(ref _last, new HealthSettings(h.Enabled, h.ConsecutiveConnectionFailures, h.ConsecutiveServerErrors, h.BaseEjectionTime.TotalSeconds * f,
             h.MaxEjectionTime.TotalSeconds * f, h.MaxEjectedShare, h.PanicThreshold, (long)(h.SlowStartWindow.TotalSeconds * f),
-            options.PeakEwma.DecayTime.TotalSeconds * f, h.ProbeInterval, h.ProbeTimeout);
-        // Services with equal settings (all those on the defaults) keep one instance between them.
-        HealthSettings? shared = Volatile.Read(ref _shared);
-        if (settings.Equals(shared))
-        {
-            return shared;
-        }
-        Volatile.Write(ref _shared, settings);
-        return settings;
+            options.PeakEwma.DecayTime.TotalSeconds * f, h.ProbeInterval, h.ProbeTimeout));
     }
 
-    private static HealthSettings? _shared;
+    private static HealthSettings? _last;
 }
 
 /// <summary>What passive health needs from the balancer it serves.</summary>
