@@ -155,19 +155,17 @@ public class SpoofingAndFailoverTests
         var client = new DnsStubClient(new DnsResolverSettings { Servers = [a.Endpoint, b.Endpoint], Timeout = TimeSpan.FromMilliseconds(150), Attempts = 2 }, time);
 
         Task<DnsQueryResult> query = client.QueryAsync(Question);
-        for (int attempt = 0; attempt < 4; attempt++)
+        string[] asked = new string[4];
+        for (int attempt = 0; attempt < asked.Length; attempt++)
         {
-            // Each attempt's deadline runs on the test's clock: once armed, 150 ms pass and the next server is asked.
+            // Each attempt's deadline runs on the test's clock: once the server has the query and the deadline is armed,
+            // 150 ms pass and the next server is asked. (Advancing before the query arrived could cancel its send.)
+            asked[attempt] = await order.Reader.ReadAsync().AsTask().WaitAsync(Patience);
             await time.WaitForTimerAsync(Patience);
             time.Advance(TimeSpan.FromMilliseconds(150));
         }
         DnsResolutionException ex = await Assert.ThrowsAsync<DnsResolutionException>(() => query);
 
-        string[] asked = new string[4];
-        for (int i = 0; i < asked.Length; i++)
-        {
-            asked[i] = await order.Reader.ReadAsync().AsTask().WaitAsync(Patience);
-        }
         Assert.Equal(["a", "b", "a", "b"], asked);
         Assert.False(order.Reader.TryRead(out _));
         Assert.Equal(4, ex.Attempts.Count);
