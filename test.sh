@@ -92,5 +92,9 @@ if [ "$found" -lt "$projects" ]; then
   status=1
 fi
 [ "$failed" -gt 0 ] && status=1
+if [ "$failed" -gt 0 ] && command -v python3 >/dev/null; then
+  echo "test.sh: failed tests:"
+  python3 eng/trx-failures.py "$results"/*.trx || true
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status
