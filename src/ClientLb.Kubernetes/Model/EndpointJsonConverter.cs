@@ -59,19 +59,30 @@ internal sealed class EndpointJsonConverter : JsonConverter<Endpoint>
         return endpoint;
     }
 
-    private static List<string>? ReadAddresses(ref Utf8JsonReader reader)
+    private static string[]? ReadAddresses(ref Utf8JsonReader reader)
     {
         if (reader.TokenType == JsonTokenType.Null)
         {
             return null;
         }
         Expect(ref reader, JsonTokenType.StartArray, "addresses");
-        var addresses = new List<string>(1);
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        // Nearly always one address: read it, and make a list only when more follow.
+        if (!reader.Read() || reader.TokenType == JsonTokenType.EndArray)
         {
-            addresses.Add(ReadString(ref reader, "an address")!); // a null address is kept, for the same check
+            return [];
         }
-        return addresses;
+        string first = ReadString(ref reader, "an address")!; // a null address is kept, for the same check
+        if (!reader.Read() || reader.TokenType == JsonTokenType.EndArray)
+        {
+            return [first];
+        }
+        var addresses = new List<string>(2) { first };
+        do
+        {
+            addresses.Add(ReadString(ref reader, "an address")!);
+        }
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray);
+        return [.. addresses];
     }
 
     private static EndpointConditions? ReadConditions(ref Utf8JsonReader reader)

@@ -18,7 +18,7 @@ internal sealed class EndpointSlice
 
     /// <summary>
     /// Shrinks a decoded slice that is about to be kept (a watch's cache holds every slice of every watched service):
-    /// address lists cut to their length, one shared conditions object per combination, zone and node names taken
+    /// the endpoint list cut to its length, one shared conditions object per combination, zone and node names taken
     /// from <paramref name="names"/> (one string per distinct name), and of the labels only the two ClientLb reads
     /// (<see cref="ObjectMeta.CompactLabels"/>, the service name as <paramref name="serviceName"/>: the same value, one
     /// string shared with the Service and the cache). The slice is read-only afterwards.
@@ -26,9 +26,9 @@ internal sealed class EndpointSlice
     internal void Compact(Dictionary<string, string> names, string? serviceName = null)
     {
         Metadata.CompactLabels(serviceName);
+        Endpoints?.TrimExcess();
         foreach (Endpoint endpoint in Endpoints ?? [])
         {
-            endpoint.Addresses.TrimExcess();
             if (endpoint.Conditions is EndpointConditions conditions)
             {
                 endpoint.Conditions = EndpointConditions.Shared(conditions.Ready, conditions.Serving, conditions.Terminating);
@@ -53,8 +53,11 @@ internal sealed class EndpointSlice
 [System.Text.Json.Serialization.JsonConverter(typeof(EndpointJsonConverter))]
 internal sealed class Endpoint
 {
-    /// <summary>The endpoint's addresses; consumers use the first (they are fungible).</summary>
-    public List<string> Addresses { get; set; } = [];
+    /// <summary>
+    /// The endpoint's addresses; consumers use the first (they are fungible). An array of exactly their number (nearly
+    /// always one): a watch keeps one per endpoint of every watched service, and a list would add an object to each.
+    /// </summary>
+    public string[] Addresses { get; set; } = [];
 
     /// <summary>The conditions; a nil field has a defined meaning (see <see cref="ClientLb.Endpoints.EndpointConditions.FromApi"/>).</summary>
     public EndpointConditions? Conditions { get; set; }

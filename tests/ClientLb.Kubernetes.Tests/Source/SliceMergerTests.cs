@@ -151,19 +151,20 @@ public class SliceMergerTests
         string Text(string value) => new(value.AsSpan()); // a fresh string, as a decoder makes one per endpoint
         Model.Endpoint Decoded(int i) => new()
         {
-            Addresses = new List<string>(4) { $"10.1.0.{i}" },
+            Addresses = [$"10.1.0.{i}"],
             Conditions = new Conditions { Ready = i % 2 == 0, Serving = true },
             Zone = Text("zone-a"),
             NodeName = Text(i < 2 ? "node-1" : "node-2"),
         };
         EndpointSlice slice = Slice("s1", 8080, Enumerable.Range(0, 4).Select(Decoded));
+        slice.Endpoints!.Capacity = 16; // as a decoder's list grows
         List<ClientEndpoint> before = EndpointMapper.Map([slice], Http, allowLoopback: false);
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
 
         slice.Compact(names);
 
         List<Model.Endpoint> endpoints = slice.Endpoints!;
-        Assert.All(endpoints, e => Assert.Equal(1, e.Addresses.Capacity));
+        Assert.Equal(4, endpoints.Capacity);
         Assert.Same(endpoints[0].Conditions, endpoints[2].Conditions);
         Assert.Same(endpoints[1].Conditions, endpoints[3].Conditions);
         Assert.NotSame(endpoints[0].Conditions, endpoints[1].Conditions);
