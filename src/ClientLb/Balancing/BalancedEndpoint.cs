@@ -12,10 +12,10 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
 {
     private Endpoint _endpoint;
     private int _outstanding;
-    // Retired, Probing, LatencyObserved and the latency writer's gate, changed only by atomic operations: one field
-    // instead of four keeps the object small (a process holds hundreds of thousands of endpoints).
+    // Retired, Probing, LatencyObserved, the latency writer's gate and the active-health verdict, changed only by atomic
+    // operations: one field instead of five keeps the object small (a process holds hundreds of thousands of endpoints).
     private int _flags;
-    private const int Retired = 1, Probing = 2, LatencyObserved = 4, LatencyWriter = 8;
+    private const int Retired = 1, Probing = 2, LatencyObserved = 4, LatencyWriter = 8, FailingHealthChecks = 16;
     private IDisposable? _transport;
 
     // Latency: a peak-EWMA estimate in timestamp ticks (linkerd2-proxy's PeakEwma); written while holding the
