@@ -45,11 +45,10 @@ public sealed class Endpoint : IEquatable<Endpoint>
         Conditions = conditions ?? EndpointConditions.ReadyAndServing;
         Zone = zone;
         NodeName = nodeName;
-        Weight = weight;
         string? name = address is null ? dnsName : null;
-        if (name is not null || hostname is not null || scheme is not null || zoneHints is { Count: > 0 } || nodeHints is { Count: > 0 })
+        if (name is not null || hostname is not null || scheme is not null || weight != 1 || zoneHints is { Count: > 0 } || nodeHints is { Count: > 0 })
         {
-            _details = new Details(name, hostname, scheme, zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints], nodeHints is null || nodeHints.Count == 0 ? [] : [.. nodeHints]);
+            _details = new Details(name, hostname, scheme, weight, zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints], nodeHints is null || nodeHints.Count == 0 ? [] : [.. nodeHints]);
         }
     }
 
@@ -58,13 +57,16 @@ public sealed class Endpoint : IEquatable<Endpoint>
     // equality read the address itself (see AddressComparer), so holding an endpoint costs no strings.
     private string? _authority;
     private EndPoint? _endPoint;
-    // What most endpoints of a watched Kubernetes service lack (a DNS name, hostname, scheme, topology hints), in one
-    // object made only for an endpoint that has one of them: five fields fewer in each of the others (issue 18).
+    // What most endpoints of a watched Kubernetes service lack (a DNS name, hostname, scheme, a weight other than 1,
+    // topology hints), in one object made only for an endpoint that has one of them: six fields fewer in each of the
+    // others (issue 18).
     private readonly Details? _details;
     private string? DnsName => _details?.DnsName;
 
-    private sealed class Details(string? dnsName, string? hostname, string? scheme, IReadOnlyList<string> zoneHints, IReadOnlyList<string> nodeHints)
+    private sealed class Details(string? dnsName, string? hostname, string? scheme, int weight, IReadOnlyList<string> zoneHints, IReadOnlyList<string> nodeHints)
     {
+        public int Weight { get; } = weight;
+
         public string? DnsName { get; } = dnsName;
 
         public string? Hostname { get; } = hostname;
@@ -130,7 +132,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public string? NodeName { get; }
 
     /// <summary>A relative weight (SRV weight or configuration), at least 1.</summary>
-    public int Weight { get; }
+    public int Weight => _details?.Weight ?? 1;
 
     /// <summary>The scheme this endpoint must be called with (<c>http</c>/<c>https</c>), when its source says so.</summary>
     public string? Scheme => _details?.Scheme;
@@ -158,7 +160,6 @@ public sealed class Endpoint : IEquatable<Endpoint>
         Conditions = conditions;
         Zone = other.Zone;
         NodeName = other.NodeName;
-        Weight = other.Weight;
         _details = other._details;
     }
 
