@@ -40,7 +40,7 @@ internal static class EndpointMapper
 
     /// <summary>The record as a log line names it: <c>slice NAME endpoint ADDRESS</c>.</summary>
     public static string Describe(EndpointSlice slice, Model.Endpoint endpoint) =>
-        $"EndpointSlice {EndpointAddress.Display(slice.Metadata.Name ?? "")} endpoint '{(endpoint.Addresses.Length > 0 ? EndpointAddress.Display(endpoint.Addresses[0]) : "")}'";
+        $"EndpointSlice {EndpointAddress.Display(slice.Metadata.Name ?? "")} endpoint '{(endpoint.Address is string address ? EndpointAddress.Display(address) : "")}'";
 
     /// <summary>
     /// The port the slice's endpoints serve for the choice, or null when the slice gives no endpoints for it: no port
@@ -56,12 +56,12 @@ internal static class EndpointMapper
     public static ClientEndpoint? MapEndpoint(Model.Endpoint endpoint, int port, bool allowLoopback, out string? error)
     {
         // Kubernetes: consumers use the first address; the rest are fungible.
-        if (endpoint.Addresses.Length == 0)
+        if (endpoint.Address is not string first)
         {
             error = "the endpoint has no address";
             return null;
         }
-        if (!EndpointAddress.TryParse(endpoint.Addresses[0], allowLoopback, out IPAddress? address, out error))
+        if (!EndpointAddress.TryParse(first, allowLoopback, out IPAddress? address, out error))
         {
             return null;
         }
@@ -76,7 +76,7 @@ internal static class EndpointMapper
     /// </summary>
     public static bool SameMapping(Model.Endpoint a, Model.Endpoint b)
     {
-        if (a.Addresses.Length == 0 || b.Addresses.Length == 0 || !string.Equals(a.Addresses[0], b.Addresses[0], StringComparison.Ordinal)
+        if (a.Address is null || b.Address is null || !string.Equals(a.Address, b.Address, StringComparison.Ordinal)
             || !string.Equals(a.Hostname, b.Hostname, StringComparison.Ordinal) || !string.Equals(a.Zone, b.Zone, StringComparison.Ordinal)
             || !string.Equals(a.NodeName, b.NodeName, StringComparison.Ordinal)
             || a.Conditions?.Ready != b.Conditions?.Ready || a.Conditions?.Serving != b.Conditions?.Serving || a.Conditions?.Terminating != b.Conditions?.Terminating)

@@ -17,7 +17,7 @@ public class SliceMergerTests
 
     private static Model.Endpoint Ep(Random random) => new()
     {
-        Addresses = [$"10.1.0.{random.Next(1, 40)}"],
+        Address = $"10.1.0.{random.Next(1, 40)}",
         Conditions = new Conditions { Ready = random.Next(4) != 0, Serving = random.Next(3) != 0, Terminating = random.Next(5) == 0 },
         Zone = random.Next(3) == 0 ? "z1" : "z2",
         Hints = random.Next(4) == 0 ? new EndpointHints { ForZones = [new ForZone { Name = "z1" }] } : null,
@@ -110,14 +110,14 @@ public class SliceMergerTests
     public void An_unchanged_endpoint_of_a_changed_slice_keeps_its_object_and_is_not_reported()
     {
         var random = new Random(7);
-        Model.Endpoint[] endpoints = [.. Enumerable.Range(1, 5).Select(i => new Model.Endpoint { Addresses = [$"10.2.0.{i}"], Conditions = new Conditions { Ready = true } })];
+        Model.Endpoint[] endpoints = [.. Enumerable.Range(1, 5).Select(i => new Model.Endpoint { Address = $"10.2.0.{i}", Conditions = new Conditions { Ready = true } })];
         var merger = new SliceMerger();
         List<ClientEndpoint> upserted = [], removed = [];
         Assert.False(merger.Update([Slice("a", 8080, endpoints)], Http, upserted, removed));
         Dictionary<string, ClientEndpoint> before = merger.Endpoints.ToDictionary(e => e.Authority);
 
         // A new slice object (a watch event) with fresh API objects for the same endpoints, and the third one not ready.
-        Model.Endpoint[] copies = [.. endpoints.Select(e => new Model.Endpoint { Addresses = [.. e.Addresses], Conditions = new Conditions { Ready = true } })];
+        Model.Endpoint[] copies = [.. endpoints.Select(e => new Model.Endpoint { Address = e.Address, Conditions = new Conditions { Ready = true } })];
         copies[2].Conditions = new Conditions { Ready = false };
         Assert.True(merger.Update([Slice("a", 8080, copies)], Http, upserted, removed));
         ClientEndpoint changed = Assert.Single(upserted);
@@ -130,7 +130,7 @@ public class SliceMergerTests
     [Fact]
     public void A_pod_moving_between_slices_stays_published_with_its_ready_copy()
     {
-        Model.Endpoint Pod(bool ready) => new() { Addresses = ["10.3.0.1"], Conditions = new Conditions { Ready = ready, Serving = true, Terminating = !ready } };
+        Model.Endpoint Pod(bool ready) => new() { Address = "10.3.0.1", Conditions = new Conditions { Ready = ready, Serving = true, Terminating = !ready } };
         var merger = new SliceMerger();
         List<ClientEndpoint> upserted = [], removed = [];
         merger.Update([Slice("a", 8080, [Pod(false)])], Http, upserted, removed);
@@ -151,7 +151,7 @@ public class SliceMergerTests
         string Text(string value) => new(value.AsSpan()); // a fresh string, as a decoder makes one per endpoint
         Model.Endpoint Decoded(int i) => new()
         {
-            Addresses = [$"10.1.0.{i}"],
+            Address = $"10.1.0.{i}",
             Conditions = new Conditions { Ready = i % 2 == 0, Serving = true },
             Zone = Text("zone-a"),
             NodeName = Text(i < 2 ? "node-1" : "node-2"),
