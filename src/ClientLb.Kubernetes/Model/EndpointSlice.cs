@@ -1,3 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
+using ClientLb.Endpoints;
+
 namespace ClientLb.Kubernetes.Model;
 
 /// <summary>A <c>discovery.k8s.io/v1</c> EndpointSlice: a subset of a service's endpoints sharing one port list.</summary>
@@ -18,7 +22,8 @@ internal sealed class EndpointSlice
 
     /// <summary>
     /// Shrinks a decoded slice that is about to be kept (a watch's cache holds every slice of every watched service):
-    /// the endpoint list cut to its length, one shared conditions object per combination, zone and node names taken
+    /// the endpoint list cut to its length, each canonical first address held parsed (<see cref="Endpoint.ParseAddress"/>),
+    /// one shared conditions object per combination, zone and node names taken
     /// from <paramref name="names"/> (one string per distinct name), and of the labels only the two ClientLb reads
     /// (<see cref="ObjectMeta.CompactLabels"/>, the service name as <paramref name="serviceName"/>: the same value, one
     /// string shared with the Service and the cache). The slice is read-only afterwards.
@@ -35,6 +40,7 @@ internal sealed class EndpointSlice
             }
             endpoint.Zone = Intern(names, endpoint.Zone);
             endpoint.NodeName = Intern(names, endpoint.NodeName);
+            endpoint.ParseAddress();
         }
     }
 
@@ -52,16 +58,42 @@ internal sealed class EndpointSlice
 /// <summary>
 /// One endpoint of a slice (usually one pod). A watch keeps one per endpoint of every watched service, so what nearly
 /// every endpoint has (its first address, conditions, node and zone) is held inline and the rest (further addresses, a
-/// hostname, hints, an address list that cannot be used) in one object made only for an endpoint that has some: one
-/// 56-byte object per endpoint instead of a 64-byte one and an address array (issue 18).
+/// hostname, hints, an address list that cannot be used) in one object made only for an endpoint that has some; a kept
+/// endpoint holds its address parsed, the one object its mapped endpoints share: one 64-byte object per endpoint
+/// instead of a 64-byte one, an address array and an address text besides each mapped endpoint's address (issue 18).
 /// </summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(EndpointJsonConverter))]
 internal sealed class Endpoint
 {
     private Rare? _rare;
+    private string? _address;
+    private IPAddress? _parsed;
 
-    /// <summary>The first address, the one consumers use (the rest are fungible); null when the API listed none.</summary>
-    public string? Address { get; set; }
+    /// <summary>
+    /// The first address, the one consumers use (the rest are fungible); null when the API listed none. Once held parsed
+    /// (<see cref="ParseAddress"/>) its text is made again when asked for: the same, as only canonical text is parsed.
+    /// </summary>
+    public string? Address
+    {
+        get => _address ?? (_parsed is null ? null : _parsed.AddressFamily == AddressFamily.InterNetworkV6 ? EndpointAddress.FormatIPv6(_parsed) : _parsed.ToString());
+        set => (_address, _parsed) = (value, null);
+    }
+
+    /// <summary>The first address parsed, when <see cref="ParseAddress"/> found its text canonical; null otherwise.</summary>
+    public IPAddress? ParsedAddress => _parsed;
+
+    /// <summary>
+    /// Holds the first address parsed instead of its text when the text is canonical
+    /// (<see cref="EndpointAddress.TryParseCanonical"/>): the endpoints mapped from it share that object, and the text is
+    /// not kept twice. Whether it may be used is still the mapper's question (<see cref="EndpointAddress.CheckUsable"/>).
+    /// </summary>
+    internal void ParseAddress()
+    {
+        if (_address is not null && EndpointAddress.TryParseCanonical(_address, out IPAddress? parsed, out _))
+        {
+            (_address, _parsed) = (null, parsed);
+        }
+    }
 
     /// <summary>The addresses after the first, as the API listed them; null when there are none.</summary>
     public string[]? OtherAddresses

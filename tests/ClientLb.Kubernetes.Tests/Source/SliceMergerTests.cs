@@ -173,10 +173,38 @@ public class SliceMergerTests
         Assert.Same(endpoints[2].NodeName, endpoints[3].NodeName);
         Assert.Equal(2, names.Count(n => n.Key.StartsWith("node-", StringComparison.Ordinal)));
         Assert.Equal(before, EndpointMapper.Map([slice], Http, allowLoopback: false));
+        // Issue 18: the address is held parsed, its text made again the same, and every endpoint mapped from it shares it.
+        Assert.Equal(["10.1.0.0", "10.1.0.1", "10.1.0.2", "10.1.0.3"], endpoints.Select(e => e.Address));
+        Assert.All(endpoints, e => Assert.NotNull(e.ParsedAddress));
+        Assert.Same(endpoints[0].ParsedAddress, EndpointMapper.Map([slice], Http, allowLoopback: false)[0].Address);
+        Assert.True(EndpointMapper.SameMapping(endpoints[1], Decoded(1))); // held parsed against a fresh decode: the same
+        Assert.False(EndpointMapper.SameMapping(endpoints[1], Decoded(2)));
         // A second slice with the same names takes the kept strings.
         EndpointSlice next = Slice("s2", 8080, [Decoded(1)]);
         next.Compact(names);
         Assert.Same(endpoints[0].NodeName, next.Endpoints![0].NodeName);
+    }
+
+    [Theory]
+    [InlineData("010.0.0.1", "not a canonical dotted-quad IPv4 address")]
+    [InlineData("10.1", "not a canonical dotted-quad IPv4 address")]
+    [InlineData("2001:DB8::1", "not in canonical IPv6 form")]
+    [InlineData("0.0.0.0", "unspecified")]
+    [InlineData("127.0.0.1", "loopback")]
+    public void A_kept_slice_refuses_the_addresses_a_fresh_one_refuses_with_the_same_reason(string address, string reason)
+    {
+        EndpointSlice Fresh() => Slice("s1", 8080, [new Model.Endpoint { Address = address, Conditions = new Conditions { Ready = true } }]);
+        var fresh = new List<string>();
+        var kept = new List<string>();
+        EndpointSlice compacted = Fresh();
+        compacted.Compact(new Dictionary<string, string>(StringComparer.Ordinal));
+
+        Assert.Empty(EndpointMapper.Map([Fresh()], Http, dropped: (_, why) => fresh.Add(why)));
+        Assert.Empty(EndpointMapper.Map([compacted], Http, dropped: (_, why) => kept.Add(why)));
+
+        Assert.Contains(reason, Assert.Single(fresh), StringComparison.Ordinal);
+        Assert.Equal(fresh, kept);
+        Assert.Equal(address, compacted.Endpoints![0].Address);
     }
 
     [Fact]
