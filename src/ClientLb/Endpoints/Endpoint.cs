@@ -55,8 +55,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
     // An endpoint of a process watching thousands of services is mostly held, rarely called: the texts and the socket
     // endpoint are made on first use and kept (a race makes equal copies, one of which stays). Identity, hashing and
     // equality read the address itself (see AddressComparer), so holding an endpoint costs no strings.
-    private string? _authority;
-    private EndPoint? _endPoint;
+    private Connection? _connection;
     // What most endpoints of a watched Kubernetes service lack (a DNS name, hostname, scheme, a weight other than 1,
     // topology hints), in one object made only for an endpoint that has one of them: six fields fewer in each of the
     // others (issue 18).
@@ -108,10 +107,19 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public int Port { get; }
 
     /// <summary><c>host:port</c> (<c>[v6]:port</c>), used in logs, metrics and traces.</summary>
-    public string Authority => _authority ??= MakeAuthority();
+    public string Authority => (_connection ??= new Connection(this)).Authority;
 
     /// <summary>The socket endpoint to connect to.</summary>
-    public EndPoint EndPoint => _endPoint ??= Address is not null ? new IPEndPoint(Address, Port) : new DnsEndPoint(DnsName!, Port);
+    public EndPoint EndPoint => (_connection ??= new Connection(this)).EndPoint;
+
+    // The authority text and the socket endpoint, made together on the first use of either: one field in every
+    // endpoint instead of two (an endpoint that is never called never makes them).
+    private sealed class Connection(Endpoint endpoint)
+    {
+        public string Authority { get; } = endpoint.MakeAuthority();
+
+        public EndPoint EndPoint { get; } = endpoint.Address is not null ? new IPEndPoint(endpoint.Address, endpoint.Port) : new DnsEndPoint(endpoint.DnsName!, endpoint.Port);
+    }
 
     private string MakeAuthority()
     {
