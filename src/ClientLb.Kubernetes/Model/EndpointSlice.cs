@@ -59,15 +59,15 @@ internal sealed class EndpointSlice
 /// One endpoint of a slice (usually one pod). A watch keeps one per endpoint of every watched service, so what nearly
 /// every endpoint has (its first address, conditions, node and zone) is held inline and the rest (further addresses, a
 /// hostname, hints, an address list that cannot be used) in one object made only for an endpoint that has some; a kept
-/// endpoint holds its address parsed, the one object its mapped endpoints share: one 64-byte object per endpoint
+/// endpoint holds its address parsed, the one object its mapped endpoints share: one 56-byte object per endpoint
 /// instead of a 64-byte one, an address array and an address text besides each mapped endpoint's address (issue 18).
 /// </summary>
 [System.Text.Json.Serialization.JsonConverter(typeof(EndpointJsonConverter))]
 internal sealed class Endpoint
 {
     private Rare? _rare;
-    private string? _address;
-    private IPAddress? _parsed;
+    // The first address: its text as decoded (a string), or once kept and found canonical, parsed (an IPAddress).
+    private object? _address;
 
     /// <summary>
     /// The first address, the one consumers use (the rest are fungible); null when the API listed none. Once held parsed
@@ -75,12 +75,16 @@ internal sealed class Endpoint
     /// </summary>
     public string? Address
     {
-        get => _address ?? (_parsed is null ? null : _parsed.AddressFamily == AddressFamily.InterNetworkV6 ? EndpointAddress.FormatIPv6(_parsed) : _parsed.ToString());
-        set => (_address, _parsed) = (value, null);
+        get => _address switch
+        {
+            IPAddress parsed => parsed.AddressFamily == AddressFamily.InterNetworkV6 ? EndpointAddress.FormatIPv6(parsed) : parsed.ToString(),
+            var text => (string?)text,
+        };
+        set => _address = value;
     }
 
     /// <summary>The first address parsed, when <see cref="ParseAddress"/> found its text canonical; null otherwise.</summary>
-    public IPAddress? ParsedAddress => _parsed;
+    public IPAddress? ParsedAddress => _address as IPAddress;
 
     /// <summary>
     /// Holds the first address parsed instead of its text when the text is canonical
@@ -89,9 +93,9 @@ internal sealed class Endpoint
     /// </summary>
     internal void ParseAddress()
     {
-        if (_address is not null && EndpointAddress.TryParseCanonical(_address, out IPAddress? parsed, out _))
+        if (_address is string text && EndpointAddress.TryParseCanonical(text, out IPAddress? parsed, out _))
         {
-            (_address, _parsed) = (null, parsed);
+            _address = parsed;
         }
     }
 
