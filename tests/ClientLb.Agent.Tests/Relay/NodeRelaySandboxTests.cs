@@ -231,6 +231,9 @@ public sealed class NodeRelaySandboxTests : IAsyncLifetime
         await using NodeRelayServer relay = await StartRelayAsync();
         await using SdkClient client = SdkClient.Start(_clientKubeconfig, Socket, _time);
         await WaitAsync(() => client.Balancer.EligibleCount == 3, "the client has the 3 payment pods");
+        // Both watches open on the server first: one still on its way when they are dropped would open afterwards and meet
+        // no fault at all.
+        await WaitAsync(() => WatchesOf(AgentUser) is { Services: 1, Slices: 1 }, "the agent's watches open");
 
         // The agent's watches are cut and their reconnects refused a few times; then they resume (no re-list, no change).
         _cluster.FailNextRequests(4, 500);

@@ -19,6 +19,11 @@ public sealed class FaultTests : IDisposable
     private static bool ReadyMatch(IEndpointSource s, SandboxCluster cluster, string app) =>
         s.Current is { } snap && snap.Endpoints.Where(e => e.Conditions.Ready).Select(e => e.Host).ToHashSet().SetEquals(TestFactory.PodIps(cluster, app));
 
+    private static Task WatchesOpenAsync(SandboxCluster cluster) =>
+        Await.UntilAsync(() => cluster.Watches.Open is var open
+            && open.Where(w => w.Key.Resource == "services").Sum(w => w.Value) >= 1
+            && open.Where(w => w.Key.Resource == "endpointslices.discovery.k8s.io").Sum(w => w.Value) >= 1, "the source's service and slice watches open on the server");
+
     private static Task ScaleAndWaitAsync(SandboxCluster cluster, string app, int replicas) =>
         cluster.ScaleDeploymentAsync(app, replicas).ContinueWith(_ => cluster.WaitForReadyEndpointsAsync(app, replicas, cancellationToken: new CancellationTokenSource(Await.DefaultTimeout).Token)).Unwrap();
 
@@ -125,6 +130,10 @@ public sealed class FaultTests : IDisposable
         await using KubernetesEndpointSourceFactory factory = TestFactory.Create(cluster);
         await using IEndpointSource source = factory.Source("http://web.default");
         await Await.SourceAsync(source, s => ReadyMatch(s, cluster, "web"), "2 endpoints");
+        // The source has its endpoints from the lists; its watch requests may still be on their way. A watch request past
+        // the fault check but not yet open when the watches are dropped would open afterwards and never fail (once in a
+        // loaded ./test.sh run: no error was ever reported), so the fault comes only once both watches are open.
+        await WatchesOpenAsync(cluster);
 
         cluster.FailNextRequests(count, status);
         cluster.DropWatches();
