@@ -16,18 +16,25 @@ namespace ClientLb.Benchmarks;
 /// the API server committing the change to the balancer's picker being swapped, p50/p99/max.</item>
 /// <item><c>k8s-memory [services=5000] [endpoints=2]</c>: managed heap held by ClientLb for that many watched services
 /// (that many endpoints each, one slice per service, one namespace), measured as the difference of full-GC heap sizes
-/// in a process that holds only the client: the sandbox API server runs in a child process (<c>k8s-sandbox</c>).</item>
+/// in a process that holds only the client: the sandbox API server runs in a child process (<c>k8s-sandbox</c>). With
+/// <c>--hold SECONDS</c> last, the process keeps the client that long after measuring (for <c>dotnet-gcdump collect -p PID</c>).</item>
 /// </list>
 /// </summary>
 public static class KubernetesLoad
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        int hold = 0;
+        if (args.Length > 2 && args[^2] == "--hold")
+        {
+            hold = int.Parse(args[^1], CultureInfo.InvariantCulture);
+            args = args[..^2];
+        }
         int n(int fallback) => args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : fallback;
         return args[0] switch
         {
             "k8s-latency" => await LatencyAsync(n(500)),
-            "k8s-memory" => await MemoryAsync(n(5000), args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2),
+            "k8s-memory" => await MemoryAsync(n(5000), args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 2, hold),
             "k8s-sandbox" => await ServeSandboxAsync(n(5000), int.Parse(args[2], CultureInfo.InvariantCulture)),
             _ => throw new ArgumentException($"unknown load test '{args[0]}'"),
         };
@@ -246,7 +253,7 @@ public static class KubernetesLoad
         }
     }
 
-    private static async Task<int> MemoryAsync(int count, int endpoints)
+    private static async Task<int> MemoryAsync(int count, int endpoints, int holdSeconds)
     {
         // The API server in another process, so the heap measured here is the client's alone.
         using Process sandbox = StartSandboxProcess(count, endpoints);
@@ -275,6 +282,11 @@ public static class KubernetesLoad
             TimeSpan took = started.Elapsed;
             int eligible = balancers.Sum(b => b.EligibleCount);
             long after = Heap();
+            if (holdSeconds > 0)
+            {
+                Console.WriteLine($"k8s-memory: {(after - before) / 1048576.0:0.0} MB; holding process {Environment.ProcessId} for {holdSeconds} s");
+                await Task.Delay(TimeSpan.FromSeconds(holdSeconds));
+            }
             // Of which the container gives back when disposed (the rest stays loaded once, such as JSON metadata).
             balancers.Clear();
             await provider.DisposeAsync();

@@ -103,7 +103,7 @@ public class KubernetesSliceUpdateBenchmarks
         Ports = [new EndpointPort { Name = "http", Port = 8080, Protocol = "TCP" }],
         Endpoints = [.. Enumerable.Range(0, PerSlice).Select(i => new Endpoint
         {
-            Addresses = [$"10.{index / 250}.{index % 250}.{i + 1}"],
+            Address = $"10.{index / 250}.{index % 250}.{i + 1}",
             Conditions = new EndpointConditions { Ready = i != readyExcept, Serving = true, Terminating = false },
             NodeName = $"node-{i % 7}",
             Zone = $"zone-{(index * PerSlice + i) % 3}",

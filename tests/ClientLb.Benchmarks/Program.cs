@@ -3,7 +3,7 @@ using ClientLb.Benchmarks;
 
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- --filter '*'
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- churn [seconds] [backends] [workers]
-// dotnet run -c Release --project tests/ClientLb.Benchmarks -- k8s-latency [changes] | k8s-memory [services] [endpoints]
+// dotnet run -c Release --project tests/ClientLb.Benchmarks -- k8s-latency [changes] | k8s-memory [services] [endpoints] [--hold SECONDS]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- overhead [pairs] [requestsPerBlock]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- mesd-overhead [groups] [requestsPerBlock]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- relay-latency [changes]

@@ -36,7 +36,7 @@ public class WatchDecodeBenchmarks
                 Ports = [new EndpointPort { Name = "http", Port = 8080, Protocol = "TCP" }],
                 Endpoints = [.. Enumerable.Range(0, 100).Select(i => new Endpoint
                 {
-                    Addresses = [$"10.{e}.0.{i + 1}"],
+                    Address = $"10.{e}.0.{i + 1}",
                     Conditions = new EndpointConditions { Ready = true, Serving = true, Terminating = false },
                     NodeName = $"node-{i % 7}",
                     Zone = $"zone-{i % 3}",

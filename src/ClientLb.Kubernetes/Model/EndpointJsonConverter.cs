@@ -22,7 +22,7 @@ internal sealed class EndpointJsonConverter : JsonConverter<Endpoint>
             if (reader.ValueTextEquals("addresses"u8))
             {
                 reader.Read();
-                endpoint.Addresses = ReadAddresses(ref reader)!; // addresses: null is kept: the watch skips such an endpoint's slice as poison
+                ReadAddresses(ref reader, endpoint);
             }
             else if (reader.ValueTextEquals("conditions"u8))
             {
@@ -59,20 +59,42 @@ internal sealed class EndpointJsonConverter : JsonConverter<Endpoint>
         return endpoint;
     }
 
-    private static List<string>? ReadAddresses(ref Utf8JsonReader reader)
+    // addresses: null or a null address is noted, not thrown: the watch skips such an endpoint's slice as poison, naming it.
+    private static void ReadAddresses(ref Utf8JsonReader reader, Endpoint endpoint)
     {
         if (reader.TokenType == JsonTokenType.Null)
         {
-            return null;
+            endpoint.AddressProblem = AddressesNull;
+            return;
         }
         Expect(ref reader, JsonTokenType.StartArray, "addresses");
-        var addresses = new List<string>(1);
+        List<string>? others = null; // nearly always none
+        bool first = true;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            addresses.Add(ReadString(ref reader, "an address")!); // a null address is kept, for the same check
+            string? address = ReadString(ref reader, "an address");
+            if (address is null)
+            {
+                endpoint.AddressProblem ??= NullAddress;
+            }
+            if (first)
+            {
+                endpoint.Address = address;
+                first = false;
+            }
+            else
+            {
+                (others ??= []).Add(address!);
+            }
         }
-        return addresses;
+        endpoint.OtherAddresses = others?.ToArray();
     }
+
+    /// <summary>The <see cref="Endpoint.AddressProblem"/> of <c>addresses: null</c>.</summary>
+    internal const string AddressesNull = "has addresses: null";
+
+    /// <summary>The <see cref="Endpoint.AddressProblem"/> of an address list holding null.</summary>
+    internal const string NullAddress = "has a null address";
 
     private static EndpointConditions? ReadConditions(ref Utf8JsonReader reader)
     {
@@ -135,14 +157,22 @@ internal sealed class EndpointJsonConverter : JsonConverter<Endpoint>
     public override void Write(Utf8JsonWriter writer, Endpoint value, JsonSerializerOptions options)
     {
         writer.WriteStartObject();
-        if (value.Addresses is { } addresses)
+        if (value.AddressProblem is null)
         {
             writer.WriteStartArray("addresses"u8);
-            foreach (string address in addresses)
+            if (value.Address is string first)
+            {
+                writer.WriteStringValue(first);
+            }
+            foreach (string address in value.OtherAddresses ?? [])
             {
                 writer.WriteStringValue(address);
             }
             writer.WriteEndArray();
+        }
+        else
+        {
+            writer.WriteNull("addresses"u8); // only an unusable list has a problem; such a slice is never kept
         }
         if (value.Conditions is { } conditions)
         {

@@ -40,7 +40,7 @@ internal static class EndpointMapper
 
     /// <summary>The record as a log line names it: <c>slice NAME endpoint ADDRESS</c>.</summary>
     public static string Describe(EndpointSlice slice, Model.Endpoint endpoint) =>
-        $"EndpointSlice {EndpointAddress.Display(slice.Metadata.Name ?? "")} endpoint '{(endpoint.Addresses.Count > 0 ? EndpointAddress.Display(endpoint.Addresses[0]) : "")}'";
+        $"EndpointSlice {EndpointAddress.Display(slice.Metadata.Name ?? "")} endpoint '{(endpoint.Address is string address ? EndpointAddress.Display(address) : "")}'";
 
     /// <summary>
     /// The port the slice's endpoints serve for the choice, or null when the slice gives no endpoints for it: no port
@@ -56,12 +56,20 @@ internal static class EndpointMapper
     public static ClientEndpoint? MapEndpoint(Model.Endpoint endpoint, int port, bool allowLoopback, out string? error)
     {
         // Kubernetes: consumers use the first address; the rest are fungible.
-        if (endpoint.Addresses.Count == 0)
+        IPAddress? address = endpoint.ParsedAddress; // a kept slice's, shared by every endpoint mapped from it
+        if (address is not null)
+        {
+            if ((error = EndpointAddress.CheckUsable(address, allowLoopback)) is not null)
+            {
+                return null;
+            }
+        }
+        else if (endpoint.Address is not string first)
         {
             error = "the endpoint has no address";
             return null;
         }
-        if (!EndpointAddress.TryParse(endpoint.Addresses[0], allowLoopback, out IPAddress? address, out error))
+        else if (!EndpointAddress.TryParse(first, allowLoopback, out address, out error))
         {
             return null;
         }
@@ -76,7 +84,7 @@ internal static class EndpointMapper
     /// </summary>
     public static bool SameMapping(Model.Endpoint a, Model.Endpoint b)
     {
-        if (a.Addresses.Count == 0 || b.Addresses.Count == 0 || !string.Equals(a.Addresses[0], b.Addresses[0], StringComparison.Ordinal)
+        if (!SameAddress(a, b)
             || !string.Equals(a.Hostname, b.Hostname, StringComparison.Ordinal) || !string.Equals(a.Zone, b.Zone, StringComparison.Ordinal)
             || !string.Equals(a.NodeName, b.NodeName, StringComparison.Ordinal)
             || a.Conditions?.Ready != b.Conditions?.Ready || a.Conditions?.Serving != b.Conditions?.Serving || a.Conditions?.Terminating != b.Conditions?.Terminating)
@@ -85,6 +93,10 @@ internal static class EndpointMapper
         }
         return SameNames(a.Hints?.ForZones, b.Hints?.ForZones, static z => z.Name) && SameNames(a.Hints?.ForNodes, b.Hints?.ForNodes, static n => n.Name);
     }
+
+    // Both held parsed (kept slices): equal addresses; otherwise equal texts (a parsed one's text is its canonical text).
+    private static bool SameAddress(Model.Endpoint a, Model.Endpoint b) =>
+        a.ParsedAddress is IPAddress x && b.ParsedAddress is IPAddress y ? x.Equals(y) : a.Address is string text && string.Equals(text, b.Address, StringComparison.Ordinal);
 
     private static bool SameNames<T>(List<T>? a, List<T>? b, Func<T, string> name)
     {

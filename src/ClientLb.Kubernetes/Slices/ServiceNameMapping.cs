@@ -49,7 +49,7 @@ internal static class ServiceNameMapper
             var endpoints = new List<EndpointMapping>(slice.Endpoints?.Count ?? 0);
             foreach (Model.Endpoint raw in slice.Endpoints ?? [])
             {
-                string address = raw.Addresses.Count > 0 ? raw.Addresses[0] : "(no address)";
+                string address = raw.Address ?? "(no address)";
                 if (served is not int port)
                 {
                     endpoints.Add(new EndpointMapping(address, null, $"port name missing: the slice has no port '{choice.Name}' for this Service port") { Served = false });

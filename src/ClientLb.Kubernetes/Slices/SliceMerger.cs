@@ -16,8 +16,13 @@ namespace ClientLb.Kubernetes.Slices;
 internal sealed class SliceMerger
 {
     private readonly Dictionary<string, SliceState> _slices = new(StringComparer.Ordinal);
-    // One entry per address+port (Endpoint.AddressComparer, no text made), holding every slice's copy of it inline.
-    private readonly Dictionary<ClientEndpoint, Copies> _byAddress = new(ClientEndpoint.AddressComparer);
+    // One element per address+port (Endpoint.AddressComparer, no text made): its only copy, or for an address held by
+    // several slices (a pod moving between them, rare), one of its copies, which keys its entry in _shared. A set of the
+    // endpoints plus a small dictionary of the shared ones rather than a dictionary of every address's copies: ~21
+    // bytes per endpoint instead of ~55 (issue 18).
+    private readonly HashSet<ClientEndpoint> _addresses = new(ClientEndpoint.AddressComparer);
+    // Every copy of each address+port held more than once, in merge order; null until an address is.
+    private Dictionary<ClientEndpoint, Copies>? _shared;
     // During an incremental update: the winner of each address+port touched, as it was before the update (null: absent).
     private Dictionary<ClientEndpoint, ClientEndpoint?>? _before;
     private bool _incremental;
@@ -37,10 +42,13 @@ internal sealed class SliceMerger
     public int DroppedCount => _slices.Values.Sum(static s => s.Mapped.Count(static m => m is null));
 
     /// <summary>The merged endpoints: one per authority.</summary>
-    public IEnumerable<ClientEndpoint> Endpoints => _byAddress.Select(static c => c.Value.Winner); // not .Values: a dictionary keeps that object
+    public IEnumerable<ClientEndpoint> Endpoints => _shared is null ? _addresses : _addresses.Select(WinnerOf);
 
     /// <summary>How many endpoints the merge holds.</summary>
-    public int Count => _byAddress.Count;
+    public int Count => _addresses.Count;
+
+    /// <summary>The endpoint the merge gives for <paramref name="held"/>'s address+port (held in <see cref="_addresses"/>).</summary>
+    private ClientEndpoint WinnerOf(ClientEndpoint held) => _shared is not null && _shared.TryGetValue(held, out Copies copies) ? copies.Winner : held;
 
     /// <summary>
     /// Brings the merge to <paramref name="slices"/> (all slices of the service) for <paramref name="choice"/>, adding to
@@ -53,14 +61,15 @@ internal sealed class SliceMerger
         if (!incremental)
         {
             _slices.Clear();
-            _byAddress.Clear();
+            _addresses.Clear();
+            _shared = null;
             _choice = choice;
             int endpoints = 0;
             foreach (EndpointSlice slice in slices)
             {
                 endpoints += slice.Endpoints?.Count ?? 0;
             }
-            _byAddress.EnsureCapacity(endpoints); // one allocation of the right size rather than growth by doubling
+            _addresses.EnsureCapacity(endpoints); // one allocation of the right size rather than growth by doubling
         }
         _before = null;
         _incremental = incremental;
@@ -105,11 +114,12 @@ internal sealed class SliceMerger
         {
             foreach ((ClientEndpoint key, ClientEndpoint? before) in _before)
             {
-                if (_byAddress.TryGetValue(key, out Copies copies))
+                if (_addresses.TryGetValue(key, out ClientEndpoint? held))
                 {
-                    if (!ReferenceEquals(copies.Winner, before))
+                    ClientEndpoint winner = WinnerOf(held);
+                    if (!ReferenceEquals(winner, before))
                     {
-                        upserted.Add(copies.Winner);
+                        upserted.Add(winner);
                     }
                 }
                 else if (before is not null)
@@ -156,20 +166,31 @@ internal sealed class SliceMerger
     {
         for (int i = 0; i < old.Length; i++)
         {
-            if (old[i] is ClientEndpoint gone && (i >= next.Length || !ReferenceEquals(gone, next[i])))
+            if (old[i] is ClientEndpoint gone && (i >= next.Length || !ReferenceEquals(gone, next[i])) && _addresses.TryGetValue(gone, out ClientEndpoint? held))
             {
-                ref Copies copies = ref CollectionsMarshal.GetValueRefOrNullRef(_byAddress, gone);
+                ref Copies copies = ref _shared is null ? ref Unsafe.NullRef<Copies>() : ref CollectionsMarshal.GetValueRefOrNullRef(_shared, gone);
                 if (Unsafe.IsNullRef(ref copies))
                 {
+                    if (ReferenceEquals(held, gone))
+                    {
+                        Touch(gone, held);
+                        _addresses.Remove(gone);
+                    }
                     continue;
                 }
                 Touch(gone, copies.Winner);
                 bool left = copies.Remove(slice, gone);
                 Copies kept = copies;
-                _byAddress.Remove(gone);
+                _shared!.Remove(gone);
+                _addresses.Remove(gone);
                 if (left)
                 {
-                    _byAddress.Add(kept.First, kept); // keyed by a copy still there, so the gone one is not kept alive
+                    // Held by a copy still there, so the gone one is not kept alive; back to a plain element when one copy is left.
+                    _addresses.Add(kept.First);
+                    if (kept.Shared)
+                    {
+                        _shared.Add(kept.First, kept);
+                    }
                 }
             }
         }
@@ -177,19 +198,56 @@ internal sealed class SliceMerger
         {
             if (next[i] is ClientEndpoint added && (i >= old.Length || !ReferenceEquals(added, old[i])))
             {
-                ref Copies copies = ref CollectionsMarshal.GetValueRefOrAddDefault(_byAddress, added, out bool exists);
-                if (exists)
-                {
-                    Touch(added, copies.Winner);
-                    copies.Add(slice, i, added);
-                }
-                else
+                if (!_addresses.TryGetValue(added, out ClientEndpoint? held))
                 {
                     Touch(added, null);
-                    copies = new Copies(slice, i, added);
+                    _addresses.Add(added);
+                    continue;
                 }
+                ref Copies copies = ref CollectionsMarshal.GetValueRefOrAddDefault(_shared ??= new(ClientEndpoint.AddressComparer), held, out bool exists);
+                if (!exists)
+                {
+                    (string heldSlice, int heldPosition) = Locate(held, slice, next);
+                    copies = new Copies(heldSlice, heldPosition, held);
+                }
+                Touch(added, copies.Winner);
+                copies.Add(slice, i, added);
             }
         }
+    }
+
+    /// <summary>
+    /// The slice and position of <paramref name="held"/>, the only copy of its address so far: in <paramref name="next"/>
+    /// (the endpoints <paramref name="slice"/> is being given) or in another slice. Runs only when an address is found in
+    /// a second place, which is rare (a pod moving between slices).
+    /// </summary>
+    private (string Slice, int Position) Locate(ClientEndpoint held, string slice, ClientEndpoint?[] next)
+    {
+        int at = PositionOf(next, held);
+        if (at >= 0)
+        {
+            return (slice, at);
+        }
+        foreach ((string name, SliceState state) in _slices)
+        {
+            if (name != slice && PositionOf(state.Mapped, held) is int position and >= 0)
+            {
+                return (name, position);
+            }
+        }
+        throw new InvalidOperationException($"the merge holds {held} but no slice has it");
+    }
+
+    private static int PositionOf(ClientEndpoint?[] endpoints, ClientEndpoint endpoint)
+    {
+        for (int i = 0; i < endpoints.Length; i++)
+        {
+            if (ReferenceEquals(endpoints[i], endpoint))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /// <summary>Records the winner of <paramref name="key"/>'s address+port before this update's first change to it.</summary>
@@ -223,6 +281,9 @@ internal sealed class SliceMerger
 
         /// <summary>The first copy in order.</summary>
         public readonly ClientEndpoint First => _endpoint;
+
+        /// <summary>Whether more than one copy is left.</summary>
+        public readonly bool Shared => _more is not null;
 
         /// <summary>The first ready copy, else the first.</summary>
         public readonly ClientEndpoint Winner

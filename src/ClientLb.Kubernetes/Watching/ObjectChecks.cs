@@ -59,8 +59,7 @@ internal static class ObjectChecks
         {
             Model.Endpoint? endpoint = endpoints[i];
             string? bad = endpoint is null ? "is null"
-                : endpoint.Addresses is null ? "has addresses: null"
-                : endpoint.Addresses.Contains(null!) ? "has a null address"
+                : endpoint.AddressProblem is string addresses ? addresses
                 : endpoint.Hints?.ForZones?.Any(static z => z?.Name is null) == true ? "has a zone hint without a name"
                 : endpoint.Hints?.ForNodes?.Any(static n => n?.Name is null) == true ? "has a node hint without a name"
                 : null;

@@ -4,14 +4,13 @@ namespace ClientLb.Balancing;
 // keeps the endpoint out of the picker exactly as an ejection does.
 public sealed partial class BalancedEndpoint
 {
-    private int _failingHealthChecks;
-
     /// <summary>True while an active health check says the endpoint does not serve (see <see cref="ServiceBalancer.ReportHealthCheck"/>).</summary>
-    public bool IsFailingHealthChecks => Volatile.Read(ref _failingHealthChecks) != 0;
+    public bool IsFailingHealthChecks => (Volatile.Read(ref _flags) & FailingHealthChecks) != 0;
 
     /// <summary>Neither ejected by passive health nor failing active health checks: the picker may choose it.</summary>
     public bool IsHealthy => !IsEjected && !IsFailingHealthChecks;
 
     /// <summary>Sets the active-health verdict; returns whether it changed.</summary>
-    internal bool SetFailingHealthChecks(bool failing) => Interlocked.Exchange(ref _failingHealthChecks, failing ? 1 : 0) != (failing ? 1 : 0);
+    internal bool SetFailingHealthChecks(bool failing) =>
+        ((failing ? Interlocked.Or(ref _flags, FailingHealthChecks) : Interlocked.And(ref _flags, ~FailingHealthChecks)) & FailingHealthChecks) != (failing ? FailingHealthChecks : 0);
 }

@@ -12,10 +12,10 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
 {
     private Endpoint _endpoint;
     private int _outstanding;
-    // Retired, Probing, LatencyObserved and the latency writer's gate, changed only by atomic operations: one field
-    // instead of four keeps the object at 128 bytes (a process holds hundreds of thousands of endpoints).
+    // Retired, Probing, LatencyObserved, the latency writer's gate and the active-health verdict, changed only by atomic
+    // operations: one field instead of five keeps the object small (a process holds hundreds of thousands of endpoints).
     private int _flags;
-    private const int Retired = 1, Probing = 2, LatencyObserved = 4, LatencyWriter = 8;
+    private const int Retired = 1, Probing = 2, LatencyObserved = 4, LatencyWriter = 8, FailingHealthChecks = 16;
     private IDisposable? _transport;
 
     // Latency: a peak-EWMA estimate in timestamp ticks (linkerd2-proxy's PeakEwma); written while holding the
@@ -24,12 +24,33 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     private double _latencyTicks = -1;
     private long _latencyStamp;
 
-    // Passive health: failures in a row, counted lock-free; ejection state written under the balancer's gate.
-    private int _connectionFailures;
-    private int _serverErrors;
-    private long _ejectedUntil;
-    private long _warmStart;
-    private long _warmEnd;
+    // Passive health and slow start, made on the endpoint's first failure or ramp: most endpoints never fail nor warm
+    // up, and keeping these eight fields in every one cost 40 bytes each (issue 18). Read without a gate (picks read a
+    // null as "healthy, full share"); installed once by an atomic exchange.
+    private HealthState? _health;
+
+    private sealed class HealthState
+    {
+        // Failures in a row, counted lock-free; ejection and ramp state written under the balancer's gate.
+        public int ConnectionFailures;
+        public int ServerErrors;
+        public long EjectedUntil;
+        public long WarmStart;
+        public long WarmEnd;
+        public int Ejections;
+        public string? EjectionReason;
+        public long ReturnedAt;
+    }
+
+    private HealthState Health()
+    {
+        if (Volatile.Read(ref _health) is HealthState health)
+        {
+            return health;
+        }
+        var created = new HealthState();
+        return Interlocked.CompareExchange(ref _health, created, null) ?? created;
+    }
 
     internal BalancedEndpoint(Endpoint endpoint, string serviceId)
     {
@@ -52,7 +73,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     public bool IsRetired => (Volatile.Read(ref _flags) & Retired) != 0;
 
     /// <summary>True while passive health keeps the endpoint out of rotation.</summary>
-    public bool IsEjected => Volatile.Read(ref _ejectedUntil) != 0;
+    public bool IsEjected => EjectedUntil != 0;
 
     /// <summary>The peak-EWMA latency estimate as last updated, or null before the first response.</summary>
     public TimeSpan? Latency(TimeProvider timeProvider)
@@ -134,26 +155,30 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     private void ExitLatencyWriter() => Interlocked.And(ref _flags, ~LatencyWriter);
 
     /// <summary>Counts a connection failure in a row; returns how many there are now.</summary>
-    internal int CountConnectionFailure() => Interlocked.Increment(ref _connectionFailures);
+    internal int CountConnectionFailure() => Interlocked.Increment(ref Health().ConnectionFailures);
 
     /// <summary>Counts a 5xx response in a row; returns how many there are now.</summary>
-    internal int CountServerError() => Interlocked.Increment(ref _serverErrors);
+    internal int CountServerError() => Interlocked.Increment(ref Health().ServerErrors);
 
     /// <summary>A success ends both runs of failures. Writes only when there is something to reset (no shared-line churn).</summary>
     internal void CountSuccess()
     {
-        if (Volatile.Read(ref _connectionFailures) != 0)
+        if (Volatile.Read(ref _health) is not HealthState health)
         {
-            Volatile.Write(ref _connectionFailures, 0);
+            return; // never failed
         }
-        if (Volatile.Read(ref _serverErrors) != 0)
+        if (Volatile.Read(ref health.ConnectionFailures) != 0)
         {
-            Volatile.Write(ref _serverErrors, 0);
+            Volatile.Write(ref health.ConnectionFailures, 0);
+        }
+        if (Volatile.Read(ref health.ServerErrors) != 0)
+        {
+            Volatile.Write(ref health.ServerErrors, 0);
         }
     }
 
     /// <summary>The timestamp at which an ejection ends; 0 when not ejected.</summary>
-    internal long EjectedUntil => Volatile.Read(ref _ejectedUntil);
+    internal long EjectedUntil => Volatile.Read(ref _health) is HealthState health ? Volatile.Read(ref health.EjectedUntil) : 0;
 
     /// <summary>
     /// The endpoint's index among its balancer's eligible endpoints, -1 when not eligible; written under the balancer's gate.
@@ -166,39 +191,60 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     internal int LocalSlot { get; set; } = -1;
 
     /// <summary>How many times in a row the endpoint was ejected (drives the exponential ejection time).</summary>
-    internal int Ejections { get; set; }
+    internal int Ejections
+    {
+        get => Volatile.Read(ref _health)?.Ejections ?? 0;
+        set => Health().Ejections = value;
+    }
 
     /// <summary>Why passive health last ejected the endpoint (<c>connection_failures</c>, <c>server_errors</c>); written under the balancer's gate.</summary>
-    internal string? EjectionReason { get; set; }
+    internal string? EjectionReason
+    {
+        get => Volatile.Read(ref _health)?.EjectionReason;
+        set => Health().EjectionReason = value;
+    }
 
     /// <summary>When the endpoint last came back from an ejection.</summary>
-    internal long ReturnedAt { get; set; }
+    internal long ReturnedAt
+    {
+        get => Volatile.Read(ref _health)?.ReturnedAt ?? 0;
+        set => Health().ReturnedAt = value;
+    }
 
     internal void Eject(long until)
     {
-        Volatile.Write(ref _ejectedUntil, until);
-        Volatile.Write(ref _connectionFailures, 0);
-        Volatile.Write(ref _serverErrors, 0);
+        HealthState health = Health();
+        Volatile.Write(ref health.EjectedUntil, until);
+        Volatile.Write(ref health.ConnectionFailures, 0);
+        Volatile.Write(ref health.ServerErrors, 0);
     }
 
     internal void Return(long now)
     {
-        Volatile.Write(ref _ejectedUntil, 0);
-        ReturnedAt = now;
+        HealthState health = Health();
+        Volatile.Write(ref health.EjectedUntil, 0);
+        health.ReturnedAt = now;
     }
 
     /// <summary>The end of the slow-start ramp; 0 when the endpoint takes its full share.</summary>
-    internal long WarmEnd => Volatile.Read(ref _warmEnd);
+    internal long WarmEnd => Volatile.Read(ref _health) is HealthState health ? Volatile.Read(ref health.WarmEnd) : 0;
 
-    internal long WarmStart => Volatile.Read(ref _warmStart);
+    internal long WarmStart => Volatile.Read(ref _health) is HealthState health ? Volatile.Read(ref health.WarmStart) : 0;
 
     internal void StartWarming(long now, long windowTicks)
     {
-        Volatile.Write(ref _warmStart, now);
-        Volatile.Write(ref _warmEnd, now + windowTicks);
+        HealthState health = Health();
+        Volatile.Write(ref health.WarmStart, now);
+        Volatile.Write(ref health.WarmEnd, now + windowTicks);
     }
 
-    internal void EndWarming() => Volatile.Write(ref _warmEnd, 0);
+    internal void EndWarming()
+    {
+        if (Volatile.Read(ref _health) is HealthState health)
+        {
+            Volatile.Write(ref health.WarmEnd, 0);
+        }
+    }
 
     /// <summary>Claims the endpoint's one probe loop; false when one runs already.</summary>
     internal bool TryStartProbing() => (Interlocked.Or(ref _flags, Probing) & Probing) == 0;

@@ -41,24 +41,41 @@ public sealed class Endpoint : IEquatable<Endpoint>
             throw new ArgumentOutOfRangeException(nameof(weight), weight, $"Endpoint '{address?.ToString() ?? dnsName}:{port}': the weight must be at least 1.");
         }
         Address = address;
-        _dnsName = address is null ? dnsName : null;
         Port = port;
         Conditions = conditions ?? EndpointConditions.ReadyAndServing;
-        Hostname = hostname;
         Zone = zone;
         NodeName = nodeName;
-        Weight = weight;
-        Scheme = scheme;
-        ZoneHints = zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints];
-        NodeHints = nodeHints is null || nodeHints.Count == 0 ? [] : [.. nodeHints];
+        string? name = address is null ? dnsName : null;
+        if (name is not null || hostname is not null || scheme is not null || weight != 1 || zoneHints is { Count: > 0 } || nodeHints is { Count: > 0 })
+        {
+            _details = new Details(name, hostname, scheme, weight, zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints], nodeHints is null || nodeHints.Count == 0 ? [] : [.. nodeHints]);
+        }
     }
 
     // An endpoint of a process watching thousands of services is mostly held, rarely called: the texts and the socket
     // endpoint are made on first use and kept (a race makes equal copies, one of which stays). Identity, hashing and
     // equality read the address itself (see AddressComparer), so holding an endpoint costs no strings.
-    private readonly string? _dnsName;
-    private string? _authority;
-    private EndPoint? _endPoint;
+    private Connection? _connection;
+    // What most endpoints of a watched Kubernetes service lack (a DNS name, hostname, scheme, a weight other than 1,
+    // topology hints), in one object made only for an endpoint that has one of them: six fields fewer in each of the
+    // others (issue 18).
+    private readonly Details? _details;
+    private string? DnsName => _details?.DnsName;
+
+    private sealed class Details(string? dnsName, string? hostname, string? scheme, int weight, IReadOnlyList<string> zoneHints, IReadOnlyList<string> nodeHints)
+    {
+        public int Weight { get; } = weight;
+
+        public string? DnsName { get; } = dnsName;
+
+        public string? Hostname { get; } = hostname;
+
+        public string? Scheme { get; } = scheme;
+
+        public IReadOnlyList<string> ZoneHints { get; } = zoneHints;
+
+        public IReadOnlyList<string> NodeHints { get; } = nodeHints;
+    }
 
     /// <summary>Compares endpoints by <see cref="SameAddress"/> (host and port) without making their texts.</summary>
     public static IEqualityComparer<Endpoint> AddressComparer { get; } = new AddressIdentity();
@@ -84,16 +101,25 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public IPAddress? Address { get; }
 
     /// <summary>The IP address as text, or the DNS name.</summary>
-    public string Host => _dnsName ?? Address!.ToString(); // IPAddress keeps its text once made
+    public string Host => DnsName ?? Address!.ToString(); // IPAddress keeps its text once made
 
     /// <summary>The port to connect to (the pod's target port).</summary>
     public int Port { get; }
 
     /// <summary><c>host:port</c> (<c>[v6]:port</c>), used in logs, metrics and traces.</summary>
-    public string Authority => _authority ??= MakeAuthority();
+    public string Authority => (_connection ??= new Connection(this)).Authority;
 
     /// <summary>The socket endpoint to connect to.</summary>
-    public EndPoint EndPoint => _endPoint ??= Address is not null ? new IPEndPoint(Address, Port) : new DnsEndPoint(_dnsName!, Port);
+    public EndPoint EndPoint => (_connection ??= new Connection(this)).EndPoint;
+
+    // The authority text and the socket endpoint, made together on the first use of either: one field in every
+    // endpoint instead of two (an endpoint that is never called never makes them).
+    private sealed class Connection(Endpoint endpoint)
+    {
+        public string Authority { get; } = endpoint.MakeAuthority();
+
+        public EndPoint EndPoint { get; } = endpoint.Address is not null ? new IPEndPoint(endpoint.Address, endpoint.Port) : new DnsEndPoint(endpoint.DnsName!, endpoint.Port);
+    }
 
     private string MakeAuthority()
     {
@@ -105,7 +131,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public EndpointConditions Conditions { get; }
 
     /// <summary>The pod's hostname (EndpointSlice <c>endpoints[].hostname</c>), if any.</summary>
-    public string? Hostname { get; }
+    public string? Hostname => _details?.Hostname;
 
     /// <summary>The zone (<c>topology.kubernetes.io/zone</c>) the endpoint runs in, if known.</summary>
     public string? Zone { get; }
@@ -114,26 +140,36 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public string? NodeName { get; }
 
     /// <summary>A relative weight (SRV weight or configuration), at least 1.</summary>
-    public int Weight { get; }
+    public int Weight => _details?.Weight ?? 1;
 
     /// <summary>The scheme this endpoint must be called with (<c>http</c>/<c>https</c>), when its source says so.</summary>
-    public string? Scheme { get; }
+    public string? Scheme => _details?.Scheme;
 
     /// <summary>
     /// The zones this endpoint should serve, from the EndpointSlice topology hints (<c>hints.forZones[].name</c>);
     /// empty when the source gave none. Kube-proxy uses them only when every ready endpoint has hints.
     /// </summary>
-    public IReadOnlyList<string> ZoneHints { get; }
+    public IReadOnlyList<string> ZoneHints => _details?.ZoneHints ?? [];
 
     /// <summary>
     /// The nodes this endpoint should serve, from the EndpointSlice topology hints (<c>hints.forNodes[].name</c>, set for
     /// <c>trafficDistribution: PreferSameNode</c>); empty when the source gave none. See <see cref="TopologyFilter"/>.
     /// </summary>
-    public IReadOnlyList<string> NodeHints { get; }
+    public IReadOnlyList<string> NodeHints => _details?.NodeHints ?? [];
 
     /// <summary>Returns a copy with other conditions.</summary>
-    public Endpoint WithConditions(EndpointConditions conditions) =>
-        new(Address, _dnsName, Port, conditions, Hostname, Zone, NodeName, Weight, Scheme, ZoneHints, NodeHints);
+    public Endpoint WithConditions(EndpointConditions conditions) => new(this, conditions);
+
+    // A copy that shares the other's fields (its details object too), with other conditions.
+    private Endpoint(Endpoint other, EndpointConditions conditions)
+    {
+        Address = other.Address;
+        Port = other.Port;
+        Conditions = conditions;
+        Zone = other.Zone;
+        NodeName = other.NodeName;
+        _details = other._details;
+    }
 
     /// <summary>
     /// Parses <c>host:port</c>, <c>[v6]:port</c> or <c>scheme://host:port</c> (a trailing <c>/</c> is allowed).
@@ -259,10 +295,10 @@ public sealed class Endpoint : IEquatable<Endpoint>
 
     /// <summary>True when both denote the same host and port (the identity used to merge and diff endpoint lists).</summary>
     public bool SameAddress(Endpoint other) =>
-        Port == other.Port && (Address is not null ? Address.Equals(other.Address) : other.Address is null && string.Equals(_dnsName, other._dnsName, StringComparison.Ordinal));
+        Port == other.Port && (Address is not null ? Address.Equals(other.Address) : other.Address is null && string.Equals(DnsName, other.DnsName, StringComparison.Ordinal));
 
     /// <summary>The hash of the host and port, consistent with <see cref="SameAddress"/>.</summary>
-    private int AddressHash() => HashCode.Combine(Address?.GetHashCode() ?? StringComparer.Ordinal.GetHashCode(_dnsName!), Port);
+    private int AddressHash() => HashCode.Combine(Address?.GetHashCode() ?? StringComparer.Ordinal.GetHashCode(DnsName!), Port);
 
     /// <summary>Value equality over every field.</summary>
     public bool Equals(Endpoint? other) =>

@@ -29,27 +29,26 @@ public static class EndpointAddress
             error = "the address is empty";
             return false;
         }
-        string shown = Display(text);
         if (text.Contains(':', StringComparison.Ordinal))
         {
             if (text.Length <= 64 && IPAddress.TryParse(text, out IPAddress? lenient) && lenient.AddressFamily == AddressFamily.InterNetworkV6 && lenient.ScopeId == 0)
             {
                 if (lenient.IsIPv4MappedToIPv6)
                 {
-                    error = $"'{shown}' is an IPv4-mapped IPv6 address (use the IPv4 address itself)";
+                    error = $"'{Display(text)}' is an IPv4-mapped IPv6 address (use the IPv4 address itself)";
                     return false;
                 }
                 string canonical = FormatIPv6(lenient);
                 if (!string.Equals(canonical, text, StringComparison.Ordinal))
                 {
-                    error = $"'{shown}' is not in canonical IPv6 form (RFC 5952: {canonical})";
+                    error = $"'{Display(text)}' is not in canonical IPv6 form (RFC 5952: {canonical})";
                     return false;
                 }
                 address = lenient;
                 error = null;
                 return true;
             }
-            error = $"'{shown}' is not an IPv6 address";
+            error = $"'{Display(text)}' is not an IPv6 address";
             return false;
         }
         if (TryParseDottedQuad(text, out uint value))
@@ -59,8 +58,8 @@ public static class EndpointAddress
             return true;
         }
         error = text.Length <= 64 && IPAddress.TryParse(text, out IPAddress? read) && read.AddressFamily == AddressFamily.InterNetwork
-            ? $"'{shown}' is not a canonical dotted-quad IPv4 address (a lenient parser reads it as {read})"
-            : $"'{shown}' is not an IP address";
+            ? $"'{Display(text)}' is not a canonical dotted-quad IPv4 address (a lenient parser reads it as {read})"
+            : $"'{Display(text)}' is not an IP address";
         return false;
     }
 

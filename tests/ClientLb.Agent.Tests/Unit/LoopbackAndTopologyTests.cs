@@ -117,7 +117,7 @@ public sealed class LoopbackAndTopologyTests
         // The zones the (topology-mode: Auto) controller allocated, not where the pods run: kube-proxy follows the hints.
         Kubernetes.Model.Endpoint At(string ip, string zone, string forZone, string? forNode = null) => new()
         {
-            Addresses = [ip],
+            Address = ip,
             Conditions = new Kubernetes.Model.EndpointConditions { Ready = true },
             Zone = zone,
             Hints = new Kubernetes.Model.EndpointHints

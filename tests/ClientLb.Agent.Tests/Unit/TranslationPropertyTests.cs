@@ -41,7 +41,7 @@ public sealed class TranslationPropertyTests
                 Metadata = new ObjectMeta { Name = name + "-x", Namespace = ns },
                 AddressType = "IPv4",
                 Ports = [.. ports.Select(p => new EndpointPort { Name = p.Name, Protocol = p.Protocol, Port = p.Port })],
-                Endpoints = [.. endpoints.Select(e => new Kubernetes.Model.Endpoint { Addresses = [e.Item1], Conditions = new() { Ready = e.Item2 }, NodeName = e.Item3 })],
+                Endpoints = [.. endpoints.Select(e => new Kubernetes.Model.Endpoint { Address = e.Item1, Conditions = new() { Ready = e.Item2 }, NodeName = e.Item3 })],
             };
             if (ServiceStateMapper.Map(Services.Slices(service, slice), out _, []) is not ServiceState state)
             {

@@ -101,7 +101,7 @@ public sealed class ValidationTests
             Metadata = new() { Name = "web-abc", Namespace = "shop" },
             AddressType = "IPv4",
             Ports = [new() { Name = "http", Port = 8080, Protocol = "TCP" }],
-            Endpoints = [.. new[] { "010.0.0.1", "10.1", "0x0a000001", "10.1.0.7" }.Select(a => new Kubernetes.Model.Endpoint { Addresses = [a], Conditions = new() { Ready = true } })],
+            Endpoints = [.. new[] { "010.0.0.1", "10.1", "0x0a000001", "10.1.0.7" }.Select(a => new Kubernetes.Model.Endpoint { Address = a, Conditions = new() { Ready = true } })],
         };
         var warnings = new List<string>();
         var dropped = new List<string>();

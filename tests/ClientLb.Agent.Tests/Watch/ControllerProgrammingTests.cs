@@ -68,6 +68,6 @@ public sealed class ControllerProgrammingTests
         Metadata = new() { Name = "web-1", Namespace = "default", ResourceVersion = "2", Labels = new() { ["kubernetes.io/service-name"] = "web" } },
         AddressType = "IPv4",
         Ports = [new() { Name = "http", Port = Netns.NetnsFixture.HttpPort }],
-        Endpoints = [.. addresses.Select(a => new Endpoint { Addresses = [a], Conditions = new() { Ready = true } })],
+        Endpoints = [.. addresses.Select(a => new Endpoint { Address = a, Conditions = new() { Ready = true } })],
     };
 }

@@ -28,7 +28,9 @@ public sealed class EndpointDecodingTests
 
         Assert.Equal(3, endpoints.Count);
         Model.Endpoint first = endpoints[0];
-        Assert.Equal(["10.0.0.1", "10.0.0.9"], first.Addresses);
+        Assert.Equal("10.0.0.1", first.Address);
+        Assert.Equal(["10.0.0.9"], first.OtherAddresses!);
+        Assert.Null(endpoints[1].OtherAddresses);
         Assert.Equal((true, true, false), (first.Conditions!.Ready, first.Conditions.Serving, first.Conditions.Terminating));
         Assert.Equal(("pod-a", "node-1", "zone-a"), (first.Hostname, first.NodeName, first.Zone));
         Assert.Equal(["zone-a"], first.ZoneHintNames()!);
@@ -67,13 +69,15 @@ public sealed class EndpointDecodingTests
     }
 
     [Fact]
-    public void Null_addresses_and_null_endpoints_decode_as_null_for_the_poison_check()
+    public void Null_addresses_and_null_endpoints_are_kept_for_the_poison_check()
     {
-        List<Model.Endpoint> endpoints = Parse("""[{"addresses":null},null,{"addresses":[null]}]""").Object!.Endpoints!;
+        List<Model.Endpoint> endpoints = Parse("""[{"addresses":null},null,{"addresses":["10.0.0.1",null]},{"addresses":[]}]""").Object!.Endpoints!;
 
-        Assert.Null(endpoints[0].Addresses);
+        Assert.Equal("has addresses: null", endpoints[0].AddressProblem);
         Assert.Null(endpoints[1]);
-        Assert.Equal([null!], endpoints[2].Addresses);
+        Assert.Equal("has a null address", endpoints[2].AddressProblem);
+        Assert.Null(endpoints[3].Address); // no address: mapped as "the endpoint has no address", not poison
+        Assert.Null(endpoints[3].AddressProblem);
     }
 
     [Fact]

@@ -24,7 +24,7 @@ public class EndpointSliceCacheTests
             },
             AddressType = "IPv4",
             Ports = [new EndpointPort { Name = portName, Port = port, Protocol = protocol }],
-            Endpoints = [.. (addresses ?? []).Select(a => new Model.Endpoint { Addresses = [a], Conditions = new Model.EndpointConditions { Ready = true } })],
+            Endpoints = [.. (addresses ?? []).Select(a => new Model.Endpoint { Address = a, Conditions = new Model.EndpointConditions { Ready = true } })],
         };
 
     private static Service Svc(string name, string ns = "shop", params ServicePort[] ports) => new()

@@ -19,7 +19,7 @@ public sealed class HostileInputTests
         Metadata = new ObjectMeta { Name = "pay-abc", Namespace = "fin" },
         AddressType = "IPv4",
         Ports = [new EndpointPort { Name = "http", Port = 8080, Protocol = "TCP" }],
-        Endpoints = [.. addresses.Select(a => new Model.Endpoint { Addresses = [a], Conditions = new Model.EndpointConditions { Ready = true } })],
+        Endpoints = [.. addresses.Select(a => new Model.Endpoint { Address = a, Conditions = new Model.EndpointConditions { Ready = true } })],
     };
 
     [Fact]

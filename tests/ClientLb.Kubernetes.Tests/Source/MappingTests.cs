@@ -21,7 +21,7 @@ public class MappingTests
 
     private static Model.Endpoint Ep(string ip, bool? ready = true, bool? serving = null, bool? terminating = null, string? zone = null, string? node = null, params string[] hints) => new()
     {
-        Addresses = [ip],
+        Address = ip,
         Conditions = new Conditions { Ready = ready, Serving = serving, Terminating = terminating },
         Zone = zone,
         NodeName = node,
@@ -104,7 +104,7 @@ public class MappingTests
         EndpointSlice v4b = Slice("v4b", "IPv4", [("http", 8081)], Ep("10.0.0.3"));
         EndpointSlice v6 = Slice("v6", "IPv6", [("http", 8080)], Ep("fd00::1"));
         EndpointSlice other = Slice("metrics", "IPv4", [("metrics", 9100)], Ep("10.0.0.9"));
-        EndpointSlice fqdn = Slice("fqdn", "FQDN", [("http", 8080)], new Model.Endpoint { Addresses = ["example.com"] });
+        EndpointSlice fqdn = Slice("fqdn", "FQDN", [("http", 8080)], new Model.Endpoint { Address = "example.com" });
         List<ClientEndpoint> endpoints = EndpointMapper.Map([v4a, v4b, v6, other, fqdn], new PortChoice("http", null));
         Assert.Equal(["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8081", "[fd00::1]:8080"], endpoints.Select(e => e.Authority));
         ClientEndpoint first = endpoints[0];
@@ -127,9 +127,9 @@ public class MappingTests
         EndpointSlice slice = Slice("a", "IPv4", [("", 8080)],
             Ep("10.0.0.1", ready: null, serving: null, terminating: null, zone: "z1", node: null, "z1", "z2"),
             Ep("10.0.0.2", ready: false, serving: true, terminating: true),
-            new Model.Endpoint { Addresses = ["10.0.0.3"] },
-            new Model.Endpoint { Addresses = ["not-an-ip"] },
-            new Model.Endpoint { Addresses = [] });
+            new Model.Endpoint { Address = "10.0.0.3" },
+            new Model.Endpoint { Address = "not-an-ip" },
+            new Model.Endpoint());
         List<ClientEndpoint> endpoints = EndpointMapper.Map([slice], new PortChoice("", null));
         Assert.Equal(3, endpoints.Count);
         Assert.Equal(new Endpoints.EndpointConditions(true, true, false), endpoints[0].Conditions);

@@ -17,7 +17,7 @@ public class SliceMergerTests
 
     private static Model.Endpoint Ep(Random random) => new()
     {
-        Addresses = [$"10.1.0.{random.Next(1, 40)}"],
+        Address = $"10.1.0.{random.Next(1, 40)}",
         Conditions = new Conditions { Ready = random.Next(4) != 0, Serving = random.Next(3) != 0, Terminating = random.Next(5) == 0 },
         Zone = random.Next(3) == 0 ? "z1" : "z2",
         Hints = random.Next(4) == 0 ? new EndpointHints { ForZones = [new ForZone { Name = "z1" }] } : null,
@@ -110,14 +110,14 @@ public class SliceMergerTests
     public void An_unchanged_endpoint_of_a_changed_slice_keeps_its_object_and_is_not_reported()
     {
         var random = new Random(7);
-        Model.Endpoint[] endpoints = [.. Enumerable.Range(1, 5).Select(i => new Model.Endpoint { Addresses = [$"10.2.0.{i}"], Conditions = new Conditions { Ready = true } })];
+        Model.Endpoint[] endpoints = [.. Enumerable.Range(1, 5).Select(i => new Model.Endpoint { Address = $"10.2.0.{i}", Conditions = new Conditions { Ready = true } })];
         var merger = new SliceMerger();
         List<ClientEndpoint> upserted = [], removed = [];
         Assert.False(merger.Update([Slice("a", 8080, endpoints)], Http, upserted, removed));
         Dictionary<string, ClientEndpoint> before = merger.Endpoints.ToDictionary(e => e.Authority);
 
         // A new slice object (a watch event) with fresh API objects for the same endpoints, and the third one not ready.
-        Model.Endpoint[] copies = [.. endpoints.Select(e => new Model.Endpoint { Addresses = [.. e.Addresses], Conditions = new Conditions { Ready = true } })];
+        Model.Endpoint[] copies = [.. endpoints.Select(e => new Model.Endpoint { Address = e.Address, Conditions = new Conditions { Ready = true } })];
         copies[2].Conditions = new Conditions { Ready = false };
         Assert.True(merger.Update([Slice("a", 8080, copies)], Http, upserted, removed));
         ClientEndpoint changed = Assert.Single(upserted);
@@ -130,7 +130,7 @@ public class SliceMergerTests
     [Fact]
     public void A_pod_moving_between_slices_stays_published_with_its_ready_copy()
     {
-        Model.Endpoint Pod(bool ready) => new() { Addresses = ["10.3.0.1"], Conditions = new Conditions { Ready = ready, Serving = true, Terminating = !ready } };
+        Model.Endpoint Pod(bool ready) => new() { Address = "10.3.0.1", Conditions = new Conditions { Ready = ready, Serving = true, Terminating = !ready } };
         var merger = new SliceMerger();
         List<ClientEndpoint> upserted = [], removed = [];
         merger.Update([Slice("a", 8080, [Pod(false)])], Http, upserted, removed);
@@ -151,19 +151,20 @@ public class SliceMergerTests
         string Text(string value) => new(value.AsSpan()); // a fresh string, as a decoder makes one per endpoint
         Model.Endpoint Decoded(int i) => new()
         {
-            Addresses = new List<string>(4) { $"10.1.0.{i}" },
+            Address = $"10.1.0.{i}",
             Conditions = new Conditions { Ready = i % 2 == 0, Serving = true },
             Zone = Text("zone-a"),
             NodeName = Text(i < 2 ? "node-1" : "node-2"),
         };
         EndpointSlice slice = Slice("s1", 8080, Enumerable.Range(0, 4).Select(Decoded));
+        slice.Endpoints!.Capacity = 16; // as a decoder's list grows
         List<ClientEndpoint> before = EndpointMapper.Map([slice], Http, allowLoopback: false);
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
 
         slice.Compact(names);
 
         List<Model.Endpoint> endpoints = slice.Endpoints!;
-        Assert.All(endpoints, e => Assert.Equal(1, e.Addresses.Capacity));
+        Assert.Equal(4, endpoints.Capacity);
         Assert.Same(endpoints[0].Conditions, endpoints[2].Conditions);
         Assert.Same(endpoints[1].Conditions, endpoints[3].Conditions);
         Assert.NotSame(endpoints[0].Conditions, endpoints[1].Conditions);
@@ -172,10 +173,38 @@ public class SliceMergerTests
         Assert.Same(endpoints[2].NodeName, endpoints[3].NodeName);
         Assert.Equal(2, names.Count(n => n.Key.StartsWith("node-", StringComparison.Ordinal)));
         Assert.Equal(before, EndpointMapper.Map([slice], Http, allowLoopback: false));
+        // Issue 18: the address is held parsed, its text made again the same, and every endpoint mapped from it shares it.
+        Assert.Equal(["10.1.0.0", "10.1.0.1", "10.1.0.2", "10.1.0.3"], endpoints.Select(e => e.Address));
+        Assert.All(endpoints, e => Assert.NotNull(e.ParsedAddress));
+        Assert.Same(endpoints[0].ParsedAddress, EndpointMapper.Map([slice], Http, allowLoopback: false)[0].Address);
+        Assert.True(EndpointMapper.SameMapping(endpoints[1], Decoded(1))); // held parsed against a fresh decode: the same
+        Assert.False(EndpointMapper.SameMapping(endpoints[1], Decoded(2)));
         // A second slice with the same names takes the kept strings.
         EndpointSlice next = Slice("s2", 8080, [Decoded(1)]);
         next.Compact(names);
         Assert.Same(endpoints[0].NodeName, next.Endpoints![0].NodeName);
+    }
+
+    [Theory]
+    [InlineData("010.0.0.1", "not a canonical dotted-quad IPv4 address")]
+    [InlineData("10.1", "not a canonical dotted-quad IPv4 address")]
+    [InlineData("2001:DB8::1", "not in canonical IPv6 form")]
+    [InlineData("0.0.0.0", "unspecified")]
+    [InlineData("127.0.0.1", "loopback")]
+    public void A_kept_slice_refuses_the_addresses_a_fresh_one_refuses_with_the_same_reason(string address, string reason)
+    {
+        EndpointSlice Fresh() => Slice("s1", 8080, [new Model.Endpoint { Address = address, Conditions = new Conditions { Ready = true } }]);
+        var fresh = new List<string>();
+        var kept = new List<string>();
+        EndpointSlice compacted = Fresh();
+        compacted.Compact(new Dictionary<string, string>(StringComparer.Ordinal));
+
+        Assert.Empty(EndpointMapper.Map([Fresh()], Http, dropped: (_, why) => fresh.Add(why)));
+        Assert.Empty(EndpointMapper.Map([compacted], Http, dropped: (_, why) => kept.Add(why)));
+
+        Assert.Contains(reason, Assert.Single(fresh), StringComparison.Ordinal);
+        Assert.Equal(fresh, kept);
+        Assert.Equal(address, compacted.Endpoints![0].Address);
     }
 
     [Fact]

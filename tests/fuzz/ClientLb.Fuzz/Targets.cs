@@ -165,7 +165,7 @@ public static class Targets
             Ports = [.. Line(5).Split(',').Select(ParsePort).Select(p => new EndpointPort { Name = p.Name, Protocol = p.Protocol, Port = p.Port })],
             Endpoints = [.. lines.Skip(6).Select(line => line.Split('|')).Select(f => new K8sEndpoint
             {
-                Addresses = [f[0]],
+                Address = f[0],
                 Conditions = new ClientLb.Kubernetes.Model.EndpointConditions { Ready = f.Length < 2 || f[1] != "0" },
                 NodeName = f.Length > 2 ? f[2] : null,
                 Zone = f.Length > 3 ? f[3] : null,
