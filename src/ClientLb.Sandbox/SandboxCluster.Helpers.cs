@@ -195,9 +195,24 @@ public sealed partial class SandboxCluster
             .SelectMany(s => s.Root.Items("endpoints"))
             .Count(e => e.Get("conditions", "ready") is not { ValueKind: System.Text.Json.JsonValueKind.False });
 
-    /// <summary>Waits until the service has exactly <paramref name="count"/> ready endpoints.</summary>
-    public Task WaitForReadyEndpointsAsync(string service, int count, string ns = "default", CancellationToken cancellationToken = default) =>
-        WaitUntilAsync(c => c.CountReadyEndpoints(service, ns) == count, cancellationToken);
+    /// <summary>
+    /// Waits until the service has exactly <paramref name="count"/> ready endpoints and, when the service proxy runs, until
+    /// the proxy forwards the service's ClusterIP ports to the endpoints its slices list now (it follows them on its own worker).
+    /// </summary>
+    public async Task WaitForReadyEndpointsAsync(string service, int count, string ns = "default", CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            Task next = _store.NextChange;
+            Task proxied = _serviceProxy?.NextReconcile ?? next;
+            if (CountReadyEndpoints(service, ns) == count && (_serviceProxy is null || _serviceProxy.IsApplied(ns, service)))
+            {
+                return;
+            }
+
+            await Task.WhenAny(next, proxied).WaitAsync(cancellationToken);
+        }
+    }
 
     // ---- fault injection ----
 

@@ -18,6 +18,10 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
 {
     private readonly ConcurrentDictionary<string, Dictionary<string, IPortProxy>> _byService = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _failures = new(StringComparer.Ordinal);
+    // Per service ("ns/name"): the versions of the Service and its slices that the last reconcile applied.
+    private readonly ConcurrentDictionary<string, string> _applied = new(StringComparer.Ordinal);
+    private readonly Lock _signalLock = new();
+    private TaskCompletionSource _reconciled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Service ports that could not be proxied ("ns/name port/PROTO") and why.</summary>
     public IReadOnlyDictionary<string, string> Failures => _failures;
@@ -35,10 +39,53 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
         }
     }
 
+    /// <summary>Completes after the next reconcile of any service.</summary>
+    public Task NextReconcile { get { lock (_signalLock) { return _reconciled.Task; } } }
+
+    /// <summary>
+    /// True when the proxy forwards the service's ports as its Service and EndpointSlices in the store say now: the
+    /// proxy follows them on its own worker, so a client may otherwise connect before the proxy has the new endpoints.
+    /// </summary>
+    public bool IsApplied(string ns, string name)
+    {
+        string state = StateOf(Store.Get(ResourceTypes.Services, ns, name), SlicesOf(ns, name));
+        return _applied.TryGetValue(ns + "/" + name, out string? applied) ? applied == state : state.Length == 0;
+    }
+
+    private List<StoredObject> SlicesOf(string ns, string name) =>
+        Store.Snapshot(ResourceTypes.EndpointSlices, ns, s => s.Labels.GetValueOrDefault(EndpointSliceController.ServiceNameLabel) == name);
+
+    private static string StateOf(StoredObject? svc, List<StoredObject> slices) =>
+        svc is null && slices.Count == 0 ? "" : $"{svc?.Uid}@{svc?.ResourceVersion} {string.Join(",", slices.Select(s => s.Name + "@" + s.ResourceVersion))}";
+
     protected override async Task ReconcileAsync(string key, CancellationToken ct)
     {
         (string? ns, string? name) = SplitKey(key);
         StoredObject? svc = Store.Get(ResourceTypes.Services, ns, name);
+        List<StoredObject> slices = SlicesOf(ns, name);
+        await ApplyAsync(key, svc, slices);
+        string state = StateOf(svc, slices);
+        if (state.Length == 0)
+        {
+            _applied.TryRemove(key, out _);
+        }
+        else
+        {
+            _applied[key] = state;
+        }
+
+        TaskCompletionSource reconciled;
+        lock (_signalLock)
+        {
+            reconciled = _reconciled;
+            _reconciled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        reconciled.TrySetResult();
+    }
+
+    private async Task ApplyAsync(string key, StoredObject? svc, List<StoredObject> slices)
+    {
         Dictionary<string, IPortProxy> current = _byService.GetOrAdd(key, _ => []);
         string? ip = svc?.Root.Str("spec", "clusterIP");
         var wanted = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
@@ -67,7 +114,6 @@ internal sealed class ServiceProxy(ObjectStore store, ILogger logger, Action<str
 
         if (wanted.Count == 0) { _byService.TryRemove(key, out _); return; }
 
-        List<StoredObject> slices = Store.Snapshot(ResourceTypes.EndpointSlices, ns, s => s.Labels.GetValueOrDefault(EndpointSliceController.ServiceNameLabel) == name);
         TimeSpan? affinity = svc!.Root.Str("spec", "sessionAffinity") == "ClientIP"
             ? TimeSpan.FromSeconds(svc.Root.Int("spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds") ?? 10800) : (TimeSpan?)null;
         foreach ((string? portKey, JsonElement port) in wanted)

@@ -19,8 +19,13 @@ internal sealed class IpAllocator
     // Pod addresses are bound by real sockets: clusters in one process (parallel tests) must not share them,
     // and a released address is not handed out again until the whole range has been used (as an IPAM would
     // avoid), so a client still talking to a deleted pod's address never reaches another cluster's new pod.
-    private static readonly HashSet<uint> ProcessWideClaims = [];
-    // Starts at a random offset so sandboxes in different processes (parallel test runs) rarely pick the same addresses.
+    // The value says whether the address counts towards a /24 block this process holds machine-wide.
+    private static readonly Dictionary<uint, bool> ProcessWideClaims = [];
+    // Sandboxes in other processes on the machine (parallel test runs) use the same loopback ranges: a process hands out
+    // addresses only from /24 blocks it holds, each held by a Unix socket bound in the abstract namespace (per network
+    // namespace, like the loopback addresses; gone with the process), with how many of its addresses are in use.
+    private static readonly Dictionary<uint, (Socket Claim, int InUse)> HeldBlocks = [];
+    // Starts at a random offset so sandboxes in different processes mostly claim different blocks.
     private static uint _processWideNext = (uint)Random.Shared.Next(1, 1 << 14);
 
     public IpAllocator(string cidr, string what, bool processWide = false)
@@ -99,7 +104,7 @@ internal sealed class IpAllocator
                     continue;
                 }
 
-                if (_used.Contains(offset) || !ClaimProcessWide(_base + offset))
+                if (_used.Contains(offset) || !ClaimProcessWide(_base + offset, blockRequired: true))
                 {
                     continue;
                 }
@@ -123,7 +128,8 @@ internal sealed class IpAllocator
         uint offset = ((uint)b[0] << 24 | (uint)b[1] << 16 | (uint)b[2] << 8 | b[3]) - _base;
         lock (_lock)
         {
-            if (_used.Contains(offset) || !ClaimProcessWide(_base + offset))
+            // An address asked for by name is the user's choice, even in a block another process holds.
+            if (_used.Contains(offset) || !ClaimProcessWide(_base + offset, blockRequired: false))
             {
                 return false;
             }
@@ -145,15 +151,12 @@ internal sealed class IpAllocator
         {
             if (_used.Remove(offset) && _processWide)
             {
-                lock (ProcessWideClaims)
-                {
-                    ProcessWideClaims.Remove(_base + offset);
-                }
+                ReleaseProcessWide(_base + offset);
             }
         }
     }
 
-    private bool ClaimProcessWide(uint address)
+    private bool ClaimProcessWide(uint address, bool blockRequired)
     {
         if (!_processWide)
         {
@@ -162,7 +165,74 @@ internal sealed class IpAllocator
 
         lock (ProcessWideClaims)
         {
-            return ProcessWideClaims.Add(address);
+            if (ProcessWideClaims.ContainsKey(address))
+            {
+                return false;
+            }
+
+            bool inHeldBlock = HoldBlock(address & BlockMask);
+            if (!inHeldBlock && blockRequired)
+            {
+                return false;
+            }
+
+            ProcessWideClaims[address] = inHeldBlock;
+            return true;
         }
+    }
+
+    private static void ReleaseProcessWide(uint address)
+    {
+        lock (ProcessWideClaims)
+        {
+            if (ProcessWideClaims.Remove(address, out bool inHeldBlock) && inHeldBlock
+                && HeldBlocks.TryGetValue(address & BlockMask, out (Socket Claim, int InUse) block))
+            {
+                if (block.InUse > 1)
+                {
+                    HeldBlocks[address & BlockMask] = (block.Claim, block.InUse - 1);
+                }
+                else
+                {
+                    HeldBlocks.Remove(address & BlockMask);
+                    block.Claim.Dispose();
+                }
+            }
+        }
+    }
+
+    private const uint BlockMask = 0xFFFFFF00;
+
+    /// <summary>The abstract Unix socket name that holds a /24 block of loopback addresses for one sandbox process.</summary>
+    internal static string BlockClaimName(uint block) => "\0clientlb-sandbox-" + ToIp(block) + "/24";
+
+    /// <summary>
+    /// Counts one more address in <paramref name="block"/> when this process holds it or can claim it now; false when another
+    /// process holds it. Where abstract Unix sockets do not exist (not Linux) blocks cannot be held: every block is free.
+    /// </summary>
+    private static bool HoldBlock(uint block)
+    {
+        if (HeldBlocks.TryGetValue(block, out (Socket Claim, int InUse) held))
+        {
+            HeldBlocks[block] = (held.Claim, held.InUse + 1);
+            return true;
+        }
+        if (!OperatingSystem.IsLinux())
+        {
+            return true;
+        }
+
+        var claim = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            claim.Bind(new UnixDomainSocketEndPoint(BlockClaimName(block)));
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            claim.Dispose();
+            return false;
+        }
+        HeldBlocks[block] = (claim, 1);
+        return true;
     }
 }

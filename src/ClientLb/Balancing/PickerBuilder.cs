@@ -14,6 +14,9 @@ namespace ClientLb.Balancing;
 /// </summary>
 internal sealed class PickerBuilder(EligibleSetBuilder eligibility, PassiveHealth health, PolicyContext context, ILogger logger)
 {
+    // The level of the picker built last (under the rebuild gate), and the level of the picker requests use: a reader that
+    // sees a level must also pick with it, so the level shows only once the balancer has swapped its picker in.
+    private TopologyLevel _builtLevel = TopologyLevel.Any;
     private int _level = (int)TopologyLevel.Any;
     // The endpoints of the current topology level when it narrows traffic (each knows its LocalSlot); null for all.
     private BalancedEndpoint[]? _candidates;
@@ -21,8 +24,11 @@ internal sealed class PickerBuilder(EligibleSetBuilder eligibility, PassiveHealt
     /// <summary>The service's policy; null until the configuration was read once.</summary>
     public ILoadBalancingPolicy? Policy { get; set; }
 
-    /// <summary>Where the last picker keeps traffic.</summary>
+    /// <summary>Where the picker that requests use keeps traffic (as of the last <see cref="Published"/>).</summary>
     public TopologyLevel Level => (TopologyLevel)Volatile.Read(ref _level);
+
+    /// <summary>Called once the picker built last takes requests: its topology level shows from now on.</summary>
+    public void Published() => Volatile.Write(ref _level, (int)_builtLevel);
 
     /// <summary>
     /// The picker over <paramref name="eligible"/>, after a pass over them; null when there is nothing to pick from (or no
@@ -75,7 +81,7 @@ internal sealed class PickerBuilder(EligibleSetBuilder eligibility, PassiveHealt
             return null;
         }
         TopologyLevel level = eligibility.Level;
-        if ((int)level != _level)
+        if (level != _builtLevel)
         {
             return null;
         }
@@ -126,10 +132,10 @@ internal sealed class PickerBuilder(EligibleSetBuilder eligibility, PassiveHealt
 
     private void SetLevel(TopologyLevel level, int candidates, int eligible)
     {
-        if ((int)level != _level)
+        if (level != _builtLevel)
         {
             Log.TopologyLevelChanged(logger, context.ServiceId, TopologyFilter.Describe(level), candidates, eligible);
-            Volatile.Write(ref _level, (int)level);
+            _builtLevel = level;
         }
     }
 

@@ -196,6 +196,7 @@ public sealed partial class ServiceBalancer
     private void Publish(EndpointPicker picker)
     {
         Volatile.Write(ref _picker, picker);
+        _pickers.Published(); // after the swap: whoever sees the picker's topology level picks with that picker
         Interlocked.Exchange(ref _pickerChanged, null)?.TrySetResult();
     }
 }

@@ -111,18 +111,36 @@ public sealed class BothPathsTests
         {
             await using Client client = Create(path, peers.Select(p => p.Authority));
             await GreeterCalls.WaitForAllAsync(client.Greeter, 3);
-            Task? stop = null;
+            // b2 goes at the 100th call, with calls in flight; no call past the 150th starts before it is gone, so it goes
+            // mid-run however slowly the signal takes effect (on a loaded machine b2 once answered 99 calls, its whole share).
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            async Task StopAsync()
+            {
+                try
+                {
+                    await (sigkill ? peers[1].KillAsync() : peers[1].TerminateAsync());
+                    stopped.SetResult();
+                }
+                catch (Exception ex)
+                {
+                    stopped.SetException(ex);
+                }
+            }
             var failures = new List<string>();
             var counts = new Dictionary<string, int>();
             int next = 0;
 
-            await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(async caller =>
             {
                 while (Interlocked.Increment(ref next) is int n && n <= 300)
                 {
                     if (n == 100)
                     {
-                        stop = sigkill ? peers[1].KillAsync() : peers[1].TerminateAsync();
+                        _ = StopAsync();
+                    }
+                    if (n >= 150)
+                    {
+                        await stopped.Task;
                     }
                     try
                     {
@@ -141,7 +159,7 @@ public sealed class BothPathsTests
                     }
                 }
             }));
-            await stop!;
+            await stopped.Task;
 
             Assert.True(failures.Count == 0, string.Join("\n", failures));
             Assert.Equal(300, counts.Values.Sum());

@@ -209,6 +209,9 @@ public sealed class HostileApiServerTests
         // Defect 5: HTTP 410 on the watch request was retried from the same resourceVersion forever.
         await using FaultHarness h = await FaultHarness.StartAsync();
         await h.DriveAsync(() => h.Serves(Before) && h.Source.Status.IsHealthy, "the first truth");
+        // The source is healthy once it has listed; its first watches must be open (past the fault check) before the fault
+        // comes, or the first watch itself meets the 410 (once in a loaded run) and there is no second one to count.
+        await h.DriveAsync(() => h.Server.OpenWatches("endpointslices") == 1 && h.Server.OpenWatches("services") == 1, "the watches from the first list");
         string stale = h.Server.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
         h.Server.Fault = async (hit, ctx) =>
         {

@@ -104,6 +104,26 @@ public class ServiceProxyTests
     }
 
     [Fact]
+    public async Task Waiting_for_ready_endpoints_returns_once_the_proxy_forwards_to_exactly_them()
+    {
+        // The proxy follows the slices on its own worker: a client that connects as soon as the slices are ready must not
+        // find the proxy a change behind (the Go client was reset once in a loaded run by a proxy without its endpoints).
+        (SandboxCluster? cluster, string _) = await StartAsync();
+        await using SandboxCluster __ = cluster;
+        Assert.Equal(3, LastEndpoints(cluster, "default/payment-service")?.Split(", ").Length);
+        foreach (SandboxPod pod in cluster.GetPods("app=payment"))
+        {
+            await cluster.SetPodReadyAsync(pod.Name, false);
+            await cluster.WaitForReadyEndpointsAsync("payment-service", 2, cancellationToken: Deadline.In());
+            string? unready = LastEndpoints(cluster, "default/payment-service");
+            Assert.True(unready?.Split(", ").Length == 2 && !unready.Contains(pod.IP + ":"), $"{pod.IP} unready, the proxy forwards to {unready}");
+            await cluster.SetPodReadyAsync(pod.Name, true);
+            await cluster.WaitForReadyEndpointsAsync("payment-service", 3, cancellationToken: Deadline.In());
+            Assert.Equal(3, LastEndpoints(cluster, "default/payment-service")?.Split(", ").Length);
+        }
+    }
+
+    [Fact]
     public async Task The_jdk_http_client_reaches_the_service_by_cluster_ip_and_spreads_over_its_pods()
     {
         (SandboxCluster? cluster, string? ip) = await StartAsync();

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using ClientLb.Sandbox.Manifests;
@@ -79,4 +80,28 @@ public class PatchAndYamlTests
         alloc.Release("127.50.0.1");
         Assert.Equal("127.50.0.1", alloc.Allocate());
     }
+
+    [Fact]
+    public void A_process_hands_out_no_address_of_a_block_that_a_sandbox_in_another_process_holds()
+    {
+        // Another sandbox process (a parallel test run) holds 127.51.0.0/24 by its abstract socket, as this process would.
+        using Socket otherProcess = UnixSocket();
+        otherProcess.Bind(new UnixDomainSocketEndPoint(IpAllocator.BlockClaimName(127u << 24 | 51u << 16)));
+        var alloc = new IpAllocator("127.51.0.0/23", "PodCidr", processWide: true);
+        List<string> addresses = [.. Enumerable.Range(0, 300).Select(_ => alloc.Allocate()).TakeWhile(a => a is not null).Select(a => a!)];
+        Assert.Equal(255, addresses.Count); // 127.51.1.0 to .254 (.255 is the range's broadcast address)
+        Assert.All(addresses, a => Assert.StartsWith("127.51.1.", a));
+        Assert.True(alloc.Reserve("127.51.0.9"), "an address asked for by name is the user's choice");
+
+        // Its last address released, the block is free for other processes again.
+        string blockOne = IpAllocator.BlockClaimName(127u << 24 | 51u << 16 | 1u << 8);
+        using Socket probe = UnixSocket();
+        Assert.Throws<SocketException>(() => probe.Bind(new UnixDomainSocketEndPoint(blockOne)));
+        addresses.ForEach(alloc.Release);
+        alloc.Release("127.51.0.9");
+        using Socket after = UnixSocket();
+        after.Bind(new UnixDomainSocketEndPoint(blockOne));
+    }
+
+    private static Socket UnixSocket() => new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
 }

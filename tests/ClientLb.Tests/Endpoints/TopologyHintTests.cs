@@ -116,4 +116,54 @@ public sealed class TopologyHintTests
         balancer.OnAttemptStart();
         Assert.Equal(TopologyLevel.NodeHints, balancer.TopologyLevel);
     }
+
+    [Fact]
+    public async Task A_new_topology_level_shows_only_once_the_picker_that_keeps_traffic_there_takes_requests()
+    {
+        // Whoever reads the level and then sends a request must be picked by that level: the sandbox topology test once saw
+        // zone hints reported and its next request still picked on node hints, by the picker not yet swapped in.
+        var factory = new TestSourceFactory();
+        TestSource source = factory.Add("hinted");
+        ServiceBalancer? balancer = null;
+        string Seen() => $"{balancer!.TopologyLevel} picks {string.Join(", ", balancer.Picker.Endpoints.Select(e => e.Endpoint.Host))}";
+        var whileBuilding = new List<string>();
+        var policy = new ObservingPolicy(() =>
+        {
+            if (balancer is not null)
+            {
+                whileBuilding.Add(Seen());
+            }
+        });
+        var config = new Dictionary<string, string?>
+        {
+            ["ClientLb:Locality:NodeName"] = "n1", ["ClientLb:Locality:Zone"] = "z1", ["ClientLb:Services:hinted:Policy"] = policy.Name,
+        };
+        await using var host = new ClientLbTestHost(config, services =>
+        {
+            services.AddSingleton<ClientLb.Sources.IEndpointSourceFactory>(factory);
+            services.AddSingleton<ClientLb.Balancing.Policies.ILoadBalancingPolicy>(policy);
+        });
+        source.Set(At(1, ["n1"], ["z1"]), At(2, ["n2"], ["z1"]), At(3, ["n3"], ["z2"]));
+        balancer = host.Registry.GetBalancer("hinted");
+        Assert.Equal("NodeHints picks 10.0.0.1", Seen());
+
+        source.Set(At(1, ready: false), At(2, ["n2"], ["z1"]), At(3, ["n3"], ["z2"])); // node one's endpoint stops being ready
+        Assert.Equal("ZoneHints picks 10.0.0.2", Seen());
+        // While the zone-hints picker was being built the node-hints one still took requests, so the node-hints level showed.
+        Assert.Equal(["NodeHints picks 10.0.0.1"], whileBuilding);
+    }
+
+    /// <summary>Round robin that calls back whenever the balancer builds a picker (before the balancer swaps it in).</summary>
+    private sealed class ObservingPolicy(Action building) : ClientLb.Balancing.Policies.ILoadBalancingPolicy
+    {
+        private readonly ClientLb.Balancing.Policies.RoundRobinPolicy _roundRobin = new();
+
+        public string Name => "Observing";
+
+        public EndpointPicker CreatePicker(IReadOnlyList<BalancedEndpoint> endpoints)
+        {
+            building();
+            return _roundRobin.CreatePicker(endpoints);
+        }
+    }
 }
