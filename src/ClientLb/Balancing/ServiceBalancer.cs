@@ -1,4 +1,3 @@
-using ClientLb.Balancing;
 using ClientLb.Balancing.Health;
 using ClientLb.Balancing.Policies;
 using ClientLb.Diagnostics;
