@@ -13,19 +13,20 @@ namespace ClientLb.Balancing;
 /// </summary>
 internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
 {
-    // By host and port: no endpoint text is made to hold it.
-    private AddressIndex _byAddress;
     private BalancedEndpoint[] _eligible = [];
+    // Where each endpoint of _eligible is, by host and port: no endpoint text is made to hold it, and a scan below
+    // PositionTable.Threshold endpoints.
+    private PositionTable<BalancedEndpoint, BalancedAddress> _positions;
 
     /// <summary>The eligible endpoints; the array is never written once published (a change makes a new one).</summary>
     public BalancedEndpoint[] Array => _eligible;
 
-    /// <summary>Every endpoint tracked, ejected ones included (a copy; not through .Values, which the dictionary would keep).</summary>
-    public BalancedEndpoint[] All => _byAddress.ToArray();
+    /// <summary>Every endpoint tracked, ejected ones included (a copy); none once retired.</summary>
+    public BalancedEndpoint[] All => [.. _eligible.Where(static e => !e.IsRetired)];
 
     /// <summary>The endpoint tracked for <paramref name="endpoint"/>'s address, unless it was retired.</summary>
     public BalancedEndpoint? Find(Endpoint endpoint) =>
-        _byAddress.TryGetValue(endpoint, out BalancedEndpoint? balanced) && !balanced.IsRetired ? balanced : null;
+        _positions.Find(_eligible, endpoint) is int at and >= 0 && !_eligible[at].IsRetired ? _eligible[at] : null;
 
     /// <summary>
     /// Makes <paramref name="eligible"/> the eligible set: endpoints whose address stays keep their object, new ones join
@@ -33,43 +34,71 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
     /// </summary>
     public List<BalancedEndpoint>? Replace(ImmutableArray<Endpoint> eligible, long now)
     {
+        BalancedEndpoint[] current = _eligible;
         var next = new BalancedEndpoint[eligible.Length];
-        var seen = new HashSet<Endpoint>(Endpoint.AddressComparer);
-        _byAddress.EnsureCapacity(next.Length); // one allocation of the right size rather than growth by doubling
         for (int i = 0; i < next.Length; i++)
         {
             Endpoint endpoint = eligible[i];
-            if (!_byAddress.TryGetValue(endpoint, out BalancedEndpoint? balanced) || balanced.IsRetired)
+            BalancedEndpoint balanced;
+            if (_positions.Find(current, endpoint) is int at and >= 0 && !current[at].IsRetired)
             {
-                balanced = Join(endpoint, now);
+                balanced = current[at];
+                balanced.Update(endpoint); // the same host and port, maybe other conditions
             }
             else
             {
-                Rekey(balanced, endpoint);
+                balanced = Join(endpoint, now);
             }
             balanced.Slot = i;
-            seen.Add(endpoint);
             next[i] = balanced;
         }
-        _eligible = next;
-        List<BalancedEndpoint>? left = _byAddress.NotIn(seen);
-        foreach (BalancedEndpoint gone in left ?? [])
+        List<BalancedEndpoint>? left = null;
+        foreach (BalancedEndpoint endpoint in current)
         {
-            _byAddress.Remove(gone.Endpoint, out _);
+            if (!SlotArrays.Contains(next, endpoint))
+            {
+                (left ??= []).Add(endpoint);
+            }
         }
+        _eligible = next;
+        _positions.Rebuild(next);
         return left;
     }
 
     /// <summary>Starts applying one change the eligibility builder reports endpoint by endpoint; <see cref="Commit"/> ends it.</summary>
     public Change StartChange(long now) => new(this, now);
 
-    /// <summary>Puts the change's joiners and leavers into a new eligible array.</summary>
+    /// <summary>
+    /// Puts the change's joiners and leavers into a new eligible array, and moves the index along: the leavers out, the
+    /// endpoints moved into their places, the joiners in.
+    /// </summary>
     public void Commit(in Change change)
     {
-        if (change.Leaving is not null || change.Joining is not null)
+        if (change.Leaving is null && change.Joining is null)
         {
-            _eligible = SlotArrays.Edit(_eligible, change.Leaving, change.Joining);
+            return;
         }
+        BalancedEndpoint[] current = _eligible;
+        foreach (BalancedEndpoint leaver in change.Leaving ?? [])
+        {
+            _positions.Remove(current, leaver.Endpoint);
+        }
+        BalancedEndpoint[] next = SlotArrays.Edit(current, change.Leaving, change.Joining);
+        int kept = next.Length - (change.Joining?.Count ?? 0);
+        for (int i = 0; i < kept; i++)
+        {
+            if (!ReferenceEquals(next[i], current[i]))
+            {
+                // Found in current: the slots of those moved already point at leavers there, none with this address.
+                _positions.Move(current, next[i].Endpoint, i);
+            }
+        }
+        _positions.Reserve(next.AsSpan(0, kept), next.Length);
+        for (int i = kept; i < next.Length; i++)
+        {
+            _positions.Add(next[i].Endpoint, i);
+        }
+        _eligible = next;
     }
 
     /// <summary>Retires an endpoint that left: no new picks find it, and its connections close once idle.</summary>
@@ -82,33 +111,22 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
     /// <summary>Retires every endpoint (the balancer is disposed).</summary>
     public void RetireAll()
     {
-        foreach (BalancedEndpoint endpoint in _byAddress.ToArray())
+        foreach (BalancedEndpoint endpoint in _eligible)
         {
             endpoint.Retire();
         }
-        _byAddress.Clear();
+        _positions.Clear();
     }
 
     private BalancedEndpoint Join(Endpoint endpoint, long now)
     {
         var balanced = new BalancedEndpoint(endpoint, serviceId);
-        _byAddress.Remove(endpoint, out _); // a retired one of the same host and port, keyed by its own (older) object
-        _byAddress.Add(balanced);
         health.Joined(balanced, now);
         return balanced;
     }
 
-    /// <summary>
-    /// Points <paramref name="balanced"/> at <paramref name="endpoint"/> (the same host and port, other conditions) and keys
-    /// the index by the new object, so the replaced endpoint is not kept alive by the key.
-    /// </summary>
-    private void Rekey(BalancedEndpoint balanced, Endpoint endpoint)
-    {
-        if (!ReferenceEquals(balanced.Endpoint, endpoint))
-        {
-            _byAddress.Rekey(balanced, endpoint);
-        }
-    }
+    /// <summary>The index of an eligible endpoint, or -1 (during a change: of the array before it).</summary>
+    private int PositionOf(Endpoint endpoint) => _positions.Find(_eligible, endpoint);
 
     /// <summary>One change in progress: the endpoints that join, leave, or change in place, as the builder reports them.</summary>
     internal struct Change(EligibleEndpoints owner, long now) : IEligibleSetChanges
@@ -128,24 +146,31 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
         /// <inheritdoc />
         public void Left(Endpoint endpoint)
         {
-            if (owner._byAddress.Remove(endpoint, out BalancedEndpoint? gone))
+            if (owner.PositionOf(endpoint) is int at and >= 0)
             {
-                (Leaving ??= []).Add(gone);
+                (Leaving ??= []).Add(owner._eligible[at]);
             }
         }
 
         /// <inheritdoc />
         public void Changed(Endpoint previous, Endpoint current)
         {
-            if (owner._byAddress.TryGetValue(current, out BalancedEndpoint? existing))
+            if (owner.PositionOf(current) is int at and >= 0)
             {
+                BalancedEndpoint existing = owner._eligible[at];
                 (ChangedInPlace ??= []).Add((existing, existing.Endpoint));
-                owner.Rekey(existing, current);
+                existing.Update(current);
             }
             else
             {
                 Joined(current);
             }
         }
+    }
+
+    // The index's key of an eligible endpoint.
+    private readonly struct BalancedAddress : IAddressOf<BalancedEndpoint>
+    {
+        public static Endpoint AddressOf(BalancedEndpoint item) => item.Endpoint;
     }
 }

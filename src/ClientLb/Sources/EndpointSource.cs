@@ -108,7 +108,7 @@ public abstract class EndpointSource : IEndpointSource
     protected void Publish(IEnumerable<Endpoint> endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        (List<Endpoint> list, Dictionary<Endpoint, int> index) = SnapshotBuilder.Distinct(endpoints);
+        (List<Endpoint> list, PositionTable<Endpoint, SelfAddress> index) = SnapshotBuilder.Distinct(endpoints);
         DateTimeOffset now = TimeProvider.GetUtcNow();
         bool changed;
         lock (_gate)

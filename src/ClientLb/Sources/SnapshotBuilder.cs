@@ -12,20 +12,22 @@ namespace ClientLb.Sources;
 /// </summary>
 internal sealed class SnapshotBuilder(ServiceName service, string kind)
 {
-    // Host and port -> position in the current snapshot's endpoints, replaced with every new snapshot; null while the list is
-    // shorter than IndexThreshold, where a scan is as fast and a process watching thousands of small services saves the memory.
-    private Dictionary<Endpoint, int>? _index;
-    private const int IndexThreshold = 16;
+    // Host and port -> position in the current snapshot's endpoints, moved along with every new snapshot; a scan while the
+    // list is shorter than PositionTable.Threshold.
+    private PositionTable<Endpoint, SelfAddress> _index;
 
     /// <summary>The endpoints with distinct hosts and ports (the first of each wins), and where each is in that list.</summary>
-    public static (List<Endpoint> List, Dictionary<Endpoint, int> Index) Distinct(IEnumerable<Endpoint> endpoints)
+    public static (List<Endpoint> List, PositionTable<Endpoint, SelfAddress> Index) Distinct(IEnumerable<Endpoint> endpoints)
     {
         var list = new List<Endpoint>();
-        var index = new Dictionary<Endpoint, int>(Endpoint.AddressComparer);
+        PositionTable<Endpoint, SelfAddress> index = default;
         foreach (Endpoint endpoint in endpoints)
         {
-            if (index.TryAdd(endpoint, list.Count))
+            ReadOnlySpan<Endpoint> held = CollectionsMarshal.AsSpan(list);
+            if (index.Find(held, endpoint) < 0)
             {
+                index.Reserve(held, list.Count + 1);
+                index.Add(endpoint, list.Count);
                 list.Add(endpoint);
             }
         }
@@ -33,25 +35,18 @@ internal sealed class SnapshotBuilder(ServiceName service, string kind)
     }
 
     /// <summary>
-    /// The snapshot that replaces <paramref name="current"/> with <paramref name="list"/> (from <see cref="Distinct"/>), or
-    /// null when the list holds the same endpoints in any order.
+    /// The snapshot that replaces <paramref name="current"/> with <paramref name="list"/> (from <see cref="Distinct"/>, with
+    /// its index), or null when the list holds the same endpoints in any order.
     /// </summary>
-    public EndpointSnapshot? Replace(EndpointSnapshot? current, List<Endpoint> list, Dictionary<Endpoint, int> index, DateTimeOffset now)
+    public EndpointSnapshot? Replace(EndpointSnapshot? current, List<Endpoint> list, PositionTable<Endpoint, SelfAddress> index, DateTimeOffset now)
     {
         EndpointChanges? changes = current is null ? null : Diff(current.Endpoints, list, index);
         if (changes is { Count: 0 })
         {
             return null;
         }
-        if (list.Count >= IndexThreshold)
-        {
-            index.TrimExcess(); // it grew by doubling; kept for the life of the snapshot
-            _index = index;
-        }
-        else
-        {
-            _index = null;
-        }
+        index.TrimExcess(CollectionsMarshal.AsSpan(list)); // it grew by steps; kept for the life of the snapshot
+        _index = index;
         return new EndpointSnapshot(service, kind, (current?.Version ?? 0) + 1, now, [.. list], changes);
     }
 
@@ -67,7 +62,7 @@ internal sealed class SnapshotBuilder(ServiceName service, string kind)
         if (current is null)
         {
             Endpoint[] first = [.. upserted];
-            _index = IndexOf(first);
+            _index.Rebuild(first);
             return new EndpointSnapshot(service, kind, 1, now, ImmutableCollectionsMarshal.AsImmutableArray(first));
         }
         ImmutableArray<Endpoint> old = current.Endpoints;
@@ -95,7 +90,7 @@ internal sealed class SnapshotBuilder(ServiceName service, string kind)
         old.AsSpan(0, kept).CopyTo(next);
         foreach (Endpoint endpoint in gone ?? [])
         {
-            _index?.Remove(endpoint);
+            _index.Remove(old.AsSpan(), endpoint);
         }
         if (holes is not null)
         {
@@ -112,61 +107,28 @@ internal sealed class SnapshotBuilder(ServiceName service, string kind)
                 }
                 int at = holes[hole++];
                 next[at] = old[i];
-                _index?[old[i]] = at;
+                // Found in old: the slots of those moved already point at removed endpoints there, none with this address.
+                _index.Move(old.AsSpan(), old[i], at);
             }
         }
         int count = kept;
         foreach (EndpointUpdate update in updated ?? [])
         {
             int at = Find(next.AsSpan(0, count), update.Current);
-            next[at] = update.Current;
-            if (_index is not null)
-            {
-                // Keyed by the new object, so the replaced endpoint is not kept alive by the key.
-                _index.Remove(update.Current);
-                _index.Add(update.Current, at);
-            }
+            next[at] = update.Current; // the same host and port at the same position: the index holds no key to change
         }
+        _index.Reserve(next.AsSpan(0, count), next.Length);
         foreach (Endpoint endpoint in added ?? [])
         {
-            _index?[endpoint] = count;
+            _index.Add(endpoint, count);
             next[count++] = endpoint;
         }
-        _index = count < IndexThreshold ? null : _index ?? IndexOf(next);
         var changes = new EndpointChanges([.. added ?? []], [.. updated ?? []], [.. gone ?? []]);
         return new EndpointSnapshot(service, kind, current.Version + 1, now, ImmutableCollectionsMarshal.AsImmutableArray(next), changes);
     }
 
     /// <summary>The position of the endpoint with <paramref name="endpoint"/>'s host and port in <paramref name="endpoints"/> (the current list), or -1.</summary>
-    private int Find(ReadOnlySpan<Endpoint> endpoints, Endpoint endpoint)
-    {
-        if (_index is not null)
-        {
-            return _index.TryGetValue(endpoint, out int at) ? at : -1;
-        }
-        for (int i = 0; i < endpoints.Length; i++)
-        {
-            if (endpoints[i].SameAddress(endpoint))
-            {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    private static Dictionary<Endpoint, int>? IndexOf(Endpoint[] endpoints)
-    {
-        if (endpoints.Length < IndexThreshold)
-        {
-            return null;
-        }
-        var index = new Dictionary<Endpoint, int>(endpoints.Length, Endpoint.AddressComparer);
-        for (int i = 0; i < endpoints.Length; i++)
-        {
-            index[endpoints[i]] = i;
-        }
-        return index;
-    }
+    private int Find(ReadOnlySpan<Endpoint> endpoints, Endpoint endpoint) => _index.Find(endpoints, endpoint);
 
     // Each endpoint is added (authority not in current), updated (there, but different) or no change.
     private void Classify(ImmutableArray<Endpoint> current, IEnumerable<Endpoint> endpoints, ref List<Endpoint>? added, ref List<EndpointUpdate>? updated)
@@ -186,7 +148,7 @@ internal sealed class SnapshotBuilder(ServiceName service, string kind)
     }
 
     // Order-insensitive: a DNS server rotating its records, or an API listing slices in another order, is no change.
-    private EndpointChanges Diff(ImmutableArray<Endpoint> current, List<Endpoint> next, Dictionary<Endpoint, int> nextIndex)
+    private EndpointChanges Diff(ImmutableArray<Endpoint> current, List<Endpoint> next, PositionTable<Endpoint, SelfAddress> nextIndex)
     {
         List<Endpoint>? added = null;
         List<EndpointUpdate>? updated = null;
@@ -194,7 +156,7 @@ internal sealed class SnapshotBuilder(ServiceName service, string kind)
         Classify(current, next, ref added, ref updated);
         foreach (Endpoint endpoint in current)
         {
-            if (!nextIndex.ContainsKey(endpoint))
+            if (nextIndex.Find(CollectionsMarshal.AsSpan(next), endpoint) < 0)
             {
                 (removed ??= []).Add(endpoint);
             }
