@@ -18,19 +18,19 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     private const int Retired = 1, Probing = 2, LatencyObserved = 4, LatencyWriter = 8, FailingHealthChecks = 16;
     private IDisposable? _transport;
 
-    // Latency: a peak-EWMA estimate in timestamp ticks (linkerd2-proxy's PeakEwma); written while holding the
-    // LatencyWriter flag. A flag rather than a Lock object (44 bytes each): writers of one endpoint's estimate (its
-    // responses completing) rarely meet. Reads (picks) take no gate.
-    private double _latencyTicks = -1;
-    private long _latencyStamp;
+    // What was observed of the endpoint, made on its first answer, failure or ramp: latency (a peak-EWMA estimate), passive
+    // health and slow start. An endpoint that was never called keeps none of it: ten fields fewer in each of the hundreds
+    // of thousands a process may hold (40 bytes for health and ramp, then 16 for latency; issue 18). Read without a gate
+    // (picks read a null as "no latency yet, healthy, full share"); installed once by an atomic exchange.
+    private ObservedState? _state;
 
-    // Passive health and slow start, made on the endpoint's first failure or ramp: most endpoints never fail nor warm
-    // up, and keeping these eight fields in every one cost 40 bytes each (issue 18). Read without a gate (picks read a
-    // null as "healthy, full share"); installed once by an atomic exchange.
-    private HealthState? _health;
-
-    private sealed class HealthState
+    private sealed class ObservedState
     {
+        // Latency: a peak-EWMA estimate in timestamp ticks (linkerd2-proxy's PeakEwma), negative before any; written while
+        // holding the LatencyWriter flag. A flag rather than a Lock object (44 bytes each): writers of one endpoint's
+        // estimate (its responses completing) rarely meet. Reads (picks) take no gate.
+        public double LatencyTicks = -1;
+        public long LatencyStamp;
         // Failures in a row, counted lock-free; ejection and ramp state written under the balancer's gate.
         public int ConnectionFailures;
         public int ServerErrors;
@@ -42,14 +42,14 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
         public long ReturnedAt;
     }
 
-    private HealthState Health()
+    private ObservedState State()
     {
-        if (Volatile.Read(ref _health) is HealthState health)
+        if (Volatile.Read(ref _state) is ObservedState state)
         {
-            return health;
+            return state;
         }
-        var created = new HealthState();
-        return Interlocked.CompareExchange(ref _health, created, null) ?? created;
+        var created = new ObservedState();
+        return Interlocked.CompareExchange(ref _state, created, null) ?? created;
     }
 
     internal BalancedEndpoint(Endpoint endpoint, string serviceId)
@@ -78,7 +78,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>The peak-EWMA latency estimate as last updated, or null before the first response.</summary>
     public TimeSpan? Latency(TimeProvider timeProvider)
     {
-        double ticks = Volatile.Read(ref _latencyTicks);
+        double ticks = RawLatency(out _);
         return ticks < 0 ? null : TimeSpan.FromSeconds(ticks / timeProvider.TimestampFrequency);
     }
 
@@ -90,8 +90,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// </summary>
     internal double LatencyEstimate(long now, double decayTicks, double defaultTicks)
     {
-        double estimate = Volatile.Read(ref _latencyTicks);
-        long stamp = Volatile.Read(ref _latencyStamp);
+        double estimate = RawLatency(out long stamp);
         if (estimate < 0)
         {
             return defaultTicks;
@@ -103,21 +102,27 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>The estimate as last written (timestamp ticks; negative before any) and when it was written.</summary>
     internal double RawLatency(out long stamp)
     {
-        stamp = Volatile.Read(ref _latencyStamp);
-        return Volatile.Read(ref _latencyTicks);
+        if (Volatile.Read(ref _state) is not ObservedState state)
+        {
+            stamp = 0;
+            return -1;
+        }
+        stamp = Volatile.Read(ref state.LatencyStamp);
+        return Volatile.Read(ref state.LatencyTicks);
     }
 
     /// <summary>Whether a latency was ever recorded or seeded.</summary>
-    internal bool HasLatency => Volatile.Read(ref _latencyTicks) >= 0;
+    internal bool HasLatency => RawLatency(out _) >= 0;
 
     /// <summary>Starts the estimate of an endpoint that has not answered yet at <paramref name="ticks"/>, decaying from <paramref name="now"/>.</summary>
     internal void SeedLatency(long now, double ticks)
     {
+        ObservedState state = State();
         EnterLatencyWriter();
-        if (_latencyTicks < 0)
+        if (state.LatencyTicks < 0)
         {
-            Volatile.Write(ref _latencyTicks, ticks);
-            Volatile.Write(ref _latencyStamp, now);
+            Volatile.Write(ref state.LatencyTicks, ticks);
+            Volatile.Write(ref state.LatencyStamp, now);
         }
         ExitLatencyWriter();
     }
@@ -125,19 +130,20 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>Folds one observed latency into the peak-EWMA estimate: a higher value replaces it at once, a lower one decays in.</summary>
     internal void RecordLatency(long now, long rttTicks, double decayTicks)
     {
+        ObservedState state = State();
         EnterLatencyWriter();
-        double estimate = _latencyTicks;
+        double estimate = state.LatencyTicks;
         // The first real answer replaces a seeded guess outright.
         if (estimate < rttTicks || (_flags & LatencyObserved) == 0)
         {
-            Volatile.Write(ref _latencyTicks, rttTicks);
+            Volatile.Write(ref state.LatencyTicks, rttTicks);
         }
         else
         {
-            double decay = Math.Exp(-Math.Max(0, now - _latencyStamp) / decayTicks);
-            Volatile.Write(ref _latencyTicks, estimate * decay + rttTicks * (1 - decay));
+            double decay = Math.Exp(-Math.Max(0, now - state.LatencyStamp) / decayTicks);
+            Volatile.Write(ref state.LatencyTicks, estimate * decay + rttTicks * (1 - decay));
         }
-        Volatile.Write(ref _latencyStamp, now);
+        Volatile.Write(ref state.LatencyStamp, now);
         Interlocked.Or(ref _flags, LatencyObserved);
         ExitLatencyWriter();
     }
@@ -155,17 +161,17 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     private void ExitLatencyWriter() => Interlocked.And(ref _flags, ~LatencyWriter);
 
     /// <summary>Counts a connection failure in a row; returns how many there are now.</summary>
-    internal int CountConnectionFailure() => Interlocked.Increment(ref Health().ConnectionFailures);
+    internal int CountConnectionFailure() => Interlocked.Increment(ref State().ConnectionFailures);
 
     /// <summary>Counts a 5xx response in a row; returns how many there are now.</summary>
-    internal int CountServerError() => Interlocked.Increment(ref Health().ServerErrors);
+    internal int CountServerError() => Interlocked.Increment(ref State().ServerErrors);
 
     /// <summary>A success ends both runs of failures. Writes only when there is something to reset (no shared-line churn).</summary>
     internal void CountSuccess()
     {
-        if (Volatile.Read(ref _health) is not HealthState health)
+        if (Volatile.Read(ref _state) is not ObservedState health)
         {
-            return; // never failed
+            return; // never answered nor failed
         }
         if (Volatile.Read(ref health.ConnectionFailures) != 0)
         {
@@ -178,7 +184,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     }
 
     /// <summary>The timestamp at which an ejection ends; 0 when not ejected.</summary>
-    internal long EjectedUntil => Volatile.Read(ref _health) is HealthState health ? Volatile.Read(ref health.EjectedUntil) : 0;
+    internal long EjectedUntil => Volatile.Read(ref _state) is ObservedState health ? Volatile.Read(ref health.EjectedUntil) : 0;
 
     /// <summary>
     /// The endpoint's index among its balancer's eligible endpoints, -1 when not eligible; written under the balancer's gate.
@@ -193,27 +199,27 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>How many times in a row the endpoint was ejected (drives the exponential ejection time).</summary>
     internal int Ejections
     {
-        get => Volatile.Read(ref _health)?.Ejections ?? 0;
-        set => Health().Ejections = value;
+        get => Volatile.Read(ref _state)?.Ejections ?? 0;
+        set => State().Ejections = value;
     }
 
     /// <summary>Why passive health last ejected the endpoint (<c>connection_failures</c>, <c>server_errors</c>); written under the balancer's gate.</summary>
     internal string? EjectionReason
     {
-        get => Volatile.Read(ref _health)?.EjectionReason;
-        set => Health().EjectionReason = value;
+        get => Volatile.Read(ref _state)?.EjectionReason;
+        set => State().EjectionReason = value;
     }
 
     /// <summary>When the endpoint last came back from an ejection.</summary>
     internal long ReturnedAt
     {
-        get => Volatile.Read(ref _health)?.ReturnedAt ?? 0;
-        set => Health().ReturnedAt = value;
+        get => Volatile.Read(ref _state)?.ReturnedAt ?? 0;
+        set => State().ReturnedAt = value;
     }
 
     internal void Eject(long until)
     {
-        HealthState health = Health();
+        ObservedState health = State();
         Volatile.Write(ref health.EjectedUntil, until);
         Volatile.Write(ref health.ConnectionFailures, 0);
         Volatile.Write(ref health.ServerErrors, 0);
@@ -221,26 +227,26 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
 
     internal void Return(long now)
     {
-        HealthState health = Health();
+        ObservedState health = State();
         Volatile.Write(ref health.EjectedUntil, 0);
         health.ReturnedAt = now;
     }
 
     /// <summary>The end of the slow-start ramp; 0 when the endpoint takes its full share.</summary>
-    internal long WarmEnd => Volatile.Read(ref _health) is HealthState health ? Volatile.Read(ref health.WarmEnd) : 0;
+    internal long WarmEnd => Volatile.Read(ref _state) is ObservedState health ? Volatile.Read(ref health.WarmEnd) : 0;
 
-    internal long WarmStart => Volatile.Read(ref _health) is HealthState health ? Volatile.Read(ref health.WarmStart) : 0;
+    internal long WarmStart => Volatile.Read(ref _state) is ObservedState health ? Volatile.Read(ref health.WarmStart) : 0;
 
     internal void StartWarming(long now, long windowTicks)
     {
-        HealthState health = Health();
+        ObservedState health = State();
         Volatile.Write(ref health.WarmStart, now);
         Volatile.Write(ref health.WarmEnd, now + windowTicks);
     }
 
     internal void EndWarming()
     {
-        if (Volatile.Read(ref _health) is HealthState health)
+        if (Volatile.Read(ref _state) is ObservedState health)
         {
             Volatile.Write(ref health.WarmEnd, 0);
         }

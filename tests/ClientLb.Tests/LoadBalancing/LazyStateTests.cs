@@ -119,6 +119,41 @@ public sealed class LazyStateTests
     }
 
     [Fact]
+    public void An_endpoint_never_called_holds_no_latency_nor_health_state_and_its_first_answer_sets_the_estimate()
+    {
+        var time = new FakeTimeProvider();
+        Endpoint address = At(1);
+        _ = new BalancedEndpoint(address, "svc"); // type loaded, constructor compiled
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var endpoint = new BalancedEndpoint(address, "svc");
+        Assert.Equal(64, GC.GetAllocatedBytesForCurrentThread() - before); // 80 with the estimate's two fields inline
+        Assert.Null(endpoint.Latency(time));
+        Assert.False(endpoint.HasLatency);
+        Assert.Equal(-1, endpoint.RawLatency(out long stamp));
+        Assert.Equal(0, stamp);
+        Assert.Equal(7.0, endpoint.LatencyEstimate(time.GetTimestamp(), 100, defaultTicks: 7.0));
+
+        // A seeded guess, replaced outright by the first real answer even when that is higher... then decays in.
+        endpoint.SeedLatency(time.GetTimestamp(), 500);
+        Assert.Equal(500, endpoint.RawLatency(out _));
+        endpoint.SeedLatency(time.GetTimestamp(), 900); // a second seed changes nothing
+        Assert.Equal(500, endpoint.RawLatency(out _));
+        endpoint.RecordLatency(time.GetTimestamp(), 200, decayTicks: 1000);
+        Assert.Equal(200, endpoint.RawLatency(out _));
+        Assert.False(endpoint.IsEjected);
+        Assert.Equal(0, endpoint.WarmEnd);
+
+        // State made by a failure first keeps the estimate empty until an answer.
+        var failing = new BalancedEndpoint(At(2), "svc");
+        Assert.Equal(1, failing.CountConnectionFailure());
+        Assert.Null(failing.Latency(time));
+        failing.RecordLatency(time.GetTimestamp(), TimeSpan.FromMilliseconds(3).Ticks * time.TimestampFrequency / TimeSpan.TicksPerSecond, decayTicks: 1000);
+        Assert.Equal(TimeSpan.FromMilliseconds(3), failing.Latency(time));
+        failing.CountSuccess();
+        Assert.Equal(1, failing.CountConnectionFailure()); // the success ended the run
+    }
+
+    [Fact]
     public void Policy_state_is_made_once_on_first_use()
     {
         var context = new PolicyContext("svc", timeProvider: _time);
