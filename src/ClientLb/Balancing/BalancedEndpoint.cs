@@ -16,16 +16,18 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     // operations: one field instead of five keeps the object small (a process holds hundreds of thousands of endpoints).
     private int _flags;
     private const int Retired = 1, Probing = 2, LatencyObserved = 4, LatencyWriter = 8, FailingHealthChecks = 16;
-    private IDisposable? _transport;
 
-    // What was observed of the endpoint, made on its first answer, failure or ramp: latency (a peak-EWMA estimate), passive
-    // health and slow start. An endpoint that was never called keeps none of it: ten fields fewer in each of the hundreds
-    // of thousands a process may hold (40 bytes for health and ramp, then 16 for latency; issue 18). Read without a gate
-    // (picks read a null as "no latency yet, healthy, full share"); installed once by an atomic exchange.
-    private ObservedState? _state;
+    // What an endpoint in use has, made on its first use (a connection, an answer, a failure, a ramp): its transport, its
+    // latency (a peak-EWMA estimate), passive health and slow start. An endpoint that was never called keeps none of it:
+    // eleven fields fewer in each of the hundreds of thousands a process may hold (40 bytes for health and ramp, then 24
+    // for latency and transport; issue 18). Read without a gate (picks read a null as "no latency yet, healthy, full
+    // share"); installed once by an atomic exchange.
+    private UsedState? _state;
 
-    private sealed class ObservedState
+    private sealed class UsedState
     {
+        // The connection pool that reaches the endpoint, made on the first call; swapped by atomic operations.
+        public IDisposable? Transport;
         // Latency: a peak-EWMA estimate in timestamp ticks (linkerd2-proxy's PeakEwma), negative before any; written while
         // holding the LatencyWriter flag. A flag rather than a Lock object (44 bytes each): writers of one endpoint's
         // estimate (its responses completing) rarely meet. Reads (picks) take no gate.
@@ -42,13 +44,13 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
         public long ReturnedAt;
     }
 
-    private ObservedState State()
+    private UsedState State()
     {
-        if (Volatile.Read(ref _state) is ObservedState state)
+        if (Volatile.Read(ref _state) is UsedState state)
         {
             return state;
         }
-        var created = new ObservedState();
+        var created = new UsedState();
         return Interlocked.CompareExchange(ref _state, created, null) ?? created;
     }
 
@@ -102,7 +104,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>The estimate as last written (timestamp ticks; negative before any) and when it was written.</summary>
     internal double RawLatency(out long stamp)
     {
-        if (Volatile.Read(ref _state) is not ObservedState state)
+        if (Volatile.Read(ref _state) is not UsedState state)
         {
             stamp = 0;
             return -1;
@@ -117,7 +119,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>Starts the estimate of an endpoint that has not answered yet at <paramref name="ticks"/>, decaying from <paramref name="now"/>.</summary>
     internal void SeedLatency(long now, double ticks)
     {
-        ObservedState state = State();
+        UsedState state = State();
         EnterLatencyWriter();
         if (state.LatencyTicks < 0)
         {
@@ -130,7 +132,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>Folds one observed latency into the peak-EWMA estimate: a higher value replaces it at once, a lower one decays in.</summary>
     internal void RecordLatency(long now, long rttTicks, double decayTicks)
     {
-        ObservedState state = State();
+        UsedState state = State();
         EnterLatencyWriter();
         double estimate = state.LatencyTicks;
         // The first real answer replaces a seeded guess outright.
@@ -169,7 +171,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>A success ends both runs of failures. Writes only when there is something to reset (no shared-line churn).</summary>
     internal void CountSuccess()
     {
-        if (Volatile.Read(ref _state) is not ObservedState health)
+        if (Volatile.Read(ref _state) is not UsedState health)
         {
             return; // never answered nor failed
         }
@@ -184,7 +186,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     }
 
     /// <summary>The timestamp at which an ejection ends; 0 when not ejected.</summary>
-    internal long EjectedUntil => Volatile.Read(ref _state) is ObservedState health ? Volatile.Read(ref health.EjectedUntil) : 0;
+    internal long EjectedUntil => Volatile.Read(ref _state) is UsedState health ? Volatile.Read(ref health.EjectedUntil) : 0;
 
     /// <summary>
     /// The endpoint's index among its balancer's eligible endpoints, -1 when not eligible; written under the balancer's gate.
@@ -219,7 +221,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
 
     internal void Eject(long until)
     {
-        ObservedState health = State();
+        UsedState health = State();
         Volatile.Write(ref health.EjectedUntil, until);
         Volatile.Write(ref health.ConnectionFailures, 0);
         Volatile.Write(ref health.ServerErrors, 0);
@@ -227,26 +229,26 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
 
     internal void Return(long now)
     {
-        ObservedState health = State();
+        UsedState health = State();
         Volatile.Write(ref health.EjectedUntil, 0);
         health.ReturnedAt = now;
     }
 
     /// <summary>The end of the slow-start ramp; 0 when the endpoint takes its full share.</summary>
-    internal long WarmEnd => Volatile.Read(ref _state) is ObservedState health ? Volatile.Read(ref health.WarmEnd) : 0;
+    internal long WarmEnd => Volatile.Read(ref _state) is UsedState health ? Volatile.Read(ref health.WarmEnd) : 0;
 
-    internal long WarmStart => Volatile.Read(ref _state) is ObservedState health ? Volatile.Read(ref health.WarmStart) : 0;
+    internal long WarmStart => Volatile.Read(ref _state) is UsedState health ? Volatile.Read(ref health.WarmStart) : 0;
 
     internal void StartWarming(long now, long windowTicks)
     {
-        ObservedState health = State();
+        UsedState health = State();
         Volatile.Write(ref health.WarmStart, now);
         Volatile.Write(ref health.WarmEnd, now + windowTicks);
     }
 
     internal void EndWarming()
     {
-        if (Volatile.Read(ref _state) is ObservedState health)
+        if (Volatile.Read(ref _state) is UsedState health)
         {
             Volatile.Write(ref health.WarmEnd, 0);
         }
@@ -272,12 +274,13 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     /// <summary>The transport (connection pool) for this endpoint, created on first use by <paramref name="factory"/>.</summary>
     internal T GetOrCreateTransport<T>(Func<Endpoint, T> factory) where T : class, IDisposable
     {
-        if (Volatile.Read(ref _transport) is T existing)
+        UsedState state = State();
+        if (Volatile.Read(ref state.Transport) is T existing)
         {
             return existing;
         }
         T created = factory(Endpoint);
-        IDisposable? raced = Interlocked.CompareExchange(ref _transport, created, null);
+        IDisposable? raced = Interlocked.CompareExchange(ref state.Transport, created, null);
         if (raced is T winner)
         {
             created.Dispose();
@@ -296,7 +299,13 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
         }
     }
 
-    private void CloseTransport() => Interlocked.Exchange(ref _transport, null)?.Dispose();
+    private void CloseTransport()
+    {
+        if (Volatile.Read(ref _state) is UsedState state)
+        {
+            Interlocked.Exchange(ref state.Transport, null)?.Dispose();
+        }
+    }
 
     /// <inheritdoc />
     public override string ToString() => $"{Endpoint} (outstanding {Outstanding}{(IsEjected ? ", ejected" : "")})";

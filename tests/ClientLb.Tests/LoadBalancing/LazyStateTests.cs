@@ -119,14 +119,14 @@ public sealed class LazyStateTests
     }
 
     [Fact]
-    public void An_endpoint_never_called_holds_no_latency_nor_health_state_and_its_first_answer_sets_the_estimate()
+    public void An_endpoint_never_called_holds_no_transport_latency_nor_health_state_and_its_first_answer_sets_the_estimate()
     {
         var time = new FakeTimeProvider();
         Endpoint address = At(1);
         _ = new BalancedEndpoint(address, "svc"); // type loaded, constructor compiled
         long before = GC.GetAllocatedBytesForCurrentThread();
         var endpoint = new BalancedEndpoint(address, "svc");
-        Assert.Equal(64, GC.GetAllocatedBytesForCurrentThread() - before); // 80 with the estimate's two fields inline
+        Assert.Equal(56, GC.GetAllocatedBytesForCurrentThread() - before); // 80 with the estimate's two fields and the transport inline
         Assert.Null(endpoint.Latency(time));
         Assert.False(endpoint.HasLatency);
         Assert.Equal(-1, endpoint.RawLatency(out long stamp));
@@ -151,6 +151,24 @@ public sealed class LazyStateTests
         Assert.Equal(TimeSpan.FromMilliseconds(3), failing.Latency(time));
         failing.CountSuccess();
         Assert.Equal(1, failing.CountConnectionFailure()); // the success ended the run
+
+        // The transport is made once, kept with that state, and closed when the retired endpoint is idle.
+        var transport = new Transport();
+        Assert.Same(transport, failing.GetOrCreateTransport(_ => transport));
+        Assert.Same(transport, failing.GetOrCreateTransport<Transport>(_ => throw new InvalidOperationException("made twice")));
+        failing.OnRequestStart();
+        failing.Retire();
+        Assert.False(transport.Disposed);
+        failing.OnRequestEnd();
+        Assert.True(transport.Disposed);
+        endpoint.Retire(); // never called: nothing to close
+    }
+
+    private sealed class Transport : IDisposable
+    {
+        public bool Disposed { get; private set; }
+
+        public void Dispose() => Disposed = true;
     }
 
     [Fact]
