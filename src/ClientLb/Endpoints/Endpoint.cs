@@ -48,19 +48,22 @@ public sealed class Endpoint : IEquatable<Endpoint>
         string? name = address is null ? dnsName : null;
         if (name is not null || hostname is not null || scheme is not null || weight != 1 || zoneHints is { Count: > 0 } || nodeHints is { Count: > 0 })
         {
-            _details = new Details(name, hostname, scheme, weight, zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints], nodeHints is null || nodeHints.Count == 0 ? [] : [.. nodeHints]);
+            _rest = new Details(name, hostname, scheme, weight, zoneHints is null || zoneHints.Count == 0 ? [] : [.. zoneHints], nodeHints is null || nodeHints.Count == 0 ? [] : [.. nodeHints]);
         }
     }
 
-    // An endpoint of a process watching thousands of services is mostly held, rarely called: the texts and the socket
-    // endpoint are made on first use and kept (a race makes equal copies, one of which stays). Identity, hashing and
-    // equality read the address itself (see AddressComparer), so holding an endpoint costs no strings.
-    private Connection? _connection;
+    // One field for what most endpoints lack (issue 18): the details (see Details), set at construction for an endpoint
+    // that has any; once the endpoint is called, its Connection, which then holds the details. An endpoint of a process
+    // watching thousands of services is mostly held, rarely called: the texts and the socket endpoint are made on first
+    // use and kept. Identity, hashing and equality read the address itself (see AddressComparer), so holding an endpoint
+    // costs no strings.
+    private object? _rest;
+    private Details? Rare => Volatile.Read(ref _rest) switch { Details details => details, Connection connection => connection.Details, _ => null };
+    private string? DnsName => Rare?.DnsName;
+
     // What most endpoints of a watched Kubernetes service lack (a DNS name, hostname, scheme, a weight other than 1,
     // topology hints), in one object made only for an endpoint that has one of them: six fields fewer in each of the
-    // others (issue 18).
-    private readonly Details? _details;
-    private string? DnsName => _details?.DnsName;
+    // others.
 
     private sealed class Details(string? dnsName, string? hostname, string? scheme, int weight, IReadOnlyList<string> zoneHints, IReadOnlyList<string> nodeHints)
     {
@@ -107,18 +110,33 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public int Port { get; }
 
     /// <summary><c>host:port</c> (<c>[v6]:port</c>), used in logs, metrics and traces.</summary>
-    public string Authority => (_connection ??= new Connection(this)).Authority;
+    public string Authority => Connect().Authority;
 
     /// <summary>The socket endpoint to connect to.</summary>
-    public EndPoint EndPoint => (_connection ??= new Connection(this)).EndPoint;
+    public EndPoint EndPoint => Connect().EndPoint;
 
-    // The authority text and the socket endpoint, made together on the first use of either: one field in every
-    // endpoint instead of two (an endpoint that is never called never makes them).
-    private sealed class Connection(Endpoint endpoint)
+    // The authority text and the socket endpoint, made together on the first use of either, with the details the
+    // endpoint had (an endpoint that is never called never makes them).
+    private sealed class Connection(Endpoint endpoint, Details? details)
     {
+        public Details? Details { get; } = details;
+
         public string Authority { get; } = endpoint.MakeAuthority();
 
         public EndPoint EndPoint { get; } = endpoint.Address is not null ? new IPEndPoint(endpoint.Address, endpoint.Port) : new DnsEndPoint(endpoint.DnsName!, endpoint.Port);
+    }
+
+    // The only change of _rest is from null or the details to a connection holding them: a race makes equal copies, and
+    // the first installed stays.
+    private Connection Connect()
+    {
+        object? rest = Volatile.Read(ref _rest);
+        if (rest is Connection connection)
+        {
+            return connection;
+        }
+        var made = new Connection(this, (Details?)rest);
+        return Interlocked.CompareExchange(ref _rest, made, rest) is Connection won ? won : made;
     }
 
     private string MakeAuthority()
@@ -131,7 +149,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public EndpointConditions Conditions { get; }
 
     /// <summary>The pod's hostname (EndpointSlice <c>endpoints[].hostname</c>), if any.</summary>
-    public string? Hostname => _details?.Hostname;
+    public string? Hostname => Rare?.Hostname;
 
     /// <summary>The zone (<c>topology.kubernetes.io/zone</c>) the endpoint runs in, if known.</summary>
     public string? Zone { get; }
@@ -140,22 +158,22 @@ public sealed class Endpoint : IEquatable<Endpoint>
     public string? NodeName { get; }
 
     /// <summary>A relative weight (SRV weight or configuration), at least 1.</summary>
-    public int Weight => _details?.Weight ?? 1;
+    public int Weight => Rare?.Weight ?? 1;
 
     /// <summary>The scheme this endpoint must be called with (<c>http</c>/<c>https</c>), when its source says so.</summary>
-    public string? Scheme => _details?.Scheme;
+    public string? Scheme => Rare?.Scheme;
 
     /// <summary>
     /// The zones this endpoint should serve, from the EndpointSlice topology hints (<c>hints.forZones[].name</c>);
     /// empty when the source gave none. Kube-proxy uses them only when every ready endpoint has hints.
     /// </summary>
-    public IReadOnlyList<string> ZoneHints => _details?.ZoneHints ?? [];
+    public IReadOnlyList<string> ZoneHints => Rare?.ZoneHints ?? [];
 
     /// <summary>
     /// The nodes this endpoint should serve, from the EndpointSlice topology hints (<c>hints.forNodes[].name</c>, set for
     /// <c>trafficDistribution: PreferSameNode</c>); empty when the source gave none. See <see cref="TopologyFilter"/>.
     /// </summary>
-    public IReadOnlyList<string> NodeHints => _details?.NodeHints ?? [];
+    public IReadOnlyList<string> NodeHints => Rare?.NodeHints ?? [];
 
     /// <summary>Returns a copy with other conditions.</summary>
     public Endpoint WithConditions(EndpointConditions conditions) => new(this, conditions);
@@ -168,7 +186,7 @@ public sealed class Endpoint : IEquatable<Endpoint>
         Conditions = conditions;
         Zone = other.Zone;
         NodeName = other.NodeName;
-        _details = other._details;
+        _rest = other._rest; // the same host and port: the connection texts too
     }
 
     /// <summary>

@@ -57,6 +57,39 @@ public class EndpointTests
     }
 
     [Fact]
+    public void An_endpoint_keeps_its_details_after_it_is_called_and_a_copy_shares_both()
+    {
+        var address = IPAddress.Parse("10.1.2.3");
+        _ = new Endpoint(address, 80); // type loaded, constructor compiled
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var plain = new Endpoint(address, 80);
+        Assert.Equal(56, GC.GetAllocatedBytesForCurrentThread() - before); // 64 with the details and the texts in two fields
+        Assert.Equal("10.1.2.3:80", plain.Authority);
+        Assert.Equal(1, plain.Weight);
+        Assert.Null(plain.Scheme);
+
+        var detailed = new Endpoint(address, 8443, hostname: "pod-a", weight: 3, scheme: "https", zoneHints: ["z1"], nodeHints: ["n1"]);
+        Endpoint copyBefore = detailed.WithConditions(new EndpointConditions(false, true, true));
+        Assert.Equal("10.1.2.3:8443", detailed.Authority);
+        Assert.Equal(new IPEndPoint(address, 8443), detailed.EndPoint);
+        Endpoint copyAfter = detailed.WithConditions(new EndpointConditions(false, true, true));
+        foreach (Endpoint endpoint in new[] { detailed, copyBefore, copyAfter })
+        {
+            Assert.Equal(("pod-a", 3, "https"), (endpoint.Hostname, endpoint.Weight, endpoint.Scheme));
+            Assert.Equal(["z1"], endpoint.ZoneHints);
+            Assert.Equal(["n1"], endpoint.NodeHints);
+            Assert.Equal("10.1.2.3:8443", endpoint.Authority);
+        }
+        Assert.Same(detailed.Authority, copyAfter.Authority);
+        Assert.Equal(copyBefore, copyAfter);
+
+        Endpoint named = Endpoint.ForDnsName("api.example", 443, scheme: "https");
+        Assert.Equal("api.example:443", named.Authority);
+        Assert.Equal(("api.example", "https"), (named.Host, named.Scheme));
+        Assert.Equal(new DnsEndPoint("api.example", 443), named.EndPoint);
+    }
+
+    [Fact]
     public void Ip_endpoints_connect_to_the_address_dns_endpoints_resolve()
     {
         Assert.IsType<IPEndPoint>(Endpoint.Parse("127.0.0.2:1").EndPoint);
