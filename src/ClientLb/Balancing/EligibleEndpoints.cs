@@ -79,18 +79,23 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
             return;
         }
         BalancedEndpoint[] current = _eligible;
-        foreach (BalancedEndpoint leaver in change.Leaving ?? [])
+        // The leavers' slots, read before the edit clears them: those in the head are the holes endpoints move into.
+        int leaving = change.Leaving?.Count ?? 0;
+        Span<int> holes = leaving <= 64 ? stackalloc int[leaving] : new int[leaving];
+        for (int i = 0; i < leaving; i++)
         {
+            BalancedEndpoint leaver = change.Leaving![i];
+            holes[i] = leaver.Slot;
             _positions.Remove(current, leaver.Endpoint);
         }
         BalancedEndpoint[] next = SlotArrays.Edit(current, change.Leaving, change.Joining);
         int kept = next.Length - (change.Joining?.Count ?? 0);
-        for (int i = 0; i < kept; i++)
+        foreach (int hole in holes)
         {
-            if (!ReferenceEquals(next[i], current[i]))
+            if ((uint)hole < (uint)kept && !ReferenceEquals(next[hole], current[hole]))
             {
                 // Found in current: the slots of those moved already point at leavers there, none with this address.
-                _positions.Move(current, next[i].Endpoint, i);
+                _positions.Move(current, next[hole].Endpoint, hole);
             }
         }
         _positions.Reserve(next.AsSpan(0, kept), next.Length);

@@ -94,12 +94,12 @@ internal struct PositionTable<T, TAddress> where TAddress : IAddressOf<T>
         Build(items, items.Length);
     }
 
-    /// <summary>Shrinks a table that grew by steps to the size <see cref="Rebuild"/> would give it; it holds <paramref name="indexed"/>.</summary>
+    /// <summary>Shrinks a table that was given more room than it used to what <see cref="Rebuild"/> would make; it holds <paramref name="indexed"/>.</summary>
     public void TrimExcess(ReadOnlySpan<T> indexed)
     {
         if (_slots is not null && (_slots.Length > CapacityFor(_count) || _used > _count))
         {
-            Build(indexed, _count);
+            Rebuild(indexed);
         }
     }
 

@@ -19,14 +19,21 @@ internal sealed class SnapshotBuilder(ServiceName service, string kind)
     /// <summary>The endpoints with distinct hosts and ports (the first of each wins), and where each is in that list.</summary>
     public static (List<Endpoint> List, PositionTable<Endpoint, SelfAddress> Index) Distinct(IEnumerable<Endpoint> endpoints)
     {
-        var list = new List<Endpoint>();
+        // Room for all at once when the count is known, else by doubling: each growth rehashes what is held.
+        int room = endpoints.TryGetNonEnumeratedCount(out int count) ? count : 0;
+        var list = new List<Endpoint>(room);
         PositionTable<Endpoint, SelfAddress> index = default;
+        index.Reserve([], room);
         foreach (Endpoint endpoint in endpoints)
         {
             ReadOnlySpan<Endpoint> held = CollectionsMarshal.AsSpan(list);
             if (index.Find(held, endpoint) < 0)
             {
-                index.Reserve(held, list.Count + 1);
+                if (list.Count >= room)
+                {
+                    room = list.Count < PositionTable<Endpoint, SelfAddress>.Threshold ? list.Count + 1 : room * 2;
+                    index.Reserve(held, room);
+                }
                 index.Add(endpoint, list.Count);
                 list.Add(endpoint);
             }
