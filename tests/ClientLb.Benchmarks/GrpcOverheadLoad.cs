@@ -11,8 +11,9 @@ namespace ClientLb.Benchmarks;
 /// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. Bytes per call are
 /// the whole process's allocation over all blocks (GC.GetTotalAllocatedBytes, exact; the in-process servers' share is the
 /// same on every side). With <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
-/// channel (the runtime's allocation ticks, about one per 100 KB).
-/// <c>dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups=40] [callsPerBlock=400] [types]</c>.
+/// channel (the runtime's allocation ticks, about one per 100 KB). With <c>handler</c> or <c>resolver</c>, only that path's
+/// channels and their baseline run (more groups in the same time, for a tighter median).
+/// <c>dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups=40] [callsPerBlock=400] [types] [handler|resolver]</c>.
 /// </summary>
 public static class GrpcOverheadLoad
 {
@@ -33,6 +34,15 @@ public static class GrpcOverheadLoad
                 ("HttpHandler path, retries on", bench.HttpHandlerPath, 3),
                 ("HttpHandler path, retries off", bench.HttpHandlerPathRetriesOff, 3),
             };
+            // One path only: its three channels, the baseline first (index 0).
+            if (args.Contains("resolver"))
+            {
+                sides = sides[..3];
+            }
+            else if (args.Contains("handler"))
+            {
+                sides = [.. sides[3..].Select(s => s with { Baseline = s.Baseline < 0 ? -1 : 0 })];
+            }
             foreach (int concurrency in new[] { 1, 16 })
             {
                 bench.Concurrency = concurrency;
