@@ -80,7 +80,7 @@ public static class GrpcOverheadLoad
                 {
                     double callBytes = bytes[i] / (double)(groups * operations * concurrency);
                     int b = sides[i].Baseline;
-                    string delta = b < 0 ? "" : $"{callBytes - bytes[b] / (double)(groups * operations * concurrency):+0;-0} B";
+                    string delta = b < 0 ? "" : $"{Math.Round(callBytes - bytes[b] / (double)(groups * operations * concurrency)):+0;-0;0} B";
                     string ratio = b < 0 ? "1 (baseline)" : Spread(ratios[i]);
                     string cpuRatio = b < 0 ? "1 (baseline)" : Spread(cpuRatios[i]);
                     Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {cpuRatio} | {callBytes:0} | {delta} |");
