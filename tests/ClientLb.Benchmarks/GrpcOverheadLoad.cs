@@ -11,8 +11,9 @@ namespace ClientLb.Benchmarks;
 /// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. Bytes per call are
 /// the whole process's allocation over all blocks (GC.GetTotalAllocatedBytes, exact; the in-process servers' share is the
 /// same on every side). With <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
-/// channel (the runtime's allocation ticks, about one per 100 KB).
-/// <c>dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups=40] [callsPerBlock=400] [types]</c>.
+/// channel (the runtime's allocation ticks, about one per 100 KB). With <c>handler</c> or <c>resolver</c>, only that path's
+/// channels and their baseline run (more groups in the same time, for a tighter median).
+/// <c>dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups=40] [callsPerBlock=400] [types] [handler|resolver]</c>.
 /// </summary>
 public static class GrpcOverheadLoad
 {
@@ -33,6 +34,15 @@ public static class GrpcOverheadLoad
                 ("HttpHandler path, retries on", bench.HttpHandlerPath, 3),
                 ("HttpHandler path, retries off", bench.HttpHandlerPathRetriesOff, 3),
             };
+            // One path only: its three channels, the baseline first (index 0).
+            if (args.Contains("resolver"))
+            {
+                sides = sides[..3];
+            }
+            else if (args.Contains("handler"))
+            {
+                sides = [.. sides[3..].Select(s => s with { Baseline = s.Baseline < 0 ? -1 : 0 })];
+            }
             foreach (int concurrency in new[] { 1, 16 })
             {
                 bench.Concurrency = concurrency;
@@ -43,32 +53,37 @@ public static class GrpcOverheadLoad
                 }
                 List<double>[] perCall = sides.Select(_ => new List<double>()).ToArray();
                 List<double>[] ratios = sides.Select(_ => new List<double>()).ToArray();
+                List<double>[] cpuRatios = sides.Select(_ => new List<double>()).ToArray();
                 long[] bytes = new long[sides.Length];
                 for (int g = 0; g < groups; g++)
                 {
                     double[] times = new double[sides.Length];
+                    double[] cpu = new double[sides.Length];
                     foreach (int i in g % 2 == 0 ? Enumerable.Range(0, sides.Length) : Enumerable.Range(0, sides.Length).Reverse())
                     {
-                        (double seconds, long allocated) = await RunBlockAsync(sides[i].Call, operations);
+                        (double seconds, long allocated, double cpuSeconds) = await RunBlockAsync(sides[i].Call, operations);
                         times[i] = seconds;
+                        cpu[i] = cpuSeconds;
                         bytes[i] += allocated;
                         perCall[i].Add(seconds / (operations * concurrency) * 1e6);
                     }
                     for (int i = 0; i < sides.Length; i++)
                     {
                         ratios[i].Add(times[i] / times[sides[i].Baseline < 0 ? i : sides[i].Baseline]);
+                        cpuRatios[i].Add(cpu[i] / cpu[sides[i].Baseline < 0 ? i : sides[i].Baseline]);
                     }
                 }
                 Console.WriteLine($"grpc-overhead, concurrency {concurrency}: {groups} interleaved groups of {operations * concurrency} calls per channel");
-                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | bytes per call | vs baseline |");
-                Console.WriteLine("|---|---|---|---|---|");
+                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | process CPU ratio (p25-p75) | bytes per call | vs baseline |");
+                Console.WriteLine("|---|---|---|---|---|---|");
                 for (int i = 0; i < sides.Length; i++)
                 {
                     double callBytes = bytes[i] / (double)(groups * operations * concurrency);
                     int b = sides[i].Baseline;
-                    string delta = b < 0 ? "" : $"{callBytes - bytes[b] / (double)(groups * operations * concurrency):+0;-0} B";
-                    string ratio = b < 0 ? "1 (baseline)" : $"{OverheadLoad.Median(ratios[i]):0.000} ({OverheadLoad.Quantile(ratios[i], 0.25):0.000}-{OverheadLoad.Quantile(ratios[i], 0.75):0.000})";
-                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {callBytes:0} | {delta} |");
+                    string delta = b < 0 ? "" : $"{Math.Round(callBytes - bytes[b] / (double)(groups * operations * concurrency)):+0;-0;0} B";
+                    string ratio = b < 0 ? "1 (baseline)" : Spread(ratios[i]);
+                    string cpuRatio = b < 0 ? "1 (baseline)" : Spread(cpuRatios[i]);
+                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {cpuRatio} | {callBytes:0} | {delta} |");
                 }
             }
             if (args.Contains("types"))
@@ -84,8 +99,13 @@ public static class GrpcOverheadLoad
         return 0;
     }
 
-    private static async Task<(double Seconds, long Bytes)> RunBlockAsync(Func<Task> call, int operations)
+    private static string Spread(List<double> ratios) =>
+        $"{OverheadLoad.Median(ratios):0.000} ({OverheadLoad.Quantile(ratios, 0.25):0.000}-{OverheadLoad.Quantile(ratios, 0.75):0.000})";
+
+    // Time, bytes and the process's CPU time (all threads, the in-process servers' included: the same on every side) of a block.
+    private static async Task<(double Seconds, long Bytes, double CpuSeconds)> RunBlockAsync(Func<Task> call, int operations)
     {
+        TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
         long before = GC.GetTotalAllocatedBytes(precise: true);
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < operations; i++)
@@ -93,7 +113,8 @@ public static class GrpcOverheadLoad
             await call();
         }
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        return (seconds, GC.GetTotalAllocatedBytes(precise: true) - before);
+        long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
+        return (seconds, bytes, (Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds);
     }
 
     // The runtime reports an allocation tick about every 100 KB with the type that crossed it: over many calls, each

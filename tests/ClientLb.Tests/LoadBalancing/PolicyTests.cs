@@ -58,6 +58,38 @@ public class PowerOfTwoChoicesTests
     }
 
     [Fact]
+    public void The_two_choices_differ_and_every_ordered_pair_is_equally_likely()
+    {
+        BalancedEndpoint[] endpoints = [.. Make(5)];
+        var pairs = new Dictionary<(BalancedEndpoint, BalancedEndpoint), int>();
+        for (int i = 0; i < 200_000; i++)
+        {
+            (BalancedEndpoint a, BalancedEndpoint b) = PowerOfTwoChoicesPolicy.TwoDistinct(endpoints);
+            Assert.NotSame(a, b);
+            pairs[(a, b)] = pairs.GetValueOrDefault((a, b)) + 1;
+        }
+        // 20 ordered pairs of 10,000 expected draws each; 4 sigma of a binomial(200000, 1/20) is about 390.
+        Assert.Equal(20, pairs.Count);
+        Assert.All(pairs.Values, n => Assert.InRange(n, 9_600, 10_400));
+    }
+
+    [Theory]
+    [InlineData(0UL)]
+    [InlineData(long.MaxValue)]
+    [InlineData(ulong.MaxValue)]
+    [InlineData(0x0000_0000_FFFF_FFFFUL)]
+    [InlineData(0x7FFF_FFFF_0000_0000UL)]
+    public void Extreme_random_bits_still_give_two_different_endpoints_in_range(ulong bits)
+    {
+        for (int length = 2; length <= 9; length++)
+        {
+            BalancedEndpoint[] endpoints = [.. Make(length)];
+            (BalancedEndpoint a, BalancedEndpoint b) = PowerOfTwoChoicesPolicy.TwoDistinct(endpoints, bits);
+            Assert.NotSame(a, b);
+        }
+    }
+
+    [Fact]
     public void Picking_allocates_nothing() => Assert.Equal(0, AllocatedPerPicks(new PowerOfTwoChoicesPolicy().CreatePicker(Make(5))));
 }
 
