@@ -14,6 +14,8 @@ public sealed class TestSource(ServiceName service, TimeProvider? time = null) :
 
     public void Set(params Endpoint[] endpoints) => Publish(endpoints);
 
+    public void Set(IEnumerable<Endpoint> endpoints) => Publish(endpoints);
+
     public void Change(Endpoint[] upserted, params Endpoint[] removed) => PublishChanges(upserted, removed);
 
     public void Fail(Exception error) => ReportFailure(error);

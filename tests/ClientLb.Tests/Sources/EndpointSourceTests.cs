@@ -37,6 +37,29 @@ public class EndpointSourceTests
     }
 
     [Fact]
+    public async Task A_long_list_of_unknown_length_is_merged_and_its_index_serves_the_changes_after_it()
+    {
+        await using var source = new TestSource(ServiceName.Parse("payments"));
+        static Endpoint Pod(int n) => new(new IPAddress([10, 0, (byte)(n / 250), (byte)(n % 250 + 1)]), 80);
+        // 300 endpoints, each address twice, through an enumerable whose count is not known in advance (the index grows).
+        source.Set(Enumerable.Range(0, 300).Where(static _ => true).Select(static i => Pod(i % 150)));
+        Assert.Equal(Enumerable.Range(0, 150).Select(Pod), source.Current!.Endpoints);
+
+        var terminating = new EndpointConditions(false, true, true);
+        source.Change([Pod(3).WithConditions(terminating), Pod(200)], Pod(7), Pod(149));
+        EndpointSnapshot changed = source.Current!;
+        Assert.Equal(2, changed.Version);
+        Assert.Equal(149, changed.Endpoints.Length);
+        Assert.DoesNotContain(changed.Endpoints, e => e.SameAddress(Pod(7)) || e.SameAddress(Pod(149)));
+        Assert.Equal(terminating, changed.Endpoints.Single(e => e.SameAddress(Pod(3))).Conditions);
+        Assert.Single(changed.Endpoints, e => e.SameAddress(Pod(200)));
+
+        // The same endpoints again, in another order and through an enumerable: no change.
+        source.Set(changed.Endpoints.Reverse().Where(static _ => true));
+        Assert.Same(changed, source.Current);
+    }
+
+    [Fact]
     public async Task A_failure_keeps_the_last_good_snapshot_and_reports_staleness()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 21, 12, 0, 0, TimeSpan.Zero));
