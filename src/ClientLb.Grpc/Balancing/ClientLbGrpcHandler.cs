@@ -33,6 +33,9 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     private readonly GrpcHealthMonitor? _health;
     private readonly bool _ownsHealth;
     private readonly ServiceBalancerLookup _lookup;
+    // The last request path found well formed: grpc-dotnet keeps one Uri per method, so its path is the same string on
+    // every call and is checked once, not on each.
+    private string? _checkedPath;
 
     /// <summary>Creates a handler over <paramref name="registry"/>'s services; it runs its own health checks if <paramref name="options"/> asks for any.</summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (each fault is named).</exception>
@@ -211,23 +214,29 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
 
     // Checks the request is a gRPC call and makes it HTTP/2: gRPC is defined over HTTP/2 only (h2c needs prior knowledge,
     // so the version is exact unless the caller allows higher). Returns the method path.
-    private static string PrepareCall(HttpRequestMessage request)
+    private string PrepareCall(HttpRequestMessage request)
     {
         Uri? uri = request.RequestUri;
         if (uri is null || !uri.IsAbsoluteUri)
         {
             throw new InvalidOperationException($"ClientLb needs an absolute gRPC address that names the service, such as 'http://greeter.shop' (got '{uri}'). Pass it to GrpcChannel.ForAddress or AddGrpcClient(o => o.Address = ...).");
         }
-        string? contentType = request.Content?.Headers.NonValidated.TryGetValues("Content-Type", out HeaderStringValues values) == true ? values.ToString() : null;
+        // The typed header first: grpc-dotnet sets it parsed, so it is found by reference with nothing to format. The raw
+        // text where it does not parse (a caller added it unvalidated), and in the error, which quotes it whole.
+        string? contentType = request.Content is HttpContent content ? content.Headers.ContentType?.MediaType ?? RawContentType(content) : null;
         if (contentType is null || !contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase))
         {
-            throw new InvalidOperationException($"ClientLbGrpcHandler sends gRPC calls; the request to '{uri}' has the content type '{contentType ?? "(none)"}', not application/grpc. Send other HTTP requests through ClientLbHttpHandler (AddClientLb()).");
+            throw new InvalidOperationException($"ClientLbGrpcHandler sends gRPC calls; the request to '{uri}' has the content type '{(request.Content is null ? null : RawContentType(request.Content)) ?? "(none)"}', not application/grpc. Send other HTTP requests through ClientLbHttpHandler (AddClientLb()).");
         }
         string path = uri.AbsolutePath;
-        int slash = path.IndexOf('/', 1);
-        if (slash <= 1 || slash == path.Length - 1 || path.IndexOf('/', slash + 1) >= 0)
+        if (!ReferenceEquals(path, Volatile.Read(ref _checkedPath)))
         {
-            throw new InvalidOperationException($"The gRPC request path '{path}' of '{uri}' is not '/package.Service/Method'.");
+            int slash = path.IndexOf('/', 1);
+            if (slash <= 1 || slash == path.Length - 1 || path.IndexOf('/', slash + 1) >= 0)
+            {
+                throw new InvalidOperationException($"The gRPC request path '{path}' of '{uri}' is not '/package.Service/Method'.");
+            }
+            Volatile.Write(ref _checkedPath, path);
         }
         if (!contentType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
         {
@@ -242,6 +251,9 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         }
         return path;
     }
+
+    private static string? RawContentType(HttpContent content) =>
+        content.Headers.NonValidated.TryGetValues("Content-Type", out HeaderStringValues values) ? values.ToString() : null;
 
     /// <summary>Releases the handler's leases on its services, and stops its own health monitor if it has one.</summary>
     protected override void Dispose(bool disposing)

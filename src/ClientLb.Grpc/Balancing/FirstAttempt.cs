@@ -14,7 +14,7 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
 {
     // Enough for the calls under way at once on a busy client; past it, attempts are created and dropped as needed.
     private static readonly ObjectPool<FirstAttempt> Pool = new DefaultObjectPool<FirstAttempt>(new DefaultPooledObjectPolicy<FirstAttempt>(), 256);
-    private static readonly ContextCallback OnSentInContext = static state => ((FirstAttempt)state!).OnSentCore();
+    private static readonly ContextCallback ContinueInContext = static state => ((FirstAttempt)state!).Continue();
 
     private readonly Action _onSent;
     private readonly Action _onRest;
@@ -49,41 +49,39 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
         return task;
     }
 
+    // The answer is a call under way nearly always: completed here, in whatever context the send completed in (the
+    // accounting needs none of the caller's). Anything else goes to the loop, in the caller's context.
     private void OnSent()
     {
-        if (_context is null)
-        {
-            OnSentCore();
-        }
-        else
-        {
-            ExecutionContext.Run(_context, OnSentInContext, this);
-        }
-    }
-
-    // Completes the call at most once, outside any try: once completed, the attempt may already be back in the pool.
-    private void OnSentCore()
-    {
         HttpResponseMessage? response;
-        Task<HttpResponseMessage>? rest = null;
         try
         {
             response = ClientLbGrpcHandler.TryCompleteFirst(_call, _first, _sent!);
-            if (response is null)
-            {
-                rest = _handler!.RunAsync(_call, _first, _sent);
-            }
         }
         catch (Exception ex)
         {
             _core.SetException(ex);
             return;
         }
-        if (rest is null)
+        if (response is not null)
         {
-            _core.SetResult(response!);
-            return;
+            // Last: once completed, the attempt may already be back in the pool.
+            _core.SetResult(response);
         }
+        else if (_context is null)
+        {
+            Continue();
+        }
+        else
+        {
+            ExecutionContext.Run(_context, ContinueInContext, this);
+        }
+    }
+
+    // The attempt loop takes the call on; it completes the call's task when it ends.
+    private void Continue()
+    {
+        Task<HttpResponseMessage> rest = _handler!.RunAsync(_call, _first, _sent);
         _rest = rest;
         if (rest.IsCompleted)
         {

@@ -12,10 +12,10 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
 {
     private Endpoint _endpoint;
     private int _outstanding;
-    // Retired, Probing, LatencyObserved, the latency writer's gate and the active-health verdict, changed only by atomic
-    // operations: one field instead of five keeps the object small (a process holds hundreds of thousands of endpoints).
+    // Retired, Probing, LatencyObserved and the active-health verdict, changed only by atomic operations: one field instead
+    // of four keeps the object small (a process holds hundreds of thousands of endpoints).
     private int _flags;
-    private const int Retired = 1, Probing = 2, LatencyObserved = 4, LatencyWriter = 8, FailingHealthChecks = 16;
+    private const int Retired = 1, Probing = 2, LatencyObserved = 4, FailingHealthChecks = 16;
 
     // What an endpoint in use has, made on its first use (a connection, an answer, a failure, a ramp): its transport, its
     // latency (a peak-EWMA estimate), passive health and slow start. An endpoint that was never called keeps none of it:
@@ -29,10 +29,13 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
         // The connection pool that reaches the endpoint, made on the first call; swapped by atomic operations.
         public IDisposable? Transport;
         // Latency: a peak-EWMA estimate in timestamp ticks (linkerd2-proxy's PeakEwma), negative before any; written while
-        // holding the LatencyWriter flag. A flag rather than a Lock object (44 bytes each): writers of one endpoint's
-        // estimate (its responses completing) rarely meet. Reads (picks) take no gate.
+        // holding LatencyWriter (1). An int gate rather than a Lock object (44 bytes each): writers of one endpoint's
+        // estimate (its responses completing) rarely meet. It sits here, not in the endpoint's flags, so that recording
+        // an answer (every call) writes the state's line only, not the line the outstanding count and picks use.
+        // Reads (picks) take no gate.
         public double LatencyTicks = -1;
         public long LatencyStamp;
+        public int LatencyWriter;
         // Failures in a row, counted lock-free; ejection and ramp state written under the balancer's gate.
         public int ConnectionFailures;
         public int ServerErrors;
@@ -120,20 +123,20 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     internal void SeedLatency(long now, double ticks)
     {
         UsedState state = State();
-        EnterLatencyWriter();
+        EnterLatencyWriter(state);
         if (state.LatencyTicks < 0)
         {
             Volatile.Write(ref state.LatencyTicks, ticks);
             Volatile.Write(ref state.LatencyStamp, now);
         }
-        ExitLatencyWriter();
+        ExitLatencyWriter(state);
     }
 
     /// <summary>Folds one observed latency into the peak-EWMA estimate: a higher value replaces it at once, a lower one decays in.</summary>
     internal void RecordLatency(long now, long rttTicks, double decayTicks)
     {
         UsedState state = State();
-        EnterLatencyWriter();
+        EnterLatencyWriter(state);
         double estimate = state.LatencyTicks;
         // The first real answer replaces a seeded guess outright.
         if (estimate < rttTicks || (_flags & LatencyObserved) == 0)
@@ -146,21 +149,25 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
             Volatile.Write(ref state.LatencyTicks, estimate * decay + rttTicks * (1 - decay));
         }
         Volatile.Write(ref state.LatencyStamp, now);
-        Interlocked.Or(ref _flags, LatencyObserved);
-        ExitLatencyWriter();
+        // Set once: an atomic write on every answer would contend for the line the outstanding count shares.
+        if ((Volatile.Read(ref _flags) & LatencyObserved) == 0)
+        {
+            Interlocked.Or(ref _flags, LatencyObserved);
+        }
+        ExitLatencyWriter(state);
     }
 
-    private void EnterLatencyWriter()
+    private static void EnterLatencyWriter(UsedState state)
     {
         var spin = new SpinWait();
-        while ((Interlocked.Or(ref _flags, LatencyWriter) & LatencyWriter) != 0)
+        while (Interlocked.CompareExchange(ref state.LatencyWriter, 1, 0) != 0)
         {
             spin.SpinOnce();
         }
     }
 
     // A release write: what was written inside is visible to the next writer that enters.
-    private void ExitLatencyWriter() => Interlocked.And(ref _flags, ~LatencyWriter);
+    private static void ExitLatencyWriter(UsedState state) => Volatile.Write(ref state.LatencyWriter, 0);
 
     /// <summary>Counts a connection failure in a row; returns how many there are now.</summary>
     internal int CountConnectionFailure() => Interlocked.Increment(ref State().ConnectionFailures);

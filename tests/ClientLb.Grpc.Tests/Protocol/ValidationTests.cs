@@ -86,7 +86,13 @@ public sealed class ValidationTests
     [Fact]
     public async Task Handler_RejectsRequestsThatAreNotGrpcCalls()
     {
-        await using ServiceProvider provider = new ServiceCollection().AddClientLbGrpc().BuildServiceProvider();
+        // 'greeter' has one endpoint that refuses (port 1 on loopback): a well-formed call is sent and fails fast.
+        await using ServiceProvider provider = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["ClientLb:Services:greeter:Endpoints:0"] = "127.0.0.1:1",
+            }).Build())
+            .AddClientLbGrpc().BuildServiceProvider();
         using var invoker = new HttpMessageInvoker(ClientLbGrpc.CreateHandler(provider));
 
         InvalidOperationException notGrpc = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
@@ -96,6 +102,20 @@ public sealed class ValidationTests
         InvalidOperationException badPath = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
             new HttpRequestMessage(HttpMethod.Post, "http://greeter/SayHello") { Content = GrpcContent() }, default));
         Assert.Contains("'/SayHello'", badPath.Message);
+
+        // A well-formed path is checked once (the handler remembers it); another path is still checked after it.
+        await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Content = GrpcContent() }, default));
+        InvalidOperationException badAfterGood = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/Say/Hello") { Content = GrpcContent() }, default));
+        Assert.Contains("'/greet.Greeter/Say/Hello'", badAfterGood.Message);
+
+        // A content type added unvalidated that does not parse is quoted whole.
+        var unparsable = new ByteArrayContent([]);
+        unparsable.Headers.TryAddWithoutValidation("Content-Type", "application/json;;;");
+        InvalidOperationException raw = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Content = unparsable }, default));
+        Assert.Contains("'application/json;;;'", raw.Message);
 
         InvalidOperationException relative = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
             new HttpRequestMessage(HttpMethod.Post, "/greet.Greeter/SayHello") { Content = GrpcContent() }, default));
