@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using ClientLb.Grpc;
@@ -32,7 +34,7 @@ public class GrpcCallBenchmarks
     private readonly List<GrpcChannel> _channels = [];
     private ServiceProvider _provider = null!;
     private Greeter.GreeterClient _staticRoundRobin = null!, _clientLbRoundRobin = null!, _clientLbP2c = null!;
-    private Greeter.GreeterClient _plain = null!, _handler = null!, _handlerNoRetry = null!;
+    private Greeter.GreeterClient _plain = null!, _handler = null!, _handlerNoRetry = null!, _forwarding = null!;
 
     /// <summary>Calls made at once per operation.</summary>
     [Params(1, 16)]
@@ -58,11 +60,12 @@ public class GrpcCallBenchmarks
         _plain = Client("http://" + authorities[0], null);
         _handler = Client("http://bench-one", null, ClientLbGrpc.CreateHandler(_provider));
         _handlerNoRetry = Client("http://bench-one", null, ClientLbGrpc.CreateHandler(_provider.GetRequiredService<ServiceRegistry>(), new ClientLbGrpcOptions { MaxRetryAttempts = 0 }));
+        _forwarding = Client("http://bench-one", null, new ForwardingHandler(authorities[0]));
 
         // Connect every channel's subchannels before measuring.
         for (int i = 0; i < 50; i++)
         {
-            foreach (Greeter.GreeterClient client in (Greeter.GreeterClient[])[_staticRoundRobin, _clientLbRoundRobin, _clientLbP2c, _plain, _handler, _handlerNoRetry])
+            foreach (Greeter.GreeterClient client in (Greeter.GreeterClient[])[_staticRoundRobin, _clientLbRoundRobin, _clientLbP2c, _plain, _handler, _handlerNoRetry, _forwarding])
             {
                 await client.SayHelloAsync(Request, new CallOptions().WithWaitForReady());
             }
@@ -113,6 +116,57 @@ public class GrpcCallBenchmarks
 
     [Benchmark, BenchmarkCategory(OneBackend)]
     public Task HttpHandlerPathRetriesOff() => Calls(_handlerNoRetry);
+
+    /// <summary>
+    /// The floor of any HttpHandler: a handler that only forwards each call to one backend over a SocketsHttpHandler set
+    /// up as ClientLb's per-endpoint pools are (no proxy, cookies or redirects; sockets to the endpoint's address), with
+    /// no pick and no accounting. grpc-dotnet runs its own balancer handler in front of it, as in front of ClientLb's.
+    /// </summary>
+    [Benchmark, BenchmarkCategory(OneBackend)]
+    public Task ForwardingHandlerFloor() => Calls(_forwarding);
+
+    private sealed class ForwardingHandler : HttpMessageHandler
+    {
+        private readonly HttpMessageInvoker _invoker;
+
+        public ForwardingHandler(string authority)
+        {
+            var backend = IPEndPoint.Parse(authority);
+            _invoker = new HttpMessageInvoker(new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                UseProxy = false,
+                UseCookies = false,
+                AllowAutoRedirect = false,
+                ConnectCallback = async (_, cancellationToken) =>
+                {
+                    var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    try
+                    {
+                        await socket.ConnectAsync(backend, cancellationToken);
+                        return new NetworkStream(socket, ownsSocket: true);
+                    }
+                    catch
+                    {
+                        socket.Dispose();
+                        throw;
+                    }
+                },
+            });
+        }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            _invoker.SendAsync(request, cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _invoker.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
 
     [GlobalCleanup]
     public async Task Cleanup()

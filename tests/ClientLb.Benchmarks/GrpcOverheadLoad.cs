@@ -5,14 +5,15 @@ using System.Globalization;
 namespace ClientLb.Benchmarks;
 
 /// <summary>
-/// GrpcCallBenchmarks' six channels as an interleaved A/B test, which a shared machine's drift cannot bias: blocks of calls
+/// GrpcCallBenchmarks' seven channels as an interleaved A/B test, which a shared machine's drift cannot bias: blocks of calls
 /// alternate between each baseline (grpc-dotnet's static round_robin over three backends; a plain channel to one) and the
 /// ClientLb channels compared with it, each group in the reverse order of the one before; every block gives one time ratio
 /// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. Bytes per call are
 /// the whole process's allocation over all blocks (GC.GetTotalAllocatedBytes, exact; the in-process servers' share is the
 /// same on every side). With <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
 /// channel (the runtime's allocation ticks, about one per 100 KB). With <c>handler</c> or <c>resolver</c>, only that path's
-/// channels and their baseline run (more groups in the same time, for a tighter median).
+/// channels and their baseline run (more groups in the same time, for a tighter median). The handler path's sides include
+/// its floor: a handler that only forwards to the backend over a transport set up as ClientLb's (no pick, no accounting).
 /// <c>dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups=40] [callsPerBlock=400] [types] [handler|resolver]</c>.
 /// </summary>
 public static class GrpcOverheadLoad
@@ -33,6 +34,7 @@ public static class GrpcOverheadLoad
                 ("plain channel, one backend", bench.PlainChannel, -1),
                 ("HttpHandler path, retries on", bench.HttpHandlerPath, 3),
                 ("HttpHandler path, retries off", bench.HttpHandlerPathRetriesOff, 3),
+                ("forwarding handler (floor, no ClientLb)", bench.ForwardingHandlerFloor, 3),
             };
             // One path only: its three channels, the baseline first (index 0).
             if (args.Contains("resolver"))
@@ -55,11 +57,17 @@ public static class GrpcOverheadLoad
                 List<double>[] ratios = sides.Select(_ => new List<double>()).ToArray();
                 List<double>[] cpuRatios = sides.Select(_ => new List<double>()).ToArray();
                 long[] bytes = new long[sides.Length];
+                var shuffle = new Random(20261207);
                 for (int g = 0; g < groups; g++)
                 {
                     double[] times = new double[sides.Length];
                     double[] cpu = new double[sides.Length];
-                    foreach (int i in g % 2 == 0 ? Enumerable.Range(0, sides.Length) : Enumerable.Range(0, sides.Length).Reverse())
+                    // A fresh random order per group: every channel runs at every position, after every other channel, equally
+                    // often. (A fixed order reversed every other group ran the first and last channels twice in a row at each
+                    // group boundary, so they never paid the switch from another channel's connection the others paid.)
+                    int[] order = [.. Enumerable.Range(0, sides.Length)];
+                    shuffle.Shuffle(order);
+                    foreach (int i in order)
                     {
                         (double seconds, long allocated, double cpuSeconds) = await RunBlockAsync(sides[i].Call, operations);
                         times[i] = seconds;
