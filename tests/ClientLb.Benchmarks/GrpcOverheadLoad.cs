@@ -7,7 +7,7 @@ namespace ClientLb.Benchmarks;
 /// <summary>
 /// GrpcCallBenchmarks' seven channels as an interleaved A/B test, which a shared machine's drift cannot bias: blocks of calls
 /// alternate between each baseline (grpc-dotnet's static round_robin over three backends; a plain channel to one) and the
-/// ClientLb channels compared with it, each group in the reverse order of the one before; every block gives one time ratio
+/// ClientLb channels compared with it, each group in a fresh random order (seeded); every block gives one time ratio
 /// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. Bytes per call are
 /// the whole process's allocation over all blocks (GC.GetTotalAllocatedBytes, exact; the in-process servers' share is the
 /// same on every side). With <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
