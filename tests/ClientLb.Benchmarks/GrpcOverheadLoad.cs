@@ -57,6 +57,7 @@ public static class GrpcOverheadLoad
                 List<double>[] ratios = sides.Select(_ => new List<double>()).ToArray();
                 List<double>[] cpuRatios = sides.Select(_ => new List<double>()).ToArray();
                 long[] bytes = new long[sides.Length];
+                long[] workItems = new long[sides.Length];
                 var shuffle = new Random(20261207);
                 for (int g = 0; g < groups; g++)
                 {
@@ -69,7 +70,8 @@ public static class GrpcOverheadLoad
                     shuffle.Shuffle(order);
                     foreach (int i in order)
                     {
-                        (double seconds, long allocated, double cpuSeconds) = await RunBlockAsync(sides[i].Call, operations);
+                        (double seconds, long allocated, double cpuSeconds, long items) = await RunBlockAsync(sides[i].Call, operations);
+                        workItems[i] += items;
                         times[i] = seconds;
                         cpu[i] = cpuSeconds;
                         bytes[i] += allocated;
@@ -82,8 +84,8 @@ public static class GrpcOverheadLoad
                     }
                 }
                 Console.WriteLine($"grpc-overhead, concurrency {concurrency}: {groups} interleaved groups of {operations * concurrency} calls per channel");
-                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | process CPU ratio (p25-p75) | bytes per call | vs baseline |");
-                Console.WriteLine("|---|---|---|---|---|---|");
+                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | process CPU ratio (p25-p75) | bytes per call | vs baseline | thread-pool work items per call |");
+                Console.WriteLine("|---|---|---|---|---|---|---|");
                 for (int i = 0; i < sides.Length; i++)
                 {
                     double callBytes = bytes[i] / (double)(groups * operations * concurrency);
@@ -91,7 +93,7 @@ public static class GrpcOverheadLoad
                     string delta = b < 0 ? "" : $"{Math.Round(callBytes - bytes[b] / (double)(groups * operations * concurrency)):+0;-0;0} B";
                     string ratio = b < 0 ? "1 (baseline)" : Spread(ratios[i]);
                     string cpuRatio = b < 0 ? "1 (baseline)" : Spread(cpuRatios[i]);
-                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {cpuRatio} | {callBytes:0} | {delta} |");
+                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {cpuRatio} | {callBytes:0} | {delta} | {workItems[i] / (double)(groups * operations * concurrency):0.00} |");
                 }
             }
             if (args.Contains("types"))
@@ -110,9 +112,11 @@ public static class GrpcOverheadLoad
     private static string Spread(List<double> ratios) =>
         $"{OverheadLoad.Median(ratios):0.000} ({OverheadLoad.Quantile(ratios, 0.25):0.000}-{OverheadLoad.Quantile(ratios, 0.75):0.000})";
 
-    // Time, bytes and the process's CPU time (all threads, the in-process servers' included: the same on every side) of a block.
-    private static async Task<(double Seconds, long Bytes, double CpuSeconds)> RunBlockAsync(Func<Task> call, int operations)
+    // Time, bytes, the process's CPU time (all threads, the in-process servers' included: the same on every side) and the
+    // thread pool's work items (a channel that hopped threads more often would show more) of a block.
+    private static async Task<(double Seconds, long Bytes, double CpuSeconds, long WorkItems)> RunBlockAsync(Func<Task> call, int operations)
     {
+        long itemsBefore = ThreadPool.CompletedWorkItemCount;
         TimeSpan cpuBefore = Environment.CpuUsage.TotalTime;
         long before = GC.GetTotalAllocatedBytes(precise: true);
         long start = Stopwatch.GetTimestamp();
@@ -122,7 +126,7 @@ public static class GrpcOverheadLoad
         }
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
-        return (seconds, bytes, (Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds);
+        return (seconds, bytes, (Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds, ThreadPool.CompletedWorkItemCount - itemsBefore);
     }
 
     // The runtime reports an allocation tick about every 100 KB with the type that crossed it: over many calls, each
