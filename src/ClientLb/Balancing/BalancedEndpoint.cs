@@ -15,7 +15,7 @@ public sealed partial class BalancedEndpoint : IMeteredEndpoint
     // Retired, Probing, LatencyObserved and the active-health verdict, changed only by atomic operations: one field instead
     // of four keeps the object small (a process holds hundreds of thousands of endpoints).
     private int _flags;
-    private const int Retired = 1, Probing = 2, LatencyObserved = 4, FailingHealthChecks = 16;
+    private const int Retired = 1, Probing = 2, LatencyObserved = 4, FailingHealthChecks = 8;
 
     // What an endpoint in use has, made on its first use (a connection, an answer, a failure, a ramp): its transport, its
     // latency (a peak-EWMA estimate), passive health and slow start. An endpoint that was never called keeps none of it:

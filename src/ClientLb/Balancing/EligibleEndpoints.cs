@@ -26,7 +26,7 @@ internal sealed class EligibleEndpoints(string serviceId, PassiveHealth health)
 
     /// <summary>The endpoint tracked for <paramref name="endpoint"/>'s address, unless it was retired.</summary>
     public BalancedEndpoint? Find(Endpoint endpoint) =>
-        _positions.Find(_eligible, endpoint) is int at and >= 0 && !_eligible[at].IsRetired ? _eligible[at] : null;
+        PositionOf(endpoint) is int at and >= 0 && !_eligible[at].IsRetired ? _eligible[at] : null;
 
     /// <summary>
     /// Makes <paramref name="eligible"/> the eligible set: endpoints whose address stays keep their object, new ones join
