@@ -1,4 +1,4 @@
-using System.Threading.Tasks.Sources;
+using System.Runtime.CompilerServices;
 using ClientLb.Attempts;
 using Microsoft.Extensions.ObjectPool;
 
@@ -7,10 +7,11 @@ namespace ClientLb.Grpc.Balancing;
 /// <summary>
 /// Awaits a call's first attempt without an async state machine: a pooled continuation that completes the call's task
 /// itself when the answer is a call under way (nearly every call), and hands anything else (a failure, a status in the
-/// headers) to the handler's attempt loop. Per call this leaves only the task grpc-dotnet awaits; an async method would add
-/// its state machine (about 0.3 KB with the loop's state).
+/// headers) to the handler's attempt loop. Per call this leaves only the task grpc-dotnet awaits, a bare promise that a
+/// task builder completes (no completion source, no value-task wrapper); an async method would add its state machine
+/// (about 0.3 KB with the loop's state).
 /// </summary>
-internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
+internal sealed class FirstAttempt
 {
     // Enough for the calls under way at once on a busy client; past it, attempts are created and dropped as needed.
     private static readonly ObjectPool<FirstAttempt> Pool = new DefaultObjectPool<FirstAttempt>(new DefaultPooledObjectPolicy<FirstAttempt>(), 256);
@@ -18,7 +19,8 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
 
     private readonly Action _onSent;
     private readonly Action _onRest;
-    private ManualResetValueTaskSourceCore<HttpResponseMessage> _core;
+    // The call's task: the builder an async method would use, without the method. Its task is a promise completed once.
+    private AsyncTaskMethodBuilder<HttpResponseMessage> _task;
     private ClientLbGrpcHandler? _handler;
     private CallPlan _call;
     private AttemptStart _first;
@@ -44,7 +46,9 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
         // The loop, if it takes over, runs in the caller's context (its activity is the parent of a retry's), as an async
         // method would.
         attempt._context = ExecutionContext.Capture();
-        Task<HttpResponseMessage> task = new ValueTask<HttpResponseMessage>(attempt, attempt._core.Version).AsTask();
+        attempt._task = AsyncTaskMethodBuilder<HttpResponseMessage>.Create();
+        // Read before the continuation is registered: once it runs, the attempt may be back in the pool.
+        Task<HttpResponseMessage> task = attempt._task.Task;
         sent.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(attempt._onSent);
         return task;
     }
@@ -60,13 +64,12 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
         }
         catch (Exception ex)
         {
-            _core.SetException(ex);
+            Complete(null, ex);
             return;
         }
         if (response is not null)
         {
-            // Last: once completed, the attempt may already be back in the pool.
-            _core.SetResult(response);
+            Complete(response, null);
         }
         else if (_context is null)
         {
@@ -102,35 +105,33 @@ internal sealed class FirstAttempt : IValueTaskSource<HttpResponseMessage>
         }
         catch (Exception ex)
         {
-            // A cancellation stays one: the call's task ends cancelled, as the loop's did.
-            _core.SetException(ex);
+            Complete(null, ex);
             return;
         }
-        _core.SetResult(response);
+        Complete(response, null);
     }
 
-    public HttpResponseMessage GetResult(short token)
+    // Back to the pool first, then the call's task completes: its continuation (grpc-dotnet's, and the caller's next call
+    // with it) may run inline here and take this attempt again.
+    private void Complete(HttpResponseMessage? response, Exception? error)
     {
-        try
+        AsyncTaskMethodBuilder<HttpResponseMessage> task = _task;
+        _task = default;
+        _handler = null;
+        _call = default;
+        _first = default;
+        _sent = null;
+        _context = null;
+        _rest = null;
+        Pool.Return(this);
+        if (error is null)
         {
-            return _core.GetResult(token);
+            task.SetResult(response!);
         }
-        finally
+        else
         {
-            // Read once (ValueTask.AsTask): the attempt goes back to the pool.
-            _core.Reset();
-            _handler = null;
-            _call = default;
-            _first = default;
-            _sent = null;
-            _context = null;
-            _rest = null;
-            Pool.Return(this);
+            // As an async method's: a cancellation ends the task cancelled, anything else faulted.
+            task.SetException(error);
         }
     }
-
-    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
-
-    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
 }
