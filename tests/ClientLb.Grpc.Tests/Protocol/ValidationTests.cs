@@ -1,3 +1,4 @@
+using System.Net;
 using ClientLb.Grpc.Configuration;
 using ClientLb.Names;
 using ClientLb.Registry;
@@ -110,6 +111,18 @@ public sealed class ValidationTests
             new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/Say/Hello") { Content = GrpcContent() }, default));
         Assert.Contains("'/greet.Greeter/Say/Hello'", badAfterGood.Message);
 
+        // So is the last gRPC content type: after it, another content type is still checked. A gRPC-Web call is not made
+        // HTTP/2 (gRPC-Web runs over HTTP/1.1 too); a gRPC call is, exactly.
+        InvalidOperationException notGrpcAfterGood = await Assert.ThrowsAsync<InvalidOperationException>(() => invoker.SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Content = new StringContent("{}") }, default));
+        Assert.Contains("not application/grpc", notGrpcAfterGood.Message);
+        var web = new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Content = GrpcContent("application/grpc-web") };
+        await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(web, default));
+        Assert.Equal((HttpVersion.Version11, HttpVersionPolicy.RequestVersionOrLower), (web.Version, web.VersionPolicy));
+        var grpc = new HttpRequestMessage(HttpMethod.Post, "http://greeter/greet.Greeter/SayHello") { Content = GrpcContent() };
+        await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(grpc, default));
+        Assert.Equal((HttpVersion.Version20, HttpVersionPolicy.RequestVersionExact), (grpc.Version, grpc.VersionPolicy));
+
         // A content type added unvalidated that does not parse is quoted whole.
         var unparsable = new ByteArrayContent([]);
         unparsable.Headers.TryAddWithoutValidation("Content-Type", "application/json;;;");
@@ -122,10 +135,10 @@ public sealed class ValidationTests
         Assert.Contains("absolute gRPC address", relative.Message);
     }
 
-    private static ByteArrayContent GrpcContent()
+    private static ByteArrayContent GrpcContent(string mediaType = "application/grpc")
     {
         var content = new ByteArrayContent([]);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(mediaType);
         return content;
     }
 }
