@@ -10,7 +10,8 @@ namespace ClientLb.Benchmarks;
 /// ClientLb channels compared with it, each group in a fresh random order (seeded); every block gives one time ratio
 /// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. Bytes per call are
 /// the whole process's allocation over all blocks (GC.GetTotalAllocatedBytes, exact; the in-process servers' share is the
-/// same on every side). With <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
+/// same on every side). Thread-pool work items and the machine's TCP segments sent are counted per call too. With
+/// <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
 /// channel (the runtime's allocation ticks, about one per 100 KB). With <c>handler</c> or <c>resolver</c>, only that path's
 /// channels and their baseline run (more groups in the same time, for a tighter median). The handler path's sides include
 /// its floor: a handler that only forwards to the backend over a transport set up as ClientLb's (no pick, no accounting).
@@ -58,6 +59,7 @@ public static class GrpcOverheadLoad
                 List<double>[] cpuRatios = sides.Select(_ => new List<double>()).ToArray();
                 long[] bytes = new long[sides.Length];
                 long[] workItems = new long[sides.Length];
+                long[] segments = new long[sides.Length];
                 var shuffle = new Random(20261207);
                 for (int g = 0; g < groups; g++)
                 {
@@ -70,7 +72,9 @@ public static class GrpcOverheadLoad
                     shuffle.Shuffle(order);
                     foreach (int i in order)
                     {
+                        long segmentsBefore = TcpSegmentsSent();
                         (double seconds, long allocated, double cpuSeconds, long items) = await RunBlockAsync(sides[i].Call, operations);
+                        segments[i] += TcpSegmentsSent() - segmentsBefore;
                         workItems[i] += items;
                         times[i] = seconds;
                         cpu[i] = cpuSeconds;
@@ -84,8 +88,8 @@ public static class GrpcOverheadLoad
                     }
                 }
                 Console.WriteLine($"grpc-overhead, concurrency {concurrency}: {groups} interleaved groups of {operations * concurrency} calls per channel");
-                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | process CPU ratio (p25-p75) | bytes per call | vs baseline | thread-pool work items per call |");
-                Console.WriteLine("|---|---|---|---|---|---|---|");
+                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | process CPU ratio (p25-p75) | bytes per call | vs baseline | thread-pool work items per call | TCP segments sent per call |");
+                Console.WriteLine("|---|---|---|---|---|---|---|---|");
                 for (int i = 0; i < sides.Length; i++)
                 {
                     double callBytes = bytes[i] / (double)(groups * operations * concurrency);
@@ -93,7 +97,7 @@ public static class GrpcOverheadLoad
                     string delta = b < 0 ? "" : $"{Math.Round(callBytes - bytes[b] / (double)(groups * operations * concurrency)):+0;-0;0} B";
                     string ratio = b < 0 ? "1 (baseline)" : Spread(ratios[i]);
                     string cpuRatio = b < 0 ? "1 (baseline)" : Spread(cpuRatios[i]);
-                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {cpuRatio} | {callBytes:0} | {delta} | {workItems[i] / (double)(groups * operations * concurrency):0.00} |");
+                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {cpuRatio} | {callBytes:0} | {delta} | {workItems[i] / (double)(groups * operations * concurrency):0.00} | {segments[i] / (double)(groups * operations * concurrency):0.00} |");
                 }
             }
             if (args.Contains("types"))
@@ -105,6 +109,26 @@ public static class GrpcOverheadLoad
         finally
         {
             await bench.Cleanup();
+        }
+        return 0;
+    }
+
+    // The machine's TCP segments sent so far (Linux /proc/net/snmp; 0 elsewhere), the loopback backends' and the channels'
+    // alike: a channel whose pace splits writes that another's coalesces sends more per call.
+    private static long TcpSegmentsSent()
+    {
+        if (!File.Exists("/proc/net/snmp"))
+        {
+            return 0;
+        }
+        string[] lines = File.ReadAllLines("/proc/net/snmp");
+        for (int i = 0; i + 1 < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("Tcp:", StringComparison.Ordinal) && lines[i + 1].StartsWith("Tcp:", StringComparison.Ordinal))
+            {
+                int column = Array.IndexOf(lines[i].Split(' '), "OutSegs");
+                return column < 0 ? 0 : long.Parse(lines[i + 1].Split(' ')[column], CultureInfo.InvariantCulture);
+            }
         }
         return 0;
     }
