@@ -34,10 +34,8 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
     private readonly bool _ownsHealth;
     private readonly ServiceBalancerLookup _lookup;
     // The last request path found well formed: grpc-dotnet keeps one Uri per method, so its path is the same string on
-    // every call and is checked once, not on each. Likewise the last gRPC (not gRPC-Web) content type: grpc-dotnet sets
-    // one shared header value on every call.
+    // every call and is checked once, not on each.
     private string? _checkedPath;
-    private string? _checkedContentType;
 
     /// <summary>Creates a handler over <paramref name="registry"/>'s services; it runs its own health checks if <paramref name="options"/> asks for any.</summary>
     /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (each fault is named).</exception>
@@ -229,8 +227,7 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
         // The typed header first: grpc-dotnet sets it parsed, so it is found by reference with nothing to format. The raw
         // text where it does not parse (a caller added it unvalidated), and in the error, which quotes it whole.
         string? contentType = request.Content is HttpContent content ? content.Headers.ContentType?.MediaType ?? RawContentType(content) : null;
-        bool checkedGrpc = contentType is not null && ReferenceEquals(contentType, Volatile.Read(ref _checkedContentType));
-        if (!checkedGrpc && (contentType is null || !contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase)))
+        if (contentType is null || !contentType.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase))
         {
             throw new InvalidOperationException($"ClientLbGrpcHandler sends gRPC calls; the request to '{uri}' has the content type '{(request.Content is null ? null : RawContentType(request.Content)) ?? "(none)"}', not application/grpc. Send other HTTP requests through ClientLbHttpHandler (AddClientLb()).");
         }
@@ -244,13 +241,8 @@ public sealed class ClientLbGrpcHandler : HttpMessageHandler
             }
             Volatile.Write(ref _checkedPath, path);
         }
-        if (checkedGrpc || !contentType!.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
+        if (!contentType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
         {
-            if (!checkedGrpc)
-            {
-                // Written only when it changes: the handler's fields are read by every call, on every core.
-                Volatile.Write(ref _checkedContentType, contentType);
-            }
             if (request.Version < HttpVersion.Version20)
             {
                 request.Version = HttpVersion.Version20;

@@ -40,15 +40,6 @@ public sealed class ServiceBalancerLookup : IDisposable
 
     private static ServiceBalancer? Find(CachedService[] cache, Uri uri)
     {
-        // grpc-dotnet keeps one URI per method: the URI an entry last matched is found by reference, without reading its
-        // host again.
-        foreach (CachedService entry in cache)
-        {
-            if (ReferenceEquals(entry.LastMatched, uri))
-            {
-                return entry.Lease.Balancer;
-            }
-        }
         string host = uri.Host;
         string scheme = uri.Scheme;
         int port = uri.Port;
@@ -56,7 +47,6 @@ public sealed class ServiceBalancerLookup : IDisposable
         {
             if (entry.Port == port && string.Equals(entry.Host, host, StringComparison.Ordinal) && string.Equals(entry.Scheme, scheme, StringComparison.Ordinal))
             {
-                entry.LastMatched = uri;
                 return entry.Lease.Balancer;
             }
         }
@@ -89,7 +79,7 @@ public sealed class ServiceBalancerLookup : IDisposable
                 throw;
             }
             // Keep the scan short; a client talking to many hosts still works, with the registry as the slow path.
-            var entry = new CachedService(uri.Scheme, uri.Host, uri.Port, lease) { LastMatched = uri };
+            var entry = new CachedService(uri.Scheme, uri.Host, uri.Port, lease);
             if (current.Length >= MaxEntries)
             {
                 evicted = current[^1].Lease;
@@ -131,14 +121,5 @@ public sealed class ServiceBalancerLookup : IDisposable
         }
     }
 
-    private sealed class CachedService(string scheme, string host, int port, ServiceBalancerLease lease)
-    {
-        public string Scheme { get; } = scheme;
-        public string Host { get; } = host;
-        public int Port { get; } = port;
-        public ServiceBalancerLease Lease { get; } = lease;
-
-        // The last URI that matched (a plain write: a racing reader sees this one or an earlier one, both matches).
-        public Uri? LastMatched;
-    }
+    private sealed record CachedService(string Scheme, string Host, int Port, ServiceBalancerLease Lease);
 }

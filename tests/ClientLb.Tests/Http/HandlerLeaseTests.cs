@@ -149,29 +149,4 @@ public sealed class HandlerLeaseTests : IAsyncLifetime
         Assert.Equal(16, registry.Balancers.Count);
         Assert.All(registry.Balancers, b => Assert.False(b.Stopped.IsCancellationRequested));
     }
-
-    [Fact]
-    public async Task A_uri_the_lookup_knows_by_reference_leaves_the_cache_with_its_service()
-    {
-        string[] services = [.. Enumerable.Range(0, 17).Select(i => $"svc{i}")];
-        await using ClientLbTestHost host = Host(services);
-        var resolved = new List<string>();
-        using var lookup = new ServiceBalancerLookup(host.Registry, (_, uri) => resolved.Add(uri.Host));
-        var uri = new Uri("http://svc0/greet.Greeter/SayHello");
-        ServiceBalancer first = lookup.Get(uri);
-        Assert.Same(first, lookup.Get(uri));
-        Assert.Same(first, lookup.Get(new Uri("http://svc0/other")));
-
-        // 16 other services push svc0 out of the cache and release its lease: the URI it last matched goes with it, so the
-        // same URI object leases the service again (same balancer, kept for the idle timeout) instead of using the released one.
-        foreach (string service in services[1..])
-        {
-            lookup.Get(new Uri($"http://{service}/"));
-        }
-        Assert.Equal(1, _time.ArmedTimers);
-        Assert.Same(first, lookup.Get(uri));
-        Assert.Equal(["svc0", .. services[1..], "svc0"], resolved);
-        _time.Advance(Idle);
-        Assert.False(first.Stopped.IsCancellationRequested);
-    }
 }
