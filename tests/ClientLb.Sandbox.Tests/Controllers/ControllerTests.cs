@@ -28,6 +28,9 @@ public class ControllerTests
             Assert.Equal(pod.Name, await resp.Content.ReadAsStringAsync());
             Assert.Equal(pod.IP, resp.Headers.GetValues("X-Pod-IP").Single());
         }
+        // The Deployment's status follows its pods' readiness on the controller's next pass, as in Kubernetes: wait for it
+        // rather than read it the moment the pods turned ready.
+        await cluster.WaitUntilAsync(c => c.GetAsync("apps/v1", "Deployment", "web").Result.L("status", "readyReplicas") == 3, Deadline.In());
         JsonObject deployment = (await cluster.GetAsync("apps/v1", "Deployment", "web"))!;
         Assert.Equal(3, deployment.L("status", "readyReplicas"));
         Assert.All(pods, p => Assert.Matches("^web-[bcdfghjklmnpqrstvwxz2456789]+-[bcdfghjklmnpqrstvwxz2456789]{5}$", p.Name));
