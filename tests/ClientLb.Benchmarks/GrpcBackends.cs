@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 using Greet;
 using Grpc.Core;
 using Grpc.Net.Client.Balancer;
@@ -8,10 +10,17 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace ClientLb.Benchmarks;
 
-/// <summary>The gRPC benchmarks' backends: Grpc.AspNetCore greeters on loopback Kestrel (127.0.6.2, .3, ...), h2c.</summary>
+/// <summary>
+/// The gRPC benchmarks' backends: Grpc.AspNetCore greeters on loopback Kestrel (127.0.6.2, .3, ...), h2c. By default they
+/// run in a process of their own (this assembly's <c>grpc-backends</c> verb), so that what the benchmark process
+/// allocates and the CPU it uses are the client's alone: with the servers in the same process, their allocations and
+/// CPU were in every side's figures. <c>CLIENTLB_BENCH_BACKENDS=in-process</c> keeps them in the benchmark's process.
+/// </summary>
 internal sealed class GrpcBackends : IAsyncDisposable
 {
+    private const string ReadyLine = "ready";
     private readonly List<WebApplication> _servers = [];
+    private Process? _process;
 
     private GrpcBackends()
     {
@@ -20,7 +29,20 @@ internal sealed class GrpcBackends : IAsyncDisposable
     /// <summary>The backends' host:port.</summary>
     public List<string> Authorities { get; } = [];
 
+    /// <summary>Whether the backends run in their own process.</summary>
+    public bool OutOfProcess => _process is not null;
+
     public static async Task<GrpcBackends> StartAsync(int count)
+    {
+        string? mode = Environment.GetEnvironmentVariable("CLIENTLB_BENCH_BACKENDS");
+        if (mode is not (null or "" or "in-process" or "out-of-process"))
+        {
+            throw new InvalidOperationException($"CLIENTLB_BENCH_BACKENDS is '{mode}'; use 'in-process' or 'out-of-process' (the default).");
+        }
+        return mode == "in-process" ? await StartHereAsync(count) : await StartOutOfProcessAsync(count);
+    }
+
+    private static async Task<GrpcBackends> StartHereAsync(int count)
     {
         var backends = new GrpcBackends();
         for (int i = 0; i < count; i++)
@@ -31,6 +53,55 @@ internal sealed class GrpcBackends : IAsyncDisposable
             backends.Authorities.Add(authority);
         }
         return backends;
+    }
+
+    // This assembly again, as `dotnet exec` with the running app's runtime config and dependencies: that works both for
+    // ClientLb.Benchmarks itself and for the host BenchmarkDotNet generates around it.
+    private static async Task<GrpcBackends> StartOutOfProcessAsync(int count)
+    {
+        string entry = Assembly.GetEntryAssembly()?.Location ?? throw new InvalidOperationException("No entry assembly to take the runtime configuration from.");
+        string runtimeConfig = Path.ChangeExtension(entry, ".runtimeconfig.json");
+        string deps = Path.ChangeExtension(entry, ".deps.json");
+        string dotnet = Environment.ProcessPath is string path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+        var start = new ProcessStartInfo(dotnet)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in (string[])["exec", "--runtimeconfig", runtimeConfig, "--depsfile", deps, typeof(GrpcBackends).Assembly.Location, "grpc-backends", count.ToString(CultureInfo.InvariantCulture)])
+        {
+            start.ArgumentList.Add(arg);
+        }
+        var backends = new GrpcBackends { _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {dotnet} for the backends.") };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (await backends._process.StandardOutput.ReadLineAsync(timeout.Token) is string line)
+        {
+            if (line == ReadyLine)
+            {
+                return backends;
+            }
+            backends.Authorities.Add(line);
+        }
+        await backends.DisposeAsync();
+        throw new InvalidOperationException($"The backends' process exited before it was ready (exit code {backends._process.ExitCode}).");
+    }
+
+    /// <summary>
+    /// The <c>grpc-backends</c> verb: starts <c>count</c> greeters, prints their host:port one per line and then
+    /// <c>ready</c>, and serves until its standard input closes (the benchmark ended, however it ended).
+    /// </summary>
+    public static async Task<int> ServeAsync(string[] args)
+    {
+        int count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+        await using GrpcBackends backends = await StartHereAsync(count);
+        foreach (string authority in backends.Authorities)
+        {
+            Console.WriteLine(authority);
+        }
+        Console.WriteLine(ReadyLine);
+        await Console.In.ReadToEndAsync();
+        return 0;
     }
 
     /// <summary>ClientLb configuration that lists the first <paramref name="count"/> backends as the endpoints of <paramref name="service"/>.</summary>
@@ -51,6 +122,15 @@ internal sealed class GrpcBackends : IAsyncDisposable
         foreach (WebApplication app in _servers)
         {
             await app.DisposeAsync();
+        }
+        if (_process is Process process)
+        {
+            process.StandardInput.Close();
+            if (!process.WaitForExit(10_000))
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            process.Dispose();
         }
     }
 

@@ -16,7 +16,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ClientLb.Benchmarks;
 
 /// <summary>
-/// One unary call (Grpc.Net.Client's generated greeter client, h2c, Grpc.AspNetCore on loopback Kestrel), in one run:
+/// One unary call (Grpc.Net.Client's generated greeter client, h2c, Grpc.AspNetCore on loopback Kestrel in a process of
+/// its own, so the allocated bytes are the client's), in one run:
 /// the clientlb:/// resolver with clientlb_round_robin and clientlb_p2c versus grpc-dotnet's own static-resolver
 /// round_robin channel to the same three backends; and the HttpHandler path (retries on, the default, and off) versus a
 /// plain channel to one backend. Sequential (1) and 16 calls at once (time and allocation are per operation: divide by
@@ -35,6 +36,9 @@ public class GrpcCallBenchmarks
     private ServiceProvider _provider = null!;
     private Greeter.GreeterClient _staticRoundRobin = null!, _clientLbRoundRobin = null!, _clientLbP2c = null!;
     private Greeter.GreeterClient _plain = null!, _handler = null!, _handlerNoRetry = null!, _forwarding = null!;
+
+    /// <summary>Whether the backends run in a process of their own (the default), outside this process's bytes and CPU.</summary>
+    public bool BackendsOutOfProcess => _backends.OutOfProcess;
 
     /// <summary>Calls made at once per operation.</summary>
     [Params(1, 16)]

@@ -8,9 +8,10 @@ namespace ClientLb.Benchmarks;
 /// GrpcCallBenchmarks' seven channels as an interleaved A/B test, which a shared machine's drift cannot bias: blocks of calls
 /// alternate between each baseline (grpc-dotnet's static round_robin over three backends; a plain channel to one) and the
 /// ClientLb channels compared with it, each group in a fresh random order (seeded); every block gives one time ratio
-/// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. Bytes per call are
-/// the whole process's allocation over all blocks (GC.GetTotalAllocatedBytes, exact; the in-process servers' share is the
-/// same on every side). Thread-pool work items and the machine's TCP segments sent are counted per call too. With
+/// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. The backends run in
+/// a process of their own (see <see cref="GrpcBackends"/>), so bytes per call (GC.GetTotalAllocatedBytes over all blocks,
+/// exact) and the CPU ratio (Environment.CpuUsage) are the client's alone. Thread-pool work items and the machine's TCP
+/// segments sent are counted per call too. With
 /// <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
 /// channel (the runtime's allocation ticks, about one per 100 KB). With <c>handler</c> or <c>resolver</c>, only that path's
 /// channels and their baseline run (more groups in the same time, for a tighter median). The handler path's sides include
@@ -57,6 +58,7 @@ public static class GrpcOverheadLoad
                 List<double>[] perCall = sides.Select(_ => new List<double>()).ToArray();
                 List<double>[] ratios = sides.Select(_ => new List<double>()).ToArray();
                 List<double>[] cpuRatios = sides.Select(_ => new List<double>()).ToArray();
+                double[] cpuTotal = new double[sides.Length];
                 long[] bytes = new long[sides.Length];
                 long[] workItems = new long[sides.Length];
                 long[] segments = new long[sides.Length];
@@ -78,6 +80,7 @@ public static class GrpcOverheadLoad
                         workItems[i] += items;
                         times[i] = seconds;
                         cpu[i] = cpuSeconds;
+                        cpuTotal[i] += cpuSeconds;
                         bytes[i] += allocated;
                         perCall[i].Add(seconds / (operations * concurrency) * 1e6);
                     }
@@ -87,9 +90,9 @@ public static class GrpcOverheadLoad
                         cpuRatios[i].Add(cpu[i] / cpu[sides[i].Baseline < 0 ? i : sides[i].Baseline]);
                     }
                 }
-                Console.WriteLine($"grpc-overhead, concurrency {concurrency}: {groups} interleaved groups of {operations * concurrency} calls per channel");
-                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | process CPU ratio (p25-p75) | bytes per call | vs baseline | thread-pool work items per call | TCP segments sent per call |");
-                Console.WriteLine("|---|---|---|---|---|---|---|---|");
+                Console.WriteLine($"grpc-overhead, concurrency {concurrency}: {groups} interleaved groups of {operations * concurrency} calls per channel; backends {(bench.BackendsOutOfProcess ? "in their own process" : "in this process (bytes and CPU include theirs)")}");
+                Console.WriteLine("| channel | median us per call | median ratio to baseline (p25-p75) | process CPU ratio (p25-p75) | process CPU us per call | bytes per call | vs baseline | thread-pool work items per call | TCP segments sent per call |");
+                Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
                 for (int i = 0; i < sides.Length; i++)
                 {
                     double callBytes = bytes[i] / (double)(groups * operations * concurrency);
@@ -97,7 +100,7 @@ public static class GrpcOverheadLoad
                     string delta = b < 0 ? "" : $"{Math.Round(callBytes - bytes[b] / (double)(groups * operations * concurrency)):+0;-0;0} B";
                     string ratio = b < 0 ? "1 (baseline)" : Spread(ratios[i]);
                     string cpuRatio = b < 0 ? "1 (baseline)" : Spread(cpuRatios[i]);
-                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {cpuRatio} | {callBytes:0} | {delta} | {workItems[i] / (double)(groups * operations * concurrency):0.00} | {segments[i] / (double)(groups * operations * concurrency):0.00} |");
+                    Console.WriteLine($"| {sides[i].Name} | {OverheadLoad.Median(perCall[i]):0.0} | {ratio} | {cpuRatio} | {cpuTotal[i] / (groups * operations * concurrency) * 1e6:0.00} | {callBytes:0} | {delta} | {workItems[i] / (double)(groups * operations * concurrency):0.00} | {segments[i] / (double)(groups * operations * concurrency):0.00} |");
                 }
             }
             if (args.Contains("types"))
@@ -136,7 +139,7 @@ public static class GrpcOverheadLoad
     private static string Spread(List<double> ratios) =>
         $"{OverheadLoad.Median(ratios):0.000} ({OverheadLoad.Quantile(ratios, 0.25):0.000}-{OverheadLoad.Quantile(ratios, 0.75):0.000})";
 
-    // Time, bytes, the process's CPU time (all threads, the in-process servers' included: the same on every side) and the
+    // Time, bytes, the process's CPU time (all threads; the backends' too when they run in this process) and the
     // thread pool's work items (a channel that hopped threads more often would show more) of a block.
     private static async Task<(double Seconds, long Bytes, double CpuSeconds, long WorkItems)> RunBlockAsync(Func<Task> call, int operations)
     {

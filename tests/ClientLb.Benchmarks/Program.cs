@@ -7,7 +7,8 @@ using ClientLb.Benchmarks;
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- overhead [pairs] [requestsPerBlock]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- mesd-overhead [groups] [requestsPerBlock]
 // dotnet run -c Release --project tests/ClientLb.Benchmarks -- relay-latency [changes]
-// dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups] [callsPerBlock] [types]
+// dotnet run -c Release --project tests/ClientLb.Benchmarks -- grpc-overhead [groups] [callsPerBlock] [types] [handler|resolver]
+// (grpc-backends [count]: the gRPC benchmarks' servers, in their own process; started by the benchmarks themselves)
 if (args.Length > 0 && args[0] == "churn")
 {
     return await ChurnLoad.RunAsync(args);
@@ -23,6 +24,10 @@ if (args.Length > 0 && args[0] == "overhead")
 if (args.Length > 0 && args[0] == "grpc-overhead")
 {
     return await GrpcOverheadLoad.RunAsync(args);
+}
+if (args.Length > 0 && args[0] == "grpc-backends")
+{
+    return await GrpcBackends.ServeAsync(args);
 }
 if (args.Length > 0 && args[0] == "relay-latency")
 {
