@@ -209,3 +209,41 @@ public class AutoPolicyTests
         Assert.Equal(0, AllocatedPerPicks(picker, http2));
     }
 }
+
+public class PickRandomTests
+{
+    [Fact]
+    public void Each_thread_draws_its_own_sequence()
+    {
+        ulong[][] drawn = new ulong[2][];
+        Thread[] threads = [.. Enumerable.Range(0, 2).Select(t => new Thread(() => drawn[t] = [.. Enumerable.Range(0, 4).Select(_ => PickRandom.Next())]))];
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+        // Seeded from Random.Shared per thread: two threads repeating one sequence would send their picks in lockstep.
+        Assert.NotEqual(drawn[0], drawn[1]);
+        Assert.Equal(4, drawn[0].Distinct().Count());
+    }
+
+    [Fact]
+    public void Every_bit_is_set_about_half_the_time()
+    {
+        int[] set = new int[64];
+        const int Draws = 100_000;
+        for (int i = 0; i < Draws; i++)
+        {
+            ulong bits = PickRandom.Next();
+            for (int b = 0; b < 64; b++)
+            {
+                set[b] += (int)((bits >> b) & 1);
+            }
+        }
+        // 50,000 expected per bit; 5 sigma of a binomial(100000, 1/2) is about 790.
+        Assert.All(set, n => Assert.InRange(n, 49_200, 50_800));
+    }
+}

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace ClientLb.Balancing.Policies;
 
 /// <summary>
@@ -42,26 +44,25 @@ public sealed class PowerOfTwoChoicesPolicy : ILoadBalancingPolicy
     }
 
     /// <summary>
-    /// Two different endpoints, uniformly: the second index skips over the first. Both come from one draw of 63 random bits
-    /// (32 for the first, 31 for the second, each scaled by a multiply-shift): one generator step per pick instead of two,
-    /// at a bias of at most the endpoint count in 2^31 per index.
+    /// Two different endpoints, uniformly: the second index skips over the first. Both come from one draw of
+    /// <see cref="PickRandom"/> (32 bits for the first, 31 for the second, each scaled by a multiply-shift): one generator
+    /// step per pick instead of two, at a bias of at most the endpoint count in 2^31 per index.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static (BalancedEndpoint, BalancedEndpoint) TwoDistinct(BalancedEndpoint[] endpoints)
     {
-        ulong bits = (ulong)Random.Shared.NextInt64();
-        return TwoDistinct(endpoints, bits);
+        return TwoDistinct(endpoints, PickRandom.Next());
     }
 
     /// <summary><see cref="TwoDistinct(BalancedEndpoint[])"/> from given random bits (the low 63 are used).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static (BalancedEndpoint, BalancedEndpoint) TwoDistinct(BalancedEndpoint[] endpoints, ulong bits)
     {
         ulong length = (ulong)endpoints.Length;
         int first = (int)(((bits & uint.MaxValue) * length) >> 32);
         int second = (int)((((bits >> 32) & int.MaxValue) * (length - 1)) >> 31);
-        if (second >= first)
-        {
-            second++;
-        }
+        // Skip over the first: +1 when second >= first, without a branch (it would be mispredicted half the time).
+        second += (int)((uint)(first - second - 1) >> 31);
         return (endpoints[first], endpoints[second]);
     }
 }
