@@ -6,7 +6,7 @@ namespace ClientLb.Balancing.Policies;
 /// Random bits for picks: wyrand (Wang Yi's generator: a 64-bit counter mixed by one 64x64-to-128-bit multiply) with one
 /// state per thread, seeded from <see cref="Random.Shared"/>. One add and one multiply per draw, where
 /// <c>Random.Shared.NextInt64()</c> takes a virtual call and xoshiro256**'s four-word update: P2C's pick has a
-/// &lt;= 10 ns target and the draw was a third of it. Not for anything that needs unpredictable bits.
+/// &lt;= 10 ns target and the draw was almost half of it. Not for anything that needs unpredictable bits.
 /// </summary>
 internal static class PickRandom
 {
