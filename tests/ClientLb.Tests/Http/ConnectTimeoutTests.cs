@@ -8,6 +8,7 @@ namespace ClientLb.Tests.Http;
 /// An endpoint that never accepts (its SYNs dropped inside a network namespace the test creates): a connect that times
 /// out is the endpoint's failure, not the caller's cancellation. It is retried on another endpoint and counted for ejection.
 /// </summary>
+[Collection(DeadlinesAlone.Name)]
 public sealed class ConnectTimeoutTests
 {
     [Fact]
