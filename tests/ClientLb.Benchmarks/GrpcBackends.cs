@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using Greet;
 using Grpc.Core;
 using Grpc.Net.Client.Balancer;
@@ -12,9 +11,10 @@ namespace ClientLb.Benchmarks;
 
 /// <summary>
 /// The gRPC benchmarks' backends: Grpc.AspNetCore greeters on loopback Kestrel (127.0.6.2, .3, ...), h2c. By default they
-/// run in a process of their own (this assembly's <c>grpc-backends</c> verb), so that what the benchmark process
-/// allocates and the CPU it uses are the client's alone: with the servers in the same process, their allocations and
-/// CPU were in every side's figures. <c>CLIENTLB_BENCH_BACKENDS=in-process</c> keeps them in the benchmark's process.
+/// run in a process of their own (this assembly's <c>grpc-backends</c> verb, a <see cref="ChildProcess"/>), so that what
+/// the benchmark process allocates and the CPU it uses are the client's alone: with the servers in the same process,
+/// their allocations and CPU were in every side's figures. <c>CLIENTLB_BENCH_BACKENDS=in-process</c> keeps them in the
+/// benchmark's process.
 /// </summary>
 internal sealed class GrpcBackends : IAsyncDisposable
 {
@@ -55,36 +55,27 @@ internal sealed class GrpcBackends : IAsyncDisposable
         return backends;
     }
 
-    // This assembly again, as `dotnet exec` with the running app's runtime config and dependencies: that works both for
-    // ClientLb.Benchmarks itself and for the host BenchmarkDotNet generates around it.
     private static async Task<GrpcBackends> StartOutOfProcessAsync(int count)
     {
-        string entry = Assembly.GetEntryAssembly()?.Location ?? throw new InvalidOperationException("No entry assembly to take the runtime configuration from.");
-        string runtimeConfig = Path.ChangeExtension(entry, ".runtimeconfig.json");
-        string deps = Path.ChangeExtension(entry, ".deps.json");
-        string dotnet = Environment.ProcessPath is string path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
-        var start = new ProcessStartInfo(dotnet)
+        var backends = new GrpcBackends { _process = ChildProcess.Start("grpc-backends", count) };
+        try
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in (string[])["exec", "--runtimeconfig", runtimeConfig, "--depsfile", deps, typeof(GrpcBackends).Assembly.Location, "grpc-backends", count.ToString(CultureInfo.InvariantCulture)])
-        {
-            start.ArgumentList.Add(arg);
-        }
-        var backends = new GrpcBackends { _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {dotnet} for the backends.") };
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (await backends._process.StandardOutput.ReadLineAsync(timeout.Token) is string line)
-        {
-            if (line == ReadyLine)
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (await backends._process.StandardOutput.ReadLineAsync(timeout.Token) is string line)
             {
-                return backends;
+                if (line == ReadyLine)
+                {
+                    return backends;
+                }
+                backends.Authorities.Add(line);
             }
-            backends.Authorities.Add(line);
+            throw new InvalidOperationException($"The backends' process (grpc-backends) exited with code {backends._process.ExitCode} before it was ready; its errors are above.");
         }
-        await backends.DisposeAsync();
-        throw new InvalidOperationException($"The backends' process exited before it was ready (exit code {backends._process.ExitCode}).");
+        catch
+        {
+            await backends.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>
@@ -125,11 +116,7 @@ internal sealed class GrpcBackends : IAsyncDisposable
         }
         if (_process is Process process)
         {
-            process.StandardInput.Close();
-            if (!process.WaitForExit(10_000))
-            {
-                process.Kill(entireProcessTree: true);
-            }
+            await ChildProcess.StopAsync(process);
             process.Dispose();
         }
     }

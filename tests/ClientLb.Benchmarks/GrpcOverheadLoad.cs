@@ -11,8 +11,7 @@ namespace ClientLb.Benchmarks;
 /// to its baseline's block of the same group, and the median over the groups is reported with p25-p75. The backends run in
 /// a process of their own (see <see cref="GrpcBackends"/>), so bytes per call (GC.GetTotalAllocatedBytes over all blocks,
 /// exact) and the CPU ratio (Environment.CpuUsage) are the client's alone. Thread-pool work items and the machine's TCP
-/// segments sent are counted per call too. With
-/// <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
+/// segments sent are counted per call too. With <c>types</c>, it then samples which types each HttpHandler-path call allocates beyond the plain
 /// channel (the runtime's allocation ticks, about one per 100 KB). With <c>handler</c> or <c>resolver</c>, only that path's
 /// channels and their baseline run (more groups in the same time, for a tighter median). The handler path's sides include
 /// its floor: a handler that only forwards to the backend over a transport set up as ClientLb's (no pick, no accounting).

@@ -256,11 +256,12 @@ public static class KubernetesLoad
     private static async Task<int> MemoryAsync(int count, int endpoints, int holdSeconds)
     {
         // The API server in another process, so the heap measured here is the client's alone.
-        using Process sandbox = StartSandboxProcess(count, endpoints);
+        using Process sandbox = ChildProcess.Start("k8s-sandbox", count, endpoints);
         string? ready = await sandbox.StandardOutput.ReadLineAsync();
         if (ready is null || !ready.StartsWith("kubeconfig ", StringComparison.Ordinal))
         {
-            Console.Error.WriteLine($"k8s-memory: the sandbox process did not start: {ready} {await sandbox.StandardError.ReadToEndAsync()}");
+            Console.Error.WriteLine($"k8s-memory: the sandbox process did not start ({ready ?? "no output"}); its errors are above.");
+            await ChildProcess.StopAsync(sandbox);
             return 1;
         }
         string kubeconfig = ready["kubeconfig ".Length..];
@@ -298,24 +299,8 @@ public static class KubernetesLoad
         }
         finally
         {
-            sandbox.StandardInput.Close(); // the child stops its sandbox when its input ends
-            await sandbox.WaitForExitAsync();
+            await ChildProcess.StopAsync(sandbox); // the child stops its sandbox when its input ends
         }
-    }
-
-    private static Process StartSandboxProcess(int count, int endpoints)
-    {
-        string host = Environment.ProcessPath!;
-        var start = new ProcessStartInfo(host) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(KubernetesLoad).Assembly.Location);
-        }
-        foreach (string arg in (string[])["k8s-sandbox", count.ToString(CultureInfo.InvariantCulture), endpoints.ToString(CultureInfo.InvariantCulture)])
-        {
-            start.ArgumentList.Add(arg);
-        }
-        return Process.Start(start) ?? throw new InvalidOperationException($"cannot start {host}");
     }
 
     /// <summary>The child of <c>k8s-memory</c>: a sandbox with the services, its kubeconfig path on stdout, until stdin ends.</summary>
