@@ -15,7 +15,8 @@ public sealed class RoundRobinPolicy : ILoadBalancingPolicy
     private sealed class Picker(BalancedEndpoint[] endpoints) : EndpointPicker
     {
         private readonly BalancedEndpoint[] _endpoints = endpoints;
-        private int _next = Random.Shared.Next();
+        // Every pick writes the counter: padded, so that write does not evict _endpoints from the other cores' caches.
+        private PaddedCounter _next = new(Random.Shared.Next());
 
         public override IReadOnlyList<BalancedEndpoint> Endpoints => _endpoints;
 
@@ -23,7 +24,7 @@ public sealed class RoundRobinPolicy : ILoadBalancingPolicy
         {
             BalancedEndpoint[] endpoints = _endpoints;
             uint length = (uint)endpoints.Length;
-            uint index = (uint)Interlocked.Increment(ref _next) % length;
+            uint index = (uint)Interlocked.Increment(ref _next.Value) % length;
             BalancedEndpoint picked = endpoints[index];
             if (ReferenceEquals(picked, context.Exclude) && length > 1)
             {

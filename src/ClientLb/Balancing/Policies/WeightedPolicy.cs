@@ -60,14 +60,14 @@ public sealed class WeightedPolicy : ILoadBalancingPolicy
 
     private sealed class SchedulePicker(BalancedEndpoint[] endpoints, BalancedEndpoint[] schedule) : EndpointPicker
     {
-        private int _next = Random.Shared.Next();
+        private PaddedCounter _next = new(Random.Shared.Next());
 
         public override IReadOnlyList<BalancedEndpoint> Endpoints => endpoints;
 
         public override BalancedEndpoint Pick(in PickContext context)
         {
             uint length = (uint)schedule.Length;
-            uint index = (uint)Interlocked.Increment(ref _next) % length;
+            uint index = (uint)Interlocked.Increment(ref _next.Value) % length;
             BalancedEndpoint picked = schedule[index];
             if (ReferenceEquals(picked, context.Exclude) && endpoints.Length > 1)
             {
