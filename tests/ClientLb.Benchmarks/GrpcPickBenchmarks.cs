@@ -94,8 +94,8 @@ public class GrpcPickBenchmarks
     [Benchmark, BenchmarkCategory(OneThread)]
     public PickResult ClientLbP2c() => _clientLbP2c.Pick(_context);
 
-    // The time per pick on each thread while the other picks too: level with one thread when the picker's state is not
-    // shared between cores.
+    // The time per pick on each thread while the other picks too. A picker whose state the cores share (a round-robin
+    // counter) pays for it here; two busy threads are each somewhat slower on this machine anyway.
     [Benchmark(Baseline = true, OperationsPerInvoke = PicksPerThread), BenchmarkCategory(TwoThreads)]
     public void GrpcDotnetRoundRobinOnTwoThreads() => OnTwoThreads(_grpcDotnetRoundRobin);
 
