@@ -54,17 +54,11 @@ public class PickRandomBenchmarks
 
     private void OnTwoThreads(Func<SharedState?, ulong> draw, SharedState? state) => _twoThreads.Run(() => GC.KeepAlive(Draws(draw, state)));
 
-    // The same wyrand step as PickRandom, on one state that every thread writes (as a field of a picker would be).
+    // PickRandom's wyrand step, on one state that every thread writes (as a field of a picker would be).
     private sealed class SharedState
     {
         private ulong _state = (ulong)Random.Shared.NextInt64() | 1;
 
-        public ulong Next()
-        {
-            ulong state = _state + 0xa0761d6478bd642f;
-            _state = state;
-            ulong high = Math.BigMul(state, state ^ 0xe7037ed1a0b428db, out ulong low);
-            return high ^ low;
-        }
+        public ulong Next() => PickRandom.Next(ref _state);
     }
 }

@@ -13,17 +13,22 @@ internal static class PickRandom
     [ThreadStatic]
     private static ulong _state;
 
-    /// <summary>64 random bits.</summary>
+    /// <summary>64 random bits, from this thread's state.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Next()
     {
-        ulong state = _state;
-        if (state == 0)
+        if (_state == 0)
         {
-            state = Seed();
+            _state = Seed();
         }
+        return Next(ref _state);
+    }
+
+    /// <summary>One wyrand step of <paramref name="state"/>: 64 random bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong Next(ref ulong state)
+    {
         state += 0xa0761d6478bd642f;
-        _state = state;
         ulong high = Math.BigMul(state, state ^ 0xe7037ed1a0b428db, out ulong low);
         return high ^ low;
     }
